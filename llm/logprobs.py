@@ -1,0 +1,77 @@
+"""Sequence log-probabilities: the one function that turns a causal LM into the ``logps`` every loss takes.
+
+Used everywhere in the LLM lab (reference, behaviour and policy log-probs), so they are computed identically.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["token_logps", "sequence_logps", "position_ids_from_mask"]
+
+
+def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that ignore padding: 0 at the first real token whatever the padding side. [N, T] → [N, T]."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def token_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Per-token ln π(x_t | x_<t) for t = 1..T−1 of every row.
+
+    Args:
+        model: a causal LM returning ``.logits`` of shape [N, T, V].
+        input_ids: [N, T] prompt + completion (+ padding on either side).
+        attention_mask: [N, T] 1 on real tokens, 0 on padding.
+    Returns:
+        [N, T−1] log-prob of token t+1 given the tokens up to t (entry t predicts ``input_ids[:, t + 1]``).
+    """
+    logits = model(
+        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids_from_mask(attention_mask)
+    ).logits  # (N, T, V)
+    logits = logits[:, :-1].float()  # (N, T-1, V): position t predicts token t+1
+    targets = input_ids[:, 1:]  # (N, T-1)
+    # ln softmax gathered at the target, without materialising the full log-softmax twice
+    picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (N, T-1)
+    return picked - torch.logsumexp(logits, dim=-1)
+
+
+def sequence_logps(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    completion_mask: torch.Tensor,
+    reduction: str = "sum",
+) -> torch.Tensor:
+    """ln π(completion | prompt) = Σ_t ln π(y_t | x, y_<t) over completion tokens only.
+
+    Prompt tokens and padding never contribute; the EOS token counts when it is part of the completion mask (the
+    collator in ``llm`` always appends EOS to a completion and marks it, so termination is scored consistently).
+
+    Args:
+        model: causal LM (``GPT2LMHeadModel`` or any ``AutoModelForCausalLM``).
+        input_ids: [N, T] prompt + completion, padded left or right.
+        attention_mask: [N, T] 1 on real tokens.
+        completion_mask: [N, T] 1 on completion tokens (never on the first position), 0 on prompt and padding.
+        reduction: ``"sum"`` (sequence log-prob, what the losses expect) or ``"mean"`` (per-token average, TRL's IPO).
+    Returns:
+        [N] sequence log-probs (differentiable through the model).
+    """
+    if input_ids.shape != attention_mask.shape or input_ids.shape != completion_mask.shape:
+        raise ValueError(
+            f"sequence_logps: input_ids {tuple(input_ids.shape)}, attention_mask {tuple(attention_mask.shape)} and "
+            f"completion_mask {tuple(completion_mask.shape)} must have one [N, T] shape"
+        )
+    mask = completion_mask[:, 1:].to(torch.float32)  # (N, T-1), aligned with the predicted tokens
+    n_tokens = mask.sum(-1)
+    if (n_tokens == 0).any():
+        bad = (n_tokens == 0).nonzero().flatten().tolist()
+        raise ValueError(f"sequence_logps: rows {bad} have an empty completion mask; every completion needs ≥ 1 token")
+    if (completion_mask[:, 0] != 0).any():
+        raise ValueError("sequence_logps: completion_mask is 1 at position 0; a completion needs a prompt before it")
+    per_token = token_logps(model, input_ids, attention_mask)  # (N, T-1)
+    total = (per_token * mask).sum(-1)  # (N,)
+    if reduction == "sum":
+        return total
+    if reduction == "mean":
+        return total / n_tokens
+    raise ValueError(f"sequence_logps: unknown reduction {reduction!r}; use 'sum' or 'mean'")
