@@ -203,7 +203,7 @@ def copg_surrogate_loss(
         logps, ref_logps, rewards: [B, K].
         beta: β > 0.
     Returns:
-        [B] surrogate whose gradient is the CoPG gradient.
+        [B] surrogate to minimise; only its gradient (the CoPG gradient) is meaningful.
     """
     _check_tensors("copg_surrogate_loss", logps=logps, ref_logps=ref_logps, rewards=rewards)
     beta = _check_beta("copg_surrogate_loss", beta)
