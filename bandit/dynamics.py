@@ -1,0 +1,462 @@
+"""The two dynamics of the bandit lab, both vectorised over a leading seed (run) axis ``[S, A]``.
+
+(a) :func:`train_sampled`: what the paper does (Sec. 5). A finite dataset of pairs per seed, shuffled minibatches,
+    Adam (or SGD) on tabular logits; every batch loss comes from :func:`bandit.methods.method_loss`.
+(b) :func:`exact_flow`: gradient descent (or Adam) on the *expected* loss under μ1⊗μ2, with the expected gradient
+    in closed form, O(A) per step (:func:`make_expected_gradient`). The closed forms are pinned by the tests to
+    autograd of :func:`bandit.methods.enumerated_expected_loss` (the O(A²) enumeration of ``bandit.losses``).
+
+Closed forms (gradient of the expected *loss* w.r.t. the logits θ; a = R_β^π, d = θ − ln π_ref; paper notes §5):
+
+    C(v)      = μ1⊙v + μ2⊙v − (μ1·v)·μ2 − (μ2·v)·μ1               ( = E[(v_y − v_y')(e_y − e_y')] )
+    copg      −C(a)                                                 (ascent direction of the paper's L is +C(a))
+    ipo       2·(C(d) − q),  q = μ1⊙(Qμ2) − μ2⊙(Qᵀμ1),  Q_yy' = (2P(y≻y') − 1)/(2β_IPO)   (q precomputed, O(A²) once)
+    dpo       Σ_yy' μ1μ2·β_D·(σ(β_D·h_yy') − P(y≻y'))·(e_y − e_y'),  h = d_y − d_y'          (O(A²) per step)
+    pg*       −Σ_i [μ_i⊙(a − b) − (μ_i·(a − b))·π]   b = 0 | π·R | ½(μ1 + μ2)·a          (the π term is the bias)
+    onpolicy  −2·(π⊙a − (π·a)·π) = −2∇J                                                     (unbiased)
+    pg_is     −Σ_i [(π·1_{μ_i>0})⊙a − ((π·1_{μ_i>0})·a)·π]   (= −2∇J under full support: unbiased)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from bandit.data import PairData
+from bandit.methods import PairBatch, get_method, method_loss
+from bandit.policies import gather_logps, init_logits, log_policy, policy
+from bandit.problem import BanditProblem, check_distribution
+
+__all__ = [
+    "OPTIMIZERS",
+    "History",
+    "contrast",
+    "exact_flow",
+    "expected_gradient",
+    "make_expected_gradient",
+    "train_many",
+    "train_sampled",
+]
+
+#: Optimisers understood by both dynamics.
+OPTIMIZERS = ("adam", "sgd")
+
+
+def contrast(mu1: torch.Tensor, mu2: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """C(v) = E_{y~μ1, y'~μ2}[(v_y − v_y')(e_y − e_y')] = μ1⊙v + μ2⊙v − (μ1·v)μ2 − (μ2·v)μ1, in O(A).
+
+    Args:
+        mu1, mu2: [..., A] behaviour policies (broadcastable with v).
+        v: [..., A] a value per arm.
+    Returns:
+        [..., A]; its entries sum to 0 (invariant to v + c).
+    """
+    return (mu1 + mu2) * v - (mu1 * v).sum(-1, keepdim=True) * mu2 - (mu2 * v).sum(-1, keepdim=True) * mu1
+
+
+def _pref_prob(problem: BanditProblem, preference: str) -> torch.Tensor:
+    r = problem.rewards
+    diff = r[:, None] - r[None, :]  # [A, A]  R(y) − R(y')
+    if preference == "bradley_terry":
+        return torch.sigmoid(diff)
+    if preference == "reward":
+        return (diff >= 0).to(torch.float64)
+    raise ValueError(f"make_expected_gradient: preference must be 'bradley_terry' or 'reward', got {preference!r}")
+
+
+def make_expected_gradient(
+    method: str,
+    problem: BanditProblem,
+    mu1: torch.Tensor,
+    mu2: torch.Tensor,
+    pref_beta: float | None = None,
+    preference: str = "bradley_terry",
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Build θ ↦ ∇_θ E_{y~μ1, y'~μ2}[loss_method(y, y'; π_θ)], the exact expected gradient (of the loss to minimise).
+
+    O(A) per call for every method except ``dpo`` (O(A²)); ``ipo`` precomputes an O(A²) constant once.
+
+    Args:
+        method: a name in :data:`bandit.methods.METHODS`.
+        problem: the bandit.
+        mu1, mu2: [A] or [S, A] behaviour policies (ignored by ``onpolicy``).
+        pref_beta: β of IPO/DPO (default: the problem's β).
+        preference: IPO/DPO labels, "bradley_terry" or "reward".
+    Returns:
+        A function mapping logits [S, A] (or [A]) to the expected gradient, same shape.
+    """
+    m = get_method(method)
+    a = problem.num_arms
+    mu1 = check_distribution("make_expected_gradient", "mu1", mu1, num_arms=a)
+    mu2 = check_distribution("make_expected_gradient", "mu2", mu2, num_arms=a)
+    beta = problem.beta
+    pb = beta if pref_beta is None else float(pref_beta)
+    r, log_ref = problem.rewards, problem.ref_log_policy
+
+    def reg_reward(logits: torch.Tensor) -> torch.Tensor:
+        return r - beta * (log_policy(logits) - log_ref)  # a = R_β^π
+
+    if m.name == "copg":
+        # −C(a) with a = R_β^π = w − β·θ + β·logsumexp(θ), w = R + β·ln π_ref. C ignores constants and is linear, so
+        # −C(a) = β·C(θ) − C(w): no softmax at all, C(w) precomputed; 5 passes over A per step.
+        c_w = contrast(mu1, mu2, r + beta * log_ref)
+        m_sum = mu1 + mu2
+
+        def copg_grad(th: torch.Tensor) -> torch.Tensor:
+            c_th = m_sum * th - (mu1 * th).sum(-1, keepdim=True) * mu2 - (mu2 * th).sum(-1, keepdim=True) * mu1
+            return beta * c_th - c_w
+
+        return copg_grad
+    if m.name == "ipo":
+        q_mat = (2 * _pref_prob(problem, preference) - 1) / (2 * pb)  # [A, A]
+        q = mu1 * (mu2 @ q_mat.T) - mu2 * (mu1 @ q_mat)  # E[q(y,y')(e_y − e_y')]
+        return lambda th: 2 * (contrast(mu1, mu2, th - log_ref) - q)
+    if m.name == "dpo":
+        p = _pref_prob(problem, preference)
+
+        def dpo_grad(th: torch.Tensor) -> torch.Tensor:
+            d = th - log_ref
+            h = d[..., :, None] - d[..., None, :]  # [..., A, A]
+            w = mu1[..., :, None] * mu2[..., None, :] * pb * (torch.sigmoid(pb * h) - p)
+            return w.sum(-1) - w.sum(-2)
+
+        return dpo_grad
+    if m.name == "onpolicy":
+
+        def true_pg(th: torch.Tensor) -> torch.Tensor:
+            pi, av = policy(th), reg_reward(th)
+            return -2 * (pi * av - (pi * av).sum(-1, keepdim=True) * pi)  # −2∇J (Property 1)
+
+        return true_pg
+    if m.name == "pg_is":
+        masks = ((mu1 > 0).to(torch.float64), (mu2 > 0).to(torch.float64))
+
+        def is_pg(th: torch.Tensor) -> torch.Tensor:
+            pi, av = policy(th), reg_reward(th)
+            out = torch.zeros_like(pi)
+            for mask in masks:  # E_{y~μ}[(π/μ)(y)·a_y·(e_y − π)] only sees arms with μ > 0
+                w = pi * mask * av
+                out = out - (w - w.sum(-1, keepdim=True) * pi)
+            return out  # = −2∇J when μ1, μ2 have full support
+
+        return is_pg
+
+    def naive_pg(th: torch.Tensor) -> torch.Tensor:
+        pi, av = policy(th), reg_reward(th)
+        if m.name == "pg":
+            b = torch.zeros_like(av[..., :1])
+        elif m.name == "pg_value":
+            b = (pi * r).sum(-1, keepdim=True)  # exact E_π[R]
+        else:  # pg_mean
+            b = 0.5 * ((mu1 * av).sum(-1, keepdim=True) + (mu2 * av).sum(-1, keepdim=True))
+        adv = av - b
+        return -((mu1 + mu2) * adv - ((mu1 * adv).sum(-1, keepdim=True) + (mu2 * adv).sum(-1, keepdim=True)) * pi)
+
+    return naive_pg
+
+
+def expected_gradient(
+    method: str,
+    problem: BanditProblem,
+    logits: torch.Tensor,
+    mu1: torch.Tensor,
+    mu2: torch.Tensor,
+    pref_beta: float | None = None,
+    preference: str = "bradley_terry",
+) -> torch.Tensor:
+    """Exact expected gradient of ``method``'s loss at ``logits`` (see :func:`make_expected_gradient`).
+
+    Args:
+        logits: [A] or [S, A].
+    Returns:
+        Same shape as ``logits``.
+    """
+    return make_expected_gradient(method, problem, mu1, mu2, pref_beta, preference)(logits)
+
+
+def _check_optim(fn: str, optimizer: str, lr: float) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"{fn}: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"{fn}: lr must be a finite float > 0, got {lr!r}")
+
+
+def exact_flow(
+    method: str,
+    problem: BanditProblem,
+    mu1: torch.Tensor,
+    mu2: torch.Tensor,
+    steps: int,
+    lr: float,
+    optimizer: str = "sgd",
+    init: torch.Tensor | None = None,
+    record_every: int = 1,
+    pref_beta: float | None = None,
+    preference: str = "bradley_terry",
+    adam_betas: tuple[float, float] = (0.9, 0.999),
+    adam_eps: float = 1e-8,
+) -> torch.Tensor:
+    """Deterministic dynamics on the expected loss: θ ← θ − lr·g (``"sgd"``) or Adam with the exact gradient g.
+
+    O(A) per step (except ``dpo``), in place, float64. With ``"adam"`` and the paper's lr this is the noise-free
+    counterpart of :func:`train_sampled` (one step here = one minibatch step there).
+
+    Args:
+        method: a name in :data:`bandit.methods.METHODS`.
+        problem: the bandit.
+        mu1, mu2: [A] or [S, A] behaviour policies.
+        steps: number of steps T ≥ 0.
+        lr: step size η > 0.
+        optimizer: "sgd" (plain gradient descent: Σ_a θ_a is conserved) or "adam".
+        init: [A] or [S, A] initial logits (default: ln π_ref, i.e. π = π_ref).
+        record_every: keep θ every this many steps (and always the first and last).
+        pref_beta, preference: IPO/DPO settings, as in :func:`make_expected_gradient`.
+        adam_betas, adam_eps: Adam's (β1, β2) and ε (torch defaults).
+    Returns:
+        [N, ..., A] recorded logits (N = number of recorded steps, step 0 first, step T last).
+    """
+    _check_optim("exact_flow", optimizer, lr)
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"exact_flow: steps must be an int >= 0, got {steps!r}")
+    grad_fn = make_expected_gradient(method, problem, mu1, mu2, pref_beta, preference)
+    theta = (problem.ref_log_policy if init is None else torch.as_tensor(init, dtype=torch.float64)).clone()
+    out = [theta.clone()]
+    if optimizer == "adam":
+        m1, m2 = torch.zeros_like(theta), torch.zeros_like(theta)
+        b1, b2 = adam_betas
+    for t in range(1, steps + 1):
+        g = grad_fn(theta)
+        if optimizer == "sgd":
+            theta.sub_(g, alpha=lr)
+        else:  # Adam (Kingma & Ba), bias-corrected, as torch.optim.Adam
+            m1.mul_(b1).add_(g, alpha=1 - b1)
+            m2.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (m2 / (1 - b2**t)).sqrt_().add_(adam_eps)
+            theta.addcdiv_(m1, denom, value=-lr / (1 - b1**t))
+        if t % record_every == 0 or t == steps:
+            out.append(theta.clone())
+    return torch.stack(out)
+
+
+@dataclass
+class History:
+    """Per-epoch record of a sampled run (S seeds, E epochs, A arms).
+
+    Attributes:
+        method: method name.
+        problem: the bandit.
+        logits: [E+1, S, A] logits after epochs 0 (initial), 1, …, E.
+        loss: [E, S] mean training loss of each epoch (surrogate value; never a score).
+        steps_per_epoch: optimiser steps per epoch.
+        wall_clock_s: training time in seconds.
+    """
+
+    method: str
+    problem: BanditProblem
+    logits: torch.Tensor
+    loss: torch.Tensor
+    steps_per_epoch: int
+    wall_clock_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def policies(self) -> torch.Tensor:
+        """[E+1, S, A] π after each epoch."""
+        return policy(self.logits)
+
+    @property
+    def regret(self) -> torch.Tensor:
+        """[E+1, S] exact regret J(π*) − J(π) = β·KL(π‖π*) (``policy/regret``)."""
+        return self.problem.regret(self.policies)
+
+    def metrics(self) -> dict[str, torch.Tensor]:
+        """Namespaced exact metrics, each [E+1, S] (``loss/<method>`` is [E, S])."""
+        pi = self.policies
+        return {
+            "policy/regret": self.problem.regret(pi),
+            "policy/kl_to_optimum": self.problem.kl_to_optimum(pi),
+            "policy/kl_to_ref": self.problem.kl_to_ref(pi),
+            "reward/mean": self.problem.expected_reward(pi),
+            f"loss/{self.method}": self.loss,
+        }
+
+
+def train_sampled(
+    method: str,
+    problem: BanditProblem,
+    data: PairData,
+    epochs: int,
+    batch_size: int = 512,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    seed: int = 0,
+    init: torch.Tensor | None = None,
+    pref_beta: float | None = None,
+    reward_noise: float = 0.0,
+    progress: bool = False,
+) -> History:
+    """Train S tabular softmax policies at once with minibatch stochastic gradients, as the paper (Sec. 5).
+
+    Each epoch shuffles the n pairs and takes ⌈n/B⌉ steps (the last batch is partial). A step gathers the
+    minibatch's arms, takes their log-probs from log_softmax(θ) per seed, calls :func:`bandit.methods.method_loss`
+    (hence ``bandit.losses``) on the flattened [S·B, 2] tensors, averages per seed and sums over seeds, and steps the
+    optimiser (element-wise, so the seeds stay independent). ``onpolicy`` ignores the dataset's arms and draws B fresh
+    pairs y, y' ~ π per step (same step count). See :func:`train_many` for several methods in one loop.
+
+    Args:
+        method: a name in :data:`bandit.methods.METHODS`.
+        problem: the bandit.
+        data: :class:`bandit.data.PairData` with S datasets of n pairs.
+        epochs: E ≥ 0.
+        batch_size: B ≥ 1 pairs per step.
+        lr: learning rate (paper: Adam 1e-3).
+        optimizer: "adam" (paper) or "sgd".
+        seed: seed of the shuffling and (separate stream) of on-policy sampling.
+        init: [A] or [S, A] initial policy (default π_ref).
+        pref_beta: β of IPO/DPO (default: the problem's β).
+        reward_noise: σ of the reward noise of on-policy samples (the dataset carries its own).
+        progress: show a tqdm bar over epochs.
+    Returns:
+        :class:`History` with logits [E+1, S, A].
+    """
+    return train_many(
+        [method], problem, data, epochs, batch_size, lr, optimizer, seed, init, pref_beta, reward_noise, progress
+    )[method]
+
+
+def train_many(
+    methods: list[str] | tuple[str, ...],
+    problem: BanditProblem,
+    data: PairData,
+    epochs: int,
+    batch_size: int = 512,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    seed: int = 0,
+    init: torch.Tensor | None = None,
+    pref_beta: float | None = None,
+    reward_noise: float = 0.0,
+    progress: bool = False,
+) -> dict[str, History]:
+    """:func:`train_sampled` for M methods in one loop: logits [M·S, A], one backward and one optimiser step per step.
+
+    Each method's seeds get exactly the updates they would get if trained alone (same shuffles, same data,
+    element-wise optimiser; on-policy sampling uses its own random stream), only the per-step plumbing (shuffling,
+    gathers, log_softmax, backward, Adam) is shared. Arguments as :func:`train_sampled`.
+
+    Returns:
+        {method: :class:`History`} (each with logits [E+1, S, A]; ``wall_clock_s`` is the shared total).
+    """
+    fn = "train_sampled"
+    ms = [get_method(name) for name in methods]
+    if not ms or len({m.name for m in ms}) != len(ms):
+        raise ValueError(f"{fn}: methods must be a non-empty list of distinct method names, got {list(methods)}")
+    _check_optim(fn, optimizer, lr)
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"{fn}: epochs must be an int >= 0, got {epochs!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"{fn}: batch_size must be an int >= 1, got {batch_size!r}")
+    s, n, nm = data.num_seeds, data.num_pairs, len(ms)
+    start = time.perf_counter()
+    # PLUMBING
+    logits0 = init_logits(problem.ref_policy if init is None else init, s)  # [S, A]
+    logits = logits0.repeat(nm, 1).requires_grad_(True)  # [M·S, A], method-major
+    # fused Adam: the same update as torch's default Adam, in one kernel (every coordinate stays independent)
+    opt = torch.optim.Adam([logits], lr=lr, fused=True) if optimizer == "adam" else torch.optim.SGD([logits], lr=lr)
+    gen = torch.Generator().manual_seed(10_007 * seed + 17)  # shuffling
+    gen_onpolicy = torch.Generator().manual_seed(10_007 * seed + 29)  # fresh on-policy samples
+    ref_log, rewards_table = problem.ref_log_policy, problem.rewards
+    log_mu = torch.stack([data.mu1, data.mu2], -1).clamp_min(1e-300).log()  # [S, A, 2]; sampled arms have μ > 0
+    # Pair-major storage [n, 2, S] (pair, arm column, seed): a minibatch is one index_select on dim 0 (the fast path)
+    # plus one copy into a [2, b, S] buffer, whose [S, b, 2] views feed bandit.losses as zero-copy column-major
+    # [b·S, 2] tensors (bandit.methods._flat).
+    kinds = {m.data for m in ms}
+    layouts = {}
+    if "pairs" in kinds:
+        src = data.arms
+        src_mu = torch.stack([log_mu[..., 0].gather(1, src[..., 0]), log_mu[..., 1].gather(1, src[..., 1])], -1)
+        floats = torch.stack([data.rewards, ref_log[src], src_mu])  # [3, S, n, 2]
+        layouts["pairs"] = (src.permute(1, 2, 0).contiguous(), floats.permute(2, 0, 3, 1).contiguous())
+    if "preferences" in kinds:
+        src = data.pref_arms
+        floats = torch.stack([rewards_table[src], ref_log[src], torch.zeros_like(ref_log[src])])
+        layouts["preferences"] = (src.permute(1, 2, 0).contiguous(), floats.permute(2, 0, 3, 1).contiguous())
+    steps = math.ceil(n / batch_size)
+    pb = problem.beta if pref_beta is None else pref_beta
+    record = [logits.detach().clone()]
+    losses = []
+    bar = range(epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(bar, desc="+".join(methods), unit="epoch", leave=False)
+    for _ in bar:
+        # One shuffle per epoch, shared by the seeds (their datasets are independent i.i.d. draws, so sharing the
+        # order keeps them independent).
+        perm = torch.randperm(n, generator=gen)
+        epoch_loss = torch.zeros(nm, s, dtype=torch.float64)
+        for i in range(steps):
+            rows = perm[i * batch_size : (i + 1) * batch_size]  # [b] row indices into the [n, S, 2] data
+            b = rows.numel()
+            gathered = {}
+            for kind, (arms_t, floats_t) in layouts.items():
+                arms = arms_t.index_select(0, rows).transpose(0, 1).contiguous()  # [2, b, S]
+                arms = arms.permute(2, 1, 0)  # [S, b, 2] view
+                floats_b = floats_t.index_select(0, rows).permute(1, 2, 0, 3).contiguous()  # [3, 2, b, S]
+                gathered[kind] = (arms, *(f.permute(2, 1, 0) for f in floats_b.unbind(0)))
+            # ALGO LOGIC: log-probs of the sampled arms under each seed's π, one bandit.losses call per method,
+            # per-seed minibatch mean, summed over seeds and methods (disjoint coordinates: separate gradients).
+            log_pi_all = log_policy(logits)  # [M·S, A]
+            value_all = log_pi_all.detach().exp() @ rewards_table  # [M·S] exact E_π[R] (pg_value's baseline)
+            total = 0.0
+            for k, m in enumerate(ms):
+                log_pi = log_pi_all[k * s : (k + 1) * s]  # [S, A] this method's seeds
+                if m.data == "onpolicy":
+                    with torch.no_grad():
+                        arms = torch.multinomial(log_pi.exp(), 2 * b, replacement=True, generator=gen_onpolicy)
+                        arms = arms.T.contiguous().view(2, b, s).permute(2, 1, 0)  # i.i.d. draws: any arrangement
+                        rew, ref_logps, behaviour = rewards_table[arms], ref_log[arms], None
+                        if reward_noise > 0:
+                            noise = torch.randn(rew.shape, generator=gen_onpolicy, dtype=torch.float64)
+                            rew = rew + reward_noise * noise
+                else:
+                    arms, rew, ref_logps, behaviour = gathered[m.data]
+                batch = PairBatch(
+                    logps=gather_logps(log_pi, arms),  # [S, b, 2] carries the gradient
+                    ref_logps=ref_logps,
+                    rewards=rew,
+                    beta=problem.beta,
+                    pref_beta=pb,
+                    value=value_all[k * s : (k + 1) * s],
+                    behaviour_logps=behaviour,
+                )
+                per_seed = method_loss(m, batch).mean(1)  # [S]
+                total = total + per_seed.sum()
+                epoch_loss[k] += per_seed.detach() * (b / n)
+            opt.zero_grad(set_to_none=True)
+            total.backward()  # each seed of each method is its own set of coordinates: its own gradient
+            opt.step()
+            # END ALGO LOGIC
+        record.append(logits.detach().clone())
+        losses.append(epoch_loss)
+        if progress:
+            reg = problem.regret(policy(logits.detach())).view(nm, s).mean(1)  # mean regret per method
+            bar.set_postfix({f"regret/{m.name}": f"{reg[k].item():.2e}" for k, m in enumerate(ms[:3])})
+    wall = time.perf_counter() - start
+    rec = torch.stack(record).view(epochs + 1, nm, s, -1)  # [E+1, M, S, A]
+    loss = torch.stack(losses) if losses else torch.zeros(0, nm, s, dtype=torch.float64)  # [E, M, S]
+    return {
+        m.name: History(
+            method=m.name,
+            problem=problem,
+            logits=rec[:, k].clone(),
+            loss=loss[:, k].clone(),
+            steps_per_epoch=steps,
+            wall_clock_s=wall,
+        )
+        for k, m in enumerate(ms)
+    }

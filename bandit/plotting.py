@@ -1,0 +1,267 @@
+"""Figures of the bandit lab, drawn only from the JSON records of :mod:`bandit.experiments`.
+
+``plot_record(record, path)`` dispatches on ``record["experiment"]``; ``python -m bandit plot figures/<name>.json``
+calls it, so every figure can be redrawn without retraining.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["plot_record", "simplex_xy"]
+
+#: One colour per method, shared by every figure.
+METHOD_COLORS = {
+    "copg": "tab:blue",
+    "ipo": "tab:orange",
+    "dpo": "tab:brown",
+    "pg": "tab:red",
+    "pg_value": "tab:purple",
+    "pg_mean": "tab:pink",
+    "pg_is": "tab:olive",
+    "onpolicy": "tab:green",
+}
+_FLOOR = 1e-5  # regrets below this are drawn at the floor of log-scale axes
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=130, bbox_inches="tight")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+
+
+def simplex_xy(pi: np.ndarray) -> np.ndarray:
+    """Project 3-arm policies onto the plane of an equilateral triangle (arm 0 bottom-left, 1 bottom-right, 2 top).
+
+    Args:
+        pi: [..., 3] probabilities.
+    Returns:
+        [..., 2] Cartesian coordinates.
+    """
+    pi = np.asarray(pi, dtype=float)
+    corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
+    return pi @ corners
+
+
+def _floor(x) -> np.ndarray:
+    return np.maximum(np.asarray(x, dtype=float), _FLOOR)
+
+
+def _plot_paper_fig1(rec: dict, path: Path) -> None:
+    cfg = rec["config"]
+    epochs = np.array(rec["epochs"])
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.6, 1]})
+    for name, m in rec["methods"].items():
+        c = METHOD_COLORS.get(name, "k")
+        mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
+        ax.plot(epochs, _floor(mean), color=c, label=f"{m['label']}")
+        ax.fill_between(epochs, _floor(mean - std), _floor(mean + std), color=c, alpha=0.2)
+        ax.axhline(max(m["stationary_regret"], _FLOOR), color=c, ls="--", lw=1)
+    summ = rec.get("summary", {})
+    cont = summ.get("copg_exact_adam_continuation")
+    if cont:
+        ep = np.arange(1, len(cont) + 1)
+        cross = summ.get("copg_epoch_below_threshold_exact_adam")
+        label = "CoPG, noise-free Adam continued" + (f" (< {summ['threshold']:g} at epoch {cross})" if cross else "")
+        ax.plot(ep, _floor(cont), color=METHOD_COLORS["copg"], ls=":", lw=1.5, label=label)
+        if cross:
+            ax.axvline(cross, color=METHOD_COLORS["copg"], ls=":", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=_FLOOR * 0.8)
+    ax.set_xlabel(f"epoch ({rec['steps_per_epoch']} Adam steps of batch {cfg['batch_size']})")
+    ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)")
+    ax.set_title(
+        f"Paper Fig. 1 bandit: R={tuple(cfg['rewards'])}, β={cfg['beta']}, n={cfg['num_pairs']}, "
+        f"{len(rec['seeds'])} seeds (mean ± std)",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8, loc="center right", title="dashed: exact stationary regret\n(at the floor = 0)",
+              title_fontsize=7)  # fmt: skip
+    names = list(rec["methods"])
+    arms = len(rec["problem"]["rewards"])
+    width = 0.8 / (len(names) + 1)
+    x = np.arange(arms)
+    ax2.bar(x, rec["problem"]["optimal_policy"], width, color="k", alpha=0.7, label="π*")
+    for i, name in enumerate(names):
+        m = rec["methods"][name]
+        xs = x + (i + 1) * width
+        ax2.bar(xs, m["final_policy_mean"], width, color=METHOD_COLORS.get(name, "k"), alpha=0.8, label=m["label"])
+        ax2.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
+    ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR={r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
+    ax2.set_ylabel(f"π after epoch {epochs[-1] if len(epochs) else 0} (black tick: stationary policy)")
+    ax2.legend(fontsize=7)
+    _save(fig, path)
+
+
+def _plot_offpolicy(rec: dict, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    xa = np.array(rec["exact_alphas"])
+    for name, m in rec["methods"].items():
+        c = METHOD_COLORS.get(name, "k")
+        ax.plot(xa, _floor(m["exact_regret"]), color=c, lw=1.2, label=f"{m['label']} (exact)")
+        if "regret_mean" in m:
+            mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
+            ax.errorbar(rec["alphas"], _floor(mean), yerr=std, fmt="o", color=c, ms=4, capsize=2)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=_FLOOR * 0.8)
+    ax.set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
+    ax.set_ylabel("final regret")
+    cfg = rec["config"]
+    ax.set_title(
+        f"Off-policy sweep: lines = exact stationary regret, dots = sampled after {cfg['epochs']} epochs "
+        f"(Adam lr {cfg['lr']:g}, {cfg['seeds']} seeds)",
+        fontsize=8,
+    )
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    _save(fig, path)
+
+
+def _plot_beta(rec: dict, path: Path) -> None:
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    xb = np.array(rec["exact_betas"])
+    for name, m in rec["methods"].items():
+        c = METHOD_COLORS.get(name, "k")
+        ax.plot(xb, _floor(m["exact_regret"]), color=c, label=m["label"])
+        ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
+        if "regret_mean" in m:
+            ax.errorbar(rec["betas"], _floor(m["regret_mean"]), yerr=m["regret_std"], fmt="o", color=c, ms=4)
+            ax2.errorbar(rec["betas"], m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o", color=c, ms=4)
+    ax2.plot(xb, rec["optimal_kl_to_ref"], "k:", label="π* (target)")
+    for a in (ax, ax2):
+        a.set_xscale("log")
+        a.set_xlabel("β")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=_FLOOR * 0.8)
+    ax.set_ylabel("final regret (lines: exact stationary; dots: sampled)")
+    ax2.set_ylabel("KL(π‖π_ref)")
+    ax2.set_yscale("log")
+    ax.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    fig.suptitle("β sweep on the paper's μ1, μ2 (IPO/DPO with τ = β)", fontsize=10)
+    _save(fig, path)
+
+
+def _plot_data_size(rec: dict, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    n = np.array(rec["sizes"], dtype=float)
+    mean = np.array(rec["regret_mean"])
+    per_seed = np.array(rec["regret_per_seed"])  # [M, S]
+    lo, hi = np.quantile(per_seed, 0.1, axis=1), np.quantile(per_seed, 0.9, axis=1)
+    ax.plot(
+        n, _floor(mean), "o-", color="tab:blue", label=f"exact empirical CoPG optimum, mean of {len(rec['seeds'])}"
+    )
+    ax.fill_between(n, _floor(lo), _floor(hi), color="tab:blue", alpha=0.15, label="10–90 % of datasets")
+    ax.plot(n, _floor(rec["regret_median"]), "x", color="tab:blue", label="median")
+    if rec.get("slope") is not None:
+        ref = n >= 100
+        k = mean[ref][0] * n[ref][0]
+        ax.plot(n[ref], k / n[ref], "k:", label=f"∝ 1/n (fitted slope {rec['slope']:.2f})")
+    s = rec["sampled"]
+    if s["sizes"]:
+        cfg = rec["config"]
+        label = f"sampled Adam (lr {cfg['lr']:g}, {cfg['sampled_steps']} steps)"
+        ax.plot(s["sizes"], _floor(s["regret_mean"]), "s", color="tab:orange", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of pairs n")
+    ax.set_ylabel("regret")
+    ax.set_title(f"CoPG finite-sample error (reward noise σ = {rec['reward_noise']:g}, paper μ1, μ2)", fontsize=9)
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def _plot_support(rec: dict, path: Path) -> None:
+    names = list(rec["methods"])
+    arms = len(rec["problem"]["rewards"])
+    fig, ax = plt.subplots(figsize=(11, 4.6))
+    width = 0.8 / (len(names) + 1)
+    x = np.arange(arms)
+    ax.bar(x, rec["problem"]["optimal_policy"], width, color="k", alpha=0.7, label="π*")
+    for i, name in enumerate(names):
+        m = rec["methods"][name]
+        xs = x + (i + 1) * width
+        label = f"{m['label']}: regret {m['final_regret_mean']:.3f} (stat. {m['stationary_regret']:.3f})"
+        ax.bar(xs, m["final_policy_mean"], width, yerr=m["final_policy_std"], color=METHOD_COLORS.get(name, "k"),
+               alpha=0.85, label=label)  # fmt: skip
+        ax.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
+    miss = rec["missing"]
+    ax.set_xticks(
+        x + 0.4 - width / 2,
+        [f"arm {a}, R={r:g}" + (" (no data)" if a in miss else "") for a, r in enumerate(rec["problem"]["rewards"])],
+    )
+    ax.set_ylabel("final π (black tick: stationary policy)")
+    ax.set_title(f"Partial support: μ1, μ2 have no mass on arm(s) {miss}", fontsize=10)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    _save(fig, path)
+
+
+def _plot_simplex(rec: dict, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7.5, 6.8))
+    tri = simplex_xy(np.eye(3))
+    ax.fill(tri[:, 0], tri[:, 1], facecolor="none", edgecolor="k", lw=1)
+    for a, (cx, cy) in enumerate(tri):
+        ax.annotate(f"arm {a}", (cx, cy), textcoords="offset points", xytext=(-10, -14 if cy == 0 else 6))
+    for name, m in rec["methods"].items():
+        c = METHOD_COLORS.get(name, "k")
+        xy = simplex_xy(m["flow"])
+        ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.5, label=f"{m['label']} (regret {m['stationary_regret']:.3f})")
+        for traj in m.get("sampled", []):
+            st = simplex_xy(traj)
+            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=3, alpha=0.6)
+        sxy = simplex_xy(m["stationary_policy"])
+        ax.plot(*sxy, marker="o", mfc="none", color=c, ms=9, mew=1.5)
+    r = simplex_xy(rec["ref_policy"])
+    o = simplex_xy(rec["optimal_policy"])
+    ax.plot(*r, "ks", ms=7, label="π_ref (start)")
+    ax.plot(*o, "k*", ms=14, label="π*")
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0))
+    cfg = rec["config"]
+    ax.set_title(
+        f"Exact expected-gradient flows ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines), sampled Adam "
+        f"epochs (lr {cfg['lr']:g}; dots),\nstationary points (circles); "
+        f"μ1={tuple(cfg['mu1'])}, μ2={tuple(cfg['mu2'])}",
+        fontsize=8,
+    )
+    _save(fig, path)
+
+
+_PLOTTERS = {
+    "paper_fig1": _plot_paper_fig1,
+    "offpolicy_sweep": _plot_offpolicy,
+    "beta_sweep": _plot_beta,
+    "data_size": _plot_data_size,
+    "support": _plot_support,
+    "simplex": _plot_simplex,
+}
+
+
+def plot_record(record: dict, path: Path) -> None:
+    """Draw the figure of an experiment record (as written to ``<out>/<name>.json``) to ``path`` (PNG, atomic).
+
+    Raises:
+        ValueError if ``record["experiment"]`` is not a bandit experiment.
+    """
+    name = record.get("experiment")
+    if name not in _PLOTTERS:
+        raise ValueError(f"plot_record: unknown experiment {name!r} in the record; expected one of {list(_PLOTTERS)}")
+    _PLOTTERS[name](record, Path(path))

@@ -1,0 +1,167 @@
+"""Stationary points of each method's *expected* objective under μ1⊗μ2: where its sampled curves should settle.
+
+- ``copg``: closed form (paper notes §5). On S = supp(μ1) ∪ supp(μ2): θ_a = ln π_ref(a) + R(a)/β + c, i.e. π ∝ π*
+  on S (Theorem 1: π = π* when S covers every arm). Off S the logits get exactly zero gradient and keep their initial
+  value; the constant c is the one plain gradient descent reaches (it conserves Σ_a θ_a). Under Adam the mass left
+  off S depends on the path (see the ``support`` experiment).
+- ``onpolicy`` (RLOO) and ``pg_is`` with full-support μ: π* (their expected gradient is 2∇J).
+- every other case: the root of the closed-form expected gradient (:func:`bandit.dynamics.make_expected_gradient`)
+  found with ``scipy.optimize.root`` in float64, with the constant shift fixed (Σθ conserved, as under gradient
+  descent) and, for the methods whose gradient vanishes off S (copg, ipo, dpo, pg_mean), the logits off S held at
+  their initial value. The residual max|∇| is returned and checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import optimize
+
+from bandit.dynamics import exact_flow, make_expected_gradient
+from bandit.methods import get_method
+from bandit.policies import policy
+from bandit.problem import BanditProblem, check_distribution
+
+__all__ = ["StationaryPoint", "stationary_point"]
+
+#: Methods whose expected gradient is exactly 0 on arms outside supp(μ1) ∪ supp(μ2), so those logits never move:
+#: pair-difference losses (every pair gradient is (…)·(e_y − e_y')) and pg_mean (its π term is (μ1 + μ2)·(a − b) = 0).
+_FROZEN_OFF_SUPPORT = ("copg", "ipo", "dpo", "pg_mean")
+
+
+@dataclass
+class StationaryPoint:
+    """The stationary policy of one method's expected objective.
+
+    Attributes:
+        method: method name.
+        logits: [A] float64 logits θ (Σθ equal to the initial logits' sum).
+        policy: [A] softmax(θ).
+        regret: J(π*) − J(π) = β·KL(π‖π*).
+        residual: max_a |E[∇_θ loss](θ)|, the check that θ is stationary.
+        closed_form: True if θ came from a formula rather than root finding.
+    """
+
+    method: str
+    logits: torch.Tensor
+    policy: torch.Tensor
+    regret: float
+    residual: float
+    closed_form: bool
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (lists and floats)."""
+        return {
+            "method": self.method,
+            "policy": self.policy.tolist(),
+            "logits": self.logits.tolist(),
+            "regret": self.regret,
+            "residual": self.residual,
+            "closed_form": self.closed_form,
+        }
+
+
+def stationary_point(
+    method: str,
+    problem: BanditProblem,
+    mu1: torch.Tensor,
+    mu2: torch.Tensor,
+    pref_beta: float | None = None,
+    preference: str = "bradley_terry",
+    init: torch.Tensor | None = None,
+    tol: float = 1e-9,
+    guess: torch.Tensor | None = None,
+) -> StationaryPoint:
+    """Exact stationary point of ``method``'s expected loss under y ~ μ1, y' ~ μ2.
+
+    Args:
+        method: a name in :data:`bandit.methods.METHODS`.
+        problem: the bandit.
+        mu1, mu2: [A] behaviour policies.
+        pref_beta, preference: IPO/DPO settings (see :func:`bandit.dynamics.make_expected_gradient`).
+        init: [A] initial logits (default ln π_ref); fixes the values off the support and the constant shift.
+        tol: maximum accepted residual max|∇|.
+        guess: optional [A] logits to try first (e.g. the solution at a neighbouring β or α in a sweep); accepted
+            only if it polishes to an interior point with residual ≤ tol.
+    Returns:
+        :class:`StationaryPoint`.
+    Raises:
+        ValueError if root finding does not reach ``tol`` (the message gives the residual).
+    """
+    m = get_method(method)
+    a = problem.num_arms
+    mu1 = check_distribution("stationary_point", "mu1", mu1, num_arms=a)
+    mu2 = check_distribution("stationary_point", "mu2", mu2, num_arms=a)
+    if mu1.dim() != 1 or mu2.dim() != 1:
+        raise ValueError("stationary_point: pass one [A] behaviour policy per argument (loop over seeds/α yourself)")
+    theta0 = (problem.ref_log_policy if init is None else torch.as_tensor(init, dtype=torch.float64)).clone()
+    grad_fn = make_expected_gradient(method, problem, mu1, mu2, pref_beta, preference)
+    support = (mu1 > 0) | (mu2 > 0)
+
+    def done(theta: torch.Tensor, closed: bool) -> StationaryPoint:
+        res = grad_fn(theta).abs().max().item()
+        if not res <= tol:
+            raise ValueError(
+                f"stationary_point: {method} did not reach a stationary point (residual {res:.2e} > tol {tol:.0e}); "
+                "the expected objective may have no finite stationary point for these μ1, μ2"
+            )
+        pi = policy(theta)
+        return StationaryPoint(method, theta, pi, problem.regret(pi).item(), res, closed)
+
+    full_support = bool(support.all())
+    if m.name == "copg":
+        target = problem.ref_log_policy + problem.rewards / problem.beta
+        theta = theta0.clone()
+        c = (theta0[support].sum() - target[support].sum()) / support.sum()  # Σθ conserved (gradient descent)
+        theta[support] = target[support] + c
+        return done(theta, True)
+    if m.name == "onpolicy" or (m.name == "pg_is" and bool((mu1 > 0).all() and (mu2 > 0).all())):
+        target = problem.ref_log_policy + problem.rewards / problem.beta
+        return done(target - target.mean() + theta0.mean(), True)
+
+    free = support.clone() if m.name in _FROZEN_OFF_SUPPORT and not full_support else torch.ones(a, dtype=torch.bool)
+    total = theta0[free].sum().item()
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        theta = theta0.clone()
+        theta[free] = torch.from_numpy(x)
+        g = grad_fn(theta)[free].numpy()
+        return np.concatenate([g[:-1], [x.sum() - total]])
+
+    def solve(x0: np.ndarray) -> tuple[float, torch.Tensor]:
+        best = (float("inf"), theta0)
+        for how in ("hybr", "lm"):
+            sol = optimize.root(residual, x0, method=how, tol=1e-14)
+            theta = theta0.clone()
+            theta[free] = torch.from_numpy(sol.x)
+            res = grad_fn(theta).abs().max().item()
+            if res < best[0]:
+                best = (res, theta)
+            if res <= tol:
+                break
+        return best
+
+    # Newton-type solves from two cheap starts (the initial logits and π*'s). Accept an interior solution, or a
+    # solution both starts agree on; otherwise follow the dynamics (a short exact Adam flow) and polish its end
+    # point, which picks the point the flow reaches (possibly on the boundary of the simplex, where π(a) → 0).
+    target = problem.ref_log_policy + problem.rewards / problem.beta
+    start_star = theta0.clone()
+    start_star[free] = (target - target[free].mean() + theta0[free].mean())[free]
+    if guess is not None:
+        g0 = theta0.clone()
+        g0[free] = torch.as_tensor(guess, dtype=torch.float64)[free]
+        g0[free] += theta0[free].mean() - g0[free].mean()
+        res_g, theta_g = solve(g0[free].numpy())
+        if res_g <= tol:
+            return done(theta_g, False)
+    res, theta = solve(theta0[free].numpy())
+    if res <= tol and policy(theta).min().item() > 1e-9:
+        return done(theta, False)
+    res_b, theta_b = solve(start_star[free].numpy())
+    if res <= tol and res_b <= tol and (policy(theta) - policy(theta_b)).abs().max().item() < 1e-7:
+        return done(theta, False)
+    flow = exact_flow(method, problem, mu1, mu2, steps=4000, lr=0.02, optimizer="adam", init=theta0, record_every=4000)
+    res2, theta2 = solve(flow[-1][free].numpy())
+    return done(theta2 if res2 <= tol or res2 < res else theta, False)
