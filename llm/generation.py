@@ -1,0 +1,193 @@
+"""Sampling and scoring with a causal LM: pure temperature sampling and log-probs under softmax(logits / T).
+
+``generate`` samples token by token from softmax(logits / T) (no top-k, no top-p, no repetition penalty), so the
+behaviour policy μ_T of a sampled completion is exactly ``TemperatureScaled(model, T)`` and
+``completion_logps(..., temperature=T)`` is ln μ_T(y|x). T = 0 means greedy decoding (its μ is a point mass; use
+T = 1 to score it).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import torch
+
+from llm.data import collate, encode_prompts
+from llm.logprobs import position_ids_from_mask, sequence_logps
+
+__all__ = ["TemperatureScaled", "generate", "completion_logps"]
+
+
+class TemperatureScaled(torch.nn.Module):
+    """A causal LM whose logits are divided by T: its softmax is the temperature-T sampling distribution μ_T."""
+
+    def __init__(self, model: torch.nn.Module, temperature: float) -> None:
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"TemperatureScaled: temperature must be > 0, got {temperature}")
+        self.model = model
+        self.temperature = float(temperature)
+
+    def forward(self, **kwargs: Any) -> Any:
+        logits = self.model(**kwargs).logits  # (N, T, V)
+        return types.SimpleNamespace(logits=logits / self.temperature)
+
+
+def _fit_text(tokenizer: Any, text: str, budget: int) -> str:
+    """``text`` cut so that it re-encodes to ≤ ``budget`` tokens (decode → encode need not round-trip: a partial
+    UTF-8 byte decodes to U+FFFD, which re-encodes as 3 bytes)."""
+    for _ in range(4):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) <= budget:
+            return text
+        text = tokenizer.decode(ids[:budget], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    return ""
+
+
+def _length_order(lengths: list[int]) -> list[int]:
+    return sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
+@torch.no_grad()
+def _sample_batch(
+    model: Any, batch: dict, max_new_tokens: int, temperature: float, eos_id: int, generator: torch.Generator
+) -> tuple[list[list[int]], list[bool]]:
+    input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]  # (N, T0)
+    N = input_ids.shape[0]
+    position_ids = position_ids_from_mask(attention_mask)  # (N, T0)
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
+    past, logits = out.past_key_values, out.logits[:, -1].float()  # (N, V)
+    next_pos = position_ids[:, -1] + 1  # (N,)
+    done = torch.zeros(N, dtype=torch.bool)
+    steps = []
+    for _ in range(max_new_tokens):
+        if temperature == 0:
+            nxt = logits.argmax(-1)  # (N,)
+        else:
+            probs = torch.softmax(logits / temperature, dim=-1)  # (N, V): the sampling distribution μ_T
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (N,)
+        nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
+        steps.append(nxt)
+        done |= nxt == eos_id
+        if bool(done.all()):
+            break
+        attention_mask = torch.cat([attention_mask, torch.ones(N, 1, dtype=attention_mask.dtype)], dim=1)
+        out = model(
+            input_ids=nxt[:, None],
+            attention_mask=attention_mask,
+            position_ids=next_pos[:, None],
+            past_key_values=past,
+            use_cache=True,
+        )
+        past, logits = out.past_key_values, out.logits[:, -1].float()
+        next_pos = next_pos + 1
+    gen = torch.stack(steps, dim=1).tolist()  # (N, steps)
+    ids, truncated = [], []
+    for row in gen:
+        if eos_id in row:
+            ids.append(row[: row.index(eos_id)])
+            truncated.append(False)
+        else:
+            ids.append(row)
+            truncated.append(True)
+    return ids, truncated
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    batch_size: int = 32,
+    seed: int = 0,
+    max_prompt_tokens: int | None = None,
+    progress: bool = False,
+    return_truncated: bool = False,
+) -> list[str] | tuple[list[str], list[bool]]:
+    """Completions of ``prompts`` sampled from softmax(logits / T) (T = 0: greedy), EOS stripped.
+
+    Args:
+        model: causal LM (eval mode is set here and restored after).
+        tokenizer: its tokenizer (EOS = end of the completion).
+        prompts: N prompt texts; truncated like ``collate`` truncates them.
+        max_new_tokens: completion budget including EOS; a completion that reaches it without EOS is marked
+            truncated. Every returned text re-encodes to ≤ max_new_tokens − 1 tokens, so text + EOS fits.
+        temperature: T ≥ 0.
+        batch_size: prompts per forward pass (prompts are grouped by length).
+        seed: seed of the sampling generator (results depend on it and on the batch composition).
+        max_prompt_tokens: prompt budget in tokens (the document is truncated).
+        progress: show a tqdm bar.
+        return_truncated: also return N flags, True where no EOS was sampled within ``max_new_tokens``.
+    Returns:
+        N completion texts (with their leading space), or ``(texts, truncated)``.
+    """
+    from tqdm.auto import tqdm
+
+    if temperature < 0:
+        raise ValueError(f"generate: temperature must be ≥ 0 (0 = greedy), got {temperature}")
+    if not prompts:
+        return ([], []) if return_truncated else []
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    eos = int(tokenizer.eos_token_id)
+    lens = [len(p) for p in prompts]
+    order = _length_order(lens)
+    texts: list[str] = [""] * len(prompts)
+    trunc: list[bool] = [False] * len(prompts)
+    bar = tqdm(total=len(prompts), desc=f"generate T={temperature:g}", disable=not progress, leave=False)
+    for s in range(0, len(order), batch_size):
+        idx = order[s : s + batch_size]
+        batch = encode_prompts(tokenizer, [prompts[i] for i in idx], max_prompt_tokens)
+        ids, tr = _sample_batch(model, batch, max_new_tokens, temperature, eos, gen)
+        for i, row, t in zip(idx, ids, tr):
+            text = tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            texts[i] = _fit_text(tokenizer, text, max_new_tokens - 1)  # + EOS = the completion budget
+            trunc[i] = t
+        bar.update(len(idx))
+    bar.close()
+    model.train(was_training)
+    return (texts, trunc) if return_truncated else texts
+
+
+@torch.no_grad()
+def completion_logps(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    completions: list[str],
+    temperature: float = 1.0,
+    batch_size: int = 32,
+    max_prompt_tokens: int | None = None,
+    progress: bool = False,
+    desc: str = "log-probs",
+) -> torch.Tensor:
+    """ln μ_T(completion + EOS | prompt) summed over completion tokens, for N pairs, without gradient.
+
+    ``temperature = 1`` gives ln π(y|x) of the model itself (reference log-probs); T ≠ 1 gives the log-prob under
+    the temperature-T sampling distribution softmax(logits / T) of :func:`generate`. Uses ``collate`` and
+    ``sequence_logps(reduction="sum")``, exactly like training.
+
+    Returns:
+        [N] float32 tensor.
+    """
+    from tqdm.auto import tqdm
+
+    if len(prompts) != len(completions):
+        raise ValueError(f"completion_logps: {len(prompts)} prompts but {len(completions)} completions")
+    was_training = model.training
+    model.eval()
+    scorer = model if temperature == 1.0 else TemperatureScaled(model, temperature)
+    out = torch.empty(len(prompts), dtype=torch.float32)
+    order = _length_order([len(p) + len(c) for p, c in zip(prompts, completions)])
+    bar = tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False)
+    for s in range(0, len(order), batch_size):
+        idx = order[s : s + batch_size]
+        batch = collate(tokenizer, [prompts[i] for i in idx], [completions[i] for i in idx], max_prompt_tokens)
+        out[idx] = sequence_logps(scorer, **batch).float()
+        bar.update(len(idx))
+    bar.close()
+    model.train(was_training)
+    return out

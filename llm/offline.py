@@ -1,0 +1,123 @@
+"""The rewarded offline dataset: one row per prompt with k ≥ 2 completions, their rewards and log-probs.
+
+Format (JSONL, one object per line; the same columns convert to a ``datasets.Dataset`` with :func:`to_hf_dataset`):
+
+=====================  =================  =========================================================================
+column                 type               meaning
+=====================  =================  =========================================================================
+``prompt``             str                ``"{document}\\nTL;DR:"``
+``completions``        list[str] (k)      completion texts (leading space, no EOS; EOS is appended when scored)
+``rewards``            list[float] (k)    R(x, y): the learned reward model's score (the paper's ground truth)
+``behaviour_logps``    list[float] (k)    ln μ(y|x) of the completion + EOS under the policy that produced it:
+                                          softmax(logits / T) of the SFT model at that completion's temperature T;
+                                          for ``source == "human"`` (μ unknown) the SFT log-prob at T = 1
+``ref_logps``          list[float] (k)    ln π_ref(y|x) (SFT model, T = 1), precomputed once
+``source``             list[str] (k)      behaviour policy of each completion: ``"sft_T0.7"``, ``"human"``, ...
+=====================  =================  =========================================================================
+
+Extra columns written by ``llm.sample`` (accepted and kept, never required): ``id``, ``reference`` (the human
+summary as a completion), ``gold_rewards`` (ROUGE-L F1 vs the reference, k floats), ``temperatures`` (k floats;
+1.0 for "human"), ``truncated`` (k bools: no EOS sampled within the budget). Log-probs are sums over completion
+tokens (``sequence_logps(reduction="sum")``). TRL has no float-reward format; this extends its prompt-completion
+format with lists (style guide §4).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from llm.run import UserError, atomic_write_text
+
+__all__ = ["OFFLINE_FIELDS", "validate_row", "write_offline", "load_offline", "to_hf_dataset", "KNOWN_SOURCES_NOTE"]
+
+OFFLINE_FIELDS = ("prompt", "completions", "rewards", "behaviour_logps", "ref_logps", "source")
+"""Required columns of every row."""
+KNOWN_SOURCES_NOTE = (
+    'source "human" has no known μ: its behaviour_logps is the SFT log-prob; importance sampling should skip it'
+)
+
+_FLOAT_LISTS = ("rewards", "behaviour_logps", "ref_logps")
+
+
+def validate_row(row: Any, where: str = "row") -> dict:
+    """Check one row (types, k ≥ 2, equal list lengths, finite floats); ValueError naming ``where`` otherwise."""
+    if not isinstance(row, dict):
+        raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    missing = [f for f in OFFLINE_FIELDS if f not in row]
+    if missing:
+        raise UserError(f"{where}: missing column(s) {missing}; an offline row needs {list(OFFLINE_FIELDS)}")
+    if not isinstance(row["prompt"], str) or not row["prompt"]:
+        raise UserError(f"{where}: prompt must be a non-empty string")
+    comps = row["completions"]
+    if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
+        raise UserError(f"{where}: completions must be a list of strings")
+    k = len(comps)
+    if k < 2:
+        raise UserError(f"{where}: {k} completion(s); CoPG needs k ≥ 2 completions of the same prompt")
+    for f in (*_FLOAT_LISTS, "source"):
+        if not isinstance(row[f], list) or len(row[f]) != k:
+            n = len(row[f]) if isinstance(row[f], list) else type(row[f]).__name__
+            raise UserError(f"{where}: {f} has {n} entries but there are {k} completions; pass one per completion")
+    for f in _FLOAT_LISTS:
+        for j, v in enumerate(row[f]):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise UserError(f"{where}: {f}[{j}] = {v!r} is not a finite number; losses reject NaN/inf")
+    if not all(isinstance(s, str) for s in row["source"]):
+        raise UserError(f"{where}: source must be a list of strings")
+    if "gold_rewards" in row:
+        g = row["gold_rewards"]
+        if (
+            not isinstance(g, list)
+            or len(g) != k
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in g)
+        ):
+            raise UserError(f"{where}: gold_rewards must be {k} finite numbers")
+    return row
+
+
+def write_offline(rows: list[dict], path: str | os.PathLike) -> Path:
+    """Validate every row and write them as JSONL atomically (temp file + os.replace); returns the path."""
+    path = Path(path)
+    for i, r in enumerate(rows):
+        validate_row(r, f"write_offline: rows[{i}]")
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def load_offline(path: str | os.PathLike) -> list[dict]:
+    """Rows of an offline dataset (JSONL file, or a run/offline directory holding train.jsonl), all validated.
+
+    Errors name the file and line: malformed JSON, a missing column, k < 2, mismatched lengths, NaN/inf values.
+    """
+    path = Path(path)
+    if path.is_dir():
+        cand = [path / "train.jsonl", path / "offline" / "train.jsonl"]
+        path = next((c for c in cand if c.exists()), cand[0])
+    if not path.is_file():
+        raise UserError(f"load_offline: {path} does not exist; run `python -m llm sample` first")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}:{lineno}: malformed JSON ({e.msg}); each line must be one JSON object") from e
+            rows.append(validate_row(obj, f"{path}:{lineno}"))
+    if not rows:
+        raise UserError(f"load_offline: {path} has no rows")
+    return rows
+
+
+def to_hf_dataset(rows: list[dict]) -> Any:
+    """The rows as a ``datasets.Dataset`` (Arrow) with the same columns; ``.save_to_disk`` stores it."""
+    import datasets
+
+    for i, r in enumerate(rows):
+        validate_row(r, f"to_hf_dataset: rows[{i}]")
+    return datasets.Dataset.from_list(rows)

@@ -1,0 +1,261 @@
+"""Stage ``sample``: the rewarded offline dataset (see ``llm.offline`` for the format).
+
+For each of ``offline_prompts`` train prompts (disjoint from the reward model's prompts):
+
+1. one completion per behaviour policy μ_T = softmax(logits / T) of the SFT model, T ∈ ``temperatures``
+   (pure temperature sampling: no top-k/top-p, so μ_T is known exactly), plus optionally the human reference
+   (source ``"human"``): heterogeneous μ1/μ2 as in the paper's Sec. 3.2;
+2. ``behaviour_logps`` = ln μ_T(y + EOS | x) under the sampling distribution (for ``"human"``, whose μ is unknown,
+   the SFT log-prob at T = 1, so that it is finite; importance-sampling code must skip or warn on that source);
+3. ``ref_logps`` = ln π_ref(y + EOS | x), π_ref = the SFT model at T = 1, computed once here;
+4. ``rewards`` = the learned reward model (``--reward rm``, default) or the gold ROUGE-L (``--reward gold``);
+   ``gold_rewards`` are always stored too.
+
+Resumable: the completions and log-probs of each temperature are cached under ``offline/parts/`` and reused when the
+stage is re-run with the same settings. The dataset is written atomically to ``offline/train.jsonl``.
+
+Examples:
+    python -m llm sample --preset small
+    python -m llm sample --preset small --temperatures 0.5 1.0 --include-human False --reward gold
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+
+from llm.run import RunPaths, UserError, atomic_write_json, cli_errors, quiet_transformers, save_config, torch_threads
+
+__all__ = ["SampleConfig", "build_offline_dataset", "main", "generate", "completion_logps"]
+
+from llm.generation import completion_logps, generate  # noqa: E402  (re-exported: llm.sample.generate)
+
+
+@dataclasses.dataclass
+class SampleConfig:
+    """Sample k completions per prompt from behaviour policies and score them (the offline dataset)."""
+
+    preset: str = "small"
+    """Preset name: sets the budgets below; explicit flags override it."""
+    run_dir: str = ""
+    """Run directory; empty = runs/<preset>. Reads corpus/, sft/model, reward/model; writes offline/."""
+    offline_prompts: int = 0
+    """Number of train prompts (rows); 0 = preset."""
+    temperatures: tuple[float, ...] = ()
+    """Sampling temperatures T > 0 of the SFT behaviour policies, one completion each; empty = preset."""
+    include_human: bool | None = None
+    """Add the human reference summary as one more completion (source "human"); unset = preset."""
+    reward: str = "rm"
+    """Reward stored in `rewards`: rm (learned reward model, the paper's setting) or gold (ROUGE-L F1)."""
+    max_prompt_tokens: int = 0
+    """Prompt budget in tokens (document truncated); 0 = preset."""
+    max_new_tokens: int = 0
+    """Completion budget in tokens including EOS; 0 = preset max_completion_tokens."""
+    batch_size: int = 0
+    """Batch size of generation and scoring; 0 = preset."""
+    seed: int = 0
+    """Sampling seed (temperature i uses seed + i)."""
+    threads: int = 1
+    """torch CPU threads; 1 is fastest on a shared 2-core machine (see llm.run.torch_threads); 0 = torch's default."""
+    force: bool = False
+    """Rebuild even if offline/train.jsonl exists (cached per-temperature parts with the same settings are reused)."""
+    no_progress: bool = False
+    """Disable progress bars."""
+
+    def __post_init__(self) -> None:
+        from llm.presets import get_preset
+
+        p = get_preset(self.preset)
+        self.run_dir = self.run_dir or f"runs/{p.name}"
+        self.offline_prompts = self.offline_prompts or p.offline_prompts
+        self.temperatures = tuple(self.temperatures) or p.temperatures
+        self.include_human = p.include_human if self.include_human is None else self.include_human
+        self.max_prompt_tokens = self.max_prompt_tokens or p.max_prompt_tokens
+        self.max_new_tokens = self.max_new_tokens or p.max_completion_tokens
+        self.batch_size = self.batch_size or p.eval_batch
+        if any(not t > 0 for t in self.temperatures):
+            raise UserError(
+                f"SampleConfig: temperatures must be > 0 (μ_T must have full support), got {self.temperatures}"
+            )
+        if len(self.temperatures) + int(self.include_human) < 2:
+            raise UserError("SampleConfig: need k ≥ 2 completions per prompt (temperatures + include_human)")
+        if self.reward not in ("rm", "gold"):
+            raise UserError(f"SampleConfig: reward must be rm or gold, got {self.reward!r}")
+
+
+def _part_key(config: SampleConfig, T: float, i: int, prompts: list[str]) -> str:
+    h = hashlib.sha1()
+    for x in (T, i, config.seed, config.max_prompt_tokens, config.max_new_tokens, config.batch_size, *prompts):
+        h.update(repr(x).encode())
+    return h.hexdigest()[:16]
+
+
+def build_offline_dataset(config: SampleConfig) -> dict:
+    """Sample, score and write ``offline/train.jsonl`` (+ ``offline/stats.json``); returns the stats."""
+    from llm.corpus import load_split, make_completion, make_prompt
+    from llm.data import fits_completion_budget
+    from llm.models import load_policy
+    from llm.offline import write_offline
+    from llm.reward import GoldReward, gold_settings, load_reward, prompt_order
+
+    paths = RunPaths(config.run_dir)
+    paths.require(paths.sft_model, "sft")
+    if config.reward == "rm":
+        paths.require(paths.reward_model, "reward")
+    progress = not config.no_progress
+    t0 = time.perf_counter()
+    tokenizer, model = load_policy(paths.root)
+    rows = load_split(paths.root, "train")
+    rows = [
+        r
+        for r, ok in zip(rows, fits_completion_budget(tokenizer, [r["summary"] for r in rows], config.max_new_tokens))
+        if ok
+    ]
+    rows = prompt_order(rows, "prompts:")[: config.offline_prompts]  # the RM took its prompts from the other end
+    if not rows:
+        raise UserError(f"build_offline_dataset: no usable train prompts in {paths.corpus}")
+    prompts = [make_prompt(r["document"]) for r in rows]
+    refs = [make_completion(r["summary"]) for r in rows]
+    N = len(prompts)
+
+    # PLUMBING: behaviour policies μ_T (one completion per prompt each), cached per temperature
+    comps: list[list[str]] = []  # [k][N]
+    beh: list[list[float]] = []
+    ref: list[list[float]] = []
+    trunc: list[list[bool]] = []
+    parts = paths.offline / "parts"
+    for i, T in enumerate(config.temperatures):
+        key = _part_key(config, T, i, prompts)
+        part = parts / f"T{T:g}_{key}.json"
+        if part.exists():
+            d = json.loads(part.read_text())
+            print(f"[sample] reusing {part}")
+        else:
+            texts, tr = generate(
+                model,
+                tokenizer,
+                prompts,
+                config.max_new_tokens,
+                temperature=T,
+                batch_size=config.batch_size,
+                seed=config.seed + i,
+                max_prompt_tokens=config.max_prompt_tokens,
+                progress=progress,
+                return_truncated=True,
+            )
+            kw = dict(batch_size=config.batch_size, max_prompt_tokens=config.max_prompt_tokens, progress=progress)
+            ref_lp = completion_logps(
+                model, tokenizer, prompts, texts, temperature=1.0, desc=f"ref logps T={T:g}", **kw
+            )
+            beh_lp = (
+                ref_lp
+                if T == 1.0
+                else completion_logps(model, tokenizer, prompts, texts, temperature=T, desc=f"μ logps T={T:g}", **kw)
+            )
+            d = {
+                "completions": texts,
+                "truncated": tr,
+                "behaviour_logps": beh_lp.tolist(),
+                "ref_logps": ref_lp.tolist(),
+            }
+            atomic_write_json(part, d)
+        comps.append(d["completions"])
+        beh.append(d["behaviour_logps"])
+        ref.append(d["ref_logps"])
+        trunc.append(d["truncated"])
+    sources = [f"sft_T{T:g}" for T in config.temperatures]
+    temps = list(config.temperatures)
+    if config.include_human:
+        kw = dict(batch_size=config.batch_size, max_prompt_tokens=config.max_prompt_tokens, progress=progress)
+        h_lp = completion_logps(
+            model, tokenizer, prompts, refs, temperature=1.0, desc="ref logps human", **kw
+        ).tolist()
+        comps.append(refs)
+        beh.append(h_lp)  # μ unknown for human text: the SFT log-prob stands in (source "human" marks it)
+        ref.append(h_lp)
+        trunc.append([False] * N)
+        sources.append("human")
+        temps.append(1.0)
+    del model
+    k = len(comps)
+
+    # rewards: learned RM (default) or gold; gold ROUGE-L always stored
+    flat_p = [p for p in prompts for _ in range(k)]
+    flat_c = [comps[j][n] for n in range(N) for j in range(k)]
+    flat_ref = [refs[n] for n in range(N) for _ in range(k)]
+    gold = GoldReward(length_weight=gold_settings(paths.root)["length_weight"])(flat_p, flat_c, references=flat_ref)
+    if config.reward == "rm":
+        ts = time.perf_counter()
+        reward_fn = load_reward(paths.root, "rm", batch_size=config.batch_size)
+        rewards = reward_fn(flat_p, flat_c)
+        rm_seconds = round(time.perf_counter() - ts, 1)
+    else:
+        rewards, rm_seconds = gold, 0.0
+
+    out = []
+    for n in range(N):
+        out.append(
+            {
+                "id": rows[n]["id"],
+                "prompt": prompts[n],
+                "completions": [comps[j][n] for j in range(k)],
+                "rewards": [round(rewards[n * k + j], 6) for j in range(k)],
+                "behaviour_logps": [round(beh[j][n], 6) for j in range(k)],
+                "ref_logps": [round(ref[j][n], 6) for j in range(k)],
+                "source": list(sources),
+                "gold_rewards": [round(gold[n * k + j], 6) for j in range(k)],
+                "temperatures": temps,
+                "truncated": [bool(trunc[j][n]) for j in range(k)],
+                "reference": refs[n],
+            }
+        )
+    write_offline(out, paths.offline_dataset)
+
+    def mean(xs: list[float]) -> float:
+        return round(sum(xs) / max(len(xs), 1), 4)
+
+    stats = {
+        "rows": N,
+        "k": k,
+        "reward": config.reward,
+        "by_source": {
+            s: {
+                "reward_mean": mean([r["rewards"][j] for r in out]),
+                "gold_mean": mean([r["gold_rewards"][j] for r in out]),
+                "ref_logp_mean": mean([r["ref_logps"][j] for r in out]),
+                "behaviour_logp_mean": mean([r["behaviour_logps"][j] for r in out]),
+                "truncated_frac": mean([float(r["truncated"][j]) for r in out]),
+                "words_mean": mean([len(r["completions"][j].split()) for r in out]),
+            }
+            for j, s in enumerate(sources)
+        },
+        "rm_scoring_seconds": rm_seconds,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    atomic_write_json(paths.offline / "stats.json", stats)
+    return stats
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm sample``."""
+    import tyro
+
+    config = tyro.cli(SampleConfig, args=argv, description=__doc__, prog="python -m llm sample")
+    paths = RunPaths(config.run_dir)
+    if paths.offline_dataset.exists() and not config.force:
+        print(f"[sample] {paths.offline_dataset} exists (cached); --force rebuilds it")
+        return 0
+    save_config(paths, "sample", config)
+    quiet_transformers()
+    with torch_threads(config.threads):
+        s = build_offline_dataset(config)
+    print(f"[sample] {s['rows']} prompts × k={s['k']} in {s['seconds']} s → {paths.offline_dataset}")
+    for src, v in s["by_source"].items():
+        print(
+            f"[sample]   {src:>9}: reward {v['reward_mean']:+.3f}  gold {v['gold_mean']:.3f}  "
+            f"ln π_ref {v['ref_logp_mean']:.1f}"
+        )
+    return 0

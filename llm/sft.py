@@ -1,0 +1,345 @@
+"""Stage ``sft``: language-model pretraining on the corpus documents, then supervised fine-tuning → π_ref.
+
+1. Pretraining (models built from a preset only): next-token cross-entropy on the train documents and summaries as
+   separate plain texts (shuffled, each followed by EOS, packed into windows of ``pretrain_window`` tokens); the
+   document → summary pairing is left to SFT. Saved to ``sft/pretrained`` (the resume point of this stage).
+2. SFT: (prompt, reference summary) pairs through ``llm.data.collate``; the loss is the mean negative log-likelihood
+   of the summary tokens and their EOS only (``completion_mask``); prompt tokens never contribute.
+3. The result, π_ref and the initial policy of every alignment method, is saved with ``save_pretrained``
+   (safetensors) together with its tokenizer to ``sft/model``; ``sft/metrics.json`` holds the loss curves, the
+   held-out SFT loss before and after SFT, and greedy sample summaries before and after SFT.
+
+Examples:
+    python -m llm sft --preset small
+    python -m llm sft --preset tiny --run-dir /tmp/tiny --sft-steps 50
+    python -m llm sft --preset smollm2                 # pretrained SmolLM2-135M, SFT only (`make smollm2` first)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import time
+from typing import Any
+
+import torch
+
+from llm.run import (
+    RunPaths,
+    UserError,
+    atomic_dir,
+    atomic_write_json,
+    cli_errors,
+    quiet_transformers,
+    save_config,
+    torch_threads,
+)
+
+__all__ = ["SFTConfig", "cosine_lr", "pack_documents", "lm_loss", "sft_loss", "heldout_sft_loss", "run_sft", "main"]
+
+
+@dataclasses.dataclass
+class SFTConfig:
+    """Pretrain (preset architectures) and fine-tune the reference policy π_ref."""
+
+    preset: str = "small"
+    """Preset name: sets the model and every budget below; explicit flags override it."""
+    run_dir: str = ""
+    """Run directory; empty = runs/<preset>. Reads corpus/ and tokenizer/, writes sft/."""
+    model: str = ""
+    """tiny / small / gpt2 (GPT-2 built from the preset), smollm2, a causal-LM directory or Hub id; empty = preset."""
+    pretrain_steps: int = -1
+    """LM-pretraining steps on packed documents (skipped for pretrained models); -1 = preset."""
+    pretrain_batch: int = 0
+    """Windows of pretrain_window tokens per pretraining step; 0 = preset."""
+    pretrain_lr: float = 0.0
+    """Peak AdamW learning rate of pretraining (5 % warm-up, cosine to 10 %); 0 = preset."""
+    sft_steps: int = -1
+    """SFT steps; -1 = preset."""
+    sft_batch: int = 0
+    """(prompt, summary) pairs per SFT step; 0 = preset."""
+    sft_lr: float = 0.0
+    """Peak AdamW learning rate of SFT (5 % warm-up, cosine to 10 %); 0 = preset."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_prompt_tokens: int = 0
+    """Prompt budget in tokens (document truncated); 0 = preset."""
+    eval_pairs: int = 128
+    """Held-out (valid) pairs on which the SFT loss is measured before, during and after SFT."""
+    eval_every: int = 50
+    """Measure the held-out SFT loss every this many SFT steps."""
+    n_samples: int = 4
+    """Valid prompts whose greedy summaries are recorded before and after SFT."""
+    seed: int = 0
+    """Seed of initialisation, batch order and sampling."""
+    threads: int = 1
+    """torch CPU threads; 1 is fastest on a shared 2-core machine (see llm.run.torch_threads); 0 = torch's default."""
+    force: bool = False
+    """Redo SFT even if sft/model exists (a saved sft/pretrained is still reused; delete it to re-pretrain)."""
+    no_progress: bool = False
+    """Disable progress bars."""
+
+    def __post_init__(self) -> None:
+        from llm.presets import get_preset
+
+        p = get_preset(self.preset)
+        self.run_dir = self.run_dir or f"runs/{p.name}"
+        self.model = self.model or p.model
+        self.pretrain_steps = p.pretrain_steps if self.pretrain_steps < 0 else self.pretrain_steps
+        self.pretrain_batch = self.pretrain_batch or p.pretrain_batch
+        self.pretrain_lr = self.pretrain_lr or p.pretrain_lr
+        self.sft_steps = p.sft_steps if self.sft_steps < 0 else self.sft_steps
+        self.sft_batch = self.sft_batch or p.sft_batch
+        self.sft_lr = self.sft_lr or p.sft_lr
+        self.max_prompt_tokens = self.max_prompt_tokens or p.max_prompt_tokens
+        for name in ("pretrain_batch", "sft_batch", "eval_every"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"SFTConfig: {name} must be > 0, got {getattr(self, name)}")
+
+
+def cosine_lr(step: int, total: int, peak: float, warmup_frac: float = 0.05, floor: float = 0.1) -> float:
+    """Linear warm-up over ``warmup_frac`` of the steps, then cosine decay from ``peak`` to ``floor · peak``."""
+    warm = max(1, int(warmup_frac * total))
+    if step < warm:
+        return peak * (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def pack_documents(tokenizer: Any, documents: list[str], window: int) -> torch.Tensor:
+    """Documents, each followed by EOS, concatenated and cut into windows: [M, window] token ids."""
+    eos = tokenizer.eos_token_id
+    stream: list[int] = []
+    for ids in tokenizer(documents, add_special_tokens=False)["input_ids"]:
+        stream.extend(ids)
+        stream.append(eos)
+    m = len(stream) // window
+    if m == 0:
+        raise UserError(f"pack_documents: {len(stream)} tokens is less than one window of {window}; corpus too small")
+    return torch.tensor(stream[: m * window], dtype=torch.long).view(m, window)  # (M, window)
+
+
+def lm_loss(model: Any, input_ids: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy of packed windows [B, T] (pretraining)."""
+    from llm.logprobs import token_logps
+
+    return -token_logps(model, input_ids, torch.ones_like(input_ids)).mean()
+
+
+def sft_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean NLL per completion token (summary + EOS), prompt and padding masked out: Σ −ln π(y_t|…)·m_t / Σ m_t."""
+    from llm.logprobs import token_logps
+
+    per_token = token_logps(model, batch["input_ids"], batch["attention_mask"])  # (N, T-1)
+    mask = batch["completion_mask"][:, 1:].float()  # (N, T-1), aligned with predicted tokens
+    return -(per_token * mask).sum() / mask.sum()
+
+
+@torch.no_grad()
+def heldout_sft_loss(
+    model: Any, tokenizer: Any, pairs: list[dict], max_prompt_tokens: int, batch_size: int = 32
+) -> float:
+    """Token-weighted mean SFT loss (nats per summary token) on held-out pairs."""
+    from llm.corpus import make_completion, make_prompt
+    from llm.data import collate
+
+    was = model.training
+    model.eval()
+    total, count = 0.0, 0.0
+    for s in range(0, len(pairs), batch_size):
+        chunk = pairs[s : s + batch_size]
+        batch = collate(
+            tokenizer,
+            [make_prompt(p["document"]) for p in chunk],
+            [make_completion(p["summary"]) for p in chunk],
+            max_prompt_tokens,
+        )
+        n = batch["completion_mask"][:, 1:].sum().item()
+        total += sft_loss(model, batch).item() * n
+        count += n
+    model.train(was)
+    return total / max(count, 1.0)
+
+
+def _train_loop(model, steps, lr, weight_decay, make_loss, desc, progress, log_every=10, on_step=None):
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
+    model.train()
+    curve = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(steps), desc=desc, disable=not progress)
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(step, steps, lr)
+        loss = make_loss(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        curve.append(round(loss.item(), 4))
+        if step % log_every == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        if on_step is not None:
+            on_step(step)
+    model.eval()
+    return curve
+
+
+def _samples(model, tokenizer, rows, config, max_new_tokens) -> list[dict]:
+    from llm.corpus import make_completion, make_prompt
+    from llm.generation import generate
+
+    prompts = [make_prompt(r["document"]) for r in rows]
+    outs = generate(
+        model, tokenizer, prompts, max_new_tokens, temperature=0.0, max_prompt_tokens=config.max_prompt_tokens
+    )
+    return [
+        {"id": r["id"], "document": r["document"][:300], "reference": make_completion(r["summary"]), "greedy": o}
+        for r, o in zip(rows, outs)
+    ]
+
+
+def run_sft(config: SFTConfig) -> dict:
+    """Run pretraining (if any) and SFT; write ``sft/model`` and ``sft/metrics.json``; return the metrics."""
+    from llm.corpus import load_split, make_completion, make_prompt
+    from llm.data import collate, fits_completion_budget
+    from llm.models import PRESET_ARCHITECTURES, build_model, count_parameters, load_pretrained_tokenizer
+    from llm.presets import get_preset
+    from llm.tokenizer import load_tokenizer
+
+    preset = get_preset(config.preset)
+    paths = RunPaths(config.run_dir)
+    rng = random.Random(config.seed)
+    train = load_split(paths.root, "train")
+    valid = load_split(paths.root, "valid")
+    if not train:
+        raise UserError(f"run_sft: {paths.corpus}/train.jsonl is empty; build a larger corpus")
+    heldout = valid[: config.eval_pairs] or train[: config.eval_pairs]
+    progress = not config.no_progress
+    max_new = preset.max_completion_tokens
+    t0 = time.perf_counter()
+
+    # PLUMBING: tokenizer and model
+    if config.model in PRESET_ARCHITECTURES:
+        tokenizer = load_tokenizer(paths.require(paths.tokenizer, "tokenizer"))
+    else:
+        tokenizer = load_pretrained_tokenizer(config.model)
+    metrics: dict[str, Any] = {"model": config.model, "tokenizer_vocab": len(tokenizer)}
+    # summaries are never truncated: drop pairs whose summary + EOS exceeds the completion budget
+    n_train, n_held = len(train), len(heldout)
+    train = [
+        r for r, ok in zip(train, fits_completion_budget(tokenizer, [r["summary"] for r in train], max_new)) if ok
+    ]
+    heldout = [
+        r for r, ok in zip(heldout, fits_completion_budget(tokenizer, [r["summary"] for r in heldout], max_new)) if ok
+    ]
+    metrics["dropped_long_summaries"] = {"train": n_train - len(train), "heldout": n_held - len(heldout)}
+    if not train or not heldout:
+        raise UserError(f"run_sft: no pair has a summary within max_completion_tokens={max_new}; raise it")
+    resumed = False
+    if config.model in PRESET_ARCHITECTURES and (paths.sft_pretrained / "config.json").exists():
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(str(paths.sft_pretrained), dtype=torch.float32)
+        is_pretrained, resumed = True, True
+        print(f"[sft] resuming from {paths.sft_pretrained} (LM pretraining already done)")
+    else:
+        model, is_pretrained = build_model(config.model, tokenizer, preset, seed=config.seed)
+    metrics["parameters"] = count_parameters(model)
+    n_positions = getattr(model.config, "n_positions", None) or preset.n_positions
+
+    # Phase 1: LM pretraining on packed documents (models built from scratch only)
+    metrics["pretrain"] = {"resumed": resumed, "steps": 0, "curve": []}
+    if not is_pretrained and config.pretrain_steps > 0:
+        window = min(preset.pretrain_window, n_positions)
+        # documents and summaries as separate plain texts (no TL;DR pairing: that mapping is what SFT teaches)
+        texts = [t for r in train for t in (r["document"], r["summary"])]
+        random.Random(config.seed).shuffle(texts)
+        windows = pack_documents(tokenizer, texts, window)  # (M, window)
+        gen = torch.Generator().manual_seed(config.seed)
+
+        def pretrain_loss(step: int) -> torch.Tensor:
+            idx = torch.randint(0, windows.shape[0], (config.pretrain_batch,), generator=gen)
+            return lm_loss(model, windows[idx])  # windows[idx]: (B, window)
+
+        tp = time.perf_counter()
+        curve = _train_loop(
+            model, config.pretrain_steps, config.pretrain_lr, config.weight_decay, pretrain_loss, "pretrain", progress
+        )
+        metrics["pretrain"] = {
+            "resumed": False,
+            "steps": config.pretrain_steps,
+            "windows": int(windows.shape[0]),
+            "tokens_seen": config.pretrain_steps * config.pretrain_batch * window,
+            "curve": curve,
+            "seconds": round(time.perf_counter() - tp, 1),
+        }
+        with atomic_dir(paths.sft_pretrained) as tmp:
+            model.save_pretrained(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+
+    # Phase 2: SFT on (prompt, summary) pairs, loss on summary tokens + EOS only
+    sample_rows = heldout[: config.n_samples]
+    metrics["samples_before"] = _samples(model, tokenizer, sample_rows, config, max_new)
+    metrics["heldout_loss_before"] = round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)
+    eval_curve = [[0, metrics["heldout_loss_before"]]]
+
+    def batch_loss(step: int) -> torch.Tensor:
+        chunk = [train[rng.randrange(len(train))] for _ in range(config.sft_batch)]
+        batch = collate(
+            tokenizer,
+            [make_prompt(p["document"]) for p in chunk],
+            [make_completion(p["summary"]) for p in chunk],
+            config.max_prompt_tokens,
+        )
+        return sft_loss(model, batch)
+
+    def on_step(step: int) -> None:
+        if (step + 1) % config.eval_every == 0 and step + 1 < config.sft_steps:
+            eval_curve.append(
+                [step + 1, round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)]
+            )
+            model.train()
+
+    ts = time.perf_counter()
+    curve = _train_loop(
+        model, config.sft_steps, config.sft_lr, config.weight_decay, batch_loss, "sft", progress, on_step=on_step
+    )
+    metrics["sft"] = {"steps": config.sft_steps, "curve": curve, "seconds": round(time.perf_counter() - ts, 1)}
+    metrics["heldout_loss_after"] = round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)
+    eval_curve.append([config.sft_steps, metrics["heldout_loss_after"]])
+    metrics["heldout_curve"] = eval_curve
+    metrics["heldout_pairs"] = len(heldout)
+    metrics["samples_after"] = _samples(model, tokenizer, sample_rows, config, max_new)
+    metrics["seconds"] = round(time.perf_counter() - t0, 1)
+
+    with atomic_dir(paths.sft_model) as tmp:
+        model.save_pretrained(str(tmp))  # safetensors
+        tokenizer.save_pretrained(str(tmp))
+    atomic_write_json(paths.sft / "metrics.json", metrics)
+    return metrics
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm sft``."""
+    import tyro
+
+    config = tyro.cli(SFTConfig, args=argv, description=__doc__, prog="python -m llm sft")
+    paths = RunPaths(config.run_dir)
+    if (paths.sft_model / "config.json").exists() and not config.force:
+        print(f"[sft] {paths.sft_model} exists (cached); --force redoes SFT")
+        return 0
+    paths.require(paths.corpus / "stats.json", "corpus")
+    save_config(paths, "sft", config)
+    quiet_transformers()
+    with torch_threads(config.threads):
+        m = run_sft(config)
+    print(
+        f"[sft] held-out SFT loss {m['heldout_loss_before']:.3f} → {m['heldout_loss_after']:.3f} nats/token "
+        f"({m['parameters'] / 1e6:.2f} M parameters, {m['seconds']} s) → {paths.sft_model}"
+    )
+    for s in m["samples_after"][:2]:
+        print(f"[sft] reference:{s['reference']!r}  greedy:{s['greedy']!r}")
+    return 0
