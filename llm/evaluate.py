@@ -1,0 +1,246 @@
+"""Evaluation of a policy on held-out prompts: proxy reward, gold score and KL(π‖π_ref) from fresh samples.
+
+Decoding: pure temperature sampling from softmax(logits / T) (``llm.generation.generate``: no top-k, no top-p), T = 1
+by default, at most ``max_new_tokens`` tokens, one completion per prompt, a fixed seed (the same noise at every
+evaluation step and for every run, so curves differ by the policy, not by the draw).
+
+KL(π‖π_ref) is estimated on those samples, only when T = 1 (then y ~ π exactly):
+
+* ``policy/kl_to_ref``     k1 = mean over prompts of Σ_t [ln π(y_t|·) − ln π_ref(y_t|·)] (unbiased, can be < 0);
+* ``policy/kl_to_ref_k3``  per-token k3 summed over the completion: Σ_t [r_t − 1 − ln r_t], r_t = π_ref/π at the
+  sampled token (unbiased per token given the prefix, always ≥ 0; "Approximating KL divergence", J. Schulman).
+
+Both sum over the completion tokens *and* the EOS the collator appends (a completion cut at ``max_new_tokens``
+is scored as if it stopped there, as everywhere in the lab).
+
+Examples:
+    python -m llm eval --run-dir runs/small                                   # the SFT policy π_ref
+    python -m llm eval --run-dir runs/small --model runs/small/train/copg_beta0.1_seed0/final --n-prompts 128
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from llm.logprobs import token_logps
+
+__all__ = ["evaluate_policy", "EvalConfig", "main"]
+
+
+def _sem(values: list[float]) -> float:
+    n = len(values)
+    if n < 2:
+        return 0.0
+    m = sum(values) / n
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1) / n)
+
+
+@torch.no_grad()
+def _kl_terms(
+    policy: Any,
+    ref_model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    completions: list[str],
+    batch_size: int,
+    max_prompt_tokens: int | None,
+) -> tuple[list[float], list[float], list[int]]:
+    """Per-sample k1 and k3 sums over completion tokens and the completion lengths (tokens incl. EOS)."""
+    from llm.data import collate
+
+    k1, k3, lengths = [], [], []
+    device = next(policy.parameters()).device
+    for s in range(0, len(prompts), batch_size):
+        batch = collate(tokenizer, prompts[s : s + batch_size], completions[s : s + batch_size], max_prompt_tokens)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        mask = batch["completion_mask"][:, 1:].float()  # (N, T-1) aligned with predicted tokens
+        lp = token_logps(policy, batch["input_ids"], batch["attention_mask"])  # (N, T-1) ln π(y_t|·)
+        lp_ref = token_logps(ref_model, batch["input_ids"], batch["attention_mask"])  # (N, T-1) ln π_ref(y_t|·)
+        log_r = (lp_ref - lp) * mask  # ln(π_ref/π) per token, 0 off the completion
+        k1 += (-log_r).sum(-1).tolist()  # Σ_t ln π/π_ref
+        k3 += ((torch.exp(log_r) - 1 - log_r) * mask).sum(-1).tolist()  # Σ_t r − 1 − ln r
+        lengths += mask.sum(-1).long().tolist()
+    return k1, k3, lengths
+
+
+def evaluate_policy(
+    policy: Any,
+    ref_model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    references: list[str],
+    reward_fn: Any,
+    gold_fn: Any = None,
+    *,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    seed: int = 1234,
+    batch_size: int = 64,
+    max_prompt_tokens: int | None = None,
+    beta: float | None = None,
+    n_samples_saved: int = 8,
+    progress: bool = False,
+) -> tuple[dict[str, float], dict[str, list[float]], list[dict]]:
+    """Sample one completion per prompt from ``policy`` and score it.
+
+    Args:
+        policy, ref_model: causal LMs (π and the frozen π_ref); ``ref_model`` may be None (no KL then).
+        tokenizer: their tokenizer.
+        prompts: N held-out prompts; references: N reference completions (for the gold score).
+        reward_fn: proxy reward ``f(prompts, completions) -> list[float]`` (the reward model).
+        gold_fn: gold score ``f(prompts, completions, references=...) -> list[float]`` or None.
+        max_new_tokens, temperature, seed, batch_size, max_prompt_tokens: decoding (see the module docstring).
+        beta: if given, also report ``reward/regularised_mean`` = proxy mean − β·k1 KL.
+    Returns:
+        ``(metrics, per_prompt, samples)``: scalar metrics (keys in the README glossary), per-prompt lists
+        (``proxy``, ``gold``, ``kl_k1``, ``kl_k3``, ``length``) for standard errors and paired comparisons, and the
+        first ``n_samples_saved`` (prompt, completion, scores) summaries.
+    """
+    from llm.generation import generate
+
+    if len(prompts) != len(references):
+        raise ValueError(f"evaluate_policy: {len(prompts)} prompts but {len(references)} references")
+    completions, truncated = generate(
+        policy,
+        tokenizer,
+        prompts,
+        max_new_tokens,
+        temperature=temperature,
+        batch_size=batch_size,
+        seed=seed,
+        max_prompt_tokens=max_prompt_tokens,
+        progress=progress,
+        return_truncated=True,
+    )
+    proxy = [float(v) for v in reward_fn(prompts, completions)]
+    per_prompt: dict[str, list[float]] = {"proxy": proxy}
+    metrics = {"reward/proxy_mean": sum(proxy) / len(proxy), "reward/proxy_sem": _sem(proxy)}
+    if gold_fn is not None:
+        gold = [float(v) for v in gold_fn(prompts, completions, references=references)]
+        per_prompt["gold"] = gold
+        metrics.update({"reward/gold_mean": sum(gold) / len(gold), "reward/gold_sem": _sem(gold)})
+    if ref_model is not None:
+        k1, k3, lengths = _kl_terms(policy, ref_model, tokenizer, prompts, completions, batch_size, max_prompt_tokens)
+        per_prompt["length"] = [float(n) for n in lengths]
+        metrics["policy/length_mean"] = sum(lengths) / len(lengths)
+        if temperature == 1.0:  # samples come from π itself: the estimators are valid
+            per_prompt.update(kl_k1=k1, kl_k3=k3)
+            metrics["policy/kl_to_ref"] = sum(k1) / len(k1)
+            metrics["policy/kl_to_ref_sem"] = _sem(k1)
+            metrics["policy/kl_to_ref_k3"] = sum(k3) / len(k3)
+            if beta is not None:
+                metrics["reward/regularised_mean"] = metrics["reward/proxy_mean"] - beta * metrics["policy/kl_to_ref"]
+    metrics["policy/truncated_frac"] = sum(truncated) / len(truncated)
+    samples = []
+    for i in range(min(n_samples_saved, len(prompts))):
+        s = {"prompt_tail": prompts[i][-160:], "completion": completions[i], "reference": references[i]}
+        s.update({key: vals[i] for key, vals in per_prompt.items()})
+        samples.append(s)
+    return metrics, per_prompt, samples
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    """Evaluate a policy (default: the SFT model π_ref) on held-out prompts of a run directory."""
+
+    run_dir: str = "runs/small"
+    """Run directory with part 1's outputs (sft/model, reward/model, corpus/valid.jsonl)."""
+    model: str | None = None
+    """Policy directory (save_pretrained), e.g. <output_dir>/final of a train run; default: the SFT model π_ref."""
+    preset: str | None = None
+    """Preset for the length budgets; default: read from <run_dir>/config/sft.json, else 'small'."""
+    split: str = "valid"
+    """Corpus split of the prompts (the reward model never saw valid)."""
+    n_prompts: int = 32
+    """Number of held-out prompts (the first N of the split: a fixed set)."""
+    temperature: float = 1.0
+    """Sampling temperature T (KL to π_ref is estimated only at T = 1)."""
+    seed: int = 1234
+    """Sampling seed."""
+    max_new_tokens: int | None = None
+    """Completion budget in tokens; default: the preset's max_completion_tokens."""
+    batch_size: int = 64
+    """Prompts per generation batch."""
+    beta: float | None = None
+    """If set, also report reward/regularised_mean = proxy − β·KL."""
+    out: str | None = None
+    """Write metrics, per-prompt scores and samples to this JSON file (default <run_dir>/eval/<name>.json)."""
+    no_progress: bool = False
+    """Turn progress bars off."""
+
+
+def _preset_of(run_dir: str) -> str:
+    p = Path(run_dir) / "config" / "sft.json"
+    if p.exists():
+        try:
+            return json.loads(p.read_text()).get("preset", "small")
+        except (ValueError, AttributeError):
+            pass
+    return "small"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm eval``: generate, score with the proxy RM and ROUGE-L gold, estimate KL."""
+    import tyro
+
+    from llm.run import atomic_write_json, cli_errors
+
+    @cli_errors
+    def _run() -> int:
+        cfg = tyro.cli(EvalConfig, args=argv, description=__doc__)
+        from llm.corpus import load_eval_prompts
+        from llm.models import load_policy
+        from llm.presets import get_preset
+        from llm.reward import load_reward
+
+        preset = get_preset(cfg.preset or _preset_of(cfg.run_dir))
+        tokenizer, ref = load_policy(cfg.run_dir)
+        if cfg.model:
+            from transformers import AutoModelForCausalLM
+
+            if not Path(cfg.model).exists():
+                raise ValueError(f"eval: --model {cfg.model} does not exist")
+            policy = AutoModelForCausalLM.from_pretrained(cfg.model).eval()
+        else:
+            _, policy = load_policy(cfg.run_dir)
+        rows = load_eval_prompts(cfg.run_dir, split=cfg.split, n=cfg.n_prompts)
+        metrics, per_prompt, samples = evaluate_policy(
+            policy,
+            ref,
+            tokenizer,
+            [r["prompt"] for r in rows],
+            [r["reference"] for r in rows],
+            load_reward(cfg.run_dir, kind="rm"),
+            load_reward(cfg.run_dir, kind="gold"),
+            max_new_tokens=cfg.max_new_tokens or preset.max_completion_tokens,
+            temperature=cfg.temperature,
+            seed=cfg.seed,
+            batch_size=cfg.batch_size,
+            max_prompt_tokens=preset.max_prompt_tokens,
+            beta=cfg.beta,
+            progress=not cfg.no_progress,
+        )
+        name = Path(cfg.model).parent.name if cfg.model else "sft"
+        out = Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "eval" / f"{name}.json"
+        atomic_write_json(out, {"config": cfg, "metrics": metrics, "per_prompt": per_prompt, "samples": samples})
+        print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+        print(f"[eval] → {out}")
+        return 0
+
+    return _run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The method table of the LLM trainer: method name → (which completions enter the loss, which bandit loss).
+
+Every method trains on the *same* offline dataset (one row per prompt, k rewarded completions) and differs only in
+
+* ``select``: which of the k completions of each prompt are forwarded and in which order (all of them, an
+  unranked random pair, or the highest/lowest-reward pair for the preference losses, column 0 preferred);
+* ``loss``: a one-line call of a function of :mod:`bandit.losses` on the gathered ``[B, M]`` tensors.
+
+No loss is written here: every ``loss`` entry *calls* ``bandit.losses``. The trainer (``llm.train``) looks the method
+up in :data:`METHODS` once; there is no ``if/elif`` on the method name next to the forward pass.
+
+=============  =========================================  ================================================
+method         completions in the loss (M per prompt)     loss (``bandit.losses``)
+=============  =========================================  ================================================
+``copg``       all k (k-way CoPG = Var_unbiased(R_β)/β)   ``copg_loss``
+``copg_pair``  2 distinct columns drawn uniformly          ``copg_loss`` with K = 2 (the paper's pair loss)
+``ipo``        best / worst by reward (column 0 = best)    ``ipo_loss`` on sequence sums (IPO / CoPG papers)
+``ipo_mean``   best / worst by reward                      ``ipo_loss(lengths=…)``: per-token means (TRL)
+``dpo``        best / worst by reward                      ``dpo_loss`` (pairs ranked by the same RM, paper §6)
+``pg``         all k                                       ``pg_loss`` naive off-policy PG, no IS (Eqs. 23–24);
+                                                           b = 0, per-prompt mean, LOO or batch mean
+``pg_is``      the k' non-"human" columns (μ known)       ``pg_loss(behaviour_logps=…)``: importance sampling
+``online``     fresh samples of π (+ optional offline)     ``copg_loss``: on-policy CoPG = RLOO (Property 2)
+=============  =========================================  ================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from bandit.losses import copg_loss, dpo_loss, gather_pairs, ipo_loss, pg_loss, preference_pairs, regularized_reward
+
+__all__ = ["LossInputs", "Method", "get_method", "gather", "HUMAN_SOURCE"]  # + the METHODS table (a dict)
+
+HUMAN_SOURCE = "human"
+"""``source`` of a human-written completion: its behaviour probability μ(y|x) is unknown (no importance weight)."""
+
+
+@dataclasses.dataclass
+class LossInputs:
+    """The gathered ``[B, M]`` tensors one method's loss sees (M = completions per prompt that enter the loss).
+
+    Attributes:
+        logps: [B, M] ln π(y|x), summed over completion tokens (incl. EOS); the only tensor with a gradient.
+        ref_logps: [B, M] ln π_ref(y|x), summed; data (precomputed once with the frozen SFT model).
+        rewards: [B, M] proxy reward-model scores R(x, y); data.
+        behaviour_logps: [B, M] ln μ(y|x) of the policy that sampled y; data.
+        lengths: [B, M] completion lengths in tokens (incl. EOS), float; data.
+    """
+
+    logps: torch.Tensor
+    ref_logps: torch.Tensor
+    rewards: torch.Tensor
+    behaviour_logps: torch.Tensor
+    lengths: torch.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """One row of the method table."""
+
+    name: str
+    """Method name (``--method``)."""
+    summary: str
+    """One line for ``--help`` and the README."""
+    select: Callable[[torch.Tensor, list[list[str]], torch.Generator], torch.Tensor]
+    """(rewards [B, K], sources B×K, generator) → [B, M] long column indices of the completions in the loss."""
+    loss: Callable[[LossInputs, Any], torch.Tensor]
+    """(LossInputs with [B, M] tensors, config with ``beta``, …) → [B] per-prompt loss to minimise."""
+    min_k: int
+    """Fewest completions per prompt the dataset must have."""
+    online: bool = False
+    """True: completions are sampled from the current policy at every step (``online_k`` per prompt)."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Selection of the completions that enter the loss (data only: rewards and sources, never the model)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _all_columns(rewards: torch.Tensor, sources: list[list[str]], gen: torch.Generator) -> torch.Tensor:
+    b, k = rewards.shape
+    return torch.arange(k).expand(b, k)  # [B, K]
+
+
+def _random_pair(rewards: torch.Tensor, sources: list[list[str]], gen: torch.Generator) -> torch.Tensor:
+    # Two distinct columns drawn uniformly: independent samples y ~ μ1, y′ ~ μ2, unranked (CoPG is symmetric).
+    b, k = rewards.shape
+    return torch.rand(b, k, generator=gen).topk(2, dim=1).indices  # [B, 2]
+
+
+def _reward_ranked_pair(rewards: torch.Tensor, sources: list[list[str]], gen: torch.Generator) -> torch.Tensor:
+    # The paper ranks DPO/IPO pairs with the same reward model CoPG optimises (Sec. 6): column 0 = highest reward.
+    return preference_pairs(rewards.float(), how="reward")  # [B, 2]
+
+
+def _known_behaviour(rewards: torch.Tensor, sources: list[list[str]], gen: torch.Generator) -> torch.Tensor:
+    # Importance sampling needs μ(y|x): human-written completions (μ unknown) are left out.
+    keep = [[j for j, s in enumerate(row) if s != HUMAN_SOURCE] for row in sources]
+    m = {len(c) for c in keep}
+    if len(m) != 1 or 0 in m:
+        raise ValueError(
+            "pg_is: every prompt must have the same number (≥ 1) of completions with a known behaviour policy "
+            f"(source != {HUMAN_SOURCE!r}); got counts {sorted(m)}"
+        )
+    return torch.tensor(keep, dtype=torch.long)  # [B, K']
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Losses: each entry is one call of bandit.losses (the only place a loss is defined)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _copg(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return copg_loss(x.logps, x.ref_logps, x.rewards, cfg.beta)
+
+
+def _ipo_sum(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return ipo_loss(x.logps, x.ref_logps, cfg.beta)
+
+
+def _ipo_mean(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return ipo_loss(x.logps, x.ref_logps, cfg.beta, lengths=x.lengths)
+
+
+def _dpo(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return dpo_loss(x.logps, x.ref_logps, cfg.beta)
+
+
+def _pg_baseline(x: LossInputs, cfg: Any) -> str | torch.Tensor:
+    if cfg.pg_baseline != "batch":
+        return cfg.pg_baseline  # "none" (b = 0), "mean" (per prompt), "loo": computed inside pg_loss
+    # b = mean of R_β over every completion of the batch (one number, as a [B] tensor); data, no gradient
+    reg = regularized_reward(x.logps.detach(), x.ref_logps, x.rewards, cfg.beta)  # [B, M]
+    return reg.mean().expand(reg.shape[0])  # [B]
+
+
+def _pg(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return pg_loss(x.logps, x.ref_logps, x.rewards, cfg.beta, baseline=_pg_baseline(x, cfg))
+
+
+def _pg_is(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return pg_loss(
+        x.logps,
+        x.ref_logps,
+        x.rewards,
+        cfg.beta,
+        baseline=_pg_baseline(x, cfg),
+        behaviour_logps=x.behaviour_logps,
+        clip=cfg.is_clip,
+    )
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in [
+        Method(
+            "copg", "CoPG on all k completions of a prompt (k-way, leave-one-out baseline)", _all_columns, _copg, 2
+        ),
+        Method(
+            "copg_pair", "CoPG on one random unranked pair per prompt (the paper's pair loss)", _random_pair, _copg, 2
+        ),
+        Method(
+            "ipo", "IPO on the best/worst-reward pair, sequence-summed log-ratios", _reward_ranked_pair, _ipo_sum, 2
+        ),
+        Method(
+            "ipo_mean",
+            "IPO with per-token mean log-ratios (TRL's DPOTrainer loss_type='ipo')",
+            _reward_ranked_pair,
+            _ipo_mean,
+            2,
+        ),
+        Method(
+            "dpo", "DPO on the best/worst-reward pair (ranked by the same reward model)", _reward_ranked_pair, _dpo, 2
+        ),
+        Method("pg", "naive off-policy policy gradient, no importance sampling (biased)", _all_columns, _pg, 1),
+        Method(
+            "pg_is", "importance-sampled policy gradient with the behaviour log-probs", _known_behaviour, _pg_is, 1
+        ),
+        Method(
+            "online",
+            "on-policy CoPG on fresh samples of π (= RLOO), optionally mixed with offline data",
+            _all_columns,
+            _copg,
+            1,
+            online=True,
+        ),
+    ]
+}
+
+
+def get_method(name: str) -> Method:
+    """The :class:`Method` called ``name``; ValueError listing the choices otherwise."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def gather(values: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """values[b, cols[b]]: [B, K] × [B, M] → [B, M] (``gather_pairs`` for M = 2)."""
+    return gather_pairs(values, cols) if cols.shape[1] == 2 else values.gather(1, cols)

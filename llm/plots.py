@@ -1,0 +1,368 @@
+"""Figures of the LLM lab from the evaluation records of a β sweep (paper Figs. 2–6, plus reward–KL and proxy–gold).
+
+Every figure is ``<dir>/<name>.png`` + ``<dir>/<name>.json``; the JSON holds the data drawn (per-run evaluation
+curves), the resolved config, seeds, package versions, git revision and the exact command, and redraws the PNG:
+
+    python -m llm.plots figures/llm_final_reward_vs_beta.json
+
+Input: ``runs``, a list of ``{"method", "beta", "seed", "eval": [record per evaluation step], "wall_clock_s"}`` where
+a record has ``step``, ``reward/proxy_mean``, ``reward/proxy_sem``, ``reward/gold_mean``, ``policy/kl_to_ref``, … and
+``per_prompt`` lists (see ``llm.evaluate``); ``sft``, the same record for π_ref (step 0 of every curve).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["make_figures", "best_beta", "redraw"]  # + the FIGURES table (a dict)
+
+COLORS = {
+    "copg": "C0",
+    "copg_pair": "C9",
+    "dpo": "C1",
+    "ipo": "C2",
+    "ipo_mean": "C8",
+    "pg": "C3",
+    "pg_is": "C4",
+    "online": "C5",
+}
+PROXY, GOLD, KL = "reward/proxy_mean", "reward/gold_mean", "policy/kl_to_ref"
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("copg", "torch", "transformers", "accelerate", "matplotlib"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
+        out["git"] = rev.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        out["git"] = "unknown"
+    return out
+
+
+def _strip(rec: dict) -> dict:
+    return {k: v for k, v in rec.items() if k != "per_prompt"}
+
+
+def _curve(run: dict, sft: dict | None) -> list[dict]:
+    recs = [_strip(r) for r in run["eval"]]
+    if sft is not None and (not recs or recs[0]["step"] != 0):
+        recs = [{**_strip(sft), "step": 0}] + recs
+    return recs
+
+
+def _sem(xs: list[float]) -> float:
+    n = len(xs)
+    if n < 2:
+        return 0.0
+    m = sum(xs) / n
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1) / n)
+
+
+def best_beta(runs: list[dict], method: str) -> dict | None:
+    """The run of ``method`` with the highest final proxy reward (ties: smaller β)."""
+    cands = [r for r in runs if r["method"] == method and r["eval"]]
+    if not cands:
+        return None
+    return max(cands, key=lambda r: (r["eval"][-1][PROXY], -r["beta"]))
+
+
+def _methods(runs: list[dict]) -> list[str]:
+    seen: list[str] = []
+    for r in runs:
+        if r["method"] not in seen:
+            seen.append(r["method"])
+    return seen
+
+
+def _save(fig: Any, out_dir: Path, name: str, payload: dict) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"{name}.png"
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=out_dir)
+    os.close(fd)
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    os.replace(tmp, png)
+    from llm.run import atomic_write_json
+
+    atomic_write_json(out_dir / f"{name}.json", payload)
+    return png
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Drawing functions: (data) -> matplotlib figure. Data are exactly what the JSON stores.
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _draw_reward_vs_step(data: dict) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    runs = sorted(data["runs"], key=lambda r: r["beta"])
+    cmap = plt.get_cmap("viridis")
+    for i, run in enumerate(runs):
+        xs = [r["step"] for r in run["curve"]]
+        ys = [r[PROXY] for r in run["curve"]]
+        se = [r.get("reward/proxy_sem", 0.0) for r in run["curve"]]
+        c = cmap(i / max(1, len(runs) - 1))
+        ax.plot(xs, ys, marker="o", ms=3, color=c, label=f"β = {run['beta']:g}")
+        ax.fill_between(xs, [y - s for y, s in zip(ys, se)], [y + s for y, s in zip(ys, se)], color=c, alpha=0.15)
+    if data.get("sft") is not None:
+        ax.axhline(data["sft"][PROXY], color="grey", ls="--", lw=1, label="SFT (π_ref)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("proxy RM reward of samples (mean ± s.e.)")
+    ax.set_title(f"{data['method']}: reward vs step, β sweep")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_final_vs_beta(data: dict) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for method, pts in data["methods"].items():
+        pts = sorted(pts, key=lambda p: p["beta"])
+        ax.errorbar(
+            [p["beta"] for p in pts],
+            [p["final"] for p in pts],
+            yerr=[p["sem"] for p in pts],
+            marker="o",
+            capsize=3,
+            color=COLORS.get(method),
+            label=method,
+        )
+    if data.get("sft") is not None:
+        ax.axhline(data["sft"][PROXY], color="grey", ls="--", lw=1, label="SFT (π_ref)")
+    ax.set_xscale("log")
+    ax.set_xlabel("β")
+    ax.set_ylabel("final proxy RM reward (mean ± s.e. over prompts)")
+    ax.set_title("final reward vs β")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_best_beta(data: dict) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for method, run in data["best"].items():
+        xs = [r["step"] for r in run["curve"]]
+        ys = [r[PROXY] for r in run["curve"]]
+        se = [r.get("reward/proxy_sem", 0.0) for r in run["curve"]]
+        c = COLORS.get(method)
+        ax.plot(xs, ys, marker="o", ms=3, color=c, label=f"{method} (β = {run['beta']:g})")
+        ax.fill_between(xs, [y - s for y, s in zip(ys, se)], [y + s for y, s in zip(ys, se)], color=c, alpha=0.2)
+    if data.get("sft") is not None:
+        ax.axhline(data["sft"][PROXY], color="grey", ls="--", lw=1, label="SFT (π_ref)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("proxy RM reward (mean ± s.e. over prompts)")
+    ax.set_title("each method at its best β")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_frontier(data: dict) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    labelled = set()
+    for run in data["runs"]:
+        pts = [r for r in run["curve"] if KL in r]
+        if not pts:
+            continue
+        m = run["method"]
+        ax.plot(
+            [r[KL] for r in pts],
+            [r[PROXY] for r in pts],
+            marker="o",
+            ms=3,
+            color=COLORS.get(m),
+            alpha=0.8,
+            label=None if m in labelled else m,
+        )
+        ax.annotate(f"{run['beta']:g}", (pts[-1][KL], pts[-1][PROXY]), fontsize=6, color=COLORS.get(m))
+        labelled.add(m)
+    if data.get("sft") is not None:
+        ax.scatter([0.0], [data["sft"][PROXY]], color="k", marker="*", s=60, label="SFT (π_ref)", zorder=5)
+    ax.set_xlabel("KL(π‖π_ref), k1 estimate on fresh samples (nats)")
+    ax.set_ylabel("proxy RM reward")
+    ax.set_title("reward–KL frontier (each line: one run; label = β)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_proxy_vs_gold(data: dict) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    labelled = set()
+    for run in data["runs"]:
+        pts = [r for r in run["curve"] if GOLD in r]
+        m = run["method"]
+        lab = None if m in labelled else m
+        a1.scatter([r[PROXY] for r in pts], [r[GOLD] for r in pts], s=12, color=COLORS.get(m), alpha=0.7, label=lab)
+        kl_pts = [r for r in pts if KL in r]
+        a2.scatter([r[KL] for r in kl_pts], [r[GOLD] for r in kl_pts], s=12, color=COLORS.get(m), alpha=0.7)
+        labelled.add(m)
+    if data.get("sft") is not None and GOLD in data["sft"]:
+        a1.scatter([data["sft"][PROXY]], [data["sft"][GOLD]], color="k", marker="*", s=60, label="SFT (π_ref)")
+        a2.scatter([0.0], [data["sft"][GOLD]], color="k", marker="*", s=60)
+    a1.set_xlabel("proxy RM reward (what is optimised)")
+    a1.set_ylabel("gold score: ROUGE-L F1 vs reference")
+    a1.set_title("proxy vs gold (every evaluation of every run)")
+    a1.legend(fontsize=8)
+    a2.set_xlabel("KL(π‖π_ref), k1 (nats)")
+    a2.set_ylabel("gold score")
+    a2.set_title("gold score vs KL: over-optimisation")
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {
+    "reward_vs_step": _draw_reward_vs_step,
+    "final_reward_vs_beta": _draw_final_vs_beta,
+    "best_beta": _draw_best_beta,
+    "reward_kl_frontier": _draw_frontier,
+    "proxy_vs_gold": _draw_proxy_vs_gold,
+}
+
+
+def _paired_final(run_a: dict, run_b: dict) -> dict | None:
+    """Final-step proxy reward difference a − b, paired over the same eval prompts: mean ± s.e."""
+    pa = run_a["eval"][-1].get("per_prompt", {}).get("proxy")
+    pb = run_b["eval"][-1].get("per_prompt", {}).get("proxy")
+    if not pa or not pb or len(pa) != len(pb):
+        return None
+    d = [x - y for x, y in zip(pa, pb)]
+    return {"mean": sum(d) / len(d), "sem": _sem(d), "n_prompts": len(d)}
+
+
+def make_figures(
+    runs: list[dict], sft: dict | None, out_dir: str | os.PathLike, command: str, config: dict | None = None
+) -> dict[str, Any]:
+    """Draw every LLM figure from the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, ordering)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    base = {
+        "command": command,
+        "config": config or {},
+        "seeds": sorted({r["seed"] for r in runs}),
+        "versions": _versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "sft": _strip(sft) if sft else None,
+    }
+    curves = [
+        {
+            "method": r["method"],
+            "beta": r["beta"],
+            "seed": r["seed"],
+            "wall_clock_s": r.get("wall_clock_s"),
+            "curve": _curve(r, sft),
+        }
+        for r in runs
+    ]
+    written: list[str] = []
+
+    def emit(name: str, kind: str, data: dict) -> None:
+        payload = {**base, "name": name, "kind": kind, "data": {**data, "sft": base["sft"]}}
+        fig = FIGURES[kind](payload["data"])
+        written.append(str(_save(fig, out_dir, name, payload)))
+        plt.close(fig)
+
+    methods = _methods(runs)
+    for m in methods:
+        emit(
+            f"llm_reward_vs_step_{m}", "reward_vs_step", {"method": m, "runs": [c for c in curves if c["method"] == m]}
+        )
+    final = {
+        m: [
+            {
+                "beta": c["beta"],
+                "final": c["curve"][-1][PROXY],
+                "sem": c["curve"][-1].get("reward/proxy_sem", 0.0),
+                "kl": c["curve"][-1].get(KL),
+                "gold": c["curve"][-1].get(GOLD),
+                "seed": c["seed"],
+            }
+            for c in curves
+            if c["method"] == m
+        ]
+        for m in methods
+    }
+    emit("llm_final_reward_vs_beta", "final_reward_vs_beta", {"methods": final})
+    best = {}
+    for m in methods:
+        b = best_beta(runs, m)
+        if b is not None:
+            best[m] = next(c for c in curves if c["method"] == m and c["beta"] == b["beta"] and c["seed"] == b["seed"])
+    paired = {}
+    if "copg" in best:
+        bcopg = best_beta(runs, "copg")
+        for m in methods:
+            if m != "copg" and m in best:
+                paired[f"copg-{m}"] = _paired_final(bcopg, best_beta(runs, m))
+    emit("llm_best_beta", "best_beta", {"best": best, "paired_final_difference": paired})
+    emit("llm_reward_kl_frontier", "reward_kl_frontier", {"runs": curves})
+    emit("llm_proxy_vs_gold", "proxy_vs_gold", {"runs": curves})
+    summary = {
+        "figures": written,
+        "best": {
+            m: {
+                "beta": c["beta"],
+                "final_proxy": c["curve"][-1][PROXY],
+                "final_proxy_sem": c["curve"][-1].get("reward/proxy_sem"),
+                "final_gold": c["curve"][-1].get(GOLD),
+                "final_kl": c["curve"][-1].get(KL),
+            }
+            for m, c in best.items()
+        },
+        "paired_final_difference": paired,
+        "sft": base["sft"],
+    }
+    order = sorted(summary["best"], key=lambda m: -summary["best"][m]["final_proxy"])
+    summary["ordering_by_final_proxy"] = order
+    return summary
+
+
+def redraw(json_path: str | os.PathLike) -> Path:
+    """Redraw ``<name>.png`` next to ``json_path`` from the data stored in the JSON (no training)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    payload = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    fig = FIGURES[payload["kind"]](payload["data"])
+    png = Path(json_path).with_suffix(".png")
+    fig.savefig(png, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return png
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print("usage: python -m llm.plots figures/<name>.json [...]   (redraw PNGs from their JSON)")
+        sys.exit(0)
+    for p in sys.argv[1:]:
+        print(redraw(p))
