@@ -13,7 +13,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv test lint format reproduce reproduce-bandit reproduce-llm bench smollm2 clean
+.PHONY: help venv test lint format strip reproduce reproduce-bandit reproduce-llm bench smollm2 clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,11 +41,14 @@ test: lint  ## lint, then the whole test suite (notebooks included)
 
 reproduce: reproduce-bandit reproduce-llm  ## regenerate every figure in figures/
 
-reproduce-bandit: $(STAMP)
-	@if [ -f bandit/__main__.py ]; then $(PY) -m bandit all --out figures; else echo "bandit lab: no figures yet"; fi
+reproduce-bandit: $(STAMP)  ## the six bandit figures (about half a minute)
+	$(PY) -m bandit all --out figures
 
-reproduce-llm: $(STAMP)
-	@if [ -f llm/pipeline.py ]; then $(PY) -m llm pipeline --preset small --figures figures; else echo "llm lab: no figures yet"; fi
+reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seven figures (about 15 minutes)
+	$(PY) -m llm pipeline --preset small --figures figures
+
+strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 bench: $(STAMP)  ## run benchmarks/ (numbers go in the README)
 	@found=0; for f in benchmarks/*.py; do [ -e "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f" || exit 1; done; \

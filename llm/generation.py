@@ -45,6 +45,14 @@ def _fit_text(tokenizer: Any, text: str, budget: int) -> str:
     return ""
 
 
+def _device(model: Any) -> torch.device:
+    """The device of the model's parameters (inputs are built on the CPU and moved there)."""
+    try:
+        return next(model.parameters()).device
+    except StopIteration:  # a parameter-free wrapper: stay on the CPU
+        return torch.device("cpu")
+
+
 def _length_order(lengths: list[int]) -> list[int]:
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
@@ -53,13 +61,14 @@ def _length_order(lengths: list[int]) -> list[int]:
 def _sample_batch(
     model: Any, batch: dict, max_new_tokens: int, temperature: float, eos_id: int, generator: torch.Generator
 ) -> tuple[list[list[int]], list[bool]]:
-    input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]  # (N, T0)
+    device = _device(model)
+    input_ids, attention_mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)  # (N, T0)
     N = input_ids.shape[0]
     position_ids = position_ids_from_mask(attention_mask)  # (N, T0)
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
     past, logits = out.past_key_values, out.logits[:, -1].float()  # (N, V)
     next_pos = position_ids[:, -1] + 1  # (N,)
-    done = torch.zeros(N, dtype=torch.bool)
+    done = torch.zeros(N, dtype=torch.bool, device=device)
     steps = []
     for _ in range(max_new_tokens):
         if temperature == 0:
@@ -72,7 +81,8 @@ def _sample_batch(
         done |= nxt == eos_id
         if bool(done.all()):
             break
-        attention_mask = torch.cat([attention_mask, torch.ones(N, 1, dtype=attention_mask.dtype)], dim=1)
+        one = torch.ones(N, 1, dtype=attention_mask.dtype, device=device)
+        attention_mask = torch.cat([attention_mask, one], dim=1)
         out = model(
             input_ids=nxt[:, None],
             attention_mask=attention_mask,
@@ -131,7 +141,7 @@ def generate(
         return ([], []) if return_truncated else []
     was_training = model.training
     model.eval()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=_device(model)).manual_seed(seed)  # samples depend on the device too
     eos = int(tokenizer.eos_token_id)
     lens = [len(p) for p in prompts]
     order = _length_order(lens)
@@ -186,7 +196,8 @@ def completion_logps(
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
         batch = collate(tokenizer, [prompts[i] for i in idx], [completions[i] for i in idx], max_prompt_tokens)
-        out[idx] = sequence_logps(scorer, **batch).float()
+        device = _device(model)
+        out[idx] = sequence_logps(scorer, **{k: v.to(device) for k, v in batch.items()}).float().cpu()
         bar.update(len(idx))
     bar.close()
     model.train(was_training)

@@ -129,8 +129,8 @@ def reward_scores(model: Any, input_ids: torch.Tensor, attention_mask: torch.Ten
         input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids_from_mask(attention_mask)
     ).last_hidden_state  # (N, T, d)
     T = attention_mask.shape[1]
-    last = (attention_mask * torch.arange(T)).argmax(-1)  # (N,) index of the last real token
-    pooled = hidden[torch.arange(hidden.shape[0]), last]  # (N, d)
+    last = (attention_mask * torch.arange(T, device=attention_mask.device)).argmax(-1)  # (N,) last real token
+    pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]  # (N, d)
     return model.score(pooled).squeeze(-1).float()  # (N,)
 
 
@@ -156,6 +156,8 @@ class RewardModelReward:
             batch = collate(
                 self.tokenizer, [prompts[i] for i in idx], [completions[i] for i in idx], self.max_prompt_tokens
             )
+            device = next(self.model.parameters()).device  # the RM may live on a GPU; batches are built on the CPU
+            batch = {k: v.to(device) for k, v in batch.items()}
             for i, v in zip(idx, reward_scores(self.model, **batch).tolist()):
                 out[i] = float(v)
         return out
