@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from llm.run import RunPaths, UserError, atomic_write_json, atomic_write_text, cli_errors, save_config
+from llm.run import RunPaths, UserError, atomic_write_json, atomic_write_text, cli_errors, read_jsonl, save_config
 
 __all__ = [
     "PROMPT_TEMPLATE",
@@ -314,27 +314,17 @@ def load_jsonl_pairs(
     if not path.is_file():
         raise UserError(f"load_jsonl_pairs: {path} does not exist; pass a JSONL file with document/summary lines")
     out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: malformed JSON ({e.msg}); each line must be one JSON object") from e
-            if not isinstance(obj, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            for field in (document_field, summary_field):
-                if field not in obj:
-                    raise UserError(
-                        f"{path}:{lineno}: missing column {field!r} (has {sorted(obj)}); "
-                        f"rename it or pass --document-field/--summary-field"
-                    )
-                if not isinstance(obj[field], str):
-                    raise UserError(
-                        f"{path}:{lineno}: column {field!r} must be a string, got {type(obj[field]).__name__}"
-                    )
-            out.append({"document": obj[document_field], "summary": obj[summary_field], "source": f"jsonl:{lineno}"})
+    for where, obj in read_jsonl(path):
+        for field in (document_field, summary_field):
+            if field not in obj:
+                raise UserError(
+                    f"{where}: missing column {field!r} (has {sorted(obj)}); "
+                    f"rename it or pass --document-field/--summary-field"
+                )
+            if not isinstance(obj[field], str):
+                raise UserError(f"{where}: column {field!r} must be a string, got {type(obj[field]).__name__}")
+        line = where.rsplit(":", 1)[1]
+        out.append({"document": obj[document_field], "summary": obj[summary_field], "source": f"jsonl:{line}"})
     if not out:
         raise UserError(f"{path}: no pairs (the file is empty); expected one JSON object per line")
     return out
@@ -629,9 +619,7 @@ def load_split(run_dir: str | os.PathLike, split: str) -> list[dict]:
     if not path.stat().st_size:
         return []
     rows = load_jsonl_pairs(path)  # validates every line (file:line errors)
-    with open(path, encoding="utf-8") as f:
-        extra = [json.loads(line) for line in f if line.strip()]
-    for r, e in zip(rows, extra):
+    for r, (_, e) in zip(rows, read_jsonl(path)):
         r["id"], r["source"] = e.get("id", ""), e.get("source", "")
     return rows
 

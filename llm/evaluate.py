@@ -31,10 +31,11 @@ import torch
 
 from llm.logprobs import token_logps
 
-__all__ = ["evaluate_policy", "EvalConfig", "main"]
+__all__ = ["evaluate_policy", "standard_error", "EvalConfig", "main"]
 
 
-def _sem(values: list[float]) -> float:
+def standard_error(values: list[float]) -> float:
+    """Standard error of the mean, std(values, ddof=1)/√n (0 for fewer than two values)."""
     n = len(values)
     if n < 2:
         return 0.0
@@ -121,11 +122,11 @@ def evaluate_policy(
     )
     proxy = [float(v) for v in reward_fn(prompts, completions)]
     per_prompt: dict[str, list[float]] = {"proxy": proxy}
-    metrics = {"reward/proxy_mean": sum(proxy) / len(proxy), "reward/proxy_sem": _sem(proxy)}
+    metrics = {"reward/proxy_mean": sum(proxy) / len(proxy), "reward/proxy_sem": standard_error(proxy)}
     if gold_fn is not None:
         gold = [float(v) for v in gold_fn(prompts, completions, references=references)]
         per_prompt["gold"] = gold
-        metrics.update({"reward/gold_mean": sum(gold) / len(gold), "reward/gold_sem": _sem(gold)})
+        metrics.update({"reward/gold_mean": sum(gold) / len(gold), "reward/gold_sem": standard_error(gold)})
     if ref_model is not None:
         k1, k3, lengths = _kl_terms(policy, ref_model, tokenizer, prompts, completions, batch_size, max_prompt_tokens)
         per_prompt["length"] = [float(n) for n in lengths]
@@ -133,7 +134,7 @@ def evaluate_policy(
         if temperature == 1.0:  # samples come from π itself: the estimators are valid
             per_prompt.update(kl_k1=k1, kl_k3=k3)
             metrics["policy/kl_to_ref"] = sum(k1) / len(k1)
-            metrics["policy/kl_to_ref_sem"] = _sem(k1)
+            metrics["policy/kl_to_ref_sem"] = standard_error(k1)
             metrics["policy/kl_to_ref_k3"] = sum(k3) / len(k3)
             if beta is not None:
                 metrics["reward/regularised_mean"] = metrics["reward/proxy_mean"] - beta * metrics["policy/kl_to_ref"]

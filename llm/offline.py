@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from llm.run import UserError, atomic_write_text
+from llm.run import UserError, atomic_write_text, read_jsonl
 
 __all__ = ["OFFLINE_FIELDS", "validate_row", "write_offline", "load_offline", "to_hf_dataset", "KNOWN_SOURCES_NOTE"]
 
@@ -99,16 +99,7 @@ def load_offline(path: str | os.PathLike) -> list[dict]:
         path = next((c for c in cand if c.exists()), cand[0])
     if not path.is_file():
         raise UserError(f"load_offline: {path} does not exist; run `python -m llm sample` first")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: malformed JSON ({e.msg}); each line must be one JSON object") from e
-            rows.append(validate_row(obj, f"{path}:{lineno}"))
+    rows = [validate_row(obj, where) for where, obj in read_jsonl(path)]
     if not rows:
         raise UserError(f"load_offline: {path} has no rows")
     return rows

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from llm.evaluate import standard_error
 
 __all__ = ["make_figures", "best_beta", "redraw"]  # + the FIGURES table (a dict)
 
@@ -63,14 +64,6 @@ def _curve(run: dict, sft: dict | None) -> list[dict]:
     if sft is not None and (not recs or recs[0]["step"] != 0):
         recs = [{**_strip(sft), "step": 0}] + recs
     return recs
-
-
-def _sem(xs: list[float]) -> float:
-    n = len(xs)
-    if n < 2:
-        return 0.0
-    m = sum(xs) / n
-    return math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1) / n)
 
 
 def best_beta(runs: list[dict], method: str) -> dict | None:
@@ -251,7 +244,7 @@ def _paired_final(run_a: dict, run_b: dict) -> dict | None:
     if not pa or not pb or len(pa) != len(pb):
         return None
     d = [x - y for x, y in zip(pa, pb)]
-    return {"mean": sum(d) / len(d), "sem": _sem(d), "n_prompts": len(d)}
+    return {"mean": sum(d) / len(d), "sem": standard_error(d), "n_prompts": len(d)}
 
 
 def make_figures(

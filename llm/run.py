@@ -37,6 +37,7 @@ __all__ = [
     "save_config",
     "UserError",
     "cli_errors",
+    "read_jsonl",
 ]
 
 
@@ -99,6 +100,24 @@ class RunPaths:
         if not path.exists():
             raise UserError(f"{path} does not exist; run `python -m llm {stage} --run-dir {self.root}` first")
         return path
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
+    """``(where, object)`` for every non-blank line of a JSONL file, ``where`` = ``"<path>:<line>"`` for messages.
+
+    Raises UserError naming the file and line of a line that is not valid JSON or not a JSON object.
+    """
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}:{lineno}: malformed JSON ({e.msg}); each line must be one JSON object") from e
+            if not isinstance(obj, dict):
+                raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            yield f"{path}:{lineno}", obj
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
