@@ -50,7 +50,8 @@ reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seve
 strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
-bench: $(STAMP)  ## run benchmarks/ (numbers go in the README)
+bench: $(STAMP)  ## run benchmarks/ (installs the bench extra, TRL, for the DPOTrainer comparison); numbers go in the README
+	$(PIP) install --quiet -e ".[bench]"
 	@found=0; for f in benchmarks/*.py; do [ -e "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f" || exit 1; done; \
 	  [ $$found = 1 ] || echo "no benchmarks yet"
 

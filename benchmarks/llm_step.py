@@ -58,7 +58,7 @@ class BenchConfig:
     skip_trl: bool = False
     """Skip the TRL DPOTrainer comparison even if trl is installed."""
     out: str = ""
-    """JSON output; empty = runs/bench/llm_step_<preset>_<device>.json."""
+    """JSON output; empty = benchmarks/results/llm_step_<preset>_<device>.json (committed with the README numbers)."""
 
 
 def _sync(device: str) -> None:
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         res["dpo_vs_trl"] = "skipped: trl not installed (pip install -e '.[bench]')" if not have_trl else "skipped"
 
-    out = Path(cfg.out or f"runs/bench/llm_step_{cfg.preset}_{dev.split(':')[0]}.json")
+    out = Path(cfg.out or Path(__file__).parent / "results" / f"llm_step_{cfg.preset}_{dev.split(':')[0]}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n")
     c, o = res["copg_vs_sft"], res["offline_vs_online"]
