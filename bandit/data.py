@@ -189,7 +189,7 @@ def sample_pairs(
         y = torch.multinomial(mu1[s], num_pairs, replacement=True, generator=g)
         y2 = torch.multinomial(mu2[s], num_pairs, replacement=True, generator=g)
         pair = torch.stack([y, y2], dim=1)  # [n, 2]
-        r = problem.rewards[pair]
+        r = problem.rewards.index_select(0, pair.view(-1)).view(pair.shape)  # R of both arms (= rewards[pair])
         if reward_noise > 0:
             r = r + reward_noise * torch.randn(r.shape, generator=g, dtype=torch.float64)
         cols = preference_pairs(r, how=preference, generator=g)  # [n, 2] (preferred, dispreferred) columns

@@ -28,7 +28,7 @@ import torch
 
 from bandit.data import PairData
 from bandit.methods import PairBatch, get_method, method_loss
-from bandit.policies import gather_logps, init_logits, log_policy, policy
+from bandit.policies import init_logits, log_policy, policy
 from bandit.problem import BanditProblem, check_distribution
 
 __all__ = [
@@ -242,6 +242,83 @@ def exact_flow(
     return torch.stack(out)
 
 
+class _Adam:
+    """torch.optim.Adam's update (Kingma & Ba, bias-corrected; default betas and ε, no weight decay) on one tensor.
+
+    The same arithmetic as torch's single-tensor Adam, without the optimiser machinery: constructing any
+    ``torch.optim`` optimiser imports ``torch._dynamo`` (~1 s), and its per-step bookkeeping costs more than the
+    update of a [M·S, A] table. Element-wise, so every coordinate (every seed of every method) stays independent.
+    """
+
+    def __init__(self, param: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.param, self.lr, self.eps = param, lr, eps
+        self.beta1, self.beta2 = betas
+        self.exp_avg = torch.zeros_like(param, requires_grad=False)
+        self.exp_avg_sq = torch.zeros_like(param, requires_grad=False)
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, grad: torch.Tensor) -> None:
+        """θ ← θ − lr·m̂/(√v̂ + ε) with the bias-corrected moments of ``grad`` (in place)."""
+        self.t += 1
+        self.exp_avg.lerp_(grad, 1 - self.beta1)
+        self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+        bias_correction2_sqrt = math.sqrt(1 - self.beta2**self.t)
+        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+        self.param.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - self.beta1**self.t))
+
+
+class _Take(torch.autograd.Function):
+    """out = table[idx] for a 1-D table and a long index (any shape); backward scatter-adds into the table.
+
+    Same values and gradient as ``table.index_select(0, idx)``, faster on CPU: at 2·10⁵ indices into a 600-entry
+    table the 1-D ``scatter_add_`` backward takes ~0.16 ms vs ~0.24 ms for ``index_add_``, and forward + backward
+    ~0.3 ms vs ~0.8 ms for a 2-D ``gather`` (whose backward is a 2-D ``scatter_add``).
+    """
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(idx)
+        ctx.size = table.shape[0]
+        return table.index_select(0, idx)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
+        (idx,) = ctx.saved_tensors
+        grad = torch.zeros(ctx.size, dtype=grad_out.dtype, device=grad_out.device)
+        return grad.scatter_add_(0, idx, grad_out.contiguous()), None
+
+
+def _pair_major(t: torch.Tensor) -> torch.Tensor:
+    """[S, n, 2] -> [n, S, 2] contiguous (pair-major storage of a PairData tensor).
+
+    A float64 tensor is moved as [S, n] complex128 elements (each 2-value row as one 16-byte element, a bit-exact
+    copy): ~3x faster on CPU than a strided copy whose innermost axis has size 2.
+    """
+    if t.dtype == torch.float64 and t.is_contiguous():
+        return torch.view_as_real(torch.view_as_complex(t).transpose(0, 1).contiguous())
+    return t.transpose(0, 1).contiguous()
+
+
+def _lookup(table: torch.Tensor, arms: torch.Tensor) -> torch.Tensor:
+    """table[arms] for a 1-D per-arm table, as one index_select (~4x faster than advanced indexing on CPU)."""
+    return table.index_select(0, arms.reshape(-1)).view(arms.shape)
+
+
+def _take(table: torch.Tensor, flat_arms: torch.Tensor) -> torch.Tensor:
+    """ln π of sampled arms: ``out[s, b, k] = table[flat_arms[s, b, k]]`` (table = the seeds' [S, A] ln π flattened).
+
+    Args:
+        table: [S·A] flattened ln π (carries the gradient).
+        flat_arms: [S, B, K] long indices s·A + arm, a view of a [B, S, K] buffer (the trainer's layout).
+    Returns:
+        [S, B, K] view of a [B, S, K] buffer (zero-copy input for :func:`bandit.methods._flat`).
+    """
+    s, b, k = flat_arms.shape
+    idx = flat_arms.transpose(0, 1).contiguous().view(-1)  # [B·S·K]; no copy for the trainer's views
+    return _Take.apply(table, idx).view(b, s, k).transpose(0, 1)
+
+
 @dataclass
 class History:
     """Per-epoch record of a sampled run (S seeds, E epochs, A arms).
@@ -363,28 +440,36 @@ def train_many(
     s, n, nm = data.num_seeds, data.num_pairs, len(ms)
     start = time.perf_counter()
     # PLUMBING
+    a = problem.num_arms
     logits0 = init_logits(problem.ref_policy if init is None else init, s)  # [S, A]
     logits = logits0.repeat(nm, 1).requires_grad_(True)  # [M·S, A], method-major
-    # fused Adam: the same update as torch's default Adam, in one kernel (every coordinate stays independent)
-    opt = torch.optim.Adam([logits], lr=lr, fused=True) if optimizer == "adam" else torch.optim.SGD([logits], lr=lr)
+    opt = _Adam(logits, lr) if optimizer == "adam" else None  # element-wise: every coordinate stays independent
     gen = torch.Generator().manual_seed(10_007 * seed + 17)  # shuffling
     gen_onpolicy = torch.Generator().manual_seed(10_007 * seed + 29)  # fresh on-policy samples
     ref_log, rewards_table = problem.ref_log_policy, problem.rewards
-    log_mu = torch.stack([data.mu1, data.mu2], -1).clamp_min(1e-300).log()  # [S, A, 2]; sampled arms have μ > 0
-    # Pair-major storage [n, 2, S] (pair, arm column, seed): a minibatch is one index_select on dim 0 (the fast path)
-    # plus one copy into a [2, b, S] buffer, whose [S, b, 2] views feed bandit.losses as zero-copy column-major
-    # [b·S, 2] tensors (bandit.methods._flat).
-    kinds = {m.data for m in ms}
-    layouts = {}
-    if "pairs" in kinds:
-        src = data.arms
-        src_mu = torch.stack([log_mu[..., 0].gather(1, src[..., 0]), log_mu[..., 1].gather(1, src[..., 1])], -1)
-        floats = torch.stack([data.rewards, ref_log[src], src_mu])  # [3, S, n, 2]
-        layouts["pairs"] = (src.permute(1, 2, 0).contiguous(), floats.permute(2, 0, 3, 1).contiguous())
-    if "preferences" in kinds:
-        src = data.pref_arms
-        floats = torch.stack([rewards_table[src], ref_log[src], torch.zeros_like(ref_log[src])])
-        layouts["preferences"] = (src.permute(1, 2, 0).contiguous(), floats.permute(2, 0, 3, 1).contiguous())
+    seed_offset = torch.arange(s) * a  # [S] offset of seed s in a flattened [S, A] table
+    # Storage [n, S, 2] (pair, seed, arm column). Each epoch one index_select per tensor (into a reused buffer)
+    # shuffles the pairs; minibatch i is then the contiguous block [i·B, i·B + b) whose [S, b, 2] view feeds
+    # bandit.losses as a zero-copy row-major [b·S, 2] tensor (bandit.methods._flat). Arms are stored as flat indices
+    # s·A + y into the seeds' [S, A] ln π, so the log-probs of a minibatch are one index_select (_take).
+    need_mu = any(m.name == "pg_is" for m in ms)
+    kinds = {m.data for m in ms} - {"onpolicy"}
+    tables = {}
+    for kind in sorted(kinds):
+        arms = _pair_major(data.arms if kind == "pairs" else data.pref_arms)  # [n, S, 2] arm ids
+        cols = {
+            "flat_arms": arms + seed_offset[None, :, None],
+            # preference methods read no rewards (ipo/dpo losses); the pair's exact rewards fill the slot
+            "rewards": _pair_major(data.rewards) if kind == "pairs" else _lookup(rewards_table, arms),
+            "ref_logps": _lookup(ref_log, arms),
+        }
+        if kind == "pairs" and need_mu:
+            log_mu = torch.stack([data.mu1, data.mu2], -1).clamp_min(1e-300).log()  # [S, A, 2]; sampled arms: μ > 0
+            src = data.arms
+            behaviour = torch.stack([log_mu[..., 0].gather(1, src[..., 0]), log_mu[..., 1].gather(1, src[..., 1])], -1)
+            cols["behaviour_logps"] = _pair_major(behaviour)
+        tables[kind] = cols  # every table [n, S, 2]
+    shuffled = {kind: {name: torch.empty_like(t) for name, t in c.items()} for kind, c in tables.items()}
     steps = math.ceil(n / batch_size)
     pb = problem.beta if pref_beta is None else pref_beta
     record = [logits.detach().clone()]
@@ -398,35 +483,40 @@ def train_many(
         # One shuffle per epoch, shared by the seeds (their datasets are independent i.i.d. draws, so sharing the
         # order keeps them independent).
         perm = torch.randperm(n, generator=gen)
+        for kind, c in tables.items():
+            for name, t in c.items():
+                torch.index_select(t, 0, perm, out=shuffled[kind][name])  # [n, S, 2], into a reused buffer
         epoch_loss = torch.zeros(nm, s, dtype=torch.float64)
         for i in range(steps):
-            rows = perm[i * batch_size : (i + 1) * batch_size]  # [b] row indices into the [n, S, 2] data
-            b = rows.numel()
-            gathered = {}
-            for kind, (arms_t, floats_t) in layouts.items():
-                arms = arms_t.index_select(0, rows).transpose(0, 1).contiguous()  # [2, b, S]
-                arms = arms.permute(2, 1, 0)  # [S, b, 2] view
-                floats_b = floats_t.index_select(0, rows).permute(1, 2, 0, 3).contiguous()  # [3, 2, b, S]
-                gathered[kind] = (arms, *(f.permute(2, 1, 0) for f in floats_b.unbind(0)))
+            lo = i * batch_size  # minibatch i = shuffled pairs [lo, lo + b)
+            b = min(batch_size, n - lo)
+            gathered = {
+                kind: {name: t[lo : lo + b].transpose(0, 1) for name, t in cols.items()}
+                for kind, cols in shuffled.items()
+            }  # [S, b, 2] views of contiguous [b, S, 2] blocks
             # ALGO LOGIC: log-probs of the sampled arms under each seed's π, one bandit.losses call per method,
             # per-seed minibatch mean, summed over seeds and methods (disjoint coordinates: separate gradients).
             log_pi_all = log_policy(logits)  # [M·S, A]
             value_all = log_pi_all.detach().exp() @ rewards_table  # [M·S] exact E_π[R] (pg_value's baseline)
-            total = 0.0
+            per_seed = []  # M tensors [S]: each method's per-seed minibatch mean loss
             for k, m in enumerate(ms):
                 log_pi = log_pi_all[k * s : (k + 1) * s]  # [S, A] this method's seeds
                 if m.data == "onpolicy":
                     with torch.no_grad():
                         arms = torch.multinomial(log_pi.exp(), 2 * b, replacement=True, generator=gen_onpolicy)
-                        arms = arms.T.contiguous().view(2, b, s).permute(2, 1, 0)  # i.i.d. draws: any arrangement
-                        rew, ref_logps, behaviour = rewards_table[arms], ref_log[arms], None
+                        # i.i.d. draws, any arrangement: pair j of seed s = (draw j, draw b + j), in a [b, S, 2] buffer
+                        arms = arms.view(s, 2, b).permute(2, 0, 1).contiguous().transpose(0, 1)  # [S, b, 2]
+                        flat_arms = arms + seed_offset[:, None, None]
+                        rew, ref_logps, behaviour = _lookup(rewards_table, arms), _lookup(ref_log, arms), None
                         if reward_noise > 0:
                             noise = torch.randn(rew.shape, generator=gen_onpolicy, dtype=torch.float64)
                             rew = rew + reward_noise * noise
                 else:
-                    arms, rew, ref_logps, behaviour = gathered[m.data]
+                    g = gathered[m.data]
+                    flat_arms, rew, ref_logps = g["flat_arms"], g["rewards"], g["ref_logps"]
+                    behaviour = g.get("behaviour_logps")
                 batch = PairBatch(
-                    logps=gather_logps(log_pi, arms),  # [S, b, 2] carries the gradient
+                    logps=_take(log_pi.reshape(-1), flat_arms),  # [S, b, 2] ln π(y) of each seed; carries the gradient
                     ref_logps=ref_logps,
                     rewards=rew,
                     beta=problem.beta,
@@ -434,12 +524,16 @@ def train_many(
                     value=value_all[k * s : (k + 1) * s],
                     behaviour_logps=behaviour,
                 )
-                per_seed = method_loss(m, batch).mean(1)  # [S]
-                total = total + per_seed.sum()
-                epoch_loss[k] += per_seed.detach() * (b / n)
-            opt.zero_grad(set_to_none=True)
-            total.backward()  # each seed of each method is its own set of coordinates: its own gradient
-            opt.step()
+                per_seed.append(method_loss(m, batch).mean(1))  # [S]
+            per_seed = torch.stack(per_seed)  # [M, S]
+            epoch_loss += per_seed.detach() * (b / n)
+            # each seed of each method is its own set of coordinates: the sum gives each its own gradient
+            (grad,) = torch.autograd.grad(per_seed.sum(), logits)
+            with torch.no_grad():
+                if opt is None:
+                    logits.add_(grad, alpha=-lr)  # SGD
+                else:
+                    opt.step(grad)
             # END ALGO LOGIC
         record.append(logits.detach().clone())
         losses.append(epoch_loss)

@@ -64,6 +64,24 @@ def _check_beta(fn: str, beta: float) -> float:
     return float(beta)
 
 
+def _all_finite(t: torch.Tensor) -> bool:
+    """True iff every element of ``t`` is finite, in one summing pass in the common case.
+
+    A sum is NaN/inf whenever an element is, and finite values only sum to inf by overflow; so the exact
+    element-wise ``isfinite`` check (several passes, ~20x slower than a sum on CPU) runs only when the sum is not
+    finite. Same answer as ``torch.isfinite(t).all()``.
+    """
+    if math.isfinite(t.detach().sum().item()):
+        return True
+    return bool(torch.isfinite(t).all())
+
+
+def _sum_k(x: torch.Tensor) -> torch.Tensor:
+    """[B, K] -> [B] sum over the K completions; for K = 2 as x[:, 0] + x[:, 1] (same value, and much faster than a
+    ``sum(dim=1)`` over a short contiguous last axis on CPU)."""
+    return x[:, 0] + x[:, 1] if x.shape[1] == 2 else x.sum(dim=1)
+
+
 def _check_tensors(fn: str, min_k: int = 2, exact_k: int | None = None, **tensors: torch.Tensor | None) -> None:
     """Every tensor is a finite floating [B, K] tensor of one shape, dtype and device; data tensors carry no grad."""
     ref_name, ref = None, None
@@ -95,7 +113,7 @@ def _check_tensors(fn: str, min_k: int = 2, exact_k: int | None = None, **tensor
             raise ValueError(
                 f"{fn}: {name} requires grad; it is data (only logps may carry a gradient): pass {name}.detach()"
             )
-        if not torch.isfinite(t).all():
+        if not _all_finite(t):
             raise ValueError(f"{fn}: {name} contains NaN or inf; clean the data (every value must be finite)")
     assert ref is not None  # internal: every caller passes logps
     k = ref.shape[1]
@@ -159,6 +177,10 @@ def copg_loss(logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tenso
     _check_tensors("copg_loss", logps=logps, ref_logps=ref_logps, rewards=rewards)
     beta = _check_beta("copg_loss", beta)
     k = logps.shape[1]
+    if k == 2:  # the pair form (1/(2β))·(ΔR − β·Δlr)²: the same value, without K-axis reductions (faster on CPU)
+        (lp0, lp1), (ref0, ref1), (r0, r1) = logps.unbind(1), ref_logps.unbind(1), rewards.unbind(1)
+        d_lr = (lp0 - ref0) - (lp1 - ref1)  # Δlr
+        return ((r0 - r1) - beta * d_lr).square() / (2 * beta)
     reg_rewards = rewards - beta * (logps - ref_logps)  # r_i = R_β^π(y_i), Eq. 1
     centred = reg_rewards - reg_rewards.mean(dim=1, keepdim=True)  # r_i − r̄ (centring first: no cancellation)
     return centred.square().sum(dim=1) / ((k - 1) * beta)  # Var_unbiased(r) / β
@@ -209,9 +231,9 @@ def copg_surrogate_loss(
     beta = _check_beta("copg_surrogate_loss", beta)
     k = logps.shape[1]
     reg_rewards = rewards - beta * (logps - ref_logps)
-    loo_mean = (reg_rewards.sum(dim=1, keepdim=True) - reg_rewards) / (k - 1)  # m_{−i}
+    loo_mean = (_sum_k(reg_rewards)[:, None] - reg_rewards) / (k - 1)  # m_{−i}
     weight = (reg_rewards - loo_mean).detach()  # sg(r_i − m_{−i}): the contrastive (leave-one-out) baseline
-    return -(2.0 / k) * (weight * logps).sum(dim=1)
+    return -(2.0 / k) * _sum_k(weight * logps)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -319,7 +341,7 @@ def pg_loss(
     _check_tensors(fn, min_k=1, logps=logps, ref_logps=ref_logps, rewards=rewards, behaviour_logps=behaviour_logps)
     beta = _check_beta(fn, beta)
     k = logps.shape[1]
-    reg_rewards = (rewards - beta * (logps - ref_logps)).detach()  # R_β^π(y_i), a weight: no gradient through it
+    reg_rewards = rewards - beta * (logps.detach() - ref_logps)  # R_β^π(y_i), a weight: no gradient through it
     if isinstance(baseline, torch.Tensor):
         if baseline.requires_grad:
             raise ValueError(f"{fn}: baseline requires grad; it is data: pass baseline.detach()")
@@ -332,23 +354,23 @@ def pg_loss(
                 f"{fn}: baseline has shape {tuple(baseline.shape)}; pass [B]={tuple(logps.shape[:1])} "
                 f"or [B, K]={tuple(logps.shape)}"
             )
-        if not torch.isfinite(b).all():
+        if not _all_finite(baseline):
             raise ValueError(f"{fn}: baseline contains NaN or inf")
         b = b.to(dtype=logps.dtype, device=logps.device)
     elif baseline == "none":
-        b = torch.zeros_like(reg_rewards)
+        b = None  # b = 0
     elif baseline == "mean":
-        b = reg_rewards.mean(dim=1, keepdim=True).expand_as(reg_rewards)
+        b = (_sum_k(reg_rewards) / 2)[:, None] if k == 2 else reg_rewards.mean(dim=1, keepdim=True)  # mean over K
     elif baseline == "loo":
         if k < 2:
             raise ValueError(f"{fn}: baseline='loo' needs K >= 2 completions per prompt, got K={k}")
-        b = (reg_rewards.sum(dim=1, keepdim=True) - reg_rewards) / (k - 1)
+        b = (_sum_k(reg_rewards)[:, None] - reg_rewards) / (k - 1)
     else:
         raise ValueError(f"{fn}: unknown baseline {baseline!r}; use one of {PG_BASELINES} or a tensor")
 
-    advantage = reg_rewards - b
+    advantage = reg_rewards if b is None else reg_rewards - b
     if behaviour_logps is not None:
-        ratio = torch.exp((logps - behaviour_logps).detach())  # π(y)/μ(y), importance weight (Eq. 6)
+        ratio = torch.exp(logps.detach() - behaviour_logps)  # π(y)/μ(y), importance weight (Eq. 6): no gradient
         if clip is not None:
             if not (isinstance(clip, (int, float)) and clip > 0):
                 raise ValueError(f"{fn}: clip must be a float > 0 (the cap on π/μ), got {clip!r}")
@@ -357,7 +379,7 @@ def pg_loss(
     elif clip is not None:
         raise ValueError(f"{fn}: clip caps the importance ratio π/μ; pass behaviour_logps too, or clip=None")
     weight = advantage.detach()  # sg(w·(R_β − b)): the score-function estimator's weight
-    return -(weight * logps).sum(dim=1)
+    return -_sum_k(weight * logps)
 
 
 # ----------------------------------------------------------------------------------------------------------------

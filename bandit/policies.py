@@ -66,10 +66,9 @@ def gather_logps(log_pi: torch.Tensor, arms: torch.Tensor) -> torch.Tensor:
         log_pi: [S, A] ln π per seed (may carry gradient).
         arms: [S, B, K] long arm indices.
     Returns:
-        [S, B, K] log-probs (a strided view of a [K, B, S] buffer), differentiable through ``log_pi``.
+        [S, B, K] log-probs, differentiable through ``log_pi``.
     """
     s, b, k = arms.shape
-    # Gather along the arm axis of ln π transposed, into a [K, B, S] buffer, and return it as an [S, B, K] view:
-    # zero-copy when ``arms`` is itself a view of a [K, B, S] buffer (the trainer's layout, see bandit.methods._flat).
+    # Gather along the arm axis of ln π transposed, into a [K, B, S] buffer, returned as an [S, B, K] view.
     idx = arms.permute(2, 1, 0).reshape(k * b, s)
     return log_pi.T.gather(0, idx).view(k, b, s).permute(2, 1, 0)
