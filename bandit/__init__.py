@@ -1,6 +1,7 @@
 """The theory lab: tabular softmax-policy bandits and the one implementation of every loss (``bandit.losses``).
 
 An LLM is a contextual bandit whose arms are completions; ``llm`` imports the same losses.
+Figures: :func:`bandit.plotting.draw_record` / ``plot_record`` (not imported here: they load matplotlib).
 """
 
 from bandit.data import (
@@ -20,6 +21,15 @@ from bandit.dynamics import (
     make_expected_gradient,
     train_many,
     train_sampled,
+)
+from bandit.estimators import (
+    GradientMoments,
+    pair_gradient_moments,
+    pair_gradients,
+)
+from bandit.experiments import (
+    make_record,
+    run_experiment,
 )
 from bandit.losses import (
     PG_BASELINES,
@@ -64,6 +74,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BanditProblem",
+    "GradientMoments",
     "History",
     "Method",
     "PG_BASELINES",
@@ -87,9 +98,12 @@ __all__ = [
     "kl_divergence",
     "log_policy",
     "logits_from_policy",
+    "make_record",
     "make_expected_gradient",
     "method_loss",
     "offpolicy_family",
+    "pair_gradient_moments",
+    "pair_gradients",
     "paper_problem",
     "partial_support",
     "pg_loss",
@@ -97,6 +111,7 @@ __all__ = [
     "preference_pairs",
     "reference_behaviour",
     "regularized_reward",
+    "run_experiment",
     "sample_pairs",
     "skewed_behaviour",
     "stationary_point",

@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import matplotlib
 import torch
 import tyro
+
+matplotlib.use("Agg")  # the CLI only writes PNG files: never open a window (the library leaves the backend alone)
 
 from bandit.experiments import DEFER_VALIDATION, EXPERIMENTS, ExperimentConfig, run_experiment
 

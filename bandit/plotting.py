@@ -1,7 +1,8 @@
 """Figures of the bandit lab, drawn only from the JSON records of :mod:`bandit.experiments`.
 
 ``plot_record(record, path)`` dispatches on ``record["experiment"]``; ``python -m bandit plot figures/<name>.json``
-calls it, so every figure can be redrawn without retraining.
+calls it, so every figure can be redrawn without retraining. ``draw_record(record)`` returns the same figure unsaved
+(the notebooks display it inline).
 """
 
 from __future__ import annotations
@@ -10,13 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-__all__ = ["plot_record", "simplex_xy"]
+__all__ = ["draw_record", "plot_record", "simplex_xy"]
 
 #: One colour per method, shared by every figure.
 METHOD_COLORS = {
@@ -65,7 +63,7 @@ def _floor(x) -> np.ndarray:
     return np.maximum(np.asarray(x, dtype=float), _FLOOR)
 
 
-def _plot_paper_fig1(rec: dict, path: Path) -> None:
+def _draw_paper_fig1(rec: dict) -> plt.Figure:
     cfg = rec["config"]
     epochs = np.array(rec["epochs"])
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.6, 1]})
@@ -108,10 +106,10 @@ def _plot_paper_fig1(rec: dict, path: Path) -> None:
     ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR={r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
     ax2.set_ylabel(f"π after epoch {epochs[-1] if len(epochs) else 0} (black tick: stationary policy)")
     ax2.legend(fontsize=7)
-    _save(fig, path)
+    return fig
 
 
-def _plot_offpolicy(rec: dict, path: Path) -> None:
+def _draw_offpolicy(rec: dict) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     xa = np.array(rec["exact_alphas"])
     for name, m in rec["methods"].items():
@@ -131,10 +129,10 @@ def _plot_offpolicy(rec: dict, path: Path) -> None:
         fontsize=8,
     )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    _save(fig, path)
+    return fig
 
 
-def _plot_beta(rec: dict, path: Path) -> None:
+def _draw_beta(rec: dict) -> plt.Figure:
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
     xb = np.array(rec["exact_betas"])
     for name, m in rec["methods"].items():
@@ -156,10 +154,10 @@ def _plot_beta(rec: dict, path: Path) -> None:
     ax.legend(fontsize=7)
     ax2.legend(fontsize=7)
     fig.suptitle("β sweep on the paper's μ1, μ2 (IPO/DPO with τ = β)", fontsize=10)
-    _save(fig, path)
+    return fig
 
 
-def _plot_data_size(rec: dict, path: Path) -> None:
+def _draw_data_size(rec: dict) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7, 4.8))
     n = np.array(rec["sizes"], dtype=float)
     mean = np.array(rec["regret_mean"])
@@ -185,10 +183,10 @@ def _plot_data_size(rec: dict, path: Path) -> None:
     ax.set_ylabel("regret")
     ax.set_title(f"CoPG finite-sample error (reward noise σ = {rec['reward_noise']:g}, paper μ1, μ2)", fontsize=9)
     ax.legend(fontsize=7)
-    _save(fig, path)
+    return fig
 
 
-def _plot_support(rec: dict, path: Path) -> None:
+def _draw_support(rec: dict) -> plt.Figure:
     names = list(rec["methods"])
     arms = len(rec["problem"]["rewards"])
     fig, ax = plt.subplots(figsize=(11, 4.6))
@@ -210,15 +208,17 @@ def _plot_support(rec: dict, path: Path) -> None:
     ax.set_ylabel("final π (black tick: stationary policy)")
     ax.set_title(f"Partial support: μ1, μ2 have no mass on arm(s) {miss}", fontsize=10)
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
-    _save(fig, path)
+    return fig
 
 
-def _plot_simplex(rec: dict, path: Path) -> None:
+def _draw_simplex(rec: dict) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7.5, 6.8))
     tri = simplex_xy(np.eye(3))
     ax.fill(tri[:, 0], tri[:, 1], facecolor="none", edgecolor="k", lw=1)
+    rewards = rec["config"].get("rewards")
     for a, (cx, cy) in enumerate(tri):
-        ax.annotate(f"arm {a}", (cx, cy), textcoords="offset points", xytext=(-10, -14 if cy == 0 else 6))
+        text = f"arm {a}" + (f" (R={rewards[a]:g})" if rewards else "")
+        ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14 if cy == 0 else 6))
     for name, m in rec["methods"].items():
         c = METHOD_COLORS.get(name, "k")
         xy = simplex_xy(m["flow"])
@@ -236,23 +236,41 @@ def _plot_simplex(rec: dict, path: Path) -> None:
     ax.axis("off")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0))
     cfg = rec["config"]
+    sampled = any(m.get("sampled") for m in rec["methods"].values())
+    mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
     ax.set_title(
-        f"Exact expected-gradient flows ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines), sampled Adam "
-        f"epochs (lr {cfg['lr']:g}; dots),\nstationary points (circles); "
-        f"μ1={tuple(cfg['mu1'])}, μ2={tuple(cfg['mu2'])}",
+        f"Exact expected-gradient flows ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
+        + (f", sampled Adam epochs (lr {cfg['lr']:g}; dots)" if sampled else "")
+        + f",\nstationary points (circles); β={cfg['beta']:g}, μ1=({mu1}), μ2=({mu2})",
         fontsize=8,
     )
-    _save(fig, path)
+    return fig
 
 
-_PLOTTERS = {
-    "paper_fig1": _plot_paper_fig1,
-    "offpolicy_sweep": _plot_offpolicy,
-    "beta_sweep": _plot_beta,
-    "data_size": _plot_data_size,
-    "support": _plot_support,
-    "simplex": _plot_simplex,
+_DRAWERS = {
+    "paper_fig1": _draw_paper_fig1,
+    "offpolicy_sweep": _draw_offpolicy,
+    "beta_sweep": _draw_beta,
+    "data_size": _draw_data_size,
+    "support": _draw_support,
+    "simplex": _draw_simplex,
 }
+
+
+def draw_record(record: dict) -> plt.Figure:
+    """Draw the figure of an experiment record and return it, unsaved (notebooks display it; close it when done).
+
+    Args:
+        record: a record as returned by :func:`bandit.experiments.make_record` or read from ``<out>/<name>.json``.
+    Returns:
+        The matplotlib Figure.
+    Raises:
+        ValueError if ``record["experiment"]`` is not a bandit experiment.
+    """
+    name = record.get("experiment")
+    if name not in _DRAWERS:
+        raise ValueError(f"draw_record: unknown experiment {name!r} in the record; expected one of {list(_DRAWERS)}")
+    return _DRAWERS[name](record)
 
 
 def plot_record(record: dict, path: Path) -> None:
@@ -262,6 +280,6 @@ def plot_record(record: dict, path: Path) -> None:
         ValueError if ``record["experiment"]`` is not a bandit experiment.
     """
     name = record.get("experiment")
-    if name not in _PLOTTERS:
-        raise ValueError(f"plot_record: unknown experiment {name!r} in the record; expected one of {list(_PLOTTERS)}")
-    _PLOTTERS[name](record, Path(path))
+    if name not in _DRAWERS:
+        raise ValueError(f"plot_record: unknown experiment {name!r} in the record; expected one of {list(_DRAWERS)}")
+    _save(draw_record(record), Path(path))

@@ -11,6 +11,10 @@ from __future__ import annotations
 import importlib
 import sys
 
+import matplotlib
+
+matplotlib.use("Agg")  # the CLI only writes PNG files: never open a window (the library leaves the backend alone)
+
 # stage -> (module exposing main(argv) -> int, one-line description)
 STAGES = {
     "corpus": ("llm.corpus", "build the (document, summary) corpus from man pages and docstrings, or load JSONL"),

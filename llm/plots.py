@@ -251,9 +251,6 @@ def make_figures(
     runs: list[dict], sft: dict | None, out_dir: str | os.PathLike, command: str, config: dict | None = None
 ) -> dict[str, Any]:
     """Draw every LLM figure from the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, ordering)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
@@ -340,9 +337,6 @@ def make_figures(
 
 def redraw(json_path: str | os.PathLike) -> Path:
     """Redraw ``<name>.png`` next to ``json_path`` from the data stored in the JSON (no training)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     payload = json.loads(Path(json_path).read_text(encoding="utf-8"))
@@ -357,5 +351,8 @@ if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print("usage: python -m llm.plots figures/<name>.json [...]   (redraw PNGs from their JSON)")
         sys.exit(0)
+    import matplotlib
+
+    matplotlib.use("Agg")  # a command line that only writes files: never open a window
     for p in sys.argv[1:]:
         print(redraw(p))
