@@ -699,7 +699,8 @@ def run_simplex(cfg: SimplexConfig) -> dict:
     per-epoch trajectories, with π_ref, π* and each method's stationary point.
 
     Record: ``ref_policy``, ``optimal_policy`` [3], per method ``flow`` [T, 3], ``sampled`` [S][E+1][3],
-    ``stationary_policy`` [3], ``stationary_regret``.
+    ``stationary_policy`` [3], ``stationary_regret`` (both null, with the reason in ``stationary_error``, when the
+    method's expected objective has no finite stationary point for these μ1, μ2: the figure then draws no circle).
     """
     problem = cfg.problem()
     if problem.num_arms != 3:
@@ -728,13 +729,12 @@ def run_simplex(cfg: SimplexConfig) -> dict:
             cfg.preference,
             record_every=max(1, cfg.flow_steps // 500),
         )
-        sp = stationary_point(name, problem, mu1, mu2, cfg.ipo_beta, cfg.preference)
-        entry = {
-            "label": METHODS[name].label,
-            "flow": traj.tolist(),
-            "stationary_policy": sp.policy.tolist(),
-            "stationary_regret": max(sp.regret, 0.0),
-        }
+        entry = {"label": METHODS[name].label, "flow": traj.tolist()}
+        try:
+            sp = stationary_point(name, problem, mu1, mu2, cfg.ipo_beta, cfg.preference)
+            entry.update(stationary_policy=sp.policy.tolist(), stationary_regret=max(sp.regret, 0.0))
+        except ValueError as err:  # e.g. pg_value far off-policy at small β: the flow drifts to the boundary
+            entry.update(stationary_policy=None, stationary_regret=None, stationary_error=str(err))
         if name in hists:
             entry["sampled"] = hists[name].policies.transpose(0, 1).tolist()
         methods[name] = entry

@@ -222,12 +222,15 @@ def _draw_simplex(rec: dict) -> plt.Figure:
     for name, m in rec["methods"].items():
         c = METHOD_COLORS.get(name, "k")
         xy = simplex_xy(m["flow"])
-        ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.5, label=f"{m['label']} (regret {m['stationary_regret']:.3f})")
+        found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
+        note = f"regret {m['stationary_regret']:.3f}" if found else "no finite stationary point"
+        ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.5, label=f"{m['label']} ({note})")
         for traj in m.get("sampled", []):
             st = simplex_xy(traj)
             ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=3, alpha=0.6)
-        sxy = simplex_xy(m["stationary_policy"])
-        ax.plot(*sxy, marker="o", mfc="none", color=c, ms=9, mew=1.5)
+        if found:
+            sxy = simplex_xy(m["stationary_policy"])
+            ax.plot(*sxy, marker="o", mfc="none", color=c, ms=9, mew=1.5)
     r = simplex_xy(rec["ref_policy"])
     o = simplex_xy(rec["optimal_policy"])
     ax.plot(*r, "ks", ms=7, label="π_ref (start)")

@@ -8,6 +8,7 @@ T = 1 to score it).
 
 from __future__ import annotations
 
+import inspect
 import types
 from typing import Any
 
@@ -57,6 +58,19 @@ def _length_order(lengths: list[int]) -> list[int]:
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
+def _cache_kwarg(model: Any) -> str:
+    """Name of the KV-cache argument of ``model.forward``: ``cache`` from transformers 5.24 (GPT-2, Llama, …),
+    ``past_key_values`` before (and for models not yet renamed)."""
+    forward = getattr(model, "module", model).forward  # unwrap DDP / accelerate wrappers
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
+def _cache_of(out: Any) -> Any:
+    """The KV cache of a forward output, under either name (see :func:`_cache_kwarg`)."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 @torch.no_grad()
 def _sample_batch(
     model: Any, batch: dict, max_new_tokens: int, temperature: float, eos_id: int, generator: torch.Generator
@@ -65,8 +79,9 @@ def _sample_batch(
     input_ids, attention_mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)  # (N, T0)
     N = input_ids.shape[0]
     position_ids = position_ids_from_mask(attention_mask)  # (N, T0)
+    cache_kw = _cache_kwarg(model)
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
-    past, logits = out.past_key_values, out.logits[:, -1].float()  # (N, V)
+    past, logits = _cache_of(out), out.logits[:, -1].float()  # (N, V)
     next_pos = position_ids[:, -1] + 1  # (N,)
     done = torch.zeros(N, dtype=torch.bool, device=device)
     steps = []
@@ -87,10 +102,10 @@ def _sample_batch(
             input_ids=nxt[:, None],
             attention_mask=attention_mask,
             position_ids=next_pos[:, None],
-            past_key_values=past,
             use_cache=True,
+            **{cache_kw: past},
         )
-        past, logits = out.past_key_values, out.logits[:, -1].float()
+        past, logits = _cache_of(out), out.logits[:, -1].float()
         next_pos = next_pos + 1
     gen = torch.stack(steps, dim=1).tolist()  # (N, steps)
     ids, truncated = [], []

@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from llm.logprobs import sequence_logps
 from llm.methods import HUMAN_SOURCE, METHODS, LossInputs, gather, get_method
@@ -190,6 +191,13 @@ class CoPGConfig(TrainingArguments):
         metadata={"help": "auto (bf16 autocast on a CUDA GPU that supports it, else fp32) | fp32 | bf16 | fp16."},
     )
     no_progress: bool = field(default=False, metadata={"help": "Turn progress bars off (sets disable_tqdm)."})
+    log_to_stdout: bool = field(
+        default=True,
+        metadata={
+            "help": "Print every logged metrics dict to stdout (the Trainer's default); False keeps them only in "
+            "<output_dir>/metrics.jsonl (and --report_to), e.g. in a notebook. Progress bars are unaffected."
+        },
+    )
     # --- TrainingArguments defaults changed for this trainer -------------------------------------------------
     output_dir: str | None = field(
         default=None, metadata={"help": "Output directory; default <run_dir>/train/<method>_beta<β>_seed<seed>."}
@@ -419,6 +427,10 @@ class CoPGTrainer(Trainer):
             callbacks=callbacks,
         )
         self.model_accepts_loss_kwargs = False  # our loss is a mean over prompts: Trainer divides by grad-accum steps
+        if not args.log_to_stdout:
+            self.remove_callback(PrinterCallback)  # used when progress bars are off
+            if self.pop_callback(ProgressCallback) is not None:
+                self.add_callback(_BarsOnlyProgressCallback)
         self.ref_model = ref_model
         if ref_model is not None:
             ref_model.eval().requires_grad_(False)
@@ -611,6 +623,13 @@ class CoPGTrainer(Trainer):
 
             atomic_write_json(out / "samples" / f"step_{step:06d}.json", samples)
         return {f"{metric_key_prefix}_{key}": v for key, v in metrics.items()}
+
+
+class _BarsOnlyProgressCallback(ProgressCallback):
+    """The Trainer's tqdm progress bars without the metrics dict it writes under them at every log."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
 
 
 class JsonlLogger(TrainerCallback):

@@ -135,6 +135,16 @@ def test_online_mode_runs_and_logs_kl_on_fresh_samples(tmp_path, setup):
     assert "offline/log_ratio_mean" not in logs[0]  # never report offline log-ratios as the policy's KL
 
 
+@pytest.mark.parametrize("bars", [False, True])
+@pytest.mark.parametrize("log_to_stdout", [True, False])
+def test_log_to_stdout_controls_the_printed_metrics_only(tmp_path, setup, capfd, bars, log_to_stdout):
+    tr = _trainer(tmp_path, setup, method="copg", max_steps=2, disable_tqdm=not bars, log_to_stdout=log_to_stdout)
+    tr.train()
+    printed = capfd.readouterr()
+    assert ("loss/train" in printed.out + printed.err) == log_to_stdout
+    assert [h for h in tr.state.log_history if "loss/train" in h], "metrics are still logged (JSONL, report_to)"
+
+
 def test_gradient_accumulation_is_invariant(tmp_path, setup):
     """4 prompts × 1 micro-batch ≡ 2 prompts × 2 accumulated micro-batches (the loss is a mean over prompts)."""
     runs = []

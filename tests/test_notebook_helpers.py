@@ -116,3 +116,21 @@ def test_make_record_and_draw_record_write_nothing(tmp_path, monkeypatch):
         from bandit.experiments import SupportConfig
 
         SupportConfig(seeds=0)
+
+
+def test_simplex_records_a_method_without_stationary_point_instead_of_failing():
+    """pg_value at β = 0.1 on data from the far off-policy end of the μ_α family has no finite stationary point: the
+    record says so for that method (null + reason), keeps the others, and still draws."""
+    problem = paper_problem().with_beta(0.1)
+    mu = tuple(offpolicy_family(problem, 1.0).tolist())
+    cfg = SimplexConfig(
+        seeds=0, beta=0.1, ipo_beta=0.1, mu1=mu, mu2=mu, methods=("copg", "pg_value"), flow_steps=50, progress=False
+    )
+    rec = make_record("simplex", cfg)
+    bad, good = rec["methods"]["pg_value"], rec["methods"]["copg"]
+    assert bad["stationary_policy"] is None and bad["stationary_regret"] is None
+    assert "did not reach a stationary point" in bad["stationary_error"]
+    assert good["stationary_regret"] == pytest.approx(0.0, abs=1e-12) and "stationary_error" not in good
+    fig = draw_record(rec)
+    assert any("no finite stationary point" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    matplotlib.pyplot.close(fig)
