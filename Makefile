@@ -44,7 +44,7 @@ reproduce: reproduce-bandit reproduce-llm  ## regenerate every figure in figures
 reproduce-bandit: $(STAMP)  ## the six bandit figures (about half a minute)
 	$(PY) -m bandit all --out figures
 
-reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seven figures (about 15 minutes)
+reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seven figures (about 11 minutes on an idle 2-core CPU)
 	$(PY) -m llm pipeline --preset small --figures figures
 
 strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
