@@ -100,6 +100,27 @@ def _save(fig: Any, out_dir: Path, name: str, payload: dict) -> Path:
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def _band(ax: Any, curve: list[dict], color: Any, label: str, alpha: float) -> None:
+    """Proxy reward vs step of one run: the mean as a line, ± one standard error over prompts as a band."""
+    xs = [r["step"] for r in curve]
+    ys = [r[PROXY] for r in curve]
+    se = [r.get("reward/proxy_sem", 0.0) for r in curve]
+    ax.plot(xs, ys, marker="o", ms=3, color=color, label=label)
+    ax.fill_between(xs, [y - s for y, s in zip(ys, se)], [y + s for y, s in zip(ys, se)], color=color, alpha=alpha)
+
+
+def _finish(fig: Any, ax: Any, data: dict, xlabel: str, ylabel: str, title: str) -> Any:
+    """The SFT reference as a dashed line (when the data carry it), axis labels, title, legend; returns ``fig``."""
+    if data.get("sft") is not None:
+        ax.axhline(data["sft"][PROXY], color="grey", ls="--", lw=1, label="SFT (π_ref)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def _draw_reward_vs_step(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
@@ -107,20 +128,11 @@ def _draw_reward_vs_step(data: dict) -> Any:
     runs = sorted(data["runs"], key=lambda r: r["beta"])
     cmap = plt.get_cmap("viridis")
     for i, run in enumerate(runs):
-        xs = [r["step"] for r in run["curve"]]
-        ys = [r[PROXY] for r in run["curve"]]
-        se = [r.get("reward/proxy_sem", 0.0) for r in run["curve"]]
-        c = cmap(i / max(1, len(runs) - 1))
-        ax.plot(xs, ys, marker="o", ms=3, color=c, label=f"β = {run['beta']:g}")
-        ax.fill_between(xs, [y - s for y, s in zip(ys, se)], [y + s for y, s in zip(ys, se)], color=c, alpha=0.15)
-    if data.get("sft") is not None:
-        ax.axhline(data["sft"][PROXY], color="grey", ls="--", lw=1, label="SFT (π_ref)")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("proxy RM reward of samples (mean ± s.e.)")
-    ax.set_title(f"{data['method']}: reward vs step, β sweep")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+        _band(ax, run["curve"], cmap(i / max(1, len(runs) - 1)), f"β = {run['beta']:g}", alpha=0.15)
+    return _finish(
+        fig, ax, data, "training step", "proxy RM reward of samples (mean ± s.e.)",
+        f"{data['method']}: reward vs step, β sweep",
+    )  # fmt: skip
 
 
 def _draw_final_vs_beta(data: dict) -> Any:
@@ -138,15 +150,8 @@ def _draw_final_vs_beta(data: dict) -> Any:
             color=COLORS.get(method),
             label=method,
         )
-    if data.get("sft") is not None:
-        ax.axhline(data["sft"][PROXY], color="grey", ls="--", lw=1, label="SFT (π_ref)")
     ax.set_xscale("log")
-    ax.set_xlabel("β")
-    ax.set_ylabel("final proxy RM reward (mean ± s.e. over prompts)")
-    ax.set_title("final reward vs β")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, data, "β", "final proxy RM reward (mean ± s.e. over prompts)", "final reward vs β")
 
 
 def _draw_best_beta(data: dict) -> Any:
@@ -154,20 +159,10 @@ def _draw_best_beta(data: dict) -> Any:
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for method, run in data["best"].items():
-        xs = [r["step"] for r in run["curve"]]
-        ys = [r[PROXY] for r in run["curve"]]
-        se = [r.get("reward/proxy_sem", 0.0) for r in run["curve"]]
-        c = COLORS.get(method)
-        ax.plot(xs, ys, marker="o", ms=3, color=c, label=f"{method} (β = {run['beta']:g})")
-        ax.fill_between(xs, [y - s for y, s in zip(ys, se)], [y + s for y, s in zip(ys, se)], color=c, alpha=0.2)
-    if data.get("sft") is not None:
-        ax.axhline(data["sft"][PROXY], color="grey", ls="--", lw=1, label="SFT (π_ref)")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("proxy RM reward (mean ± s.e. over prompts)")
-    ax.set_title("each method at its best β")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+        _band(ax, run["curve"], COLORS.get(method), f"{method} (β = {run['beta']:g})", alpha=0.2)
+    return _finish(
+        fig, ax, data, "training step", "proxy RM reward (mean ± s.e. over prompts)", "each method at its best β"
+    )
 
 
 def _draw_frontier(data: dict) -> Any:
