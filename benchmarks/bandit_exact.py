@@ -7,13 +7,13 @@ Writes benchmarks/results/bandit_exact.json.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from bandit.dynamics import exact_flow
+from bandit.experiments import write_json_atomic
 from bandit.policies import policy
 from bandit.problem import BanditProblem
 
@@ -52,9 +52,7 @@ def main() -> dict:
         f"exact CoPG dynamics, A={ARMS:,} arms, {STEPS:,} steps: {wall:.2f} s ({result['us_per_step']} µs/step); "
         f"goal ≤ {GOAL_S:g} s: {'MET' if result['met'] else 'NOT MET'}; KL(π‖π*) {kl0:.3f} → {kl:.2e}"
     )
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "bandit_exact.json").write_text(json.dumps(result, indent=1))
+    write_json_atomic(Path(__file__).parent / "results" / "bandit_exact.json", result)  # temp file, then rename
     return result
 
 

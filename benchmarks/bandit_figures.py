@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bandit.experiments import write_json_atomic
+
 GOAL_S = 30.0
 
 
@@ -42,9 +44,7 @@ def main() -> dict:
         f"(goal ≤ {GOAL_S:g} s: {'MET' if result['met'] else 'NOT MET'}); per figure (compute only): "
         + ", ".join(f"{k} {v:.1f} s" for k, v in per_figure.items())
     )
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "bandit_figures.json").write_text(json.dumps(result, indent=1))
+    write_json_atomic(Path(__file__).parent / "results" / "bandit_figures.json", result)  # temp file, then rename
     return result
 
 

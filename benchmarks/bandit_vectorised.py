@@ -9,7 +9,6 @@ Writes benchmarks/results/bandit_vectorised.json.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 
 from bandit.data import sample_pairs
 from bandit.dynamics import train_sampled
+from bandit.experiments import write_json_atomic
 from bandit.presets import PAPER, paper_problem
 
 RUNS, GOAL = 200, 50.0
@@ -69,9 +69,7 @@ def main() -> dict:
             f"(CPU-time ratio {r['speedup_cpu_time']:.1f}x) "
             f"(goal ≥ {GOAL:g}x: {'MET' if r['speedup'] >= GOAL else 'NOT MET'})"
         )
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "bandit_vectorised.json").write_text(json.dumps(result, indent=1))
+    write_json_atomic(Path(__file__).parent / "results" / "bandit_vectorised.json", result)  # temp file, then rename
     return result
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import os
 import random
 import resource
@@ -414,9 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         res["dpo_vs_trl"] = "skipped: trl not installed (pip install -e '.[bench]')" if not have_trl else "skipped"
 
+    from llm.run import atomic_write_json
+
     out = Path(cfg.out or Path(__file__).parent / "results" / f"llm_step_{cfg.preset}_{dev.split(':')[0]}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n")
+    atomic_write_json(out, res)  # temp file, then rename: never a half-written result
     c, o = res["copg_vs_sft"], res["offline_vs_online"]
     print(f"model: {source}; {res['n_params'] / 1e6:.1f} M parameters; device {res['device_name']}")
     print(

@@ -88,8 +88,10 @@ def _save(fig: Any, out_dir: Path, name: str, payload: dict) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=out_dir)
     os.close(fd)
     fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    from llm.run import atomic_write_json, usual_mode
+
+    os.chmod(tmp, usual_mode())
     os.replace(tmp, png)
-    from llm.run import atomic_write_json
 
     atomic_write_json(out_dir / f"{name}.json", payload)
     return png

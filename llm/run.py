@@ -34,6 +34,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_dir",
+    "usual_mode",
     "save_config",
     "UserError",
     "cli_errors",
@@ -120,6 +121,13 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
             yield f"{path}:{lineno}", obj
 
 
+def usual_mode(directory: bool = False) -> int:
+    """The permissions ``open``/``mkdir`` would give under the current umask (``tempfile`` makes 0600 / 0700)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically: a temp file in the same directory, then ``os.replace``."""
     path = Path(path)
@@ -128,6 +136,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, usual_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -159,6 +168,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, usual_mode(directory=True))
     try:
         yield tmp
     except BaseException:

@@ -236,3 +236,29 @@ def test_offline_to_datasets():
     ds = to_hf_dataset([_row(), _row()])
     assert ds.column_names[:6] == ["prompt", "completions", "rewards", "behaviour_logps", "ref_logps", "source"]
     assert torch.tensor(ds["rewards"]).shape == (2, 2)
+
+
+def test_atomic_writes_leave_usual_permissions_and_nothing_half_written(tmp_path):
+    """atomic_write_json / atomic_dir replace their target in one rename, with the permissions a plain open/mkdir
+    would give under the umask (tempfile's 0600 / 0700 would lock other users out of a shared run directory); a
+    failing atomic_dir leaves the old directory untouched and no temporary behind."""
+    import os
+    import stat
+
+    from llm.run import atomic_dir, atomic_write_json
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "a.json", {"x": 1})
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "f.txt").write_text("new")
+        with pytest.raises(RuntimeError), atomic_dir(tmp_path / "d") as d:
+            (d / "f.txt").write_text("half")
+            raise RuntimeError("killed mid-write")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
+    assert (tmp_path / "d" / "f.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "d"]
