@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -121,11 +122,18 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
             yield f"{path}:{lineno}", obj
 
 
-def usual_mode(directory: bool = False) -> int:
-    """The permissions ``open``/``mkdir`` would give under the current umask (``tempfile`` makes 0600 / 0700)."""
-    mask = os.umask(0)
+@functools.cache
+def _umask() -> int:
+    # Read once: os.umask can only be read by setting it, and a second thread creating a file in between would get
+    # the temporary value.
+    mask = os.umask(0o022)
     os.umask(mask)
-    return (0o777 if directory else 0o666) & ~mask
+    return mask
+
+
+def usual_mode(directory: bool = False) -> int:
+    """The permissions ``open``/``mkdir`` would give under the process umask (``tempfile`` makes 0600 / 0700)."""
+    return (0o777 if directory else 0o666) & ~_umask()
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

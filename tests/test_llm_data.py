@@ -245,8 +245,9 @@ def test_atomic_writes_leave_usual_permissions_and_nothing_half_written(tmp_path
     import os
     import stat
 
-    from llm.run import atomic_dir, atomic_write_json
+    from llm.run import _umask, atomic_dir, atomic_write_json
 
+    _umask.cache_clear()  # the umask is read once per process: make this test's umask the one read
     old = os.umask(0o022)
     try:
         atomic_write_json(tmp_path / "a.json", {"x": 1})
@@ -257,6 +258,7 @@ def test_atomic_writes_leave_usual_permissions_and_nothing_half_written(tmp_path
             raise RuntimeError("killed mid-write")
     finally:
         os.umask(old)
+        _umask.cache_clear()
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
