@@ -1,0 +1,240 @@
+"""Files and records shared by both labs: atomic writes, the provenance record, figure JSON + PNG, one redraw.
+
+This is the lowest layer of the package (standard library only at import time), used by ``bandit`` and ``llm`` alike:
+
+* :func:`atomic_write_text` / :func:`atomic_write_json` / :func:`atomic_dir`: every output is written under a
+  temporary name in its own directory and moved into place with ``os.replace``, with the permissions ``open`` /
+  ``mkdir`` would give (``tempfile`` alone makes 0600 / 0700), so an interrupted command never leaves a half-written
+  file that a later step would trust.
+* :func:`provenance`: the one schema of "how was this made" (command, config, versions, git revision, hardware,
+  wall clock) stored in every figure JSON and run record.
+* :func:`write_figure` writes ``<stem>.json`` and ``<stem>.png`` of a figure record; :func:`redraw` draws the PNG of
+  any figure JSON again, whichever lab made it: the record names its drawing module (``record["drawer"]``, a module
+  with ``draw_record(record) -> Figure``), so ``python -m bandit plot F.json`` serves every figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import importlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "atomic_dir",
+    "atomic_write_json",
+    "atomic_write_text",
+    "git_revision",
+    "provenance",
+    "read_record",
+    "redraw",
+    "save_png",
+    "to_jsonable",
+    "usual_mode",
+    "write_figure",
+]
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def _umask() -> int:
+    # Read once per process: os.umask can only be read by setting it, and a second thread creating a file in between
+    # would get the temporary value.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def usual_mode(directory: bool = False) -> int:
+    """The permissions ``open``/``mkdir`` would give under the process umask (``tempfile`` makes 0600 / 0700)."""
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
+@contextlib.contextmanager
+def _temp_sibling(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary file next to ``path`` that replaces it on success and is removed on any exception."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, usual_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    path = Path(path)
+    with _temp_sibling(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def to_jsonable(obj: Any) -> Any:
+    """``json.dumps`` default: dataclasses → dicts, paths → strings, tensors / arrays → lists, else ``str``."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 1) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically; returns the path.
+
+    Dataclasses, paths and arrays are converted (:func:`to_jsonable`). NaN and infinities are refused
+    (``ValueError`` before anything is written): they are not JSON, and a record that holds one hides a bug.
+    """
+    text = json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False, default=to_jsonable) + "\n"
+    return atomic_write_text(path, text)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling directory; on success it replaces ``path`` (an older ``path`` is removed first).
+
+    On an exception the temporary directory is deleted and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, usual_mode(directory=True))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        old = path.with_name(f".{path.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
+def save_png(fig: Any, path: str | os.PathLike, dpi: int = 130) -> Path:
+    """Save a matplotlib figure to ``path`` (PNG) atomically and close it; returns the path."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with _temp_sibling(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    finally:
+        plt.close(fig)
+    return path
+
+
+@functools.cache
+def git_revision() -> str | None:
+    """The commit of the checkout this package runs from (``None`` outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_REPO_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _version(dist: str) -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "not installed"
+
+
+def _hardware() -> str:
+    """One line: CPU architecture and cores, torch threads and the GPU when torch is loaded."""
+    line = f"{platform.machine()} CPU, {os.cpu_count()} cores"
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        line += f", torch threads {torch.get_num_threads()}"
+        if torch.cuda.is_available():
+            line += f", GPU {torch.cuda.get_device_name(0)} × {torch.cuda.device_count()}"
+    return line
+
+
+def provenance(
+    command: str,
+    config: Any,
+    wall_clock_s: float | None = None,
+    packages: Iterable[str] = ("torch", "numpy"),
+) -> dict[str, Any]:
+    """The provenance record of one run or figure (the one schema used by both labs).
+
+    Args:
+        command: the exact command line that makes the output again.
+        config: the resolved configuration (a dataclass or a JSON-able dict).
+        wall_clock_s: seconds the computation took, or None.
+        packages: distributions whose versions are recorded beside Python's and this package's.
+    Returns:
+        ``{"command", "config", "versions": {python, copg, <packages>…}, "git_revision", "hardware",
+        "wall_clock_s"}``.
+    """
+    cfg = json.loads(json.dumps(config, default=to_jsonable))
+    versions = {"python": platform.python_version(), "copg": _version("copg")}
+    versions.update({p: _version(p) for p in packages})
+    return {
+        "command": command,
+        "config": cfg,
+        "versions": versions,
+        "git_revision": git_revision(),
+        "hardware": _hardware(),
+        "wall_clock_s": None if wall_clock_s is None else round(float(wall_clock_s), 3),
+    }
+
+
+def write_figure(record: dict, fig: Any, stem: str | os.PathLike, dpi: int = 130) -> Path:
+    """Write a figure record as ``<stem>.json`` and its drawing as ``<stem>.png`` (both atomic); returns the PNG.
+
+    ``record["drawer"]`` must name the module whose ``draw_record(record)`` redraws it (see :func:`redraw`).
+    """
+    if "drawer" not in record:
+        raise ValueError("write_figure: the record has no 'drawer' (the module with draw_record) and could not be redrawn")
+    stem = Path(stem)
+    atomic_write_json(stem.with_suffix(".json"), record)
+    return save_png(fig, stem.with_suffix(".png"), dpi=dpi)
+
+
+def read_record(path: str | os.PathLike) -> dict:
+    """Load a figure JSON; ``ValueError`` naming the file when it is missing, not JSON, or not a figure record."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ValueError(f"{path}: no such file; pass a figure JSON such as figures/paper_fig1.json") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a JSON file ({e})") from e
+    if not isinstance(record, dict) or "drawer" not in record:
+        raise ValueError(f"{path}: not a figure record of this package (no 'drawer' key); was it written by one?")
+    return record
+
+
+def redraw(json_path: str | os.PathLike, png_path: str | os.PathLike | None = None) -> Path:
+    """Draw the PNG of a figure JSON again (default: beside it), without recomputing anything; returns the PNG."""
+    json_path = Path(json_path)
+    record = read_record(json_path)
+    module = importlib.import_module(record["drawer"])
+    out = Path(png_path) if png_path is not None else json_path.with_suffix(".png")
+    return save_png(module.draw_record(record), out, dpi=int(record.get("dpi", 130)))
+

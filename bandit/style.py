@@ -1,0 +1,45 @@
+"""One style table for both labs: every method has the same colour and label in every figure.
+
+The bandit lab and the LLM lab share method names where the method is the same (``copg``, ``ipo``, ``dpo``, ``pg``,
+``pg_is``); lab-specific variants get their own row. Figures call :func:`style` and never pick colours themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MethodStyle", "STYLES", "style"]
+
+
+@dataclass(frozen=True)
+class MethodStyle:
+    """How a method is drawn."""
+
+    color: str
+    """A matplotlib colour."""
+    label: str
+    """Legend label."""
+
+
+STYLES: dict[str, MethodStyle] = {
+    # shared by both labs
+    "copg": MethodStyle("tab:blue", "CoPG"),
+    "ipo": MethodStyle("tab:orange", "IPO"),
+    "dpo": MethodStyle("tab:brown", "DPO"),
+    "pg": MethodStyle("tab:red", "PG, b = 0"),
+    "pg_is": MethodStyle("tab:olive", "PG + IS"),
+    # bandit lab
+    "pg_value": MethodStyle("tab:purple", "PG, b = E_π[R]"),
+    "pg_mean": MethodStyle("tab:pink", "PG, b = batch mean"),
+    "onpolicy": MethodStyle("tab:green", "on-policy RLOO"),
+    # LLM lab
+    "copg_pair": MethodStyle("tab:cyan", "CoPG (pairs)"),
+    "ipo_mean": MethodStyle("gold", "IPO (token mean)"),
+    "online": MethodStyle("tab:green", "online CoPG (RLOO)"),
+    "sft": MethodStyle("tab:gray", "SFT (π_ref)"),
+}
+
+
+def style(method: str) -> MethodStyle:
+    """The style of ``method``; unknown names get black with the name as label (a new method still draws)."""
+    return STYLES.get(method, MethodStyle("k", method))
