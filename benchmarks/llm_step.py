@@ -93,26 +93,26 @@ def _models(cfg: BenchConfig, preset):
     """(tokenizer, policy, reward model, source) for the preset: trained part-1 models if present, else random."""
     from transformers import GPT2ForSequenceClassification, GPT2LMHeadModel
 
-    from llm.models import gpt2_config
+    from llm.model.models import gpt2_config
 
     run = Path(cfg.run_dir or f"runs/{cfg.preset}")
     if (run / "sft" / "model").exists():
-        from llm.models import load_policy
+        from llm.model.models import load_policy
 
         tok, policy = load_policy(run)
         if (run / "reward" / "model").exists():
-            from llm.models import load_reward_model
+            from llm.model.models import load_reward_model
 
             _, rm = load_reward_model(run)
         else:
             rm = GPT2ForSequenceClassification(copy.deepcopy(policy.config))
         return tok, policy, rm, f"part-1 SFT model of {run}"
     if preset.tokenizer == "gpt2":
-        from llm.tokenizer import gpt2_tokenizer
+        from llm.data.tokenizer import gpt2_tokenizer
 
         tok = gpt2_tokenizer()
     else:
-        from llm.tokenizer import train_local_tokenizer
+        from llm.data.tokenizer import train_local_tokenizer
 
         rng = random.Random(0)
         words = [f"w{i}" for i in range(5000)]
@@ -127,12 +127,12 @@ def _models(cfg: BenchConfig, preset):
 
 def _rows(cfg: BenchConfig, tok, policy, preset) -> list[dict]:
     """B offline rows with k completions (part-1 data when present), ref log-probs precomputed."""
-    from llm.generation import completion_logps
+    from llm.model.generation import completion_logps
 
     run = Path(cfg.run_dir or f"runs/{cfg.preset}")
     path = run / "offline" / "train.jsonl"
     if path.exists():
-        from llm.offline import load_offline
+        from llm.data.offline import load_offline
 
         rows = load_offline(path)[: cfg.prompts]
         if len(rows[0]["completions"]) >= cfg.k:
@@ -170,7 +170,7 @@ def _rows(cfg: BenchConfig, tok, policy, preset) -> list[dict]:
 
 
 def _trainer(method: str, cfg: BenchConfig, preset, policy, tok, rows, reward_fn=None, ref=None, **kw):
-    from llm.train import CoPGConfig, CoPGTrainer, OfflineDataset
+    from llm.stages.train import CoPGConfig, CoPGTrainer, OfflineDataset
 
     args = CoPGConfig(
         preset=cfg.preset,
@@ -238,7 +238,7 @@ def _trl_vs_ours(cfg: BenchConfig, preset, policy, tok) -> dict:
     import datasets
     from trl import DPOConfig, DPOTrainer
 
-    from llm.generation import completion_logps
+    from llm.model.generation import completion_logps
 
     n = cfg.prompts * (cfg.steps + cfg.warmup)
     g = torch.Generator().manual_seed(1)
@@ -317,13 +317,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    from llm.model.rewards import RewardModelReward
     from llm.presets import get_preset
-    from llm.reward import RewardModelReward
 
     preset = get_preset(cfg.preset)
     dev = cfg.device
     tok, policy, rm, source = _models(cfg, preset)
-    rows = _rows(cfg, tok, policy, preset)  # ln π_ref precomputed on the CPU (llm.generation is CPU-only today)
+    rows = _rows(cfg, tok, policy, preset)  # ln π_ref precomputed on the CPU (llm.model.generation is CPU-only today)
     policy.to(dev)
     rm.to(dev).eval()
     res: dict = {
@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             "goal": "≤ 0.2",
             "max_new_tokens": preset.max_completion_tokens,
         }
-    except RuntimeError as e:  # llm.generation.generate does not move its batches to the model's device yet
+    except RuntimeError as e:  # llm.model.generation.generate does not move its batches to the model's device yet
         on_s = float("nan")
         res["offline_vs_online"] = {
             "offline_copg_step_s": copg_s,
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         res["dpo_vs_trl"] = "skipped: trl not installed (pip install -e '.[bench]')" if not have_trl else "skipped"
 
-    from llm.run import atomic_write_json
+    from bandit.records import atomic_write_json
 
     out = Path(cfg.out or Path(__file__).parent / "results" / f"llm_step_{cfg.preset}_{dev.split(':')[0]}.json")
     atomic_write_json(out, res)  # temp file, then rename: never a half-written result

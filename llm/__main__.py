@@ -17,13 +17,16 @@ matplotlib.use("Agg")  # the CLI only writes PNG files: never open a window (the
 
 # stage -> (module exposing main(argv) -> int, one-line description)
 STAGES = {
-    "corpus": ("llm.corpus", "build the (document, summary) corpus from man pages and docstrings, or load JSONL"),
-    "tokenizer": ("llm.tokenizer", "prepare the GPT-2 BPE or train a local byte-level BPE"),
-    "sft": ("llm.sft", "language-model pretraining + supervised fine-tuning -> the reference policy"),
-    "reward": ("llm.reward", "train the Bradley-Terry reward model on gold-labelled pairs"),
-    "sample": ("llm.sample", "build the rewarded offline dataset (completions, rewards, ref/behaviour log-probs)"),
-    "train": ("llm.train", "CoPG / IPO / DPO / PG training on the offline dataset (accelerate)"),
-    "eval": ("llm.evaluate", "generate on held-out prompts, score with proxy and gold rewards, estimate KL"),
+    "corpus": ("llm.data.corpus", "build the (document, summary) corpus from man pages and docstrings, or load JSONL"),
+    "tokenizer": ("llm.data.tokenizer", "prepare the GPT-2 BPE or train a local byte-level BPE"),
+    "sft": ("llm.stages.sft", "language-model pretraining + supervised fine-tuning -> the reference policy"),
+    "reward": ("llm.stages.reward", "train the Bradley-Terry reward model on gold-labelled pairs"),
+    "sample": (
+        "llm.stages.sample",
+        "build the rewarded offline dataset (completions, rewards, ref/behaviour log-probs)",
+    ),
+    "train": ("llm.stages.train", "CoPG / IPO / DPO / PG training on the offline dataset (accelerate)"),
+    "eval": ("llm.stages.evaluate", "generate on held-out prompts, score with proxy and gold rewards, estimate KL"),
     "pipeline": ("llm.pipeline", "run every stage end to end and draw the figures"),
 }
 

@@ -6,8 +6,8 @@ Every method trains on the *same* offline dataset (one row per prompt, k rewarde
   unranked random pair, or the highest/lowest-reward pair for the preference losses, column 0 preferred);
 * ``loss``: a one-line call of a function of :mod:`bandit.losses` on the gathered ``[B, M]`` tensors.
 
-No loss is written here: every ``loss`` entry *calls* ``bandit.losses``. The trainer (``llm.train``) looks the method
-up in :data:`METHODS` once; there is no ``if/elif`` on the method name next to the forward pass.
+No loss is written here: every ``loss`` entry *calls* ``bandit.losses``. The trainer (``llm.stages.train``) looks the
+method up in :data:`METHODS` once; there is no ``if/elif`` on the method name next to the forward pass.
 
 =============  =========================================  ================================================
 method         completions in the loss (M per prompt)     loss (``bandit.losses``)

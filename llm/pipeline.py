@@ -3,7 +3,8 @@
 
 Examples:
     python -m llm pipeline --preset tiny                     # every stage in about a minute (tests, notebooks)
-    python -m llm pipeline --preset small --figures figures  # `make reproduce`: the README's LLM figures
+    python -m llm pipeline --preset small                    # figures in runs/small/figures
+    python -m llm pipeline --preset small --figures figures  # `make reproduce-llm`: the README's LLM figures
     python -m llm pipeline --preset small --skip-part1 --methods copg dpo --betas 0.1
 
 Stage times are printed at the end and written to ``<run_dir>/pipeline.json`` with the results summary (final
@@ -20,35 +21,31 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PipelineConfig", "run_pipeline", "main"]  # + the SWEEPS table (a dict)
+import torch
 
-PART1_STAGES = ("corpus", "tokenizer", "sft", "reward", "sample")
+from bandit.records import atomic_write_json
+from llm.data import corpus, tokenizer
+from llm.data.corpus import load_eval_prompts
+from llm.data.offline import load_offline
+from llm.methods import METHODS
+from llm.model.evaluation import evaluate_policy
+from llm.model.models import load_policy
+from llm.model.rewards import load_reward
+from llm.plots import make_figures
+from llm.presets import get_preset
+from llm.run import RunPaths, cli_errors
+from llm.stages import reward, sample, sft
+from llm.stages.train import CoPGConfig, train
 
-# β grids per preset. The paper sweeps CoPG/DPO over {0.01, 0.03, 0.06, 0.1, 0.3, 1} and IPO over
-# {0.003, 0.01, 0.03, 0.06, 0.1, 0.3} (Sec. 6) and finds best β = 0.06 (CoPG), 0.1 (DPO), 0.01 (IPO).
-SWEEPS: dict[str, dict[str, tuple[float, ...]]] = {
-    "tiny": {
-        "copg": (0.1, 1.0),  # two points of the paper's grid: enough to draw every figure in seconds
-        "dpo": (0.1, 1.0),
-        "ipo": (0.03, 0.3),  # IPO's grid sits lower (paper Fig. 5)
-    },
-    "small": {
-        "copg": (0.03, 0.1, 0.3),  # paper grid points around its best β = 0.06 (3 values: 15-minute budget)
-        "dpo": (0.03, 0.1, 0.3),  # around the paper's best DPO β = 0.1
-        "ipo": (0.01, 0.03, 0.1),  # around the paper's best IPO β = 0.01, shifted like the paper's IPO grid
-    },
-    "gpt2": {
-        "copg": (0.01, 0.03, 0.06, 0.1, 0.3, 1.0),  # the paper's grids (Sec. 6)
-        "dpo": (0.01, 0.03, 0.06, 0.1, 0.3, 1.0),
-        "ipo": (0.003, 0.01, 0.03, 0.06, 0.1, 0.3),
-        "pg": (0.06,),  # naive off-policy PG at CoPG's paper β: the biased baseline
-        "online": (0.06,),  # on-policy CoPG (= RLOO): the paper's future work
-    },
-    "smollm2": {
-        "copg": (0.03, 0.06, 0.1),
-        "dpo": (0.03, 0.1, 0.3),
-        "ipo": (0.003, 0.01, 0.03),
-    },
+__all__ = ["PipelineConfig", "run_pipeline", "main"]
+
+# Part 1, in order: each stage's command-line entry point (each skips work whose outputs exist unless --force).
+PART1_STAGES = {
+    "corpus": corpus.main,
+    "tokenizer": tokenizer.main,
+    "sft": sft.main,
+    "reward": reward.main,
+    "sample": sample.main,
 }
 
 
@@ -58,16 +55,16 @@ class PipelineConfig:
 
     preset: str = "small"
     """Preset: tiny | small | gpt2 | smollm2 (model, data and training budgets)."""
-    run_dir: str = ""
-    """Run directory; empty = runs/<preset>."""
-    figures: str = "figures"
-    """Directory of the figures (PNG + JSON)."""
-    methods: tuple[str, ...] = ()
-    """Methods to sweep; empty = the preset's sweep (SWEEPS)."""
-    betas: tuple[float, ...] = ()
-    """β values for every method; empty = each method's grid in SWEEPS."""
-    max_steps: int = 0
-    """Training steps per run; 0 = the preset's budget (llm.train.TRAIN_BUDGETS)."""
+    run_dir: str | None = None
+    """Run directory; default runs/<preset>."""
+    figures: str | None = None
+    """Directory of the figures (PNG + JSON); default <run_dir>/figures (only `make reproduce` writes figures/)."""
+    methods: tuple[str, ...] | None = None
+    """Methods to sweep; default: the methods of the preset's sweeps (llm.presets)."""
+    betas: tuple[float, ...] | None = None
+    """β values for every method; default: each method's grid in the preset's sweeps."""
+    max_steps: int | None = None
+    """Training steps per run; default: the preset's train budget."""
     seed: int = 0
     """Seed of every training run (evaluation sampling uses its own fixed seed)."""
     force: bool = False
@@ -87,21 +84,14 @@ def _fmt(seconds: float) -> str:
 
 def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     """Run every stage; returns ``{"times": {stage: s}, "summary": figures summary, "runs": [...]}``."""
-    import importlib
-
-    import torch
-
-    from llm.run import RunPaths, atomic_write_json
-
-    if cfg.preset not in SWEEPS:
-        raise ValueError(f"pipeline: preset {cfg.preset!r} is unknown; choose one of {', '.join(SWEEPS)}")
+    preset = get_preset(cfg.preset)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run_dir = cfg.run_dir or f"runs/{cfg.preset}"
+    figures = cfg.figures or str(Path(run_dir) / "figures")
     paths = RunPaths(run_dir)
-    sweep = SWEEPS[cfg.preset]
-    methods = list(cfg.methods) or list(sweep)
-    from llm.methods import METHODS
+    sweep = preset.sweeps
+    methods = list(cfg.methods or sweep)
 
     for m in methods:
         if m not in METHODS:
@@ -112,41 +102,33 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     # PLUMBING: part 1, each stage through its own CLI entry point (skips completed stages unless --force)
     common = ["--preset", cfg.preset, "--run-dir", run_dir] + (["--no-progress"] if cfg.no_progress else [])
     if not cfg.skip_part1:
-        for stage in PART1_STAGES:
+        for stage, stage_main in PART1_STAGES.items():
             t0 = time.time()
             print(f"[pipeline] ── {stage}", flush=True)
-            rc = importlib.import_module(f"llm.{stage}").main(common + (["--force"] if cfg.force else []))
+            rc = stage_main(common + (["--force"] if cfg.force else []))
             times[stage] = time.time() - t0
             if rc:
                 raise RuntimeError(f"pipeline: stage {stage} failed with exit code {rc}")
 
     # evaluation data, reward functions and π_ref: loaded once, shared by every run
     t0 = time.time()
-    from llm.corpus import load_eval_prompts
-    from llm.evaluate import evaluate_policy
-    from llm.models import load_policy
-    from llm.offline import load_offline
-    from llm.presets import get_preset
-    from llm.reward import load_reward
-    from llm.train import TRAIN_BUDGETS, CoPGConfig, train
 
-    preset = get_preset(cfg.preset)
-    budget = dict(TRAIN_BUDGETS[cfg.preset])
+    budget = dataclasses.asdict(preset.train)
     if cfg.max_steps:
         budget["max_steps"] = cfg.max_steps
         budget["save_steps"] = cfg.max_steps
     tokenizer, ref = load_policy(run_dir)
     ref.requires_grad_(False)
     train_rows = load_offline(paths.require(paths.offline_dataset, "sample"))
-    eval_rows = load_eval_prompts(run_dir, split="valid", n=budget["eval_prompts"])
+    eval_rows = load_eval_prompts(run_dir, split="valid", n=preset.eval.prompts)
     reward_fn, gold_fn = load_reward(run_dir, kind="rm"), load_reward(run_dir, kind="gold")
     eval_kw = dict(
         max_new_tokens=preset.max_completion_tokens,
-        temperature=1.0,
-        seed=1234,
-        batch_size=64,
+        temperature=preset.eval.temperature,
+        seed=preset.eval.seed,
+        batch_size=preset.eval.generation_batch,
         max_prompt_tokens=preset.max_prompt_tokens,
-    )  # (= CoPGConfig's eval defaults)
+    )  # the preset's evaluation protocol, the same that CoPGConfig resolves for the in-training evaluations
     sft_metrics, sft_per_prompt, sft_samples = evaluate_policy(
         ref,
         ref,
@@ -188,11 +170,6 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
                     "save_strategy": "no",
                     "save_final": True,
                     "no_progress": cfg.no_progress,
-                    "max_prompt_tokens": preset.max_prompt_tokens,
-                    "max_new_tokens": preset.max_completion_tokens,
-                    "eval_seed": eval_kw["seed"],
-                    "eval_temperature": eval_kw["temperature"],
-                    "eval_generation_batch": eval_kw["batch_size"],
                 },
             )
             print(f"[pipeline] ── train {m} β={beta:g} ({tcfg.max_steps} steps) → {tcfg.output_dir}", flush=True)
@@ -227,17 +204,16 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     times["train_sweep"] = time.time() - t_train
 
     t0 = time.time()
-    from llm.plots import make_figures
 
     config = {
         "pipeline": dataclasses.asdict(cfg),
-        "train_budget": budget,
+        "train_budget": {**budget, "eval_prompts": preset.eval.prompts},
         "sweep": {m: list(cfg.betas or sweep.get(m, (0.1,))) for m in methods},
         "eval_decoding": eval_kw,
         "eval_prompts": len(eval_rows),
         "offline_prompts": len(train_rows),
     }
-    summary = make_figures(runs, sft, cfg.figures, command or "python -m llm pipeline", config)
+    summary = make_figures(runs, sft, figures, command or "python -m llm pipeline", config)
     times["figures"] = time.time() - t0
     times["total"] = time.time() - t_all
     out = {
@@ -257,8 +233,6 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm pipeline``: the whole chain and the figures."""
     import tyro
-
-    from llm.run import cli_errors
 
     @cli_errors
     def _run() -> int:

@@ -3,56 +3,25 @@
 Every figure is ``<dir>/<name>.png`` + ``<dir>/<name>.json``; the JSON holds the data drawn (per-run evaluation
 curves), the resolved config, seeds, package versions, git revision and the exact command, and redraws the PNG:
 
-    python -m llm.plots figures/llm_final_reward_vs_beta.json
+    python -m bandit plot figures/llm_final_reward_vs_beta.json   # the one redraw command of both labs
 
 Input: ``runs``, a list of ``{"method", "beta", "seed", "eval": [record per evaluation step], "wall_clock_s"}`` where
 a record has ``step``, ``reward/proxy_mean``, ``reward/proxy_sem``, ``reward/gold_mean``, ``policy/kl_to_ref``, … and
-``per_prompt`` lists (see ``llm.evaluate``); ``sft``, the same record for π_ref (step 0 of every curve).
+``per_prompt`` lists (see ``llm.stages.evaluate``); ``sft``, the same record for π_ref (step 0 of every curve).
 """
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from llm.evaluate import standard_error
+from bandit.records import provenance, write_figure
+from bandit.style import style
+from llm.model.evaluation import standard_error
 
-__all__ = ["make_figures", "best_beta", "redraw"]  # + the FIGURES table (a dict)
-
-COLORS = {
-    "copg": "C0",
-    "copg_pair": "C9",
-    "dpo": "C1",
-    "ipo": "C2",
-    "ipo_mean": "C8",
-    "pg": "C3",
-    "pg_is": "C4",
-    "online": "C5",
-}
+__all__ = ["make_figures", "best_beta", "draw_record"]  # + the FIGURES table (a dict)
 PROXY, GOLD, KL = "reward/proxy_mean", "reward/gold_mean", "policy/kl_to_ref"
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {}
-    for pkg in ("copg", "torch", "transformers", "accelerate", "matplotlib"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = "not installed"
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
-        out["git"] = rev.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        out["git"] = "unknown"
-    return out
 
 
 def _strip(rec: dict) -> dict:
@@ -80,21 +49,6 @@ def _methods(runs: list[dict]) -> list[str]:
         if r["method"] not in seen:
             seen.append(r["method"])
     return seen
-
-
-def _save(fig: Any, out_dir: Path, name: str, payload: dict) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    png = out_dir / f"{name}.png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=out_dir)
-    os.close(fd)
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    from llm.run import atomic_write_json, usual_mode
-
-    os.chmod(tmp, usual_mode())
-    os.replace(tmp, png)
-
-    atomic_write_json(out_dir / f"{name}.json", payload)
-    return png
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -149,7 +103,7 @@ def _draw_final_vs_beta(data: dict) -> Any:
             yerr=[p["sem"] for p in pts],
             marker="o",
             capsize=3,
-            color=COLORS.get(method),
+            color=style(method).color,
             label=method,
         )
     ax.set_xscale("log")
@@ -161,7 +115,7 @@ def _draw_best_beta(data: dict) -> Any:
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for method, run in data["best"].items():
-        _band(ax, run["curve"], COLORS.get(method), f"{method} (β = {run['beta']:g})", alpha=0.2)
+        _band(ax, run["curve"], style(method).color, f"{method} (β = {run['beta']:g})", alpha=0.2)
     return _finish(
         fig, ax, data, "training step", "proxy RM reward (mean ± s.e. over prompts)", "each method at its best β"
     )
@@ -182,11 +136,11 @@ def _draw_frontier(data: dict) -> Any:
             [r[PROXY] for r in pts],
             marker="o",
             ms=3,
-            color=COLORS.get(m),
+            color=style(m).color,
             alpha=0.8,
             label=None if m in labelled else m,
         )
-        ax.annotate(f"{run['beta']:g}", (pts[-1][KL], pts[-1][PROXY]), fontsize=6, color=COLORS.get(m))
+        ax.annotate(f"{run['beta']:g}", (pts[-1][KL], pts[-1][PROXY]), fontsize=6, color=style(m).color)
         labelled.add(m)
     if data.get("sft") is not None:
         ax.scatter([0.0], [data["sft"][PROXY]], color="k", marker="*", s=60, label="SFT (π_ref)", zorder=5)
@@ -207,9 +161,9 @@ def _draw_proxy_vs_gold(data: dict) -> Any:
         pts = [r for r in run["curve"] if GOLD in r]
         m = run["method"]
         lab = None if m in labelled else m
-        a1.scatter([r[PROXY] for r in pts], [r[GOLD] for r in pts], s=12, color=COLORS.get(m), alpha=0.7, label=lab)
+        a1.scatter([r[PROXY] for r in pts], [r[GOLD] for r in pts], s=12, color=style(m).color, alpha=0.7, label=lab)
         kl_pts = [r for r in pts if KL in r]
-        a2.scatter([r[KL] for r in kl_pts], [r[GOLD] for r in kl_pts], s=12, color=COLORS.get(m), alpha=0.7)
+        a2.scatter([r[KL] for r in kl_pts], [r[GOLD] for r in kl_pts], s=12, color=style(m).color, alpha=0.7)
         labelled.add(m)
     if data.get("sft") is not None and GOLD in data["sft"]:
         a1.scatter([data["sft"][PROXY]], [data["sft"][GOLD]], color="k", marker="*", s=60, label="SFT (π_ref)")
@@ -248,15 +202,11 @@ def make_figures(
     runs: list[dict], sft: dict | None, out_dir: str | os.PathLike, command: str, config: dict | None = None
 ) -> dict[str, Any]:
     """Draw every LLM figure from the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, ordering)."""
-    import matplotlib.pyplot as plt
-
     out_dir = Path(out_dir)
     base = {
-        "command": command,
-        "config": config or {},
+        **provenance(command, config or {}, packages=("torch", "transformers", "accelerate", "matplotlib")),
+        "drawer": "llm.plots",
         "seeds": sorted({r["seed"] for r in runs}),
-        "versions": _versions(),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "sft": _strip(sft) if sft else None,
     }
     curves = [
@@ -273,9 +223,7 @@ def make_figures(
 
     def emit(name: str, kind: str, data: dict) -> None:
         payload = {**base, "name": name, "kind": kind, "data": {**data, "sft": base["sft"]}}
-        fig = FIGURES[kind](payload["data"])
-        written.append(str(_save(fig, out_dir, name, payload)))
-        plt.close(fig)
+        written.append(str(write_figure(payload, draw_record(payload), out_dir / name, dpi=120)))
 
     methods = _methods(runs)
     for m in methods:
@@ -332,24 +280,6 @@ def make_figures(
     return summary
 
 
-def redraw(json_path: str | os.PathLike) -> Path:
-    """Redraw ``<name>.png`` next to ``json_path`` from the data stored in the JSON (no training)."""
-    import matplotlib.pyplot as plt
-
-    payload = json.loads(Path(json_path).read_text(encoding="utf-8"))
-    fig = FIGURES[payload["kind"]](payload["data"])
-    png = Path(json_path).with_suffix(".png")
-    fig.savefig(png, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return png
-
-
-if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print("usage: python -m llm.plots figures/<name>.json [...]   (redraw PNGs from their JSON)")
-        sys.exit(0)
-    import matplotlib
-
-    matplotlib.use("Agg")  # a command line that only writes files: never open a window
-    for p in sys.argv[1:]:
-        print(redraw(p))
+def draw_record(record: dict) -> Any:
+    """The figure of an LLM figure record (``<name>.json``), unsaved; ``bandit.records.redraw`` saves it."""
+    return FIGURES[record["kind"]](record["data"])

@@ -1,4 +1,9 @@
-"""Presets of the LLM lab: model size, tokenizer, lengths and the budget of every stage, in one place.
+"""Presets of the LLM lab, the one configuration home: model, data, the budget of every stage, the β sweeps of the
+pipeline and the evaluation protocol.
+
+Every stage config uses ``None`` as its only "take it from the preset" value; :func:`resolve` fills those fields
+from :meth:`Preset.defaults` (one flat table of preset values, keyed by stage-config field name), so a config built
+in Python (``CoPGConfig(preset="small")``) is exactly the one the command line builds.
 
 ``tiny`` runs the whole chain in seconds (tests, notebooks); ``small`` is the default and builds the offline dataset
 on a 2-core CPU in minutes; ``gpt2`` is the 124M GPT-2 architecture (trained here from scratch: slow on CPU);
@@ -11,8 +16,48 @@ the same line; ``derived:`` marks arithmetic from other numbers.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["Preset", "get_preset"]  # PRESETS (the dict) is public too, left out: the API test hashes names
+__all__ = [
+    "EvalProtocol",
+    "Preset",
+    "TrainBudget",
+    "get_preset",
+    "resolve",
+]  # + PRESETS (a dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainBudget:
+    """Budget of one alignment run (``python -m llm train``): the ``TrainingArguments`` a preset fixes."""
+
+    max_steps: int
+    """Optimizer steps."""
+    per_device_train_batch_size: int
+    """Prompts per step and device (each with its k completions)."""
+    learning_rate: float
+    """Peak AdamW learning rate."""
+    eval_steps: int
+    """Evaluate every N steps."""
+    save_steps: int
+    """Checkpoint every N steps."""
+    logging_steps: int
+    """Log train metrics every N steps."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalProtocol:
+    """How a policy is evaluated (during training, by ``python -m llm eval`` and by the pipeline)."""
+
+    prompts: int
+    """Held-out (valid split) prompts generated and scored at each evaluation."""
+    temperature: float = 1.0
+    """Sampling temperature (pure sampling; KL to π_ref is estimated only at 1.0, where y ~ π)."""
+    seed: int = 1234
+    """Sampling seed, the same at every evaluation (common random numbers across steps and runs)."""
+    generation_batch: int = 64
+    """Prompts per generation batch."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +124,27 @@ class Preset:
     """Add the human reference summary as one more completion (source "human")."""
     eval_batch: int
     """Batch size of generation and scoring (no gradient)."""
+    train: TrainBudget
+    """Budget of each alignment run."""
+    sweeps: Mapping[str, tuple[float, ...]]
+    """β grid of each method swept by ``python -m llm pipeline``."""
+    eval: EvalProtocol
+    """Evaluation protocol."""
+
+    def defaults(self) -> dict[str, Any]:
+        """Every preset value under the name of the stage-config field it fills (see :func:`resolve`).
+
+        Flat: the preset's own fields, the train budget's fields, ``eval_<field>`` of the evaluation protocol and
+        ``run_dir`` = ``runs/<name>``.
+        """
+        flat = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _NESTED}
+        flat.update(dataclasses.asdict(self.train))
+        flat.update({f"eval_{k}": v for k, v in dataclasses.asdict(self.eval).items()})
+        flat["run_dir"] = f"runs/{self.name}"
+        return flat
+
+
+_NESTED = ("train", "sweeps", "eval")
 
 
 # Gold score = ROUGE-L F1 − w·|len(y) − len(ref)|/len(ref). Measured on runs/small: between two samples of the weak
@@ -118,6 +184,20 @@ PRESETS: dict[str, Preset] = {
         temperatures=(0.7, 1.0),  # two behaviour policies: k = 2 (+1 human) completions
         include_human=True,
         eval_batch=16,
+        train=TrainBudget(
+            max_steps=6,  # tests / notebooks: every code path in seconds, not a learning curve
+            per_device_train_batch_size=2,  # 2 prompts × k completions
+            learning_rate=1e-3,  # 2-layer 32-wide model: large Adam steps are stable (part-1 tiny SFT lr 3e-3)
+            eval_steps=3,  # derived: two evaluations after the one at step 0
+            save_steps=6,  # one checkpoint, at the end
+            logging_steps=1,
+        ),
+        sweeps={
+            "copg": (0.1, 1.0),  # two points of the paper's grid: enough to draw every figure in seconds
+            "dpo": (0.1, 1.0),
+            "ipo": (0.03, 0.3),  # IPO's grid sits lower (paper Fig. 5)
+        },
+        eval=EvalProtocol(prompts=8),  # held-out prompts per evaluation: plumbing only
     ),
     "small": Preset(
         name="small",
@@ -150,6 +230,24 @@ PRESETS: dict[str, Preset] = {
         temperatures=(0.7, 1.0, 1.3),  # three SFT behaviour policies: sharp, native and flat μ
         include_human=True,  # heterogeneous μ1/μ2: one human-written completion per prompt
         eval_batch=64,
+        train=TrainBudget(
+            max_steps=40,  # derived: 40 steps × 4 prompts = 160 of the 256 offline prompts; a sweep of 3 methods × 3 β
+            # must fit the 15-minute small pipeline with part 1 on 2 CPU cores (measured stage times in the README)
+            per_device_train_batch_size=4,  # 4 prompts × 4 completions = 16 sequences ≈ 1.5 s per CoPG step
+            learning_rate=2e-4,  # measured (calibration run, CoPG β = 0.1): RM reward −0.09 → 0.6–0.9 in 20–60
+            # steps, KL 1.2–2.8 nats; the paper's lr/SFT-lr ratio (1e-6 / 2e-5) gives 1e-4 here; not tried
+            eval_steps=20,  # derived: evaluations at steps 20 and 40 (+ SFT at 0); the paper: every 50 of ≈ 1.45 k
+            save_steps=40,  # one checkpoint at the end (use --save-steps to checkpoint more often)
+            logging_steps=5,
+        ),
+        # β grids: the paper sweeps CoPG/DPO over {0.01, 0.03, 0.06, 0.1, 0.3, 1} and IPO over
+        # {0.003, 0.01, 0.03, 0.06, 0.1, 0.3} (Sec. 6) and finds best β = 0.06 (CoPG), 0.1 (DPO), 0.01 (IPO).
+        sweeps={
+            "copg": (0.03, 0.1, 0.3),  # paper grid points around its best β = 0.06 (3 values: 15-minute budget)
+            "dpo": (0.03, 0.1, 0.3),  # around the paper's best DPO β = 0.1
+            "ipo": (0.01, 0.03, 0.1),  # around the paper's best IPO β = 0.01, shifted like the paper's IPO grid
+        },
+        eval=EvalProtocol(prompts=32),  # paper: 128 validation prompts; 32 keeps one evaluation ≈ 5 s here
     ),
     "gpt2": Preset(
         name="gpt2",
@@ -182,6 +280,22 @@ PRESETS: dict[str, Preset] = {
         temperatures=(0.7, 1.0, 1.3),
         include_human=True,
         eval_batch=32,
+        train=TrainBudget(
+            max_steps=500,  # GPU budget: ≈ 1 epoch of 4 k prompts at 8 prompts per step
+            per_device_train_batch_size=8,
+            learning_rate=1e-5,  # 124M model: between the paper's 1e-6 (7B) and small's larger steps
+            eval_steps=50,  # the paper's sweep cadence (Sec. 6)
+            save_steps=100,
+            logging_steps=10,
+        ),
+        sweeps={
+            "copg": (0.01, 0.03, 0.06, 0.1, 0.3, 1.0),  # the paper's grids (Sec. 6)
+            "dpo": (0.01, 0.03, 0.06, 0.1, 0.3, 1.0),
+            "ipo": (0.003, 0.01, 0.03, 0.06, 0.1, 0.3),
+            "pg": (0.06,),  # naive off-policy PG at CoPG's paper β: the biased baseline
+            "online": (0.06,),  # on-policy CoPG (= RLOO): the paper's future work
+        },
+        eval=EvalProtocol(prompts=128, generation_batch=32),  # the paper's sweep evaluation set size (Sec. 6)
     ),
     "smollm2": Preset(
         name="smollm2",
@@ -214,8 +328,40 @@ PRESETS: dict[str, Preset] = {
         temperatures=(0.7, 1.0, 1.3),
         include_human=True,
         eval_batch=16,
+        train=TrainBudget(
+            max_steps=300,  # 512 prompts at 4 per step ≈ 2 epochs (the paper trains 2 epochs)
+            per_device_train_batch_size=4,
+            learning_rate=2e-6,  # pretrained 135M model fine-tuned with lr 5e-5 (part-1 preset) → 1/25 of it
+            eval_steps=50,
+            save_steps=100,
+            logging_steps=10,
+        ),
+        sweeps={
+            "copg": (0.03, 0.06, 0.1),
+            "dpo": (0.03, 0.1, 0.3),
+            "ipo": (0.003, 0.01, 0.03),
+        },
+        eval=EvalProtocol(prompts=64, generation_batch=16),
     ),
 }
+
+
+def resolve(config: Any, aliases: Mapping[str, str] | None = None) -> Any:
+    """Fill every ``None`` field of a stage config from its preset; returns the config.
+
+    The field ``f`` takes ``preset.defaults()[aliases.get(f, f)]`` (``aliases`` maps a stage's field name to the
+    preset's name where they differ, e.g. ``max_new_tokens`` → ``max_completion_tokens``). Fields the preset does not
+    know stay ``None``. ``config.preset`` names the preset (a ``ValueError`` lists the choices).
+    """
+    table = get_preset(config.preset).defaults()
+    aliases = aliases or {}
+    for f in dataclasses.fields(config):
+        if getattr(config, f.name) is None:
+            key = aliases.get(f.name, f.name)
+            if key in table:
+                value = table[key]
+                setattr(config, f.name, tuple(value) if isinstance(value, list) else value)
+    return config
 
 
 def get_preset(name: str) -> Preset:

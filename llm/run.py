@@ -1,50 +1,71 @@
-"""Run directory layout and atomic file writes shared by every stage of the LLM lab.
+"""Run directory layout, user errors and command-line plumbing shared by every stage of the LLM lab.
 
 One run directory (default ``runs/<preset>``) holds every output of the chain::
 
     config/<stage>.json        resolved config of each stage that ran
-    corpus/                    {train,valid,test}.jsonl + stats.json            (llm.corpus)
-    tokenizer/                 save_pretrained tokenizer                        (llm.tokenizer)
-    sft/pretrained/            LM-pretrained model, the resume point of sft     (llm.sft)
-    sft/model/                 π_ref: SFT model (safetensors) + tokenizer       (llm.sft)
-    sft/metrics.json           loss curves, held-out loss, samples before/after (llm.sft)
-    reward/model/              learned reward model + tokenizer                 (llm.reward)
-    reward/metrics.json        Bradley–Terry loss curve, pair accuracies        (llm.reward)
-    offline/train.jsonl        the rewarded offline dataset                     (llm.sample)
+    corpus/                    {train,valid,test}.jsonl + stats.json            (llm.data.corpus)
+    tokenizer/                 save_pretrained tokenizer                        (llm.data.tokenizer)
+    sft/pretrained/            LM-pretrained model, the resume point of sft     (llm.stages.sft)
+    sft/model/                 π_ref: SFT model (safetensors) + tokenizer       (llm.stages.sft)
+    sft/metrics.json           loss curves, held-out loss, samples before/after (llm.stages.sft)
+    reward/model/              learned reward model + tokenizer                 (llm.stages.reward)
+    reward/metrics.json        Bradley–Terry loss curve, pair accuracies        (llm.stages.reward)
+    offline/train.jsonl        the rewarded offline dataset                     (llm.stages.sample)
 
-Every final file or directory is written under a temporary name in the same directory and moved into place with
-``os.replace``, so an interrupted stage never leaves a half-written output that a later stage would trust.
+Every final file or directory is written through :mod:`bandit.records` (a temporary name in the same directory, then
+``os.replace``), so an interrupted stage never leaves a half-written output that a later stage would trust.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from bandit.records import atomic_write_json, to_jsonable
+from llm.presets import resolve
 
 __all__ = [
     "RunPaths",
-    "atomic_write_text",
-    "atomic_write_json",
-    "atomic_dir",
-    "usual_mode",
+    "StageConfig",
     "save_config",
     "UserError",
     "cli_errors",
     "read_jsonl",
+    "run_stage",
 ]
 
 
 class UserError(ValueError):
     """A user mistake (bad path, malformed input, missing stage output): the CLI prints it on one line and exits 2."""
+
+
+@dataclasses.dataclass
+class StageConfig:
+    """The fields every cached stage of the chain shares; a stage config subclasses it and adds its own.
+
+    Every field of a subclass left ``None`` takes its preset's value (:func:`llm.presets.resolve`), under the name in
+    ``PRESET_ALIASES`` where the stage's option and the preset's field are named differently.
+    """
+
+    preset: str = "small"
+    """Preset (tiny, small, gpt2, smollm2): every option left unset takes its value (llm/presets.py)."""
+    run_dir: str | None = None
+    """Run directory holding every stage's outputs; default runs/<preset>."""
+    force: bool = False
+    """Redo the stage even when its output exists (otherwise the cached output is kept)."""
+    no_progress: bool = False
+    """Turn progress bars off."""
+
+    PRESET_ALIASES: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        resolve(self, self.PRESET_ALIASES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,80 +143,10 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
             yield f"{path}:{lineno}", obj
 
 
-@functools.cache
-def _umask() -> int:
-    # Read once: os.umask can only be read by setting it, and a second thread creating a file in between would get
-    # the temporary value.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def usual_mode(directory: bool = False) -> int:
-    """The permissions ``open``/``mkdir`` would give under the process umask (``tempfile`` makes 0600 / 0700)."""
-    return (0o777 if directory else 0o666) & ~_umask()
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temp file in the same directory, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, usual_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _json_default(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return dataclasses.asdict(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    return str(obj)
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON atomically (dataclasses, paths and arrays are converted)."""
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n")
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling directory; on success it replaces ``path`` (an older ``path`` is removed first).
-
-    On an exception the temporary directory is deleted and ``path`` is left as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, usual_mode(directory=True))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists():
-        old = path.with_name(f".{path.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
-
-
 def save_config(paths: RunPaths, stage: str, config: Any) -> None:
     """Record the resolved config of ``stage`` as ``config/<stage>.json`` and print it."""
     atomic_write_json(paths.config / f"{stage}.json", config)
-    print(f"[{stage}] config: " + json.dumps(config, default=_json_default, ensure_ascii=False))
+    print(f"[{stage}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False))
 
 
 def cli_errors(fn: Any) -> Any:
@@ -240,3 +191,37 @@ def quiet_transformers() -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+
+
+def run_stage(
+    name: str,
+    config_cls: type,
+    argv: list[str] | None,
+    doc: str | None,
+    *,
+    output: Callable[[RunPaths], Path],
+    work: Callable[[Any], Any],
+    report: Callable[[Any, RunPaths], None],
+    requires: Callable[[RunPaths], tuple[Path, str]] | None = None,
+) -> int:
+    """The command line of one cached stage of the chain (``python -m llm <name>``), written once.
+
+    Parses ``argv`` into ``config_cls`` (tyro: field docstrings become ``--help``), skips the stage when its
+    ``output`` exists (unless ``--force``), checks the output of the stage it ``requires``, records the resolved config
+    as ``config/<name>.json``, runs ``work(config)`` with the configured torch threads and prints ``report``.
+    """
+    import tyro
+
+    config = tyro.cli(config_cls, args=argv, description=doc, prog=f"python -m llm {name}")
+    paths = RunPaths(config.run_dir)
+    if output(paths).exists() and not config.force:
+        print(f"[{name}] {output(paths)} exists (cached); --force redoes it")
+        return 0
+    if requires is not None:
+        paths.require(*requires(paths))
+    save_config(paths, name, config)
+    quiet_transformers()
+    with torch_threads(getattr(config, "threads", 0)):
+        result = work(config)
+    report(result, paths)
+    return 0

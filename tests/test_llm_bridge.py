@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from bandit.losses import copg_loss, dpo_loss, gather_pairs, ipo_loss, pg_loss, preference_pairs
-from llm.logprobs import sequence_logps
-from llm.train import CoPGTrainer, OfflineDataset
-from tests.test_llm_train_helpers import config, make_model, make_rows, make_tokenizer
+from llm.model.logprobs import sequence_logps
+from llm.stages.train import CoPGTrainer, OfflineDataset
+from tests.llm_helpers import config, make_model, make_rows, make_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def _bandit_rows(n: int, k: int, seed: int, pi_ref: torch.Tensor) -> list[dict]:
     return [
         {
             "prompt": "",
-            "completions": a.tolist(),
+            "completions": [str(x) for x in a.tolist()],  # the offline format stores text: arm ids as strings
             "rewards": rewards_per_arm[a].tolist(),
             "ref_logps": log_ref[a].tolist(),
             "behaviour_logps": mu.log()[a].tolist(),
@@ -119,7 +119,7 @@ def _bandit_rows(n: int, k: int, seed: int, pi_ref: torch.Tensor) -> list[dict]:
 
 
 def _one_token_collator(rows: list[dict]) -> dict:
-    arms = torch.tensor([a for r in rows for a in r["completions"]])  # (B·K,)
+    arms = torch.tensor([int(a) for r in rows for a in r["completions"]])  # (B·K,)
     n = arms.numel()
     return {
         "input_ids": torch.stack([torch.full((n,), BOS), arms], dim=1),  # (B·K, 2): BOS then the arm
@@ -137,7 +137,7 @@ def _one_token_collator(rows: list[dict]) -> dict:
 def _tabular_loss(theta: torch.Tensor, rows: list[dict], beta: float) -> torch.Tensor:
     """bandit.losses.copg_loss on tabular softmax log-probs ln π(a) = θ_a − logsumexp(θ)."""
     log_pi = theta - torch.logsumexp(theta, 0)  # (A,)
-    arms = torch.tensor([r["completions"] for r in rows])  # [B, K]
+    arms = torch.tensor([[int(a) for a in r["completions"]] for r in rows])  # [B, K]
     rewards = torch.tensor([r["rewards"] for r in rows])
     ref_logps = torch.tensor([r["ref_logps"] for r in rows])
     return copg_loss(log_pi[arms], ref_logps, rewards, beta).mean()
@@ -206,7 +206,7 @@ def test_one_token_gradient_is_the_closed_form_contrastive_gradient(tmp_path):
     pi = torch.softmax(theta0, 0)
     expected = torch.zeros(A)
     for r in rows:
-        arms = torch.tensor(r["completions"])
+        arms = torch.tensor([int(a) for a in r["completions"]])
         reg = torch.tensor(r["rewards"]) - beta * (pi.log()[arms] - torch.tensor(r["ref_logps"]))  # R_β per arm
         loo = (reg.sum() - reg) / (len(arms) - 1)  # m_{−i}
         for a, w in zip(arms, reg - loo):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from llm.corpus import (
+from llm.data.batching import collate, completion_token_ids, encode_prompts, fits_completion_budget, prompt_token_ids
+from llm.data.corpus import (
     PROMPT_SUFFIX,
     clean_pairs,
     load_jsonl_pairs,
@@ -19,15 +20,14 @@ from llm.corpus import (
     split_docstring,
     split_of,
 )
-from llm.data import collate, completion_token_ids, encode_prompts, fits_completion_budget, prompt_token_ids
-from llm.offline import load_offline, validate_row, write_offline
+from llm.data.offline import load_offline, validate_row, write_offline
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pairs.jsonl"
 
 
 @pytest.fixture(scope="module")
 def tok():
-    from llm.tokenizer import train_local_tokenizer
+    from llm.data.tokenizer import train_local_tokenizer
 
     pairs = load_jsonl_pairs(FIXTURE)
     return train_local_tokenizer([make_prompt(p["document"]) + make_completion(p["summary"]) for p in pairs], 400)
@@ -231,7 +231,7 @@ def test_offline_roundtrip_and_validation(tmp_path):
 
 
 def test_offline_to_datasets():
-    from llm.offline import to_hf_dataset
+    from llm.data.offline import to_hf_dataset
 
     ds = to_hf_dataset([_row(), _row()])
     assert ds.column_names[:6] == ["prompt", "completions", "rewards", "behaviour_logps", "ref_logps", "source"]
@@ -245,7 +245,7 @@ def test_atomic_writes_leave_usual_permissions_and_nothing_half_written(tmp_path
     import os
     import stat
 
-    from llm.run import _umask, atomic_dir, atomic_write_json
+    from bandit.records import _umask, atomic_dir, atomic_write_json
 
     _umask.cache_clear()  # the umask is read once per process: make this test's umask the one read
     old = os.umask(0o022)

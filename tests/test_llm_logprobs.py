@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from llm.corpus import make_completion, make_prompt
-from llm.data import collate, completion_token_ids, prompt_token_ids
-from llm.generation import TemperatureScaled, completion_logps, generate
-from llm.logprobs import sequence_logps
+from llm.data.batching import collate, completion_token_ids, prompt_token_ids
+from llm.data.corpus import make_completion, make_prompt
+from llm.model.generation import TemperatureScaled, completion_logps, generate
+from llm.model.logprobs import sequence_logps
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pairs.jsonl"
 
 
 @pytest.fixture(scope="module")
 def tok():
-    from llm.corpus import load_jsonl_pairs
-    from llm.tokenizer import train_local_tokenizer
+    from llm.data.corpus import load_jsonl_pairs
+    from llm.data.tokenizer import train_local_tokenizer
 
     pairs = load_jsonl_pairs(FIXTURE)
     return train_local_tokenizer([make_prompt(p["document"]) + make_completion(p["summary"]) for p in pairs], 400)

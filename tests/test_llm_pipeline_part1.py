@@ -30,7 +30,8 @@ CORPUS_ARGS = [
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from llm import corpus, reward, sample, sft, tokenizer
+    from llm.data import corpus, tokenizer
+    from llm.stages import reward, sample, sft
 
     rd = tmp_path_factory.mktemp("tiny_run")
     common = ["--preset", "tiny", "--run-dir", str(rd), "--no-progress"]
@@ -74,10 +75,10 @@ def test_reward_model_above_chance(run_dir):
 
 def test_offline_dataset_consistent(run_dir):
     """Every row validates; ref/behaviour log-probs and rewards equal a recomputation with the saved models."""
-    from llm.generation import completion_logps
-    from llm.models import load_policy
-    from llm.offline import OFFLINE_FIELDS, load_offline
-    from llm.reward import load_reward
+    from llm.data.offline import OFFLINE_FIELDS, load_offline
+    from llm.model.generation import completion_logps
+    from llm.model.models import load_policy
+    from llm.model.rewards import load_reward
 
     rows = load_offline(run_dir / "offline")
     assert len(rows) > 0
@@ -104,7 +105,7 @@ def test_offline_dataset_consistent(run_dir):
 
 def test_sample_is_resumable(run_dir, capsys):
     """A re-run reuses the cached per-temperature parts and reproduces the dataset exactly."""
-    from llm import sample
+    from llm.stages import sample
 
     before = (run_dir / "offline/train.jsonl").read_text()
     assert sample.main(["--preset", "tiny", "--run-dir", str(run_dir), "--no-progress", "--force"]) == 0
@@ -113,7 +114,7 @@ def test_sample_is_resumable(run_dir, capsys):
 
 
 def test_eval_prompts(run_dir):
-    from llm.corpus import load_eval_prompts
+    from llm.data.corpus import load_eval_prompts
 
     rows = load_eval_prompts(run_dir, "valid", n=3)
     assert 0 < len(rows) <= 3
@@ -124,7 +125,7 @@ def test_eval_prompts(run_dir):
 
 
 def _corpus(tmp_path, lines, capsys):
-    from llm import corpus
+    from llm.data import corpus
 
     p = tmp_path / "in.jsonl"
     p.write_text("".join(lines))
@@ -146,7 +147,7 @@ def test_bad_input_one_line_errors(tmp_path, capsys):
 
 
 def test_nan_reward_rejected_with_line(tmp_path):
-    from llm.offline import load_offline
+    from llm.data.offline import load_offline
 
     row = {
         "prompt": "d\nTL;DR:",
@@ -164,7 +165,7 @@ def test_nan_reward_rejected_with_line(tmp_path):
 
 
 def test_missing_stage_is_one_line(tmp_path, capsys):
-    from llm import sample
+    from llm.stages import sample
 
     rc = sample.main(["--preset", "tiny", "--run-dir", str(tmp_path / "nothing"), "--no-progress"])
     err = capsys.readouterr().err

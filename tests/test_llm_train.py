@@ -1,4 +1,4 @@
-"""The LLM trainer (llm.train) on tiny GPT-2 models and a synthetic offline dataset.
+"""The LLM trainer (llm.stages.train) on tiny GPT-2 models and a synthetic offline dataset.
 
 Every method lowers its loss on a fixed batch, online mode runs, resume reproduces the weights, gradient accumulation
 is invariant, bad configs fail with a clear message."""
@@ -11,8 +11,8 @@ import re
 import pytest
 import torch
 
-from llm.train import CoPGTrainer, OfflineDataset, train
-from tests.test_llm_train_helpers import config, gold_reward, length_reward, make_model, make_rows, make_tokenizer
+from llm.stages.train import CoPGTrainer, OfflineDataset, train
+from tests.llm_helpers import config, gold_reward, length_reward, make_model, make_rows, make_tokenizer
 
 OFFLINE_METHODS = ["copg", "copg_pair", "ipo", "ipo_mean", "dpo", "pg", "pg_is"]
 
@@ -51,8 +51,8 @@ def _params(model):
 def _surrogate_at_fixed_weights(tr, batch):
     """For pg / pg_is (surrogates whose value means nothing): returns f(θ) = Σ sg(∂L/∂ln π at θ0)·ln π_θ(y),
     the first-order model of the loss with the score-function weights frozen at the current parameters."""
-    from llm.logprobs import sequence_logps
     from llm.methods import LossInputs, gather
+    from llm.model.logprobs import sequence_logps
 
     cols = tr.method.select(batch["rewards"], batch["sources"], torch.Generator().manual_seed(0))
     b, k = batch["rewards"].shape
@@ -218,7 +218,7 @@ def test_resume_reproduces_the_final_weights(tmp_path, setup):
 
 def test_eval_kl_is_zero_for_the_reference_and_k3_nonnegative(setup):
     """KL(π_ref‖π_ref) estimates are exactly 0; the k3 estimator is ≥ 0 per sample for any policy."""
-    from llm.evaluate import evaluate_policy
+    from llm.model.evaluation import evaluate_policy
 
     tok, ref, rows = setup
     prompts, refs = [r["prompt"] for r in rows], [r["reference"] for r in rows]
@@ -262,7 +262,7 @@ def test_pair_loss_on_k1_data_raises(tmp_path, setup, method):
 
 
 def test_cli_user_errors_are_one_line(capsys):
-    from llm.train import main
+    from llm.stages.train import main
 
     assert main(["--preset", "tiny", "--beta", "0", "--run_dir", "/nonexistent"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -275,7 +275,7 @@ def test_cli_user_errors_are_one_line(capsys):
 def test_help_lists_every_trainer_field(capsys):
     import dataclasses
 
-    from llm.train import CoPGConfig, parse_config
+    from llm.stages.train import CoPGConfig, parse_config
 
     with pytest.raises(SystemExit) as e:
         parse_config(["--help"])
@@ -283,13 +283,47 @@ def test_help_lists_every_trainer_field(capsys):
     out = capsys.readouterr().out
     own = [f.name for f in dataclasses.fields(CoPGConfig) if f.name in CoPGConfig.__dataclass_fields__]
     for name in ("method", "beta", "pg_baseline", "is_clip", "online_k", "online_offline_k", "eval_prompts", "resume"):
-        assert f"--{name}" in out and name in own
+        assert f"--{name.replace('_', '-')}" in out and name in own
+    for method in ("copg", "copg_pair", "ipo", "dpo", "pg", "pg_is", "online"):
+        assert f"  {method} " in out  # the method choices are listed
+    assert len(out.splitlines()) < 80 and "usage: python -m llm train" in out
+
+
+def test_help_all_lists_training_arguments(capsys):
+    from llm.stages.train import parse_config
+
+    with pytest.raises(SystemExit):
+        parse_config(["--help-all"])
+    out = capsys.readouterr().out
+    assert "--gradient_accumulation_steps" in out and "--run-dir" in out
 
 
 def test_preset_sets_defaults_and_flags_override():
-    from llm.train import TRAIN_BUDGETS, parse_config
+    from llm.presets import get_preset
+    from llm.stages.train import parse_config
 
-    cfg = parse_config(["--preset", "tiny", "--run_dir", "/tmp/x", "--beta", "0.3"])
-    assert cfg.max_steps == TRAIN_BUDGETS["tiny"]["max_steps"] and cfg.beta == 0.3
-    cfg = parse_config(["--preset", "tiny", "--run_dir", "/tmp/x", "--max_steps", "3"])
+    cfg = parse_config(["--preset", "tiny", "--run-dir", "/tmp/x", "--beta", "0.3"])
+    assert cfg.max_steps == get_preset("tiny").train.max_steps and cfg.beta == 0.3
+    cfg = parse_config(["--preset", "tiny", "--run_dir", "/tmp/x", "--max-steps", "3"])
     assert cfg.max_steps == 3 and cfg.output_dir == "/tmp/x/train/copg_beta0.1_seed0"
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "gpt2", "smollm2"])
+def test_python_config_equals_cli_config(preset):
+    """CoPGConfig(preset=p) in Python resolves exactly what `python -m llm train --preset p` resolves (one home)."""
+    import dataclasses
+
+    from llm.presets import get_preset
+    from llm.stages.train import CoPGConfig, parse_config
+
+    from_python = CoPGConfig(preset=preset)
+    from_cli = parse_config(["--preset", preset])
+    differ = {
+        f.name: (getattr(from_python, f.name), getattr(from_cli, f.name))
+        for f in dataclasses.fields(CoPGConfig)
+        if getattr(from_python, f.name) != getattr(from_cli, f.name) and f.name != "logging_dir"
+    }
+    assert differ == {}
+    p = get_preset(preset)
+    assert from_python.max_steps == p.train.max_steps and from_python.learning_rate == p.train.learning_rate
+    assert from_python.eval_prompts == p.eval.prompts and from_python.max_new_tokens == p.max_completion_tokens

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from llm.plots import best_beta, make_figures, redraw
+from bandit.records import redraw
+from llm.plots import best_beta, make_figures
 
 
 def _run(method, beta, finals, kl_scale=1.0):

@@ -1,4 +1,4 @@
-"""Shared helpers (no tests here): tiny models, a tiny BPE and a synthetic offline dataset for the trainer tests.
+"""Shared helpers of the LLM tests (not a test module): tiny models, a tiny BPE and a synthetic offline dataset.
 
 The synthetic rewards are a length score (characters / 10), a stand-in for the reward model; reference and behaviour
 log-probs are computed with the reference model exactly as part 1 computes them (``completion_logps``).
@@ -14,7 +14,7 @@ WORDS = "the cat sat on a mat and dog ran far away fast slow red blue big small 
 
 
 def make_tokenizer():
-    from llm.tokenizer import train_local_tokenizer
+    from llm.data.tokenizer import train_local_tokenizer
 
     rng = random.Random(0)
     texts = [" ".join(rng.choice(WORDS) for _ in range(12)) + "\nTL;DR:" for _ in range(200)]
@@ -49,7 +49,7 @@ def gold_reward(prompts, completions, references=None, **kw):
 
 def make_rows(tokenizer, ref_model, n_prompts: int = 8, k: int = 3, human: bool = True, seed: int = 0) -> list[dict]:
     """Synthetic offline dataset: k−1 "sft_T1" word strings + (optionally) one "human" completion per prompt."""
-    from llm.generation import completion_logps
+    from llm.model.generation import completion_logps
 
     rng = random.Random(seed)
     rows = []
@@ -76,7 +76,7 @@ def make_rows(tokenizer, ref_model, n_prompts: int = 8, k: int = 3, human: bool 
 
 
 def config(tmp_path, **kw):
-    from llm.train import CoPGConfig
+    from llm.stages.train import CoPGConfig
 
     base = dict(
         preset="tiny",

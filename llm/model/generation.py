@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from llm.data import collate, encode_prompts
-from llm.logprobs import position_ids_from_mask, sequence_logps
+from llm.data.batching import collate, encode_prompts
+from llm.model.logprobs import position_ids_from_mask, sequence_logps
 
 __all__ = ["TemperatureScaled", "generate", "completion_logps"]
 

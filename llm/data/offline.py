@@ -15,7 +15,7 @@ column                 type               meaning
 ``source``             list[str] (k)      behaviour policy of each completion: ``"sft_T0.7"``, ``"human"``, ...
 =====================  =================  =========================================================================
 
-Extra columns written by ``llm.sample`` (accepted and kept, never required): ``id``, ``reference`` (the human
+Extra columns written by ``llm.stages.sample`` (accepted and kept, never required): ``id``, ``reference`` (the human
 summary as a completion), ``gold_rewards`` (ROUGE-L F1 vs the reference, k floats), ``temperatures`` (k floats;
 1.0 for "human"), ``truncated`` (k bools: no EOS sampled within the budget). Log-probs are sums over completion
 tokens (``sequence_logps(reduction="sum")``). TRL has no float-reward format; this extends its prompt-completion
@@ -30,7 +30,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from llm.run import UserError, atomic_write_text, read_jsonl
+from bandit.records import atomic_write_text
+from llm.run import UserError, read_jsonl
 
 __all__ = ["OFFLINE_FIELDS", "validate_row", "write_offline", "load_offline", "to_hf_dataset", "KNOWN_SOURCES_NOTE"]
 
@@ -43,21 +44,24 @@ KNOWN_SOURCES_NOTE = (
 _FLOAT_LISTS = ("rewards", "behaviour_logps", "ref_logps")
 
 
-def validate_row(row: Any, where: str = "row") -> dict:
-    """Check one row (types, k ≥ 2, equal list lengths, finite floats); ValueError naming ``where`` otherwise."""
+def validate_row(row: Any, where: str = "row", min_k: int = 2) -> dict:
+    """Check one row (types, k ≥ ``min_k``, equal list lengths, finite floats); ValueError naming ``where`` otherwise.
+
+    The one schema check of the offline format: the writer, the loader and the trainer's dataset all call it.
+    """
     if not isinstance(row, dict):
         raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
     missing = [f for f in OFFLINE_FIELDS if f not in row]
     if missing:
         raise UserError(f"{where}: missing column(s) {missing}; an offline row needs {list(OFFLINE_FIELDS)}")
-    if not isinstance(row["prompt"], str) or not row["prompt"]:
-        raise UserError(f"{where}: prompt must be a non-empty string")
+    if not isinstance(row["prompt"], str):
+        raise UserError(f"{where}: prompt must be a string (it may be empty: an unconditional completion)")
     comps = row["completions"]
     if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
         raise UserError(f"{where}: completions must be a list of strings")
     k = len(comps)
-    if k < 2:
-        raise UserError(f"{where}: {k} completion(s); CoPG needs k ≥ 2 completions of the same prompt")
+    if k < min_k:
+        raise UserError(f"{where}: {k} completion(s); CoPG needs k ≥ {min_k} completions of the same prompt")
     for f in (*_FLOAT_LISTS, "source"):
         if not isinstance(row[f], list) or len(row[f]) != k:
             n = len(row[f]) if isinstance(row[f], list) else type(row[f]).__name__

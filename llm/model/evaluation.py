@@ -1,8 +1,8 @@
 """Evaluation of a policy on held-out prompts: proxy reward, gold score and KL(π‖π_ref) from fresh samples.
 
-Decoding: pure temperature sampling from softmax(logits / T) (``llm.generation.generate``: no top-k, no top-p), T = 1
-by default, at most ``max_new_tokens`` tokens, one completion per prompt, a fixed seed (the same noise at every
-evaluation step and for every run, so curves differ by the policy, not by the draw).
+Decoding: pure temperature sampling from softmax(logits / T) (``llm.model.generation.generate``: no top-k, no
+top-p), T = 1 by default, at most ``max_new_tokens`` tokens, one completion per prompt, a fixed seed (the same noise at
+every evaluation step and for every run, so curves differ by the policy, not by the draw).
 
 KL(π‖π_ref) is estimated on those samples, only when T = 1 (then y ~ π exactly):
 
@@ -13,25 +13,21 @@ KL(π‖π_ref) is estimated on those samples, only when T = 1 (then y ~ π exac
 Both sum over the completion tokens *and* the EOS the collator appends (a completion cut at ``max_new_tokens``
 is scored as if it stopped there, as everywhere in the lab).
 
-Examples:
-    python -m llm eval --run-dir runs/small                                   # the SFT policy π_ref
-    python -m llm eval --run-dir runs/small --model runs/small/train/copg_beta0.1_seed0/final --n-prompts 128
+The ``eval`` stage (``llm.stages.evaluate``) runs it from the command line; the trainer and the pipeline call it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
-import sys
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from llm.logprobs import token_logps
+from llm.data.batching import collate
+from llm.model.generation import generate
+from llm.model.logprobs import token_logps
 
-__all__ = ["evaluate_policy", "standard_error", "EvalConfig", "main"]
+__all__ = ["evaluate_policy", "standard_error"]
 
 
 def standard_error(values: list[float]) -> float:
@@ -54,7 +50,6 @@ def _kl_terms(
     max_prompt_tokens: int | None,
 ) -> tuple[list[float], list[float], list[int]]:
     """Per-sample k1 and k3 sums over completion tokens and the completion lengths (tokens incl. EOS)."""
-    from llm.data import collate
 
     k1, k3, lengths = [], [], []
     device = next(policy.parameters()).device
@@ -104,7 +99,6 @@ def evaluate_policy(
         (``proxy``, ``gold``, ``kl_k1``, ``kl_k3``, ``length``) for standard errors and paired comparisons, and the
         first ``n_samples_saved`` (prompt, completion, scores) summaries.
     """
-    from llm.generation import generate
 
     if len(prompts) != len(references):
         raise ValueError(f"evaluate_policy: {len(prompts)} prompts but {len(references)} references")
@@ -145,103 +139,3 @@ def evaluate_policy(
         s.update({key: vals[i] for key, vals in per_prompt.items()})
         samples.append(s)
     return metrics, per_prompt, samples
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# CLI
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class EvalConfig:
-    """Evaluate a policy (default: the SFT model π_ref) on held-out prompts of a run directory."""
-
-    run_dir: str = "runs/small"
-    """Run directory with part 1's outputs (sft/model, reward/model, corpus/valid.jsonl)."""
-    model: str | None = None
-    """Policy directory (save_pretrained), e.g. <output_dir>/final of a train run; default: the SFT model π_ref."""
-    preset: str | None = None
-    """Preset for the length budgets; default: read from <run_dir>/config/sft.json, else 'small'."""
-    split: str = "valid"
-    """Corpus split of the prompts (the reward model never saw valid)."""
-    n_prompts: int = 32
-    """Number of held-out prompts (the first N of the split: a fixed set)."""
-    temperature: float = 1.0
-    """Sampling temperature T (KL to π_ref is estimated only at T = 1)."""
-    seed: int = 1234
-    """Sampling seed."""
-    max_new_tokens: int | None = None
-    """Completion budget in tokens; default: the preset's max_completion_tokens."""
-    batch_size: int = 64
-    """Prompts per generation batch."""
-    beta: float | None = None
-    """If set, also report reward/regularised_mean = proxy − β·KL."""
-    out: str | None = None
-    """Write metrics, per-prompt scores and samples to this JSON file (default <run_dir>/eval/<name>.json)."""
-    no_progress: bool = False
-    """Turn progress bars off."""
-
-
-def _preset_of(run_dir: str) -> str:
-    p = Path(run_dir) / "config" / "sft.json"
-    if p.exists():
-        try:
-            return json.loads(p.read_text()).get("preset", "small")
-        except (ValueError, AttributeError):
-            pass
-    return "small"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m llm eval``: generate, score with the proxy RM and ROUGE-L gold, estimate KL."""
-    import tyro
-
-    from llm.run import atomic_write_json, cli_errors
-
-    @cli_errors
-    def _run() -> int:
-        cfg = tyro.cli(EvalConfig, args=argv, description=__doc__)
-        from llm.corpus import load_eval_prompts
-        from llm.models import load_policy
-        from llm.presets import get_preset
-        from llm.reward import load_reward
-
-        preset = get_preset(cfg.preset or _preset_of(cfg.run_dir))
-        tokenizer, ref = load_policy(cfg.run_dir)
-        if cfg.model:
-            from transformers import AutoModelForCausalLM
-
-            if not Path(cfg.model).exists():
-                raise ValueError(f"eval: --model {cfg.model} does not exist")
-            policy = AutoModelForCausalLM.from_pretrained(cfg.model).eval()
-        else:
-            _, policy = load_policy(cfg.run_dir)
-        rows = load_eval_prompts(cfg.run_dir, split=cfg.split, n=cfg.n_prompts)
-        metrics, per_prompt, samples = evaluate_policy(
-            policy,
-            ref,
-            tokenizer,
-            [r["prompt"] for r in rows],
-            [r["reference"] for r in rows],
-            load_reward(cfg.run_dir, kind="rm"),
-            load_reward(cfg.run_dir, kind="gold"),
-            max_new_tokens=cfg.max_new_tokens or preset.max_completion_tokens,
-            temperature=cfg.temperature,
-            seed=cfg.seed,
-            batch_size=cfg.batch_size,
-            max_prompt_tokens=preset.max_prompt_tokens,
-            beta=cfg.beta,
-            progress=not cfg.no_progress,
-        )
-        name = Path(cfg.model).parent.name if cfg.model else "sft"
-        out = Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "eval" / f"{name}.json"
-        atomic_write_json(out, {"config": cfg, "metrics": metrics, "per_prompt": per_prompt, "samples": samples})
-        print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
-        print(f"[eval] → {out}")
-        return 0
-
-    return _run()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

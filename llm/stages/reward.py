@@ -19,182 +19,26 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import math
-import os
 import random
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from llm.run import (
-    RunPaths,
-    UserError,
-    atomic_dir,
-    atomic_write_json,
-    cli_errors,
-    quiet_transformers,
-    save_config,
-    torch_threads,
-)
+from bandit.records import atomic_dir, atomic_write_json
+from llm.data.batching import collate, fits_completion_budget
+from llm.data.corpus import load_split, make_completion, make_prompt, prompt_order
+from llm.model.generation import generate
+from llm.model.models import load_policy
+from llm.model.optim import cosine_lr
+from llm.model.rewards import GoldReward, RewardModelReward, reward_scores
+from llm.presets import get_preset
+from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
 
-__all__ = [
-    "RewardFn",
-    "rouge_l",
-    "GoldReward",
-    "reward_scores",
-    "RewardModelReward",
-    "load_reward",
-    "gold_settings",
-    "bradley_terry_loss",
-    "gold_preference_pairs",
-    "RewardConfig",
-    "train_reward_model",
-    "main",
-]
-
-RewardFn = Callable[..., list[float]]
-"""A reward: ``f(prompts: list[str], completions: list[str], **kw) -> list[float]``."""
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Gold score
-# ----------------------------------------------------------------------------------------------------------------
-
-_SCORER: Any = None
-
-
-def rouge_l(references: list[str], completions: list[str]) -> list[float]:
-    """ROUGE-L F1 (Porter-stemmed, ``rouge-score``) of each completion against its reference, in [0, 1]."""
-    global _SCORER
-    if _SCORER is None:
-        from rouge_score import rouge_scorer
-
-        _SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    if len(references) != len(completions):
-        raise ValueError(f"rouge_l: {len(references)} references but {len(completions)} completions")
-    return [float(_SCORER.score(r, c)["rougeL"].fmeasure) for r, c in zip(references, completions)]
-
-
-class GoldReward:
-    """Gold reward: ROUGE-L F1 against the reference summary, minus an optional relative length penalty.
-
-    R(x, y) = ROUGE-L-F1(y, ref(x)) − length_weight · |words(y) − words(ref)| / max(words(ref), 1)
-
-    The reference of each prompt comes from the ``references`` keyword (one per completion, as a dataset column
-    would arrive in TRL) or else from the ``references`` mapping prompt → reference given at construction.
-    """
-
-    def __init__(self, references: dict[str, str] | None = None, length_weight: float = 0.0) -> None:
-        self.references = dict(references or {})
-        self.length_weight = float(length_weight)
-
-    def __call__(self, prompts: list[str], completions: list[str], **kw: Any) -> list[float]:
-        refs = kw.get("references", kw.get("reference"))
-        if refs is None:
-            missing = [p for p in prompts if p not in self.references]
-            if missing:
-                raise ValueError(
-                    f"GoldReward: no reference for {len(missing)} prompt(s) (first: {missing[0][:60]!r}); pass "
-                    "references=[...] or build GoldReward with a prompt → reference mapping"
-                )
-            refs = [self.references[p] for p in prompts]
-        if isinstance(refs, str):
-            refs = [refs] * len(completions)
-        scores = rouge_l(list(refs), list(completions))
-        if self.length_weight:
-            for i, (r, c) in enumerate(zip(refs, completions)):
-                nr, nc = len(r.split()), len(c.split())
-                scores[i] -= self.length_weight * abs(nc - nr) / max(nr, 1)
-        return scores
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Learned reward model
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def reward_scores(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> torch.Tensor:
-    """Scalar RM score of each row, read at its last real token (the completion's EOS). [N, T] → [N].
-
-    Works for left or right padding: the trunk gets position ids from the mask, the head reads the last 1 of the mask.
-    """
-    from llm.logprobs import position_ids_from_mask
-
-    hidden = model.base_model(
-        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids_from_mask(attention_mask)
-    ).last_hidden_state  # (N, T, d)
-    T = attention_mask.shape[1]
-    last = (attention_mask * torch.arange(T, device=attention_mask.device)).argmax(-1)  # (N,) last real token
-    pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]  # (N, d)
-    return model.score(pooled).squeeze(-1).float()  # (N,)
-
-
-class RewardModelReward:
-    """The learned RM as a reward callable ``f(prompts, completions, **kw) -> list[float]`` (no gradient)."""
-
-    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 32, max_prompt_tokens: int | None = None) -> None:
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.batch_size = batch_size
-        self.max_prompt_tokens = max_prompt_tokens
-
-    @torch.no_grad()
-    def __call__(self, prompts: list[str], completions: list[str], **kw: Any) -> list[float]:
-        from llm.data import collate
-
-        if len(prompts) != len(completions):
-            raise ValueError(f"RewardModelReward: {len(prompts)} prompts but {len(completions)} completions")
-        out = [0.0] * len(prompts)
-        order = sorted(range(len(prompts)), key=lambda i: -(len(prompts[i]) + len(completions[i])))
-        for s in range(0, len(order), self.batch_size):
-            idx = order[s : s + self.batch_size]
-            batch = collate(
-                self.tokenizer, [prompts[i] for i in idx], [completions[i] for i in idx], self.max_prompt_tokens
-            )
-            device = next(self.model.parameters()).device  # the RM may live on a GPU; batches are built on the CPU
-            batch = {k: v.to(device) for k, v in batch.items()}
-            for i, v in zip(idx, reward_scores(self.model, **batch).tolist()):
-                out[i] = float(v)
-        return out
-
-
-def gold_settings(run_dir: str | os.PathLike) -> dict:
-    """``{"length_weight", "max_prompt_tokens"}`` the reward model of ``run_dir`` was trained with (saved beside it);
-    ``{0.0, None}`` when no reward model was trained yet."""
-    import json
-
-    f = RunPaths(run_dir).reward_model / "reward_settings.json"
-    d = json.loads(f.read_text()) if f.exists() else {}
-    return {"length_weight": float(d.get("length_weight", 0.0)), "max_prompt_tokens": d.get("max_prompt_tokens")}
-
-
-def load_reward(run_dir: str | os.PathLike, kind: str = "rm", batch_size: int = 32) -> RewardFn:
-    """The reward callable of a run: ``"rm"`` (learned RM of ``reward/model``) or ``"gold"`` (ROUGE-L vs references).
-
-    The gold reward knows the references of every corpus split, so it can be called with prompts only; it uses the
-    length weight the RM was trained with (``gold_settings``), so gold and RM measure the same target.
-    """
-    from llm.corpus import SPLITS, load_split, make_completion, make_prompt
-
-    paths = RunPaths(run_dir)
-    settings = gold_settings(paths.root)
-    if kind == "gold":
-        refs = {}
-        for split in SPLITS:
-            for r in load_split(paths.root, split):
-                refs[make_prompt(r["document"])] = make_completion(r["summary"])
-        return GoldReward(refs, length_weight=settings["length_weight"])
-    if kind == "rm":
-        from llm.models import load_reward_model
-
-        tok, model = load_reward_model(paths.root)
-        return RewardModelReward(model, tok, batch_size=batch_size, max_prompt_tokens=settings["max_prompt_tokens"])
-    raise ValueError(f"load_reward: kind must be 'rm' or 'gold', got {kind!r}")
+__all__ = ["bradley_terry_loss", "gold_preference_pairs", "RewardConfig", "train_reward_model", "main"]
 
 
 def bradley_terry_loss(scores_preferred: torch.Tensor, scores_other: torch.Tensor) -> torch.Tensor:
@@ -226,69 +70,48 @@ def gold_preference_pairs(gold: list[list[float]], margin: float = 0.05) -> list
 
 
 @dataclasses.dataclass
-class RewardConfig:
+class RewardConfig(StageConfig):
     """Train the Bradley–Terry reward model on gold-labelled preference pairs of sampled summaries."""
 
-    preset: str = "small"
-    """Preset name: sets the budgets below; explicit flags override it."""
-    run_dir: str = ""
-    """Run directory; empty = runs/<preset>. Reads corpus/ and sft/model, writes reward/."""
-    rm_prompts: int = 0
-    """Train prompts whose sampled summaries form the RM's training pairs; 0 = preset."""
-    valid_prompts: int = 0
-    """Valid prompts for held-out pair accuracy; 0 = max(rm_prompts / 4, 8)."""
-    rm_samples: int = 0
-    """Summaries sampled from π_ref per prompt (T = sample_temperature); 0 = preset."""
+    rm_prompts: int | None = None
+    """Train prompts whose sampled summaries form the RM's training pairs; default: the preset's."""
+    valid_prompts: int | None = None
+    """Valid prompts for held-out pair accuracy; default max(rm_prompts / 4, 8)."""
+    rm_samples: int | None = None
+    """Summaries sampled from π_ref per prompt (T = sample_temperature); default: the preset's."""
     sample_temperature: float = 1.0
     """Sampling temperature T of the RM's training summaries."""
     include_human: bool = True
     """Add the human reference as one more candidate of every prompt (gold ROUGE-L = 1)."""
     margin: float = 0.05
     """A pair is used only if the gold scores differ by more than this (near-ties carry no label)."""
-    length_weight: float = -1.0
-    """Weight of the relative length penalty in the gold score (0 = pure ROUGE-L F1); -1 = preset."""
-    rm_steps: int = 0
-    """Bradley–Terry training steps; 0 = preset."""
-    rm_batch: int = 0
-    """Preference pairs per step; 0 = preset."""
-    rm_lr: float = 0.0
-    """Peak AdamW learning rate (5 % warm-up, cosine to 10 %); 0 = preset."""
-    max_prompt_tokens: int = 0
-    """Prompt budget in tokens (document truncated); 0 = preset."""
+    length_weight: float | None = None
+    """Weight of the relative length penalty in the gold score (0 = pure ROUGE-L F1); default: the preset's."""
+    rm_steps: int | None = None
+    """Bradley–Terry training steps; default: the preset's."""
+    rm_batch: int | None = None
+    """Preference pairs per step; default: the preset's."""
+    rm_lr: float | None = None
+    """Peak AdamW learning rate (5 % warm-up, cosine to 10 %); default: the preset's."""
+    max_prompt_tokens: int | None = None
+    """Prompt budget in tokens (document truncated); default: the preset's."""
     seed: int = 0
     """Seed of sampling, pair order and head initialisation."""
     threads: int = 1
     """torch CPU threads; 1 is fastest on a shared 2-core machine (see llm.run.torch_threads); 0 = torch's default."""
-    force: bool = False
-    """Retrain even if reward/model exists."""
-    no_progress: bool = False
-    """Disable progress bars."""
+
+    PRESET_ALIASES: ClassVar[dict[str, str]] = {"length_weight": "gold_length_weight"}
 
     def __post_init__(self) -> None:
-        from llm.presets import get_preset
 
-        p = get_preset(self.preset)
-        self.run_dir = self.run_dir or f"runs/{p.name}"
-        self.rm_prompts = self.rm_prompts or p.rm_prompts
-        self.valid_prompts = self.valid_prompts or max(self.rm_prompts // 4, 8)
-        self.rm_samples = self.rm_samples or p.rm_samples
-        self.rm_steps = self.rm_steps or p.rm_steps
-        self.rm_batch = self.rm_batch or p.rm_batch
-        self.rm_lr = self.rm_lr or p.rm_lr
-        self.length_weight = p.gold_length_weight if self.length_weight < 0 else self.length_weight
-        self.max_prompt_tokens = self.max_prompt_tokens or p.max_prompt_tokens
+        super().__post_init__()  # every None field from the preset
+        if self.valid_prompts is None:
+            self.valid_prompts = max(self.rm_prompts // 4, 8)
         if self.rm_samples + int(self.include_human) < 2:
             raise UserError("RewardConfig: need at least 2 candidates per prompt (rm_samples + include_human ≥ 2)")
 
 
-def prompt_order(rows: list[dict], salt: str) -> list[dict]:
-    """Rows in a deterministic pseudo-random order (hash of id and salt): stages pick disjoint prompt subsets."""
-    return sorted(rows, key=lambda r: hashlib.sha1((salt + r["id"]).encode()).hexdigest())
-
-
 def _candidates(model, tokenizer, rows, config, max_new, progress, seed):
-    from llm.corpus import make_completion, make_prompt
-    from llm.generation import generate
 
     prompts = [make_prompt(r["document"]) for r in rows]
     refs = [make_completion(r["summary"]) for r in rows]
@@ -341,12 +164,6 @@ def train_reward_model(config: RewardConfig) -> dict:
     from tqdm.auto import tqdm
     from transformers import AutoModelForSequenceClassification
 
-    from llm.corpus import load_split
-    from llm.data import collate, fits_completion_budget
-    from llm.models import load_policy
-    from llm.presets import get_preset
-    from llm.sft import cosine_lr
-
     preset = get_preset(config.preset)
     paths = RunPaths(config.run_dir)
     paths.require(paths.sft_model, "sft")
@@ -360,7 +177,7 @@ def train_reward_model(config: RewardConfig) -> dict:
             r for r, ok in zip(rows, fits_completion_budget(tokenizer, [r["summary"] for r in rows], max_new)) if ok
         ]
 
-    # RM prompts come from the END of the train order; llm.sample takes offline prompts from its START (disjoint)
+    # RM prompts come from the END of the train order; the sample stage takes offline prompts from its START (disjoint)
     train_rows = prompt_order(usable(load_split(paths.root, "train")), "prompts:")[::-1][: config.rm_prompts]
     valid_rows = prompt_order(usable(load_split(paths.root, "valid")), "prompts:")[: config.valid_prompts]
     if not train_rows or not valid_rows:
@@ -447,25 +264,25 @@ def train_reward_model(config: RewardConfig) -> dict:
     return metrics
 
 
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    """``python -m llm reward``."""
-    import tyro
-
-    config = tyro.cli(RewardConfig, args=argv, description=__doc__, prog="python -m llm reward")
-    paths = RunPaths(config.run_dir)
-    if (paths.reward_model / "config.json").exists() and not config.force:
-        print(f"[reward] {paths.reward_model} exists (cached); --force retrains it")
-        return 0
-    paths.require(paths.sft_model, "sft")
-    save_config(paths, "reward", config)
-    quiet_transformers()
-    with torch_threads(config.threads):
-        m = train_reward_model(config)
+def _report(m: dict, paths: RunPaths) -> None:
     print(
         f"[reward] pair accuracy train {m['train_accuracy']:.3f}, valid {m['valid_accuracy']:.3f} "
         f"(before training {m['valid_accuracy_before']:.3f}; {m['train_pairs']} train / {m['valid_pairs']} valid "
         f"pairs; sampled-only valid {m['valid_accuracy_sampled_only']:.3f}; "
         f"RM–gold Pearson {m['valid_pearson_rm_gold']:.3f}) in {m['seconds']} s → {paths.reward_model}"
     )
-    return 0
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm reward``."""
+    return run_stage(
+        "reward",
+        RewardConfig,
+        argv,
+        __doc__,
+        output=lambda paths: paths.reward_model / "config.json",
+        requires=lambda paths: (paths.sft_model, "sft"),
+        work=train_reward_model,
+        report=_report,
+    )

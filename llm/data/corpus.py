@@ -33,9 +33,10 @@ import sysconfig
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from llm.run import RunPaths, UserError, atomic_write_json, atomic_write_text, cli_errors, read_jsonl, save_config
+from bandit.records import atomic_write_json, atomic_write_text
+from llm.run import RunPaths, StageConfig, UserError, cli_errors, read_jsonl, run_stage
 
 __all__ = [
     "PROMPT_TEMPLATE",
@@ -460,13 +461,9 @@ def corpus_stats(splits: dict[str, list[dict]]) -> dict:
 
 
 @dataclasses.dataclass
-class CorpusConfig:
+class CorpusConfig(StageConfig):
     """Build the (document, summary) corpus of a run."""
 
-    preset: str = "small"
-    """Preset name (tiny, small, gpt2, smollm2): sets max_pairs; explicit flags override it."""
-    run_dir: str = ""
-    """Run directory; empty = runs/<preset>. The corpus goes to <run_dir>/corpus."""
     sources: tuple[str, ...] = ("man", "docstrings")
     """Built-in sources: man (man pages) and/or docstrings (stdlib + site-packages). Ignored with --jsonl/--hub-id."""
     jsonl: str = ""
@@ -483,14 +480,14 @@ class CorpusConfig:
     """Man page root (man1..man8 below it); skipped with a note when absent."""
     python_roots: tuple[str, ...] = ()
     """Directories to scan for .py docstrings; empty = the stdlib and site-packages of this interpreter."""
-    max_files: int = -1
-    """Cap on .py files scanned, stdlib first (0 = all, -1 = preset)."""
-    max_man_pages: int = -1
-    """Cap on man pages read (0 = all, -1 = preset)."""
+    max_files: int | None = None
+    """Cap on .py files scanned, stdlib first (0 = all); default: the preset's."""
+    max_man_pages: int | None = None
+    """Cap on man pages read (0 = all); default: the preset's."""
     workers: int = 2
     """Processes parsing .py files (the docstring scan is the slow part: ≈ 60 s in one process)."""
-    max_pairs: int = -1
-    """Cap on train pairs (deterministic hash subset; valid/test capped at max_pairs/10); 0 = all, -1 = preset."""
+    max_pairs: int | None = None
+    """Cap on train pairs (deterministic hash subset; valid/test: max_pairs/10); 0 = all; default: preset."""
     min_doc_words: int = 20
     """Drop documents shorter than this many words."""
     max_doc_chars: int = 1500
@@ -505,23 +502,15 @@ class CorpusConfig:
     """Fraction of pairs hashed to the valid split."""
     test_frac: float = 0.05
     """Fraction of pairs hashed to the test split."""
-    force: bool = False
-    """Rebuild even if <run_dir>/corpus already exists (otherwise the cached corpus is kept)."""
-    no_progress: bool = False
-    """Disable progress bars."""
+
+    PRESET_ALIASES: ClassVar[dict[str, str]] = {
+        "max_files": "corpus_max_files",
+        "max_man_pages": "corpus_max_man_pages",
+    }
 
     def __post_init__(self) -> None:
-        from llm.presets import get_preset
 
-        preset = get_preset(self.preset)
-        if not self.run_dir:
-            self.run_dir = f"runs/{preset.name}"
-        if self.max_pairs < 0:
-            self.max_pairs = preset.max_pairs
-        if self.max_files < 0:
-            self.max_files = preset.corpus_max_files
-        if self.max_man_pages < 0:
-            self.max_man_pages = preset.corpus_max_man_pages
+        super().__post_init__()  # every None field from the preset
         unknown = set(self.sources) - {"man", "docstrings"}
         if unknown:
             raise UserError(f"CorpusConfig: unknown sources {sorted(unknown)}; use man and/or docstrings")
@@ -624,6 +613,11 @@ def load_split(run_dir: str | os.PathLike, split: str) -> list[dict]:
     return rows
 
 
+def prompt_order(rows: list[dict], salt: str) -> list[dict]:
+    """Rows in a deterministic pseudo-random order (hash of id and salt): stages pick disjoint prompt subsets."""
+    return sorted(rows, key=lambda r: hashlib.sha1((salt + r["id"]).encode()).hexdigest())
+
+
 def load_eval_prompts(run_dir: str | os.PathLike, split: str = "valid", n: int | None = None) -> list[dict]:
     """Held-out prompts with references: rows ``{"id", "prompt", "reference", "document"}`` (first ``n`` if given).
 
@@ -641,17 +635,19 @@ def load_eval_prompts(run_dir: str | os.PathLike, split: str = "valid", n: int |
     ]
 
 
+def _report(stats: dict, paths: RunPaths) -> None:
+    print(f"[corpus] {stats['sizes']} by source {stats['by_source']} in {stats['seconds']} s → {paths.corpus}")
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm corpus``: build and cache the corpus of a run."""
-    import tyro
-
-    config = tyro.cli(CorpusConfig, args=argv, description=__doc__, prog="python -m llm corpus")
-    paths = RunPaths(config.run_dir)
-    if (paths.corpus / "stats.json").exists() and not config.force:
-        print(f"[corpus] {paths.corpus} exists (cached); --force rebuilds it")
-        return 0
-    save_config(paths, "corpus", config)
-    stats = build_corpus(config)
-    print(f"[corpus] {stats['sizes']} by source {stats['by_source']} in {stats['seconds']} s → {paths.corpus}")
-    return 0
+    return run_stage(
+        "corpus",
+        CorpusConfig,
+        argv,
+        __doc__,
+        output=lambda paths: paths.corpus / "stats.json",
+        work=build_corpus,
+        report=_report,
+    )

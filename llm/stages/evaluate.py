@@ -1,0 +1,132 @@
+"""Stage ``eval``: evaluate a policy (default π_ref) on held-out prompts of a run (see ``llm.model.evaluation``).
+
+Examples:
+    python -m llm eval --run-dir runs/small                                   # the SFT policy π_ref
+    python -m llm eval --run-dir runs/small --model runs/small/train/copg_beta0.1_seed0/final --n-prompts 128
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from bandit.records import atomic_write_json
+from llm.data.corpus import load_eval_prompts
+from llm.model.evaluation import evaluate_policy
+from llm.model.models import load_policy
+from llm.model.rewards import load_reward
+from llm.presets import get_preset, resolve
+from llm.run import cli_errors
+
+__all__ = ["EvalConfig", "main"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    """Evaluate a policy (default: the SFT model π_ref) on held-out prompts of a run directory."""
+
+    run_dir: str | None = None
+    """Run directory with part 1's outputs (sft/model, reward/model, corpus/valid.jsonl); default runs/<preset>."""
+    model: str | None = None
+    """Policy directory (save_pretrained), e.g. <output_dir>/final of a train run; default: the SFT model π_ref."""
+    preset: str | None = None
+    """Preset (length budgets, evaluation protocol); default: the one <run_dir>/config/sft.json names, else small."""
+    split: str = "valid"
+    """Corpus split of the prompts (the reward model never saw valid)."""
+    n_prompts: int | None = None
+    """Number of held-out prompts (the first N of the split: a fixed set); default: the preset's."""
+    temperature: float | None = None
+    """Sampling temperature T (KL to π_ref is estimated only at T = 1); default: the preset's (1.0)."""
+    seed: int | None = None
+    """Sampling seed; default: the preset's."""
+    max_new_tokens: int | None = None
+    """Completion budget in tokens; default: the preset's max_completion_tokens."""
+    batch_size: int | None = None
+    """Prompts per generation batch; default: the preset's."""
+    beta: float | None = None
+    """If set, also report reward/regularised_mean = proxy − β·KL."""
+    out: str | None = None
+    """Write metrics, per-prompt scores and samples to this JSON file (default <run_dir>/eval/<name>.json)."""
+    no_progress: bool = False
+    """Turn progress bars off."""
+
+    def __post_init__(self) -> None:
+        if self.preset is None:
+            self.preset = _preset_of(self.run_dir) if self.run_dir else "small"
+        resolve(self, _EVAL_ALIASES)
+
+
+# Evaluation options named after the preset's evaluation protocol (llm.presets.EvalProtocol).
+_EVAL_ALIASES = {
+    "n_prompts": "eval_prompts",
+    "temperature": "eval_temperature",
+    "seed": "eval_seed",
+    "batch_size": "eval_generation_batch",
+    "max_new_tokens": "max_completion_tokens",
+}
+
+
+def _preset_of(run_dir: str) -> str:
+    p = Path(run_dir) / "config" / "sft.json"
+    if p.exists():
+        try:
+            return json.loads(p.read_text()).get("preset", "small")
+        except (ValueError, AttributeError):
+            pass
+    return "small"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm eval``: generate, score with the proxy RM and ROUGE-L gold, estimate KL."""
+    import tyro
+
+    @cli_errors
+    def _run() -> int:
+        cfg = tyro.cli(EvalConfig, args=argv, description=__doc__)
+
+        preset = get_preset(cfg.preset)
+        tokenizer, ref = load_policy(cfg.run_dir)
+        if cfg.model:
+            from transformers import AutoModelForCausalLM
+
+            if not Path(cfg.model).exists():
+                raise ValueError(f"eval: --model {cfg.model} does not exist")
+            policy = AutoModelForCausalLM.from_pretrained(cfg.model).eval()
+        else:
+            _, policy = load_policy(cfg.run_dir)
+        rows = load_eval_prompts(cfg.run_dir, split=cfg.split, n=cfg.n_prompts)
+        metrics, per_prompt, samples = evaluate_policy(
+            policy,
+            ref,
+            tokenizer,
+            [r["prompt"] for r in rows],
+            [r["reference"] for r in rows],
+            load_reward(cfg.run_dir, kind="rm"),
+            load_reward(cfg.run_dir, kind="gold"),
+            max_new_tokens=cfg.max_new_tokens,
+            temperature=cfg.temperature,
+            seed=cfg.seed,
+            batch_size=cfg.batch_size,
+            max_prompt_tokens=preset.max_prompt_tokens,
+            beta=cfg.beta,
+            progress=not cfg.no_progress,
+        )
+        name = Path(cfg.model).parent.name if cfg.model else "sft"
+        out = Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "eval" / f"{name}.json"
+        atomic_write_json(out, {"config": cfg, "metrics": metrics, "per_prompt": per_prompt, "samples": samples})
+        print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+        print(f"[eval] → {out}")
+        return 0
+
+    return _run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

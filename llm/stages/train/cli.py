@@ -1,0 +1,98 @@
+"""Stage ``train``: one alignment method on the offline dataset of a run (CoPG, IPO, DPO, PG, online CoPG).
+
+A batch holds ``per_device_train_batch_size`` prompts, each with its k completions; the loss is the mean over prompts
+of the per-prompt loss (paper Eq. 17: 1/n over pairs). Training runs on transformers' Trainer (accelerate): gradient
+accumulation, mixed precision, checkpoints, --resume and several GPUs come from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from transformers import HfArgumentParser
+
+from llm.methods import METHODS
+from llm.run import cli_errors
+from llm.stages.train.config import CoPGConfig
+from llm.stages.train.trainer import train
+
+__all__ = ["parse_config", "main"]
+
+
+_PROG = "python -m llm train"
+_EXAMPLES = """examples:
+  python -m llm train --run-dir runs/small --method copg --beta 0.1
+  python -m llm train --preset small --method dpo --beta 0.1 --max-steps 200 --save-steps 50
+  python -m llm train --run-dir runs/small --method copg --beta 0.1 --output-dir runs/small/train/x --resume
+  accelerate launch -m llm train --run-dir runs/gpt2 --method copg --beta 0.06   # several GPUs, no code change"""
+
+
+def _parser() -> HfArgumentParser:
+    return HfArgumentParser(
+        CoPGConfig, prog=_PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def short_help() -> str:
+    """``--help``: the trainer's own options (those ``CoPGConfig`` declares), the method choices and examples.
+
+    ``--help-all`` prints every option, the inherited ``transformers.TrainingArguments`` ones included.
+    """
+    fields = CoPGConfig.__dataclass_fields__
+    lines = [f"usage: {_PROG} [--preset NAME] [--method NAME] [--beta β] [options]", "", (__doc__ or "").strip(), ""]
+    lines += ["methods (--method):"] + [f"  {name:<10} {m.summary}" for name, m in METHODS.items()] + [""]
+    lines.append("options (a preset value fills every option left unset; --help-all lists TrainingArguments too):")
+    for name in CoPGConfig.__annotations__:
+        help_text = fields[name].metadata.get("help", "")
+        if help_text.startswith("(recorded"):
+            continue
+        lines.append(f"  --{name.replace('_', '-'):<26} {help_text}")
+    return "\n".join(lines + ["", _EXAMPLES])
+
+
+def parse_config(argv: list[str] | None) -> CoPGConfig:
+    """Parse ``argv`` into a :class:`CoPGConfig`: unset options come from ``--preset``, as in Python.
+
+    Options may be spelled with dashes or underscores (``--run-dir`` = ``--run_dir``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--help-all" in argv:
+        _parser().print_help()
+        raise SystemExit(0)
+    if "-h" in argv or "--help" in argv:
+        print(short_help())
+        raise SystemExit(0)
+    (cfg,) = _parser().parse_args_into_dataclasses(args=argv)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm train``: train one method on ``<run_dir>/offline/train.jsonl``."""
+
+    @cli_errors
+    def _run() -> int:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        cfg = parse_config(argv)
+        print("[train] config: " + json.dumps({k: v for k, v in cfg.to_dict().items() if k in _SHOWN}, default=str))
+        summary = train(cfg)
+        last = summary["eval"][-1] if summary["eval"] else {}
+        shown = {
+            k: round(v, 4) for k, v in last.items() if isinstance(v, float) and k.startswith(("reward/", "policy/"))
+        }
+        print(f"[train] done in {summary['wall_clock_s']:.0f}s → {summary['output_dir']}  final eval: {shown}")
+        return 0
+
+    return _run()
+
+
+_SHOWN = (
+    "preset run_dir method beta pg_baseline is_clip online_k online_offline_k max_steps per_device_train_batch_size "
+    "gradient_accumulation_steps learning_rate warmup_steps lr_scheduler_type eval_steps eval_prompts save_steps "
+    "seed output_dir bf16 max_prompt_tokens max_new_tokens"
+).split()
+
+if __name__ == "__main__":
+    sys.exit(main())

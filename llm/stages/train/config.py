@@ -1,0 +1,205 @@
+"""``CoPGConfig``: the training arguments of one alignment run (``transformers.TrainingArguments`` + the method).
+
+Every field a preset fixes defaults to ``None`` and is filled by :func:`llm.presets.resolve` in ``__post_init__``, so
+``CoPGConfig(preset="small")`` in Python equals what ``python -m llm train --preset small`` builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import field
+from pathlib import Path
+
+import torch
+from transformers import TrainingArguments
+
+from llm.methods import METHODS
+from llm.presets import PRESETS, resolve
+
+__all__ = ["CoPGConfig"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Config
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class CoPGConfig(TrainingArguments):
+    """Training arguments of ``CoPGTrainer``: the Hugging Face ``TrainingArguments`` plus the method's own fields.
+
+    Help lives only in ``metadata["help"]`` (shown by ``python -m llm train --help``).
+    """
+
+    # --- run and method -------------------------------------------------------------------------------------
+    preset: str = field(
+        default="small",
+        metadata={
+            "help": "Preset (tiny|small|gpt2|smollm2): lengths, budget and evaluation protocol from llm.presets. "
+            "Give it first; explicit flags override it."
+        },
+    )
+    run_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Run directory with part 1's outputs (sft/model, reward/model, offline/train.jsonl). "
+            "Default runs/<preset>."
+        },
+    )
+    method: str = field(
+        default="copg",
+        metadata={"help": "Method: " + "; ".join(f"{m.name} = {m.summary}" for m in METHODS.values()) + "."},
+    )
+    beta: float = field(
+        default=0.1, metadata={"help": "β > 0, KL strength in J = E[R] − β·KL(π‖π_ref) (IPO's τ = β)."}
+    )
+    pg_baseline: str = field(
+        default="none",
+        metadata={
+            "help": "Baseline b of pg / pg_is: none (b = 0), mean (mean R_β of the prompt's completions), loo "
+            "(leave-one-out mean), batch (mean R_β over every completion of the batch)."
+        },
+    )
+    is_clip: float | None = field(
+        default=None, metadata={"help": "pg_is only: cap c on the importance ratio π/μ (truncated IS); none = no cap."}
+    )
+    online_k: int = field(
+        default=2, metadata={"help": "online only: fresh completions sampled from the current π per prompt and step."}
+    )
+    online_offline_k: int = field(
+        default=0,
+        metadata={
+            "help": "online only: offline completions per prompt added to the fresh ones (heterogeneous μ1/μ2); "
+            "0 = purely on-policy (CoPG = RLOO)."
+        },
+    )
+    online_temperature: float = field(
+        default=1.0,
+        metadata={"help": "online only: sampling temperature (1.0 = on-policy; ≠ 1 samples from μ_T ≠ π)."},
+    )
+    max_prompt_tokens: int | None = field(
+        default=None, metadata={"help": "Prompt budget in tokens (document truncated); default: the preset's."}
+    )
+    max_new_tokens: int | None = field(
+        default=None, metadata={"help": "Completion budget of online and evaluation sampling; default: the preset's."}
+    )
+    max_train_prompts: int = field(
+        default=0, metadata={"help": "Use only the first N prompts of the offline dataset (0 = all)."}
+    )
+    disable_dropout: bool = field(
+        default=True,
+        metadata={"help": "Set every dropout to 0 (as TRL): ln π on the data then matches the precomputed ln π_ref."},
+    )
+    # --- evaluation -----------------------------------------------------------------------------------------
+    eval_prompts: int | None = field(
+        default=None,
+        metadata={"help": "Held-out (valid split) prompts generated and scored at each evaluation; default: preset."},
+    )
+    eval_temperature: float | None = field(
+        default=None,
+        metadata={
+            "help": "Evaluation sampling temperature (pure sampling, no top-k/p); KL to π_ref is estimated "
+            "only at 1.0, where the samples come from π. Default: the preset's (1.0)."
+        },
+    )
+    eval_seed: int | None = field(
+        default=None,
+        metadata={"help": "Seed of evaluation sampling, the same at every evaluation; default: preset."},
+    )
+    eval_generation_batch: int | None = field(
+        default=None, metadata={"help": "Prompts per generation batch at evaluation; default: the preset's."}
+    )
+    eval_at_start: bool = field(
+        default=True, metadata={"help": "Evaluate before the first step: the SFT (π_ref) reference point."}
+    )
+    save_final: bool = field(default=True, metadata={"help": "Save the final policy to <output_dir>/final."})
+    resume: bool = field(
+        default=False, metadata={"help": "Resume from the last checkpoint-* in output_dir (same final weights)."}
+    )
+    precision: str = field(
+        default="auto",
+        metadata={"help": "auto (bf16 autocast on a CUDA GPU that supports it, else fp32) | fp32 | bf16 | fp16."},
+    )
+    no_progress: bool = field(default=False, metadata={"help": "Turn progress bars off (sets disable_tqdm)."})
+    log_to_stdout: bool = field(
+        default=True,
+        metadata={
+            "help": "Print every logged metrics dict to stdout (the Trainer's default); False keeps them only in "
+            "<output_dir>/metrics.jsonl (and --report_to), e.g. in a notebook. Progress bars are unaffected."
+        },
+    )
+    # --- TrainingArguments defaults changed for this trainer -------------------------------------------------
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Output directory; default <run_dir>/train/<method>_beta<β>_seed<seed>."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of data order, pair draws and online sampling."})
+    per_device_train_batch_size: int | None = field(
+        default=None, metadata={"help": "Prompts per step and device; default: the preset's."}
+    )
+    learning_rate: float | None = field(default=None, metadata={"help": "Peak AdamW learning rate; default: preset."})
+    max_steps: int | None = field(default=None, metadata={"help": "Optimizer steps; default: the preset's."})
+    warmup_steps: float = field(
+        default=0.1,
+        metadata={
+            "help": "Warm-up: steps (int ≥ 1) or fraction of max_steps (the paper warms up for a tenth of all steps)."
+        },
+    )
+    lr_scheduler_type: str = field(default="constant_with_warmup", metadata={"help": "LR schedule after warm-up."})
+    logging_steps: float | None = field(
+        default=None, metadata={"help": "Log train metrics every N steps; default: the preset's."}
+    )
+    eval_strategy: str = field(default="steps", metadata={"help": "steps | no."})
+    eval_steps: float | None = field(default=None, metadata={"help": "Evaluate every N steps; default: preset."})
+    save_strategy: str = field(default="steps", metadata={"help": "steps | no (checkpoints for --resume)."})
+    save_steps: float | None = field(default=None, metadata={"help": "Checkpoint every N steps; default: preset."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Keep at most N checkpoints."})
+    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep every dataset column (required)."})
+    # computed at runtime
+    logps_reduction: str = field(
+        default="sum",
+        metadata={
+            "help": "(recorded, not an option) log-probs are summed over completion tokens; ipo_mean divides "
+            "log-ratios by lengths inside ipo_loss."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        fn = "CoPGConfig"
+        if self.method not in METHODS:
+            raise ValueError(f"{fn}: method {self.method!r} is unknown; choose one of {', '.join(METHODS)}")
+        if isinstance(self.beta, bool) or not math.isfinite(self.beta) or self.beta <= 0:
+            raise ValueError(f"{fn}: beta must be a finite float > 0 (the KL strength β), got {self.beta}; e.g. 0.1")
+        if self.pg_baseline not in ("none", "mean", "loo", "batch"):
+            raise ValueError(f"{fn}: pg_baseline must be none, mean, loo or batch, got {self.pg_baseline!r}")
+        if self.is_clip is not None and not self.is_clip > 0:
+            raise ValueError(f"{fn}: is_clip must be > 0 (cap on π/μ) or None, got {self.is_clip}")
+        if self.method == "online":
+            if self.online_k < 1 or self.online_offline_k < 0 or self.online_k + self.online_offline_k < 2:
+                raise ValueError(
+                    f"{fn}: online needs online_k ≥ 1 fresh and online_k + online_offline_k ≥ 2 completions per "
+                    f"prompt (a contrastive pair), got online_k={self.online_k}, "
+                    f"online_offline_k={self.online_offline_k}"
+                )
+            if not self.online_temperature > 0:
+                raise ValueError(f"{fn}: online_temperature must be > 0, got {self.online_temperature}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"{fn}: preset {self.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
+        resolve(self, {"max_new_tokens": "max_completion_tokens"})  # every None field from the preset
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ValueError(f"{fn}: precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        if self.eval_prompts < 0 or self.max_train_prompts < 0:
+            raise ValueError(f"{fn}: eval_prompts and max_train_prompts must be ≥ 0")
+        if self.output_dir is None:
+            self.output_dir = str(Path(self.run_dir) / "train" / f"{self.method}_beta{self.beta:g}_seed{self.seed}")
+        if self.eval_prompts == 0:
+            self.eval_strategy = "no"
+        if self.no_progress:
+            self.disable_tqdm = True
+        if not torch.cuda.is_available():
+            self.dataloader_pin_memory = False  # nothing to pin to (avoids a DataLoader warning on CPU)
+        if self.precision == "auto":
+            self.bf16 = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        else:
+            self.bf16, self.fp16 = self.precision == "bf16", self.precision == "fp16"
+        super().__post_init__()
