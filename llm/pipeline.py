@@ -25,7 +25,7 @@ import torch
 
 from bandit.records import atomic_write_json
 from llm.data import corpus, tokenizer
-from llm.data.corpus import load_eval_prompts
+from llm.data.corpus import SPLITS, content_hash, load_eval_prompts
 from llm.data.offline import load_offline
 from llm.methods import METHODS
 from llm.model.evaluation import evaluate_policy
@@ -82,6 +82,53 @@ def _fmt(seconds: float) -> str:
     return f"{seconds // 60:.0f}m{seconds % 60:04.1f}s"
 
 
+def part1_artefacts(paths: RunPaths) -> dict[str, Any]:
+    """Content hashes of every part-1 output and the declared corpus sources with their versions.
+
+    Recorded in every LLM figure JSON: two runs with equal hashes trained on the same bytes; the first hash that
+    differs shows where two chains parted (corpus → tokenizer → SFT → reward model → offline dataset).
+    """
+    stats = json.loads((paths.corpus / "stats.json").read_text(encoding="utf-8"))
+    return {
+        "corpus": stats.get("content_hash") or content_hash(paths.corpus / f"{s}.jsonl" for s in SPLITS),
+        "corpus_sources": stats.get("sources", {}),
+        "tokenizer": content_hash(sorted(f for f in paths.tokenizer.iterdir() if f.name != "stats.json")),  # no timing
+        "sft_model": content_hash([paths.sft_model]),
+        "reward_model": content_hash([paths.reward_model]),
+        "offline_dataset": content_hash([paths.offline_dataset]),
+    }
+
+
+def compare_artefacts(artefacts: dict[str, Any], previous_json: Path) -> bool | None:
+    """Print whether this run's part-1 artefacts are the ones the figures in ``previous_json`` were made from.
+
+    Returns True (all equal), False (some differ: the figures will not reproduce the committed numbers) or None
+    (no previous figure to compare with).
+    """
+    if not previous_json.exists():
+        return None
+    try:
+        before = json.loads(previous_json.read_text(encoding="utf-8"))["config"]["artefacts"]
+    except (ValueError, KeyError, TypeError):
+        print(f"[pipeline] {previous_json} records no part-1 hashes (made before they were recorded)", flush=True)
+        return None
+    differ = [k for k, v in artefacts.items() if k != "corpus_sources" and before.get(k) != v]
+    if not differ:
+        print(f"[pipeline] part-1 artefacts identical to those of {previous_json} (corpus {artefacts['corpus']})")
+        return True
+    print(
+        f"[pipeline] WARNING: part-1 artefacts differ from those {previous_json} was made from: {', '.join(differ)} "
+        f"(first: {differ[0]}). The figures will not reproduce the recorded numbers exactly.",
+        flush=True,
+    )
+    if "corpus" in differ:
+        old, new = before.get("corpus_sources", {}), artefacts["corpus_sources"]
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                print(f"[pipeline]   corpus source {key}: recorded {old.get(key)} vs here {new.get(key)}", flush=True)
+    return False
+
+
 def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     """Run every stage; returns ``{"times": {stage: s}, "summary": figures summary, "runs": [...]}``."""
     preset = get_preset(cfg.preset)
@@ -109,6 +156,9 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
             times[stage] = time.time() - t0
             if rc:
                 raise RuntimeError(f"pipeline: stage {stage} failed with exit code {rc}")
+
+    artefacts = part1_artefacts(paths)
+    compare_artefacts(artefacts, Path(figures) / "llm_best_beta.json")
 
     # evaluation data, reward functions and π_ref: loaded once, shared by every run
     t0 = time.time()
@@ -212,6 +262,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
         "eval_decoding": eval_kw,
         "eval_prompts": len(eval_rows),
         "offline_prompts": len(train_rows),
+        "artefacts": artefacts,
     }
     summary = make_figures(runs, sft, figures, command or "python -m llm pipeline", config)
     times["figures"] = time.time() - t0

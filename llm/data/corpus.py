@@ -27,7 +27,9 @@ import itertools
 import json
 import math
 import os
+import platform
 import re
+import subprocess
 import sys
 import sysconfig
 import time
@@ -35,6 +37,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, atomic_write_text
 from llm.run import RunPaths, StageConfig, UserError, cli_errors, read_jsonl, run_stage
 
@@ -165,32 +168,123 @@ def parse_man_page(source: str) -> tuple[str, str] | None:
     return description, summary
 
 
-def man_page_pairs(man_dir: str | os.PathLike = "/usr/share/man", max_pages: int = 0) -> Iterator[dict]:
-    """Pairs from the English man pages under ``man_dir/man[1-8]`` (nothing if the directory is absent).
+def man_page_pairs(
+    man_dir: str | os.PathLike = "/usr/share/man", max_pages: int = 0, files: Iterable[Path] | None = None
+) -> Iterator[dict]:
+    """Pairs from English man pages: ``files`` if given, else every page under ``man_dir/man[1-8]``.
 
-    ``max_pages`` caps the number of page files read (0 = all)."""
-    root = Path(man_dir)
-    if not root.is_dir():
-        return
+    ``max_pages`` caps the number of page files read (0 = all); nothing is read from a missing directory."""
+    if files is None:
+        root = Path(man_dir)
+        pages = [f for sec in sorted(root.glob("man[1-8]")) for f in sorted(sec.iterdir())] if root.is_dir() else []
+    else:
+        pages = list(files)
     n_read = 0
-    for sec in sorted(root.glob("man[1-8]")):
-        for f in sorted(sec.iterdir()):
-            if f.is_symlink() or not f.is_file():
-                continue
-            if max_pages and n_read >= max_pages:
-                return
-            n_read += 1
-            try:
-                raw = gzip.open(f).read() if f.suffix == ".gz" else f.read_bytes()
-            except (OSError, EOFError):
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("latin-1")
-            parsed = parse_man_page(text)
-            if parsed is not None:
-                yield {"document": parsed[0], "summary": parsed[1], "source": f"man:{sec.name}/{f.name}"}
+    for f in pages:
+        if f.is_symlink() or not f.is_file():
+            continue
+        if max_pages and n_read >= max_pages:
+            return
+        n_read += 1
+        sec = f.parent
+        try:
+            raw = gzip.open(f).read() if f.suffix == ".gz" else f.read_bytes()
+        except (OSError, EOFError):
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        parsed = parse_man_page(text)
+        if parsed is not None:
+            yield {"document": parsed[0], "summary": parsed[1], "source": f"man:{sec.name}/{f.name}"}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The corpus is defined by the project, not by the environment: declared sources, recorded versions, a content hash
+# ----------------------------------------------------------------------------------------------------------------
+
+MAN_PACKAGES = ("manpages", "manpages-dev")
+"""Debian packages whose English man pages are read (the Linux man-pages project: sections 2–7 and more)."""
+
+DOCSTRING_PACKAGES = (
+    "numpy",
+    "scipy",
+    "torch",
+    "matplotlib",
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "datasets",
+    "tqdm",
+)
+"""Installed distributions whose docstrings join the standard library's; all are dependencies of the project
+(pinned for ``make reproduce`` in requirements/constraints.txt), so a fresh environment holds the same versions."""
+
+
+def man_package_files(packages: Iterable[str], man_dir: str | os.PathLike = "/usr/share/man") -> tuple[list, dict]:
+    """``(files, versions)``: the man pages of sections 1–8 under ``man_dir`` that Debian ``packages`` own.
+
+    ``versions`` maps each package to its installed version, or to ``"missing"`` (not installed, or no dpkg on this
+    system): a missing package is skipped with a note by the corpus stage, never silently replaced by other pages.
+    """
+    root = str(Path(man_dir)) + "/"
+    files: set[Path] = set()
+    versions = {}
+    for pkg in packages:
+        try:
+            listed = subprocess.run(["dpkg-query", "-L", pkg], capture_output=True, text=True, timeout=30)
+            version = subprocess.run(
+                ["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            versions[pkg] = "missing"
+            continue
+        if listed.returncode or version.returncode:
+            versions[pkg] = "missing"
+            continue
+        versions[pkg] = version.stdout.strip()
+        for line in listed.stdout.splitlines():
+            if line.startswith(root) and re.match(r"man[1-8]/", line[len(root) :]):
+                f = Path(line)
+                if f.is_file() and not f.is_symlink():
+                    files.add(f)
+    return sorted(files), versions
+
+
+def distribution_files(packages: Iterable[str]) -> tuple[list[Path], dict]:
+    """``(files, versions)``: the ``.py`` files of installed distributions (their RECORD), tests excluded.
+
+    A distribution that is not installed gets version ``"missing"`` and contributes nothing.
+    """
+    import importlib.metadata as md
+
+    files: list[Path] = []
+    versions = {}
+    for name in packages:
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            versions[name] = "missing"
+            continue
+        versions[name] = dist.version
+        for f in sorted(dist.files or [], key=str):
+            parts = Path(str(f)).parts
+            if str(f).endswith(".py") and not {"tests", "test", "__pycache__"} & set(parts):
+                files.append(Path(dist.locate_file(f)))
+    return files, versions
+
+
+def content_hash(paths: Iterable[str | os.PathLike]) -> str:
+    """SHA-256 over the names and bytes of files (a directory: every file below it, in sorted order), 16 hex digits."""
+    h = hashlib.sha256()
+    for top in paths:
+        top = Path(top)
+        members = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
+        for f in members:
+            h.update(str(f.relative_to(top) if top.is_dir() else f.name).encode() + b"\0")
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -228,6 +322,11 @@ def split_docstring(doc: str) -> tuple[str, str] | None:
     if not body:
         return None
     return "\n".join(body), summary
+
+
+def stdlib_files() -> list[Path]:
+    """The standard library's ``.py`` files (its site-packages, tests and caches excluded), sorted."""
+    return list(_python_files([sysconfig.get_paths()["stdlib"]]))
 
 
 def default_python_roots() -> list[str]:
@@ -280,14 +379,20 @@ def _file_docstring_pairs(path: Path) -> list[dict]:
 
 
 def docstring_pairs(
-    roots: Iterable[str | os.PathLike] | None = None, max_files: int = 0, workers: int = 1
+    roots: Iterable[str | os.PathLike] | None = None,
+    max_files: int = 0,
+    workers: int = 1,
+    files: Iterable[Path] | None = None,
 ) -> Iterator[dict]:
-    """Pairs from the docstrings (module, class, function) of the ``.py`` files under ``roots`` (parsed, no import).
+    """Pairs from the docstrings (module, class, function) of ``.py`` files (parsed, no import): ``files`` if given,
+    else every file under ``roots`` (default: the interpreter's stdlib and site-packages).
 
-    ``workers`` > 1 parses files in that many processes; the order of the pairs does not depend on it.
+    ``max_files`` caps the files parsed (0 = all); ``workers`` > 1 parses in that many processes (same order).
     """
-    roots = default_python_roots() if roots is None else list(roots)
-    files = list(itertools.islice(_python_files(roots), max_files or None))
+    if files is None:
+        roots = default_python_roots() if roots is None else list(roots)
+        files = _python_files(roots)
+    files = list(itertools.islice(files, max_files or None))
     if workers > 1 and len(files) > 64:
         import multiprocessing as mp
 
@@ -465,7 +570,13 @@ class CorpusConfig(StageConfig):
     """Build the (document, summary) corpus of a run."""
 
     sources: tuple[str, ...] = ("man", "docstrings")
-    """Built-in sources: man (man pages) and/or docstrings (stdlib + site-packages). Ignored with --jsonl/--hub-id."""
+    """Built-in sources: man (man pages) and/or docstrings (stdlib + declared packages); not with --jsonl/--hub-id."""
+    man_packages: tuple[str, ...] = MAN_PACKAGES
+    """Debian packages whose man pages are read; empty = every page under --man-dir (then the corpus depends on
+    what the machine happens to have installed)."""
+    docstring_packages: tuple[str, ...] = DOCSTRING_PACKAGES
+    """Installed distributions whose docstrings join the standard library's; empty = all of site-packages (then the
+    corpus depends on the environment)."""
     jsonl: str = ""
     """A JSONL file of {"document": ..., "summary": ...} lines (Reddit TL;DR, CNN/DailyMail, ...) used instead."""
     hub_id: str = ""
@@ -479,7 +590,7 @@ class CorpusConfig(StageConfig):
     man_dir: str = "/usr/share/man"
     """Man page root (man1..man8 below it); skipped with a note when absent."""
     python_roots: tuple[str, ...] = ()
-    """Directories to scan for .py docstrings; empty = the stdlib and site-packages of this interpreter."""
+    """Directories to scan for .py docstrings instead of the stdlib and the declared packages."""
     max_files: int | None = None
     """Cap on .py files scanned, stdlib first (0 = all); default: the preset's."""
     max_man_pages: int | None = None
@@ -531,37 +642,51 @@ def build_corpus(config: CorpusConfig) -> dict:
 
     Returns the stats dict (also written). Raises UserError when no pair survives cleaning.
     """
-    from tqdm.auto import tqdm
 
     paths = RunPaths(config.run_dir)
     t0 = time.perf_counter()
     raw: list[dict] = []
-    notes = []
+    notes: list[str] = []
+    manifest: dict[str, Any] = {}  # what the corpus was built from (declared sources and their versions)
     if config.jsonl:
         raw = load_jsonl_pairs(config.jsonl, config.document_field, config.summary_field)
     elif config.hub_id:
         raw = hub_pairs(config.hub_id, config.hub_split, config.document_field, config.summary_field)
     else:
         if "man" in config.sources:
-            if Path(config.man_dir).is_dir():
-                it = tqdm(
-                    man_page_pairs(config.man_dir, config.max_man_pages),
-                    desc="man pages",
-                    unit=" pages",
-                    disable=config.no_progress,
-                )
-                raw.extend(it)
+            pages = None
+            if config.man_packages:
+                pages, manifest["man_packages"] = man_package_files(config.man_packages, config.man_dir)
+                notes += [
+                    f"Debian package {pkg} is not installed: its man pages are skipped (apt-get install {pkg}); "
+                    "the corpus differs from the declared one"
+                    for pkg, v in manifest["man_packages"].items()
+                    if v == "missing"
+                ]
+            elif Path(config.man_dir).is_dir():
+                manifest["man_dir"] = f"every page under {config.man_dir} (environment-dependent)"
             else:
                 notes.append(f"{config.man_dir} not found: man pages skipped (apt-get install manpages manpages-dev)")
+            it = man_page_pairs(config.man_dir, config.max_man_pages, files=pages)
+            raw.extend(progress_bar(it, desc="man pages", unit=" pages", disable=config.no_progress))
         if "docstrings" in config.sources:
-            roots = list(config.python_roots) or default_python_roots()
-            it = tqdm(
-                docstring_pairs(roots, config.max_files, config.workers),
-                desc="docstrings",
-                unit=" docs",
-                disable=config.no_progress,
-            )
-            raw.extend(it)
+            files = roots = None
+            if config.python_roots:
+                roots = list(config.python_roots)
+                manifest["python_roots"] = roots
+            elif config.docstring_packages:
+                files, manifest["docstring_packages"] = distribution_files(config.docstring_packages)
+                files = stdlib_files() + files  # stdlib first: a max_files cap keeps the standard library
+                manifest["python_stdlib"] = platform.python_version()
+                notes += [
+                    f"package {pkg} is not installed: its docstrings are skipped; the corpus differs from the declared"
+                    for pkg, v in manifest["docstring_packages"].items()
+                    if v == "missing"
+                ]
+            else:
+                manifest["python_roots"] = default_python_roots()
+            it = docstring_pairs(roots, config.max_files, config.workers, files=files)
+            raw.extend(progress_bar(it, desc="docstrings", unit=" docs", disable=config.no_progress))
     for n in notes:
         print(f"[corpus] note: {n}", file=sys.stderr)
     pairs = clean_pairs(
@@ -589,6 +714,8 @@ def build_corpus(config: CorpusConfig) -> dict:
     paths.corpus.mkdir(parents=True, exist_ok=True)
     for s, rows in splits.items():
         atomic_write_text(paths.corpus / f"{s}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    stats["sources"] = manifest
+    stats["content_hash"] = content_hash(paths.corpus / f"{s}.jsonl" for s in SPLITS)
     atomic_write_json(paths.corpus / "stats.json", stats)  # written last: its presence marks a complete corpus
     return stats
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from bandit.progress import progress as progress_bar
 from llm.data.batching import collate, encode_prompts
 from llm.model.logprobs import position_ids_from_mask, sequence_logps
 
@@ -148,7 +149,6 @@ def generate(
     Returns:
         N completion texts (with their leading space), or ``(texts, truncated)``.
     """
-    from tqdm.auto import tqdm
 
     if temperature < 0:
         raise ValueError(f"generate: temperature must be ≥ 0 (0 = greedy), got {temperature}")
@@ -162,7 +162,7 @@ def generate(
     order = _length_order(lens)
     texts: list[str] = [""] * len(prompts)
     trunc: list[bool] = [False] * len(prompts)
-    bar = tqdm(total=len(prompts), desc=f"generate T={temperature:g}", disable=not progress, leave=False)
+    bar = progress_bar(total=len(prompts), desc=f"generate T={temperature:g}", disable=not progress, leave=False)
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
         batch = encode_prompts(tokenizer, [prompts[i] for i in idx], max_prompt_tokens)
@@ -198,7 +198,6 @@ def completion_logps(
     Returns:
         [N] float32 tensor.
     """
-    from tqdm.auto import tqdm
 
     if len(prompts) != len(completions):
         raise ValueError(f"completion_logps: {len(prompts)} prompts but {len(completions)} completions")
@@ -207,7 +206,7 @@ def completion_logps(
     scorer = model if temperature == 1.0 else TemperatureScaled(model, temperature)
     out = torch.empty(len(prompts), dtype=torch.float32)
     order = _length_order([len(p) + len(c) for p, c in zip(prompts, completions)])
-    bar = tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False)
+    bar = progress_bar(total=len(prompts), desc=desc, disable=not progress, leave=False)
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
         batch = collate(tokenizer, [prompts[i] for i in idx], [completions[i] for i in idx], max_prompt_tokens)

@@ -28,6 +28,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
+from bandit.progress import progress as progress_bar
 from bandit.records import atomic_dir, atomic_write_json
 from llm.data.batching import collate, fits_completion_budget
 from llm.data.corpus import load_split, make_completion, make_prompt, prompt_order
@@ -161,7 +162,6 @@ def _pearson(a: list[float], b: list[float]) -> float:
 
 def train_reward_model(config: RewardConfig) -> dict:
     """Sample candidates, label pairs by the gold score, train the RM; write ``reward/model`` and ``metrics.json``."""
-    from tqdm.auto import tqdm
     from transformers import AutoModelForSequenceClassification
 
     preset = get_preset(config.preset)
@@ -204,7 +204,7 @@ def train_reward_model(config: RewardConfig) -> dict:
     order: list[int] = []
     curve, accs = [], []
     model.train()
-    bar = tqdm(range(config.rm_steps), desc="reward model", disable=not progress)
+    bar = progress_bar(range(config.rm_steps), desc="reward model", disable=not progress)
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, config.rm_steps, config.rm_lr)

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from bandit.progress import progress as progress_bar
 from bandit.records import atomic_dir, atomic_write_json
 from llm.data.batching import collate, fits_completion_budget
 from llm.data.corpus import load_split, make_completion, make_prompt
@@ -134,9 +135,8 @@ def _train_loop(model, steps, lr, weight_decay, make_loss, desc, progress, log_e
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
     model.train()
     curve = []
-    from tqdm.auto import tqdm
 
-    bar = tqdm(range(steps), desc=desc, disable=not progress)
+    bar = progress_bar(range(steps), desc=desc, disable=not progress)
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, steps, lr)

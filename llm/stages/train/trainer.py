@@ -25,6 +25,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.trainer_utils import get_last_checkpoint
 
+from bandit.progress import LineProgress
 from bandit.records import atomic_write_json
 from llm.data.batching import collate
 from llm.data.corpus import load_eval_prompts
@@ -120,6 +121,8 @@ class CoPGTrainer(Trainer):
             self.remove_callback(PrinterCallback)  # used when progress bars are off
             if self.pop_callback(ProgressCallback) is not None:
                 self.add_callback(_BarsOnlyProgressCallback)
+        if not sys.stderr.isatty() and self.pop_callback(ProgressCallback) is not None:
+            self.add_callback(_LineProgressCallback)  # a log file or pipe: short lines, not carriage-return redraws
         self.ref_model = ref_model
         if ref_model is not None:
             ref_model.eval().requires_grad_(False)
@@ -304,6 +307,33 @@ class CoPGTrainer(Trainer):
 
             atomic_write_json(out / "samples" / f"step_{step:06d}.json", samples)
         return {f"{metric_key_prefix}_{key}": v for key, v in metrics.items()}
+
+
+class _LineProgressCallback(TrainerCallback):
+    """Training progress as a few plain lines (``bandit.progress.LineProgress``) when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self.bar: LineProgress | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.is_world_process_zero and not args.disable_tqdm:
+            self.bar = LineProgress(total=state.max_steps, desc="train")
+            self.bar.n = state.global_step  # resumed runs start where they stopped
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+        # the terminal bar prints each logged dict under it; here: one compact line per log, numbers as numbers
+        if state.is_world_process_zero and logs and getattr(args, "log_to_stdout", True):
+            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items())
+            print(f"[train] step {state.global_step}: {shown}", flush=True)
 
 
 class _BarsOnlyProgressCallback(ProgressCallback):
