@@ -8,7 +8,7 @@ Examples:
     python -m llm pipeline --preset small --skip-part1 --methods copg dpo --betas 0.1
 
 Stage times are printed at the end and written to ``<run_dir>/pipeline.json`` with the results summary (final
-reward per method at its best β, KL reached, gold score, the ordering of the methods).
+reward per method at its best β, KL reached, gold score, paired differences with 95 % confidence intervals).
 """
 
 from __future__ import annotations
@@ -220,6 +220,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
                     "save_strategy": "no",
                     "save_final": True,
                     "no_progress": cfg.no_progress,
+                    "log_to_stdout": False,  # one [eval] line per evaluation instead of the Trainer's dicts
                 },
             )
             print(f"[pipeline] ── train {m} β={beta:g} ({tcfg.max_steps} steps) → {tcfg.output_dir}", flush=True)
@@ -300,7 +301,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {m:<10} β={b['beta']:<6g} proxy {b['final_proxy']:.3f} ± {b['final_proxy_sem']:.3f}  "
                 f"KL {b.get('final_kl') or float('nan'):.2f}  gold {b.get('final_gold') or float('nan'):.3f}"
             )
-        print(f"  ordering: {' > '.join(out['summary']['ordering_by_final_proxy'])}")
+        print("[pipeline] CoPG minus each method at their best β, paired over the eval prompts (95 % CI):")
+        for pair, d in out["summary"]["paired_final_difference"].items():
+            if d is not None:
+                verdict = "significant" if d["significant"] else "not significant (the interval covers 0)"
+                print(
+                    f"  {pair:<12} {d['mean']:+.3f}  [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] over "
+                    f"{d['n_prompts']} prompts: {verdict}"
+                )
         print(f"[pipeline] figures: {', '.join(Path(p).name for p in out['summary']['figures'])}")
         return 0
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from bandit.records import provenance, write_figure
 from bandit.style import style
-from llm.model.evaluation import standard_error
+from llm.model.evaluation import mean_ci
 
 __all__ = ["make_figures", "best_beta", "draw_record"]  # + the FIGURES table (a dict)
 PROXY, GOLD, KL = "reward/proxy_mean", "reward/gold_mean", "policy/kl_to_ref"
@@ -189,19 +189,26 @@ FIGURES = {
 
 
 def _paired_final(run_a: dict, run_b: dict) -> dict | None:
-    """Final-step proxy reward difference a − b, paired over the same eval prompts: mean ± s.e."""
+    """Final-step proxy reward difference a − b, paired over the same eval prompts: mean, s.e., 95 % CI, verdict."""
     pa = run_a["eval"][-1].get("per_prompt", {}).get("proxy")
     pb = run_b["eval"][-1].get("per_prompt", {}).get("proxy")
     if not pa or not pb or len(pa) != len(pb):
         return None
-    d = [x - y for x, y in zip(pa, pb)]
-    return {"mean": sum(d) / len(d), "sem": standard_error(d), "n_prompts": len(d)}
+    ci = mean_ci([x - y for x, y in zip(pa, pb)])
+    return {
+        "mean": ci["mean"],
+        "sem": ci["sem"],
+        "ci95": [ci["low"], ci["high"]],
+        "n_prompts": ci["n"],
+        "significant": ci["significant"],
+    }
+    """Draw every LLM figure of the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, paired CIs)."""
 
 
 def make_figures(
     runs: list[dict], sft: dict | None, out_dir: str | os.PathLike, command: str, config: dict | None = None
 ) -> dict[str, Any]:
-    """Draw every LLM figure from the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, ordering)."""
+    """Draw every LLM figure of the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, paired CIs)."""
     out_dir = Path(out_dir)
     base = {
         **provenance(command, config or {}, packages=("torch", "transformers", "accelerate", "matplotlib")),
@@ -275,8 +282,6 @@ def make_figures(
         "paired_final_difference": paired,
         "sft": base["sft"],
     }
-    order = sorted(summary["best"], key=lambda m: -summary["best"][m]["final_proxy"])
-    summary["ordering_by_final_proxy"] = order
     return summary
 
 

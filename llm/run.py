@@ -128,10 +128,17 @@ class RunPaths:
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
     """``(where, object)`` for every non-blank line of a JSONL file, ``where`` = ``"<path>:<line>"`` for messages.
 
-    Raises UserError naming the file and line of a line that is not valid JSON or not a JSON object.
+    Raises UserError naming the file and line of a line that is not UTF-8, not valid JSON or not a JSON object.
     """
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise UserError(
+                    f"{path}:{lineno}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                    "re-encode the file as UTF-8, e.g. iconv -f latin1 -t utf-8"
+                ) from e
             if not line.strip():
                 continue
             try:
@@ -144,9 +151,8 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
 
 
 def save_config(paths: RunPaths, stage: str, config: Any) -> None:
-    """Record the resolved config of ``stage`` as ``config/<stage>.json`` and print it."""
+    """Record the resolved config of a stage that completed as ``config/<stage>.json``."""
     atomic_write_json(paths.config / f"{stage}.json", config)
-    print(f"[{stage}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False))
 
 
 def cli_errors(fn: Any) -> Any:
@@ -214,14 +220,15 @@ def run_stage(
 
     config = tyro.cli(config_cls, args=argv, description=doc, prog=f"python -m llm {name}")
     paths = RunPaths(config.run_dir)
+    print(f"[{name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False))
     if output(paths).exists() and not config.force:
         print(f"[{name}] {output(paths)} exists (cached); --force redoes it")
         return 0
     if requires is not None:
         paths.require(*requires(paths))
-    save_config(paths, name, config)
     quiet_transformers()
     with torch_threads(getattr(config, "threads", 0)):
         result = work(config)
+    save_config(paths, name, config)
     report(result, paths)
     return 0

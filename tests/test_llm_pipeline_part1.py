@@ -144,6 +144,19 @@ def test_bad_input_one_line_errors(tmp_path, capsys):
     rc, err = _corpus(tmp_path, [json.dumps({"document": "tiny", "summary": "a b c"}) + "\n"], capsys)
     assert rc == 2 and "no pair survived cleaning" in err
     assert not (tmp_path / "run" / "corpus").exists(), "a failed corpus stage must not leave a corpus behind"
+    assert not (tmp_path / "run" / "config").exists(), "a failed stage must not record a config either"
+
+
+def test_non_utf8_jsonl_names_file_line_and_fix(tmp_path, capsys):
+    from llm.data import corpus
+
+    p = tmp_path / "latin1.jsonl"
+    p.write_bytes(b'{"document": "ok ' + b"word " * 30 + b'", "summary": "a b c"}\n{"document": "caf\xe9"}\n')
+    rc = corpus.main([*CORPUS_ARGS[:2], "--jsonl", str(p), "--run-dir", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "Traceback" not in err[0]
+    assert "latin1.jsonl:2: not UTF-8 (byte 0xe9" in err[0] and "re-encode" in err[0]
+    assert not (tmp_path / "run" / "config").exists()
 
 
 def test_nan_reward_rejected_with_line(tmp_path):

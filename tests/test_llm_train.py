@@ -205,6 +205,9 @@ def test_resume_reproduces_the_final_weights(tmp_path, setup):
     full = run("full")
     part = run("cut", callbacks=[StopAtStep()])
     assert part["trainer"].state.global_step == 2
+    # a kill while checkpoint-4 was being written leaves a directory without trainer_state.json (written last)
+    (tmp_path / "cut" / "checkpoint-4").mkdir()
+    (tmp_path / "cut" / "checkpoint-4" / "config.json").write_text("{}")
     resumed = run("cut", resume=True)
     assert resumed["trainer"].state.global_step == 4
     w_full = _params(full["trainer"].model)
@@ -214,6 +217,13 @@ def test_resume_reproduces_the_final_weights(tmp_path, setup):
     # the evaluation records of the resumed run continue the interrupted one (steps 0, 2, 4)
     assert [r["step"] for r in resumed["eval"]] == [0, 2, 4]
     assert [r["reward/proxy_mean"] for r in resumed["eval"]] == [r["reward/proxy_mean"] for r in full["eval"]]
+
+    # resuming the finished run is a no-op: it says so and changes no file
+    before = {p: p.read_bytes() for p in (tmp_path / "cut").rglob("*") if p.is_file()}
+    again = run("cut", resume=True)
+    assert again["trainer"] is None and again["output_dir"] == str(tmp_path / "cut")
+    after = {p: p.read_bytes() for p in (tmp_path / "cut").rglob("*") if p.is_file()}
+    assert after == before and not (tmp_path / "cut" / "checkpoint-5").exists()
 
 
 def test_eval_kl_is_zero_for_the_reference_and_k3_nonnegative(setup):
@@ -327,3 +337,12 @@ def test_python_config_equals_cli_config(preset):
     p = get_preset(preset)
     assert from_python.max_steps == p.train.max_steps and from_python.learning_rate == p.train.learning_rate
     assert from_python.eval_prompts == p.eval.prompts and from_python.max_new_tokens == p.max_completion_tokens
+
+
+def test_preference_metrics_use_trl_names(tmp_path, setup):
+    """rewards/margins and rewards/accuracies: the names TRL's DPOTrainer logs for the same quantities."""
+    tr = _trainer(tmp_path, setup, method="dpo", max_steps=1, logging_steps=1)
+    tr.train()
+    keys = {k for h in tr.state.log_history for k in h}
+    assert {"rewards/margins", "rewards/accuracies"} <= keys
+    assert not {"rewards/margin", "rewards/accuracy"} & keys

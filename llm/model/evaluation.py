@@ -27,7 +27,7 @@ from llm.data.batching import collate
 from llm.model.generation import generate
 from llm.model.logprobs import token_logps
 
-__all__ = ["evaluate_policy", "standard_error"]
+__all__ = ["evaluate_policy", "mean_ci", "standard_error"]
 
 
 def standard_error(values: list[float]) -> float:
@@ -37,6 +37,24 @@ def standard_error(values: list[float]) -> float:
         return 0.0
     m = sum(values) / n
     return math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1) / n)
+
+
+def mean_ci(values: list[float], level: float = 0.95) -> dict[str, float | int | bool]:
+    """Mean of ``values`` with a Student-t confidence interval: ``{mean, sem, low, high, n, significant}``.
+
+    ``significant`` is True when the interval excludes 0 (for paired differences: the two runs differ at this level).
+    Fewer than two values give an infinite interval, never a verdict.
+    """
+    n = len(values)
+    mean = sum(values) / n if n else float("nan")
+    sem = standard_error(values)
+    if n < 2:
+        return {"mean": mean, "sem": sem, "low": -math.inf, "high": math.inf, "n": n, "significant": False}
+    from scipy.stats import t  # heavy: imported only when an interval is asked for
+
+    half = float(t.ppf(0.5 + level / 2, n - 1)) * sem
+    low, high = mean - half, mean + half
+    return {"mean": mean, "sem": sem, "low": low, "high": high, "n": n, "significant": bool(low > 0 or high < 0)}
 
 
 @torch.no_grad()

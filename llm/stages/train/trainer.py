@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import sys
 import time
 import zlib
@@ -232,9 +233,9 @@ class CoPGTrainer(Trainer):
         hi, lo = x.rewards.argmax(1, keepdim=True), x.rewards.argmin(1, keepdim=True)  # [B, 1]
         margin = (implicit.gather(1, hi) - implicit.gather(1, lo)).squeeze(1)  # [B]
         distinct = (x.rewards.gather(1, hi) > x.rewards.gather(1, lo)).squeeze(1)  # [B] prompts with a reward gap
-        out["rewards/margin"].append(self._mean(margin))
+        out["rewards/margins"].append(self._mean(margin))
         if distinct.any():
-            out["rewards/accuracy"].append(self._mean((margin[distinct] > 0).float()))
+            out["rewards/accuracies"].append(self._mean((margin[distinct] > 0).float()))
         out["implicit_reward/mean"].append(self._mean(implicit))
         if x.logps.shape[1] >= 2:
             ci = implicit - implicit.mean(1, keepdim=True)  # centred per prompt: only differences are identified
@@ -306,6 +307,7 @@ class CoPGTrainer(Trainer):
                 f.write(json.dumps(record) + "\n")
 
             atomic_write_json(out / "samples" / f"step_{step:06d}.json", samples)
+            print(eval_line(args.method, args.beta, step, metrics), flush=True)
         return {f"{metric_key_prefix}_{key}": v for key, v in metrics.items()}
 
 
@@ -358,6 +360,40 @@ class JsonlLogger(TrainerCallback):
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def eval_line(method: str, beta: float, step: int, metrics: dict[str, float]) -> str:
+    """One console line per evaluation: proxy reward ± s.e. over prompts, KL(π‖π_ref) (k3: never negative), gold."""
+    nan = float("nan")
+    return (
+        f"[eval] {method} β={beta:g} step {step:>4}: reward {metrics['reward/proxy_mean']:+.3f} ± "
+        f"{metrics.get('reward/proxy_sem', nan):.3f}  KL {metrics.get('policy/kl_to_ref_k3', nan):.2f} nats (k3)  "
+        f"gold {metrics.get('reward/gold_mean', nan):+.3f}"
+    )
+
+
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest ``checkpoint-N`` of ``out`` that was saved to the end, or None.
+
+    The Trainer writes ``trainer_state.json`` last: a checkpoint without it was interrupted while saving (a kill,
+    a full disk). Such a checkpoint is removed with a warning, so ``--resume`` goes on from the previous complete one.
+    """
+    while out.exists() and (last := get_last_checkpoint(str(out))) is not None:
+        if (Path(last) / "trainer_state.json").exists():
+            return last
+        print(f"[train] warning: {last} is incomplete (interrupted while saving): removed", file=sys.stderr)
+        shutil.rmtree(last)
+    return None
+
+
+def _finished_run(out: Path, max_steps: int) -> dict | None:
+    """The summary of a run in ``out`` that already trained ``max_steps`` steps (its ``run.json``), else None."""
+    path = out / "run.json"
+    if not path.exists():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    steps = max((h.get("step", 0) for h in summary.get("train_log", [])), default=0)
+    return summary if steps >= max_steps else None
+
+
 def _read_eval_records(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -388,6 +424,10 @@ def train(
         ``train_log`` (Trainer log history), ``wall_clock_s``, ``output_dir``.
     """
     t0 = time.time()
+    out = Path(cfg.output_dir)
+    if cfg.resume and not cfg.resume_from_checkpoint and (done := _finished_run(out, cfg.max_steps)) is not None:
+        print(f"[train] {out} already finished {cfg.max_steps} steps: nothing to resume, no file changed")
+        return {**done, "trainer": None}
     if model is None or tokenizer is None:
         tokenizer, model = load_policy(cfg.run_dir)
         if ref_model is None:
@@ -421,10 +461,9 @@ def train(
         gold_fn=gold_fn,
         callbacks=[JsonlLogger(), *(callbacks or [])],
     )
-    out = Path(cfg.output_dir)
     resume: str | bool | None = cfg.resume_from_checkpoint
     if cfg.resume and not resume:
-        resume = get_last_checkpoint(str(out)) if out.exists() else None
+        resume = last_complete_checkpoint(out)
         if resume is None:
             raise ValueError(f"train: --resume but {out} has no checkpoint-* directory; run without --resume first")
     if not resume:
