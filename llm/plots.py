@@ -21,7 +21,8 @@ from bandit.style import style
 from llm.model.evaluation import mean_ci
 
 __all__ = ["make_figures", "best_beta", "draw_record"]  # + the FIGURES table (a dict)
-PROXY, GOLD, KL = "reward/proxy_mean", "reward/gold_mean", "policy/kl_to_ref"
+PROXY, GOLD = "reward/proxy_mean", "reward/gold_mean"
+KL = "policy/kl_to_ref_k3"  # the k3 estimate: never negative (k1, policy/kl_to_ref, is unbiased but can be)
 
 
 def _strip(rec: dict) -> dict:
@@ -126,7 +127,7 @@ def _draw_frontier(data: dict) -> Any:
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     labelled = set()
-    for run in data["runs"]:
+    for i, run in enumerate(data["runs"]):
         pts = [r for r in run["curve"] if KL in r]
         if not pts:
             continue
@@ -138,13 +139,20 @@ def _draw_frontier(data: dict) -> Any:
             ms=3,
             color=style(m).color,
             alpha=0.8,
-            label=None if m in labelled else m,
+            label=None if m in labelled else style(m).label,
         )
-        ax.annotate(f"{run['beta']:g}", (pts[-1][KL], pts[-1][PROXY]), fontsize=6, color=style(m).color)
+        ax.annotate(
+            f"β={run['beta']:g}",
+            (pts[-1][KL], pts[-1][PROXY]),
+            xytext=(4, -9 + 9 * (i % 3)),  # staggered: labels of nearby end points do not overlap
+            textcoords="offset points",
+            fontsize=8,
+            color=style(m).color,
+        )
         labelled.add(m)
     if data.get("sft") is not None:
         ax.scatter([0.0], [data["sft"][PROXY]], color="k", marker="*", s=60, label="SFT (π_ref)", zorder=5)
-    ax.set_xlabel("KL(π‖π_ref), k1 estimate on fresh samples (nats)")
+    ax.set_xlabel("KL(π‖π_ref), k3 estimate on fresh samples (nats)")
     ax.set_ylabel("proxy RM reward")
     ax.set_title("reward–KL frontier (each line: one run; label = β)")
     ax.legend(fontsize=8)
@@ -169,11 +177,11 @@ def _draw_proxy_vs_gold(data: dict) -> Any:
         a1.scatter([data["sft"][PROXY]], [data["sft"][GOLD]], color="k", marker="*", s=60, label="SFT (π_ref)")
         a2.scatter([0.0], [data["sft"][GOLD]], color="k", marker="*", s=60)
     a1.set_xlabel("proxy RM reward (what is optimised)")
-    a1.set_ylabel("gold score: ROUGE-L F1 vs reference")
+    a1.set_ylabel("gold: ROUGE-L F1 − length penalty")
     a1.set_title("proxy vs gold (every evaluation of every run)")
     a1.legend(fontsize=8)
-    a2.set_xlabel("KL(π‖π_ref), k1 (nats)")
-    a2.set_ylabel("gold score")
+    a2.set_xlabel("KL(π‖π_ref), k3 estimate (nats)")
+    a2.set_ylabel("gold: ROUGE-L F1 − length penalty")
     a2.set_title("gold score vs KL: over-optimisation")
     fig.tight_layout()
     return fig
