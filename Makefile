@@ -13,7 +13,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv test lint format strip reproduce reproduce-bandit reproduce-llm bench smollm2 clean
+.PHONY: help venv test lint format strip reproduce reproduce-bandit reproduce-llm reproduce-bridge bench smollm2 clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,13 +39,16 @@ format: $(STAMP)  ## apply ruff format and autofixes
 test: lint  ## lint, then the whole test suite (notebooks included)
 	$(PY) -m pytest -q
 
-reproduce: reproduce-bandit reproduce-llm  ## regenerate every figure in figures/
+reproduce: reproduce-bandit reproduce-llm reproduce-bridge  ## regenerate every figure in figures/
 
 reproduce-bandit: $(STAMP)  ## the six bandit figures (about half a minute)
 	$(PY) -m bandit all --out figures
 
 reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seven figures (about 11 minutes on an idle 2-core CPU)
 	$(PY) -m llm pipeline --preset small --figures figures
+
+reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method vs bandit theory): figures/bridge_*.{png,json}
+	$(PY) -m llm bridge --out runs/bridge --figures figures
 
 strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

@@ -121,7 +121,7 @@ class BridgeConfig:
     """Offline rows (pairs) per step."""
     learning_rate: float = 1e-3
     """Peak AdamW learning rate of every method (warm-up 10 %, then constant)."""
-    eval_every: int = 25
+    eval_every: int = 50
     """Exact regret on the held-in prompts every N steps (and at the last step)."""
     sweep_temperatures: tuple[float, ...] = (1.0, 2.0, 4.0)
     """Off-policy sweep: μ1 = μ2 = π_ref at each temperature T; empty = no sweep."""
@@ -142,6 +142,9 @@ class BridgeConfig:
             self.sft_docs, self.sft_steps, self.sft_batch = 128, 80, 32
             self.pairs_per_prompt, self.steps, self.batch_rows, self.eval_every = 16, 40, 8, 20
             self.sweep_temperatures = ()
+
+    def check(self) -> None:
+        """Raise :class:`llm.run.UserError` (one line, exit 2 in the CLI) on an invalid option."""
         bad = [m for m in self.methods if m not in BRIDGE_METHODS]
         if bad:
             raise UserError(f"bridge: unknown method(s) {bad}; choose from {', '.join(BRIDGE_METHODS)}")
@@ -301,6 +304,7 @@ def tabular_predictions(world: World, mu1: torch.Tensor, mu2: torch.Tensor, meth
     """
     out: dict[str, dict] = {}
     for m in dict.fromkeys(methods):
+        t0 = time.time()
         pols, regrets, errors = [], [], []
         for i in range(mu1.shape[0]):
             prob = bandit_problem(world.ref_logp["train"][i], world.rewards["train"][i], world.cfg.beta)
@@ -312,7 +316,7 @@ def tabular_predictions(world: World, mu1: torch.Tensor, mu2: torch.Tensor, meth
                 pols.append(None)
                 regrets.append(float("nan"))
                 errors.append(f"prompt {i}: {str(e)[:160]}")
-        out[m] = {"policy": pols, "regret": regrets, "errors": errors}
+        out[m] = {"policy": pols, "regret": regrets, "errors": errors, "seconds": time.time() - t0}
     return out
 
 
@@ -455,9 +459,7 @@ def closest_prediction(table: dict, methods: list[str], tab: dict, tie: float = 
     for a in tab:
         same[a] = {a}
         for b in tab:
-            ka = [
-                _kl(p, q) for p, q in zip(tab[a]["policy"], tab[b]["policy"]) if p is not None and q is not None
-            ]
+            ka = [_kl(p, q) for p, q in zip(tab[a]["policy"], tab[b]["policy"]) if p is not None and q is not None]
             if ka and sum(ka) / len(ka) < tie:
                 same[a].add(b)
     out = {}
@@ -494,6 +496,7 @@ def run_bridge(cfg: BridgeConfig, command: str | None = None) -> dict:
     """Run the whole experiment; returns (and writes to ``<out>/results.json``) every number and curve."""
     from tqdm.auto import tqdm
 
+    cfg.check()
     quiet_transformers()
     t_start = time.time()
     out = Path(cfg.out)
@@ -569,7 +572,9 @@ def summarise(cfg, world, runs, tab, mu1, mu2, sweep) -> dict:
         regret[m] = {
             "label": BRIDGE_METHODS[m].label,
             "bandit_method": b,
-            "train": mean_ci([sum(r["final_train"]["policy/regret"]) / len(r["final_train"]["policy/regret"]) for r in rs]),
+            "train": mean_ci(
+                [sum(r["final_train"]["policy/regret"]) / len(r["final_train"]["policy/regret"]) for r in rs]
+            ),
             "heldout": mean_ci(
                 [sum(r["final_heldout"]["policy/regret"]) / len(r["final_heldout"]["policy/regret"]) for r in rs]
             ),
@@ -577,6 +582,7 @@ def summarise(cfg, world, runs, tab, mu1, mu2, sweep) -> dict:
             "tabular_regret": sum(regs) / len(regs) if regs else float("nan"),
             "tabular_prompts": len(regs),
             "tabular_errors": tab[b]["errors"],
+            "tabular_s": tab[b]["seconds"],
             "wall_clock_s": mean_ci([r["wall_clock_s"] for r in rs]),
         }
     table = kl_table(runs, tab, methods)
@@ -590,12 +596,18 @@ def summarise(cfg, world, runs, tab, mu1, mu2, sweep) -> dict:
                 checks[f"copg_regret_le_0.1x_{other}"] = {"copg": c, other: o, "ratio": c / o, "holds": c <= 0.1 * o}
     checks["each_network_closest_to_own_prediction"] = {m: closest[m]["holds"] for m in methods}
     return {
-        "pi_ref_regret": {"train": float(ref_m["policy/regret"].mean()),
-                          "heldout": float(world.metrics(world.ref_logp["heldout"], "heldout")["policy/regret"].mean())},
+        "pi_ref_regret": {
+            "train": float(ref_m["policy/regret"].mean()),
+            "heldout": float(world.metrics(world.ref_logp["heldout"], "heldout")["policy/regret"].mean()),
+        },
         "num_completions": len(world.completions),
         "max_leaked_mass": max(
-            abs(1 - float(v)) for r in runs for v in r["final_train"]["policy/mass"] + r["final_heldout"]["policy/mass"]
-        ) if runs else 0.0,
+            abs(1 - float(v))
+            for r in runs
+            for v in r["final_train"]["policy/mass"] + r["final_heldout"]["policy/mass"]
+        )
+        if runs
+        else 0.0,
         "support_mass_pi_star": _support_mass(world, mu1, mu2),
         "distinct_arms_in_data": float(((mu1 > 0) | (mu2 > 0)).sum(-1).double().mean()),
         "regret": regret,

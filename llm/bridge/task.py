@@ -49,7 +49,24 @@ SEPARATOR = "TL;DR:"
 """The one token of the prompt suffix ``"\\nTL;DR:"`` under whitespace splitting."""
 UNK = "[UNK]"
 _MASKED = -1e9  # additive logit of a forbidden token: exp underflows to exactly 0 in float32 and float64
-WORDS = ("ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen", "owl", "pig", "rat", "yak", "elk", "emu", "koi", "ram")
+WORDS = (
+    "ant",
+    "bee",
+    "cat",
+    "dog",
+    "eel",
+    "fox",
+    "gnu",
+    "hen",
+    "owl",
+    "pig",
+    "rat",
+    "yak",
+    "elk",
+    "emu",
+    "koi",
+    "ram",
+)
 """The word pool (each one token); a task uses the first ``num_words``."""
 
 
