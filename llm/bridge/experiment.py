@@ -78,7 +78,7 @@ class BridgeConfig:
     figures: str | None = None
     """Directory for the figures bridge_*.{png,json}; default <out>/figures (`make reproduce-bridge`: figures)."""
     fast: bool = False
-    """Test mode (seconds): 4 words, ≤ 2-word completions, 4 prompts, 1 seed, short SFT and training, no sweep."""
+    """Test mode (seconds): 4 words, ≤ 2-word completions, 4 prompts, 1 seed, short SFT, 100 steps, no sweep."""
     seeds: tuple[int, ...] = (0, 1, 2)
     """Training seeds of every method (data order, pair draws, online samples)."""
     methods: tuple[str, ...] = tuple(BRIDGE_METHODS)
@@ -140,7 +140,7 @@ class BridgeConfig:
             self.num_words, self.max_words, self.doc_len = 4, 2, 8
             self.train_prompts, self.heldout_prompts = 4, 2
             self.sft_docs, self.sft_steps, self.sft_batch = 128, 80, 32
-            self.pairs_per_prompt, self.steps, self.batch_rows, self.eval_every = 16, 40, 8, 20
+            self.pairs_per_prompt, self.steps, self.batch_rows, self.eval_every = 16, 100, 8, 50
             self.sweep_temperatures = ()
 
     def check(self) -> None:
@@ -560,6 +560,37 @@ def _support_mass(world: World, mu1: torch.Tensor, mu2: torch.Tensor) -> float:
     return float((star * support).sum(-1).mean())
 
 
+def _on_support(p: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
+    q = p * support
+    return q / q.sum(-1, keepdim=True)
+
+
+def _support_diagnostics(world: World, runs: list[dict], preds: list, mu1: torch.Tensor, mu2: torch.Tensor) -> dict:
+    """Where the data are: S = completions sampled at least once for the prompt.
+
+    ``support_mass``: the network's total mass on S (π*'s is ``support_mass_pi_star``); ``kl_star_on_support``:
+    KL(π*|S ‖ π_net|S) between the two renormalised on S (Theorem 1 fixes CoPG's limit there, up to nothing);
+    ``tabular_support_mass``: the tabular prediction's mass on S.
+    """
+    from bandit.problem import kl_divergence
+    from llm.bridge.exact import optimal_log_policy
+
+    support = ((mu1 > 0) | (mu2 > 0)).double()
+    star = optimal_log_policy(world.ref_logp["train"], world.rewards["train"], world.cfg.beta).exp()
+    mass, kl_s = [], []
+    for r in runs:
+        net = r["log_pi_train"].exp()
+        net = net / net.sum(-1, keepdim=True)
+        mass.append(float((net * support).sum(-1).mean()))
+        kl_s.append(float(kl_divergence(_on_support(star, support), _on_support(net, support)).mean()))
+    tab_mass = [float((p * support[i]).sum()) for i, p in enumerate(preds) if p is not None]
+    return {
+        "support_mass": mean_ci(mass),
+        "kl_star_on_support": mean_ci(kl_s),
+        "tabular_support_mass": sum(tab_mass) / len(tab_mass) if tab_mass else float("nan"),
+    }
+
+
 def summarise(cfg, world, runs, tab, mu1, mu2, sweep) -> dict:
     """Regret table (mean, 95 % CI over seeds), tabular predicted regrets, KL table, acceptance checks."""
     methods = list(cfg.methods)
@@ -584,6 +615,7 @@ def summarise(cfg, world, runs, tab, mu1, mu2, sweep) -> dict:
             "tabular_errors": tab[b]["errors"],
             "tabular_s": tab[b]["seconds"],
             "wall_clock_s": mean_ci([r["wall_clock_s"] for r in rs]),
+            **_support_diagnostics(world, rs, tab[b]["policy"], mu1, mu2),
         }
     table = kl_table(runs, tab, methods)
     closest = closest_prediction(table, methods, tab)
@@ -609,6 +641,7 @@ def summarise(cfg, world, runs, tab, mu1, mu2, sweep) -> dict:
         if runs
         else 0.0,
         "support_mass_pi_star": _support_mass(world, mu1, mu2),
+        "support_mass_pi_ref": float((world.ref_logp["train"].exp() * ((mu1 > 0) | (mu2 > 0))).sum(-1).mean()),
         "distinct_arms_in_data": float(((mu1 > 0) | (mu2 > 0)).sum(-1).double().mean()),
         "regret": regret,
         "kl_table": table,
