@@ -8,8 +8,8 @@ method from ``bandit.stationary.stationary_point`` on that prompt's empirical μ
 (KL table); an off-policy sweep (μ1 = μ2 = π_ref at temperature T); figures and ``results.json``.
 
 Examples:
-    python -m llm bridge                           # the default experiment (≈ 5 minutes on 2 CPU cores)
-    python -m llm bridge --fast --out /tmp/bridge  # seconds: the test mode
+    python -m llm bridge                           # the default experiment (7.5–8.5 min measured on a shared 2-core CPU)
+    python -m llm bridge --fast --out /tmp/bridge  # about 30 s: the test mode
     python -m llm bridge --figures figures         # `make reproduce-bridge`: figures/bridge_*.{png,json}
 """
 
