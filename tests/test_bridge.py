@@ -139,18 +139,19 @@ def test_offline_rows_use_the_enumerated_log_probs(tmp_path):
     assert torch.allclose(mu1.sum(-1), torch.ones(cfg.train_prompts, dtype=torch.float64))
 
 
-def test_cli_help_and_bad_input():
-    """--help explains the options; a user error is one line on stderr with exit code 2."""
-    run = [sys.executable, "-m", "llm", "bridge"]
-    ok = subprocess.run([*run, "--help"], capture_output=True, text=True, timeout=120)
+def test_cli_help_and_bad_input(capsys):
+    """--help (through python -m llm) explains the options; a user error is one line on stderr with exit code 2."""
+    from llm.bridge.experiment import main
+
+    ok = subprocess.run([sys.executable, "-m", "llm", "bridge", "--help"], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0
     for opt in ("--fast", "--beta", "--mu1-temperature", "--seeds", "--out", "--no-progress"):
         assert opt in ok.stdout
-    bad = subprocess.run(
-        [*run, "--beta", "-1", "--out", "/nonexistent/x"], capture_output=True, text=True, timeout=120
-    )
-    assert bad.returncode == 2
-    assert bad.stderr.strip().startswith("error:") and len(bad.stderr.strip().splitlines()) == 1
+    capsys.readouterr()
+    assert main(["--beta", "-1", "--out", "/nonexistent/x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: bridge: --beta") and len(err.splitlines()) == 1, err
+    assert main(["--methods", "nope", "--out", "/nonexistent/x"]) == 2
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ method from ``bandit.stationary.stationary_point`` on that prompt's empirical μ
 (KL table); an off-policy sweep (μ1 = μ2 = π_ref at temperature T); figures and ``results.json``.
 
 Examples:
-    python -m llm bridge                           # the default experiment (7.5–8.5 min measured on a shared 2-core CPU)
+    python -m llm bridge                           # the default experiment (7.5–8.5 min on a shared 2-core CPU)
     python -m llm bridge --fast --out /tmp/bridge  # about 30 s: the test mode
     python -m llm bridge --figures figures         # `make reproduce-bridge`: figures/bridge_*.{png,json}
 """
@@ -28,8 +28,16 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
+from bandit.problem import kl_divergence
 from bandit.stationary import stationary_point
-from llm.bridge.exact import bandit_problem, enumerate_completions, exact_metrics, log_policy_table, reward_table
+from llm.bridge.exact import (
+    bandit_problem,
+    enumerate_completions,
+    exact_metrics,
+    log_policy_table,
+    optimal_log_policy,
+    reward_table,
+)
 from llm.bridge.task import BridgeTask, TaskConfig, build_policy, make_tokenizer, summary_reward
 from llm.data import collate
 from llm.offline import write_offline
@@ -321,8 +329,6 @@ def tabular_predictions(world: World, mu1: torch.Tensor, mu2: torch.Tensor, meth
 
 
 def _kl(p: torch.Tensor, q: torch.Tensor) -> float:
-    from bandit.problem import kl_divergence
-
     return float(kl_divergence(p, q.clamp_min(1e-300)))
 
 
@@ -553,8 +559,6 @@ def run_bridge(cfg: BridgeConfig, command: str | None = None) -> dict:
 
 def _support_mass(world: World, mu1: torch.Tensor, mu2: torch.Tensor) -> float:
     """Mean over held-in prompts of π*'s mass on the arms the data contain (Theorem 1 needs it near 1)."""
-    from llm.bridge.exact import optimal_log_policy
-
     star = optimal_log_policy(world.ref_logp["train"], world.rewards["train"], world.cfg.beta).exp()
     support = (mu1 > 0) | (mu2 > 0)
     return float((star * support).sum(-1).mean())
@@ -572,9 +576,6 @@ def _support_diagnostics(world: World, runs: list[dict], preds: list, mu1: torch
     KL(π*|S ‖ π_net|S) between the two renormalised on S (Theorem 1 fixes CoPG's limit there, up to nothing);
     ``tabular_support_mass``: the tabular prediction's mass on S.
     """
-    from bandit.problem import kl_divergence
-    from llm.bridge.exact import optimal_log_policy
-
     support = ((mu1 > 0) | (mu2 > 0)).double()
     star = optimal_log_policy(world.ref_logp["train"], world.rewards["train"], world.cfg.beta).exp()
     mass, kl_s = [], []
