@@ -16,7 +16,8 @@ export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv constraints test test-fast lint format strip reproduce reproduce-bandit reproduce-llm bench smollm2 clean
+.PHONY: help venv constraints test test-fast lint format strip reproduce reproduce-bandit reproduce-llm reproduce-bridge \
+	bench smollm2 clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,13 +50,16 @@ constraints: $(STAMP)  ## rewrite requirements/constraints.txt from .venv (after
 	@{ head -3 $(CONSTRAINTS); $(PIP) freeze --exclude-editable | grep -v '^torch[ =@]'; } > $(CONSTRAINTS).tmp
 	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 
-reproduce: reproduce-bandit reproduce-llm  ## regenerate every figure in figures/
+reproduce: reproduce-bandit reproduce-llm reproduce-bridge  ## regenerate every figure in figures/
 
 reproduce-bandit: $(STAMP)  ## the six bandit figures (about half a minute)
 	$(PY) -m bandit all --out figures
 
 reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seven figures (checks the part-1 hashes)
 	$(PY) -m llm pipeline --preset small --figures figures
+
+reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method vs bandit theory): figures/bridge_*.{png,json}
+	$(PY) -m llm bridge --out runs/bridge --figures figures
 
 strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

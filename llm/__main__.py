@@ -28,6 +28,7 @@ STAGES = {
     "train": ("llm.stages.train", "CoPG / IPO / DPO / PG training on the offline dataset (accelerate)"),
     "eval": ("llm.stages.evaluate", "generate on held-out prompts, score with proxy and gold rewards, estimate KL"),
     "pipeline": ("llm.pipeline", "run every stage end to end and draw the figures"),
+    "bridge": ("llm.bridge.experiment", "exact bridge: an enumerable task, every method vs the bandit lab's theory"),
 }
 
 

@@ -27,7 +27,7 @@ from llm.data.batching import collate
 from llm.model.generation import generate
 from llm.model.logprobs import token_logps
 
-__all__ = ["evaluate_policy", "mean_ci", "standard_error"]
+__all__ = ["evaluate_policy", "mean_ci", "seed_ci", "standard_error"]
 
 
 def standard_error(values: list[float]) -> float:
@@ -55,6 +55,16 @@ def mean_ci(values: list[float], level: float = 0.95) -> dict[str, float | int |
     half = float(t.ppf(0.5 + level / 2, n - 1)) * sem
     low, high = mean - half, mean + half
     return {"mean": mean, "sem": sem, "low": low, "high": high, "n": n, "significant": bool(low > 0 or high < 0)}
+
+
+def seed_ci(values: list[float]) -> dict[str, Any]:
+    """``{mean, ci95, n, values}``: the mean over seeds with the half-width of its 95 % Student-t interval.
+
+    The half-width is 0 for a single value (a figure draws no band then; :func:`mean_ci` gives no verdict).
+    """
+    ci = mean_ci(values)
+    half = ci["high"] - ci["mean"] if ci["n"] >= 2 else 0.0
+    return {"mean": ci["mean"], "ci95": half, "n": ci["n"], "values": list(values)}
 
 
 @torch.no_grad()

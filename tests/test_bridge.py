@@ -1,0 +1,176 @@
+"""The exact bridge (llm.bridge): enumeration is exact, the identities of the paper notes hold, text round-trips.
+
+Tiny case: 3 words, completions of 1–2 words (12 arms), a random 2-layer GPT-2 with the enumeration mask.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from bandit.problem import kl_divergence
+from llm.bridge.exact import enumerate_completions, exact_metrics, log_policy_table, objective, optimal_log_policy
+from llm.bridge.task import BridgeTask, TaskConfig, build_policy, make_tokenizer, summary_reward
+from llm.data.batching import collate
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    cfg = TaskConfig(num_words=3, doc_len=5, max_words=2)
+    tok = make_tokenizer(cfg.words)
+    task = BridgeTask.build(cfg, n_sft=0, n_train=3, n_heldout=0, seed=1)
+    model = build_policy(tok, cfg, n_layer=2, n_embd=32, n_head=2, seed=0).double()
+    word_ids = tok.convert_tokens_to_ids(list(cfg.words))
+    comps = enumerate_completions(word_ids, cfg.max_words)
+    prompt_ids = [tok(task.prompt(d), add_special_tokens=False)["input_ids"] for d in task.train_docs]
+    yield cfg, tok, task, model, comps, prompt_ids
+    torch.set_num_threads(threads)
+
+
+def _brute_force_logp(model, prompt: list[int], completion: tuple[int, ...], eos: int) -> float:
+    """ln π(y + EOS | x) token by token: one forward per prefix, log-softmax of the last position."""
+    total, seq = 0.0, list(prompt)
+    for t in [*completion, eos]:
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([seq]), attention_mask=torch.ones(1, len(seq), dtype=torch.long))
+        total += torch.log_softmax(logits.logits[0, -1].double(), -1)[t].item()
+        seq.append(t)
+    return total
+
+
+def test_enumeration_matches_brute_force_and_sums_to_one(tiny):
+    """Σ_y π(y|x) over the enumerated completions = 1 to 1e-6; batched sequence_logps = token-by-token brute force
+    (to 1e-6: sequence_logps computes the log-softmax in float32)."""
+    cfg, tok, task, model, comps, prompt_ids = tiny
+    assert len(comps) == 3 + 9
+    table = log_policy_table(model, prompt_ids, comps, tok.eos_token_id)  # [X, A]
+    assert torch.allclose(table.exp().sum(-1), torch.ones(len(prompt_ids), dtype=torch.float64), atol=1e-6)
+    for x, p in enumerate(prompt_ids[:2]):
+        for a, c in enumerate(comps):
+            assert table[x, a].item() == pytest.approx(
+                _brute_force_logp(model, p, c, tok.eos_token_id), abs=1e-6
+            )  # float32 logits
+    # temperature tables (the behaviour policies μ_T) are distributions over the same set
+    for temp in (0.5, 2.0):
+        mu = log_policy_table(model, prompt_ids, comps, tok.eos_token_id, temperature=temp)
+        assert torch.allclose(mu.exp().sum(-1), torch.ones(len(prompt_ids), dtype=torch.float64), atol=1e-6)
+
+
+def test_mass_outside_the_enumerated_set_is_zero(tiny):
+    """The mask: no EOS first, only words/EOS in completions, EOS forced after max_words (checked on all tokens)."""
+    cfg, tok, task, model, comps, prompt_ids = tiny
+    p = prompt_ids[0]
+    v = len(tok)
+    words = set(tok.convert_tokens_to_ids(list(cfg.words)))
+    for prefix in [(), *[c for c in comps]]:
+        seq = p + list(prefix)
+        with torch.no_grad():
+            probs = torch.softmax(model(input_ids=torch.tensor([seq])).logits[0, -1].double(), -1)
+        allowed = (words if not prefix else words | {tok.eos_token_id}) if len(prefix) < cfg.max_words else set()
+        if len(prefix) >= cfg.max_words:
+            allowed = {tok.eos_token_id}
+        outside = sum(probs[t].item() for t in range(v) if t not in allowed)
+        assert outside == 0.0
+
+
+def test_regret_identity_and_optimality(tiny):
+    """J_β(π*) − J_β(π) = β·KL(π‖π*) (paper notes §1) and J_β(π*) ≥ J_β(π) for random π; π* ∝ π_ref·exp(R/β)."""
+    cfg, tok, task, model, comps, prompt_ids = tiny
+    beta = 0.3
+    ref_logp = log_policy_table(model, prompt_ids, comps, tok.eos_token_id)
+    words = [tok.convert_ids_to_tokens(list(c)) for c in comps]
+    rewards = torch.tensor([[summary_reward(d, w, cfg) for w in words] for d in task.train_docs], dtype=torch.float64)
+    star = optimal_log_policy(ref_logp, rewards, beta).exp()
+    ref = ref_logp.exp() / ref_logp.exp().sum(-1, keepdim=True)
+    brute = ref * torch.exp(rewards / beta)
+    assert torch.allclose(star, brute / brute.sum(-1, keepdim=True), atol=1e-12)
+    j_star = objective(star, ref, rewards, beta)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        pi = torch.softmax(3 * torch.randn(ref.shape, generator=gen, dtype=torch.float64), -1)
+        j = objective(pi, ref, rewards, beta)
+        assert (j_star >= j - 1e-12).all()
+        assert torch.allclose(j_star - j, beta * kl_divergence(pi, star), atol=1e-10)
+        m = exact_metrics(pi.log(), ref_logp, rewards, beta)
+        assert torch.allclose(m["policy/regret"], j_star - j, atol=1e-10)
+        assert torch.allclose(m["objective/J_star"], j_star, atol=1e-10)
+    assert exact_metrics(star.log(), ref_logp, rewards, beta)["policy/regret"].abs().max() < 1e-12
+
+
+def test_word_level_text_round_trip(tiny):
+    """ids → text → ids is the identity for every completion and prompt (one token per word, no merges)."""
+    cfg, tok, task, model, comps, prompt_ids = tiny
+    for c in comps:
+        text = BridgeTask.completion(tok.convert_ids_to_tokens(list(c)))
+        assert tok(text, add_special_tokens=False)["input_ids"] == list(c)
+        assert tok(tok.decode(list(c)), add_special_tokens=False)["input_ids"] == list(c)
+    for ids in prompt_ids:
+        assert len(ids) == cfg.prompt_len
+        assert tok(tok.decode(ids), add_special_tokens=False)["input_ids"] == ids
+    # the trainer's collator tokenises the offline texts to the same ids the enumeration scored
+    batch = collate(tok, [task.prompt(task.train_docs[0])], [BridgeTask.completion(("ant", "bee"))])
+    assert batch["input_ids"][0].tolist() == prompt_ids[0] + tok.convert_tokens_to_ids(["ant", "bee"]) + [0]
+
+
+def test_offline_rows_use_the_enumerated_log_probs(tmp_path):
+    """Offline rows are valid for llm.offline and carry ln μ and ln π_ref read from the exact tables."""
+    from llm.bridge.experiment import BridgeConfig, build_world, offline_rows
+    from llm.data.offline import load_offline, write_offline
+
+    cfg = BridgeConfig(fast=True, out=str(tmp_path), sft_steps=2, no_progress=True)
+    world, _ = build_world(cfg)
+    rows, mu1, mu2 = offline_rows(world, 2.0, 0.5, seed=0)
+    write_offline(rows, tmp_path / "train.jsonl")
+    back = load_offline(tmp_path / "train.jsonl")
+    assert len(back) == cfg.train_prompts * cfg.pairs_per_prompt
+    lmu = world.log_policy(world.ref_model, "train", 2.0)
+    for r in back[:10]:
+        i, arm = r["prompt_index"], r["arm_ids"][0]
+        assert world.texts[arm] == r["completions"][0]
+        assert r["behaviour_logps"][0] == pytest.approx(float(lmu[i, arm]))
+        assert r["ref_logps"][0] == pytest.approx(float(world.ref_logp["train"][i, arm]))
+    assert torch.allclose(mu1.sum(-1), torch.ones(cfg.train_prompts, dtype=torch.float64))
+
+
+def test_cli_help_and_bad_input(capsys):
+    """--help (through python -m llm) explains the options; a user error is one line on stderr with exit code 2."""
+    from llm.bridge.experiment import main
+
+    ok = subprocess.run([sys.executable, "-m", "llm", "bridge", "--help"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0
+    for opt in ("--fast", "--beta", "--mu1-temperature", "--seeds", "--out", "--no-progress"):
+        assert opt in ok.stdout
+    capsys.readouterr()
+    assert main(["--beta", "-1", "--out", "/nonexistent/x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: bridge: --beta") and len(err.splitlines()) == 1, err
+    assert main(["--methods", "nope", "--out", "/nonexistent/x"]) == 2
+
+
+@pytest.mark.slow
+def test_fast_mode_end_to_end(tmp_path):
+    """Fast mode end to end: exact, leak-free results; then the issue's claim "CoPG's exact regret beats IPO's and
+    PG (b = 0)'s" — which does NOT hold at this budget (docs/bridge.md, "What fails and why"): reported as xfail."""
+    from llm.bridge.experiment import BridgeConfig, run_bridge
+
+    cfg = BridgeConfig(fast=True, out=str(tmp_path), methods=("copg", "ipo", "pg"), no_progress=True)
+    res = run_bridge(cfg)
+    reg = {m: r["train"]["mean"] for m, r in res["regret"].items()}
+    assert all(math.isfinite(v) and v >= 0 for v in reg.values()), reg
+    assert all(r["train"]["mean"] < res["pi_ref_regret"]["train"] for r in res["regret"].values()), reg
+    assert res["max_leaked_mass"] < 1e-5
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert set(saved["regret"]) == {"copg", "ipo", "pg"}
+    assert (tmp_path / "figures" / "bridge_regret_vs_step.png").exists()
+    # the tabular theory's ordering (bandit.stationary on the prompts' empirical μ̂1, μ̂2) holds
+    tab = {m: r["tabular_regret"] for m, r in res["regret"].items()}
+    assert tab["copg"] < tab["ipo"] and tab["copg"] < tab["pg"], tab
+    if not (reg["copg"] < reg["ipo"] and reg["copg"] < reg["pg"]):
+        pytest.xfail(f"network regrets {reg}: CoPG's network does not beat IPO/PG at the fast budget (docs/bridge.md)")
