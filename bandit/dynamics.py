@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from bandit.data import PairData
-from bandit.methods import PairBatch, get_method, method_loss
+from bandit.methods import ExpectedSetting, Method, PairBatch, contrast, get_method, method_loss
 from bandit.policies import init_logits, log_policy, policy
 from bandit.problem import BanditProblem, check_distribution
 
@@ -46,30 +46,8 @@ __all__ = [
 OPTIMIZERS = ("adam", "sgd")
 
 
-def contrast(mu1: torch.Tensor, mu2: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """C(v) = E_{y~μ1, y'~μ2}[(v_y − v_y')(e_y − e_y')] = μ1⊙v + μ2⊙v − (μ1·v)μ2 − (μ2·v)μ1, in O(A).
-
-    Args:
-        mu1, mu2: [..., A] behaviour policies (broadcastable with v).
-        v: [..., A] a value per arm.
-    Returns:
-        [..., A]; its entries sum to 0 (invariant to v + c).
-    """
-    return (mu1 + mu2) * v - (mu1 * v).sum(-1, keepdim=True) * mu2 - (mu2 * v).sum(-1, keepdim=True) * mu1
-
-
-def _pref_prob(problem: BanditProblem, preference: str) -> torch.Tensor:
-    r = problem.rewards
-    diff = r[:, None] - r[None, :]  # [A, A]  R(y) − R(y')
-    if preference == "bradley_terry":
-        return torch.sigmoid(diff)
-    if preference == "reward":
-        return (diff >= 0).to(torch.float64)
-    raise ValueError(f"make_expected_gradient: preference must be 'bradley_terry' or 'reward', got {preference!r}")
-
-
 def make_expected_gradient(
-    method: str,
+    method: str | Method,
     problem: BanditProblem,
     mu1: torch.Tensor,
     mu2: torch.Tensor,
@@ -78,10 +56,11 @@ def make_expected_gradient(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """Build θ ↦ ∇_θ E_{y~μ1, y'~μ2}[loss_method(y, y'; π_θ)], the exact expected gradient (of the loss to minimise).
 
-    O(A) per call for every method except ``dpo`` (O(A²)); ``ipo`` precomputes an O(A²) constant once.
+    The closed form is the method's row (:attr:`bandit.methods.Method.expected_gradient`); O(A) per call for every
+    built-in method except ``dpo`` (O(A²)); ``ipo`` precomputes an O(A²) constant once.
 
     Args:
-        method: a name in :data:`bandit.methods.METHODS`.
+        method: a name in :data:`bandit.methods.METHODS` (or a row).
         problem: the bandit.
         mu1, mu2: [A] or [S, A] behaviour policies (ignored by ``onpolicy``).
         pref_beta: β of IPO/DPO (default: the problem's β).
@@ -93,70 +72,8 @@ def make_expected_gradient(
     a = problem.num_arms
     mu1 = check_distribution("make_expected_gradient", "mu1", mu1, num_arms=a)
     mu2 = check_distribution("make_expected_gradient", "mu2", mu2, num_arms=a)
-    beta = problem.beta
-    pb = beta if pref_beta is None else float(pref_beta)
-    r, log_ref = problem.rewards, problem.ref_log_policy
-
-    def reg_reward(logits: torch.Tensor) -> torch.Tensor:
-        return r - beta * (log_policy(logits) - log_ref)  # a = R_β^π
-
-    if m.name == "copg":
-        # −C(a) with a = R_β^π = w − β·θ + β·logsumexp(θ), w = R + β·ln π_ref. C ignores constants and is linear, so
-        # −C(a) = β·C(θ) − C(w): no softmax at all, C(w) precomputed; 5 passes over A per step.
-        c_w = contrast(mu1, mu2, r + beta * log_ref)
-        m_sum = mu1 + mu2
-
-        def copg_grad(th: torch.Tensor) -> torch.Tensor:
-            c_th = m_sum * th - (mu1 * th).sum(-1, keepdim=True) * mu2 - (mu2 * th).sum(-1, keepdim=True) * mu1
-            return beta * c_th - c_w
-
-        return copg_grad
-    if m.name == "ipo":
-        q_mat = (2 * _pref_prob(problem, preference) - 1) / (2 * pb)  # [A, A]
-        q = mu1 * (mu2 @ q_mat.T) - mu2 * (mu1 @ q_mat)  # E[q(y,y')(e_y − e_y')]
-        return lambda th: 2 * (contrast(mu1, mu2, th - log_ref) - q)
-    if m.name == "dpo":
-        p = _pref_prob(problem, preference)
-
-        def dpo_grad(th: torch.Tensor) -> torch.Tensor:
-            d = th - log_ref
-            h = d[..., :, None] - d[..., None, :]  # [..., A, A]
-            w = mu1[..., :, None] * mu2[..., None, :] * pb * (torch.sigmoid(pb * h) - p)
-            return w.sum(-1) - w.sum(-2)
-
-        return dpo_grad
-    if m.name == "onpolicy":
-
-        def true_pg(th: torch.Tensor) -> torch.Tensor:
-            pi, av = policy(th), reg_reward(th)
-            return -2 * (pi * av - (pi * av).sum(-1, keepdim=True) * pi)  # −2∇J (Property 1)
-
-        return true_pg
-    if m.name == "pg_is":
-        masks = ((mu1 > 0).to(torch.float64), (mu2 > 0).to(torch.float64))
-
-        def is_pg(th: torch.Tensor) -> torch.Tensor:
-            pi, av = policy(th), reg_reward(th)
-            out = torch.zeros_like(pi)
-            for mask in masks:  # E_{y~μ}[(π/μ)(y)·a_y·(e_y − π)] only sees arms with μ > 0
-                w = pi * mask * av
-                out = out - (w - w.sum(-1, keepdim=True) * pi)
-            return out  # = −2∇J when μ1, μ2 have full support
-
-        return is_pg
-
-    def naive_pg(th: torch.Tensor) -> torch.Tensor:
-        pi, av = policy(th), reg_reward(th)
-        if m.name == "pg":
-            b = torch.zeros_like(av[..., :1])
-        elif m.name == "pg_value":
-            b = (pi * r).sum(-1, keepdim=True)  # exact E_π[R]
-        else:  # pg_mean
-            b = 0.5 * ((mu1 * av).sum(-1, keepdim=True) + (mu2 * av).sum(-1, keepdim=True))
-        adv = av - b
-        return -((mu1 + mu2) * adv - ((mu1 * adv).sum(-1, keepdim=True) + (mu2 * adv).sum(-1, keepdim=True)) * pi)
-
-    return naive_pg
+    pb = problem.beta if pref_beta is None else float(pref_beta)
+    return m.expected_gradient(ExpectedSetting(problem, mu1, mu2, pb, preference))
 
 
 def expected_gradient(
@@ -452,7 +369,7 @@ def train_many(
     # shuffles the pairs; minibatch i is then the contiguous block [i·B, i·B + b) whose [S, b, 2] view feeds
     # bandit.losses as a zero-copy row-major [b·S, 2] tensor (bandit.methods._flat). Arms are stored as flat indices
     # s·A + y into the seeds' [S, A] ln π, so the log-probs of a minibatch are one index_select (_take).
-    need_mu = any(m.name == "pg_is" for m in ms)
+    need_mu = any(m.needs_behaviour for m in ms)
     kinds = {m.data for m in ms} - {"onpolicy"}
     tables = {}
     for kind in sorted(kinds):

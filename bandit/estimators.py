@@ -77,9 +77,9 @@ def pair_gradients(
     if rewards.shape != arms.shape:
         raise ValueError(f"{fn}: rewards has shape {tuple(rewards.shape)} but arms has {tuple(arms.shape)}")
     behaviour = None
-    if m.name == "pg_is":
+    if m.needs_behaviour:
         if mu1 is None or mu2 is None:
-            raise ValueError(f"{fn}: pg_is needs mu1 and mu2 (its importance weights π/μ); pass both")
+            raise ValueError(f"{fn}: {m.name} needs mu1 and mu2 (its importance weights π/μ); pass both")
         mu1 = check_distribution(fn, "mu1", mu1, num_arms=a)
         mu2 = check_distribution(fn, "mu2", mu2, num_arms=a)
         if (mu1[arms[:, 0]] <= 0).any() or (mu2[arms[:, 1]] <= 0).any():

@@ -210,7 +210,9 @@ def write_figure(record: dict, fig: Any, stem: str | os.PathLike, dpi: int = 130
     ``record["drawer"]`` must name the module whose ``draw_record(record)`` redraws it (see :func:`redraw`).
     """
     if "drawer" not in record:
-        raise ValueError("write_figure: the record has no 'drawer' (the module with draw_record) and could not be redrawn")
+        raise ValueError(
+            "write_figure: the record has no 'drawer' (the module with draw_record) and could not be redrawn"
+        )
     stem = Path(stem)
     atomic_write_json(stem.with_suffix(".json"), record)
     return save_png(fig, stem.with_suffix(".png"), dpi=dpi)
@@ -237,4 +239,3 @@ def redraw(json_path: str | os.PathLike, png_path: str | os.PathLike | None = No
     module = importlib.import_module(record["drawer"])
     out = Path(png_path) if png_path is not None else json_path.with_suffix(".png")
     return save_png(module.draw_record(record), out, dpi=int(record.get("dpi", 130)))
-

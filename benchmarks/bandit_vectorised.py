@@ -17,8 +17,8 @@ import torch
 
 from bandit.data import sample_pairs
 from bandit.dynamics import train_sampled
-from bandit.experiments import write_json_atomic
 from bandit.presets import PAPER, paper_problem
+from bandit.records import atomic_write_json
 
 RUNS, GOAL = 200, 50.0
 
@@ -69,7 +69,7 @@ def main() -> dict:
             f"(CPU-time ratio {r['speedup_cpu_time']:.1f}x) "
             f"(goal ≥ {GOAL:g}x: {'MET' if r['speedup'] >= GOAL else 'NOT MET'})"
         )
-    write_json_atomic(Path(__file__).parent / "results" / "bandit_vectorised.json", result)  # temp file, then rename
+    atomic_write_json(Path(__file__).parent / "results" / "bandit_vectorised.json", result)  # temp file, then rename
     return result
 
 

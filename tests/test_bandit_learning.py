@@ -67,7 +67,7 @@ def test_sampled_follows_exact_adam_flow(paper_data):
 
 @pytest.mark.parametrize("method", ["copg", "ipo", "dpo", "pg_mean"])
 def test_unsampled_arm_never_moves(method):
-    """Paper notes §5: an arm outside supp(μ1) ∪ supp(μ2) gets zero gradient, so its logit stays put."""
+    """docs/theory.md: an arm outside supp(μ1) ∪ supp(μ2) gets zero gradient, so its logit stays put."""
     problem = paper_problem()
     mu1, mu2 = partial_support(MU1, [0]), partial_support(MU2, [0])
     data = sample_pairs(problem, mu1, mu2, num_pairs=1024, num_seeds=2, seed=0)
