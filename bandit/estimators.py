@@ -153,7 +153,7 @@ def pair_gradient_moments(
         weights = torch.cat([weights * p, weights * (1 - p)])
     keep = weights > 0
     arms, weights = arms[keep], weights[keep]
-    grads = pair_gradients(m.name, problem, theta, arms, None, mu1, mu2, pref_beta)  # [P, A]
+    grads = pair_gradients(m, problem, theta, arms, mu1=mu1, mu2=mu2, pref_beta=pref_beta)  # [P, A]
     mean = (weights[:, None] * grads).sum(0)
     second = (weights * grads.square().sum(1)).sum().item()
     variance = max(second - mean.square().sum().item(), 0.0)  # ≥ 0: drop rounding

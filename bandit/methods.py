@@ -7,7 +7,7 @@ Adding a method is adding one :class:`Method` row with :func:`register_method` (
 method").
 
 Every method's per-batch loss is computed **only** by calling :mod:`bandit.losses` on ``[N, 2]`` tensors of
-log-probabilities of arms (N = S·B rows: S seeds folded into the batch, row b·S + s). The result is reshaped to
+log-probabilities of arms (N = S·B rows: S seeds folded into the batch, row s·B + b). The result is reshaped to
 ``[S, B]`` so the caller can average per seed and sum over seeds (each seed's logits get their own gradient).
 
 =============  ===================  =========================================================================
@@ -107,17 +107,13 @@ class PairBatch:
 
 
 def _flat(t: torch.Tensor) -> torch.Tensor:
-    """[S, B, K] -> [B·S, K], row b·S + s (row-major).
-
-    Zero-copy for the trainer's tensors (views of contiguous [B, S, K] buffers); a copy otherwise.
-    """
-    k = t.shape[-1]
-    return t.transpose(0, 1).reshape(-1, k)
+    """[S, B, K] -> [S·B, K], row s·B + b (zero-copy for contiguous tensors)."""
+    return t.reshape(-1, t.shape[-1])
 
 
 def _per_row(per_seed: torch.Tensor, n: int) -> torch.Tensor:
-    """[S] -> [B·S] in :func:`_flat`'s row order (row b·S + s gets per_seed[s])."""
-    return per_seed.repeat(n)
+    """[S] -> [S·B] in :func:`_flat`'s row order (row s·B + b gets per_seed[s])."""
+    return per_seed.repeat_interleave(n)
 
 
 # ALGO LOGIC: each method's loss is one call into bandit.losses on [S*B, 2] tensors, reshaped back to [S, B].
@@ -146,9 +142,9 @@ def _pg_value(b: PairBatch) -> torch.Tensor:
 def _pg_mean(b: PairBatch) -> torch.Tensor:
     s, n, _ = b.logps.shape
     reg = regularized_reward(_flat(b.logps).detach(), _flat(b.ref_logps), _flat(b.rewards), b.beta)
-    pair_mean = ((reg[:, 0] + reg[:, 1]) / 2).view(n, s)  # [B, S] mean R_β of each pair
-    w = torch.full_like(pair_mean, 1.0 / n) if b.weights is None else b.weights.T
-    mean = (w * pair_mean).sum(0)  # [S] batch mean of R_β over the seed's 2B samples (a baseline: data, no gradient)
+    pair_mean = ((reg[:, 0] + reg[:, 1]) / 2).view(s, n)  # [S, B] mean R_β of each pair
+    w = torch.full_like(pair_mean, 1.0 / n) if b.weights is None else b.weights
+    mean = (w * pair_mean).sum(1)  # [S] batch mean of R_β over the seed's 2B samples (a baseline: data, no gradient)
     return pg_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta, baseline=_per_row(mean, n))
 
 
@@ -327,7 +323,7 @@ class Method:
         data: which view of the dataset it reads, one of :data:`DATA_KINDS`: "pairs" (the (y, y') dataset),
             "preferences" (the same pairs as (preferred, dispreferred)) or "onpolicy" (fresh y, y' ~ π every step).
         summary: one line: what it is and what theory says about its fixed point.
-        loss: PairBatch → [S·B] per-pair losses, rows b·S + s (a thin call into ``bandit.losses``). It must depend on
+        loss: PairBatch → [S·B] per-pair losses, rows s·B + b (a thin call into ``bandit.losses``). It must depend on
             a pair only through its arms and rewards, at most quadratically in the rewards (the count-based trainer
             relies on it; see :mod:`bandit.dynamics`).
         expected_gradient: ExpectedSetting → (θ ↦ ∇_θ E_{μ1⊗μ2}[loss]), the closed form, O(A) per call if possible.
@@ -435,7 +431,7 @@ def method_loss(method: str | Method, batch: PairBatch) -> torch.Tensor:
     """
     m = get_method(method)
     s, n, _ = batch.logps.shape
-    return m.loss(batch).view(n, s).T  # rows were b·S + s (see _flat)
+    return m.loss(batch).view(s, n)  # rows s·B + b (see _flat)
 
 
 def _all_pairs(num_arms: int) -> torch.Tensor:

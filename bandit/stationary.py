@@ -95,7 +95,7 @@ def stationary_point(
     if mu1.dim() != 1 or mu2.dim() != 1:
         raise ValueError("stationary_point: pass one [A] behaviour policy per argument (loop over seeds/α yourself)")
     theta0 = (problem.ref_log_policy if init is None else torch.as_tensor(init, dtype=torch.float64)).clone()
-    grad_fn = make_expected_gradient(method, problem, mu1, mu2, pref_beta, preference)
+    grad_fn = make_expected_gradient(method, problem, mu1, mu2, pref_beta=pref_beta, preference=preference)
     support = (mu1 > 0) | (mu2 > 0)
 
     def done(theta: torch.Tensor, closed: bool) -> StationaryPoint:
