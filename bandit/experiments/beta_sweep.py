@@ -8,7 +8,7 @@ import numpy as np
 
 from bandit.data import sample_pairs
 from bandit.dynamics import train_many
-from bandit.experiments.common import ExperimentConfig, mean_std, register
+from bandit.experiments.common import ExperimentConfig, mean_std, register, trainer_path
 from bandit.methods import METHODS
 from bandit.stationary import stationary_point
 
@@ -93,6 +93,7 @@ def run_beta_sweep(cfg: BetaSweepConfig) -> dict:
                 methods[name][f"{key}_mean"].append(mean)
                 methods[name][f"{key}_std"].append(std)
     return {
+        "trainer_path": trainer_path(hists),  # "count" or "pair" (bandit.dynamics), None if nothing was trained
         "betas": list(cfg.betas),
         "exact_betas": exact_betas,
         "optimal_kl_to_ref": optimal_kl,

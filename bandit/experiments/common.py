@@ -35,6 +35,7 @@ __all__ = [
     "make_record",
     "register",
     "run_experiment",
+    "trainer_path",
 ]
 
 Optimizer = Literal["adam", "sgd"]
@@ -139,6 +140,12 @@ def mean_std(x: torch.Tensor, dim: int = 0) -> tuple[list, list]:
     """(mean, std) over ``dim`` as lists; std is 0 for a single sample."""
     std = x.std(dim=dim) if x.shape[dim] > 1 else torch.zeros_like(x.mean(dim=dim))
     return x.mean(dim=dim).tolist(), std.tolist()
+
+
+def trainer_path(hists: dict) -> str | None:
+    """The minibatch path the sampled trainer ran ("count" or "pair", see :mod:`bandit.dynamics`), or None."""
+    paths = sorted({h.path for h in hists.values()})
+    return "+".join(paths) if paths else None
 
 
 def _check(fn: str, name: str, cfg: ExperimentConfig) -> Callable:

@@ -96,6 +96,7 @@ def run_data_size(cfg: DataSizeConfig) -> dict:
     slope = float(np.polyfit(np.log(sizes[keep]), np.log(np.array(mean)[keep]), 1)[0]) if keep.sum() >= 2 else None
     sampled = {"sizes": list(cfg.sampled_sizes), "regret_mean": [], "regret_std": [], "epochs": [],
                "empirical_optimum_regret_mean": []}  # fmt: skip
+    path = None
     for n in cfg.sampled_sizes:
         data = sample_pairs(
             problem,
@@ -123,9 +124,11 @@ def run_data_size(cfg: DataSizeConfig) -> dict:
         sampled["regret_mean"].append(m)
         sampled["regret_std"].append(sd)
         sampled["epochs"].append(epochs)
+        path = hist.path
         opt = problem.regret(policy(empirical_copg_optimum(problem, data.arms, data.rewards)))
         sampled["empirical_optimum_regret_mean"].append(opt.mean().item())
     return {
+        "trainer_path": path,  # "count" or "pair" (bandit.dynamics), None if nothing was trained
         "sizes": list(cfg.sizes),
         "regret_mean": mean,
         "regret_std": std,

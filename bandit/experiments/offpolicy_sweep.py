@@ -8,7 +8,7 @@ import torch
 
 from bandit.data import offpolicy_family, sample_pairs
 from bandit.dynamics import train_many
-from bandit.experiments.common import ExperimentConfig, mean_std, register
+from bandit.experiments.common import ExperimentConfig, mean_std, register, trainer_path
 from bandit.methods import METHODS
 from bandit.stationary import stationary_point
 
@@ -83,6 +83,7 @@ def run_offpolicy_sweep(cfg: OffPolicySweepConfig) -> dict:
         mean, std = mean_std(final, dim=1)
         methods[name].update(regret_mean=mean, regret_std=std, regret_per_seed=final.tolist())
     return {
+        "trainer_path": trainer_path(hists),  # "count" or "pair" (bandit.dynamics), None if nothing was trained
         "alphas": list(cfg.alphas),
         "exact_alphas": exact_alphas.tolist(),
         "behaviour": "mu1 = mu2 = mu_alpha ∝ ref_policy·exp((1 − 2α)·R/β)",

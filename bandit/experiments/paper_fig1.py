@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bandit.data import sample_pairs
 from bandit.dynamics import exact_flow, train_many
-from bandit.experiments.common import ExperimentConfig, mean_std, register
+from bandit.experiments.common import ExperimentConfig, mean_std, register, trainer_path
 from bandit.methods import get_method
 from bandit.policies import policy
 from bandit.stationary import stationary_point
@@ -99,6 +99,7 @@ def run_paper_fig1(cfg: PaperFig1Config) -> dict:
         cfg=cfg, problem=problem, mu1=mu1, mu2=mu2, methods=methods, steps_per_epoch=steps_per_epoch
     )
     return {
+        "trainer_path": trainer_path(hists),  # "count" or "pair" (bandit.dynamics), None if nothing was trained
         "epochs": list(range(1, cfg.epochs + 1)),
         "steps_per_epoch": steps_per_epoch,
         "train_wall_clock_s": round(next(iter(hists.values())).wall_clock_s, 3) if hists else 0.0,

@@ -9,7 +9,7 @@ import torch
 
 from bandit.data import sample_pairs
 from bandit.dynamics import exact_flow, train_many
-from bandit.experiments.common import ALL_METHODS, ExperimentConfig, Optimizer, register
+from bandit.experiments.common import ALL_METHODS, ExperimentConfig, Optimizer, register, trainer_path
 from bandit.methods import get_method
 from bandit.policies import policy
 from bandit.problem import BanditProblem
@@ -138,6 +138,7 @@ def run_simplex(cfg: SimplexConfig) -> dict:
             entry["sampled"] = hists[name].policies.transpose(0, 1).tolist()
         methods[name] = entry
     return {
+        "trainer_path": trainer_path(hists),  # "count" or "pair" (bandit.dynamics), None if nothing was trained
         "ref_policy": problem.ref_policy.tolist(),
         "optimal_policy": problem.optimal_policy.tolist(),
         "mu1": mu1.tolist(),

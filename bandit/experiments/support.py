@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bandit.data import partial_support, sample_pairs
 from bandit.dynamics import train_many
-from bandit.experiments.common import ALL_METHODS, ExperimentConfig, mean_std, register
+from bandit.experiments.common import ALL_METHODS, ExperimentConfig, mean_std, register, trainer_path
 from bandit.methods import get_method
 from bandit.stationary import stationary_point
 
@@ -84,6 +84,7 @@ def run_support(cfg: SupportConfig) -> dict:
             "missing_logit_change": raw.mean().item(),
         }
     return {
+        "trainer_path": trainer_path(hists),  # "count" or "pair" (bandit.dynamics), None if nothing was trained
         "missing": missing,
         "mu1": mu1.tolist(),
         "mu2": mu2.tolist(),
