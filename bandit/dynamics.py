@@ -293,8 +293,10 @@ def _all_cells(num_arms: int) -> torch.Tensor:
 
 
 def _log_mu(data: PairData) -> torch.Tensor:
-    """[S, A, 2] ln μ1, ln μ2 (clamped: arms with μ = 0 are never sampled, so their value is never used)."""
-    return torch.stack([data.mu1, data.mu2], -1).clamp_min(1e-300).log()
+    """[S, A, 2] ln μ1, ln μ2. Arms with μ = 0 are never sampled (count 0, weight 0) and get ln μ = 0: any finite
+    value would do, and 0 keeps their importance ratio π/μ ≤ 1, so 0·(ratio·advantage) cannot overflow to NaN."""
+    mu = torch.stack([data.mu1, data.mu2], -1)
+    return torch.where(mu > 0, mu.clamp_min(1e-300).log(), torch.zeros_like(mu))
 
 
 class _CountTables:

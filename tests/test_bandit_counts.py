@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bandit.data import sample_pairs
+from bandit.data import partial_support, sample_pairs
 from bandit.dynamics import choose_path, train_sampled
 from bandit.methods import METHODS, PairBatch, method_loss
 from bandit.policies import log_policy, logits_from_policy
@@ -19,7 +19,8 @@ ALL_METHODS = list(METHODS)
 
 @st.composite
 def settings_(draw):
-    """A random bandit (A 2–5), S 1–3 datasets of n 1–40 pairs (exact or noisy rewards), a random start."""
+    """A random bandit (A 2–5), S 1–3 datasets of n 1–40 pairs (exact or noisy rewards, full or partial support),
+    a random start."""
     a = draw(st.integers(2, 5))
     seed = draw(st.integers(0, 2**20))
     g = torch.Generator().manual_seed(seed)
@@ -29,6 +30,8 @@ def settings_(draw):
         draw(st.floats(0.1, 3.0)),
     )
     mu1, mu2 = (torch.softmax(torch.randn(a, generator=g, dtype=torch.float64), -1) for _ in range(2))
+    if draw(st.booleans()):  # arm 0 never in the data (zero-count cells, ln μ = −inf for importance sampling)
+        mu1, mu2 = partial_support(mu1, [0]), partial_support(mu2, [0])
     data = sample_pairs(
         problem, mu1, mu2, num_pairs=draw(st.integers(1, 40)), num_seeds=draw(st.integers(1, 3)), seed=seed,
         reward_noise=draw(st.sampled_from([0.0, 1.0])), preference=draw(st.sampled_from(["bradley_terry", "reward"])),
