@@ -346,7 +346,8 @@ def _onpolicy_arms(log_pi: torch.Tensor, b: int, gen: torch.Generator) -> torch.
 
 
 def _quadratic_value_correction(m: Method, batch: PairBatch, q_over_b: torch.Tensor) -> torch.Tensor:
-    """Σ_cells (h/2)·q/b per seed [S]: h = ∂²ℓ/∂ΔR² of the row's loss, a second difference of the loss itself."""
+    """Σ_cells (h/2)·q/b per seed [S]: h = ∂²ℓ/∂ΔR² of the row's loss (quadratic in ΔR), as a second difference of
+    the loss itself along R(y) ± 1 (exact for a quadratic; no second implementation of the loss)."""
     with torch.no_grad():
         shift = torch.zeros_like(batch.rewards)
         shift[..., 0] = 1.0

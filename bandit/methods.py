@@ -332,9 +332,11 @@ class Method:
         stationary_is_optimum: (μ1, μ2) → True when the stationary point is known in closed form to be π* (on the
             arms that move), so :func:`bandit.stationary.stationary_point` needs no root finding; None: never.
         needs_behaviour: the loss reads ln μ of the sampled arms (importance sampling): μ must be known.
-        quadratic_in_rewards: the loss value is quadratic (not linear) in the rewards, so a count-based minibatch
-            loss with noisy rewards needs each cell's sum of squared reward differences for its *value* (the
-            gradient only needs reward sums); see :mod:`bandit.dynamics`.
+        quadratic_in_rewards: the loss value is quadratic in the pair's reward difference ΔR (CoPG's squared form)
+            instead of linear in the rewards, so a count-based minibatch loss with noisy rewards needs each cell's
+            sum of squared deviations of ΔR for its *value* (the gradient only needs reward sums); see
+            :mod:`bandit.dynamics`. A loss quadratic in the rewards some other way is not supported by the count
+            path (use ``path="pair"``).
     """
 
     name: str
