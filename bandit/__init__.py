@@ -1,121 +1,94 @@
 """The theory lab: tabular softmax-policy bandits and the one implementation of every loss (``bandit.losses``).
 
 An LLM is a contextual bandit whose arms are completions; ``llm`` imports the same losses.
-Figures: :func:`bandit.plotting.draw_record` / ``plot_record`` (not imported here: they load matplotlib).
+
+Imports are lazy (PEP 562): ``import bandit.losses`` loads torch and that module only, never scipy (the stationary
+points), matplotlib (the figures) or the experiments. ``bandit.<name>`` imports the module that defines ``<name>``
+on first use. Figures: :func:`bandit.plotting.draw_record` (not re-exported here: it loads matplotlib).
 """
 
-from bandit.data import (
-    PairData,
-    offpolicy_family,
-    partial_support,
-    reference_behaviour,
-    sample_pairs,
-    skewed_behaviour,
-    uniform_behaviour,
-)
-from bandit.dynamics import (
-    History,
-    contrast,
-    exact_flow,
-    expected_gradient,
-    make_expected_gradient,
-    train_many,
-    train_sampled,
-)
-from bandit.estimators import (
-    GradientMoments,
-    pair_gradient_moments,
-    pair_gradients,
-)
-from bandit.experiments import (
-    make_record,
-    run_experiment,
-)
-from bandit.losses import (
-    PG_BASELINES,
-    copg_loss,
-    copg_pair_objective,
-    copg_surrogate_loss,
-    dpo_loss,
-    gather_pairs,
-    ipo_loss,
-    pg_loss,
-    preference_pairs,
-    regularized_reward,
-)
-from bandit.methods import METHODS as METHODS  # re-exported (a dict: not in __all__, see tests/test_public_api.py)
-from bandit.methods import (
-    Method,
-    PairBatch,
-    enumerated_expected_loss,
-    get_method,
-    method_loss,
-)
-from bandit.policies import (
-    gather_logps,
-    init_logits,
-    log_policy,
-    logits_from_policy,
-    policy,
-)
-from bandit.presets import PAPER as PAPER  # re-exported (a dict: not in __all__)
-from bandit.presets import paper_problem
-from bandit.problem import (
-    BanditProblem,
-    check_distribution,
-    kl_divergence,
-)
-from bandit.stationary import (
-    StationaryPoint,
-    stationary_point,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BanditProblem",
-    "GradientMoments",
-    "History",
-    "Method",
-    "PG_BASELINES",
-    "PairBatch",
-    "PairData",
-    "StationaryPoint",
-    "check_distribution",
-    "contrast",
-    "copg_loss",
-    "copg_pair_objective",
-    "copg_surrogate_loss",
-    "dpo_loss",
-    "enumerated_expected_loss",
-    "exact_flow",
-    "expected_gradient",
-    "gather_logps",
-    "gather_pairs",
-    "get_method",
-    "init_logits",
-    "ipo_loss",
-    "kl_divergence",
-    "log_policy",
-    "logits_from_policy",
-    "make_record",
-    "make_expected_gradient",
-    "method_loss",
-    "offpolicy_family",
-    "pair_gradient_moments",
-    "pair_gradients",
-    "paper_problem",
-    "partial_support",
-    "pg_loss",
-    "policy",
-    "preference_pairs",
-    "reference_behaviour",
-    "regularized_reward",
-    "run_experiment",
-    "sample_pairs",
-    "skewed_behaviour",
-    "stationary_point",
-    "train_many",
-    "train_sampled",
-    "uniform_behaviour",
-]
+#: Public name → the module that defines it (``bandit.<name>`` imports that module on first access).
+_EXPORTS: dict[str, str] = {
+    # data
+    "PairData": "bandit.data",
+    "offpolicy_family": "bandit.data",
+    "partial_support": "bandit.data",
+    "reference_behaviour": "bandit.data",
+    "sample_pairs": "bandit.data",
+    "skewed_behaviour": "bandit.data",
+    "uniform_behaviour": "bandit.data",
+    # dynamics
+    "History": "bandit.dynamics",
+    "exact_flow": "bandit.dynamics",
+    "expected_gradient": "bandit.dynamics",
+    "make_expected_gradient": "bandit.dynamics",
+    "train_many": "bandit.dynamics",
+    "train_sampled": "bandit.dynamics",
+    # estimators
+    "GradientMoments": "bandit.estimators",
+    "pair_gradient_moments": "bandit.estimators",
+    "pair_gradients": "bandit.estimators",
+    # experiments
+    "make_record": "bandit.experiments",
+    "run_experiment": "bandit.experiments",
+    # losses
+    "PG_BASELINES": "bandit.losses",
+    "copg_loss": "bandit.losses",
+    "copg_pair_objective": "bandit.losses",
+    "copg_surrogate_loss": "bandit.losses",
+    "dpo_loss": "bandit.losses",
+    "gather_pairs": "bandit.losses",
+    "ipo_loss": "bandit.losses",
+    "pg_loss": "bandit.losses",
+    "preference_pairs": "bandit.losses",
+    "regularized_reward": "bandit.losses",
+    # methods
+    "METHODS": "bandit.methods",
+    "Method": "bandit.methods",
+    "PairBatch": "bandit.methods",
+    "contrast": "bandit.methods",
+    "enumerated_expected_loss": "bandit.methods",
+    "get_method": "bandit.methods",
+    "method_loss": "bandit.methods",
+    "register_method": "bandit.methods",
+    # policies
+    "gather_logps": "bandit.policies",
+    "init_logits": "bandit.policies",
+    "log_policy": "bandit.policies",
+    "logits_from_policy": "bandit.policies",
+    "policy": "bandit.policies",
+    # presets
+    "PAPER": "bandit.presets",
+    "paper_problem": "bandit.presets",
+    # problem
+    "BanditProblem": "bandit.problem",
+    "check_distribution": "bandit.problem",
+    "kl_divergence": "bandit.problem",
+    # stationary
+    "StationaryPoint": "bandit.stationary",
+    "stationary_point": "bandit.stationary",
+}
+
+# Dicts (METHODS, PAPER) are re-exported but not listed in __all__ (see tests/test_public_api.py).
+__all__ = sorted(name for name in _EXPORTS if name not in ("METHODS", "PAPER"))
+
+
+def __getattr__(name: str) -> Any:
+    """PEP 562: import the module that defines ``name`` on first access and cache the attribute."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bandit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -6,9 +6,9 @@ Examples::
     python -m bandit all --out figures
     python -m bandit plot figures/paper_fig1.json
 
-Every experiment writes ``<out>/<name>.json`` (config, seeds, curves, command, versions) and ``<out>/<name>.png``
-(file names use underscores: ``paper_fig1``, ``offpolicy_sweep``, ``beta_sweep``, ``data_size``, ``support``,
-``simplex``). ``python -m bandit <name> --help`` lists every option with its default.
+Every experiment writes ``<out>/<name>.json`` (config, seeds, curves and the provenance of ``bandit.records``) and
+``<out>/<name>.png`` (file names use underscores: ``paper_fig1``, ``offpolicy_sweep``, ``beta_sweep``,
+``data_size``, ``support``, ``simplex``). ``python -m bandit <name> --help`` lists every option with its default.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import tyro
 matplotlib.use("Agg")  # the CLI only writes PNG files: never open a window (the library leaves the backend alone)
 
 from bandit.experiments import DEFER_VALIDATION, EXPERIMENTS, ExperimentConfig, run_experiment
+from bandit.records import redraw
 
 
 @dataclass
@@ -49,7 +50,7 @@ class AllConfig:
 
 @dataclass
 class PlotConfig:
-    """plot: redraw a figure from its JSON record without retraining."""
+    """plot: redraw a figure from its JSON record without retraining (any lab's figure JSON: bandit.records.redraw)."""
 
     path: Annotated[Path, tyro.conf.Positional]
     """The JSON record, e.g. figures/paper_fig1.json."""
@@ -92,11 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg.validate()
         command = "python -m bandit " + shlex.join(argv)
         if isinstance(cfg, PlotConfig):
-            from bandit.plotting import plot_record
-
-            record = json.loads(Path(cfg.path).read_text())
-            out = cfg.out or Path(cfg.path).with_suffix(".png")
-            plot_record(record, out)
+            out = redraw(cfg.path, cfg.out)  # any lab's figure: the record names its drawing module
             print(f"[bandit plot] wrote {out}")
         elif isinstance(cfg, AllConfig):
             total = time.perf_counter()

@@ -1,20 +1,34 @@
 """The two dynamics of the bandit lab, both vectorised over a leading seed (run) axis ``[S, A]``.
 
-(a) :func:`train_sampled`: what the paper does (Sec. 5). A finite dataset of pairs per seed, shuffled minibatches,
-    Adam (or SGD) on tabular logits; every batch loss comes from :func:`bandit.methods.method_loss`.
-(b) :func:`exact_flow`: gradient descent (or Adam) on the *expected* loss under μ1⊗μ2, with the expected gradient
-    in closed form, O(A) per step (:func:`make_expected_gradient`). The closed forms are pinned by the tests to
-    autograd of :func:`bandit.methods.enumerated_expected_loss` (the O(A²) enumeration of ``bandit.losses``).
+(a) :func:`train_sampled` / :func:`train_many`: what the paper does (Sec. 5). A finite dataset of pairs per seed,
+    shuffled minibatches, ``torch.optim.Adam`` (or SGD) on tabular logits; every minibatch loss comes from the
+    method's row (:func:`bandit.methods.method_loss`, hence ``bandit.losses``).
+(b) :func:`exact_flow`: the same optimiser on the *expected* loss under μ1⊗μ2, with the closed-form expected gradient
+    of the method's row (:func:`make_expected_gradient`), pinned by the tests to autograd of
+    :func:`bandit.methods.enumerated_expected_loss` (the O(A²) enumeration of ``bandit.losses``).
 
-Closed forms (gradient of the expected *loss* w.r.t. the logits θ; a = R_β^π, d = θ − ln π_ref; paper notes §5):
+**A tabular minibatch is a count table.** Every bandit loss depends on a pair only through its cell (y, y′) ∈ A² (for
+preference losses the cell is (preferred, dispreferred)) and its observed rewards, and is at most quadratic in the
+rewards. So for one seed's minibatch of b pairs, with per cell n (count), s = (Σ r_j, Σ r′_j) and
+q = Σ_j (ΔR_j − ΔR̄)² (ΔR̄ = the cell's mean reward difference):
 
-    C(v)      = μ1⊙v + μ2⊙v − (μ1·v)·μ2 − (μ2·v)·μ1               ( = E[(v_y − v_y')(e_y − e_y')] )
-    copg      −C(a)                                                 (ascent direction of the paper's L is +C(a))
-    ipo       2·(C(d) − q),  q = μ1⊙(Qμ2) − μ2⊙(Qᵀμ1),  Q_yy' = (2P(y≻y') − 1)/(2β_IPO)   (q precomputed, O(A²) once)
-    dpo       Σ_yy' μ1μ2·β_D·(σ(β_D·h_yy') − P(y≻y'))·(e_y − e_y'),  h = d_y − d_y'          (O(A²) per step)
-    pg*       −Σ_i [μ_i⊙(a − b) − (μ_i·(a − b))·π]   b = 0 | π·R | ½(μ1 + μ2)·a          (the π term is the bias)
-    onpolicy  −2·(π⊙a − (π·a)·π) = −2∇J                                                     (unbiased)
-    pg_is     −Σ_i [(π·1_{μ_i>0})⊙a − ((π·1_{μ_i>0})·a)·π]   (= −2∇J under full support: unbiased)
+    (1/b)·Σ_j ℓ(y_j, y′_j, r_j, r′_j) = Σ_cells (n/b)·ℓ(y, y′, s/n) + [quadratic losses only] Σ_cells (h/2)·q/b
+
+Proof: group the pairs by cell. Inside a cell ℓ is a polynomial of degree ≤ 2 in the rewards with the same
+coefficients for every pair; a linear function's mean is its value at the mean, and a quadratic in ΔR with second
+derivative h has mean = value at the mean + (h/2)·(mean squared deviation). The gradient w.r.t. θ only reaches ℓ
+through ln π(y), ln π(y′), which are the same for every pair of a cell, so it is the count-weighted sum of the cells'
+gradients; q does not depend on θ and only enters the loss *value* (h comes from the loss itself, as a second
+difference, so no loss is written twice). The count path (``path="count"``) therefore computes the paper's minibatch
+loss and gradient exactly (up to float rounding; tests/test_bandit_counts.py checks 1e-12 in float64) in O(S·A²)
+per step, whatever the batch size: the count tables of a whole epoch are built with one ``bincount`` (and
+``index_add_`` for reward sums) from the same shuffled minibatches the per-pair path uses. With exact rewards
+(the default: no noise) the cells read R directly and q = 0. ``pg_value``'s baseline (exact E_π[R]) and ``pg_mean``'s
+(the minibatch mean of R_β, a count-weighted sum) are per seed, as in the per-pair path.
+
+The per-pair path (``path="pair"``) gathers the B pairs of every seed and calls the same losses on them; ``"auto"``
+picks it only when the cells outnumber the pairs of a batch (A² > B, e.g. A = 100 arms at B = 512), where a count
+table would be the larger tensor. :attr:`History.path` records which path ran.
 """
 
 from __future__ import annotations
@@ -27,13 +41,15 @@ from dataclasses import dataclass, field
 import torch
 
 from bandit.data import PairData
-from bandit.methods import PairBatch, get_method, method_loss
+from bandit.methods import ExpectedSetting, Method, PairBatch, contrast, get_method, method_loss
 from bandit.policies import init_logits, log_policy, policy
 from bandit.problem import BanditProblem, check_distribution
 
 __all__ = [
     "OPTIMIZERS",
+    "PATHS",
     "History",
+    "choose_path",
     "contrast",
     "exact_flow",
     "expected_gradient",
@@ -42,34 +58,14 @@ __all__ = [
     "train_sampled",
 ]
 
-#: Optimisers understood by both dynamics.
+#: Optimisers understood by both dynamics (torch.optim.Adam with its defaults, or plain torch.optim.SGD).
 OPTIMIZERS = ("adam", "sgd")
-
-
-def contrast(mu1: torch.Tensor, mu2: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """C(v) = E_{y~μ1, y'~μ2}[(v_y − v_y')(e_y − e_y')] = μ1⊙v + μ2⊙v − (μ1·v)μ2 − (μ2·v)μ1, in O(A).
-
-    Args:
-        mu1, mu2: [..., A] behaviour policies (broadcastable with v).
-        v: [..., A] a value per arm.
-    Returns:
-        [..., A]; its entries sum to 0 (invariant to v + c).
-    """
-    return (mu1 + mu2) * v - (mu1 * v).sum(-1, keepdim=True) * mu2 - (mu2 * v).sum(-1, keepdim=True) * mu1
-
-
-def _pref_prob(problem: BanditProblem, preference: str) -> torch.Tensor:
-    r = problem.rewards
-    diff = r[:, None] - r[None, :]  # [A, A]  R(y) − R(y')
-    if preference == "bradley_terry":
-        return torch.sigmoid(diff)
-    if preference == "reward":
-        return (diff >= 0).to(torch.float64)
-    raise ValueError(f"make_expected_gradient: preference must be 'bradley_terry' or 'reward', got {preference!r}")
+#: Minibatch representations of the sampled trainer: "auto", "count" (cell statistics) or "pair" (gathered pairs).
+PATHS = ("auto", "count", "pair")
 
 
 def make_expected_gradient(
-    method: str,
+    method: str | Method,
     problem: BanditProblem,
     mu1: torch.Tensor,
     mu2: torch.Tensor,
@@ -78,10 +74,11 @@ def make_expected_gradient(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """Build θ ↦ ∇_θ E_{y~μ1, y'~μ2}[loss_method(y, y'; π_θ)], the exact expected gradient (of the loss to minimise).
 
-    O(A) per call for every method except ``dpo`` (O(A²)); ``ipo`` precomputes an O(A²) constant once.
+    The closed form is the method's row (:attr:`bandit.methods.Method.expected_gradient`); O(A) per call for every
+    built-in method except ``dpo`` (O(A²)); ``ipo`` precomputes an O(A²) constant once.
 
     Args:
-        method: a name in :data:`bandit.methods.METHODS`.
+        method: a name in :data:`bandit.methods.METHODS` (or a row).
         problem: the bandit.
         mu1, mu2: [A] or [S, A] behaviour policies (ignored by ``onpolicy``).
         pref_beta: β of IPO/DPO (default: the problem's β).
@@ -93,70 +90,8 @@ def make_expected_gradient(
     a = problem.num_arms
     mu1 = check_distribution("make_expected_gradient", "mu1", mu1, num_arms=a)
     mu2 = check_distribution("make_expected_gradient", "mu2", mu2, num_arms=a)
-    beta = problem.beta
-    pb = beta if pref_beta is None else float(pref_beta)
-    r, log_ref = problem.rewards, problem.ref_log_policy
-
-    def reg_reward(logits: torch.Tensor) -> torch.Tensor:
-        return r - beta * (log_policy(logits) - log_ref)  # a = R_β^π
-
-    if m.name == "copg":
-        # −C(a) with a = R_β^π = w − β·θ + β·logsumexp(θ), w = R + β·ln π_ref. C ignores constants and is linear, so
-        # −C(a) = β·C(θ) − C(w): no softmax at all, C(w) precomputed; 5 passes over A per step.
-        c_w = contrast(mu1, mu2, r + beta * log_ref)
-        m_sum = mu1 + mu2
-
-        def copg_grad(th: torch.Tensor) -> torch.Tensor:
-            c_th = m_sum * th - (mu1 * th).sum(-1, keepdim=True) * mu2 - (mu2 * th).sum(-1, keepdim=True) * mu1
-            return beta * c_th - c_w
-
-        return copg_grad
-    if m.name == "ipo":
-        q_mat = (2 * _pref_prob(problem, preference) - 1) / (2 * pb)  # [A, A]
-        q = mu1 * (mu2 @ q_mat.T) - mu2 * (mu1 @ q_mat)  # E[q(y,y')(e_y − e_y')]
-        return lambda th: 2 * (contrast(mu1, mu2, th - log_ref) - q)
-    if m.name == "dpo":
-        p = _pref_prob(problem, preference)
-
-        def dpo_grad(th: torch.Tensor) -> torch.Tensor:
-            d = th - log_ref
-            h = d[..., :, None] - d[..., None, :]  # [..., A, A]
-            w = mu1[..., :, None] * mu2[..., None, :] * pb * (torch.sigmoid(pb * h) - p)
-            return w.sum(-1) - w.sum(-2)
-
-        return dpo_grad
-    if m.name == "onpolicy":
-
-        def true_pg(th: torch.Tensor) -> torch.Tensor:
-            pi, av = policy(th), reg_reward(th)
-            return -2 * (pi * av - (pi * av).sum(-1, keepdim=True) * pi)  # −2∇J (Property 1)
-
-        return true_pg
-    if m.name == "pg_is":
-        masks = ((mu1 > 0).to(torch.float64), (mu2 > 0).to(torch.float64))
-
-        def is_pg(th: torch.Tensor) -> torch.Tensor:
-            pi, av = policy(th), reg_reward(th)
-            out = torch.zeros_like(pi)
-            for mask in masks:  # E_{y~μ}[(π/μ)(y)·a_y·(e_y − π)] only sees arms with μ > 0
-                w = pi * mask * av
-                out = out - (w - w.sum(-1, keepdim=True) * pi)
-            return out  # = −2∇J when μ1, μ2 have full support
-
-        return is_pg
-
-    def naive_pg(th: torch.Tensor) -> torch.Tensor:
-        pi, av = policy(th), reg_reward(th)
-        if m.name == "pg":
-            b = torch.zeros_like(av[..., :1])
-        elif m.name == "pg_value":
-            b = (pi * r).sum(-1, keepdim=True)  # exact E_π[R]
-        else:  # pg_mean
-            b = 0.5 * ((mu1 * av).sum(-1, keepdim=True) + (mu2 * av).sum(-1, keepdim=True))
-        adv = av - b
-        return -((mu1 + mu2) * adv - ((mu1 * adv).sum(-1, keepdim=True) + (mu2 * adv).sum(-1, keepdim=True)) * pi)
-
-    return naive_pg
+    pb = problem.beta if pref_beta is None else float(pref_beta)
+    return m.expected_gradient(ExpectedSetting(problem, mu1, mu2, pb, preference))
 
 
 def expected_gradient(
@@ -175,7 +110,7 @@ def expected_gradient(
     Returns:
         Same shape as ``logits``.
     """
-    return make_expected_gradient(method, problem, mu1, mu2, pref_beta, preference)(logits)
+    return make_expected_gradient(method, problem, mu1, mu2, pref_beta=pref_beta, preference=preference)(logits)
 
 
 def _check_optim(fn: str, optimizer: str, lr: float) -> None:
@@ -185,8 +120,15 @@ def _check_optim(fn: str, optimizer: str, lr: float) -> None:
         raise ValueError(f"{fn}: lr must be a finite float > 0, got {lr!r}")
 
 
+def _make_optimizer(param: torch.Tensor, optimizer: str, lr: float, **adam: float) -> torch.optim.Optimizer:
+    """torch.optim.Adam (the paper's optimiser; element-wise, so every seed's coordinates stay independent) or SGD."""
+    if optimizer == "adam":
+        return torch.optim.Adam([param], lr=lr, **adam)
+    return torch.optim.SGD([param], lr=lr)
+
+
 def exact_flow(
-    method: str,
+    method: str | Method,
     problem: BanditProblem,
     mu1: torch.Tensor,
     mu2: torch.Tensor,
@@ -202,8 +144,8 @@ def exact_flow(
 ) -> torch.Tensor:
     """Deterministic dynamics on the expected loss: θ ← θ − lr·g (``"sgd"``) or Adam with the exact gradient g.
 
-    O(A) per step (except ``dpo``), in place, float64. With ``"adam"`` and the paper's lr this is the noise-free
-    counterpart of :func:`train_sampled` (one step here = one minibatch step there).
+    O(A) per step (except ``dpo``), float64. With ``"adam"`` (``torch.optim.Adam``) and the paper's lr this is the
+    noise-free counterpart of :func:`train_sampled` (one step here = one minibatch step there).
 
     Args:
         method: a name in :data:`bandit.methods.METHODS`.
@@ -222,101 +164,21 @@ def exact_flow(
     _check_optim("exact_flow", optimizer, lr)
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"exact_flow: steps must be an int >= 0, got {steps!r}")
-    grad_fn = make_expected_gradient(method, problem, mu1, mu2, pref_beta, preference)
+    grad_fn = make_expected_gradient(method, problem, mu1, mu2, pref_beta=pref_beta, preference=preference)
     theta = (problem.ref_log_policy if init is None else torch.as_tensor(init, dtype=torch.float64)).clone()
+    # Adam: torch.optim.Adam, as the sampled trainer. SGD: θ ← θ − η·g written out, which *is* plain gradient descent
+    # (torch.optim.SGD computes the same, at ~40x the per-step cost of an O(A) update on this CPU).
+    opt = _make_optimizer(theta, optimizer, lr, betas=adam_betas, eps=adam_eps) if optimizer == "adam" else None
     out = [theta.clone()]
-    if optimizer == "adam":
-        m1, m2 = torch.zeros_like(theta), torch.zeros_like(theta)
-        b1, b2 = adam_betas
     for t in range(1, steps + 1):
-        g = grad_fn(theta)
-        if optimizer == "sgd":
-            theta.sub_(g, alpha=lr)
-        else:  # Adam (Kingma & Ba), bias-corrected, as torch.optim.Adam
-            m1.mul_(b1).add_(g, alpha=1 - b1)
-            m2.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (m2 / (1 - b2**t)).sqrt_().add_(adam_eps)
-            theta.addcdiv_(m1, denom, value=-lr / (1 - b1**t))
+        if opt is None:
+            theta.sub_(grad_fn(theta), alpha=lr)
+        else:
+            theta.grad = grad_fn(theta)
+            opt.step()
         if t % record_every == 0 or t == steps:
             out.append(theta.clone())
     return torch.stack(out)
-
-
-class _Adam:
-    """torch.optim.Adam's update (Kingma & Ba, bias-corrected; default betas and ε, no weight decay) on one tensor.
-
-    The same arithmetic as torch's single-tensor Adam, without the optimiser machinery: constructing any
-    ``torch.optim`` optimiser imports ``torch._dynamo`` (~1 s), and its per-step bookkeeping costs more than the
-    update of a [M·S, A] table. Element-wise, so every coordinate (every seed of every method) stays independent.
-    """
-
-    def __init__(self, param: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.param, self.lr, self.eps = param, lr, eps
-        self.beta1, self.beta2 = betas
-        self.exp_avg = torch.zeros_like(param, requires_grad=False)
-        self.exp_avg_sq = torch.zeros_like(param, requires_grad=False)
-        self.t = 0
-
-    @torch.no_grad()
-    def step(self, grad: torch.Tensor) -> None:
-        """θ ← θ − lr·m̂/(√v̂ + ε) with the bias-corrected moments of ``grad`` (in place)."""
-        self.t += 1
-        self.exp_avg.lerp_(grad, 1 - self.beta1)
-        self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
-        bias_correction2_sqrt = math.sqrt(1 - self.beta2**self.t)
-        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        self.param.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - self.beta1**self.t))
-
-
-class _Take(torch.autograd.Function):
-    """out = table[idx] for a 1-D table and a long index (any shape); backward scatter-adds into the table.
-
-    Same values and gradient as ``table.index_select(0, idx)``, faster on CPU: at 2·10⁵ indices into a 600-entry
-    table the 1-D ``scatter_add_`` backward takes ~0.16 ms vs ~0.24 ms for ``index_add_``, and forward + backward
-    ~0.3 ms vs ~0.8 ms for a 2-D ``gather`` (whose backward is a 2-D ``scatter_add``).
-    """
-
-    @staticmethod
-    def forward(ctx, table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        ctx.save_for_backward(idx)
-        ctx.size = table.shape[0]
-        return table.index_select(0, idx)
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
-        (idx,) = ctx.saved_tensors
-        grad = torch.zeros(ctx.size, dtype=grad_out.dtype, device=grad_out.device)
-        return grad.scatter_add_(0, idx, grad_out.contiguous()), None
-
-
-def _pair_major(t: torch.Tensor) -> torch.Tensor:
-    """[S, n, 2] -> [n, S, 2] contiguous (pair-major storage of a PairData tensor).
-
-    A float64 tensor is moved as [S, n] complex128 elements (each 2-value row as one 16-byte element, a bit-exact
-    copy): ~3x faster on CPU than a strided copy whose innermost axis has size 2.
-    """
-    if t.dtype == torch.float64 and t.is_contiguous():
-        return torch.view_as_real(torch.view_as_complex(t).transpose(0, 1).contiguous())
-    return t.transpose(0, 1).contiguous()
-
-
-def _lookup(table: torch.Tensor, arms: torch.Tensor) -> torch.Tensor:
-    """table[arms] for a 1-D per-arm table, as one index_select (~4x faster than advanced indexing on CPU)."""
-    return table.index_select(0, arms.reshape(-1)).view(arms.shape)
-
-
-def _take(table: torch.Tensor, flat_arms: torch.Tensor) -> torch.Tensor:
-    """ln π of sampled arms: ``out[s, b, k] = table[flat_arms[s, b, k]]`` (table = the seeds' [S, A] ln π flattened).
-
-    Args:
-        table: [S·A] flattened ln π (carries the gradient).
-        flat_arms: [S, B, K] long indices s·A + arm, a view of a [B, S, K] buffer (the trainer's layout).
-    Returns:
-        [S, B, K] view of a [B, S, K] buffer (zero-copy input for :func:`bandit.methods._flat`).
-    """
-    s, b, k = flat_arms.shape
-    idx = flat_arms.transpose(0, 1).contiguous().view(-1)  # [B·S·K]; no copy for the trainer's views
-    return _Take.apply(table, idx).view(b, s, k).transpose(0, 1)
 
 
 @dataclass
@@ -330,6 +192,7 @@ class History:
         loss: [E, S] mean training loss of each epoch (surrogate value; never a score).
         steps_per_epoch: optimiser steps per epoch.
         wall_clock_s: training time in seconds.
+        path: the minibatch representation that ran, "count" or "pair" (see the module docstring).
     """
 
     method: str
@@ -338,6 +201,7 @@ class History:
     loss: torch.Tensor
     steps_per_epoch: int
     wall_clock_s: float = 0.0
+    path: str = "pair"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -362,11 +226,22 @@ class History:
         }
 
 
+def choose_path(num_arms: int, batch_size: int, path: str = "auto") -> str:
+    """The minibatch representation: ``"count"`` when the A² cells are at most the batch size B, else ``"pair"``
+    (``path="count"`` or ``"pair"`` forces one; both give the same losses and gradients up to float rounding)."""
+    if path not in PATHS:
+        raise ValueError(f"train_sampled: path must be one of {PATHS}, got {path!r}")
+    if path != "auto":
+        return path
+    return "count" if num_arms * num_arms <= batch_size else "pair"
+
+
 def train_sampled(
-    method: str,
+    method: str | Method,
     problem: BanditProblem,
     data: PairData,
     epochs: int,
+    *,
     batch_size: int = 512,
     lr: float = 1e-3,
     optimizer: str = "adam",
@@ -375,14 +250,15 @@ def train_sampled(
     pref_beta: float | None = None,
     reward_noise: float = 0.0,
     progress: bool = False,
+    path: str = "auto",
 ) -> History:
     """Train S tabular softmax policies at once with minibatch stochastic gradients, as the paper (Sec. 5).
 
-    Each epoch shuffles the n pairs and takes ⌈n/B⌉ steps (the last batch is partial). A step gathers the
-    minibatch's arms, takes their log-probs from log_softmax(θ) per seed, calls :func:`bandit.methods.method_loss`
-    (hence ``bandit.losses``) on the flattened [S·B, 2] tensors, averages per seed and sums over seeds, and steps the
-    optimiser (element-wise, so the seeds stay independent). ``onpolicy`` ignores the dataset's arms and draws B fresh
-    pairs y, y' ~ π per step (same step count). See :func:`train_many` for several methods in one loop.
+    Each epoch shuffles the n pairs and takes ⌈n/B⌉ steps (the last batch is partial). A step computes each seed's
+    minibatch-mean loss through :func:`bandit.methods.method_loss` (hence ``bandit.losses``), sums over seeds and
+    steps the optimiser (element-wise, so the seeds stay independent). The minibatch is a count table over the A²
+    cells or the gathered pairs (``path``, see the module docstring). ``onpolicy`` ignores the dataset's arms and
+    draws B fresh pairs y, y' ~ π per step (same step count). See :func:`train_many` for several methods in one loop.
 
     Args:
         method: a name in :data:`bandit.methods.METHODS`.
@@ -397,12 +273,90 @@ def train_sampled(
         pref_beta: β of IPO/DPO (default: the problem's β).
         reward_noise: σ of the reward noise of on-policy samples (the dataset carries its own).
         progress: show a tqdm bar over epochs.
+        path: "auto" (count table when A² ≤ B), "count" or "pair".
     Returns:
         :class:`History` with logits [E+1, S, A].
     """
     return train_many(
-        [method], problem, data, epochs, batch_size, lr, optimizer, seed, init, pref_beta, reward_noise, progress
-    )[method]
+        [method], problem, data, epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed, init=init,
+        pref_beta=pref_beta, reward_noise=reward_noise, progress=progress, path=path,
+    )[get_method(method).name]  # fmt: skip
+
+
+# PLUMBING: minibatches as count tables or gathered pairs
+
+
+def _all_cells(num_arms: int) -> torch.Tensor:
+    """[A², 2] every cell (y, y′), row y·A + y′."""
+    arms = torch.arange(num_arms)
+    return torch.stack([arms.repeat_interleave(num_arms), arms.repeat(num_arms)], dim=1)
+
+
+def _log_mu(data: PairData) -> torch.Tensor:
+    """[S, A, 2] ln μ1, ln μ2. Arms with μ = 0 are never sampled (count 0, weight 0) and get ln μ = 0: any finite
+    value would do, and 0 keeps their importance ratio π/μ ≤ 1, so 0·(ratio·advantage) cannot overflow to NaN."""
+    mu = torch.stack([data.mu1, data.mu2], -1)
+    return torch.where(mu > 0, mu.clamp_min(1e-300).log(), torch.zeros_like(mu))
+
+
+class _CountTables:
+    """One epoch of count tables of one data view: for step i, seed s and cell c = y·A + y′ the count n, the column
+    reward sums and (noisy rewards only) q = Σ (ΔR_j − ΔR̄)², built with one bincount / index_add_ per epoch."""
+
+    def __init__(self, arms: torch.Tensor, rewards: torch.Tensor | None, num_arms: int, batch_size: int) -> None:
+        s, n, _ = arms.shape
+        self.s, self.n, self.a2, self.b = s, n, num_arms * num_arms, batch_size
+        self.steps = math.ceil(n / batch_size)
+        # flat index of pair j of seed s in a [steps, S, A²] table, minus its step's offset (added per epoch)
+        self.base = (torch.arange(s)[:, None] * self.a2 + arms[..., 0] * num_arms + arms[..., 1]).contiguous()
+        self.idx = torch.empty_like(self.base)  # [S, n], reused every epoch
+        self.rewards = rewards  # [S, n, 2] or None (exact rewards: the cells read R)
+
+    def epoch(self, perm: torch.Tensor) -> None:
+        """Tables of the epoch whose pair order is ``perm`` (minibatch i = perm[i·B:(i+1)·B])."""
+        step_of = torch.empty(self.n, dtype=torch.long)
+        step_of[perm] = torch.arange(self.n) // self.b  # the step that reads each pair
+        idx = torch.add(self.base, step_of * (self.s * self.a2), out=self.idx).view(-1)  # [S·n]
+        size = self.steps * self.s * self.a2
+        shape = (self.steps, self.s, self.a2)
+        self.counts = torch.bincount(idx, minlength=size).to(torch.float64).view(shape)
+        self.sums = self.q = None
+        if self.rewards is not None:
+            r = self.rewards.reshape(-1, 2)
+            self.sums = torch.zeros(size, 2, dtype=torch.float64).index_add_(0, idx, r).view(*shape, 2)
+            mean_dr = (self.sums[..., 0] - self.sums[..., 1]) / self.counts.clamp_min(1)  # ΔR̄ per cell
+            dev = (r[:, 0] - r[:, 1]) - mean_dr.reshape(-1)[idx]
+            self.q = torch.zeros(size, dtype=torch.float64).index_add_(0, idx, dev.square()).view(shape)
+
+    def step(self, i: int, reward_table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(weights [S, A²] = n/b, cell rewards [S, A², 2], q/b [S, A²] or None) of minibatch i."""
+        b = min(self.b, self.n - i * self.b)
+        counts = self.counts[i]
+        if self.sums is None:
+            return counts / b, reward_table.expand(self.s, -1, -1), None
+        mean = torch.where(counts[..., None] > 0, self.sums[i] / counts.clamp_min(1)[..., None], reward_table)
+        return counts / b, mean, self.q[i] / b
+
+
+def _onpolicy_arms(log_pi: torch.Tensor, b: int, gen: torch.Generator) -> torch.Tensor:
+    """[S, b, 2] fresh pairs from each seed's π: pair j = (draw j, draw b + j) of 2b i.i.d. draws."""
+    s = log_pi.shape[0]
+    draws = torch.multinomial(log_pi.exp(), 2 * b, replacement=True, generator=gen)  # [S, 2b]
+    return draws.view(s, 2, b).transpose(1, 2)
+
+
+def _quadratic_value_correction(m: Method, batch: PairBatch, q_over_b: torch.Tensor) -> torch.Tensor:
+    """Σ_cells (h/2)·q/b per seed [S]: h = ∂²ℓ/∂ΔR² of the row's loss (quadratic in ΔR), as a second difference of
+    the loss itself along R(y) ± 1 (exact for a quadratic; no second implementation of the loss)."""
+    with torch.no_grad():
+        shift = torch.zeros_like(batch.rewards)
+        shift[..., 0] = 1.0
+
+        def at(delta: torch.Tensor) -> torch.Tensor:
+            return method_loss(m, PairBatch(**{**batch.__dict__, "rewards": batch.rewards + delta}))
+
+        h = at(shift) + at(-shift) - 2 * at(torch.zeros_like(shift))  # exact for a quadratic in ΔR
+        return (h / 2 * q_over_b).sum(1)
 
 
 def train_many(
@@ -410,6 +364,7 @@ def train_many(
     problem: BanditProblem,
     data: PairData,
     epochs: int,
+    *,
     batch_size: int = 512,
     lr: float = 1e-3,
     optimizer: str = "adam",
@@ -418,12 +373,13 @@ def train_many(
     pref_beta: float | None = None,
     reward_noise: float = 0.0,
     progress: bool = False,
+    path: str = "auto",
 ) -> dict[str, History]:
     """:func:`train_sampled` for M methods in one loop: logits [M·S, A], one backward and one optimiser step per step.
 
     Each method's seeds get exactly the updates they would get if trained alone (same shuffles, same data,
     element-wise optimiser; on-policy sampling uses its own random stream), only the per-step plumbing (shuffling,
-    gathers, log_softmax, backward, Adam) is shared. Arguments as :func:`train_sampled`.
+    count tables, log_softmax, backward, Adam) is shared. Arguments as :func:`train_sampled`.
 
     Returns:
         {method: :class:`History`} (each with logits [E+1, S, A]; ``wall_clock_s`` is the shared total).
@@ -437,103 +393,96 @@ def train_many(
         raise ValueError(f"{fn}: epochs must be an int >= 0, got {epochs!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"{fn}: batch_size must be an int >= 1, got {batch_size!r}")
-    s, n, nm = data.num_seeds, data.num_pairs, len(ms)
+    s, n, nm, a = data.num_seeds, data.num_pairs, len(ms), problem.num_arms
+    path = choose_path(a, batch_size, path)
     start = time.perf_counter()
-    # PLUMBING
-    a = problem.num_arms
-    logits0 = init_logits(problem.ref_policy if init is None else init, s)  # [S, A]
-    logits = logits0.repeat(nm, 1).requires_grad_(True)  # [M·S, A], method-major
-    opt = _Adam(logits, lr) if optimizer == "adam" else None  # element-wise: every coordinate stays independent
+    logits = init_logits(problem.ref_policy if init is None else init, s).repeat(nm, 1)  # [M·S, A], method-major
+    logits.requires_grad_(True)
+    opt = _make_optimizer(logits, optimizer, lr)
     gen = torch.Generator().manual_seed(10_007 * seed + 17)  # shuffling
     gen_onpolicy = torch.Generator().manual_seed(10_007 * seed + 29)  # fresh on-policy samples
-    ref_log, rewards_table = problem.ref_log_policy, problem.rewards
-    seed_offset = torch.arange(s) * a  # [S] offset of seed s in a flattened [S, A] table
-    # Storage [n, S, 2] (pair, seed, arm column). Each epoch one index_select per tensor (into a reused buffer)
-    # shuffles the pairs; minibatch i is then the contiguous block [i·B, i·B + b) whose [S, b, 2] view feeds
-    # bandit.losses as a zero-copy row-major [b·S, 2] tensor (bandit.methods._flat). Arms are stored as flat indices
-    # s·A + y into the seeds' [S, A] ln π, so the log-probs of a minibatch are one index_select (_take).
-    need_mu = any(m.name == "pg_is" for m in ms)
-    kinds = {m.data for m in ms} - {"onpolicy"}
-    tables = {}
-    for kind in sorted(kinds):
-        arms = _pair_major(data.arms if kind == "pairs" else data.pref_arms)  # [n, S, 2] arm ids
-        cols = {
-            "flat_arms": arms + seed_offset[None, :, None],
-            # preference methods read no rewards (ipo/dpo losses); the pair's exact rewards fill the slot
-            "rewards": _pair_major(data.rewards) if kind == "pairs" else _lookup(rewards_table, arms),
-            "ref_logps": _lookup(ref_log, arms),
-        }
-        if kind == "pairs" and need_mu:
-            log_mu = torch.stack([data.mu1, data.mu2], -1).clamp_min(1e-300).log()  # [S, A, 2]; sampled arms: μ > 0
-            src = data.arms
-            behaviour = torch.stack([log_mu[..., 0].gather(1, src[..., 0]), log_mu[..., 1].gather(1, src[..., 1])], -1)
-            cols["behaviour_logps"] = _pair_major(behaviour)
-        tables[kind] = cols  # every table [n, S, 2]
-    shuffled = {kind: {name: torch.empty_like(t) for name, t in c.items()} for kind, c in tables.items()}
+    ref_log, r_table, pb = problem.ref_log_policy, problem.rewards, problem.beta if pref_beta is None else pref_beta
+    views = {"pairs": (data.arms, data.rewards), "preferences": (data.pref_arms, None)}  # IPO/DPO read no rewards
+    kinds = sorted({m.data for m in ms} - {"onpolicy"})
+    cells = _all_cells(a)  # [A², 2]
+    cell_r = r_table[cells]  # [A², 2] exact rewards of every cell
+    log_mu = _log_mu(data) if any(m.needs_behaviour for m in ms) else None
+    tables, cell_mu = {}, None
+    if path == "count":
+        for kind in kinds:
+            arms, rewards = views[kind]
+            exact = rewards is None or torch.equal(rewards, r_table[arms])  # exact rewards: the cells read R
+            tables[kind] = _CountTables(arms, None if exact else rewards, a, batch_size)
+        if log_mu is not None:  # [S, A², 2] ln μ1(y), ln μ2(y') of every cell
+            cell_mu = torch.stack([log_mu[:, cells[:, 0], 0], log_mu[:, cells[:, 1], 1]], -1)
+        cell_ref_s = ref_log[cells].expand(s, -1, -1)  # [S, A², 2] ln π_ref of every cell
+
+    def fresh_pairs(log_pi: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``onpolicy``: b fresh pairs per seed from π (own random stream) and their (noisy) rewards, [S, b, 2]."""
+        with torch.no_grad():
+            arms = _onpolicy_arms(log_pi, b, gen_onpolicy)
+            rew = r_table[arms]
+            if reward_noise > 0:
+                rew = rew + reward_noise * torch.randn(rew.shape, generator=gen_onpolicy, dtype=torch.float64)
+        return arms, rew
+
     steps = math.ceil(n / batch_size)
-    pb = problem.beta if pref_beta is None else pref_beta
-    record = [logits.detach().clone()]
-    losses = []
+    record, losses = [logits.detach().clone()], []
     bar = range(epochs)
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(bar, desc="+".join(methods), unit="epoch", leave=False)
+        bar = tqdm(bar, desc="+".join(m.name for m in ms), unit="epoch", leave=False)
     for _ in bar:
         # One shuffle per epoch, shared by the seeds (their datasets are independent i.i.d. draws, so sharing the
-        # order keeps them independent).
+        # order keeps them independent); the count tables of all the epoch's minibatches are built at once.
         perm = torch.randperm(n, generator=gen)
-        for kind, c in tables.items():
-            for name, t in c.items():
-                torch.index_select(t, 0, perm, out=shuffled[kind][name])  # [n, S, 2], into a reused buffer
+        for t in tables.values():
+            t.epoch(perm)
         epoch_loss = torch.zeros(nm, s, dtype=torch.float64)
         for i in range(steps):
-            lo = i * batch_size  # minibatch i = shuffled pairs [lo, lo + b)
+            lo = i * batch_size  # minibatch i = shuffled pairs perm[lo : lo + b]
             b = min(batch_size, n - lo)
-            gathered = {
-                kind: {name: t[lo : lo + b].transpose(0, 1) for name, t in cols.items()}
-                for kind, cols in shuffled.items()
-            }  # [S, b, 2] views of contiguous [b, S, 2] blocks
-            # ALGO LOGIC: log-probs of the sampled arms under each seed's π, one bandit.losses call per method,
-            # per-seed minibatch mean, summed over seeds and methods (disjoint coordinates: separate gradients).
+            idx = perm[lo : lo + b]
+            # ALGO LOGIC: each seed's minibatch-mean loss through bandit.losses, summed over seeds and methods
+            # (disjoint coordinates: each seed of each method gets its own gradient), one optimiser step.
             log_pi_all = log_policy(logits)  # [M·S, A]
-            value_all = log_pi_all.detach().exp() @ rewards_table  # [M·S] exact E_π[R] (pg_value's baseline)
+            value_all = log_pi_all.detach().exp() @ r_table  # [M·S] exact E_π[R] (pg_value's baseline)
             per_seed = []  # M tensors [S]: each method's per-seed minibatch mean loss
             for k, m in enumerate(ms):
                 log_pi = log_pi_all[k * s : (k + 1) * s]  # [S, A] this method's seeds
-                if m.data == "onpolicy":
-                    with torch.no_grad():
-                        arms = torch.multinomial(log_pi.exp(), 2 * b, replacement=True, generator=gen_onpolicy)
-                        # i.i.d. draws, any arrangement: pair j of seed s = (draw j, draw b + j), in a [b, S, 2] buffer
-                        arms = arms.view(s, 2, b).permute(2, 0, 1).contiguous().transpose(0, 1)  # [S, b, 2]
-                        flat_arms = arms + seed_offset[:, None, None]
-                        rew, ref_logps, behaviour = _lookup(rewards_table, arms), _lookup(ref_log, arms), None
-                        if reward_noise > 0:
-                            noise = torch.randn(rew.shape, generator=gen_onpolicy, dtype=torch.float64)
-                            rew = rew + reward_noise * noise
-                else:
-                    g = gathered[m.data]
-                    flat_arms, rew, ref_logps = g["flat_arms"], g["rewards"], g["ref_logps"]
-                    behaviour = g.get("behaviour_logps")
-                batch = PairBatch(
-                    logps=_take(log_pi.reshape(-1), flat_arms),  # [S, b, 2] ln π(y) of each seed; carries the gradient
-                    ref_logps=ref_logps,
-                    rewards=rew,
-                    beta=problem.beta,
-                    pref_beta=pb,
-                    value=value_all[k * s : (k + 1) * s],
-                    behaviour_logps=behaviour,
-                )
-                per_seed.append(method_loss(m, batch).mean(1))  # [S]
+                value = value_all[k * s : (k + 1) * s]
+                behaviour = cell_mu if m.needs_behaviour else None
+                if path == "count":  # the minibatch as count tables over the A² cells
+                    if m.data == "onpolicy":
+                        arms, rew = fresh_pairs(log_pi, b)
+                        fresh = _CountTables(arms, rew if reward_noise > 0 else None, a, b)
+                        fresh.epoch(torch.arange(b))
+                        w, rew, q = fresh.step(0, cell_r)
+                    else:
+                        w, rew, q = tables[m.data].step(i, cell_r)  # [S, A²], [S, A², 2], [S, A²] | None
+                    batch = PairBatch(log_pi[:, cells], cell_ref_s, rew, problem.beta, pb, value, behaviour, w)
+                    mean = (w * method_loss(m, batch)).sum(1)  # [S] count-weighted mean over the cells
+                    if q is not None and m.quadratic_in_rewards:  # value only: q does not depend on θ
+                        mean = mean + _quadratic_value_correction(m, batch, q)
+                else:  # the minibatch as its gathered pairs
+                    if m.data == "onpolicy":
+                        arms, rew = fresh_pairs(log_pi, b)
+                    else:
+                        arms, rew = views[m.data][0][:, idx], views[m.data][1]  # [S, b, 2]
+                        rew = r_table[arms] if rew is None else rew[:, idx]
+                        if m.needs_behaviour:
+                            behaviour = torch.stack([log_mu[..., 0].gather(1, arms[..., 0]),
+                                                     log_mu[..., 1].gather(1, arms[..., 1])], -1)  # fmt: skip
+                    logps = log_pi.gather(1, arms.reshape(s, -1)).view(arms.shape)  # [S, b, 2] ln π(y), ln π(y')
+                    batch = PairBatch(logps, ref_log[arms], rew, problem.beta, pb, value, behaviour)
+                    mean = method_loss(m, batch).mean(1)  # [S]
+                per_seed.append(mean)
             per_seed = torch.stack(per_seed)  # [M, S]
             epoch_loss += per_seed.detach() * (b / n)
-            # each seed of each method is its own set of coordinates: the sum gives each its own gradient
-            (grad,) = torch.autograd.grad(per_seed.sum(), logits)
-            with torch.no_grad():
-                if opt is None:
-                    logits.add_(grad, alpha=-lr)  # SGD
-                else:
-                    opt.step(grad)
+            opt.zero_grad(set_to_none=True)
+            per_seed.sum().backward()
+            opt.step()
             # END ALGO LOGIC
         record.append(logits.detach().clone())
         losses.append(epoch_loss)
@@ -551,6 +500,7 @@ def train_many(
             loss=loss[:, k].clone(),
             steps_per_epoch=steps,
             wall_clock_s=wall,
+            path=path,
         )
         for k, m in enumerate(ms)
     }

@@ -77,9 +77,9 @@ def pair_gradients(
     if rewards.shape != arms.shape:
         raise ValueError(f"{fn}: rewards has shape {tuple(rewards.shape)} but arms has {tuple(arms.shape)}")
     behaviour = None
-    if m.name == "pg_is":
+    if m.needs_behaviour:
         if mu1 is None or mu2 is None:
-            raise ValueError(f"{fn}: pg_is needs mu1 and mu2 (its importance weights π/μ); pass both")
+            raise ValueError(f"{fn}: {m.name} needs mu1 and mu2 (its importance weights π/μ); pass both")
         mu1 = check_distribution(fn, "mu1", mu1, num_arms=a)
         mu2 = check_distribution(fn, "mu2", mu2, num_arms=a)
         if (mu1[arms[:, 0]] <= 0).any() or (mu2[arms[:, 1]] <= 0).any():
@@ -153,7 +153,7 @@ def pair_gradient_moments(
         weights = torch.cat([weights * p, weights * (1 - p)])
     keep = weights > 0
     arms, weights = arms[keep], weights[keep]
-    grads = pair_gradients(m.name, problem, theta, arms, None, mu1, mu2, pref_beta)  # [P, A]
+    grads = pair_gradients(m, problem, theta, arms, mu1=mu1, mu2=mu2, pref_beta=pref_beta)  # [P, A]
     mean = (weights[:, None] * grads).sum(0)
     second = (weights * grads.square().sum(1)).sum().item()
     variance = max(second - mean.square().sum().item(), 0.0)  # ≥ 0: drop rounding

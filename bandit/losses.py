@@ -189,7 +189,7 @@ def copg_loss(logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tenso
 def copg_pair_objective(
     logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tensor, beta: float
 ) -> torch.Tensor:
-    """The paper's literal pair objective ℓ_CoPG (Eqs. 7–9), to **maximise** (form A of the notes).
+    """The paper's literal pair objective ℓ_CoPG (Eqs. 7–9), to **maximise** (form A, docs/theory.md).
 
         ℓ_CoPG(y, y′) = (R_{β/2}^π(y) − R_{β/2}^π(y′))·lr(y) + (R_{β/2}^π(y′) − R_{β/2}^π(y))·lr(y′)
                       = (ΔR − (β/2)·Δlr)·Δlr,        lr = ln π − ln π_ref,  R_{β/2}^π = R − (β/2)·lr
@@ -214,7 +214,7 @@ def copg_pair_objective(
 def copg_surrogate_loss(
     logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tensor, beta: float
 ) -> torch.Tensor:
-    """Stop-gradient surrogate of CoPG (form C of the notes), for K ≥ 2.
+    """Stop-gradient surrogate of CoPG (form C of docs/theory.md), for K ≥ 2.
 
         loss = −Σ_i (2/K)·sg(r_i − m_{−i})·ln π(y_i),       r_i = R_β^π(y_i),  m_{−i} = mean_{j≠i} r_j
 

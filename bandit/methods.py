@@ -1,8 +1,14 @@
-"""The bandit methods: which data each one reads and which ``bandit.losses`` function turns a batch into a loss.
+"""The bandit methods, one table row each: which data a method reads, its minibatch loss (a call into
+``bandit.losses``), its closed-form expected gradient and its stationary-point rule.
+
+Every consumer looks rows up instead of testing names: the trainers (:mod:`bandit.dynamics`), the exact flows and
+stationary points (:mod:`bandit.stationary`), the per-pair estimators (:mod:`bandit.estimators`) and the figures.
+Adding a method is adding one :class:`Method` row with :func:`register_method` (README, "Extend the lab: add a
+method").
 
 Every method's per-batch loss is computed **only** by calling :mod:`bandit.losses` on ``[N, 2]`` tensors of
-log-probabilities of sampled arms (N = S·B rows: S seeds folded into the batch, row b·S + s). The result is reshaped
-to ``[S, B]`` so the caller can average per seed and sum over seeds (each seed's logits get their own gradient).
+log-probabilities of arms (N = S·B rows: S seeds folded into the batch, row s·B + b). The result is reshaped to
+``[S, B]`` so the caller can average per seed and sum over seeds (each seed's logits get their own gradient).
 
 =============  ===================  =========================================================================
 method         data                 loss (``bandit.losses``)
@@ -13,14 +19,25 @@ method         data                 loss (``bandit.losses``)
 ``pg``         pairs                ``pg_loss(baseline="none")``: naive off-policy PG, b = 0 (Eqs. 23–24)
 ``pg_value``   pairs                ``pg_loss`` with b = E_{y~π}[R(y)] computed exactly (paper Sec. 5)
 ``pg_mean``    pairs                ``pg_loss`` with b = batch mean of R_β over the 2B samples of the seed
-                                    (the closed forms of bandit.dynamics are its large-batch limit B → ∞)
+                                    (the closed form below is its large-batch limit B → ∞)
 ``pg_is``      pairs                ``pg_loss(behaviour_logps=ln μ)``: importance-sampled PG, needs known μ
 ``onpolicy``   fresh y, y' ~ π      ``pg_loss(baseline="loo")``: RLOO with k = 2, the on-policy reference
 =============  ===================  =========================================================================
 
+Closed-form expected gradients (of the expected *loss* w.r.t. the logits θ; a = R_β^π, d = θ − ln π_ref; derivations
+in docs/theory.md), O(A) per step except ``dpo`` (O(A²)):
+
+    C(v)      = μ1⊙v + μ2⊙v − (μ1·v)·μ2 − (μ2·v)·μ1               ( = E[(v_y − v_y')(e_y − e_y')] )
+    copg      −C(a)                                                 (ascent direction of the paper's L is +C(a))
+    ipo       2·(C(d) − q),  q = μ1⊙(Qμ2) − μ2⊙(Qᵀμ1),  Q_yy' = (2P(y≻y') − 1)/(2β_IPO)   (q precomputed, O(A²) once)
+    dpo       Σ_yy' μ1μ2·β_D·(σ(β_D·h_yy') − P(y≻y'))·(e_y − e_y'),  h = d_y − d_y'          (O(A²) per step)
+    pg*       −Σ_i [μ_i⊙(a − b) − (μ_i·(a − b))·π]   b = 0 | π·R | ½(μ1 + μ2)·a          (the π term is the bias)
+    onpolicy  −2·(π⊙a − (π·a)·π) = −2∇J                                                     (unbiased)
+    pg_is     −Σ_i [(π·1_{μ_i>0})⊙a − ((π·1_{μ_i>0})·a)·π]   (= −2∇J under full support: unbiased)
+
 :func:`enumerated_expected_loss` builds the *exact* expected loss of a method under μ1⊗μ2 by enumerating all A²
-arm pairs through the same :func:`method_loss`; its autograd gradient is the ground truth that the O(A) closed forms
-of :mod:`bandit.dynamics` are tested against.
+arm pairs through the same :func:`method_loss`; its autograd gradient is the ground truth the closed forms are
+tested against (tests/test_theory.py).
 """
 
 from __future__ import annotations
@@ -31,10 +48,26 @@ from dataclasses import dataclass
 import torch
 
 from bandit.losses import copg_loss, dpo_loss, ipo_loss, pg_loss, regularized_reward
-from bandit.policies import log_policy
+from bandit.policies import log_policy, policy
 from bandit.problem import BanditProblem, check_distribution
+from bandit.style import style
 
-__all__ = ["Method", "PairBatch", "enumerated_expected_loss", "get_method", "method_loss"]
+__all__ = [
+    "DATA_KINDS",
+    "METHODS",
+    "ExpectedSetting",
+    "Method",
+    "PairBatch",
+    "contrast",
+    "enumerated_expected_loss",
+    "get_method",
+    "method_loss",
+    "register_method",
+]
+
+#: The views of a dataset a method can read: the (y, y') pairs, the same pairs as (preferred, dispreferred), or
+#: fresh pairs y, y' ~ π drawn every step (no dataset).
+DATA_KINDS = ("pairs", "preferences", "onpolicy")
 
 
 @dataclass
@@ -50,7 +83,8 @@ class PairBatch:
         pref_beta: β used by IPO (its τ) and DPO.
         value: [S] exact E_{y~π}[R(y)] per seed, detached (the ``pg_value`` baseline).
         behaviour_logps: [S, B, 2] ln μ1(y), ln μ2(y') (``pg_is``), or None.
-        weights: [S, B] row weights summing to 1 per seed (exact enumeration), or None for a plain minibatch mean.
+        weights: [S, B] row weights summing to 1 per seed (exact enumeration, or the cell counts / batch size of
+            the count-based trainer), or None for a plain minibatch mean.
     """
 
     logps: torch.Tensor
@@ -62,22 +96,27 @@ class PairBatch:
     behaviour_logps: torch.Tensor | None = None
     weights: torch.Tensor | None = None
 
+    def rows(self, t: torch.Tensor) -> torch.Tensor:
+        """[S, B, K] → the [N, K] rows (N = S·B) that ``bandit.losses`` functions take, in the order
+        :func:`method_loss` expects back."""
+        return _flat(t)
+
+    def per_row(self, per_seed: torch.Tensor) -> torch.Tensor:
+        """[S] (one value per seed, e.g. a baseline) → [N], aligned with :meth:`rows`."""
+        return _per_row(per_seed, self.logps.shape[1])
+
 
 def _flat(t: torch.Tensor) -> torch.Tensor:
-    """[S, B, K] -> [B·S, K], row b·S + s (row-major).
-
-    Zero-copy for the trainer's tensors (views of contiguous [B, S, K] buffers); a copy otherwise.
-    """
-    k = t.shape[-1]
-    return t.transpose(0, 1).reshape(-1, k)
+    """[S, B, K] -> [S·B, K], row s·B + b (zero-copy for contiguous tensors)."""
+    return t.reshape(-1, t.shape[-1])
 
 
 def _per_row(per_seed: torch.Tensor, n: int) -> torch.Tensor:
-    """[S] -> [B·S] in :func:`_flat`'s row order (row b·S + s gets per_seed[s])."""
-    return per_seed.repeat(n)
+    """[S] -> [S·B] in :func:`_flat`'s row order (row s·B + b gets per_seed[s])."""
+    return per_seed.repeat_interleave(n)
 
 
-# ALGO LOGIC: each method is one call into bandit.losses on [S*B, 2] tensors, reshaped back to [S, B].
+# ALGO LOGIC: each method's loss is one call into bandit.losses on [S*B, 2] tensors, reshaped back to [S, B].
 def _copg(b: PairBatch) -> torch.Tensor:
     return copg_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta)
 
@@ -103,9 +142,9 @@ def _pg_value(b: PairBatch) -> torch.Tensor:
 def _pg_mean(b: PairBatch) -> torch.Tensor:
     s, n, _ = b.logps.shape
     reg = regularized_reward(_flat(b.logps).detach(), _flat(b.ref_logps), _flat(b.rewards), b.beta)
-    pair_mean = ((reg[:, 0] + reg[:, 1]) / 2).view(n, s)  # [B, S] mean R_β of each pair
-    w = torch.full_like(pair_mean, 1.0 / n) if b.weights is None else b.weights.T
-    mean = (w * pair_mean).sum(0)  # [S] batch mean of R_β over the seed's 2B samples (a baseline: data, no gradient)
+    pair_mean = ((reg[:, 0] + reg[:, 1]) / 2).view(s, n)  # [S, B] mean R_β of each pair
+    w = torch.full_like(pair_mean, 1.0 / n) if b.weights is None else b.weights
+    mean = (w * pair_mean).sum(1)  # [S] batch mean of R_β over the seed's 2B samples (a baseline: data, no gradient)
     return pg_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta, baseline=_per_row(mean, n))
 
 
@@ -124,59 +163,260 @@ def _onpolicy(b: PairBatch) -> torch.Tensor:
 # END ALGO LOGIC
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Closed-form expected gradients: θ ↦ ∇_θ E_{y~μ1, y'~μ2}[loss(y, y'; π_θ)]
+# ----------------------------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class Method:
-    """A bandit method: name, legend label, which data it reads and its per-batch loss.
+class ExpectedSetting:
+    """What an expected gradient depends on besides θ (built by :func:`bandit.dynamics.make_expected_gradient`).
 
     Attributes:
-        name: registry key (e.g. "copg").
-        label: legend label for figures.
-        data: "pairs" (the (y, y') dataset), "preferences" (the same pairs as (preferred, dispreferred)) or
-            "onpolicy" (fresh y, y' ~ π every step).
+        problem: the bandit.
+        mu1, mu2: [A] or [S, A] behaviour policies (validated).
+        pref_beta: β of IPO/DPO.
+        preference: IPO/DPO labels, "bradley_terry" or "reward".
+    """
+
+    problem: BanditProblem
+    mu1: torch.Tensor
+    mu2: torch.Tensor
+    pref_beta: float
+    preference: str
+
+    def reg_reward(self, logits: torch.Tensor) -> torch.Tensor:
+        """a = R_β^π(y) = R(y) − β·(ln π(y) − ln π_ref(y)) per arm, same shape as ``logits``."""
+        p = self.problem
+        return p.rewards - p.beta * (log_policy(logits) - p.ref_log_policy)
+
+    def pref_prob(self) -> torch.Tensor:
+        """[A, A] P(y ≻ y'): Bradley–Terry σ(R(y) − R(y')) or 1/0 by reward (ties to y)."""
+        r = self.problem.rewards
+        diff = r[:, None] - r[None, :]  # [A, A]  R(y) − R(y')
+        if self.preference == "bradley_terry":
+            return torch.sigmoid(diff)
+        if self.preference == "reward":
+            return (diff >= 0).to(torch.float64)
+        raise ValueError(
+            f"make_expected_gradient: preference must be 'bradley_terry' or 'reward', got {self.preference!r}"
+        )
+
+
+GradFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def contrast(mu1: torch.Tensor, mu2: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """C(v) = E_{y~μ1, y'~μ2}[(v_y − v_y')(e_y − e_y')] = μ1⊙v + μ2⊙v − (μ1·v)μ2 − (μ2·v)μ1, in O(A).
+
+    Args:
+        mu1, mu2: [..., A] behaviour policies (broadcastable with v).
+        v: [..., A] a value per arm.
+    Returns:
+        [..., A]; its entries sum to 0 (invariant to v + c).
+    """
+    return (mu1 + mu2) * v - (mu1 * v).sum(-1, keepdim=True) * mu2 - (mu2 * v).sum(-1, keepdim=True) * mu1
+
+
+def _copg_expected(s: ExpectedSetting) -> GradFn:
+    # −C(a) with a = R_β^π = w − β·θ + β·logsumexp(θ), w = R + β·ln π_ref. C ignores constants and is linear, so
+    # −C(a) = β·C(θ) − C(w): no softmax at all, C(w) precomputed; 5 passes over A per step.
+    mu1, mu2, beta = s.mu1, s.mu2, s.problem.beta
+    c_w = contrast(mu1, mu2, s.problem.rewards + beta * s.problem.ref_log_policy)
+    m_sum = mu1 + mu2
+
+    def copg_grad(th: torch.Tensor) -> torch.Tensor:
+        c_th = m_sum * th - (mu1 * th).sum(-1, keepdim=True) * mu2 - (mu2 * th).sum(-1, keepdim=True) * mu1
+        return beta * c_th - c_w
+
+    return copg_grad
+
+
+def _ipo_expected(s: ExpectedSetting) -> GradFn:
+    mu1, mu2, log_ref = s.mu1, s.mu2, s.problem.ref_log_policy
+    q_mat = (2 * s.pref_prob() - 1) / (2 * s.pref_beta)  # [A, A]
+    q = mu1 * (mu2 @ q_mat.T) - mu2 * (mu1 @ q_mat)  # E[q(y,y')(e_y − e_y')]
+    return lambda th: 2 * (contrast(mu1, mu2, th - log_ref) - q)
+
+
+def _dpo_expected(s: ExpectedSetting) -> GradFn:
+    p, pb, mu1, mu2, log_ref = s.pref_prob(), s.pref_beta, s.mu1, s.mu2, s.problem.ref_log_policy
+
+    def dpo_grad(th: torch.Tensor) -> torch.Tensor:
+        d = th - log_ref
+        h = d[..., :, None] - d[..., None, :]  # [..., A, A]
+        w = mu1[..., :, None] * mu2[..., None, :] * pb * (torch.sigmoid(pb * h) - p)
+        return w.sum(-1) - w.sum(-2)
+
+    return dpo_grad
+
+
+def _onpolicy_expected(s: ExpectedSetting) -> GradFn:
+    def true_pg(th: torch.Tensor) -> torch.Tensor:
+        pi, av = policy(th), s.reg_reward(th)
+        return -2 * (pi * av - (pi * av).sum(-1, keepdim=True) * pi)  # −2∇J (Property 1)
+
+    return true_pg
+
+
+def _pg_is_expected(s: ExpectedSetting) -> GradFn:
+    masks = ((s.mu1 > 0).to(torch.float64), (s.mu2 > 0).to(torch.float64))
+
+    def is_pg(th: torch.Tensor) -> torch.Tensor:
+        pi, av = policy(th), s.reg_reward(th)
+        out = torch.zeros_like(pi)
+        for mask in masks:  # E_{y~μ}[(π/μ)(y)·a_y·(e_y − π)] only sees arms with μ > 0
+            w = pi * mask * av
+            out = out - (w - w.sum(-1, keepdim=True) * pi)
+        return out  # = −2∇J when μ1, μ2 have full support
+
+    return is_pg
+
+
+def _naive_pg_expected(baseline: Callable[[ExpectedSetting, torch.Tensor, torch.Tensor], torch.Tensor]):
+    """Expected gradient of naive off-policy PG with baseline b(setting, π, a) ([..., 1])."""
+
+    def build(s: ExpectedSetting) -> GradFn:
+        mu1, mu2 = s.mu1, s.mu2
+
+        def naive_pg(th: torch.Tensor) -> torch.Tensor:
+            pi, av = policy(th), s.reg_reward(th)
+            adv = av - baseline(s, pi, av)
+            return -((mu1 + mu2) * adv - ((mu1 * adv).sum(-1, keepdim=True) + (mu2 * adv).sum(-1, keepdim=True)) * pi)
+
+        return naive_pg
+
+    return build
+
+
+def _zero_baseline(s: ExpectedSetting, pi: torch.Tensor, av: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(av[..., :1])
+
+
+def _value_baseline(s: ExpectedSetting, pi: torch.Tensor, av: torch.Tensor) -> torch.Tensor:
+    return (pi * s.problem.rewards).sum(-1, keepdim=True)  # exact E_π[R]
+
+
+def _mean_baseline(s: ExpectedSetting, pi: torch.Tensor, av: torch.Tensor) -> torch.Tensor:
+    return 0.5 * ((s.mu1 * av).sum(-1, keepdim=True) + (s.mu2 * av).sum(-1, keepdim=True))  # B → ∞ batch mean
+
+
+def _always(mu1: torch.Tensor, mu2: torch.Tensor) -> bool:
+    return True
+
+
+def _full_support(mu1: torch.Tensor, mu2: torch.Tensor) -> bool:
+    return bool((mu1 > 0).all() and (mu2 > 0).all())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The table
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Method:
+    """One bandit method: everything the lab needs to know about it, in one row.
+
+    Attributes:
+        name: registry key (e.g. "copg"); its legend label and colour come from :mod:`bandit.style`.
+        data: which view of the dataset it reads, one of :data:`DATA_KINDS`: "pairs" (the (y, y') dataset),
+            "preferences" (the same pairs as (preferred, dispreferred)) or "onpolicy" (fresh y, y' ~ π every step).
         summary: one line: what it is and what theory says about its fixed point.
-        loss: PairBatch → [S*B] per-pair losses (a thin call into ``bandit.losses``).
+        loss: PairBatch → [S·B] per-pair losses, rows s·B + b (a thin call into ``bandit.losses``). It must depend on
+            a pair only through its arms and rewards, at most quadratically in the rewards (the count-based trainer
+            relies on it; see :mod:`bandit.dynamics`).
+        expected_gradient: ExpectedSetting → (θ ↦ ∇_θ E_{μ1⊗μ2}[loss]), the closed form, O(A) per call if possible.
+        frozen_off_support: the expected gradient is exactly 0 on arms outside supp(μ1) ∪ supp(μ2), so their logits
+            never move (pair-difference losses, whose every pair gradient is (…)·(e_y − e_y'), and pg_mean).
+        stationary_is_optimum: (μ1, μ2) → True when the stationary point is known in closed form to be π* (on the
+            arms that move), so :func:`bandit.stationary.stationary_point` needs no root finding; None: never.
+        needs_behaviour: the loss reads ln μ of the sampled arms (importance sampling): μ must be known.
+        quadratic_in_rewards: the loss value is quadratic in the pair's reward difference ΔR (CoPG's squared form)
+            instead of linear in the rewards, so a count-based minibatch loss with noisy rewards needs each cell's
+            sum of squared deviations of ΔR for its *value* (the gradient only needs reward sums); see
+            :mod:`bandit.dynamics`. A loss quadratic in the rewards some other way is not supported by the count
+            path (use ``path="pair"``).
     """
 
     name: str
-    label: str
     data: str
     summary: str
     loss: Callable[[PairBatch], torch.Tensor]
+    expected_gradient: Callable[[ExpectedSetting], GradFn]
+    frozen_off_support: bool = False
+    stationary_is_optimum: Callable[[torch.Tensor, torch.Tensor], bool] | None = None
+    needs_behaviour: bool = False
+    quadratic_in_rewards: bool = False
+
+    def __post_init__(self) -> None:
+        if self.data not in DATA_KINDS:
+            raise ValueError(f"Method {self.name!r}: data must be one of {DATA_KINDS}, got {self.data!r}")
+
+    @property
+    def label(self) -> str:
+        """Legend label (from :mod:`bandit.style`, shared with the LLM lab)."""
+        return style(self.name).label
 
 
-#: Every method of the lab, by name (order = legend order).
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method("copg", "CoPG", "pairs", "Contrastive PG: unbiased off-policy, fixed point π* (Theorem 1)", _copg),
-        Method(
-            "ipo", "IPO (BT labels)", "preferences", "IPO on Bradley–Terry labels: biased (σ(ΔR) − ½ target)", _ipo
-        ),
-        Method(
-            "dpo",
-            "DPO (BT labels)",
-            "preferences",
-            "DPO on Bradley–Terry labels σ(ΔR): fixed point π_ref·exp(R/τ), i.e. π* when τ = β",
-            _dpo,
-        ),
-        Method("pg", "PG, b = 0", "pairs", "naive off-policy PG without baseline: biased (Eqs. 23–24)", _pg),
-        Method("pg_value", "PG, b = E_π[R]", "pairs", "naive off-policy PG, exact value baseline: biased", _pg_value),
-        Method(
-            "pg_mean",
-            "PG, b = batch mean",
-            "pairs",
-            "naive off-policy PG, batch-mean baseline of R_β: fixed point π* (R_β is constant there) in the "
-            "large-batch limit; a biased gradient elsewhere",
-            _pg_mean,
-        ),
-        Method("pg_is", "PG + IS (known μ)", "pairs", "importance-sampled PG: unbiased, needs μ(y)", _pg_is),
-        Method("onpolicy", "on-policy RLOO", "onpolicy", "fresh samples from π each step (RLOO, k = 2)", _onpolicy),
-    )
-}
+#: Every method of the lab, by name (order = legend order). Add one with :func:`register_method`.
+METHODS: dict[str, Method] = {}
 
 
-def get_method(name: str) -> Method:
-    """The :class:`Method` called ``name``; raises ValueError listing the valid names."""
+def register_method(method: Method, replace: bool = False) -> Method:
+    """Add a :class:`Method` row to :data:`METHODS` (trainers, exact flows, stationary points and estimators then
+    accept its name); raises ValueError if the name is taken and ``replace`` is False. Returns the row."""
+    if not isinstance(method, Method):
+        raise ValueError(f"register_method: pass a bandit.methods.Method, got {type(method).__name__}")
+    if method.name in METHODS and not replace:
+        raise ValueError(f"register_method: {method.name!r} is already registered; pass replace=True to redefine it")
+    METHODS[method.name] = method
+    return method
+
+
+for _row in (
+    Method(
+        "copg", "pairs", "Contrastive PG: unbiased off-policy, fixed point π* (Theorem 1)", _copg, _copg_expected,
+        frozen_off_support=True, stationary_is_optimum=_always, quadratic_in_rewards=True,
+    ),
+    Method(
+        "ipo", "preferences", "IPO on Bradley–Terry labels: biased (σ(ΔR) − ½ target)", _ipo, _ipo_expected,
+        frozen_off_support=True,
+    ),
+    Method(
+        "dpo", "preferences", "DPO on Bradley–Terry labels σ(ΔR): fixed point π_ref·exp(R/τ), i.e. π* when τ = β",
+        _dpo, _dpo_expected, frozen_off_support=True,
+    ),
+    Method(
+        "pg", "pairs", "naive off-policy PG without baseline: biased (Eqs. 23–24)", _pg,
+        _naive_pg_expected(_zero_baseline),
+    ),
+    Method(
+        "pg_value", "pairs", "naive off-policy PG, exact value baseline: biased", _pg_value,
+        _naive_pg_expected(_value_baseline),
+    ),
+    Method(
+        "pg_mean", "pairs", "naive off-policy PG, batch-mean baseline of R_β: fixed point π* (R_β is constant there) "
+        "in the large-batch limit; a biased gradient elsewhere", _pg_mean, _naive_pg_expected(_mean_baseline),
+        frozen_off_support=True,
+    ),
+    Method(
+        "pg_is", "pairs", "importance-sampled PG: unbiased, needs μ(y)", _pg_is, _pg_is_expected,
+        stationary_is_optimum=_full_support, needs_behaviour=True,
+    ),
+    Method(
+        "onpolicy", "onpolicy", "fresh samples from π each step (RLOO, k = 2)", _onpolicy, _onpolicy_expected,
+        stationary_is_optimum=_always,
+    ),
+):  # fmt: skip
+    register_method(_row)
+del _row
+
+
+def get_method(name: str | Method) -> Method:
+    """The :class:`Method` called ``name`` (a row passes through); raises ValueError listing the valid names."""
+    if isinstance(name, Method):
+        return name
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
     return METHODS[name]
@@ -191,9 +431,9 @@ def method_loss(method: str | Method, batch: PairBatch) -> torch.Tensor:
     Returns:
         [S, B] per-pair losses to minimise (average over B per seed, then sum over seeds).
     """
-    m = get_method(method) if isinstance(method, str) else method
+    m = get_method(method)
     s, n, _ = batch.logps.shape
-    return m.loss(batch).view(n, s).T  # rows were b·S + s (see _flat)
+    return m.loss(batch).view(s, n)  # rows s·B + b (see _flat)
 
 
 def _all_pairs(num_arms: int) -> torch.Tensor:

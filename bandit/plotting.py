@@ -1,49 +1,28 @@
 """Figures of the bandit lab, drawn only from the JSON records of :mod:`bandit.experiments`.
 
-``plot_record(record, path)`` dispatches on ``record["experiment"]``; ``python -m bandit plot figures/<name>.json``
-calls it, so every figure can be redrawn without retraining. ``draw_record(record)`` returns the same figure unsaved
-(the notebooks display it inline).
+Every bandit figure JSON has ``"drawer": "bandit.plotting"``, so :func:`bandit.records.redraw` (and
+``python -m bandit plot figures/<name>.json``) calls :func:`draw_record` here, which dispatches on
+``record["experiment"]``: every figure can be redrawn without retraining. ``draw_record(record)`` returns the figure
+unsaved (the notebooks display it inline). Colours and labels come from :mod:`bandit.style`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bandit.records import save_png
+from bandit.style import style
+
 __all__ = ["draw_record", "plot_record", "simplex_xy"]
 
-#: One colour per method, shared by every figure.
-METHOD_COLORS = {
-    "copg": "tab:blue",
-    "ipo": "tab:orange",
-    "dpo": "tab:brown",
-    "pg": "tab:red",
-    "pg_value": "tab:purple",
-    "pg_mean": "tab:pink",
-    "pg_is": "tab:olive",
-    "onpolicy": "tab:green",
-}
 _FLOOR = 1e-5  # regrets below this are drawn at the floor of log-scale axes
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
+def _color(method: str) -> str:
+    return style(method).color
 
 
 def simplex_xy(pi: np.ndarray) -> np.ndarray:
@@ -68,7 +47,7 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     epochs = np.array(rec["epochs"])
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.6, 1]})
     for name, m in rec["methods"].items():
-        c = METHOD_COLORS.get(name, "k")
+        c = _color(name)
         mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
         ax.plot(epochs, _floor(mean), color=c, label=f"{m['label']}")
         ax.fill_between(epochs, _floor(mean - std), _floor(mean + std), color=c, alpha=0.2)
@@ -79,9 +58,9 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         ep = np.arange(1, len(cont) + 1)
         cross = summ.get("copg_epoch_below_threshold_exact_adam")
         label = "CoPG, noise-free Adam continued" + (f" (< {summ['threshold']:g} at epoch {cross})" if cross else "")
-        ax.plot(ep, _floor(cont), color=METHOD_COLORS["copg"], ls=":", lw=1.5, label=label)
+        ax.plot(ep, _floor(cont), color=_color("copg"), ls=":", lw=1.5, label=label)
         if cross:
-            ax.axvline(cross, color=METHOD_COLORS["copg"], ls=":", lw=0.8)
+            ax.axvline(cross, color=_color("copg"), ls=":", lw=0.8)
     ax.set_yscale("log")
     ax.set_ylim(bottom=_FLOOR * 0.8)
     ax.set_xlabel(f"epoch ({rec['steps_per_epoch']} Adam steps of batch {cfg['batch_size']})")
@@ -101,7 +80,7 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     for i, name in enumerate(names):
         m = rec["methods"][name]
         xs = x + (i + 1) * width
-        ax2.bar(xs, m["final_policy_mean"], width, color=METHOD_COLORS.get(name, "k"), alpha=0.8, label=m["label"])
+        ax2.bar(xs, m["final_policy_mean"], width, color=_color(name), alpha=0.8, label=m["label"])
         ax2.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
     ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR={r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
     ax2.set_ylabel(f"π after epoch {epochs[-1] if len(epochs) else 0} (black tick: stationary policy)")
@@ -113,7 +92,7 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     xa = np.array(rec["exact_alphas"])
     for name, m in rec["methods"].items():
-        c = METHOD_COLORS.get(name, "k")
+        c = _color(name)
         ax.plot(xa, _floor(m["exact_regret"]), color=c, lw=1.2, label=f"{m['label']} (exact)")
         if "regret_mean" in m:
             mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
@@ -136,7 +115,7 @@ def _draw_beta(rec: dict) -> plt.Figure:
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
     xb = np.array(rec["exact_betas"])
     for name, m in rec["methods"].items():
-        c = METHOD_COLORS.get(name, "k")
+        c = _color(name)
         ax.plot(xb, _floor(m["exact_regret"]), color=c, label=m["label"])
         ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
         if "regret_mean" in m:
@@ -164,10 +143,10 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     per_seed = np.array(rec["regret_per_seed"])  # [M, S]
     lo, hi = np.quantile(per_seed, 0.1, axis=1), np.quantile(per_seed, 0.9, axis=1)
     ax.plot(
-        n, _floor(mean), "o-", color="tab:blue", label=f"exact empirical CoPG optimum, mean of {len(rec['seeds'])}"
+        n, _floor(mean), "o-", color=_color("copg"), label=f"exact empirical CoPG optimum, mean of {len(rec['seeds'])}"
     )
-    ax.fill_between(n, _floor(lo), _floor(hi), color="tab:blue", alpha=0.15, label="10–90 % of datasets")
-    ax.plot(n, _floor(rec["regret_median"]), "x", color="tab:blue", label="median")
+    ax.fill_between(n, _floor(lo), _floor(hi), color=_color("copg"), alpha=0.15, label="10–90 % of datasets")
+    ax.plot(n, _floor(rec["regret_median"]), "x", color=_color("copg"), label="median")
     if rec.get("slope") is not None:
         ref = n >= 100
         k = mean[ref][0] * n[ref][0]
@@ -197,7 +176,7 @@ def _draw_support(rec: dict) -> plt.Figure:
         m = rec["methods"][name]
         xs = x + (i + 1) * width
         label = f"{m['label']}: regret {m['final_regret_mean']:.3f} (stat. {m['stationary_regret']:.3f})"
-        ax.bar(xs, m["final_policy_mean"], width, yerr=m["final_policy_std"], color=METHOD_COLORS.get(name, "k"),
+        ax.bar(xs, m["final_policy_mean"], width, yerr=m["final_policy_std"], color=_color(name),
                alpha=0.85, label=label)  # fmt: skip
         ax.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
     miss = rec["missing"]
@@ -220,7 +199,7 @@ def _draw_simplex(rec: dict) -> plt.Figure:
         text = f"arm {a}" + (f" (R={rewards[a]:g})" if rewards else "")
         ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14 if cy == 0 else 6))
     for name, m in rec["methods"].items():
-        c = METHOD_COLORS.get(name, "k")
+        c = _color(name)
         xy = simplex_xy(m["flow"])
         found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
         note = f"regret {m['stationary_regret']:.3f}" if found else "no finite stationary point"
@@ -276,13 +255,10 @@ def draw_record(record: dict) -> plt.Figure:
     return _DRAWERS[name](record)
 
 
-def plot_record(record: dict, path: Path) -> None:
-    """Draw the figure of an experiment record (as written to ``<out>/<name>.json``) to ``path`` (PNG, atomic).
+def plot_record(record: dict, path: Path) -> Path:
+    """Draw the figure of an experiment record to ``path`` (PNG, atomic, via :func:`bandit.records.save_png`).
 
     Raises:
         ValueError if ``record["experiment"]`` is not a bandit experiment.
     """
-    name = record.get("experiment")
-    if name not in _DRAWERS:
-        raise ValueError(f"plot_record: unknown experiment {name!r} in the record; expected one of {list(_DRAWERS)}")
-    _save(draw_record(record), Path(path))
+    return save_png(draw_record(record), path)

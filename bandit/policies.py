@@ -4,7 +4,7 @@ One tensor op updates every seed at once; each seed's logits are separate coordi
 (each seed's own minibatch mean) gives each seed exactly its own gradient, and element-wise optimisers (SGD, Adam)
 keep the seeds independent.
 
-    π_θ(a) = softmax(θ)_a,   ln π_θ(a) = θ_a − logsumexp(θ),   ∂ln π_θ(a)/∂θ = e_a − π_θ     (paper notes §5)
+    π_θ(a) = softmax(θ)_a,   ln π_θ(a) = θ_a − logsumexp(θ),   ∂ln π_θ(a)/∂θ = e_a − π_θ     (docs/theory.md)
 """
 
 from __future__ import annotations

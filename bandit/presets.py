@@ -1,7 +1,7 @@
 """Paper presets: the toy bandit of Flet-Berliac et al. (2024, arXiv:2406.19185 v1), Sec. 5 and Figure 1.
 
-Every value carries its source. Values the paper leaves unstated (paper notes §6.4) are marked "[unstated]" with the
-choice made here and why.
+Every value carries its source. Values the paper leaves unstated (docs/theory.md, "What the paper leaves
+unstated") are marked "[unstated]" with the choice made here and why.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Stationary points of each method's *expected* objective under μ1⊗μ2: where its sampled curves should settle.
 
-- ``copg``: closed form (paper notes §5). On S = supp(μ1) ∪ supp(μ2): θ_a = ln π_ref(a) + R(a)/β + c, i.e. π ∝ π*
-  on S (Theorem 1: π = π* when S covers every arm). Off S the logits get exactly zero gradient and keep their initial
-  value; the constant c is the one plain gradient descent reaches (it conserves Σ_a θ_a). Under Adam the mass left
-  off S depends on the path (see the ``support`` experiment).
-- ``onpolicy`` (RLOO) and ``pg_is`` with full-support μ: π* (their expected gradient is 2∇J).
+The rule is read from the method's row (:class:`bandit.methods.Method`), never from its name:
+
+- ``frozen_off_support``: off S = supp(μ1) ∪ supp(μ2) the expected gradient is exactly 0, so those logits keep
+  their initial value and only the arms in S are solved for.
+- ``stationary_is_optimum(μ1, μ2)`` true (copg always: Theorem 1; onpolicy always and pg_is with full-support μ:
+  their expected gradient is 2∇J): closed form θ_a = ln π_ref(a) + R(a)/β + c on the free arms, i.e. π ∝ π* there
+  (π = π* when they are all arms). The constant c is the one plain gradient descent reaches (it conserves Σ_a θ_a).
+  Under Adam the mass left off S depends on the path (see the ``support`` experiment).
 - every other case: the root of the closed-form expected gradient (:func:`bandit.dynamics.make_expected_gradient`)
   found with ``scipy.optimize.root`` in float64, with the constant shift fixed (Σθ conserved, as under gradient
-  descent) and, for the methods whose gradient vanishes off S (copg, ipo, dpo, pg_mean), the logits off S held at
-  their initial value. The residual max|∇| is returned and checked.
+  descent). The residual max|∇| is returned and checked.
 """
 
 from __future__ import annotations
@@ -25,10 +27,6 @@ from bandit.policies import policy
 from bandit.problem import BanditProblem, check_distribution
 
 __all__ = ["StationaryPoint", "stationary_point"]
-
-#: Methods whose expected gradient is exactly 0 on arms outside supp(μ1) ∪ supp(μ2), so those logits never move:
-#: pair-difference losses (every pair gradient is (…)·(e_y − e_y')) and pg_mean (its π term is (μ1 + μ2)·(a − b) = 0).
-_FROZEN_OFF_SUPPORT = ("copg", "ipo", "dpo", "pg_mean")
 
 
 @dataclass
@@ -97,7 +95,7 @@ def stationary_point(
     if mu1.dim() != 1 or mu2.dim() != 1:
         raise ValueError("stationary_point: pass one [A] behaviour policy per argument (loop over seeds/α yourself)")
     theta0 = (problem.ref_log_policy if init is None else torch.as_tensor(init, dtype=torch.float64)).clone()
-    grad_fn = make_expected_gradient(method, problem, mu1, mu2, pref_beta, preference)
+    grad_fn = make_expected_gradient(method, problem, mu1, mu2, pref_beta=pref_beta, preference=preference)
     support = (mu1 > 0) | (mu2 > 0)
 
     def done(theta: torch.Tensor, closed: bool) -> StationaryPoint:
@@ -110,18 +108,15 @@ def stationary_point(
         pi = policy(theta)
         return StationaryPoint(method, theta, pi, problem.regret(pi).item(), res, closed)
 
-    full_support = bool(support.all())
-    if m.name == "copg":
-        target = problem.ref_log_policy + problem.rewards / problem.beta
+    # the arms that move: all of them, or only the data's support when the method's gradient vanishes off it
+    free = support.clone() if m.frozen_off_support else torch.ones(a, dtype=torch.bool)
+    target = problem.ref_log_policy + problem.rewards / problem.beta  # ln π* + const
+    if m.stationary_is_optimum is not None and m.stationary_is_optimum(mu1, mu2):
         theta = theta0.clone()
-        c = (theta0[support].sum() - target[support].sum()) / support.sum()  # Σθ conserved (gradient descent)
-        theta[support] = target[support] + c
+        c = (theta0[free].sum() - target[free].sum()) / free.sum()  # Σθ conserved (gradient descent)
+        theta[free] = target[free] + c
         return done(theta, True)
-    if m.name == "onpolicy" or (m.name == "pg_is" and bool((mu1 > 0).all() and (mu2 > 0).all())):
-        target = problem.ref_log_policy + problem.rewards / problem.beta
-        return done(target - target.mean() + theta0.mean(), True)
 
-    free = support.clone() if m.name in _FROZEN_OFF_SUPPORT and not full_support else torch.ones(a, dtype=torch.bool)
     total = theta0[free].sum().item()
 
     def residual(x: np.ndarray) -> np.ndarray:
@@ -146,7 +141,6 @@ def stationary_point(
     # Newton-type solves from two cheap starts (the initial logits and π*'s). Accept an interior solution, or a
     # solution both starts agree on; otherwise follow the dynamics (a short exact Adam flow) and polish its end
     # point, which picks the point the flow reaches (possibly on the boundary of the simplex, where π(a) → 0).
-    target = problem.ref_log_policy + problem.rewards / problem.beta
     start_star = theta0.clone()
     start_star[free] = (target - target[free].mean() + theta0[free].mean())[free]
     if guess is not None:

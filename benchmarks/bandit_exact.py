@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 
 from bandit.dynamics import exact_flow
-from bandit.experiments import write_json_atomic
 from bandit.policies import policy
 from bandit.problem import BanditProblem
+from bandit.records import atomic_write_json
 
 ARMS, STEPS, GOAL_S = 100_000, 10_000, 10.0
 
@@ -52,7 +52,7 @@ def main() -> dict:
         f"exact CoPG dynamics, A={ARMS:,} arms, {STEPS:,} steps: {wall:.2f} s ({result['us_per_step']} µs/step); "
         f"goal ≤ {GOAL_S:g} s: {'MET' if result['met'] else 'NOT MET'}; KL(π‖π*) {kl0:.3f} → {kl:.2e}"
     )
-    write_json_atomic(Path(__file__).parent / "results" / "bandit_exact.json", result)  # temp file, then rename
+    atomic_write_json(Path(__file__).parent / "results" / "bandit_exact.json", result)  # temp file, then rename
     return result
 
 

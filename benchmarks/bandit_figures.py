@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bandit.experiments import write_json_atomic
+from bandit.records import atomic_write_json
 
 GOAL_S = 30.0
 
@@ -44,7 +44,7 @@ def main() -> dict:
         f"(goal ≤ {GOAL_S:g} s: {'MET' if result['met'] else 'NOT MET'}); per figure (compute only): "
         + ", ".join(f"{k} {v:.1f} s" for k, v in per_figure.items())
     )
-    write_json_atomic(Path(__file__).parent / "results" / "bandit_figures.json", result)  # temp file, then rename
+    atomic_write_json(Path(__file__).parent / "results" / "bandit_figures.json", result)  # temp file, then rename
     return result
 
 

@@ -28,31 +28,39 @@ TINY = {
 
 @pytest.mark.parametrize("name", [*EXPERIMENTS, "all", "plot"])
 def test_help(name, capsys):
-    """Every subcommand has --help, and every option is explained (no bare flags)."""
+    """Every subcommand has --help, and every option is explained (no bare flags); plot documents its positional
+    JSON path and its --out option."""
     with pytest.raises(SystemExit) as exc:
         main([name, "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert "--" in out and "(default" in out or name == "plot"
+    assert "--out" in out and "(default" in out
+    if name == "plot":
+        assert "PATH" in out and "JSON record" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_tiny_run_writes_json_and_png(name, tmp_path):
-    """A tiny run writes <stem>.json (config, seeds, command, version) and <stem>.png; `plot` redraws the PNG."""
+    """A tiny run writes <stem>.json (bandit.records provenance, drawer, seeds, data) and <stem>.png; `plot`
+    redraws the PNG through bandit.records.redraw."""
     assert main([name, "--out", str(tmp_path), "--no-progress", *TINY[name]]) == 0
     stem = file_stem(name)
     rec = json.loads((tmp_path / f"{stem}.json").read_text())
     png = tmp_path / f"{stem}.png"
     assert png.stat().st_size > 1000
-    assert rec["experiment"] == stem
+    assert rec["experiment"] == stem and rec["drawer"] == "bandit.plotting"
     assert {
-        "config",
-        "seeds",
         "command",
-        "version",
+        "config",
+        "versions",
+        "git_revision",
+        "hardware",
         "wall_clock_s",
+        "seeds",
         "methods" if name != "data-size" else "sizes",
     } <= set(rec)
+    assert {"python", "copg", "torch", "numpy"} <= set(rec["versions"])
     assert rec["command"].startswith(f"python -m bandit {name}")
     if name == "paper-fig1":
         assert rec["epochs"] == [1, 2]
@@ -73,9 +81,10 @@ def test_tiny_run_writes_json_and_png(name, tmp_path):
         (["paper-fig1", "--beta", "-1"], "beta must be a finite float > 0"),
         (["paper-fig1", "--methods", "nope"], "unknown method 'nope'"),
         (["support", "--mu1", "0.5", "0.5", "0.5"], "sums to"),
-        (["plot", "/nonexistent/x.json"], "No such file"),
+        (["plot", "/nonexistent/x.json"], "no such file"),
     ],
 )
+@pytest.mark.slow
 def test_user_errors_are_one_line(args, match, tmp_path):
     """User errors: one line on stderr, exit code 2, no traceback."""
     proc = subprocess.run(

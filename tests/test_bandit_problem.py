@@ -14,7 +14,7 @@ from bandit.problem import BanditProblem
 
 
 def test_paper_optimum():
-    """π* = softmax(R/β) = softmax(5, 4, 2) ≈ (0.7054, 0.2595, 0.0351) and J(π*) = β·ln Z* (paper notes §6.1)."""
+    """π* = softmax(R/β) = softmax(5, 4, 2) ≈ (0.7054, 0.2595, 0.0351) and J(π*) = β·ln Z* (docs/theory.md)."""
     p = paper_problem()
     assert torch.allclose(p.optimal_policy, torch.tensor([0.7054, 0.2595, 0.0351], dtype=torch.float64), atol=1e-4)
     z = sum(math.exp(r / 0.5) / 3 for r in PAPER["rewards"])

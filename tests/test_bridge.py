@@ -1,4 +1,4 @@
-"""The exact bridge (llm.bridge): enumeration is exact, the identities of the paper notes hold, text round-trips.
+"""The exact bridge (llm.bridge): enumeration is exact, the identities of docs/theory.md hold, text round-trips.
 
 Tiny case: 3 words, completions of 1–2 words (12 arms), a random 2-layer GPT-2 with the enumeration mask.
 """
@@ -81,7 +81,7 @@ def test_mass_outside_the_enumerated_set_is_zero(tiny):
 
 
 def test_regret_identity_and_optimality(tiny):
-    """J_β(π*) − J_β(π) = β·KL(π‖π*) (paper notes §1) and J_β(π*) ≥ J_β(π) for random π; π* ∝ π_ref·exp(R/β)."""
+    """J_β(π*) − J_β(π) = β·KL(π‖π*) (docs/theory.md) and J_β(π*) ≥ J_β(π) for random π; π* ∝ π_ref·exp(R/β)."""
     cfg, tok, task, model, comps, prompt_ids = tiny
     beta = 0.3
     ref_logp = log_policy_table(model, prompt_ids, comps, tok.eos_token_id)

@@ -190,7 +190,7 @@ def test_one_token_llm_reproduces_the_tabular_copg_update(tmp_path, optim):
 
 
 def test_one_token_gradient_is_the_closed_form_contrastive_gradient(tmp_path):
-    """∇θ of the trainer loss = −(2/K)·Σ_i (r_i − m_{−i})·(e_{a_i} − π) averaged over prompts (notes §3, §5)."""
+    """∇θ of the trainer loss = −(2/K)·Σ_i (r_i − m_{−i})·(e_{a_i} − π) averaged over prompts (docs/theory.md)."""
     torch.manual_seed(1)
     theta0 = torch.randn(A)
     pi_ref = torch.full((A,), 1.0 / A)

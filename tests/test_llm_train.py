@@ -110,8 +110,8 @@ def test_one_step_changes_parameters_and_lowers_the_loss_on_a_fixed_batch(tmp_pa
 
 
 def test_initial_copg_loss_equals_the_reward_variance_over_beta(tmp_path, setup):
-    """At π = π_ref the log-ratios vanish, so copg_loss = Var_unbiased(R)/β per prompt (notes §3): checks the data
-    path (collator, column order, precomputed ref_logps) against a hand formula."""
+    """At π = π_ref the log-ratios vanish, so copg_loss = Var_unbiased(R)/β per prompt (docs/theory.md): checks
+    the data path (collator, column order, precomputed ref_logps) against a hand formula."""
     tok, ref, rows = setup
     tr = _trainer(tmp_path, setup, method="copg", beta=0.25)
     batch = tr.data_collator(rows)

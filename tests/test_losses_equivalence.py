@@ -15,12 +15,13 @@ from bandit.losses import (
     pg_loss,
     preference_pairs,
 )
-from tests.test_losses_gradients import _grad, batches
+from tests.losses_helpers import batches
+from tests.losses_helpers import grad_of as _grad
 
 
 @given(batches(k_min=2, k_max=2))
 def test_three_copg_forms_same_gradient(data):
-    """Notes §2.6: paper form A (−ℓ_CoPG with R_{β/2}, no detach), squared form B and stop-gradient form C share
+    """docs/theory.md: paper form A (−ℓ_CoPG with R_{β/2}, no detach), squared form B and stop-gradient form C share
     the gradient −(ΔR − βΔlr)(∇ln π(y) − ∇ln π(y′)); A and B differ in value by the constant ΔR²/(2β)."""
     logps, ref, rewards, beta = data
     g_a = _grad(lambda x, *a: -copg_pair_objective(x, *a), logps, ref, rewards, beta)
@@ -74,7 +75,7 @@ def test_property_3_copg_with_quarter_rewards_is_ipo(data):
 
 @given(batches(k_min=2, k_max=2))
 def test_copg_is_symmetric_in_the_pair(data):
-    """ℓ_CoPG(y, y′) = ℓ_CoPG(y′, y) (notes §2.1): CoPG pairs are unranked."""
+    """ℓ_CoPG(y, y′) = ℓ_CoPG(y′, y) (docs/theory.md): CoPG pairs are unranked."""
     logps, ref, rewards, beta = data
     flip = [1, 0]
     torch.testing.assert_close(

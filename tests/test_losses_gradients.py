@@ -20,33 +20,13 @@ from bandit.losses import (
     preference_pairs,
     regularized_reward,
 )
-
-finite = st.floats(min_value=-5.0, max_value=5.0, allow_nan=False)
-betas = st.floats(min_value=1e-2, max_value=10.0)
-
-
-@st.composite
-def batches(draw, k_min=2, k_max=6):
-    """Random float64 [B, K] (logps, ref_logps, rewards) and β."""
-    b = draw(st.integers(1, 4))
-    k = draw(st.integers(k_min, k_max))
-    seed = draw(st.integers(0, 2**31 - 1))
-    g = torch.Generator().manual_seed(seed)
-    logps = -5 * torch.rand(b, k, generator=g, dtype=torch.float64)
-    ref = -5 * torch.rand(b, k, generator=g, dtype=torch.float64)
-    rewards = 4 * torch.rand(b, k, generator=g, dtype=torch.float64) - 2
-    return logps, ref, rewards, draw(betas)
-
-
-def _grad(fn, logps, *args, **kw):
-    x = logps.clone().requires_grad_(True)
-    fn(x, *args, **kw).sum().backward()
-    return x.grad
+from tests.losses_helpers import batches
+from tests.losses_helpers import grad_of as _grad
 
 
 @given(batches())
 def test_copg_gradient_is_leave_one_out(data):
-    """∇L_K wrt ln π(y_i) = −(2/K)·(r_i − m_{−i}) (notes §3), r = R_β^π, m_{−i} = leave-one-out mean."""
+    """∇L_K wrt ln π(y_i) = −(2/K)·(r_i − m_{−i}) (docs/theory.md), r = R_β^π, m_{−i} = leave-one-out mean."""
     logps, ref, rewards, beta = data
     k = logps.shape[1]
     r = rewards - beta * (logps - ref)

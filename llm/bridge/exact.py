@@ -5,7 +5,7 @@ A completions gives π(·|x) exactly, and then, per prompt x,
 
     π*(y|x)   = π_ref(y|x)·exp(R(x, y)/β) / Z*(x)                         (paper App. A, Eq. 29)
     J_β(π)    = Σ_y π(y|x)·R(x, y) − β·KL(π(·|x)‖π_ref(·|x))               (paper Sec. 2)
-    regret(π) = J_β(π*) − J_β(π) = β·KL(π(·|x)‖π*(·|x))                   (paper notes §1, tested here)
+    regret(π) = J_β(π*) − J_β(π) = β·KL(π(·|x)‖π*(·|x))                   (docs/theory.md; tested)
 
 Tensors are ``[X, A]`` (X prompts, A completions), float64. Averages over prompts weight them equally (ρ uniform).
 """
@@ -73,8 +73,9 @@ def log_policy_table(
     """ln π(y|x) of every completion y (+ EOS) of every prompt x: ``[X, A]`` float64.
 
     With ``temperature`` T ≠ 1, the log-probs of the per-token temperature-T sampling distribution μ_T (what
-    ``llm.model.generation.generate`` samples), via ``llm.model.generation.TemperatureScaled``. Rows of ``exp`` sum to 1 exactly
-    up to float32 rounding when the model puts no mass outside the enumerated set (``EnumerableGPT2``).
+    ``llm.model.generation.generate`` samples), via ``llm.model.generation.TemperatureScaled``. Rows of ``exp``
+    sum to 1 exactly up to float32 rounding when the model puts no mass outside the enumerated set
+    (``EnumerableGPT2``).
     """
     was = model.training
     model.eval()

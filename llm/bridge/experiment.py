@@ -3,8 +3,8 @@
 Steps: SFT of the lab's GPT-2 on noisy summaries (π_ref); exact tables of π_ref and of the behaviour policies
 μ1, μ2 (π_ref at temperatures T1, T2); an offline dataset in the lab's JSONL format (one row per sampled pair,
 column 0 from μ1, column 1 from μ2, rewards, ln μ and ln π_ref from the same token ids); every method × seeds with
-``llm.stages.train.train`` (``CoPGTrainer``), the exact regret logged during training; per prompt, the tabular limit of each
-method from ``bandit.stationary.stationary_point`` on that prompt's empirical μ̂1, μ̂2, compared with the network
+``llm.stages.train.train`` (``CoPGTrainer``), the exact regret logged during training; per prompt, the tabular limit
+of each method from ``bandit.stationary.stationary_point`` on that prompt's empirical μ̂1, μ̂2, compared with the network
 (KL table); an off-policy sweep (μ1 = μ2 = π_ref at temperature T); figures and ``results.json``.
 
 Examples:

@@ -206,8 +206,9 @@ class EnumerableGPT2(GPT2LMHeadModel):
     A fixed additive mask on the logits at absolute position p (which predict token p + 1; the completion starts at
     position P = ``bridge_prompt_len``): at p = P − 1 only words, for P ≤ p < P + L − 1 words or EOS, from
     p = P + L − 1 on only EOS. Positions come from ``position_ids`` (or the attention mask, as
-    ``llm.model.logprobs.position_ids_from_mask``), so padding and KV-cached generation see the same mask. Config fields
-    ``bridge_prompt_len``, ``bridge_max_words``, ``bridge_word_ids`` define it; prompt positions are left unmasked.
+    ``llm.model.logprobs.position_ids_from_mask``), so padding and KV-cached generation see the same mask. Config
+    fields ``bridge_prompt_len``, ``bridge_max_words``, ``bridge_word_ids`` define it; prompt positions are left
+    unmasked.
     """
 
     def _logit_bias(self, vocab: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

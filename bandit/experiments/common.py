@@ -1,0 +1,198 @@
+"""What every bandit experiment shares: the config base class, the registry, and the record writer.
+
+An experiment is a typed config (a subclass of :class:`ExperimentConfig`) and a ``run(cfg) -> dict`` function in its
+own module of :mod:`bandit.experiments`, registered here with :func:`register`. :func:`make_record` runs one and wraps
+its result in the one provenance schema of :func:`bandit.records.provenance` (command, config, versions, git
+revision, hardware, wall clock) plus ``"experiment"``, ``"drawer": "bandit.plotting"`` and ``"seeds"``;
+:func:`run_experiment` also writes ``<out>/<stem>.json`` and ``<out>/<stem>.png`` through
+:func:`bandit.records.write_figure`, so ``python -m bandit plot <stem>.json`` (:func:`bandit.records.redraw`)
+redraws it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import torch
+
+from bandit.data import PREFERENCES
+from bandit.methods import METHODS, get_method
+from bandit.presets import PAPER
+from bandit.problem import BanditProblem
+from bandit.records import atomic_write_json, provenance, write_figure
+
+__all__ = [
+    "DEFER_VALIDATION",
+    "EXPERIMENTS",
+    "ExperimentConfig",
+    "file_stem",
+    "make_record",
+    "register",
+    "run_experiment",
+    "trainer_path",
+]
+
+Optimizer = Literal["adam", "sgd"]
+Preference = Literal["bradley_terry", "reward"]
+#: When set (by the CLI while parsing), configs skip validation in __post_init__; the CLI then calls .validate()
+#: itself so that a bad option becomes a one-line error message instead of the parser's error box.
+DEFER_VALIDATION: contextvars.ContextVar[bool] = contextvars.ContextVar("DEFER_VALIDATION", default=False)
+#: The module that draws every bandit figure record (``record["drawer"]``, see :func:`bandit.records.redraw`).
+DRAWER = "bandit.plotting"
+ALL_METHODS = tuple(METHODS)
+
+#: CLI name → (config class, run function), filled by each experiment module with :func:`register`.
+EXPERIMENTS: dict[str, tuple[type, Callable]] = {}
+
+
+def register(name: str, config: type, run: Callable) -> None:
+    """Register experiment ``name`` (its CLI name, with dashes): ``run(config_instance) -> dict`` of results."""
+    EXPERIMENTS[name] = (config, run)
+
+
+@dataclass
+class ExperimentConfig:
+    """Options shared by every bandit experiment."""
+
+    _min_seeds: ClassVar[int] = 1  # smallest valid --seeds (the simplex figure allows 0: exact flows only)
+
+    out: Path = Path("figures")
+    """Output directory for <name>.png and <name>.json (created if missing)."""
+    seeds: int = 10
+    """S, number of independent seeds; each seed has its own dataset and shuffling."""
+    epochs: int = 100
+    """E, epochs (passes over each seed's dataset) of the sampled training."""
+    seed: int = 0
+    """Base random seed; seed s of the run uses seed + s."""
+    progress: bool = True
+    """Show tqdm progress bars (--no-progress hides them)."""
+
+    # Problem (shared defaults: the paper's Sec. 5 bandit, see bandit/presets.py).
+    rewards: tuple[float, ...] = PAPER["rewards"]
+    """R(a), reward of each arm (paper: 2.5, 2, 1)."""
+    ref_policy: tuple[float, ...] = PAPER["ref_policy"]
+    """π_ref(a), reference policy and initial policy (paper: uniform)."""
+    beta: float = PAPER["beta"]
+    """β > 0, KL-regularisation strength in J(π) = E_π[R] − β·KL(π‖π_ref) (paper: 0.5)."""
+    mu1: tuple[float, ...] = PAPER["mu1"]
+    """μ1, behaviour policy of the first arm y of each pair (paper: 0.1, 0.2, 0.7)."""
+    mu2: tuple[float, ...] = PAPER["mu2"]
+    """μ2, behaviour policy of the second arm y' of each pair (paper: 0.05, 0.05, 0.9)."""
+    num_pairs: int = PAPER["num_pairs"]
+    """n, pairs per dataset (paper: 10^4)."""
+    batch_size: int = PAPER["batch_size"]
+    """B, pairs per minibatch (paper: 512)."""
+    lr: float = PAPER["lr"]
+    """Learning rate of the sampled training (paper: Adam 1e-3)."""
+    optimizer: Optimizer = "adam"
+    """Optimiser of the sampled training: adam (paper) or sgd."""
+    ipo_beta: float = PAPER["ipo_beta"]
+    """β used by IPO (its τ) and DPO; the paper does not state it, we use τ = β = 0.5."""
+    preference: Preference = "bradley_terry"
+    """IPO/DPO labels: bradley_terry (sampled, as the paper) or reward (higher observed reward wins)."""
+    reward_noise: float = 0.0
+    """σ ≥ 0 of Gaussian noise added to every observed reward (0 = the paper's exact rewards)."""
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        if not DEFER_VALIDATION.get():
+            self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the option and the fix if any field is invalid (called by __post_init__)."""
+        name = type(self).__name__
+        for field_name in ("seeds", "epochs", "num_pairs", "batch_size"):
+            v = getattr(self, field_name)
+            low = {"epochs": 0, "seeds": self._min_seeds}.get(field_name, 1)
+            if not isinstance(v, int) or v < low:
+                raise ValueError(f"{name}: --{field_name.replace('_', '-')} must be an integer >= {low}, got {v!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"{name}: --lr must be a finite float > 0, got {self.lr!r}")
+        if not self.reward_noise >= 0:
+            raise ValueError(f"{name}: --reward-noise must be >= 0, got {self.reward_noise!r}")
+        if self.preference not in PREFERENCES:
+            raise ValueError(f"{name}: --preference must be one of {PREFERENCES}, got {self.preference!r}")
+        self.problem()  # validates rewards, ref_policy, beta
+        for m in getattr(self, "methods", ()):
+            get_method(m)
+
+    def problem(self) -> BanditProblem:
+        """The configured :class:`~bandit.problem.BanditProblem`."""
+        return BanditProblem(torch.tensor(self.rewards), torch.tensor(self.ref_policy), self.beta)
+
+    def behaviour(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ1, μ2) as [A] float64 tensors."""
+        return torch.tensor(self.mu1, dtype=torch.float64), torch.tensor(self.mu2, dtype=torch.float64)
+
+
+def file_stem(name: str) -> str:
+    """File name of an experiment: CLI dashes become underscores (``paper-fig1`` → ``paper_fig1``)."""
+    return name.replace("-", "_")
+
+
+def mean_std(x: torch.Tensor, dim: int = 0) -> tuple[list, list]:
+    """(mean, std) over ``dim`` as lists; std is 0 for a single sample."""
+    std = x.std(dim=dim) if x.shape[dim] > 1 else torch.zeros_like(x.mean(dim=dim))
+    return x.mean(dim=dim).tolist(), std.tolist()
+
+
+def trainer_path(hists: dict) -> str | None:
+    """The minibatch path the sampled trainer ran ("count" or "pair", see :mod:`bandit.dynamics`), or None."""
+    paths = sorted({h.path for h in hists.values()})
+    return "+".join(paths) if paths else None
+
+
+def _check(fn: str, name: str, cfg: ExperimentConfig) -> Callable:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"{fn}: unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
+    cls, run = EXPERIMENTS[name]
+    if not isinstance(cfg, cls):
+        raise ValueError(f"{fn}: {name} needs a {cls.__name__}, got {type(cfg).__name__}")
+    return run
+
+
+def make_record(name: str, cfg: ExperimentConfig, command: str | None = None) -> dict:
+    """Run experiment ``name`` with ``cfg`` and return its full record (provenance + results), writing nothing.
+
+    The record is what :func:`run_experiment` writes to ``<out>/<stem>.json``: the keys of
+    :func:`bandit.records.provenance` (``command``, ``config``, ``versions``, ``git_revision``, ``hardware``,
+    ``wall_clock_s``), ``experiment`` (the file stem), ``drawer`` (``"bandit.plotting"``), ``seeds``, and the
+    experiment's data. Draw it with :func:`bandit.plotting.draw_record` (inline, e.g. in a notebook).
+
+    Raises:
+        ValueError if ``name`` is unknown or ``cfg`` is not that experiment's config class.
+    """
+    run = _check("make_record", name, cfg)
+    start = time.perf_counter()
+    payload = run(cfg)
+    wall = time.perf_counter() - start
+    record = {"experiment": file_stem(name), "drawer": DRAWER}
+    record.update(provenance(command or f"python -m bandit {name} --out {cfg.out}", cfg, wall))
+    record["seeds"] = [cfg.seed + s for s in range(cfg.seeds)]
+    record.update(payload)
+    return record
+
+
+def run_experiment(name: str, cfg: ExperimentConfig, command: str | None = None, plot: bool = True) -> Path:
+    """Run experiment ``name`` with ``cfg``, write ``<out>/<stem>.json`` and (``plot``) ``<out>/<stem>.png``, both
+    atomically (:func:`bandit.records.write_figure`).
+
+    Returns:
+        The JSON path.
+    """
+    _check("run_experiment", name, cfg)
+    record = make_record(name, cfg, command)
+    stem = cfg.out / file_stem(name)
+    if plot:
+        from bandit.plotting import draw_record  # matplotlib: only when drawing
+
+        write_figure(record, draw_record(record), stem)
+    else:
+        atomic_write_json(stem.with_suffix(".json"), record)
+    return stem.with_suffix(".json")

@@ -1,0 +1,85 @@
+"""Methods are table rows: an unknown name is a ValueError naming the valid ones, and a new method registered as one
+:class:`bandit.methods.Method` row trains, flows and has a stationary point with no other change to the lab."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bandit.data import sample_pairs
+from bandit.dynamics import exact_flow, expected_gradient, train_sampled
+from bandit.losses import pg_loss
+from bandit.methods import METHODS, ExpectedSetting, Method, PairBatch, enumerated_expected_loss, register_method
+from bandit.policies import policy
+from bandit.presets import PAPER, paper_problem
+from bandit.stationary import stationary_point
+
+MU1 = torch.tensor(PAPER["mu1"], dtype=torch.float64)
+MU2 = torch.tensor(PAPER["mu2"], dtype=torch.float64)
+J_STAR = paper_problem().optimal_value  # β·ln Z*: the one constant baseline that keeps π* stationary off-policy
+
+
+def _const_baseline_loss(b: PairBatch) -> torch.Tensor:
+    """Naive off-policy PG with the constant baseline J(π*) (a call into bandit.losses, like every row)."""
+    logps = b.rows(b.logps)
+    baseline = torch.full(logps.shape[:1], J_STAR, dtype=torch.float64)
+    return pg_loss(logps, b.rows(b.ref_logps), b.rows(b.rewards), b.beta, baseline=baseline)
+
+
+def _const_baseline_expected(s: ExpectedSetting):
+    """E[∇] = −Σ_i [μ_i⊙(a − c) − (μ_i·(a − c))·π], a = R_β^π, c = J(π*)."""
+
+    def grad(th: torch.Tensor) -> torch.Tensor:
+        pi, adv = policy(th), s.reg_reward(th) - J_STAR
+        inner = (s.mu1 * adv).sum(-1, keepdim=True) + (s.mu2 * adv).sum(-1, keepdim=True)
+        return -((s.mu1 + s.mu2) * adv - inner * pi)
+
+    return grad
+
+
+TOY = Method(
+    "pg_jstar",
+    "pairs",
+    "naive off-policy PG with the constant baseline J(π*): π* is stationary (notebook 03)",
+    _const_baseline_loss,
+    _const_baseline_expected,
+)
+
+
+@pytest.fixture
+def toy():
+    register_method(TOY)
+    yield TOY.name
+    del METHODS[TOY.name]
+
+
+def test_unknown_method_names_the_valid_ones():
+    problem = paper_problem()
+    for call in (
+        lambda: expected_gradient("nope", problem, problem.ref_log_policy, MU1, MU2),
+        lambda: stationary_point("nope", problem, MU1, MU2),
+        lambda: train_sampled("nope", problem, sample_pairs(problem, MU1, MU2, num_pairs=10), epochs=1),
+    ):
+        with pytest.raises(ValueError, match="unknown method 'nope'; choose from copg, ipo, dpo"):
+            call()
+    with pytest.raises(ValueError, match="already registered"):
+        register_method(METHODS["copg"])
+
+
+def test_toy_method_is_one_row(toy):
+    """One row is enough: its closed form matches the enumeration of its loss, its stationary point is π*, the exact
+    flow reaches it, and sampled minibatch Adam gets close to it."""
+    problem = paper_problem()
+    theta = torch.tensor([[0.3, -0.2, 0.5]], dtype=torch.float64, requires_grad=True)
+    (g_enum,) = torch.autograd.grad(enumerated_expected_loss(toy, problem, theta, MU1, MU2).sum(), theta)
+    torch.testing.assert_close(expected_gradient(toy, problem, theta.detach(), MU1, MU2), g_enum, atol=1e-12, rtol=0)
+
+    sp = stationary_point(toy, problem, MU1, MU2)
+    assert not sp.closed_form and sp.regret < 1e-9  # root finding, no name check anywhere: π*
+
+    flow = exact_flow(toy, problem, MU1, MU2, steps=3000, lr=0.05, optimizer="adam")
+    assert problem.regret(policy(flow[-1])).item() < 1e-6
+
+    data = sample_pairs(problem, MU1, MU2, num_pairs=2048, num_seeds=3, seed=0)
+    hist = train_sampled(toy, problem, data, epochs=40, batch_size=512, lr=0.05)
+    assert (hist.regret[-1] < 0.02).all() and (hist.regret[0] > 0.29).all()
