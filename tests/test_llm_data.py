@@ -13,6 +13,7 @@ from llm.data.batching import collate, completion_token_ids, encode_prompts, fit
 from llm.data.corpus import (
     PROMPT_SUFFIX,
     clean_pairs,
+    load_eval_prompts,
     load_jsonl_pairs,
     make_completion,
     make_prompt,
@@ -185,6 +186,30 @@ def test_jsonl_errors_name_file_and_line(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ offline format
+
+
+def test_eval_prompts_are_a_seeded_sample_stratified_by_source_kind(tmp_path):
+    """Issue 14, bug 1: the valid file lists man pages first; the eval prompts must keep the split's kind mix."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "train.jsonl").write_text("")
+    lines = [
+        {"id": f"m{i}", "document": f"man doc {i}", "summary": "s", "source": f"man:man1/x{i}.1"} for i in range(20)
+    ]
+    lines += [
+        {"id": f"p{i}", "document": f"py doc {i}", "summary": "s", "source": f"py:mod{i}.py:f"} for i in range(80)
+    ]
+    (corpus / "valid.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+    def kinds(rows):
+        return [r["source"].split(":")[0] for r in rows]
+
+    a = load_eval_prompts(corpus, "valid", n=10, seed=0)
+    assert kinds(a).count("man") == 2 and kinds(a).count("py") == 8  # 20 % / 80 %, as in the split
+    assert [r["id"] for r in a] == [r["id"] for r in load_eval_prompts(corpus, "valid", n=10, seed=0)]
+    assert {r["id"] for r in a} != {r["id"] for r in load_eval_prompts(corpus, "valid", n=10, seed=1)}
+    assert len({r["id"] for r in a}) == 10
+    assert len(load_eval_prompts(corpus, "valid")) == 100  # no n: the whole split
 
 
 def _row(**over):
