@@ -156,9 +156,8 @@ class CoPGTrainer(Trainer):
 
         # ALGO LOGIC ------------------------------------------------------------------------------------------
         # An LLM is a contextual bandit whose arms are completions: the loss only needs ln π(y|x) per completion.
-        x.logps = sequence_logps(model, **seqs, reduction="sum").view(
-            b, m
-        )  # [B, M] Σ_t ln π(y_t|x,y_<t) (+EOS unless truncated)
+        # [B, M] Σ_t ln π(y_t|x,y_<t) over the sampled ids, + the EOS unless the completion was truncated
+        x.logps = sequence_logps(model, **seqs, reduction="sum").view(b, m)
         per_prompt = self.method.loss(x, self.args)  # [B] bandit.losses: copg_loss / ipo_loss / dpo_loss / pg_loss
         loss = per_prompt.mean()  # 1/n over prompts (paper Eq. 17); Trainer backpropagates and steps AdamW
         # ------------------------------------------------------------------------------------------------------
