@@ -295,13 +295,19 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[pipeline] stage times (this machine):")
         for stage, s in out["times"].items():
             print(f"  {stage:<12} {_fmt(s)}")
-        print("[pipeline] final proxy reward at each method's best β (mean ± s.e. over eval prompts):")
+        split = out["summary"]["prompt_split"]
+        halves = (
+            f"β chosen on {len(split['selection'])} selection prompts, reported on the other {len(split['report'])}"
+            if split
+            else "β chosen and reported on the same prompts"
+        )
+        print(f"[pipeline] final proxy reward at each method's best β ({halves}; mean ± s.e.):")
         for m, b in out["summary"]["best"].items():
             print(
                 f"  {m:<10} β={b['beta']:<6g} proxy {b['final_proxy']:.3f} ± {b['final_proxy_sem']:.3f}  "
                 f"KL {b.get('final_kl') or float('nan'):.2f}  gold {b.get('final_gold') or float('nan'):.3f}"
             )
-        print("[pipeline] CoPG minus each method at their best β, paired over the eval prompts (95 % CI):")
+        print("[pipeline] CoPG minus each method at their best β, paired over the report prompts (95 % CI):")
         for pair, d in out["summary"]["paired_final_difference"].items():
             if d is not None:
                 verdict = "significant" if d["significant"] else "not significant (the interval covers 0)"

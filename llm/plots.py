@@ -8,11 +8,19 @@ curves), the resolved config, seeds, package versions, git revision and the exac
 Input: ``runs``, a list of ``{"method", "beta", "seed", "eval": [record per evaluation step], "wall_clock_s"}`` where
 a record has ``step``, ``reward/proxy_mean``, ``reward/proxy_sem``, ``reward/gold_mean``, ``policy/kl_to_ref``, … and
 ``per_prompt`` lists (see ``llm.stages.evaluate``); ``sft``, the same record for π_ref (step 0 of every curve).
+
+Choosing β and reporting the result on the same prompts biases the result up (the best of several noisy means is
+the maximum of the noise too). So the evaluation prompts are split by :func:`split_eval_prompts` into two disjoint,
+seeded halves: each method's β is chosen on the *selection* half (:func:`best_beta` with ``prompts=selection``) and
+the best-β curves, final rewards and paired differences are reported on the *report* half only. Both index lists are
+recorded in ``llm_best_beta.json`` (``data.prompt_split``). The sweep figures (reward vs step, final reward vs β,
+frontier) show every run on all evaluation prompts: they choose nothing.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +28,7 @@ from bandit.records import provenance, write_figure
 from bandit.style import style
 from llm.model.evaluation import mean_ci
 
-__all__ = ["make_figures", "best_beta", "draw_record"]  # + the FIGURES table (a dict)
+__all__ = ["make_figures", "best_beta", "split_eval_prompts", "draw_record"]  # + the FIGURES table (a dict)
 PROXY, GOLD = "reward/proxy_mean", "reward/gold_mean"
 KL = "policy/kl_to_ref_k3"  # the k3 estimate: never negative (k1, policy/kl_to_ref, is unbiased but can be)
 
@@ -36,12 +44,59 @@ def _curve(run: dict, sft: dict | None) -> list[dict]:
     return recs
 
 
-def best_beta(runs: list[dict], method: str) -> dict | None:
-    """The run of ``method`` with the highest final proxy reward (ties: smaller β)."""
+def split_eval_prompts(n: int, seed: int = 0) -> tuple[list[int], list[int]]:
+    """Disjoint (selection, report) halves of the n evaluation-prompt indices: a seeded random permutation, cut in two.
+
+    The selection half has ⌊n/2⌋ prompts, the report half the rest; both are sorted. Deterministic given (n, seed).
+    """
+    perm = list(range(n))
+    random.Random(seed).shuffle(perm)
+    return sorted(perm[: n // 2]), sorted(perm[n // 2 :])
+
+
+def _proxy_on(rec: dict, prompts: list[int] | None) -> float:
+    """Proxy reward of an evaluation record averaged over the prompt indices ``prompts`` (None: the record's mean)."""
+    if prompts is None:
+        return rec[PROXY]
+    per = rec["per_prompt"]["proxy"]
+    return sum(per[i] for i in prompts) / len(prompts)
+
+
+_PER_PROMPT_KEYS = {  # per-prompt list → (mean key, s.e. key or None) of an evaluation record
+    "proxy": (PROXY, "reward/proxy_sem"),
+    "gold": (GOLD, "reward/gold_sem"),
+    "kl_k1": ("policy/kl_to_ref", "policy/kl_to_ref_sem"),
+    "kl_k3": (KL, None),
+    "length": ("policy/length_mean", None),
+}
+
+
+def _restrict(rec: dict, prompts: list[int] | None) -> dict:
+    """The record without per-prompt lists, its means (and s.e.) recomputed on ``prompts`` (None: unchanged)."""
+    out = _strip(rec)
+    if prompts is None:
+        return out
+    for name, (mean_key, sem_key) in _PER_PROMPT_KEYS.items():
+        per = rec.get("per_prompt", {}).get(name)
+        if per:
+            ci = mean_ci([per[i] for i in prompts])
+            out[mean_key] = ci["mean"]
+            if sem_key:
+                out[sem_key] = ci["sem"]
+    out["n_prompts"] = len(prompts)
+    return out
+
+
+def best_beta(runs: list[dict], method: str, prompts: list[int] | None = None) -> dict | None:
+    """The run of ``method`` with the highest final proxy reward on the prompt indices ``prompts`` (ties: smaller β).
+
+    Pass the selection half of :func:`split_eval_prompts` and report on the other half; ``prompts=None`` uses every
+    prompt (the record's mean), which biases the reported reward of the chosen run upwards.
+    """
     cands = [r for r in runs if r["method"] == method and r["eval"]]
     if not cands:
         return None
-    return max(cands, key=lambda r: (r["eval"][-1][PROXY], -r["beta"]))
+    return max(cands, key=lambda r: (_proxy_on(r["eval"][-1], prompts), -r["beta"]))
 
 
 def _methods(runs: list[dict]) -> list[str]:
@@ -196,13 +251,15 @@ FIGURES = {
 }
 
 
-def _paired_final(run_a: dict, run_b: dict) -> dict | None:
-    """Final-step proxy reward difference a − b, paired over the same eval prompts: mean, s.e., 95 % CI, verdict."""
+def _paired_final(run_a: dict, run_b: dict, prompts: list[int] | None = None) -> dict | None:
+    """Final-step proxy reward difference a − b, paired over the eval prompts ``prompts`` (None: all): mean, s.e.,
+    95 % CI, verdict."""
     pa = run_a["eval"][-1].get("per_prompt", {}).get("proxy")
     pb = run_b["eval"][-1].get("per_prompt", {}).get("proxy")
     if not pa or not pb or len(pa) != len(pb):
         return None
-    ci = mean_ci([x - y for x, y in zip(pa, pb)])
+    idx = range(len(pa)) if prompts is None else prompts
+    ci = mean_ci([pa[i] - pb[i] for i in idx])
     return {
         "mean": ci["mean"],
         "sem": ci["sem"],
@@ -210,13 +267,22 @@ def _paired_final(run_a: dict, run_b: dict) -> dict | None:
         "n_prompts": ci["n"],
         "significant": ci["significant"],
     }
-    """Draw every LLM figure of the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, paired CIs)."""
 
 
 def make_figures(
-    runs: list[dict], sft: dict | None, out_dir: str | os.PathLike, command: str, config: dict | None = None
+    runs: list[dict],
+    sft: dict | None,
+    out_dir: str | os.PathLike,
+    command: str,
+    config: dict | None = None,
+    split_seed: int = 0,
 ) -> dict[str, Any]:
-    """Draw every LLM figure of the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, paired CIs)."""
+    """Draw every LLM figure of the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, paired CIs).
+
+    β is chosen on the selection half of the evaluation prompts and the best-β results are reported on the report
+    half (:func:`split_eval_prompts` with ``split_seed``; module docstring). Runs without per-prompt lists fall back to
+    choosing and reporting on every prompt, and the summary's ``prompt_split`` is then None.
+    """
     out_dir = Path(out_dir)
     base = {
         **provenance(command, config or {}, packages=("torch", "transformers", "accelerate", "matplotlib")),
@@ -237,7 +303,7 @@ def make_figures(
     written: list[str] = []
 
     def emit(name: str, kind: str, data: dict) -> None:
-        payload = {**base, "name": name, "kind": kind, "data": {**data, "sft": base["sft"]}}
+        payload = {**base, "name": name, "kind": kind, "data": {"sft": base["sft"], **data}}
         written.append(str(write_figure(payload, draw_record(payload), out_dir / name, dpi=120)))
 
     methods = _methods(runs)
@@ -261,18 +327,36 @@ def make_figures(
         for m in methods
     }
     emit("llm_final_reward_vs_beta", "final_reward_vs_beta", {"methods": final})
+    # β selection on one half of the eval prompts, results on the other (choosing and reporting on the same
+    # prompts biases the reported reward up); see the module docstring
+    sizes = {len(r["eval"][-1].get("per_prompt", {}).get("proxy") or []) for r in runs if r["eval"]}
+    split = None
+    if len(sizes) == 1 and (n := sizes.pop()) >= 2:
+        selection, report = split_eval_prompts(n, split_seed)
+        split = {"seed": split_seed, "n": n, "selection": selection, "report": report}
+    sel = split["selection"] if split else None
+    rep = split["report"] if split else None
+    chosen = {m: b for m in methods if (b := best_beta(runs, m, sel)) is not None}
     best = {}
-    for m in methods:
-        b = best_beta(runs, m)
-        if b is not None:
-            best[m] = next(c for c in curves if c["method"] == m and c["beta"] == b["beta"] and c["seed"] == b["seed"])
+    for m, b in chosen.items():
+        c = next(c for c in curves if c["method"] == m and c["beta"] == b["beta"] and c["seed"] == b["seed"])
+        recs = b["eval"] if sft is None or b["eval"][0]["step"] == 0 else [{**sft, "step": 0}, *b["eval"]]
+        best[m] = {
+            **c,
+            "curve": [_restrict(r, rep) for r in recs],  # the report half only
+            "selection_final_proxy": _proxy_on(b["eval"][-1], sel),  # what β was chosen on
+        }
     paired = {}
-    if "copg" in best:
-        bcopg = best_beta(runs, "copg")
+    if "copg" in chosen:
         for m in methods:
-            if m != "copg" and m in best:
-                paired[f"copg-{m}"] = _paired_final(bcopg, best_beta(runs, m))
-    emit("llm_best_beta", "best_beta", {"best": best, "paired_final_difference": paired})
+            if m != "copg" and m in chosen:
+                paired[f"copg-{m}"] = _paired_final(chosen["copg"], chosen[m], rep)
+    sft_report = _restrict(sft, rep) if sft else None
+    emit(
+        "llm_best_beta",
+        "best_beta",
+        {"best": best, "paired_final_difference": paired, "prompt_split": split, "sft": sft_report},
+    )
     emit("llm_reward_kl_frontier", "reward_kl_frontier", {"runs": curves})
     emit("llm_proxy_vs_gold", "proxy_vs_gold", {"runs": curves})
     summary = {
@@ -280,6 +364,7 @@ def make_figures(
         "best": {
             m: {
                 "beta": c["beta"],
+                "selection_final_proxy": c["selection_final_proxy"],
                 "final_proxy": c["curve"][-1][PROXY],
                 "final_proxy_sem": c["curve"][-1].get("reward/proxy_sem"),
                 "final_gold": c["curve"][-1].get(GOLD),
@@ -288,6 +373,7 @@ def make_figures(
             for m, c in best.items()
         },
         "paired_final_difference": paired,
+        "prompt_split": split,
         "sft": base["sft"],
     }
     return summary

@@ -13,6 +13,7 @@ from llm.data.batching import collate, completion_token_ids, encode_prompts, fit
 from llm.data.corpus import (
     PROMPT_SUFFIX,
     clean_pairs,
+    load_eval_prompts,
     load_jsonl_pairs,
     make_completion,
     make_prompt,
@@ -56,6 +57,28 @@ def test_collate_masks_and_eos(tok):
             assert b["attention_mask"][:, -1].all()
         else:
             assert b["attention_mask"][:, 0].all()
+
+
+def test_sampled_ids_are_used_verbatim_and_truncated_completions_get_no_eos(tok):
+    """Issue 14, bugs 2–3: ``completion_ids`` are scored as sampled (not re-tokenised), and a completion truncated
+    at the budget is scored without an EOS the sampler never produced; text rows keep the text path + EOS."""
+    prompts = [make_prompt("doc one"), make_prompt("doc two"), make_prompt("doc three")]
+    text_ids = tok(" one two", add_special_tokens=False)["input_ids"]
+    odd = [t for t in reversed(range(len(tok))) if t != tok.eos_token_id][:3]  # ids no text would tokenise to
+    b = collate(
+        tok,
+        prompts,
+        [" one two", " ignored", " one two"],
+        completion_ids=[None, odd, odd],
+        truncated=[False, False, True],
+    )
+    eos = tok.eos_token_id
+    for i, expected in enumerate([text_ids + [eos], odd + [eos], odd]):
+        got = b["input_ids"][i][b["completion_mask"][i].bool()].tolist()
+        assert got == expected
+    assert completion_token_ids(tok, [" one two"], truncated=[True]) == [text_ids]
+    with pytest.raises(ValueError, match="one per completion"):
+        collate(tok, prompts[:1], [" a"], truncated=[True, False])
 
 
 def test_truncates_document_never_summary(tok):
@@ -187,6 +210,30 @@ def test_jsonl_errors_name_file_and_line(tmp_path):
 # ------------------------------------------------------------------------------------------------ offline format
 
 
+def test_eval_prompts_are_a_seeded_sample_stratified_by_source_kind(tmp_path):
+    """Issue 14, bug 1: the valid file lists man pages first; the eval prompts must keep the split's kind mix."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "train.jsonl").write_text("")
+    lines = [
+        {"id": f"m{i}", "document": f"man doc {i}", "summary": "s", "source": f"man:man1/x{i}.1"} for i in range(20)
+    ]
+    lines += [
+        {"id": f"p{i}", "document": f"py doc {i}", "summary": "s", "source": f"py:mod{i}.py:f"} for i in range(80)
+    ]
+    (corpus / "valid.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+    def kinds(rows):
+        return [r["source"].split(":")[0] for r in rows]
+
+    a = load_eval_prompts(corpus, "valid", n=10, seed=0)
+    assert kinds(a).count("man") == 2 and kinds(a).count("py") == 8  # 20 % / 80 %, as in the split
+    assert [r["id"] for r in a] == [r["id"] for r in load_eval_prompts(corpus, "valid", n=10, seed=0)]
+    assert {r["id"] for r in a} != {r["id"] for r in load_eval_prompts(corpus, "valid", n=10, seed=1)}
+    assert len({r["id"] for r in a}) == 10
+    assert len(load_eval_prompts(corpus, "valid")) == 100  # no n: the whole split
+
+
 def _row(**over):
     row = {
         "prompt": "doc\nTL;DR:",
@@ -206,10 +253,14 @@ def test_offline_roundtrip_and_validation(tmp_path):
     rows = load_offline(p)
     assert len(rows) == 2 and rows[0]["rewards"] == [0.5, -0.1]
     assert not list(tmp_path.glob("*.tmp"))
+    validate_row(_row(completion_ids=[[5, 6, 7], None], truncated=[True, False]))  # optional columns, null = text
     for bad, msg in [
         (_row(rewards=[float("nan"), 1.0]), "not a finite number"),
         (_row(completions=[" a"], rewards=[1.0], behaviour_logps=[0.0], ref_logps=[0.0], source=["h"]), "k ≥ 2"),
         (_row(ref_logps=[1.0]), "ref_logps has 1 entries"),
+        (_row(completion_ids=[[1, 2]]), "completion_ids must have 2 entries"),
+        (_row(completion_ids=[[1, "a"], None]), r"completion_ids\[0\]"),
+        (_row(truncated=[True, 1]), "truncated must be 2 booleans"),
     ]:
         with pytest.raises(ValueError, match=msg):
             validate_row(bad)

@@ -138,8 +138,15 @@ def test_generate_matches_its_distribution(model, tok):
     a = generate(model, tok, PROMPTS, max_new_tokens=8, temperature=1.0, seed=3, batch_size=2)
     b = generate(model, tok, PROMPTS, max_new_tokens=8, temperature=1.0, seed=3, batch_size=2)
     assert a == b
-    for text in a:
-        assert len(completion_token_ids(tok, [text])[0]) <= 8  # text + EOS within max_new_tokens
+    texts, trunc, ids = generate(
+        model, tok, PROMPTS, max_new_tokens=8, temperature=1.0, seed=3, batch_size=2, return_ids=True
+    )
+    assert texts == a
+    for c in completion_token_ids(tok, texts, ids, trunc):
+        assert len(c) <= 8  # sampled ids + EOS (none if truncated) within max_new_tokens
+    for text, row, t in zip(texts, ids, trunc):
+        assert len(row) == 8 if t else len(row) <= 7
+        assert len(tok(text, add_special_tokens=False)["input_ids"]) <= len(row)
     lp = completion_logps(model, tok, PROMPTS, a, temperature=1.0)
     assert torch.isfinite(lp).all() and (lp < 0).all()
     assert not math.isnan(lp.sum().item())

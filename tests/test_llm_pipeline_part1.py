@@ -93,14 +93,42 @@ def test_offline_dataset_consistent(run_dir):
     tok, model = load_policy(run_dir)
     prompts = [r["prompt"] for r in rows[:4]]
     comps = [r["completions"][0] for r in rows[:4]]
-    ref = completion_logps(model, tok, prompts, comps, temperature=1.0, max_prompt_tokens=64)
-    beh = completion_logps(model, tok, prompts, comps, temperature=0.7, max_prompt_tokens=64)
-    torch.testing.assert_close(ref, torch.tensor([r["ref_logps"][0] for r in rows[:4]]), atol=1e-3, rtol=1e-4)
-    torch.testing.assert_close(beh, torch.tensor([r["behaviour_logps"][0] for r in rows[:4]]), atol=1e-3, rtol=1e-4)
+    ids = [r["completion_ids"][0] for r in rows[:4]]
+    trunc = [r["truncated"][0] for r in rows[:4]]
+    kw = dict(max_prompt_tokens=64, completion_ids=ids, truncated=trunc)  # recomputed from the stored token ids
+    ref = completion_logps(model, tok, prompts, comps, temperature=1.0, **kw)
+    beh = completion_logps(model, tok, prompts, comps, temperature=0.7, **kw)
+    torch.testing.assert_close(ref, torch.tensor([r["ref_logps"][0] for r in rows[:4]]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(beh, torch.tensor([r["behaviour_logps"][0] for r in rows[:4]]), atol=1e-5, rtol=0)
     rm = load_reward(run_dir, "rm")
     assert rm(prompts, comps) == pytest.approx([r["rewards"][0] for r in rows[:4]], abs=1e-4)
     gold = load_reward(run_dir, "gold")
     assert gold(prompts, [r["reference"] for r in rows[:4]]) == pytest.approx([1.0] * 4)
+
+
+def test_offline_rows_keep_the_sampled_ids(run_dir):
+    """Issue 14, bugs 2–3: sampled completions are stored as their token ids (human: text only), truncated ones are
+    flagged, and the trainer's ln π_ref at step 0 (its collator + sequence_logps on the SFT policy) equals the
+    stored ref_logps, for every completion, including those whose text re-tokenises to other ids."""
+    from llm.data.offline import load_offline
+    from llm.model.logprobs import sequence_logps
+    from llm.model.models import load_policy
+    from llm.presets import get_preset
+    from llm.stages.train.dataset import OfflineCollator, select_rows
+
+    rows = load_offline(run_dir / "offline")
+    tok, model = load_policy(run_dir)
+    budget = get_preset("tiny").max_completion_tokens
+    for r in rows:
+        assert r["completion_ids"][2] is None and r["truncated"][2] is False  # human reference: the text path
+        for ids, t in zip(r["completion_ids"][:2], r["truncated"][:2]):
+            assert len(ids) == budget if t else len(ids) < budget  # truncated: the whole budget, no EOS
+    batch = OfflineCollator(tok, max_prompt_tokens=64)(rows)
+    b, k = batch["rewards"].shape
+    seqs = select_rows(batch, torch.arange(k).expand(b, k))
+    with torch.no_grad():
+        step0 = sequence_logps(model, **seqs).view(b, k)  # [B, K] ln π_ref as the trainer computes it
+    torch.testing.assert_close(step0, batch["ref_logps"], atol=1e-5, rtol=0)
 
 
 def test_sample_is_resumable(run_dir, capsys):

@@ -3,9 +3,15 @@
 Rules (the same for reference, behaviour and policy log-probs, for SFT and for the reward model):
 
 * the prompt and the completion are tokenised separately (no special tokens added) and concatenated;
-* EOS is appended to every completion and is part of the completion mask, so ln π(y|x) includes the probability of
-  stopping after y (a completion that ran on past its EOS would otherwise look as likely as one that stopped);
-* the completion is never truncated. A prompt longer than ``max_prompt_tokens`` is cut inside the *document*: with
+* a completion is either text (tokenised here) or, better, the token ids that were sampled (``completion_ids``):
+  decode → re-encode does not round-trip (a few % of sampled completions re-tokenise to other ids, whose ln π
+  differs by several nats), so sampled completions are scored from their own ids, end to end;
+* EOS is appended to every *finished* completion and is part of the completion mask, so ln π(y|x) includes the
+  probability of stopping after y (a completion that ran on past its EOS would otherwise look as likely as one that
+  stopped). A completion *truncated* at the sampling budget (``truncated[i]``: no EOS was sampled) gets no EOS: the
+  sampler never produced one, so its log-prob covers exactly the tokens that exist, ln π(y_1..y_n|x), the probability
+  of that prefix. Appending EOS would train on a stop the behaviour policy never chose;
+* the completion is never truncated here. A prompt longer than ``max_prompt_tokens`` is cut inside the *document*: with
   the template ``"{document}\\nTL;DR:"`` the head of the document is kept and the ``"\\nTL;DR:"`` suffix is kept
   whole; a prompt without that suffix keeps its last ``max_prompt_tokens`` tokens;
 * an empty prompt becomes the single EOS token (it acts as BOS), so every completion has a token before it;
@@ -77,10 +83,36 @@ def prompt_token_ids(tokenizer: Any, prompts: list[str], max_prompt_tokens: int 
     return out
 
 
-def completion_token_ids(tokenizer: Any, completions: list[str]) -> list[list[int]]:
-    """Token ids of each completion followed by EOS (never truncated)."""
+def completion_token_ids(
+    tokenizer: Any,
+    completions: list[str],
+    completion_ids: list[list[int] | None] | None = None,
+    truncated: list[bool] | None = None,
+) -> list[list[int]]:
+    """Token ids of each completion, followed by EOS unless it was truncated (never cut).
+
+    Args:
+        tokenizer: a Hugging Face tokenizer with an EOS token.
+        completions: N completion texts, tokenised where ``completion_ids`` has no entry.
+        completion_ids: None, or N entries: the sampled token ids (EOS excluded) or None (use the text).
+        truncated: None (no completion truncated), or N flags: True = no EOS was sampled, none is appended.
+    """
     eos = _eos_id(tokenizer)
-    return [ids + [eos] for ids in _encode(tokenizer, completions)]
+    n = len(completions)
+    ids_in = completion_ids if completion_ids is not None else [None] * n
+    trunc = truncated if truncated is not None else [False] * n
+    if len(ids_in) != n or len(trunc) != n:
+        raise ValueError(
+            f"completion_token_ids: {n} completions but {len(ids_in)} completion_ids and {len(trunc)} truncated "
+            "flags; pass one per completion"
+        )
+    missing = [i for i, ids in enumerate(ids_in) if ids is None]
+    encoded = dict(zip(missing, _encode(tokenizer, [completions[i] for i in missing])))
+    out = []
+    for i in range(n):
+        ids = list(ids_in[i]) if ids_in[i] is not None else encoded[i]
+        out.append(ids if trunc[i] else ids + [eos])
+    return out
 
 
 def collate(
@@ -89,6 +121,8 @@ def collate(
     completions: list[str],
     max_prompt_tokens: int | None = None,
     padding_side: str = "right",
+    completion_ids: list[list[int] | None] | None = None,
+    truncated: list[bool] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Batch of N (prompt, completion) pairs for ``sequence_logps(model, **batch)``.
 
@@ -98,9 +132,12 @@ def collate(
         completions: N completion texts (the summary with its leading space, no EOS: it is appended here).
         max_prompt_tokens: prompt budget; the document is truncated, never the completion. None = no limit.
         padding_side: ``"right"`` or ``"left"``; the log-probs do not depend on it.
+        completion_ids: None, or N entries: the sampled ids of the completion (no EOS), scored instead of the
+            re-tokenised text; None entries use the text (human references, user data).
+        truncated: None, or N flags; a truncated completion gets no EOS (module docstring).
     Returns:
         ``input_ids`` [N, T] (long), ``attention_mask`` [N, T] (long, 1 on real tokens), ``completion_mask`` [N, T]
-        (long, 1 on completion tokens and their EOS, 0 on prompt and padding); T = longest prompt + completion + 1.
+        (long, 1 on completion tokens and their EOS if any, 0 on prompt and padding); T = longest prompt + completion.
     """
     if len(prompts) != len(completions):
         raise ValueError(
@@ -112,7 +149,7 @@ def collate(
         raise ValueError(f"collate: padding_side must be 'left' or 'right', got {padding_side!r}")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else _eos_id(tokenizer)
     p_ids = prompt_token_ids(tokenizer, prompts, max_prompt_tokens)
-    c_ids = completion_token_ids(tokenizer, completions)
+    c_ids = completion_token_ids(tokenizer, completions, completion_ids, truncated)
     T = max(len(p) + len(c) for p, c in zip(p_ids, c_ids))
     N = len(prompts)
     input_ids = torch.full((N, T), pad, dtype=torch.long)  # (N, T)

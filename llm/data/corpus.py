@@ -28,6 +28,7 @@ import json
 import math
 import os
 import platform
+import random
 import re
 import subprocess
 import sys
@@ -55,6 +56,8 @@ __all__ = [
     "build_corpus",
     "load_split",
     "load_eval_prompts",
+    "source_kind",
+    "stratified_sample",
     "corpus_stats",
     "main",
 ]
@@ -550,7 +553,7 @@ def corpus_stats(splits: dict[str, list[dict]]) -> dict:
     all_rows = [r for rows in splits.values() for r in rows]
     kinds: dict[str, int] = {}
     for r in all_rows:
-        k = r["source"].split(":", 1)[0]
+        k = source_kind(r["source"])
         kinds[k] = kinds.get(k, 0) + 1
     stats["by_source"] = kinds
     stats["document_words"] = _length_stats([len(r["document"].split()) for r in all_rows])
@@ -745,18 +748,52 @@ def prompt_order(rows: list[dict], salt: str) -> list[dict]:
     return sorted(rows, key=lambda r: hashlib.sha1((salt + r["id"]).encode()).hexdigest())
 
 
-def load_eval_prompts(run_dir: str | os.PathLike, split: str = "valid", n: int | None = None) -> list[dict]:
-    """Held-out prompts with references: rows ``{"id", "prompt", "reference", "document"}`` (first ``n`` if given).
+def source_kind(source: str) -> str:
+    """The kind of a pair's ``source``: the prefix before ``':'`` (``"man"``, ``"py"``, ``"jsonl"``, ``"hub"``)."""
+    return source.split(":", 1)[0]
 
+
+def stratified_sample(rows: list[dict], n: int | None, seed: int = 0) -> list[dict]:
+    """A seeded random subset of ``n`` rows, stratified by :func:`source_kind` (deterministic given rows, n, seed).
+
+    Each kind gets ``n`` · (its share of ``rows``) rows, the remainders going to the largest fractional parts
+    (Hamilton's method), so the subset has the kind mix of the split; rows within a kind are drawn uniformly without
+    replacement with ``random.Random(seed)``. The subset is returned in a seeded random order (kinds interleaved),
+    so any prefix of it is itself roughly stratified. ``n`` None or ≥ len(rows): every row, in that order.
+    """
+    rng = random.Random(seed)
+    n = len(rows) if n is None else min(n, len(rows))
+    by_kind: dict[str, list[dict]] = {}
+    for r in rows:
+        by_kind.setdefault(source_kind(r.get("source", "")), []).append(r)
+    kinds = sorted(by_kind)
+    quota = {k: n * len(by_kind[k]) / max(len(rows), 1) for k in kinds}  # exact shares, fractional
+    take = {k: int(quota[k]) for k in kinds}
+    for k in sorted(kinds, key=lambda k: (-(quota[k] - take[k]), k))[: n - sum(take.values())]:
+        take[k] += 1  # largest remainders
+    chosen = [r for k in kinds for r in rng.sample(by_kind[k], take[k])]
+    rng.shuffle(chosen)
+    return chosen
+
+
+def load_eval_prompts(
+    run_dir: str | os.PathLike, split: str = "valid", n: int | None = None, seed: int = 0
+) -> list[dict]:
+    """Held-out prompts with references: rows ``{"id", "prompt", "reference", "document", "source"}``.
+
+    With ``n``, a seeded random subset of ``n`` rows stratified by source kind (man page / docstring; see
+    :func:`stratified_sample`), deterministic given (run, n, seed). Not the first ``n`` rows: the split file lists
+    man pages first, so a prefix would evaluate on man pages only while the split is mostly docstrings.
     ``prompt = make_prompt(document)`` and ``reference = make_completion(summary)`` (leading space, no EOS).
     """
-    rows = load_split(run_dir, split)[: n if n else None]
+    rows = stratified_sample(load_split(run_dir, split), n if n else None, seed)
     return [
         {
             "id": r["id"],
             "prompt": make_prompt(r["document"]),
             "reference": make_completion(r["summary"]),
             "document": r["document"],
+            "source": r["source"],
         }
         for r in rows
     ]

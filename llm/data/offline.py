@@ -6,20 +6,29 @@ Format (JSONL, one object per line; the same columns convert to a ``datasets.Dat
 column                 type               meaning
 =====================  =================  =========================================================================
 ``prompt``             str                ``"{document}\\nTL;DR:"``
-``completions``        list[str] (k)      completion texts (leading space, no EOS; EOS is appended when scored)
+``completions``        list[str] (k)      completion texts (leading space, no EOS; EOS is appended when scored,
+                                          unless ``truncated``)
 ``rewards``            list[float] (k)    R(x, y): the learned reward model's score (the paper's ground truth)
-``behaviour_logps``    list[float] (k)    ln μ(y|x) of the completion + EOS under the policy that produced it:
+``behaviour_logps``    list[float] (k)    ln μ(y|x) of the completion (+ EOS) under the policy that produced it:
                                           softmax(logits / T) of the SFT model at that completion's temperature T;
                                           for ``source == "human"`` (μ unknown) the SFT log-prob at T = 1
 ``ref_logps``          list[float] (k)    ln π_ref(y|x) (SFT model, T = 1), precomputed once
 ``source``             list[str] (k)      behaviour policy of each completion: ``"sft_T0.7"``, ``"human"``, ...
 =====================  =================  =========================================================================
 
+Optional columns, validated when present and used by the trainer's collator:
+
+* ``completion_ids`` (k entries, each a list of int token ids or null): the token ids that were *sampled* (EOS
+  excluded). Where present, log-probs are computed from these ids, never from the re-tokenised text (decode →
+  re-encode does not round-trip; the text is for display and for text scorers). Null, or no column, for
+  completions that exist only as text (the human reference, user data): they are tokenised.
+* ``truncated`` (k bools): True where no EOS was sampled within the budget; such a completion is scored without
+  EOS (``llm.data.batching``). Missing = no completion truncated.
+
 Extra columns written by ``llm.stages.sample`` (accepted and kept, never required): ``id``, ``reference`` (the human
 summary as a completion), ``gold_rewards`` (ROUGE-L F1 vs the reference, k floats), ``temperatures`` (k floats;
-1.0 for "human"), ``truncated`` (k bools: no EOS sampled within the budget). Log-probs are sums over completion
-tokens (``sequence_logps(reduction="sum")``). TRL has no float-reward format; this extends its prompt-completion
-format with lists (style guide §4).
+1.0 for "human"). Log-probs are sums over completion tokens (``sequence_logps(reduction="sum")``). TRL has no
+float-reward format; this extends its prompt-completion format with lists (style guide §4).
 """
 
 from __future__ import annotations
@@ -80,6 +89,22 @@ def validate_row(row: Any, where: str = "row", min_k: int = 2) -> dict:
             or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in g)
         ):
             raise UserError(f"{where}: gold_rewards must be {k} finite numbers")
+    if "completion_ids" in row:
+        ids = row["completion_ids"]
+        if not isinstance(ids, list) or len(ids) != k:
+            raise UserError(f"{where}: completion_ids must have {k} entries (one per completion, null for text)")
+        for j, c in enumerate(ids):
+            if c is not None and (
+                not isinstance(c, list)
+                or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in c)
+            ):
+                raise UserError(
+                    f"{where}: completion_ids[{j}] must be a list of non-negative int token ids or null, got {c!r:.60}"
+                )
+    if "truncated" in row:
+        tr = row["truncated"]
+        if not isinstance(tr, list) or len(tr) != k or not all(isinstance(v, bool) for v in tr):
+            raise UserError(f"{where}: truncated must be {k} booleans (true = no EOS sampled within the budget)")
     return row
 
 

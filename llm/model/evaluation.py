@@ -10,8 +10,8 @@ KL(π‖π_ref) is estimated on those samples, only when T = 1 (then y ~ π exac
 * ``policy/kl_to_ref_k3``  per-token k3 summed over the completion: Σ_t [r_t − 1 − ln r_t], r_t = π_ref/π at the
   sampled token (unbiased per token given the prefix, always ≥ 0; "Approximating KL divergence", J. Schulman).
 
-Both sum over the completion tokens *and* the EOS the collator appends (a completion cut at ``max_new_tokens``
-is scored as if it stopped there, as everywhere in the lab).
+Both sum over the sampled token ids of the completion (not its re-tokenised text) and the EOS that ended it; a
+completion truncated at ``max_new_tokens`` has no EOS and sums over its tokens only (as everywhere in the lab).
 
 The ``eval`` stage (``llm.stages.evaluate``) runs it from the command line; the trainer and the pipeline call it.
 """
@@ -76,13 +76,20 @@ def _kl_terms(
     completions: list[str],
     batch_size: int,
     max_prompt_tokens: int | None,
+    completion_ids: list[list[int]] | None = None,
+    truncated: list[bool] | None = None,
 ) -> tuple[list[float], list[float], list[int]]:
-    """Per-sample k1 and k3 sums over completion tokens and the completion lengths (tokens incl. EOS)."""
+    """Per-sample k1 and k3 sums over completion tokens and the completion lengths (tokens incl. any EOS)."""
 
     k1, k3, lengths = [], [], []
     device = next(policy.parameters()).device
+    ids_in = completion_ids if completion_ids is not None else [None] * len(prompts)
+    trunc = truncated if truncated is not None else [False] * len(prompts)
     for s in range(0, len(prompts), batch_size):
-        batch = collate(tokenizer, prompts[s : s + batch_size], completions[s : s + batch_size], max_prompt_tokens)
+        sl = slice(s, s + batch_size)
+        batch = collate(
+            tokenizer, prompts[sl], completions[sl], max_prompt_tokens, completion_ids=ids_in[sl], truncated=trunc[sl]
+        )
         batch = {k: v.to(device) for k, v in batch.items()}
         mask = batch["completion_mask"][:, 1:].float()  # (N, T-1) aligned with predicted tokens
         lp = token_logps(policy, batch["input_ids"], batch["attention_mask"])  # (N, T-1) ln π(y_t|·)
@@ -130,7 +137,7 @@ def evaluate_policy(
 
     if len(prompts) != len(references):
         raise ValueError(f"evaluate_policy: {len(prompts)} prompts but {len(references)} references")
-    completions, truncated = generate(
+    completions, truncated, ids = generate(
         policy,
         tokenizer,
         prompts,
@@ -140,7 +147,7 @@ def evaluate_policy(
         seed=seed,
         max_prompt_tokens=max_prompt_tokens,
         progress=progress,
-        return_truncated=True,
+        return_ids=True,
     )
     proxy = [float(v) for v in reward_fn(prompts, completions)]
     per_prompt: dict[str, list[float]] = {"proxy": proxy}
@@ -150,7 +157,9 @@ def evaluate_policy(
         per_prompt["gold"] = gold
         metrics.update({"reward/gold_mean": sum(gold) / len(gold), "reward/gold_sem": standard_error(gold)})
     if ref_model is not None:
-        k1, k3, lengths = _kl_terms(policy, ref_model, tokenizer, prompts, completions, batch_size, max_prompt_tokens)
+        k1, k3, lengths = _kl_terms(
+            policy, ref_model, tokenizer, prompts, completions, batch_size, max_prompt_tokens, ids, truncated
+        )
         per_prompt["length"] = [float(n) for n in lengths]
         metrics["policy/length_mean"] = sum(lengths) / len(lengths)
         if temperature == 1.0:  # samples come from π itself: the estimators are valid

@@ -4,6 +4,11 @@
 behaviour policy μ_T of a sampled completion is exactly ``TemperatureScaled(model, T)`` and
 ``completion_logps(..., temperature=T)`` is ln μ_T(y|x). T = 0 means greedy decoding (its μ is a point mass; use
 T = 1 to score it).
+
+Sampled completions are kept as their token ids (``generate(..., return_ids=True)``) and scored from them
+(``completion_logps(..., completion_ids=..., truncated=...)``): the decoded text is for display and for text scorers
+(the reward model, ROUGE), since decode → re-encode does not return the sampled ids. A completion that hit the budget
+without EOS is *truncated*: it is scored without EOS (see ``llm.data.batching``).
 """
 
 from __future__ import annotations
@@ -131,7 +136,8 @@ def generate(
     max_prompt_tokens: int | None = None,
     progress: bool = False,
     return_truncated: bool = False,
-) -> list[str] | tuple[list[str], list[bool]]:
+    return_ids: bool = False,
+) -> list[str] | tuple[list[str], list[bool]] | tuple[list[str], list[bool], list[list[int]]]:
     """Completions of ``prompts`` sampled from softmax(logits / T) (T = 0: greedy), EOS stripped.
 
     Args:
@@ -139,21 +145,24 @@ def generate(
         tokenizer: its tokenizer (EOS = end of the completion).
         prompts: N prompt texts; truncated like ``collate`` truncates them.
         max_new_tokens: completion budget including EOS; a completion that reaches it without EOS is marked
-            truncated. Every returned text re-encodes to ≤ max_new_tokens − 1 tokens, so text + EOS fits.
+            truncated (its ids are ``max_new_tokens`` tokens, no EOS; a finished one has ≤ max_new_tokens − 1 ids
+            + EOS). Every returned text re-encodes to at most as many tokens as its ids (for text scorers).
         temperature: T ≥ 0.
         batch_size: prompts per forward pass (prompts are grouped by length).
         seed: seed of the sampling generator (results depend on it and on the batch composition).
         max_prompt_tokens: prompt budget in tokens (the document is truncated).
         progress: show a tqdm bar.
         return_truncated: also return N flags, True where no EOS was sampled within ``max_new_tokens``.
+        return_ids: return ``(texts, truncated, ids)``: ``ids`` are the N sampled id lists (EOS stripped), the
+            completions to score (``completion_logps(..., completion_ids=ids, truncated=truncated)``).
     Returns:
-        N completion texts (with their leading space), or ``(texts, truncated)``.
+        N completion texts (with their leading space), ``(texts, truncated)`` or ``(texts, truncated, ids)``.
     """
 
     if temperature < 0:
         raise ValueError(f"generate: temperature must be ≥ 0 (0 = greedy), got {temperature}")
     if not prompts:
-        return ([], []) if return_truncated else []
+        return ([], [], []) if return_ids else ([], []) if return_truncated else []
     was_training = model.training
     model.eval()
     gen = torch.Generator(device=_device(model)).manual_seed(seed)  # samples depend on the device too
@@ -162,6 +171,7 @@ def generate(
     order = _length_order(lens)
     texts: list[str] = [""] * len(prompts)
     trunc: list[bool] = [False] * len(prompts)
+    sampled: list[list[int]] = [[] for _ in prompts]
     bar = progress_bar(total=len(prompts), desc=f"generate T={temperature:g}", disable=not progress, leave=False)
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
@@ -169,11 +179,14 @@ def generate(
         ids, tr = _sample_batch(model, batch, max_new_tokens, temperature, eos, gen)
         for i, row, t in zip(idx, ids, tr):
             text = tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-            texts[i] = _fit_text(tokenizer, text, max_new_tokens - 1)  # + EOS = the completion budget
+            texts[i] = _fit_text(tokenizer, text, len(row))  # for text scorers: no longer than what was sampled
             trunc[i] = t
+            sampled[i] = row
         bar.update(len(idx))
     bar.close()
     model.train(was_training)
+    if return_ids:
+        return texts, trunc, sampled
     return (texts, trunc) if return_truncated else texts
 
 
@@ -188,12 +201,16 @@ def completion_logps(
     max_prompt_tokens: int | None = None,
     progress: bool = False,
     desc: str = "log-probs",
+    completion_ids: list[list[int] | None] | None = None,
+    truncated: list[bool] | None = None,
 ) -> torch.Tensor:
     """ln μ_T(completion + EOS | prompt) summed over completion tokens, for N pairs, without gradient.
 
     ``temperature = 1`` gives ln π(y|x) of the model itself (reference log-probs); T ≠ 1 gives the log-prob under
     the temperature-T sampling distribution softmax(logits / T) of :func:`generate`. Uses ``collate`` and
-    ``sequence_logps(reduction="sum")``, exactly like training.
+    ``sequence_logps(reduction="sum")``, exactly like training. ``completion_ids`` (N sampled id lists, or None
+    entries for text) and ``truncated`` (N flags: no EOS appended) are passed to ``collate``: score sampled
+    completions from their ids.
 
     Returns:
         [N] float32 tensor.
@@ -205,11 +222,20 @@ def completion_logps(
     model.eval()
     scorer = model if temperature == 1.0 else TemperatureScaled(model, temperature)
     out = torch.empty(len(prompts), dtype=torch.float32)
+    ids_in = completion_ids if completion_ids is not None else [None] * len(prompts)
+    trunc = truncated if truncated is not None else [False] * len(prompts)
     order = _length_order([len(p) + len(c) for p, c in zip(prompts, completions)])
     bar = progress_bar(total=len(prompts), desc=desc, disable=not progress, leave=False)
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
-        batch = collate(tokenizer, [prompts[i] for i in idx], [completions[i] for i in idx], max_prompt_tokens)
+        batch = collate(
+            tokenizer,
+            [prompts[i] for i in idx],
+            [completions[i] for i in idx],
+            max_prompt_tokens,
+            completion_ids=[ids_in[i] for i in idx],
+            truncated=[trunc[i] for i in idx],
+        )
         device = _device(model)
         out[idx] = sequence_logps(scorer, **{k: v.to(device) for k, v in batch.items()}).float().cpu()
         bar.update(len(idx))

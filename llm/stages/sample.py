@@ -5,9 +5,10 @@ For each of ``offline_prompts`` train prompts (disjoint from the reward model's 
 1. one completion per behaviour policy μ_T = softmax(logits / T) of the SFT model, T ∈ ``temperatures``
    (pure temperature sampling: no top-k/top-p, so μ_T is known exactly), plus optionally the human reference
    (source ``"human"``): heterogeneous μ1/μ2 as in the paper's Sec. 3.2;
-2. ``behaviour_logps`` = ln μ_T(y + EOS | x) under the sampling distribution (for ``"human"``, whose μ is unknown,
-   the SFT log-prob at T = 1, so that it is finite; importance-sampling code must skip or warn on that source);
-3. ``ref_logps`` = ln π_ref(y + EOS | x), π_ref = the SFT model at T = 1, computed once here;
+2. ``behaviour_logps`` = ln μ_T(y + EOS | x) under the sampling distribution, computed from the sampled token ids
+   (stored as ``completion_ids``; a completion truncated at the budget has no EOS and is scored without one); for
+   ``"human"`` (μ unknown) the SFT log-prob at T = 1 of its text, so that it is finite (importance sampling skips it);
+3. ``ref_logps`` = ln π_ref(y + EOS | x), π_ref = the SFT model at T = 1, computed once here from the same ids;
 4. ``rewards`` = the learned reward model (``--reward rm``, default) or the gold ROUGE-L (``--reward gold``);
    ``gold_rewards`` are always stored too.
 
@@ -79,8 +80,17 @@ class SampleConfig(StageConfig):
 
 
 def _part_key(config: SampleConfig, T: float, i: int, prompts: list[str]) -> str:
-    h = hashlib.sha1()
-    for x in (T, i, config.seed, config.max_prompt_tokens, config.max_new_tokens, config.batch_size, *prompts):
+    h = hashlib.sha1()  # "ids-v2": parts cached before completion_ids and EOS-free truncation are not reused
+    for x in (
+        "ids-v2",
+        T,
+        i,
+        config.seed,
+        config.max_prompt_tokens,
+        config.max_new_tokens,
+        config.batch_size,
+        *prompts,
+    ):
         h.update(repr(x).encode())
     return h.hexdigest()[:16]
 
@@ -113,6 +123,7 @@ def build_offline_dataset(config: SampleConfig) -> dict:
     beh: list[list[float]] = []
     ref: list[list[float]] = []
     trunc: list[list[bool]] = []
+    comp_ids: list[list[list[int] | None]] = []
     parts = paths.offline / "parts"
     for i, T in enumerate(config.temperatures):
         key = _part_key(config, T, i, prompts)
@@ -121,7 +132,7 @@ def build_offline_dataset(config: SampleConfig) -> dict:
             d = json.loads(part.read_text())
             print(f"[sample] reusing {part}")
         else:
-            texts, tr = generate(
+            texts, tr, ids = generate(
                 model,
                 tokenizer,
                 prompts,
@@ -131,9 +142,16 @@ def build_offline_dataset(config: SampleConfig) -> dict:
                 seed=config.seed + i,
                 max_prompt_tokens=config.max_prompt_tokens,
                 progress=progress,
-                return_truncated=True,
+                return_ids=True,
             )
-            kw = dict(batch_size=config.batch_size, max_prompt_tokens=config.max_prompt_tokens, progress=progress)
+            # the sampled ids are scored, not the re-tokenised text; truncated completions get no EOS
+            kw = dict(
+                batch_size=config.batch_size,
+                max_prompt_tokens=config.max_prompt_tokens,
+                progress=progress,
+                completion_ids=ids,
+                truncated=tr,
+            )
             ref_lp = completion_logps(
                 model, tokenizer, prompts, texts, temperature=1.0, desc=f"ref logps T={T:g}", **kw
             )
@@ -144,6 +162,7 @@ def build_offline_dataset(config: SampleConfig) -> dict:
             )
             d = {
                 "completions": texts,
+                "completion_ids": ids,
                 "truncated": tr,
                 "behaviour_logps": beh_lp.tolist(),
                 "ref_logps": ref_lp.tolist(),
@@ -153,6 +172,7 @@ def build_offline_dataset(config: SampleConfig) -> dict:
         beh.append(d["behaviour_logps"])
         ref.append(d["ref_logps"])
         trunc.append(d["truncated"])
+        comp_ids.append(d["completion_ids"])
     sources = [f"sft_T{T:g}" for T in config.temperatures]
     temps = list(config.temperatures)
     if config.include_human:
@@ -164,6 +184,7 @@ def build_offline_dataset(config: SampleConfig) -> dict:
         beh.append(h_lp)  # μ unknown for human text: the SFT log-prob stands in (source "human" marks it)
         ref.append(h_lp)
         trunc.append([False] * N)
+        comp_ids.append([None] * N)  # text only: tokenised when scored
         sources.append("human")
         temps.append(1.0)
     del model
@@ -189,6 +210,7 @@ def build_offline_dataset(config: SampleConfig) -> dict:
                 "id": rows[n]["id"],
                 "prompt": prompts[n],
                 "completions": [comps[j][n] for j in range(k)],
+                "completion_ids": [comp_ids[j][n] for j in range(k)],
                 "rewards": [round(rewards[n * k + j], 6) for j in range(k)],
                 "behaviour_logps": [round(beh[j][n], 6) for j in range(k)],
                 "ref_logps": [round(ref[j][n], 6) for j in range(k)],
@@ -200,6 +222,9 @@ def build_offline_dataset(config: SampleConfig) -> dict:
             }
         )
     write_offline(out, paths.offline_dataset)
+
+    def retokenises_differently(text: str, ids: list[int] | None) -> float:
+        return float(ids is not None and tokenizer(text, add_special_tokens=False)["input_ids"] != ids)
 
     def mean(xs: list[float]) -> float:
         return round(sum(xs) / max(len(xs), 1), 4)
@@ -215,6 +240,10 @@ def build_offline_dataset(config: SampleConfig) -> dict:
                 "ref_logp_mean": mean([r["ref_logps"][j] for r in out]),
                 "behaviour_logp_mean": mean([r["behaviour_logps"][j] for r in out]),
                 "truncated_frac": mean([float(r["truncated"][j]) for r in out]),
+                # completions whose text re-encodes to other ids than were sampled (scored from the ids)
+                "retokenised_differs_frac": mean(
+                    [retokenises_differently(r["completions"][j], r["completion_ids"][j]) for r in out]
+                ),
                 "words_mean": mean([len(r["completions"][j].split()) for r in out]),
             }
             for j, s in enumerate(sources)

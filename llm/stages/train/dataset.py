@@ -21,7 +21,8 @@ class OfflineDataset(torch.utils.data.Dataset):
     """The offline dataset (one row per prompt, k completions), validated for one method.
 
     Row fields: ``prompt`` (str), ``completions`` (k str), ``rewards``, ``behaviour_logps``, ``ref_logps`` (k floats),
-    ``source`` (k str); other fields are kept and ignored.
+    ``source`` (k str); optional ``completion_ids`` (k id lists or null) and ``truncated`` (k bools), used by the
+    collator; other fields are kept and ignored.
     """
 
     def __init__(self, rows: list[dict], min_k: int = 2, name: str = "offline dataset") -> None:
@@ -49,7 +50,12 @@ class OfflineDataset(torch.utils.data.Dataset):
 
 
 class OfflineCollator:
-    """Rows → all B·K (prompt, completion) pairs tokenised by ``llm.data.collate`` + the [B, K] data tensors."""
+    """Rows → all B·K (prompt, completion) pairs tokenised by ``llm.data.collate`` + the [B, K] data tensors.
+
+    A completion with sampled ``completion_ids`` is scored from those ids (the ids its ``behaviour_logps`` and
+    ``ref_logps`` were computed from); one without (human reference, user text) is tokenised from its text. A
+    ``truncated`` completion gets no EOS.
+    """
 
     def __init__(self, tokenizer: Any, max_prompt_tokens: int | None = None) -> None:
         self.tokenizer, self.max_prompt_tokens = tokenizer, max_prompt_tokens
@@ -60,7 +66,16 @@ class OfflineCollator:
         prompts = [r["prompt"] for r in rows]
         flat_prompts = [p for p in prompts for _ in range(k)]  # row b·K + j = completion j of prompt b
         flat_completions = [c for r in rows for c in r["completions"]]
-        batch = collate(self.tokenizer, flat_prompts, flat_completions, self.max_prompt_tokens)  # [B·K, T] each
+        completion_ids = [list(r.get("completion_ids") or [None] * k) for r in rows]  # [B][K], None = text
+        truncated = [list(r.get("truncated") or [False] * k) for r in rows]  # [B][K]
+        batch = collate(
+            self.tokenizer,
+            flat_prompts,
+            flat_completions,
+            self.max_prompt_tokens,
+            completion_ids=[c for row in completion_ids for c in row],
+            truncated=[t for row in truncated for t in row],
+        )  # [B·K, T] each
 
         def f32(key: str) -> torch.Tensor:
             return torch.tensor([r[key] for r in rows], dtype=torch.float32)  # [B, K]
@@ -72,6 +87,8 @@ class OfflineCollator:
             sources=[list(r["source"]) for r in rows],
             prompts=prompts,
             completions=[list(r["completions"]) for r in rows],
+            completion_ids=completion_ids,
+            truncated=truncated,
         )
         return batch
 

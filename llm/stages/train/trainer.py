@@ -152,11 +152,12 @@ class CoPGTrainer(Trainer):
             lengths=None,  # filled below
         )
         seqs = select_rows(batch, cols)  # [B·M, T] tokens of the completions in the loss
-        x.lengths = seqs["completion_mask"].sum(-1).float().view(b, m)  # [B, M] tokens incl. EOS
+        x.lengths = seqs["completion_mask"].sum(-1).float().view(b, m)  # [B, M] tokens incl. EOS (none if truncated)
 
         # ALGO LOGIC ------------------------------------------------------------------------------------------
         # An LLM is a contextual bandit whose arms are completions: the loss only needs ln π(y|x) per completion.
-        x.logps = sequence_logps(model, **seqs, reduction="sum").view(b, m)  # [B, M] Σ_t ln π(y_t|x,y_<t) (+EOS)
+        # [B, M] Σ_t ln π(y_t|x,y_<t) over the sampled ids, + the EOS unless the completion was truncated
+        x.logps = sequence_logps(model, **seqs, reduction="sum").view(b, m)
         per_prompt = self.method.loss(x, self.args)  # [B] bandit.losses: copg_loss / ipo_loss / dpo_loss / pg_loss
         loss = per_prompt.mean()  # 1/n over prompts (paper Eq. 17); Trainer backpropagates and steps AdamW
         # ------------------------------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class CoPGTrainer(Trainer):
         rep = [p for p in prompts for _ in range(k)]
         policy = self.accelerator.unwrap_model(model)
         seed = _step_generator(args.seed, self.state.global_step, prompts, salt=1).initial_seed()
-        fresh = generate(
+        fresh, fresh_trunc, fresh_ids = generate(
             policy,
             tok,
             rep,
@@ -184,9 +185,12 @@ class CoPGTrainer(Trainer):
             batch_size=len(rep),
             seed=seed,
             max_prompt_tokens=args.max_prompt_tokens,
-        )
+            return_ids=True,
+        )  # the sampled ids are scored (not the re-tokenised text); truncated ones get no EOS
         fresh_rewards = torch.tensor(self.reward_fn(rep, fresh), dtype=torch.float32).view(-1, k)  # [B, k]
         texts = [fresh[i * k : (i + 1) * k] for i in range(len(prompts))]
+        ids = [fresh_ids[i * k : (i + 1) * k] for i in range(len(prompts))]
+        trunc = [fresh_trunc[i * k : (i + 1) * k] for i in range(len(prompts))]
         rewards, sources = [fresh_rewards], [[f"policy_T{args.online_temperature:g}"] * k for _ in prompts]
         if m > 0:  # heterogeneous μ1/μ2: m offline completions per prompt join the fresh ones
             gen = _step_generator(args.seed, self.state.global_step, prompts, salt=2)
@@ -196,11 +200,20 @@ class CoPGTrainer(Trainer):
             off = torch.rand(len(prompts), kk, generator=gen).topk(m, dim=1).indices  # [B, m] random columns
             for i, row in enumerate(off.tolist()):
                 texts[i] = texts[i] + [inputs["completions"][i][j] for j in row]
+                ids[i] = ids[i] + [inputs["completion_ids"][i][j] for j in row]
+                trunc[i] = trunc[i] + [inputs["truncated"][i][j] for j in row]
                 sources[i] = sources[i] + [inputs["sources"][i][j] for j in row]
             rewards.append(inputs["rewards"].cpu().gather(1, off))
         flat = [t for row in texts for t in row]
         kk = k + m
-        tokens = collate(tok, [p for p in prompts for _ in range(kk)], flat, args.max_prompt_tokens)
+        tokens = collate(
+            tok,
+            [p for p in prompts for _ in range(kk)],
+            flat,
+            args.max_prompt_tokens,
+            completion_ids=[c for row in ids for c in row],
+            truncated=[t for row in trunc for t in row],
+        )
         tokens = {key: v.to(args.device) for key, v in tokens.items()}
         with torch.no_grad():
             ref = sequence_logps(self.ref_model, **tokens).float().view(-1, kk)  # [B, k+m] ln π_ref, data
