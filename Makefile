@@ -53,13 +53,13 @@ constraints: $(STAMP)  ## rewrite requirements/constraints.txt from .venv (after
 reproduce: reproduce-bandit reproduce-llm reproduce-bridge  ## regenerate every figure in figures/
 
 reproduce-bandit: $(STAMP)  ## the six bandit figures (about half a minute)
-	$(PY) -m bandit all --out figures
+	$(PY) -m bandit all --out figures --replace-tracked
 
 reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seven figures (checks the part-1 hashes)
-	$(PY) -m llm pipeline --preset small --figures figures
+	$(PY) -m llm pipeline --preset small --figures figures --replace-tracked
 
 reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method vs bandit theory): figures/bridge_*.{png,json}
-	$(PY) -m llm bridge --out runs/bridge --figures figures
+	$(PY) -m llm bridge --out runs/bridge --figures figures --replace-tracked
 
 strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

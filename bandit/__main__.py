@@ -2,9 +2,9 @@
 
 Examples::
 
-    python -m bandit paper-fig1 --out figures --seeds 10 --epochs 100
-    python -m bandit all --out figures
-    python -m bandit plot figures/paper_fig1.json
+    python -m bandit paper-fig1                          # writes runs/bandit/paper_fig1.{json,png}
+    python -m bandit all --out figures --replace-tracked  # `make reproduce-bandit`: the committed figures
+    python -m bandit plot figures/paper_fig1.json        # redraw any figure (bandit, LLM or bridge) from its JSON
 
 Every experiment writes ``<out>/<name>.json`` (config, seeds, curves and the provenance of ``bandit.records``) and
 ``<out>/<name>.png`` (file names use underscores: ``paper_fig1``, ``offpolicy_sweep``, ``beta_sweep``,
@@ -28,16 +28,18 @@ import tyro
 
 matplotlib.use("Agg")  # the CLI only writes PNG files: never open a window (the library leaves the backend alone)
 
-from bandit.experiments import DEFER_VALIDATION, EXPERIMENTS, ExperimentConfig, run_experiment
-from bandit.records import redraw
+from bandit.experiments import DEFER_VALIDATION, EXPERIMENTS, ExperimentConfig, file_stem, run_experiment
+from bandit.records import prepare_output_dir, redraw
 
 
 @dataclass
 class AllConfig:
     """all: run every bandit experiment with its defaults (the figures of `make reproduce`)."""
 
-    out: Path = Path("figures")
-    """Output directory for every <name>.png and <name>.json."""
+    out: Path = Path("runs/bandit")
+    """Output directory for every <name>.png and <name>.json (`make reproduce` writes figures/)."""
+    replace_tracked: bool = False
+    """Allow overwriting files tracked by git in --out (`make reproduce` passes it)."""
     seeds: int | None = None
     """Override every experiment's number of seeds S (default: each experiment's own)."""
     epochs: int | None = None
@@ -67,11 +69,24 @@ def _print_config(name: str, cfg) -> None:
     print(f"[bandit {name}] " + " ".join(f"{k}={v}" for k, v in fields.items()), flush=True)
 
 
-def _run_one(name: str, cfg: ExperimentConfig, command: str) -> None:
+def _stems(names: list[str]) -> list[str]:
+    return [f"{file_stem(n)}{ext}" for n in names for ext in (".json", ".png")]
+
+
+def _run_one(name: str, cfg: ExperimentConfig, command: str) -> int:
+    """Run, write, print the verified claims (✓/✗); returns how many claims failed."""
     _print_config(name, cfg)
     start = time.perf_counter()
     path = run_experiment(name, cfg, command)
     print(f"[bandit {name}] wrote {path} and {path.with_suffix('.png')} in {time.perf_counter() - start:.1f} s")
+    claims = json.loads(path.read_text(encoding="utf-8")).get("claims", [])
+    for c in claims:
+        print(f"  {'✓' if c['holds'] else '✗'} {c['text']}")
+    return sum(not c["holds"] for c in claims)
+
+
+def _name_of(cfg: ExperimentConfig) -> str:
+    return next(n for n, (cls, _) in EXPERIMENTS.items() if type(cfg) is cls)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,22 +107,29 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(cfg, ExperimentConfig):
             cfg.validate()
         command = "python -m bandit " + shlex.join(argv)
+        if not isinstance(cfg, PlotConfig):  # before any computation: a bad --out fails now, in one line
+            names = list(EXPERIMENTS) if isinstance(cfg, AllConfig) else [_name_of(cfg)]
+            replaced = prepare_output_dir(cfg.out, _stems(names), cfg.replace_tracked)
         if isinstance(cfg, PlotConfig):
             out = redraw(cfg.path, cfg.out)  # any lab's figure: the record names its drawing module
             print(f"[bandit plot] wrote {out}")
         elif isinstance(cfg, AllConfig):
-            total = time.perf_counter()
+            total, failed = time.perf_counter(), 0
             for name, (cls, _) in EXPERIMENTS.items():
-                overrides = {"out": cfg.out, "seed": cfg.seed, "progress": cfg.progress}
+                overrides = {"out": cfg.out, "seed": cfg.seed, "progress": cfg.progress, "replace_tracked": True}
                 if cfg.seeds is not None:
                     overrides["seeds"] = cfg.seeds
                 if cfg.epochs is not None:
                     overrides["epochs"] = cfg.epochs
-                _run_one(name, cls(**overrides), command)
+                failed += _run_one(name, cls(**overrides), command)
             print(f"[bandit all] {len(EXPERIMENTS)} figures in {time.perf_counter() - total:.1f} s")
         else:
-            name = next(n for n, (cls, _) in EXPERIMENTS.items() if type(cfg) is cls)
-            _run_one(name, cfg, command)
+            failed = _run_one(_name_of(cfg), cfg, command)
+        if not isinstance(cfg, PlotConfig):
+            if replaced:
+                print(f"[bandit] replaced {len(replaced)} tracked file(s) in {cfg.out} (git diff shows what changed)")
+            if failed:
+                print(f"[bandit] {failed} claim(s) did not hold with these settings (✗ above): a result, not an error")
     except (ValueError, FileNotFoundError, json.JSONDecodeError, KeyError) as err:
         print(f"python -m bandit: error: {err}", file=sys.stderr)
         return 2

@@ -44,6 +44,7 @@ from bandit.data import PairData
 from bandit.methods import ExpectedSetting, Method, PairBatch, contrast, get_method, method_loss
 from bandit.policies import init_logits, log_policy, policy
 from bandit.problem import BanditProblem, check_distribution
+from bandit.progress import progress as progress_bar
 
 __all__ = [
     "OPTIMIZERS",
@@ -430,9 +431,7 @@ def train_many(
     record, losses = [logits.detach().clone()], []
     bar = range(epochs)
     if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(bar, desc="+".join(m.name for m in ms), unit="epoch", leave=False)
+        bar = progress_bar(bar, desc="+".join(m.name for m in ms), unit="epoch", leave=False)
     for _ in bar:
         # One shuffle per epoch, shared by the seeds (their datasets are independent i.i.d. draws, so sharing the
         # order keeps them independent); the count tables of all the epoch's minibatches are built at once.

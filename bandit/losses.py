@@ -26,6 +26,7 @@ except that preference losses read column 0 as the preferred completion). The pa
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -57,8 +58,8 @@ def _check_beta(fn: str, beta: float) -> float:
         if beta.numel() != 1:
             raise ValueError(f"{fn}: beta must be a positive scalar, got a tensor of shape {tuple(beta.shape)}")
         beta = beta.item()
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
-        raise ValueError(f"{fn}: beta must be a positive float, got {type(beta).__name__}")
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
+        raise ValueError(f"{fn}: beta must be a positive real number, got {type(beta).__name__}")
     if not math.isfinite(beta) or beta <= 0:
         raise ValueError(f"{fn}: beta must be a finite float > 0 (the KL strength β), got {beta}")
     return float(beta)

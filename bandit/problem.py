@@ -11,6 +11,7 @@ e.g. ``[S, A]`` (S seeds, A arms) or ``[T, S, A]`` (a recorded trajectory).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -95,7 +96,7 @@ class BanditProblem:
         if ref.dim() != 1:
             raise ValueError(f"{fn}: ref_policy must be one [A] vector, got shape {tuple(ref.shape)}")
         beta = self.beta.item() if isinstance(self.beta, torch.Tensor) else self.beta
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not math.isfinite(beta) or beta <= 0:
             raise ValueError(f"{fn}: beta must be a finite float > 0 (the KL strength β), got {self.beta!r}")
         object.__setattr__(self, "rewards", r)
         object.__setattr__(self, "ref_policy", ref.detach().clone())

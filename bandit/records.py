@@ -34,12 +34,14 @@ __all__ = [
     "atomic_dir",
     "atomic_write_json",
     "atomic_write_text",
+    "prepare_output_dir",
     "git_revision",
     "provenance",
     "read_record",
     "redraw",
     "save_png",
     "to_jsonable",
+    "tracked_files",
     "usual_mode",
     "write_figure",
 ]
@@ -237,3 +239,51 @@ def redraw(json_path: str | os.PathLike, png_path: str | os.PathLike | None = No
     module = importlib.import_module(record["drawer"])
     out = Path(png_path) if png_path is not None else json_path.with_suffix(".png")
     return save_png(module.draw_record(record), out, dpi=int(record.get("dpi", 130)))
+
+
+def tracked_files(directory: str | os.PathLike, names: Iterable[str] | None = None) -> list[str]:
+    """Files in ``directory`` (only those called ``names``, if given) that git tracks; [] outside a git checkout."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    try:
+        out = subprocess.run(["git", "ls-files", "--", "."], cwd=directory, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if out.returncode:
+        return []
+    files = sorted(line for line in out.stdout.splitlines() if "/" not in line)
+    wanted = None if names is None else set(names)
+    return [f for f in files if wanted is None or f in wanted]
+
+
+def prepare_output_dir(
+    directory: str | os.PathLike,
+    names: Iterable[str] | None = None,
+    replace_tracked: bool = False,
+    flag: str = "--out",
+) -> list[str]:
+    """Check, before any computation, that ``directory`` can take this command's outputs; returns the tracked files
+    it will replace.
+
+    The directory is created if missing. ``ValueError`` (one line, naming ``flag`` and the fix) when ``directory`` is
+    a file, cannot be created or written, or holds files tracked by git among ``names`` (all files if None) and
+    ``replace_tracked`` is False: a committed figure is only ever replaced on purpose (``make reproduce`` does).
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{flag} {directory} is a file, not a directory; pass a directory (e.g. runs/<name>)")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as e:
+        raise ValueError(f"{flag} {directory} is not writable ({e.strerror}); pass a directory you can write") from e
+    tracked = tracked_files(directory, names)
+    if tracked and not replace_tracked:
+        raise ValueError(
+            f"{flag} {directory} holds {len(tracked)} file(s) tracked by git ({', '.join(tracked[:3])}"
+            f"{', …' if len(tracked) > 3 else ''}); write elsewhere (the default is under runs/) or pass "
+            "--replace-tracked to overwrite them on purpose (make reproduce does)"
+        )
+    return tracked

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from bandit.records import atomic_write_json
+from bandit.records import atomic_write_json, prepare_output_dir
 from llm.data import corpus, tokenizer
 from llm.data.corpus import SPLITS, content_hash, load_eval_prompts
 from llm.data.offline import load_offline
@@ -31,7 +31,7 @@ from llm.methods import METHODS
 from llm.model.evaluation import evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import load_reward
-from llm.plots import make_figures
+from llm.plots import figure_names, make_figures
 from llm.presets import get_preset
 from llm.run import RunPaths, cli_errors
 from llm.stages import reward, sample, sft
@@ -65,6 +65,8 @@ class PipelineConfig:
     """β values for every method; default: each method's grid in the preset's sweeps."""
     max_steps: int | None = None
     """Training steps per run; default: the preset's train budget."""
+    replace_tracked: bool = False
+    """Allow overwriting figures tracked by git in --figures (`make reproduce-llm` passes it)."""
     seed: int = 0
     """Seed of every training run (evaluation sampling uses its own fixed seed)."""
     force: bool = False
@@ -143,6 +145,8 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     for m in methods:
         if m not in METHODS:
             raise ValueError(f"pipeline: unknown method {m!r}; choose from {', '.join(METHODS)}")
+    names = [f"{n}{ext}" for n in figure_names(methods) for ext in (".json", ".png")]
+    replaced = prepare_output_dir(figures, names, cfg.replace_tracked, flag="--figures")  # before any work
     times: dict[str, float] = {}
     t_all = time.time()
 
@@ -279,6 +283,8 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
         ],
     }
     atomic_write_json(paths.root / "pipeline.json", out)
+    if replaced:
+        print(f"[pipeline] replaced {len(replaced)} tracked file(s) in {figures} (git diff shows what changed)")
     return out
 
 

@@ -269,6 +269,12 @@ def _paired_final(run_a: dict, run_b: dict, prompts: list[int] | None = None) ->
     }
 
 
+def figure_names(methods: list[str]) -> list[str]:
+    """The figures :func:`make_figures` writes for a sweep of ``methods`` (file stems)."""
+    fixed = ["llm_final_reward_vs_beta", "llm_best_beta", "llm_reward_kl_frontier", "llm_proxy_vs_gold"]
+    return [f"llm_reward_vs_step_{m}" for m in methods] + fixed
+
+
 def make_figures(
     runs: list[dict],
     sft: dict | None,

@@ -96,3 +96,70 @@ def test_user_errors_are_one_line(args, match, tmp_path):
     assert "Traceback" not in proc.stderr
     assert match in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_outputs_default_under_runs_and_claims_are_printed(tmp_path, monkeypatch, capsys):
+    """The default --out is runs/bandit (never figures/), and the run ends with its claims checked (✓/✗)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper-fig1", "--no-progress", *TINY["paper-fig1"]]) == 0
+    assert (tmp_path / "runs" / "bandit" / "paper_fig1.json").exists()
+    out = capsys.readouterr().out
+    claims = json.loads((tmp_path / "runs" / "bandit" / "paper_fig1.json").read_text())["claims"]
+    assert claims and all(set(c) == {"text", "holds"} for c in claims)
+    for c in claims:
+        assert f"{'✓' if c['holds'] else '✗'} {c['text']}" in out
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_tracked_figures_need_an_explicit_flag(tmp_path, capsys):
+    """A directory whose target files git tracks is refused before any computation, unchanged; --replace-tracked
+    overwrites them and says so."""
+    _git(tmp_path, "init", "-q")
+    fig = tmp_path / "figures"
+    fig.mkdir()
+    (fig / "support.json").write_text("{}")
+    _git(tmp_path, "add", ".")
+    assert main(["support", "--out", str(fig), "--no-progress", *TINY["support"]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tracked by git" in err[0] and "--replace-tracked" in err[0]
+    assert (fig / "support.json").read_text() == "{}" and not (fig / "support.png").exists()
+    assert main(["support", "--out", str(fig), "--replace-tracked", "--no-progress", *TINY["support"]]) == 0
+    assert "replaced 1 tracked file(s)" in capsys.readouterr().out
+    assert json.loads((fig / "support.json").read_text())["experiment"] == "support"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--out", "FILE"], "is a file, not a directory"),
+        (["--threshold", "-1"], "--threshold must be a regret level > 0"),
+        (["--max-exact-epochs", "-1"], "--max-exact-epochs must be an integer >= 1"),
+    ],
+)
+def test_bad_options_fail_in_one_line_before_computing(args, needle, tmp_path, capsys):
+    (tmp_path / "FILE").write_text("not a directory")
+    args = [str(tmp_path / "FILE") if a == "FILE" else a for a in args]
+    assert main(["paper-fig1", "--no-progress", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0] and "Traceback" not in err[0]
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_beta_accepts_any_real_scalar():
+    """β given as a numpy or torch scalar is a number like any other (it was rejected as 'float32')."""
+    import numpy as np
+    import torch
+
+    from bandit.losses import copg_loss
+    from bandit.problem import BanditProblem
+
+    logps = torch.zeros(1, 2)
+    ref = torch.zeros(1, 2)
+    rewards = torch.tensor([[1.0, 0.0]])
+    expected = copg_loss(logps, ref, rewards, 0.1)
+    for beta in (np.float32(0.1), np.float64(0.1), torch.tensor(0.1).item()):
+        assert torch.allclose(copg_loss(logps, ref, rewards, beta), expected)
+    BanditProblem(torch.tensor([1.0, 0.0]), torch.tensor([0.5, 0.5]), np.float32(0.5))

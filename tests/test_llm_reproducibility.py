@@ -77,3 +77,42 @@ def test_compare_artefacts_says_what_differs(tmp_path, capsys):
     assert compare_artefacts(arts, fig) is False
     out = capsys.readouterr().out
     assert "WARNING" in out and "corpus" in out and "numpy: recorded 1.0 vs here 2.0" in out
+
+
+def _tracked_figures(tmp_path, name):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / name).write_text("{}")
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    return tmp_path / "figures"
+
+
+@pytest.mark.parametrize(
+    ("stage", "figure"), [("pipeline", "llm_best_beta.json"), ("bridge", "bridge_regret_vs_step.json")]
+)
+def test_committed_figures_are_never_replaced_by_accident(stage, figure, tmp_path, capsys, monkeypatch):
+    """--figures pointing at git-tracked figures fails at once (one line, exit 2, file unchanged) without
+    --replace-tracked; the default output directory is under runs/."""
+    import llm.__main__ as cli
+
+    figs = _tracked_figures(tmp_path, figure)
+    monkeypatch.chdir(tmp_path)
+    extra = ["--preset", "tiny", "--skip-part1"] if stage == "pipeline" else ["--fast"]
+    rc = cli.main([stage, "--figures", str(figs), *extra, "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "tracked by git" in err[0] and "--replace-tracked" in err[0]
+    assert (figs / figure).read_text() == "{}" and sorted(p.name for p in figs.iterdir()) == [figure]
+    assert not (tmp_path / "runs").exists()  # refused before any work
+
+
+def test_pipeline_default_figures_live_under_the_run_dir(tmp_path, capsys, monkeypatch):
+    import llm.__main__ as cli
+
+    monkeypatch.chdir(tmp_path)
+    rc = cli.main(
+        ["pipeline", "--preset", "tiny", "--skip-part1", "--no-progress"]
+    )  # no part 1: fails after the guard
+    assert rc == 2 and "runs/tiny" in capsys.readouterr().err
+    assert (tmp_path / "runs" / "tiny" / "figures").is_dir() and not (tmp_path / "figures").exists()

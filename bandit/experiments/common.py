@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import ClassVar, Literal
 import torch
 
 from bandit.data import PREFERENCES
+from bandit.experiments.claims import check_claims
 from bandit.methods import METHODS, get_method
 from bandit.presets import PAPER
 from bandit.problem import BanditProblem
@@ -62,8 +64,11 @@ class ExperimentConfig:
 
     _min_seeds: ClassVar[int] = 1  # smallest valid --seeds (the simplex figure allows 0: exact flows only)
 
-    out: Path = Path("figures")
-    """Output directory for <name>.png and <name>.json (created if missing)."""
+    out: Path = Path("runs/bandit")
+    """Output directory for <name>.png and <name>.json (created if missing; `make reproduce` writes figures/)."""
+    replace_tracked: bool = False
+    """Allow overwriting files tracked by git in --out (`make reproduce` passes it): a committed figure is never
+    replaced by accident."""
     seeds: int = 10
     """S, number of independent seeds; each seed has its own dataset and shuffling."""
     epochs: int = 100
@@ -116,6 +121,12 @@ class ExperimentConfig:
             raise ValueError(f"{name}: --lr must be a finite float > 0, got {self.lr!r}")
         if not self.reward_noise >= 0:
             raise ValueError(f"{name}: --reward-noise must be >= 0, got {self.reward_noise!r}")
+        threshold = getattr(self, "threshold", 1.0)
+        if not (isinstance(threshold, numbers.Real) and 0 < threshold < math.inf):
+            raise ValueError(f"{name}: --threshold must be a regret level > 0, got {threshold!r}; e.g. 1e-3")
+        horizon = getattr(self, "max_exact_epochs", 1)
+        if not isinstance(horizon, int) or horizon < 1:
+            raise ValueError(f"{name}: --max-exact-epochs must be an integer >= 1, got {horizon!r}")
         if self.preference not in PREFERENCES:
             raise ValueError(f"{name}: --preference must be one of {PREFERENCES}, got {self.preference!r}")
         self.problem()  # validates rewards, ref_policy, beta
@@ -176,6 +187,7 @@ def make_record(name: str, cfg: ExperimentConfig, command: str | None = None) ->
     record.update(provenance(command or f"python -m bandit {name} --out {cfg.out}", cfg, wall))
     record["seeds"] = [cfg.seed + s for s in range(cfg.seeds)]
     record.update(payload)
+    record["claims"] = check_claims(file_stem(name), record)  # [{"text", "holds"}], checked on this run's numbers
     return record
 
 

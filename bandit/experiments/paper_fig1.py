@@ -121,7 +121,6 @@ def _first_below(values: list[float], threshold: float, offset: int = 1) -> int 
 def _fig1_summary(*, cfg, problem, mu1, mu2, methods, steps_per_epoch) -> dict:
     e = cfg.epochs
     s: dict = {"epochs": e, "threshold": cfg.threshold}
-    claims = []
     if "copg" in methods:
         c = methods["copg"]
         s["copg_final_regret_mean"] = c["regret_mean"][-1] if e else None
@@ -148,33 +147,6 @@ def _fig1_summary(*, cfg, problem, mu1, mu2, methods, steps_per_epoch) -> dict:
         s["copg_epoch_below_threshold_exact_adam"] = crossing
         crossing = crossing or cfg.max_exact_epochs
         s["copg_exact_adam_continuation"] = flow_regret[: max(e, min(cfg.max_exact_epochs, 2 * crossing))]
-        claims.append(
-            f"CoPG → zero regret: its stationary point is π* (regret {c['stationary_regret']:.1e}); at epoch {e} "
-            f"with the literal hyperparameters (Adam lr {cfg.lr:g}, batch {cfg.batch_size}) its regret is "
-            f"{s['copg_final_regret_mean']:.2e} ± {s['copg_final_regret_std']:.1e} (from {c['initial_regret']:.3f}); "
-            f"it falls below {cfg.threshold:g} at epoch {s['copg_epoch_below_threshold_exact_adam']} "
-            "(noise-free Adam with the same steps)."
-        )
-    if "ipo" in methods:
-        c = methods["ipo"]
-        claims.append(
-            f"IPO is biased: regret {c['regret_mean'][-1]:.3f} at epoch {e}, stationary regret "
-            f"{c['stationary_regret']:.3f} > 0."
-        )
-    if "pg" in methods:
-        c = methods["pg"]
-        claims.append(
-            f"PG with b = 0 gets worse: regret rises from {c['initial_regret']:.3f} to {c['regret_mean'][-1]:.3f} "
-            f"(stationary {c['stationary_regret']:.3f})."
-        )
-    if "pg_value" in methods and "pg" in methods:
-        c = methods["pg_value"]
-        claims.append(
-            f"PG with the exact value baseline is better than b = 0 ({c['regret_mean'][-1]:.4f} vs "
-            f"{methods['pg']['regret_mean'][-1]:.3f} at epoch {e}) but biased: stationary regret "
-            f"{c['stationary_regret']:.4f} > 0."
-        )
-    s["claims"] = claims
     return s
 
 

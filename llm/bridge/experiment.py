@@ -30,7 +30,7 @@ from transformers import TrainerCallback
 
 from bandit.problem import kl_divergence
 from bandit.progress import progress as progress_bar
-from bandit.records import atomic_write_json
+from bandit.records import atomic_write_json, prepare_output_dir
 from bandit.stationary import stationary_point
 from llm.bridge.exact import (
     bandit_problem,
@@ -40,7 +40,7 @@ from llm.bridge.exact import (
     optimal_log_policy,
     reward_table,
 )
-from llm.bridge.plots import make_figures
+from llm.bridge.plots import FIGURE_NAMES, make_figures
 from llm.bridge.task import BridgeTask, TaskConfig, build_policy, make_tokenizer, summary_reward
 from llm.data.batching import collate
 from llm.data.offline import write_offline
@@ -90,6 +90,8 @@ class BridgeConfig:
     """Output directory: results.json, the offline dataset, per-run trainer outputs, figures (unless --figures)."""
     figures: str | None = None
     """Directory for the figures bridge_*.{png,json}; default <out>/figures (`make reproduce-bridge`: figures)."""
+    replace_tracked: bool = False
+    """Allow overwriting figures tracked by git in --figures (`make reproduce-bridge` passes it)."""
     fast: bool = False
     """Test mode (seconds): 4 words, ≤ 2-word completions, 4 prompts, 1 seed, short SFT, 100 steps, no sweep."""
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -653,9 +655,14 @@ def main(argv: list[str] | None = None) -> int:
     def _run() -> int:
         cfg = tyro.cli(BridgeConfig, args=argv, description=__doc__, prog="python -m llm bridge")
         print("[bridge] config: " + json.dumps(dataclasses.asdict(cfg)))
+        names = [f"bridge_{n}{ext}" for n in FIGURE_NAMES for ext in (".json", ".png")]
+        figures = Path(cfg.figures) if cfg.figures else Path(cfg.out) / "figures"
+        replaced = prepare_output_dir(figures, names, cfg.replace_tracked, flag="--figures")  # before any work
         command = "python -m llm bridge " + " ".join(shlex.quote(a) for a in argv)
         res = run_bridge(cfg, command=command.strip())
         print(report(res))
+        if replaced:
+            print(f"[bridge] replaced {len(replaced)} tracked file(s) in {figures} (git diff shows what changed)")
         return 0
 
     return _run()

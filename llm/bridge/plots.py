@@ -17,7 +17,10 @@ from typing import Any
 from bandit.records import provenance, write_figure
 from llm.model.evaluation import seed_ci
 
-__all__ = ["make_figures", "draw_record"]
+__all__ = ["FIGURE_NAMES", "make_figures", "draw_record"]
+
+FIGURE_NAMES = ("regret_vs_step", "network_vs_tabular", "offpolicy")
+"""The figures a run writes, as ``bridge_<name>.{png,json}``."""
 
 
 def _ci(values: list[float]) -> tuple[float, float]:
