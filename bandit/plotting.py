@@ -42,6 +42,25 @@ def _floor(x) -> np.ndarray:
     return np.maximum(np.asarray(x, dtype=float), _FLOOR)
 
 
+def _floor_note(ax: plt.Axes) -> None:
+    """Mark the floor of a log-scale regret axis: values ≤ _FLOOR, an exact 0 included, are drawn on it."""
+    ax.axhline(_FLOOR, color="0.55", lw=0.7, zorder=0)
+    ax.annotate(
+        f"floor: regret ≤ {_FLOOR:g} (exactly 0 included) is drawn here",
+        (0.01, _FLOOR),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 3),
+        textcoords="offset points",
+        fontsize=7,
+        color="0.35",
+    )
+
+
+def _label(m: dict, values) -> str:
+    """Legend label, saying so when the whole exact curve sits on the floor (it would hide behind others)."""
+    return m["label"] + (" (exact 0: on the floor)" if max(values) <= _FLOOR else "")
+
+
 def _draw_paper_fig1(rec: dict) -> plt.Figure:
     cfg = rec["config"]
     epochs = np.array(rec["epochs"])
@@ -61,8 +80,12 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         ax.plot(ep, _floor(cont), color=_color("copg"), ls=":", lw=1.5, label=label)
         if cross:
             ax.axvline(cross, color=_color("copg"), ls=":", lw=0.8)
+        below = np.flatnonzero(np.array(cont) <= _FLOOR)  # stop the x-axis soon after the continuation hits the floor
+        end = max(len(epochs), int(below[0]) + 1 if below.size else len(cont))
+        ax.set_xlim(0, 1.08 * end)
     ax.set_yscale("log")
     ax.set_ylim(bottom=_FLOOR * 0.8)
+    _floor_note(ax)
     ax.set_xlabel(f"epoch ({rec['steps_per_epoch']} Adam steps of batch {cfg['batch_size']})")
     ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)")
     ax.set_title(
@@ -70,8 +93,8 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         f"{len(rec['seeds'])} seeds (mean ± std)",
         fontsize=9,
     )
-    ax.legend(fontsize=8, loc="center right", title="dashed: exact stationary regret\n(at the floor = 0)",
-              title_fontsize=7)  # fmt: skip
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.06), title="dashed: exact stationary regret",
+              title_fontsize=7, framealpha=0.9)  # fmt: skip
     names = list(rec["methods"])
     arms = len(rec["problem"]["rewards"])
     width = 0.8 / (len(names) + 1)
@@ -92,13 +115,15 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     xa = np.array(rec["exact_alphas"])
     for name, m in rec["methods"].items():
-        c = _color(name)
-        ax.plot(xa, _floor(m["exact_regret"]), color=c, lw=1.2, label=f"{m['label']} (exact)")
+        c, top = _color(name), name == "copg"  # CoPG on top and thicker: several methods can share the floor
+        ax.plot(xa, _floor(m["exact_regret"]), color=c, lw=2.6 if top else 1.2, zorder=4 if top else 2,
+                label=_label(m, m["exact_regret"]))  # fmt: skip
         if "regret_mean" in m:
             mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
             ax.errorbar(rec["alphas"], _floor(mean), yerr=std, fmt="o", color=c, ms=4, capsize=2)
     ax.set_yscale("log")
     ax.set_ylim(bottom=_FLOOR * 0.8)
+    _floor_note(ax)
     ax.set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
     ax.set_ylabel("final regret")
     cfg = rec["config"]
@@ -115,8 +140,9 @@ def _draw_beta(rec: dict) -> plt.Figure:
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
     xb = np.array(rec["exact_betas"])
     for name, m in rec["methods"].items():
-        c = _color(name)
-        ax.plot(xb, _floor(m["exact_regret"]), color=c, label=m["label"])
+        c, top = _color(name), name == "copg"  # CoPG on top and thicker: several methods can share the floor
+        ax.plot(xb, _floor(m["exact_regret"]), color=c, lw=2.6 if top else 1.2, zorder=4 if top else 2,
+                label=_label(m, m["exact_regret"]))  # fmt: skip
         ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
         if "regret_mean" in m:
             ax.errorbar(rec["betas"], _floor(m["regret_mean"]), yerr=m["regret_std"], fmt="o", color=c, ms=4)
@@ -127,6 +153,7 @@ def _draw_beta(rec: dict) -> plt.Figure:
         a.set_xlabel("β")
     ax.set_yscale("log")
     ax.set_ylim(bottom=_FLOOR * 0.8)
+    _floor_note(ax)
     ax.set_ylabel("final regret (lines: exact stationary; dots: sampled)")
     ax2.set_ylabel("KL(π‖π_ref)")
     ax2.set_yscale("log")
