@@ -163,3 +163,23 @@ def test_beta_accepts_any_real_scalar():
     for beta in (np.float32(0.1), np.float64(0.1), torch.tensor(0.1).item()):
         assert torch.allclose(copg_loss(logps, ref, rewards, beta), expected)
     BanditProblem(torch.tensor([1.0, 0.0]), torch.tensor([0.5, 0.5]), np.float32(0.5))
+
+
+def test_claims_are_computed_from_the_numbers(tmp_path):
+    """A claim's verdict follows the record's numbers: doctor them and the verdict flips (no hard-coded ✓)."""
+    import copy
+
+    from bandit.experiments.claims import check_claims
+
+    assert main(["paper-fig1", "--out", str(tmp_path), "--no-progress", *TINY["paper-fig1"]]) == 0
+    rec = json.loads((tmp_path / "paper_fig1.json").read_text())
+    verdicts = {c["text"].split(":")[0]: c["holds"] for c in check_claims("paper_fig1", rec)}
+    assert verdicts["IPO is biased"] is True
+    bad = copy.deepcopy(rec)
+    bad["methods"]["ipo"]["stationary_regret"] = 0.0
+    bad["methods"]["copg"]["stationary_regret"] = 0.2
+    flipped = {c["text"].split(":")[0]: c["holds"] for c in check_claims("paper_fig1", bad)}
+    assert flipped["IPO is biased"] is False
+    assert not next(c for c in check_claims("paper_fig1", bad) if c["text"].startswith("CoPG"))["holds"]
+    assert check_claims("data_size", {"slope": -2.0})[0]["holds"] is False
+    assert check_claims("no_such_experiment", rec) == []
