@@ -6,9 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bandit.data import sample_pairs
-from bandit.dynamics import train_many
-from bandit.experiments.common import ExperimentConfig, mean_std, register, trainer_path
+from bandit.experiments.common import (
+    ExperimentConfig,
+    mean_std,
+    register,
+    sample_configured,
+    train_configured,
+    trainer_path,
+)
 from bandit.methods import METHODS
 from bandit.stationary import stationary_point
 
@@ -63,29 +68,8 @@ def run_beta_sweep(cfg: BetaSweepConfig) -> dict:
         methods[name].update(regret_mean=[], regret_std=[], kl_to_ref_mean=[], kl_to_ref_std=[])
     for b in cfg.betas:
         problem = base.with_beta(b)
-        data = sample_pairs(
-            problem,
-            mu1,
-            mu2,
-            num_pairs=cfg.num_pairs,
-            num_seeds=cfg.seeds,
-            seed=cfg.seed,
-            reward_noise=cfg.reward_noise,
-            preference=cfg.preference,
-        )
-        hists = train_many(
-            cfg.methods,
-            problem=problem,
-            data=data,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            optimizer=cfg.optimizer,
-            seed=cfg.seed,
-            pref_beta=b,
-            reward_noise=cfg.reward_noise,
-            progress=cfg.progress,
-        )
+        data = sample_configured(cfg, problem, mu1, mu2)
+        hists = train_configured(cfg, problem, data, pref_beta=b)
         for name in cfg.methods:
             final = hists[name].policies[-1]
             for key, val in (("regret", problem.regret(final)), ("kl_to_ref", problem.kl_to_ref(final))):

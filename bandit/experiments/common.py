@@ -22,7 +22,8 @@ from typing import ClassVar, Literal
 
 import torch
 
-from bandit.data import PREFERENCES
+from bandit.data import PREFERENCES, sample_pairs
+from bandit.dynamics import train_many
 from bandit.experiments.claims import check_claims
 from bandit.methods import METHODS, get_method
 from bandit.presets import PAPER
@@ -37,6 +38,8 @@ __all__ = [
     "make_record",
     "register",
     "run_experiment",
+    "sample_configured",
+    "train_configured",
     "trainer_path",
 ]
 
@@ -140,6 +143,49 @@ class ExperimentConfig:
     def behaviour(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(μ1, μ2) as [A] float64 tensors."""
         return torch.tensor(self.mu1, dtype=torch.float64), torch.tensor(self.mu2, dtype=torch.float64)
+
+
+def sample_configured(
+    cfg: ExperimentConfig,
+    problem: BanditProblem,
+    mu1: torch.Tensor,
+    mu2: torch.Tensor,
+    *,
+    num_pairs: int | None = None,
+    num_seeds: int | None = None,
+    preference: str | None = None,
+):
+    """``sample_pairs`` with the config's data settings (pairs, seeds, seed, noise, labels); keywords override."""
+    return sample_pairs(
+        problem,
+        mu1,
+        mu2,
+        num_pairs=cfg.num_pairs if num_pairs is None else num_pairs,
+        num_seeds=cfg.seeds if num_seeds is None else num_seeds,
+        seed=cfg.seed,
+        reward_noise=cfg.reward_noise,
+        preference=cfg.preference if preference is None else preference,
+    )
+
+
+def train_configured(cfg: ExperimentConfig, problem: BanditProblem, data, pref_beta: float | None = None) -> dict:
+    """``train_many`` of every method of ``cfg`` on ``data`` with the config's optimiser settings (one call site).
+
+    ``pref_beta`` overrides ``cfg.ipo_beta`` (IPO's τ and DPO's β), e.g. in the β sweep where τ follows β.
+    """
+    return train_many(
+        cfg.methods,
+        problem=problem,
+        data=data,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        optimizer=cfg.optimizer,
+        seed=cfg.seed,
+        pref_beta=cfg.ipo_beta if pref_beta is None else pref_beta,
+        reward_noise=cfg.reward_noise,
+        progress=cfg.progress,
+    )
 
 
 def file_stem(name: str) -> str:

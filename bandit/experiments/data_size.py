@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bandit.data import sample_pairs
 from bandit.dynamics import train_sampled
-from bandit.experiments.common import ExperimentConfig, mean_std, register
+from bandit.experiments.common import ExperimentConfig, mean_std, register, sample_configured
 from bandit.policies import policy
 from bandit.problem import BanditProblem
 
@@ -78,16 +77,7 @@ def run_data_size(cfg: DataSizeConfig) -> dict:
     mu1, mu2 = cfg.behaviour()
     per_size = []
     for n in cfg.sizes:
-        data = sample_pairs(
-            problem,
-            mu1,
-            mu2,
-            num_pairs=n,
-            num_seeds=cfg.seeds,
-            seed=cfg.seed,
-            reward_noise=cfg.reward_noise,
-            preference="reward",
-        )
+        data = sample_configured(cfg, problem, mu1, mu2, num_pairs=n, preference="reward")
         per_size.append(problem.regret(policy(empirical_copg_optimum(problem, data.arms, data.rewards))))
     reg = torch.stack(per_size)  # [M, S]
     mean, std = mean_std(reg, dim=1)
@@ -98,16 +88,7 @@ def run_data_size(cfg: DataSizeConfig) -> dict:
                "empirical_optimum_regret_mean": []}  # fmt: skip
     path = None
     for n in cfg.sampled_sizes:
-        data = sample_pairs(
-            problem,
-            mu1,
-            mu2,
-            num_pairs=n,
-            num_seeds=cfg.sampled_seeds,
-            seed=cfg.seed,
-            reward_noise=cfg.reward_noise,
-            preference="reward",
-        )
+        data = sample_configured(cfg, problem, mu1, mu2, num_pairs=n, num_seeds=cfg.sampled_seeds, preference="reward")
         epochs = max(1, round(cfg.sampled_steps / math.ceil(n / cfg.batch_size)))
         hist = train_sampled(
             "copg",

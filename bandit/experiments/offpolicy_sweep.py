@@ -6,9 +6,15 @@ from dataclasses import dataclass
 
 import torch
 
-from bandit.data import offpolicy_family, sample_pairs
-from bandit.dynamics import train_many
-from bandit.experiments.common import ExperimentConfig, mean_std, register, trainer_path
+from bandit.data import offpolicy_family
+from bandit.experiments.common import (
+    ExperimentConfig,
+    mean_std,
+    register,
+    sample_configured,
+    train_configured,
+    trainer_path,
+)
 from bandit.methods import METHODS
 from bandit.stationary import stationary_point
 
@@ -55,29 +61,8 @@ def run_offpolicy_sweep(cfg: OffPolicySweepConfig) -> dict:
             guess = sp.logits
     n_a, s = len(cfg.alphas), cfg.seeds
     mu_runs = offpolicy_family(problem, alphas).repeat_interleave(s, dim=0)  # [N·S, A], run = α-major
-    data = sample_pairs(
-        problem,
-        mu_runs,
-        mu_runs,
-        num_pairs=cfg.num_pairs,
-        num_seeds=n_a * s,
-        seed=cfg.seed,
-        reward_noise=cfg.reward_noise,
-        preference=cfg.preference,
-    )
-    hists = train_many(
-        cfg.methods,
-        problem=problem,
-        data=data,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        optimizer=cfg.optimizer,
-        seed=cfg.seed,
-        pref_beta=cfg.ipo_beta,
-        reward_noise=cfg.reward_noise,
-        progress=cfg.progress,
-    )
+    data = sample_configured(cfg, problem, mu_runs, mu_runs, num_seeds=n_a * s)
+    hists = train_configured(cfg, problem, data)
     for name in cfg.methods:
         final = hists[name].regret[-1].reshape(n_a, s)  # [N, S]
         mean, std = mean_std(final, dim=1)

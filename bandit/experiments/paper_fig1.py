@@ -5,9 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bandit.data import sample_pairs
-from bandit.dynamics import exact_flow, train_many
-from bandit.experiments.common import ExperimentConfig, mean_std, register, trainer_path
+from bandit.dynamics import exact_flow
+from bandit.experiments.common import (
+    ExperimentConfig,
+    mean_std,
+    register,
+    sample_configured,
+    train_configured,
+    trainer_path,
+)
 from bandit.methods import get_method
 from bandit.policies import policy
 from bandit.stationary import stationary_point
@@ -37,31 +43,10 @@ def run_paper_fig1(cfg: PaperFig1Config) -> dict:
     """
     problem = cfg.problem()
     mu1, mu2 = cfg.behaviour()
-    data = sample_pairs(
-        problem,
-        mu1,
-        mu2,
-        num_pairs=cfg.num_pairs,
-        num_seeds=cfg.seeds,
-        seed=cfg.seed,
-        reward_noise=cfg.reward_noise,
-        preference=cfg.preference,
-    )
+    data = sample_configured(cfg, problem, mu1, mu2)
     steps_per_epoch = math.ceil(cfg.num_pairs / cfg.batch_size)
     methods = {}
-    hists = train_many(
-        cfg.methods,
-        problem=problem,
-        data=data,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        optimizer=cfg.optimizer,
-        seed=cfg.seed,
-        pref_beta=cfg.ipo_beta,
-        reward_noise=cfg.reward_noise,
-        progress=cfg.progress,
-    )
+    hists = train_configured(cfg, problem, data)
     for name in cfg.methods:
         hist = hists[name]
         regret = hist.regret  # [E+1, S]

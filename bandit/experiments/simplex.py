@@ -7,9 +7,16 @@ from typing import ClassVar
 
 import torch
 
-from bandit.data import sample_pairs
-from bandit.dynamics import exact_flow, train_many
-from bandit.experiments.common import ALL_METHODS, ExperimentConfig, Optimizer, register, trainer_path
+from bandit.dynamics import exact_flow
+from bandit.experiments.common import (
+    ALL_METHODS,
+    ExperimentConfig,
+    Optimizer,
+    register,
+    sample_configured,
+    train_configured,
+    trainer_path,
+)
 from bandit.methods import get_method
 from bandit.policies import policy
 from bandit.problem import BanditProblem
@@ -89,32 +96,11 @@ def run_simplex(cfg: SimplexConfig) -> dict:
     mu1, mu2 = cfg.behaviour()
     data = None
     if cfg.seeds > 0:
-        data = sample_pairs(
-            problem,
-            mu1,
-            mu2,
-            num_pairs=cfg.num_pairs,
-            num_seeds=cfg.seeds,
-            seed=cfg.seed,
-            reward_noise=cfg.reward_noise,
-            preference=cfg.preference,
-        )
+        data = sample_configured(cfg, problem, mu1, mu2)
     methods = {}
     hists = {}
     if data is not None:
-        hists = train_many(
-            cfg.methods,
-            problem=problem,
-            data=data,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            optimizer=cfg.optimizer,
-            seed=cfg.seed,
-            pref_beta=cfg.ipo_beta,
-            reward_noise=cfg.reward_noise,
-            progress=cfg.progress,
-        )
+        hists = train_configured(cfg, problem, data)
     for name in cfg.methods:
         traj = simplex_trajectory(
             name,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bandit.data import partial_support, sample_pairs
-from bandit.dynamics import train_many
-from bandit.experiments.common import ALL_METHODS, ExperimentConfig, mean_std, register, trainer_path
+from bandit.experiments.common import ALL_METHODS, ExperimentConfig, mean_std, register, train_configured, trainer_path
 from bandit.methods import get_method
 from bandit.stationary import stationary_point
 
@@ -53,19 +52,7 @@ def run_support(cfg: SupportConfig) -> dict:
     )
     missing = list(cfg.missing)
     methods = {}
-    hists = train_many(
-        cfg.methods,
-        problem=problem,
-        data=data,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        optimizer=cfg.optimizer,
-        seed=cfg.seed,
-        pref_beta=cfg.ipo_beta,
-        reward_noise=cfg.reward_noise,
-        progress=cfg.progress,
-    )
+    hists = train_configured(cfg, problem, data)
     for name in cfg.methods:
         hist = hists[name]
         sp = stationary_point(name, problem, mu1, mu2, pref_beta=cfg.ipo_beta, preference=cfg.preference)
