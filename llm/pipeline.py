@@ -251,7 +251,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
             last = res["eval"][-1]
             print(
                 f"[pipeline]    {m} β={beta:g}: proxy {last['reward/proxy_mean']:.3f} ± "
-                f"{last['reward/proxy_sem']:.3f}, KL {last.get('policy/kl_to_ref', float('nan')):.2f}, "
+                f"{last['reward/proxy_sem']:.3f}, KL {last.get('policy/kl_to_ref_k3', float('nan')):.2f} (k3), "
                 f"gold {last.get('reward/gold_mean', float('nan')):.3f} ({time.time() - t0:.0f}s)",
                 flush=True,
             )

@@ -139,6 +139,7 @@ def test_offline_rows_use_the_enumerated_log_probs(tmp_path):
     assert torch.allclose(mu1.sum(-1), torch.ones(cfg.train_prompts, dtype=torch.float64))
 
 
+@pytest.mark.slow  # imports the whole bridge CLI stack (≈ 10 s)
 def test_cli_help_and_bad_input(capsys):
     """--help (through python -m llm) explains the options; a user error is one line on stderr with exit code 2."""
     from llm.bridge.experiment import main

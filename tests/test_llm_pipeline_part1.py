@@ -43,6 +43,7 @@ def run_dir(tmp_path_factory):
     return rd
 
 
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
 def test_stage_outputs(run_dir):
     for rel in [
         "corpus/train.jsonl",
@@ -60,12 +61,14 @@ def test_stage_outputs(run_dir):
     assert not list(run_dir.rglob("*.tmp")), "a temporary file was left behind"
 
 
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
 def test_sft_lowers_heldout_loss(run_dir):
     m = json.loads((run_dir / "sft/metrics.json").read_text())
     assert m["heldout_loss_after"] < m["heldout_loss_before"] - 0.1
     assert len(m["samples_before"]) == len(m["samples_after"]) > 0
 
 
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
 def test_reward_model_above_chance(run_dir):
     """Held-out pair accuracy of the Bradley–Terry RM beats a coin flip on the toy pairs."""
     m = json.loads((run_dir / "reward/metrics.json").read_text())
@@ -73,6 +76,7 @@ def test_reward_model_above_chance(run_dir):
     assert m["curve"][-1] < m["curve"][0] or m["train_accuracy"] > 0.6
 
 
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
 def test_offline_dataset_consistent(run_dir):
     """Every row validates; ref/behaviour log-probs and rewards equal a recomputation with the saved models."""
     from llm.data.offline import OFFLINE_FIELDS, load_offline
@@ -106,6 +110,7 @@ def test_offline_dataset_consistent(run_dir):
     assert gold(prompts, [r["reference"] for r in rows[:4]]) == pytest.approx([1.0] * 4)
 
 
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
 def test_offline_rows_keep_the_sampled_ids(run_dir):
     """Issue 14, bugs 2–3: sampled completions are stored as their token ids (human: text only), truncated ones are
     flagged, and the trainer's ln π_ref at step 0 (its collator + sequence_logps on the SFT policy) equals the
@@ -131,6 +136,7 @@ def test_offline_rows_keep_the_sampled_ids(run_dir):
     torch.testing.assert_close(step0, batch["ref_logps"], atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
 def test_sample_is_resumable(run_dir, capsys):
     """A re-run reuses the cached per-temperature parts and reproduces the dataset exactly."""
     from llm.stages import sample
@@ -141,6 +147,7 @@ def test_sample_is_resumable(run_dir, capsys):
     assert (run_dir / "offline/train.jsonl").read_text() == before
 
 
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
 def test_eval_prompts(run_dir):
     from llm.data.corpus import load_eval_prompts
 
