@@ -40,11 +40,15 @@ format: $(STAMP)  ## apply ruff format and autofixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint  ## lint, then the whole test suite (notebooks included)
-	$(PY) -m pytest -q
+# Two pytest workers (pytest-xdist), one test module per worker at a time (--dist loadscope: a module's fixtures, such
+# as the tiny LLM chain, are built once); each worker runs torch on one thread.
+XDIST := -n 2 --dist loadscope
+
+test: lint  ## lint, then the whole test suite (notebooks included), on two workers
+	$(PY) -m pytest -q $(XDIST)
 
 test-fast: $(STAMP)  ## the inner loop: every test not marked slow (no notebooks, no subprocess runs)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" $(XDIST)
 
 constraints: $(STAMP)  ## rewrite requirements/constraints.txt from .venv (after a deliberate upgrade)
 	@{ head -3 $(CONSTRAINTS); $(PIP) freeze --exclude-editable | grep -v '^torch[ =@]'; } > $(CONSTRAINTS).tmp

@@ -1,110 +1,230 @@
-"""Figures of the LLM lab from the evaluation records of a β sweep (paper Figs. 2–6, plus reward–KL and proxy–gold).
+"""The LLM comparison: statistics with confidence intervals over seeds × prompts, and its figures.
 
-Every figure is ``<dir>/<name>.png`` + ``<dir>/<name>.json``; the JSON holds the data drawn (per-run evaluation
-curves), the resolved config, seeds, package versions, git revision and the exact command, and redraws the PNG:
+Input: ``runs``, a list of ``{"method", "beta", "seed", "dataset", "eval": [record per evaluation step]}`` (records of
+``llm.model.evaluation.evaluate_policy`` with per-prompt means: ``proxy`` = the standardised reward, ``kl_exact``,
+``gold``, ``length``, ...) and ``sft``, the record of π_ref (step 0 of every curve). Every run of one pipeline is
+evaluated on the same prompts with the same random numbers, so per-prompt values of two runs are paired.
 
-    python -m bandit plot figures/llm_final_reward_vs_beta.json   # the one redraw command of both labs
+The evaluation prompts are split once: the first ``selection_prompts`` form the **selection** split, on which each
+method's best β is chosen; every number below is stated on the disjoint **report** split. A comparison is the mean
+over seeds × report prompts with a 95 % interval from :func:`llm.model.evaluation.crossed_ci` (seed and prompt both
+random); a verdict is printed only where the interval excludes 0.
 
-Input: ``runs``, a list of ``{"method", "beta", "seed", "eval": [record per evaluation step], "wall_clock_s"}`` where
-a record has ``step``, ``reward/proxy_mean``, ``reward/proxy_sem``, ``reward/gold_mean``, ``policy/kl_to_ref``, … and
-``per_prompt`` lists (see ``llm.stages.evaluate``); ``sft``, the same record for π_ref (step 0 of every curve).
+Figures (``<dir>/<name>.png`` + ``.json``; ``python -m bandit plot <json>`` redraws one):
 
-Choosing β and reporting the result on the same prompts biases the result up (the best of several noisy means is
-the maximum of the noise too). So the evaluation prompts are split by :func:`split_eval_prompts` into two disjoint,
-seeded halves: each method's β is chosen on the *selection* half (:func:`best_beta` with ``prompts=selection``) and
-the best-β curves, final rewards and paired differences are reported on the *report* half only. Both index lists are
-recorded in ``llm_best_beta.json`` (``data.prompt_split``). The sweep figures (reward vs step, final reward vs β,
-frontier) show every run on all evaluation prompts: they choose nothing.
+* ``llm_frontier``   (a) reward vs exact KL(π‖π_ref), one point per (method, β), 95 % intervals on both axes;
+* ``llm_jbeta``      (b) J_β = E[R] − β·KL of each method trained at β, and CoPG minus each method (paired);
+* ``llm_best_beta``  (c) the paper's Fig. 6 view: reward vs step at each method's best β (chosen on the selection
+  split), bands = 95 % intervals, and the paired final differences;
+* ``llm_curves``     reward vs step of every run (mean over seeds): have the curves flattened?
+* ``llm_offpolicy``  CoPG vs naive PG as the behaviour policy μ moves away from π_ref (the LLM analogue of the bandit
+  lab's off-policy figure): J_β of both and their paired difference per μ.
 """
 
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 from typing import Any
 
 from bandit.records import provenance, write_figure
 from bandit.style import style
-from llm.model.evaluation import mean_ci
+from llm.model.evaluation import crossed_ci
 
-__all__ = ["make_figures", "best_beta", "split_eval_prompts", "draw_record"]  # + the FIGURES table (a dict)
-PROXY, GOLD = "reward/proxy_mean", "reward/gold_mean"
-KL = "policy/kl_to_ref_k3"  # the k3 estimate: never negative (k1, policy/kl_to_ref, is unbiased but can be)
+__all__ = ["FIGURE_NAMES", "figure_names", "summarise", "make_figures", "draw_record"]  # + FIGURES (a dict)
 
-
-def _strip(rec: dict) -> dict:
-    return {k: v for k, v in rec.items() if k != "per_prompt"}
+FIGURE_NAMES = ("llm_frontier", "llm_jbeta", "llm_best_beta", "llm_curves", "llm_offpolicy")
+MAIN = "train"  # the dataset of the β sweep (μ = π_ref at T = 1)
 
 
-def _curve(run: dict, sft: dict | None) -> list[dict]:
-    recs = [_strip(r) for r in run["eval"]]
-    if sft is not None and (not recs or recs[0]["step"] != 0):
-        recs = [{**_strip(sft), "step": 0}] + recs
-    return recs
+def figure_names(offpolicy: bool = True) -> list[str]:
+    """The figures :func:`make_figures` writes (file stems); ``llm_offpolicy`` only with an off-policy sweep."""
+    return [n for n in FIGURE_NAMES if offpolicy or n != "llm_offpolicy"]
 
 
-def split_eval_prompts(n: int, seed: int = 0) -> tuple[list[int], list[int]]:
-    """Disjoint (selection, report) halves of the n evaluation-prompt indices: a seeded random permutation, cut in two.
-
-    The selection half has ⌊n/2⌋ prompts, the report half the rest; both are sorted. Deterministic given (n, seed).
-    """
-    perm = list(range(n))
-    random.Random(seed).shuffle(perm)
-    return sorted(perm[: n // 2]), sorted(perm[n // 2 :])
+# ----------------------------------------------------------------------------------------------------------------
+# Statistics
+# ----------------------------------------------------------------------------------------------------------------
 
 
-def _proxy_on(rec: dict, prompts: list[int] | None) -> float:
-    """Proxy reward of an evaluation record averaged over the prompt indices ``prompts`` (None: the record's mean)."""
-    if prompts is None:
-        return rec[PROXY]
-    per = rec["per_prompt"]["proxy"]
-    return sum(per[i] for i in prompts) / len(prompts)
+def _values(rec: dict, key: str, beta: float | None = None) -> list[float]:
+    """Per-prompt values of an evaluation record: a per-prompt key, or ``"J"`` = proxy − β·kl_exact."""
+    per = rec["per_prompt"]
+    if key == "J":
+        return [r - beta * k for r, k in zip(per["proxy"], per["kl_exact"])]
+    return per[key]
 
 
-_PER_PROMPT_KEYS = {  # per-prompt list → (mean key, s.e. key or None) of an evaluation record
-    "proxy": (PROXY, "reward/proxy_sem"),
-    "gold": (GOLD, "reward/gold_sem"),
-    "kl_k1": ("policy/kl_to_ref", "policy/kl_to_ref_sem"),
-    "kl_k3": (KL, None),
-    "length": ("policy/length_mean", None),
-}
+def _table(runs: list[dict], key: str, prompts: list[int], step: int = -1, beta: float | None = None) -> list[list]:
+    """Seeds × prompts table of ``key`` at evaluation ``step`` (index) of each run, on the prompt indices."""
+    rows = []
+    for r in sorted(runs, key=lambda r: r["seed"]):
+        v = _values(r["eval"][step], key, beta)
+        rows.append([v[i] for i in prompts])
+    return rows
 
 
-def _restrict(rec: dict, prompts: list[int] | None) -> dict:
-    """The record without per-prompt lists, its means (and s.e.) recomputed on ``prompts`` (None: unchanged)."""
-    out = _strip(rec)
-    if prompts is None:
-        return out
-    for name, (mean_key, sem_key) in _PER_PROMPT_KEYS.items():
-        per = rec.get("per_prompt", {}).get(name)
-        if per:
-            ci = mean_ci([per[i] for i in prompts])
-            out[mean_key] = ci["mean"]
-            if sem_key:
-                out[sem_key] = ci["sem"]
-    out["n_prompts"] = len(prompts)
-    return out
+def _ci(table: list[list[float]]) -> dict:
+    c = crossed_ci(table)
+    return {k: c[k] for k in ("mean", "low", "high", "sem", "df", "seeds", "prompts", "significant")}
 
 
-def best_beta(runs: list[dict], method: str, prompts: list[int] | None = None) -> dict | None:
-    """The run of ``method`` with the highest final proxy reward on the prompt indices ``prompts`` (ties: smaller β).
+def _diff(a: list[list[float]], b: list[list[float]]) -> dict:
+    """Paired difference a − b: seed i of a with seed i of b, prompt by prompt (common random numbers)."""
+    n = min(len(a), len(b))
+    return _ci([[x - y for x, y in zip(a[i], b[i])] for i in range(n)])
 
-    Pass the selection half of :func:`split_eval_prompts` and report on the other half; ``prompts=None`` uses every
-    prompt (the record's mean), which biases the reported reward of the chosen run upwards.
-    """
-    cands = [r for r in runs if r["method"] == method and r["eval"]]
-    if not cands:
+
+def _select(runs: list[dict], **kw: Any) -> list[dict]:
+    return [r for r in runs if all(r.get(k) == v for k, v in kw.items())]
+
+
+def _verdict(label: str, d: dict, unit: str = "") -> str | None:
+    """A sentence for a paired difference whose 95 % interval excludes 0; None (no verdict) otherwise."""
+    if not d["significant"]:
         return None
-    return max(cands, key=lambda r: (_proxy_on(r["eval"][-1], prompts), -r["beta"]))
+    word = "higher" if d["mean"] > 0 else "lower"
+    a, b = label.split(" − ")
+    return (
+        f"{a} is {word} than {b}{unit}: {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] "
+        f"({d['seeds']} seeds × {d['prompts']} report prompts)"
+    )
 
 
-def _methods(runs: list[dict]) -> list[str]:
-    seen: list[str] = []
-    for r in runs:
-        if r["method"] not in seen:
-            seen.append(r["method"])
-    return seen
+def summarise(
+    runs: list[dict],
+    sft: dict,
+    selection: list[int],
+    report: list[int],
+    common_betas: list[float],
+    offpolicy_beta: float | None = None,
+) -> dict[str, Any]:
+    """Every number of the comparison (see the module docstring); JSON-able, the data of every figure.
+
+    Args:
+        runs: every run (main sweep on dataset ``train`` and the off-policy runs on other datasets).
+        sft: the evaluation record of π_ref.
+        selection, report: disjoint prompt indices (choose on ``selection``, state on ``report``).
+        common_betas: the β grid shared by every method (for J_β at a common β).
+        offpolicy_beta: β of the off-policy runs (None: no off-policy sweep).
+    """
+    main = [r for r in runs if r.get("dataset", MAIN) == MAIN and r.get("part", "beta_sweep") == "beta_sweep"]
+    methods = list(dict.fromkeys(r["method"] for r in main))
+    sft_tab = [[v for i, v in enumerate(sft["per_prompt"]["proxy"]) if i in set(report)]]
+    out: dict[str, Any] = {
+        "methods": methods,
+        "selection_prompts": len(selection),
+        "report_prompts": len(report),
+        "sft": {
+            "reward": _ci(sft_tab),
+            "kl": 0.0,
+            "gold": _ci([[sft["per_prompt"]["gold"][i] for i in report]]) if "gold" in sft["per_prompt"] else None,
+            "within_prompt_sd": sft.get("reward/within_prompt_sd"),
+        },
+        "points": [],
+        "jbeta": [],
+        "best": {},
+        "paired_best": {},
+        "curves": [],
+        "offpolicy": None,
+        "verdicts": [],
+    }
+    # the evaluation s.e. of π_ref's mean reward on the report split vs the reward's within-prompt spread
+    sd_within = sft.get("reward/within_prompt_sd")
+    se = out["sft"]["reward"]["sem"]
+    out["sft"]["within_sd_over_se"] = sd_within / se if sd_within and se else None
+
+    # (a) frontier points and curves: every (method, β) of the main sweep
+    for m in methods:
+        for beta in sorted({r["beta"] for r in _select(main, method=m)}):
+            rs = _select(main, method=m, beta=beta)
+            point = {
+                "method": m,
+                "beta": beta,
+                "seeds": sorted(r["seed"] for r in rs),
+                "reward": _ci(_table(rs, "proxy", report)),
+                "kl": _ci(_table(rs, "kl_exact", report)),
+                "J": _ci(_table(rs, "J", report, beta=beta)),
+                "gold": _ci(_table(rs, "gold", report)) if "gold" in rs[0]["eval"][-1]["per_prompt"] else None,
+                "length": _ci(_table(rs, "length", report)),
+                "truncated": _ci(_table(rs, "truncated", report)),
+                "selection_reward": _ci(_table(rs, "proxy", selection))["mean"],
+            }
+            out["points"].append(point)
+            steps = [0] + [rec["step"] for rec in rs[0]["eval"]]
+            curve = [{"step": 0, **{k: out["sft"]["reward"][k] for k in ("mean", "low", "high")}}]
+            for j in range(len(rs[0]["eval"])):
+                c = _ci(_table(rs, "proxy", report, step=j))
+                curve.append({"step": steps[j + 1], "mean": c["mean"], "low": c["low"], "high": c["high"]})
+            out["curves"].append({"method": m, "beta": beta, "curve": curve})
+
+    # (b) J_β at a common β: each method trained at β, J_β = E[R] − β·KL, and CoPG − each method, paired
+    for beta in common_betas:
+        row: dict[str, Any] = {"beta": beta, "J": {}, "copg_minus": {}}
+        tabs = {m: _table(rs, "J", report, beta=beta) for m in methods if (rs := _select(main, method=m, beta=beta))}
+        for m, t in tabs.items():
+            row["J"][m] = _ci(t)
+        if "copg" in tabs:
+            for m in tabs:
+                if m != "copg":
+                    d = _diff(tabs["copg"], tabs[m])
+                    row["copg_minus"][m] = d
+                    v = _verdict(f"CoPG − {m.upper()}", d, f" in J_β at β = {beta:g}")
+                    if v:
+                        out["verdicts"].append(v)
+        out["jbeta"].append(row)
+
+    # (c) the paper's Fig. 6 view: each method at its best β, chosen on the selection split by final reward
+    for m in methods:
+        pts = [p for p in out["points"] if p["method"] == m]
+        best = max(pts, key=lambda p: (p["selection_reward"], -p["beta"]))
+        curve = next(c for c in out["curves"] if c["method"] == m and c["beta"] == best["beta"])
+        out["best"][m] = {
+            "beta": best["beta"],
+            "selection_reward": best["selection_reward"],
+            "reward": best["reward"],
+            "kl": best["kl"],
+            "gold": best["gold"],
+            "curve": curve["curve"],
+        }
+    if "copg" in out["best"]:
+        ta = _table(_select(main, method="copg", beta=out["best"]["copg"]["beta"]), "proxy", report)
+        for m in methods:
+            if m != "copg":
+                d = _diff(ta, _table(_select(main, method=m, beta=out["best"][m]["beta"]), "proxy", report))
+                out["paired_best"][m] = d
+                v = _verdict(f"CoPG − {m.upper()}", d, " in reward at each method's best β (paper Fig. 6 view)")
+                if v:
+                    out["verdicts"].append(v)
+
+    # off-policy sweep: CoPG vs naive PG (b = 0) at one β as μ moves away from π_ref
+    if offpolicy_beta is not None:
+        datasets = list(dict.fromkeys([MAIN] + [r.get("dataset", MAIN) for r in runs]))
+        rows = []
+        for ds in datasets:
+            cp = _select(runs, method="copg", beta=offpolicy_beta, dataset=ds)
+            pg = _select(runs, method="pg", beta=offpolicy_beta, dataset=ds)
+            if not cp or not pg:
+                continue
+            tc, tp = _table(cp, "J", report, beta=offpolicy_beta), _table(pg, "J", report, beta=offpolicy_beta)
+            d = _diff(tc, tp)
+            rows.append(
+                {
+                    "dataset": ds,
+                    "copg": _ci(tc),
+                    "pg": _ci(tp),
+                    "copg_minus_pg": d,
+                    "copg_reward": _ci(_table(cp, "proxy", report)),
+                    "pg_reward": _ci(_table(pg, "proxy", report)),
+                    "copg_kl": _ci(_table(cp, "kl_exact", report)),
+                    "pg_kl": _ci(_table(pg, "kl_exact", report)),
+                }
+            )
+            v = _verdict("CoPG − PG", d, f" in J_β (β = {offpolicy_beta:g}) with μ = {ds}")
+            if v:
+                out["verdicts"].append(v)
+        out["offpolicy"] = {"beta": offpolicy_beta, "rows": rows}
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -112,279 +232,253 @@ def _methods(runs: list[dict]) -> list[str]:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _band(ax: Any, curve: list[dict], color: Any, label: str, alpha: float) -> None:
-    """Proxy reward vs step of one run: the mean as a line, ± one standard error over prompts as a band."""
-    xs = [r["step"] for r in curve]
-    ys = [r[PROXY] for r in curve]
-    se = [r.get("reward/proxy_sem", 0.0) for r in curve]
-    ax.plot(xs, ys, marker="o", ms=3, color=color, label=label)
-    ax.fill_between(xs, [y - s for y, s in zip(ys, se)], [y + s for y, s in zip(ys, se)], color=color, alpha=alpha)
+def _plt() -> Any:
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
-def _finish(fig: Any, ax: Any, data: dict, xlabel: str, ylabel: str, title: str) -> Any:
-    """The SFT reference as a dashed line (when the data carry it), axis labels, title, legend; returns ``fig``."""
-    if data.get("sft") is not None:
-        ax.axhline(data["sft"][PROXY], color="grey", ls="--", lw=1, label="SFT (π_ref)")
+def _err(c: dict) -> list[list[float]]:
+    return [[c["mean"] - c["low"]], [c["high"] - c["mean"]]]
+
+
+def _diff_panel(
+    ax: Any, xs: list, diffs: list[dict], labels: list[str], colors: list, title: str, xlabel: str
+) -> None:
+    """Paired differences with 95 % intervals; filled markers where the interval excludes 0."""
+    for k, (d, lab, col) in enumerate(zip(diffs, labels, colors)):
+        if d is None:
+            continue
+        face = col if d["significant"] else "white"
+        ax.errorbar([xs[k]], [d["mean"]], yerr=_err(d), fmt="o", color=col, mfc=face, capsize=3, label=lab)
+    ax.axhline(0, color="grey", lw=1)
+    ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+
+
+def draw_frontier(data: dict) -> Any:
+    """(a) reward vs exact KL(π‖π_ref): every (method, β), 95 % intervals on both axes, π_ref at KL = 0."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    for m in data["methods"]:
+        pts = sorted((p for p in data["points"] if p["method"] == m), key=lambda p: p["kl"]["mean"])
+        st = style(m)
+        ax.errorbar(
+            [p["kl"]["mean"] for p in pts],
+            [p["reward"]["mean"] for p in pts],
+            xerr=[[p["kl"]["mean"] - p["kl"]["low"] for p in pts], [p["kl"]["high"] - p["kl"]["mean"] for p in pts]],
+            yerr=[
+                [p["reward"]["mean"] - p["reward"]["low"] for p in pts],
+                [p["reward"]["high"] - p["reward"]["mean"] for p in pts],
+            ],
+            color=st.color,
+            marker="o",
+            ms=4,
+            capsize=2,
+            label=st.label,
+        )
+        for p in pts:
+            ax.annotate(
+                f"β={p['beta']:g}",
+                (p["kl"]["mean"], p["reward"]["mean"]),
+                fontsize=6,
+                color=st.color,
+                xytext=(3, -8),
+                textcoords="offset points",
+            )
+    s = data["sft"]["reward"]
+    ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=10, label="π_ref (SFT)")
+    ax.set_xlabel("KL(π‖π_ref), exact per-token, nats")
+    ax.set_ylabel("reward (standardised units)")
+    ax.set_title(
+        f"(a) reward–KL frontier: mean over seeds × {data['report_prompts']} report prompts, 95 % CI", fontsize=10
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def _draw_reward_vs_step(data: dict) -> Any:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    runs = sorted(data["runs"], key=lambda r: r["beta"])
-    cmap = plt.get_cmap("viridis")
-    for i, run in enumerate(runs):
-        _band(ax, run["curve"], cmap(i / max(1, len(runs) - 1)), f"β = {run['beta']:g}", alpha=0.15)
-    return _finish(
-        fig, ax, data, "training step", "proxy RM reward of samples (mean ± s.e.)",
-        f"{data['method']}: reward vs step, β sweep",
-    )  # fmt: skip
-
-
-def _draw_final_vs_beta(data: dict) -> Any:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for method, pts in data["methods"].items():
-        pts = sorted(pts, key=lambda p: p["beta"])
-        ax.errorbar(
-            [p["beta"] for p in pts],
-            [p["final"] for p in pts],
-            yerr=[p["sem"] for p in pts],
+def draw_jbeta(data: dict) -> Any:
+    """(b) J_β of each method trained at β (left) and CoPG − each method, paired (right)."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    rows = data["jbeta"]
+    xs = list(range(len(rows)))
+    methods = data["methods"]
+    for k, m in enumerate(methods):
+        st = style(m)
+        cis = [r["J"].get(m) for r in rows]
+        xk = [x + (k - (len(methods) - 1) / 2) * 0.08 for x in xs]
+        a1.errorbar(
+            [x for x, c in zip(xk, cis) if c],
+            [c["mean"] for c in cis if c],
+            yerr=[[c["mean"] - c["low"] for c in cis if c], [c["high"] - c["mean"] for c in cis if c]],
+            color=st.color,
             marker="o",
             capsize=3,
-            color=style(method).color,
-            label=method,
+            label=st.label,
         )
-    ax.set_xscale("log")
-    return _finish(fig, ax, data, "β", "final proxy RM reward (mean ± s.e. over prompts)", "final reward vs β")
+    a1.axhline(data["sft"]["reward"]["mean"], color="grey", ls="--", lw=1, label="π_ref (J_β = its reward)")
+    a1.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
+    a1.set_xlabel("β (training and objective)")
+    a1.set_ylabel("J_β = E[R] − β·KL(π‖π_ref)")
+    a1.set_title("(b) the KL-regularised objective each method is trained at", fontsize=10)
+    a1.legend(fontsize=8)
+    others = [m for m in methods if m != "copg"]
+    for k, m in enumerate(others):
+        diffs = [r["copg_minus"].get(m) for r in rows]
+        xk = [x + (k - (len(others) - 1) / 2) * 0.1 for x in xs]
+        _diff_panel(
+            a2,
+            xk,
+            diffs,
+            [f"CoPG − {style(m).label}"] + [None] * (len(xs) - 1),
+            [style(m).color] * len(xs),
+            "CoPG minus each method (paired, 95 % CI; filled = excludes 0)",
+            "β",
+        )
+    a2.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
+    a2.set_ylabel("ΔJ_β")
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
-def _draw_best_beta(data: dict) -> Any:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for method, run in data["best"].items():
-        _band(ax, run["curve"], style(method).color, f"{method} (β = {run['beta']:g})", alpha=0.2)
-    return _finish(
-        fig, ax, data, "training step", "proxy RM reward (mean ± s.e. over prompts)", "each method at its best β"
-    )
-
-
-def _draw_frontier(data: dict) -> Any:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    labelled = set()
-    for i, run in enumerate(data["runs"]):
-        pts = [r for r in run["curve"] if KL in r]
-        if not pts:
-            continue
-        m = run["method"]
-        ax.plot(
-            [r[KL] for r in pts],
-            [r[PROXY] for r in pts],
+def draw_best_beta(data: dict) -> Any:
+    """(c) reward vs step at each method's best β (selection split), 95 % bands; paired final differences."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+    for m, b in data["best"].items():
+        st = style(m)
+        xs = [c["step"] for c in b["curve"]]
+        a1.plot(
+            xs,
+            [c["mean"] for c in b["curve"]],
             marker="o",
             ms=3,
-            color=style(m).color,
-            alpha=0.8,
-            label=None if m in labelled else style(m).label,
+            color=st.color,
+            label=f"{st.label} (β = {b['beta']:g})",
         )
-        ax.annotate(
-            f"β={run['beta']:g}",
-            (pts[-1][KL], pts[-1][PROXY]),
-            xytext=(4, -9 + 9 * (i % 3)),  # staggered: labels of nearby end points do not overlap
-            textcoords="offset points",
-            fontsize=8,
-            color=style(m).color,
+        a1.fill_between(
+            xs, [c["low"] for c in b["curve"]], [c["high"] for c in b["curve"]], color=st.color, alpha=0.15
         )
-        labelled.add(m)
-    if data.get("sft") is not None:
-        ax.scatter([0.0], [data["sft"][PROXY]], color="k", marker="*", s=60, label="SFT (π_ref)", zorder=5)
-    ax.set_xlabel("KL(π‖π_ref), k3 estimate on fresh samples (nats)")
-    ax.set_ylabel("proxy RM reward")
-    ax.set_title("reward–KL frontier (each line: one run; label = β)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def _draw_proxy_vs_gold(data: dict) -> Any:
-    import matplotlib.pyplot as plt
-
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    labelled = set()
-    for run in data["runs"]:
-        pts = [r for r in run["curve"] if GOLD in r]
-        m = run["method"]
-        lab = None if m in labelled else m
-        a1.scatter([r[PROXY] for r in pts], [r[GOLD] for r in pts], s=12, color=style(m).color, alpha=0.7, label=lab)
-        kl_pts = [r for r in pts if KL in r]
-        a2.scatter([r[KL] for r in kl_pts], [r[GOLD] for r in kl_pts], s=12, color=style(m).color, alpha=0.7)
-        labelled.add(m)
-    if data.get("sft") is not None and GOLD in data["sft"]:
-        a1.scatter([data["sft"][PROXY]], [data["sft"][GOLD]], color="k", marker="*", s=60, label="SFT (π_ref)")
-        a2.scatter([0.0], [data["sft"][GOLD]], color="k", marker="*", s=60)
-    a1.set_xlabel("proxy RM reward (what is optimised)")
-    a1.set_ylabel("gold: ROUGE-L F1 − length penalty")
-    a1.set_title("proxy vs gold (every evaluation of every run)")
+    a1.set_xlabel("step")
+    a1.set_ylabel("reward (standardised units)")
+    a1.set_title("(c) paper Fig. 6 view: best β per method (chosen on the selection split)", fontsize=10)
     a1.legend(fontsize=8)
-    a2.set_xlabel("KL(π‖π_ref), k3 estimate (nats)")
-    a2.set_ylabel("gold: ROUGE-L F1 − length penalty")
-    a2.set_title("gold score vs KL: over-optimisation")
+    others = list(data["paired_best"])
+    _diff_panel(
+        a2,
+        list(range(len(others))),
+        [data["paired_best"][m] for m in others],
+        [f"CoPG − {style(m).label}" for m in others],
+        [style(m).color for m in others],
+        "final reward, CoPG minus (paired, 95 % CI)",
+        "",
+    )
+    a2.set_xticks(range(len(others)), [style(m).label for m in others])
     fig.tight_layout()
     return fig
+
+
+def draw_curves(data: dict) -> Any:
+    """Reward vs step of every (method, β), mean over seeds with 95 % bands: one panel per method."""
+    plt = _plt()
+    methods = data["methods"]
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.6), sharey=True, squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for ax, m in zip(axes[0], methods):
+        cs = [c for c in data["curves"] if c["method"] == m]
+        for k, c in enumerate(sorted(cs, key=lambda c: c["beta"])):
+            col = cmap(k / max(len(cs) - 1, 1))
+            xs = [p["step"] for p in c["curve"]]
+            ax.plot(xs, [p["mean"] for p in c["curve"]], marker="o", ms=2, color=col, label=f"β = {c['beta']:g}")
+            ax.fill_between(xs, [p["low"] for p in c["curve"]], [p["high"] for p in c["curve"]], color=col, alpha=0.12)
+        ax.set_title(style(m).label, fontsize=10)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("reward (report split)")
+    fig.suptitle("Training curves: mean over seeds, 95 % CI over seeds × prompts", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def draw_offpolicy(data: dict) -> Any:
+    """J_β of CoPG and naive PG per behaviour policy μ (left) and their paired difference (right)."""
+    plt = _plt()
+    off = data["offpolicy"]
+    rows = off["rows"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    xs = list(range(len(rows)))
+    names = [_mu_label(r["dataset"]) for r in rows]
+    for k, m in enumerate(("copg", "pg")):
+        st = style(m)
+        cis = [r[m] for r in rows]
+        a1.errorbar(
+            [x + (k - 0.5) * 0.1 for x in xs],
+            [c["mean"] for c in cis],
+            yerr=[[c["mean"] - c["low"] for c in cis], [c["high"] - c["mean"] for c in cis]],
+            color=st.color,
+            marker="o",
+            capsize=3,
+            label=st.label,
+        )
+    a1.set_xticks(xs, names)
+    a1.set_ylabel(f"J_β (β = {off['beta']:g})")
+    a1.set_title("Off-policy data: CoPG vs naive PG (b = 0) per behaviour policy μ", fontsize=10)
+    a1.legend(fontsize=8)
+    _diff_panel(
+        a2,
+        xs,
+        [r["copg_minus_pg"] for r in rows],
+        ["CoPG − PG"] + [None] * (len(xs) - 1),
+        [style("copg").color] * len(xs),
+        "CoPG minus PG (paired, 95 % CI; filled = excludes 0)",
+        "μ",
+    )
+    a2.set_xticks(xs, names)
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _mu_label(dataset: str) -> str:
+    if dataset == MAIN:
+        return "π_ref (T = 1)"
+    if dataset.startswith("T"):
+        return f"π_ref at T = {dataset[1:]}"
+    if dataset == "human":
+        return "π_ref + human ref."
+    return dataset
 
 
 FIGURES = {
-    "reward_vs_step": _draw_reward_vs_step,
-    "final_reward_vs_beta": _draw_final_vs_beta,
-    "best_beta": _draw_best_beta,
-    "reward_kl_frontier": _draw_frontier,
-    "proxy_vs_gold": _draw_proxy_vs_gold,
+    "frontier": draw_frontier,
+    "jbeta": draw_jbeta,
+    "best_beta": draw_best_beta,
+    "curves": draw_curves,
+    "offpolicy": draw_offpolicy,
 }
-
-
-def _paired_final(run_a: dict, run_b: dict, prompts: list[int] | None = None) -> dict | None:
-    """Final-step proxy reward difference a − b, paired over the eval prompts ``prompts`` (None: all): mean, s.e.,
-    95 % CI, verdict."""
-    pa = run_a["eval"][-1].get("per_prompt", {}).get("proxy")
-    pb = run_b["eval"][-1].get("per_prompt", {}).get("proxy")
-    if not pa or not pb or len(pa) != len(pb):
-        return None
-    idx = range(len(pa)) if prompts is None else prompts
-    ci = mean_ci([pa[i] - pb[i] for i in idx])
-    return {
-        "mean": ci["mean"],
-        "sem": ci["sem"],
-        "ci95": [ci["low"], ci["high"]],
-        "n_prompts": ci["n"],
-        "significant": ci["significant"],
-    }
-
-
-def figure_names(methods: list[str]) -> list[str]:
-    """The figures :func:`make_figures` writes for a sweep of ``methods`` (file stems)."""
-    fixed = ["llm_final_reward_vs_beta", "llm_best_beta", "llm_reward_kl_frontier", "llm_proxy_vs_gold"]
-    return [f"llm_reward_vs_step_{m}" for m in methods] + fixed
-
-
-def make_figures(
-    runs: list[dict],
-    sft: dict | None,
-    out_dir: str | os.PathLike,
-    command: str,
-    config: dict | None = None,
-    split_seed: int = 0,
-) -> dict[str, Any]:
-    """Draw every LLM figure of the sweep ``runs`` into ``out_dir``; returns a summary (paths, best β, paired CIs).
-
-    β is chosen on the selection half of the evaluation prompts and the best-β results are reported on the report
-    half (:func:`split_eval_prompts` with ``split_seed``; module docstring). Runs without per-prompt lists fall back to
-    choosing and reporting on every prompt, and the summary's ``prompt_split`` is then None.
-    """
-    out_dir = Path(out_dir)
-    base = {
-        **provenance(command, config or {}, packages=("torch", "transformers", "accelerate", "matplotlib")),
-        "drawer": "llm.plots",
-        "seeds": sorted({r["seed"] for r in runs}),
-        "sft": _strip(sft) if sft else None,
-    }
-    curves = [
-        {
-            "method": r["method"],
-            "beta": r["beta"],
-            "seed": r["seed"],
-            "wall_clock_s": r.get("wall_clock_s"),
-            "curve": _curve(r, sft),
-        }
-        for r in runs
-    ]
-    written: list[str] = []
-
-    def emit(name: str, kind: str, data: dict) -> None:
-        payload = {**base, "name": name, "kind": kind, "data": {"sft": base["sft"], **data}}
-        written.append(str(write_figure(payload, draw_record(payload), out_dir / name, dpi=120)))
-
-    methods = _methods(runs)
-    for m in methods:
-        emit(
-            f"llm_reward_vs_step_{m}", "reward_vs_step", {"method": m, "runs": [c for c in curves if c["method"] == m]}
-        )
-    final = {
-        m: [
-            {
-                "beta": c["beta"],
-                "final": c["curve"][-1][PROXY],
-                "sem": c["curve"][-1].get("reward/proxy_sem", 0.0),
-                "kl": c["curve"][-1].get(KL),
-                "gold": c["curve"][-1].get(GOLD),
-                "seed": c["seed"],
-            }
-            for c in curves
-            if c["method"] == m
-        ]
-        for m in methods
-    }
-    emit("llm_final_reward_vs_beta", "final_reward_vs_beta", {"methods": final})
-    # β selection on one half of the eval prompts, results on the other (choosing and reporting on the same
-    # prompts biases the reported reward up); see the module docstring
-    sizes = {len(r["eval"][-1].get("per_prompt", {}).get("proxy") or []) for r in runs if r["eval"]}
-    split = None
-    if len(sizes) == 1 and (n := sizes.pop()) >= 2:
-        selection, report = split_eval_prompts(n, split_seed)
-        split = {"seed": split_seed, "n": n, "selection": selection, "report": report}
-    sel = split["selection"] if split else None
-    rep = split["report"] if split else None
-    chosen = {m: b for m in methods if (b := best_beta(runs, m, sel)) is not None}
-    best = {}
-    for m, b in chosen.items():
-        c = next(c for c in curves if c["method"] == m and c["beta"] == b["beta"] and c["seed"] == b["seed"])
-        recs = b["eval"] if sft is None or b["eval"][0]["step"] == 0 else [{**sft, "step": 0}, *b["eval"]]
-        best[m] = {
-            **c,
-            "curve": [_restrict(r, rep) for r in recs],  # the report half only
-            "selection_final_proxy": _proxy_on(b["eval"][-1], sel),  # what β was chosen on
-        }
-    paired = {}
-    if "copg" in chosen:
-        for m in methods:
-            if m != "copg" and m in chosen:
-                paired[f"copg-{m}"] = _paired_final(chosen["copg"], chosen[m], rep)
-    sft_report = _restrict(sft, rep) if sft else None
-    emit(
-        "llm_best_beta",
-        "best_beta",
-        {"best": best, "paired_final_difference": paired, "prompt_split": split, "sft": sft_report},
-    )
-    emit("llm_reward_kl_frontier", "reward_kl_frontier", {"runs": curves})
-    emit("llm_proxy_vs_gold", "proxy_vs_gold", {"runs": curves})
-    summary = {
-        "figures": written,
-        "best": {
-            m: {
-                "beta": c["beta"],
-                "selection_final_proxy": c["selection_final_proxy"],
-                "final_proxy": c["curve"][-1][PROXY],
-                "final_proxy_sem": c["curve"][-1].get("reward/proxy_sem"),
-                "final_gold": c["curve"][-1].get(GOLD),
-                "final_kl": c["curve"][-1].get(KL),
-            }
-            for m, c in best.items()
-        },
-        "paired_final_difference": paired,
-        "prompt_split": split,
-        "sft": base["sft"],
-    }
-    return summary
 
 
 def draw_record(record: dict) -> Any:
     """The figure of an LLM figure record (``<name>.json``), unsaved; ``bandit.records.redraw`` saves it."""
     return FIGURES[record["kind"]](record["data"])
+
+
+def make_figures(summary: dict, out_dir: str | os.PathLike, command: str, config: dict | None = None) -> list[str]:
+    """Write every figure of a :func:`summarise` result into ``out_dir``; returns the PNG paths.
+
+    Each JSON holds the whole summary (``data``), the config, package versions, git revision and the command.
+    """
+    out_dir = Path(out_dir)
+    base = {
+        **provenance(command, config or {}, packages=("torch", "transformers", "accelerate", "matplotlib")),
+        "drawer": "llm.plots",
+    }
+    written = []
+    for name in figure_names(bool(summary.get("offpolicy") and summary["offpolicy"]["rows"])):
+        kind = name.removeprefix("llm_")
+        record = {**base, "name": name, "kind": kind, "data": summary}
+        written.append(str(write_figure(record, draw_record(record), out_dir / name, dpi=120)))
+    return written

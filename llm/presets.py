@@ -51,7 +51,12 @@ class EvalProtocol:
     """How a policy is evaluated (during training, by ``python -m llm eval`` and by the pipeline)."""
 
     prompts: int
-    """Held-out (valid split) prompts generated and scored at each evaluation."""
+    """Held-out (valid split) prompts generated and scored at each evaluation (a seeded random, stratified sample)."""
+    samples_per_prompt: int = 1
+    """Completions sampled per prompt (per-prompt scores are their means)."""
+    selection_prompts: int = 0
+    """The first N evaluation prompts form the *selection* split (β and other choices are made there); the others
+    are the *report* split every result is stated on. 0 = half of ``prompts``."""
     temperature: float = 1.0
     """Sampling temperature (pure sampling; KL to π_ref is estimated only at 1.0, where y ~ π)."""
     seed: int = 1234
@@ -130,6 +135,15 @@ class Preset:
     """β grid of each method swept by ``python -m llm pipeline``."""
     eval: EvalProtocol
     """Evaluation protocol."""
+    seeds: int = 1
+    """Training seeds of every (method, β) of the pipeline's sweep (≥ 3 for confidence intervals over seeds)."""
+    offpolicy: tuple[str, ...] = ()
+    """Behaviour policies μ of the pipeline's off-policy sweep, each a dataset: ``T<x>`` = π_ref at temperature x
+    (k samples), ``human`` = π_ref at T = 1 (k − 1 samples) + the human reference. () = no sweep."""
+    offpolicy_methods: tuple[str, ...] = ("copg", "pg")
+    """Methods trained on every off-policy dataset (at ``offpolicy_beta``)."""
+    offpolicy_beta: float = 0.1
+    """β of the off-policy sweep (fixed in advance, a point of the common grid)."""
 
     def defaults(self) -> dict[str, Any]:
         """Every preset value under the name of the stage-config field it fills (see :func:`resolve`).
@@ -181,8 +195,8 @@ PRESETS: dict[str, Preset] = {
         rm_lr=3e-3,
         gold_length_weight=GOLD_LENGTH_WEIGHT,
         offline_prompts=16,  # rows of the tiny offline dataset
-        temperatures=(0.7, 1.0),  # two behaviour policies: k = 2 (+1 human) completions
-        include_human=True,
+        temperatures=(1.0, 1.0),  # μ = π_ref: k = 2 samples at T = 1, as in small
+        include_human=False,
         eval_batch=16,
         train=TrainBudget(
             max_steps=6,  # tests / notebooks: every code path in seconds, not a learning curve
@@ -193,61 +207,65 @@ PRESETS: dict[str, Preset] = {
             logging_steps=1,
         ),
         sweeps={
-            "copg": (0.1, 1.0),  # two points of the paper's grid: enough to draw every figure in seconds
+            "copg": (0.1, 1.0),  # two points of small's common grid: enough to draw every figure in seconds
             "dpo": (0.1, 1.0),
-            "ipo": (0.03, 0.3),  # IPO's grid sits lower (paper Fig. 5)
+            "ipo": (0.1, 1.0),
         },
-        eval=EvalProtocol(prompts=8),  # held-out prompts per evaluation: plumbing only
+        eval=EvalProtocol(prompts=8, samples_per_prompt=2, selection_prompts=4),  # plumbing only
+        seeds=2,  # two seeds: the intervals over seeds × prompts are exercised
+        offpolicy=("T1.3",),  # one off-policy dataset: the sweep's plumbing in seconds
     ),
     "small": Preset(
         name="small",
         model="small",
         tokenizer="local",  # measured: 3.7× cheaper steps than the 50k GPT-2 vocab, same quality per step (README)
-        vocab_size=8192,  # 4.31 chars/token on valid vs 4.42 for GPT-2: 2.6 % longer sequences, 6× smaller softmax
-        n_layer=4,  # the issue's "≈ 4 layers × 256"
-        n_embd=256,
-        n_head=4,  # head size 64 as in GPT-2
+        vocab_size=8192,  # 4.04 chars/token on valid vs 4.42 for GPT-2: ≈ 9 % longer sequences, 6× smaller softmax
+        n_layer=2,  # measured (1 thread): fwd+bwd of 16 × 112 tokens 0.30 s at 2 × 128 vs 1.15 s at 4 × 256; the
+        n_embd=128,  # comparison needs 57 alignment runs (3 methods × 4 β × 3 seeds + the off-policy sweep) within
+        n_head=2,  # `make reproduce`'s 20 minutes, so the policy is the 2 × 128 GPT-2 (head size 64)
         n_positions=128,  # derived: 80 prompt + 32 completion = 112 ≤ 128
         max_prompt_tokens=80,  # ≈ 325 characters: the median document (279 chars) fits whole
         max_completion_tokens=32,  # incl. EOS; > 95 % of reference summaries fit (p95 = 20 words)
         max_pairs=30000,  # cap on train pairs (the machine's corpus has ≈ 13 k, so: all of them)
         corpus_max_files=0,  # all of stdlib + site-packages: ≈ 60 s of ast parsing on one core
         corpus_max_man_pages=0,  # all ≈ 19 k man pages: ≈ 6 s
-        pretrain_steps=100,  # derived: 100 × 16 × 128 ≈ 0.2 M tokens, ≈ 2 min at ≈ 1.2 s/step (1 thread, shared)
+        pretrain_steps=200,  # derived: 200 × 16 × 128 ≈ 0.4 M tokens at ≈ 0.3 s/step (1 thread)
         pretrain_batch=16,
         pretrain_window=128,  # = n_positions
-        pretrain_lr=1.5e-3,  # measured: held-out SFT loss 6.68 vs 6.89 with 3e-3 / 2e-3 (README)
-        sft_steps=100,  # derived: 100 × 16 = 1.6 k pairs ≈ 0.12 epoch; the 10-minute chain budget decides
+        pretrain_lr=3e-3,  # a 2-layer 128-wide model takes the large step the tiny preset uses
+        sft_steps=300,  # derived: 300 × 16 = 4.8 k pairs ≈ 0.4 epoch at ≈ 0.2 s/step
         sft_batch=16,
-        sft_lr=1e-3,
-        rm_prompts=320,  # derived: 320 × C(3, 2) = 960 candidate pairs (2 samples + human), fewer after ties
-        rm_samples=2,  # many prompts, few samples each: 192 prompts × 5 candidates let the RM memorise prompts
-        rm_steps=100,  # derived: 100 × 8 = 800 pairs < 1 epoch (no pair seen twice: no memorisation)
-        rm_batch=8,
-        rm_lr=3e-4,  # 5e-4 over 1.5 epochs of 1.3 k pairs overfit: train 72 % / valid 45 % (README)
+        sft_lr=2e-3,
+        rm_prompts=640,  # the RM is the paper's setting (`--reward rm`), not the default reward: see docs/llm-lab.md
+        rm_samples=4,  # derived: 640 × C(4, 2) = 3.8 k candidate sampled-vs-sampled pairs
+        rm_steps=400,  # derived: 400 × 16 = 6.4 k pairs ≈ 1.7 epochs
+        rm_batch=16,
+        rm_lr=1e-3,
         gold_length_weight=GOLD_LENGTH_WEIGHT,
-        offline_prompts=256,  # derived: 256 prompts × (3 + 1) completions = 1024 rewarded completions
-        temperatures=(0.7, 1.0, 1.3),  # three SFT behaviour policies: sharp, native and flat μ
-        include_human=True,  # heterogeneous μ1/μ2: one human-written completion per prompt
+        offline_prompts=256,  # derived: 256 prompts × 4 completions = 1024 rewarded completions
+        temperatures=(1.0, 1.0, 1.0, 1.0),  # μ = π_ref: four samples at T = 1 (the off-policy sweep varies μ)
+        include_human=False,  # the human reference is an off-policy option (`--include-human`, the sweep)
         eval_batch=64,
         train=TrainBudget(
-            max_steps=40,  # derived: 40 steps × 4 prompts = 160 of the 256 offline prompts; a sweep of 3 methods × 3 β
-            # must fit the 15-minute small pipeline with part 1 on 2 CPU cores (measured stage times in the README)
-            per_device_train_batch_size=4,  # 4 prompts × 4 completions = 16 sequences ≈ 1.5 s per CoPG step
-            learning_rate=2e-4,  # measured (calibration run, CoPG β = 0.1): RM reward −0.09 → 0.6–0.9 in 20–60
-            # steps, KL 1.2–2.8 nats; the paper's lr/SFT-lr ratio (1e-6 / 2e-5) gives 1e-4 here; not tried
-            eval_steps=20,  # derived: evaluations at steps 20 and 40 (+ SFT at 0); the paper: every 50 of ≈ 1.45 k
-            save_steps=40,  # one checkpoint at the end (use --save-steps to checkpoint more often)
-            logging_steps=5,
+            max_steps=60,  # derived: 60 × 4 prompts = 240 of the 256 offline prompts (≈ 1 epoch); the curves figure
+            # shows whether each method has flattened by then (docs/results.md)
+            per_device_train_batch_size=4,  # 4 prompts × 4 completions = 16 sequences ≈ 0.4 s per step
+            learning_rate=3e-4,  # measured on the selection prompts (CoPG β = 0.1): 1e-3 oscillated (docs/llm-lab.md)
+            eval_steps=30,  # derived: evaluations at steps 30 and 60 (+ π_ref at 0): the curves; each evaluation
+            # (160 prompts × 4 samples, exact KL) costs about as much as 30 training steps
+            save_steps=60,  # one checkpoint at the end (use --save-steps to checkpoint more often)
+            logging_steps=10,
         ),
-        # β grids: the paper sweeps CoPG/DPO over {0.01, 0.03, 0.06, 0.1, 0.3, 1} and IPO over
-        # {0.003, 0.01, 0.03, 0.06, 0.1, 0.3} (Sec. 6) and finds best β = 0.06 (CoPG), 0.1 (DPO), 0.01 (IPO).
+        # One β grid for every method: rewards are standardised per dataset (unit s.d.), so β is "reward s.d. per nat
+        # of KL" for all three; the grid brackets the paper's best values (CoPG 0.06, DPO 0.1, IPO 0.01, Sec. 6).
         sweeps={
-            "copg": (0.03, 0.1, 0.3),  # paper grid points around its best β = 0.06 (3 values: 15-minute budget)
-            "dpo": (0.03, 0.1, 0.3),  # around the paper's best DPO β = 0.1
-            "ipo": (0.01, 0.03, 0.1),  # around the paper's best IPO β = 0.01, shifted like the paper's IPO grid
+            "copg": (0.03, 0.1, 0.3, 1.0),
+            "dpo": (0.03, 0.1, 0.3, 1.0),
+            "ipo": (0.03, 0.1, 0.3, 1.0),
         },
-        eval=EvalProtocol(prompts=32),  # paper: 128 validation prompts; 32 keeps one evaluation ≈ 5 s here
+        eval=EvalProtocol(prompts=160, samples_per_prompt=4, selection_prompts=32),  # 32 choose, 128 report
+        seeds=3,  # the issue's minimum: intervals over seeds have 2 degrees of freedom for the seed term
+        offpolicy=("T1.3", "human"),  # a flatter μ than π_ref, and human text mixed in (μ1 ≠ μ2 as in Sec. 3.2)
     ),
     "gpt2": Preset(
         name="gpt2",

@@ -118,6 +118,17 @@ class RunPaths:
     def offline_dataset(self) -> Path:
         return self.root / "offline" / "train.jsonl"
 
+    def offline_named(self, name: str) -> Path:
+        """``offline/<name>.jsonl``: a named offline dataset (``train`` is the default one; the pipeline's off-policy
+        sweep writes one per behaviour policy)."""
+        if not name or "/" in name or name.startswith("."):
+            raise UserError(f"RunPaths: dataset name {name!r} must be a plain file stem such as 'train' or 'T1.3'")
+        return self.root / "offline" / f"{name}.jsonl"
+
+    def offline_stats(self, name: str = "train") -> Path:
+        """Statistics of the offline dataset ``name`` (``offline/stats.json`` for ``train``)."""
+        return self.root / "offline" / ("stats.json" if name == "train" else f"{name}.stats.json")
+
     def require(self, path: Path, stage: str) -> Path:
         """``path`` if it exists, else a :class:`UserError` telling which stage to run first."""
         if not path.exists():
@@ -205,7 +216,7 @@ def run_stage(
     argv: list[str] | None,
     doc: str | None,
     *,
-    output: Callable[[RunPaths], Path],
+    output: Callable[[RunPaths, Any], Path],
     work: Callable[[Any], Any],
     report: Callable[[Any, RunPaths], None],
     requires: Callable[[RunPaths], tuple[Path, str]] | None = None,
@@ -213,16 +224,18 @@ def run_stage(
     """The command line of one cached stage of the chain (``python -m llm <name>``), written once.
 
     Parses ``argv`` into ``config_cls`` (tyro: field docstrings become ``--help``), skips the stage when its
-    ``output`` exists (unless ``--force``), checks the output of the stage it ``requires``, records the resolved config
-    as ``config/<name>.json``, runs ``work(config)`` with the configured torch threads and prints ``report``.
+    ``output(paths, config)`` exists (unless ``--force``), checks the output of the stage it ``requires``, records the
+    resolved config as ``config/<name>.json``, runs ``work(config)`` with the configured torch threads and prints
+    ``report``.
     """
     import tyro
 
     config = tyro.cli(config_cls, args=argv, description=doc, prog=f"python -m llm {name}")
     paths = RunPaths(config.run_dir)
     print(f"[{name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False))
-    if output(paths).exists() and not config.force:
-        print(f"[{name}] {output(paths)} exists (cached); --force redoes it")
+    target = output(paths, config)
+    if target.exists() and not config.force:
+        print(f"[{name}] {target} exists (cached); --force redoes it")
         return 0
     if requires is not None:
         paths.require(*requires(paths))

@@ -38,8 +38,13 @@ def run_dir(tmp_path_factory):
     assert corpus.main([*CORPUS_ARGS, "--run-dir", str(rd)]) == 0
     assert tokenizer.main(common) == 0
     assert sft.main([*common, "--sft-steps", "40"]) == 0
-    assert reward.main([*common, "--rm-steps", "40"]) == 0
-    assert sample.main(common) == 0
+    # gold labels: the toy SFT's samples are too alike for the content reward to rank them
+    assert reward.main([*common, "--rm-steps", "40", "--labels", "gold", "--include-human", "True"]) == 0
+    # the paper's setting (learned RM, heterogeneous μ: two temperatures + the human reference) as offline/train.jsonl
+    paper = ["--temperatures", "0.7", "1.0", "--include-human", "True", "--reward", "rm", "--allow-weak-rm"]
+    assert sample.main([*common, *paper]) == 0
+    # the default reward (content, standardised) as a second named dataset
+    assert sample.main([*common, "--dataset", "content"]) == 0
     return rd
 
 
@@ -55,6 +60,8 @@ def test_stage_outputs(run_dir):
         "reward/metrics.json",
         "offline/train.jsonl",
         "offline/stats.json",
+        "offline/content.jsonl",
+        "offline/content.stats.json",
         "config/sft.json",
     ]:
         assert (run_dir / rel).exists(), rel
@@ -105,9 +112,64 @@ def test_offline_dataset_consistent(run_dir):
     torch.testing.assert_close(ref, torch.tensor([r["ref_logps"][0] for r in rows[:4]]), atol=1e-5, rtol=0)
     torch.testing.assert_close(beh, torch.tensor([r["behaviour_logps"][0] for r in rows[:4]]), atol=1e-5, rtol=0)
     rm = load_reward(run_dir, "rm")
-    assert rm(prompts, comps) == pytest.approx([r["rewards"][0] for r in rows[:4]], abs=1e-4)
+    assert rm(prompts, comps) == pytest.approx([r["raw_rewards"][0] for r in rows[:4]], abs=1e-4)
     gold = load_reward(run_dir, "gold")
     assert gold(prompts, [r["reference"] for r in rows[:4]]) == pytest.approx([1.0] * 4)
+
+
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
+def test_rewards_are_standardised_per_dataset_and_the_scale_is_recorded(run_dir):
+    """Issue 14: ``rewards`` = (raw − mean)/s.d. of the dataset, raw rewards and the scale stored in every row and in
+    the stats; the default raw reward is the content reward of (prompt, completion text)."""
+    from llm.data.offline import load_offline
+    from llm.model.rewards import ContentReward
+
+    for name in ("train", "content"):
+        rows = load_offline(run_dir / "offline" / f"{name}.jsonl")
+        stats = json.loads(
+            (run_dir / "offline" / ("stats.json" if name == "train" else f"{name}.stats.json")).read_text()
+        )
+        scale = stats["reward_scale"]
+        raw = [v for r in rows for v in r["raw_rewards"]]
+        for r in rows:
+            assert r["reward_scale"]["mean"] == pytest.approx(scale["mean"], abs=1e-6)
+            std = [(v - scale["mean"]) / scale["std"] for v in r["raw_rewards"]]
+            assert r["rewards"] == pytest.approx(std, abs=1e-5)
+        assert sum(raw) / len(raw) == pytest.approx(scale["mean"], abs=1e-5)
+    rows = load_offline(run_dir / "offline" / "content.jsonl")
+    assert rows[0]["reward_scale"]["kind"] == "content"
+    for r in rows[:4]:
+        assert r["raw_rewards"] == pytest.approx(
+            ContentReward()([r["prompt"]] * len(r["completions"]), r["completions"]), abs=1e-6
+        )
+    stats = json.loads((run_dir / "offline" / "stats.json").read_text())
+    assert stats["reward"] == "rm" and stats["reward_model_quality"]["min_accuracy"] == 0.75
+
+
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
+def test_reward_model_gate_refuses_a_weak_model_unless_told(run_dir, capsys):
+    from llm.stages import sample
+
+    rc = sample.main(
+        [
+            "--preset",
+            "tiny",
+            "--run-dir",
+            str(run_dir),
+            "--no-progress",
+            "--reward",
+            "rm",
+            "--rm-min-accuracy",
+            "1.01",
+            "--dataset",
+            "gate",
+            "--temperatures",
+            "1.0",
+            "1.0",
+        ]
+    )
+    err = capsys.readouterr()
+    assert rc == 2 and "below the gate" in err.err + err.out and not (run_dir / "offline" / "gate.jsonl").exists()
 
 
 @pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not

@@ -1,118 +1,159 @@
-"""Figures of the LLM lab (llm.plots): every PNG has its JSON with command, config, seeds and curves; the best β and
-the paired comparison are computed from the records; a figure redraws from its JSON alone."""
+"""The LLM comparison (llm.plots): statistics over seeds × prompts with paired 95 % intervals, β chosen on the
+selection split and reported on the report split, verdicts only where an interval excludes 0, and figures that
+redraw from their JSON alone."""
 
 from __future__ import annotations
 
 import json
+import math
+import random
 
 import pytest
 
 from bandit.records import redraw
-from llm.plots import best_beta, make_figures, split_eval_prompts
+from llm.model.evaluation import crossed_ci, mean_ci
+from llm.plots import figure_names, make_figures, summarise
+
+P = 24  # evaluation prompts: 8 selection + 16 report
+SEL, REP = list(range(8)), list(range(8, P))
 
 
-def _run(method, beta, finals, kl_scale=1.0):
+def _run(method, beta, seed, reward, kl, dataset="train", part="beta_sweep", noise=0.05, steps=(10, 20)):
+    """A run whose per-prompt final reward is ``reward(prompt)`` + seeded noise and whose exact KL is ``kl``."""
+    rng = random.Random(hash((method, beta, seed, dataset)) % 2**32)
     evals = []
-    for step, (proxy, per) in zip((20, 40), finals):
+    for j, step in enumerate(steps):
+        frac = (j + 1) / len(steps)
+        proxy = [frac * reward(p) + rng.gauss(0, noise) for p in range(P)]
+        kls = [frac * kl + abs(rng.gauss(0, 0.01)) for _ in range(P)]
         evals.append(
             {
                 "step": step,
-                "reward/proxy_mean": proxy,
-                "reward/proxy_sem": 0.1,
-                "reward/gold_mean": 0.2,
-                "policy/kl_to_ref": kl_scale * step / 20,
-                "per_prompt": {"proxy": per},
+                "reward/proxy_mean": sum(proxy) / P,
+                "per_prompt": {
+                    "proxy": proxy,
+                    "kl_exact": kls,
+                    "gold": [0.1] * P,
+                    "length": [5.0] * P,
+                    "truncated": [0.0] * P,
+                },
             }
         )
-    return {"method": method, "beta": beta, "seed": 0, "eval": evals, "wall_clock_s": 1.0}
+    return {"method": method, "beta": beta, "seed": seed, "dataset": dataset, "part": part, "eval": evals}
 
 
-def _place(sel_vals, rep_vals, n=4, seed=0):
-    """Per-prompt list of n values: ``sel_vals`` on the selection half, ``rep_vals`` on the report half, in order."""
-    sel, rep = split_eval_prompts(n, seed)
-    out = [None] * n
-    for i, v in zip(sel, sel_vals):
-        out[i] = v
-    for i, v in zip(rep, rep_vals):
-        out[i] = v
-    return out
+SFT = {
+    "step": 0,
+    "reward/proxy_mean": 0.0,
+    "reward/within_prompt_sd": 1.0,
+    "per_prompt": {"proxy": [0.0 + 0.01 * (p % 3) for p in range(P)], "gold": [0.1] * P},
+}
 
 
-def test_make_figures_writes_png_and_json_and_picks_the_best_beta(tmp_path):
-    runs = [
-        _run("copg", 0.1, [(0.5, [0.4, 0.6, 0.4, 0.6]), (1.0, [1.0] * 4)]),
-        _run("copg", 1.0, [(0.2, [0.2] * 4), (0.3, [0.2, 0.4, 0.2, 0.4])]),
-        _run("dpo", 0.1, [(0.1, [0.0, 0.2, 0.0, 0.2]), (0.4, _place([0.4, 0.4], [0.5, 0.3]))]),
-    ]
-    sft = {"step": 0, "reward/proxy_mean": 0.0, "reward/proxy_sem": 0.1, "reward/gold_mean": 0.25}
-    summary = make_figures(runs, sft, tmp_path, "python -m llm pipeline --preset test", {"x": 1})
-    names = {p.split("/")[-1] for p in summary["figures"]}
-    assert names == {
-        "llm_reward_vs_step_copg.png",
-        "llm_reward_vs_step_dpo.png",
-        "llm_final_reward_vs_beta.png",
-        "llm_best_beta.png",
-        "llm_reward_kl_frontier.png",
-        "llm_proxy_vs_gold.png",
-    }
-    for name in names:
-        meta = json.loads((tmp_path / name.replace(".png", ".json")).read_text())
-        assert meta["command"] == "python -m llm pipeline --preset test" and meta["seeds"] == [0]
-        assert "versions" in meta and meta["config"] == {"x": 1}
-    assert best_beta(runs, "copg")["beta"] == 0.1
-    assert "ordering_by_final_proxy" not in summary  # no bare ordering: differences come with their intervals
-    # paired over the report half: copg [1.0, 1.0] − dpo [0.5, 0.3] = [0.5, 0.7] → mean 0.6, s.e. = std/√2 = 0.1;
-    # 95 % CI with 1 degree of freedom: 0.6 ± t(0.975, 1)·0.1 = 0.6 ± 1.2706 → covers 0: not significant
-    d = summary["paired_final_difference"]["copg-dpo"]
-    assert d["mean"] == pytest.approx(0.6) and d["sem"] == pytest.approx(0.1)
-    assert d["ci95"] == pytest.approx([0.6 - 1.27062, 0.6 + 1.27062], abs=1e-4) and d["significant"] is False
-    # every curve starts at the SFT reference point (step 0)
-    meta = json.loads((tmp_path / "llm_reward_vs_step_copg.json").read_text())
-    assert all(r["curve"][0]["step"] == 0 and r["curve"][0]["reward/proxy_mean"] == 0.0 for r in meta["data"]["runs"])
-    png = tmp_path / "llm_best_beta.png"
-    png.unlink()
-    assert redraw(tmp_path / "llm_best_beta.json") == png and png.stat().st_size > 0
+def _sweep(copg_gain=0.5, dpo_gain=0.5):
+    runs = []
+    for s in range(3):
+        for beta in (0.1, 1.0):
+            runs.append(_run("copg", beta, s, lambda p: copg_gain / beta**0.1, kl=0.2 / beta))
+            runs.append(_run("dpo", beta, s, lambda p: dpo_gain / beta**0.1, kl=0.4 / beta))
+    return runs
 
 
-def test_beta_is_chosen_on_the_selection_half_and_reported_on_the_report_half(tmp_path):
-    """Issue 14, bug 4: choosing β on the prompts it is reported on biases the result up. The two halves are
-    disjoint and cover the eval prompts; β is chosen on the selection half; every reported number (best curve,
-    final reward, paired difference) uses the report half only."""
-    n = 6
-    sel, rep = split_eval_prompts(n, seed=0)
-    assert set(sel).isdisjoint(rep) and sorted(sel + rep) == list(range(n)) and len(sel) == 3
-    assert split_eval_prompts(n, seed=0) == (sel, rep) and split_eval_prompts(n, seed=1) != (sel, rep)
-
-    def run(method, beta, sel_vals, rep_vals):
-        per = _place(sel_vals, rep_vals, n)
-        return _run(method, beta, [(sum(per) / n, per), (sum(per) / n, per)])
-
-    runs = [
-        run("copg", 0.1, [1.0] * 3, [0.0] * 3),  # best on the selection half
-        run("copg", 1.0, [0.5] * 3, [2.0] * 3),  # best on all prompts and on the report half: not chosen
-        run("dpo", 0.1, [100.0] * 3, [0.5, 0.3, 0.1]),  # its selection-half values must not leak into the report
-    ]
-    assert best_beta(runs, "copg")["beta"] == 1.0  # on every prompt (the biased choice)
-    assert best_beta(runs, "copg", prompts=sel)["beta"] == 0.1
-    summary = make_figures(runs, None, tmp_path, "test", {})
-    assert summary["prompt_split"]["selection"] == sel and summary["prompt_split"]["report"] == rep
-    b = summary["best"]["copg"]
-    assert b["beta"] == 0.1 and b["selection_final_proxy"] == pytest.approx(1.0)
-    assert b["final_proxy"] == pytest.approx(0.0)  # report half of the chosen run
-    assert summary["best"]["dpo"]["final_proxy"] == pytest.approx(0.3)
-    d = summary["paired_final_difference"]["copg-dpo"]
-    assert d["n_prompts"] == 3 and d["mean"] == pytest.approx(-0.3)  # 0 − mean(0.5, 0.3, 0.1)
-    meta = json.loads((tmp_path / "llm_best_beta.json").read_text())
-    assert meta["data"]["prompt_split"] == summary["prompt_split"]
-    assert meta["data"]["best"]["copg"]["curve"][-1]["reward/proxy_mean"] == pytest.approx(0.0)
+def test_best_beta_is_chosen_on_the_selection_split_and_reported_on_the_report_split():
+    """β = 1 wins on the selection prompts only; it is chosen, and its reported reward is the report split's."""
+    runs = []
+    for s in range(3):
+        runs.append(_run("copg", 0.1, s, lambda p: 0.5, kl=1.0))
+        runs.append(_run("copg", 1.0, s, lambda p: 1.0 if p < 8 else 0.0, kl=0.1))
+        runs.append(_run("dpo", 0.1, s, lambda p: 0.2, kl=1.0))
+        runs.append(_run("dpo", 1.0, s, lambda p: 0.1, kl=0.1))
+    out = summarise(runs, SFT, SEL, REP, [0.1, 1.0])
+    assert out["best"]["copg"]["beta"] == 1.0 and out["best"]["dpo"]["beta"] == 0.1
+    assert abs(out["best"]["copg"]["reward"]["mean"]) < 0.05  # the report split's value, not the selection's 1.0
+    assert out["best"]["copg"]["selection_reward"] > 0.9
+    d = out["paired_best"]["dpo"]
+    assert d["significant"] and d["mean"] < 0  # CoPG's chosen β is worse on the report split: said as such
+    assert any("CoPG is lower than DPO" in v for v in out["verdicts"])
 
 
-def test_mean_ci_matches_student_t_and_says_significance():
-    from llm.model.evaluation import mean_ci
+def test_verdicts_only_where_the_interval_excludes_zero():
+    equal = summarise(_sweep(0.5, 0.5), SFT, SEL, REP, [0.1, 1.0])
+    for row in equal["jbeta"]:
+        d = row["copg_minus"]["dpo"]
+        # J differs through KL (CoPG's KL is half of DPO's) but rewards are equal in distribution
+        assert d["low"] <= d["mean"] <= d["high"]
+    assert not equal["paired_best"]["dpo"]["significant"]
+    assert not any("best β" in v for v in equal["verdicts"])
+    apart = summarise(_sweep(1.0, 0.2), SFT, SEL, REP, [0.1, 1.0])
+    assert apart["paired_best"]["dpo"]["significant"] and apart["paired_best"]["dpo"]["mean"] > 0
+    assert any("best β" in v for v in apart["verdicts"])
 
-    ci = mean_ci([1.0, 2.0, 3.0, 4.0])  # mean 2.5, s.e. = 1.29099/2 = 0.645497, t(0.975, 3) = 3.182446 → ± 2.054260
-    assert ci["mean"] == pytest.approx(2.5) and ci["sem"] == pytest.approx(0.645497, abs=1e-6)
-    assert (ci["low"], ci["high"]) == pytest.approx((2.5 - 2.054260, 2.5 + 2.054260), abs=1e-5)
-    assert ci["significant"] is True
-    assert mean_ci([-1.0, 1.0, 0.5])["significant"] is False
-    assert mean_ci([3.0])["significant"] is False  # one value: no interval, never a verdict
+
+def test_j_beta_uses_the_exact_kl_at_the_runs_beta():
+    out = summarise(_sweep(), SFT, SEL, REP, [0.1, 1.0])
+    point = next(p for p in out["points"] if p["method"] == "dpo" and p["beta"] == 0.1)
+    assert point["J"]["mean"] == pytest.approx(point["reward"]["mean"] - 0.1 * point["kl"]["mean"], abs=1e-12)
+    row = next(r for r in out["jbeta"] if r["beta"] == 0.1)
+    assert row["J"]["dpo"]["mean"] == pytest.approx(point["J"]["mean"], abs=1e-12)
+
+
+def test_offpolicy_rows_pair_copg_with_pg_per_behaviour():
+    runs = _sweep()
+    for s in range(3):
+        runs.append(_run("pg", 0.1, s, lambda p: 0.2, kl=2.0, part="offpolicy"))
+        for ds in ("T1.3", "human"):
+            runs.append(_run("copg", 0.1, s, lambda p: 0.5, kl=0.5, dataset=ds, part="offpolicy"))
+            runs.append(_run("pg", 0.1, s, lambda p: 0.1, kl=3.0, dataset=ds, part="offpolicy"))
+    out = summarise(runs, SFT, SEL, REP, [0.1, 1.0], offpolicy_beta=0.1)
+    assert [r["dataset"] for r in out["offpolicy"]["rows"]] == ["train", "T1.3", "human"]
+    assert all(r["copg_minus_pg"]["significant"] and r["copg_minus_pg"]["mean"] > 0 for r in out["offpolicy"]["rows"])
+    # the off-policy PG run on the main dataset is not part of the β sweep
+    assert "pg" not in out["methods"]
+
+
+def test_make_figures_writes_png_and_json_that_redraw_alone(tmp_path):
+    runs = _sweep()
+    for s in range(3):
+        runs.append(_run("pg", 0.1, s, lambda p: 0.2, kl=2.0, part="offpolicy"))
+        runs.append(_run("copg", 0.1, s, lambda p: 0.5, kl=0.5, dataset="T1.3", part="offpolicy"))
+        runs.append(_run("pg", 0.1, s, lambda p: 0.1, kl=3.0, dataset="T1.3", part="offpolicy"))
+    out = summarise(runs, SFT, SEL, REP, [0.1, 1.0], offpolicy_beta=0.1)
+    written = make_figures(out, tmp_path, "python -m llm pipeline --preset test", {"x": 1})
+    assert sorted(p.split("/")[-1] for p in written) == sorted(f"{n}.png" for n in figure_names())
+    for name in figure_names():
+        meta = json.loads((tmp_path / f"{name}.json").read_text())
+        assert meta["command"] == "python -m llm pipeline --preset test" and meta["drawer"] == "llm.plots"
+        (tmp_path / f"{name}.png").unlink()
+        assert redraw(tmp_path / f"{name}.json").exists()
+    no_sweep = summarise(_sweep(), SFT, SEL, REP, [0.1, 1.0])
+    assert len(make_figures(no_sweep, tmp_path / "b", "cmd")) == len(figure_names(offpolicy=False))
+
+
+def test_crossed_ci_reduces_to_student_t_and_widens_with_seed_disagreement():
+    rng = random.Random(0)
+    one_seed = [[rng.gauss(0.3, 1.0) for _ in range(40)]]
+    c, t = crossed_ci(one_seed), mean_ci(one_seed[0])
+    assert c["low"] == pytest.approx(t["low"]) and c["high"] == pytest.approx(t["high"])
+    base = [rng.gauss(0, 1.0) for _ in range(40)]
+    agree = [[b + rng.gauss(0, 0.1) for b in base] for _ in range(3)]
+    disagree = [[b + off + rng.gauss(0, 0.1) for b in base] for off in (-1.0, 0.0, 1.0)]
+    assert crossed_ci(disagree)["high"] - crossed_ci(disagree)["low"] > 3 * (
+        crossed_ci(agree)["high"] - crossed_ci(agree)["low"]
+    )
+    assert crossed_ci(disagree)["df"] < 5  # the seed term, with 2 degrees of freedom, dominates
+
+
+def test_crossed_ci_covers_the_truth_at_its_level():
+    """Seeded simulation of the crossed design (seed, prompt and residual variance): coverage ≈ 95 %."""
+    rng = random.Random(1)
+    hits, reps = 0, 300
+    for _ in range(reps):
+        seeds = [rng.gauss(0, 0.3) for _ in range(3)]
+        prompts = [rng.gauss(0, 1.0) for _ in range(32)]
+        x = [[0.5 + s + p + rng.gauss(0, 1.0) for p in prompts] for s in seeds]
+        c = crossed_ci(x)
+        hits += c["low"] <= 0.5 <= c["high"]
+    assert 0.90 <= hits / reps <= 0.99
+    with pytest.raises(ValueError, match="seeds × prompts"):
+        crossed_ci([])
+    assert math.isfinite(crossed_ci([[1.0, 1.0], [1.0, 1.0]])["mean"])

@@ -811,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
         CorpusConfig,
         argv,
         __doc__,
-        output=lambda paths: paths.corpus / "stats.json",
+        output=lambda paths, config: paths.corpus / "stats.json",
         work=build_corpus,
         report=_report,
     )

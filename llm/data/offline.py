@@ -27,8 +27,10 @@ Optional columns, validated when present and used by the trainer's collator:
 
 Extra columns written by ``llm.stages.sample`` (accepted and kept, never required): ``id``, ``reference`` (the human
 summary as a completion), ``gold_rewards`` (ROUGE-L F1 vs the reference, k floats), ``temperatures`` (k floats;
-1.0 for "human"). Log-probs are sums over completion tokens (``sequence_logps(reduction="sum")``). TRL has no
-float-reward format; this extends its prompt-completion format with lists (style guide §4).
+1.0 for "human"), ``raw_rewards`` (k floats: the reward before standardisation; ``rewards`` = (raw − mean)/std) and
+``reward_scale`` (``{kind, mean, std}`` of that standardisation). Log-probs are sums over completion tokens
+(``sequence_logps(reduction="sum")``). TRL has no float-reward format; this extends its prompt-completion format with
+lists (style guide §4).
 """
 
 from __future__ import annotations
@@ -89,6 +91,14 @@ def validate_row(row: Any, where: str = "row", min_k: int = 2) -> dict:
             or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in g)
         ):
             raise UserError(f"{where}: gold_rewards must be {k} finite numbers")
+    if "raw_rewards" in row:
+        g = row["raw_rewards"]
+        if (
+            not isinstance(g, list)
+            or len(g) != k
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in g)
+        ):
+            raise UserError(f"{where}: raw_rewards must be {k} finite numbers (the rewards before standardisation)")
     if "completion_ids" in row:
         ids = row["completion_ids"]
         if not isinstance(ids, list) or len(ids) != k:

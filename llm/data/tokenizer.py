@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         TokenizerConfig,
         argv,
         __doc__,
-        output=lambda paths: paths.tokenizer,
+        output=lambda paths, config: paths.tokenizer,
         requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
         work=build_tokenizer,
         report=lambda tok, paths: None,  # build_tokenizer prints its own statistics

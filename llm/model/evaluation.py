@@ -1,11 +1,15 @@
-"""Evaluation of a policy on held-out prompts: proxy reward, gold score and KL(π‖π_ref) from fresh samples.
+"""Evaluation of a policy on held-out prompts: reward, gold score, KL(π‖π_ref) and J_β from fresh samples.
 
 Decoding: pure temperature sampling from softmax(logits / T) (``llm.model.generation.generate``: no top-k, no
-top-p), T = 1 by default, at most ``max_new_tokens`` tokens, one completion per prompt, a fixed seed (the same noise at
-every evaluation step and for every run, so curves differ by the policy, not by the draw).
+top-p), T = 1 by default, at most ``max_new_tokens`` tokens, ``samples_per_prompt`` completions per prompt, a fixed
+seed whose uniforms are indexed by (prompt, sample): the same noise at every evaluation step and for every run (common
+random numbers), so curves and paired differences differ by the policy, not by the draw.
 
 KL(π‖π_ref) is estimated on those samples, only when T = 1 (then y ~ π exactly):
 
+* ``policy/kl_exact``      Σ_t KL(π(·|x, y_<t) ‖ π_ref(·|x, y_<t)): the exact per-token KL of the next-token
+  distributions along the sampled completion (its mean over y ~ π is the sequence KL; the reported KL and the one in
+  J_β = E[R] − β·KL);
 * ``policy/kl_to_ref``     k1 = mean over prompts of Σ_t [ln π(y_t|·) − ln π_ref(y_t|·)] (unbiased, can be < 0);
 * ``policy/kl_to_ref_k3``  per-token k3 summed over the completion: Σ_t [r_t − 1 − ln r_t], r_t = π_ref/π at the
   sampled token (unbiased per token given the prefix, always ≥ 0; "Approximating KL divergence", J. Schulman).
@@ -25,9 +29,9 @@ import torch
 
 from llm.data.batching import collate
 from llm.model.generation import generate
-from llm.model.logprobs import token_logps
+from llm.model.logprobs import completion_logits
 
-__all__ = ["evaluate_policy", "mean_ci", "seed_ci", "standard_error"]
+__all__ = ["evaluate_policy", "mean_ci", "seed_ci", "crossed_ci", "standard_error"]
 
 
 def standard_error(values: list[float]) -> float:
@@ -67,6 +71,62 @@ def seed_ci(values: list[float]) -> dict[str, Any]:
     return {"mean": ci["mean"], "ci95": half, "n": ci["n"], "values": list(values)}
 
 
+def crossed_ci(values: list[list[float]], level: float = 0.95) -> dict[str, Any]:
+    """Mean of a seeds × prompts table with a confidence interval over **both** seeds and prompts.
+
+    ``values[s][p]`` is one number per training seed s and evaluation prompt p (e.g. a paired difference of two
+    methods, both evaluated with common random numbers). The seeds and the prompts are random samples of their
+    populations, crossed (every seed sees every prompt), so the grand mean m has (two-way random-effects ANOVA)
+
+        Var(m) = σ²_seed/S + σ²_prompt/P + σ²_resid/(S·P),   estimated by (MS_seed + MS_prompt − MS_resid)/(S·P)
+
+    (each estimated component clipped at 0), with Satterthwaite's degrees of freedom for the t quantile. Two seeds
+    that disagree widen the interval as they should: with 3 seeds the seed term has 2 degrees of freedom. One seed
+    reduces to the Student-t interval over prompts (:func:`mean_ci`), one prompt to the interval over seeds.
+
+    Returns ``{mean, sem, low, high, df, seeds, prompts, significant, components}`` (``components``: the estimated
+    seed, prompt and residual variances); ``significant`` is True when the interval excludes 0.
+    """
+    import numpy as np
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 2 or x.size == 0:
+        raise ValueError(f"crossed_ci: need a non-empty seeds × prompts table, got shape {x.shape}")
+    S, P = x.shape
+    if S == 1 or P == 1:
+        ci = mean_ci(x.ravel().tolist(), level)
+        df = x.size - 1
+        return {**ci, "df": df, "seeds": S, "prompts": P, "components": None}
+    m = x.mean()
+    rows, cols = x.mean(1), x.mean(0)
+    ms_s = P * ((rows - m) ** 2).sum() / (S - 1)
+    ms_p = S * ((cols - m) ** 2).sum() / (P - 1)
+    ms_e = ((x - rows[:, None] - cols[None, :] + m) ** 2).sum() / ((S - 1) * (P - 1))
+    var_s, var_p = max(ms_s - ms_e, 0.0) / P, max(ms_p - ms_e, 0.0) / S  # seed and prompt variance components
+    var_m = var_s / S + var_p / P + ms_e / (S * P)
+    # Satterthwaite: var_m as a combination of the mean squares actually used
+    terms = [(ms_s / (S * P), S - 1) if var_s > 0 else (0.0, 1), (ms_p / (S * P), P - 1) if var_p > 0 else (0.0, 1)]
+    c_e = (1 - (var_s > 0) - (var_p > 0)) / (S * P)  # coefficient of MS_resid in var_m
+    terms.append((c_e * ms_e, (S - 1) * (P - 1)))
+    denom = sum(a * a / d for a, d in terms if a)
+    df = float(var_m**2 / denom) if denom > 0 else float((S - 1) * (P - 1))
+    sem = math.sqrt(var_m)
+    half = float(t.ppf(0.5 + level / 2, max(df, 1.0))) * sem
+    low, high = float(m - half), float(m + half)
+    return {
+        "mean": float(m),
+        "sem": sem,
+        "low": low,
+        "high": high,
+        "df": df,
+        "seeds": S,
+        "prompts": P,
+        "significant": bool(low > 0 or high < 0),
+        "components": {"seed": var_s, "prompt": var_p, "residual": float(ms_e)},
+    }
+
+
 @torch.no_grad()
 def _kl_terms(
     policy: Any,
@@ -78,10 +138,14 @@ def _kl_terms(
     max_prompt_tokens: int | None,
     completion_ids: list[list[int]] | None = None,
     truncated: list[bool] | None = None,
-) -> tuple[list[float], list[float], list[int]]:
-    """Per-sample k1 and k3 sums over completion tokens and the completion lengths (tokens incl. any EOS)."""
+) -> dict[str, list[float]]:
+    """Per-sample KL terms summed over the completion's tokens: ``exact``, ``k1``, ``k3`` and ``length`` (tokens).
 
-    k1, k3, lengths = [], [], []
+    ``exact`` = Σ_t KL(π(·|x, y_<t) ‖ π_ref(·|x, y_<t)), the full next-token distributions at every position of the
+    sampled completion; its mean over y ~ π is KL(π‖π_ref) of the sequence distribution (chain rule), with a smaller
+    variance than k1's, which uses the sampled token only.
+    """
+    out: dict[str, list[float]] = {"exact": [], "k1": [], "k3": [], "length": []}
     device = next(policy.parameters()).device
     ids_in = completion_ids if completion_ids is not None else [None] * len(prompts)
     trunc = truncated if truncated is not None else [False] * len(prompts)
@@ -91,14 +155,26 @@ def _kl_terms(
             tokenizer, prompts[sl], completions[sl], max_prompt_tokens, completion_ids=ids_in[sl], truncated=trunc[sl]
         )
         batch = {k: v.to(device) for k, v in batch.items()}
-        mask = batch["completion_mask"][:, 1:].float()  # (N, T-1) aligned with predicted tokens
-        lp = token_logps(policy, batch["input_ids"], batch["attention_mask"])  # (N, T-1) ln π(y_t|·)
-        lp_ref = token_logps(ref_model, batch["input_ids"], batch["attention_mask"])  # (N, T-1) ln π_ref(y_t|·)
-        log_r = (lp_ref - lp) * mask  # ln(π_ref/π) per token, 0 off the completion
-        k1 += (-log_r).sum(-1).tolist()  # Σ_t ln π/π_ref
-        k3 += ((torch.exp(log_r) - 1 - log_r) * mask).sum(-1).tolist()  # Σ_t r − 1 − ln r
-        lengths += mask.sum(-1).long().tolist()
-    return k1, k3, lengths
+        n = batch["input_ids"].shape[0]
+        logits, targets, rows = completion_logits(policy, **batch)  # (M, V) at the completion's positions
+        logits_ref, _, _ = completion_logits(ref_model, **batch)
+        logp, logp_ref = torch.log_softmax(logits, -1), torch.log_softmax(logits_ref, -1)  # (M, V)
+        exact = (logp.exp() * (logp - logp_ref)).sum(-1)  # (M,) KL of the next-token distributions
+        log_r = (logp_ref - logp).gather(1, targets[:, None]).squeeze(1)  # (M,) ln π_ref/π at the sampled token
+
+        def per_row(v: torch.Tensor, n: int = n, rows: torch.Tensor = rows) -> list[float]:
+            return torch.zeros(n, dtype=v.dtype, device=v.device).index_add(0, rows, v).tolist()
+
+        out["exact"] += per_row(exact)
+        out["k1"] += per_row(-log_r)  # Σ_t ln π/π_ref
+        out["k3"] += per_row(torch.exp(log_r) - 1 - log_r)  # Σ_t r − 1 − ln r
+        out["length"] += per_row(torch.ones_like(exact))
+    return out
+
+
+def _prompt_means(values: list[float], n: int) -> list[float]:
+    """Means of consecutive groups of ``n`` values (the samples of one prompt)."""
+    return [sum(values[i : i + n]) / n for i in range(0, len(values), n)]
 
 
 def evaluate_policy(
@@ -116,31 +192,39 @@ def evaluate_policy(
     batch_size: int = 64,
     max_prompt_tokens: int | None = None,
     beta: float | None = None,
+    samples_per_prompt: int = 1,
     n_samples_saved: int = 8,
     progress: bool = False,
 ) -> tuple[dict[str, float], dict[str, list[float]], list[dict]]:
-    """Sample one completion per prompt from ``policy`` and score it.
+    """Sample ``samples_per_prompt`` completions per prompt from ``policy`` and score them.
 
     Args:
         policy, ref_model: causal LMs (π and the frozen π_ref); ``ref_model`` may be None (no KL then).
         tokenizer: their tokenizer.
         prompts: N held-out prompts; references: N reference completions (for the gold score).
-        reward_fn: proxy reward ``f(prompts, completions) -> list[float]`` (the reward model).
+        reward_fn: the reward ``f(prompts, completions) -> list[float]`` the policy was trained on.
         gold_fn: gold score ``f(prompts, completions, references=...) -> list[float]`` or None.
-        max_new_tokens, temperature, seed, batch_size, max_prompt_tokens: decoding (see the module docstring).
-        beta: if given, also report ``reward/regularised_mean`` = proxy mean − β·k1 KL.
+        max_new_tokens, temperature, seed, batch_size, max_prompt_tokens: decoding (see the module docstring); sample
+            j of prompt i uses the uniforms of row i·samples_per_prompt + j (common random numbers across policies).
+        beta: if given, also report ``reward/regularised_mean`` = J_β = E[R] − β·KL(π‖π_ref) with the exact KL.
+        samples_per_prompt: completions per prompt (≥ 1); per-prompt values are their means.
     Returns:
-        ``(metrics, per_prompt, samples)``: scalar metrics (keys in the README glossary), per-prompt lists
-        (``proxy``, ``gold``, ``kl_k1``, ``kl_k3``, ``length``) for standard errors and paired comparisons, and the
-        first ``n_samples_saved`` (prompt, completion, scores) summaries.
+        ``(metrics, per_prompt, samples)``: scalar metrics (keys in the README glossary; standard errors over
+        prompts), per-prompt means (``proxy``, ``gold``, ``kl_exact``, ``kl_k1``, ``kl_k3``, ``length``) for paired
+        comparisons, and the first ``n_samples_saved`` (prompt, completion, scores) samples.
     """
 
     if len(prompts) != len(references):
         raise ValueError(f"evaluate_policy: {len(prompts)} prompts but {len(references)} references")
+    if samples_per_prompt < 1:
+        raise ValueError(f"evaluate_policy: samples_per_prompt must be ≥ 1, got {samples_per_prompt}")
+    n = samples_per_prompt
+    rep_prompts = [p for p in prompts for _ in range(n)]
+    rep_refs = [r for r in references for _ in range(n)]
     completions, truncated, ids = generate(
         policy,
         tokenizer,
-        prompts,
+        rep_prompts,
         max_new_tokens,
         temperature=temperature,
         batch_size=batch_size,
@@ -149,30 +233,49 @@ def evaluate_policy(
         progress=progress,
         return_ids=True,
     )
-    proxy = [float(v) for v in reward_fn(prompts, completions)]
-    per_prompt: dict[str, list[float]] = {"proxy": proxy}
-    metrics = {"reward/proxy_mean": sum(proxy) / len(proxy), "reward/proxy_sem": standard_error(proxy)}
+    per_sample: dict[str, list[float]] = {"proxy": [float(v) for v in reward_fn(rep_prompts, completions)]}
     if gold_fn is not None:
-        gold = [float(v) for v in gold_fn(prompts, completions, references=references)]
-        per_prompt["gold"] = gold
-        metrics.update({"reward/gold_mean": sum(gold) / len(gold), "reward/gold_sem": standard_error(gold)})
+        per_sample["gold"] = [float(v) for v in gold_fn(rep_prompts, completions, references=rep_refs)]
     if ref_model is not None:
-        k1, k3, lengths = _kl_terms(
-            policy, ref_model, tokenizer, prompts, completions, batch_size, max_prompt_tokens, ids, truncated
+        kl = _kl_terms(
+            policy, ref_model, tokenizer, rep_prompts, completions, batch_size, max_prompt_tokens, ids, truncated
         )
-        per_prompt["length"] = [float(n) for n in lengths]
-        metrics["policy/length_mean"] = sum(lengths) / len(lengths)
+        per_sample["length"] = kl["length"]
         if temperature == 1.0:  # samples come from π itself: the estimators are valid
-            per_prompt.update(kl_k1=k1, kl_k3=k3)
-            metrics["policy/kl_to_ref"] = sum(k1) / len(k1)
-            metrics["policy/kl_to_ref_sem"] = standard_error(k1)
-            metrics["policy/kl_to_ref_k3"] = sum(k3) / len(k3)
-            if beta is not None:
-                metrics["reward/regularised_mean"] = metrics["reward/proxy_mean"] - beta * metrics["policy/kl_to_ref"]
+            per_sample.update(kl_exact=kl["exact"], kl_k1=kl["k1"], kl_k3=kl["k3"])
+    per_sample["truncated"] = [float(t) for t in truncated]
+    per_prompt = {key: _prompt_means(v, n) for key, v in per_sample.items()}
+
+    metrics: dict[str, float] = {}
+    names = {
+        "proxy": "reward/proxy",
+        "gold": "reward/gold",
+        "kl_exact": "policy/kl_exact",
+        "kl_k1": "policy/kl_to_ref",
+        "kl_k3": "policy/kl_to_ref_k3",
+        "length": "policy/length",
+    }
+    for key, name in names.items():
+        if key in per_prompt:
+            metrics[f"{name}_mean" if key in ("proxy", "gold", "length") else name] = sum(per_prompt[key]) / len(
+                prompts
+            )
+            metrics[f"{name}_sem"] = standard_error(per_prompt[key])
+    if n >= 2:  # spread of the reward between samples of one prompt (what a contrastive method learns from)
+        proxy = per_sample["proxy"]
+        var = [
+            sum((v - m) ** 2 for v in proxy[i : i + n]) / (n - 1)
+            for i, m in zip(range(0, len(proxy), n), per_prompt["proxy"])
+        ]
+        metrics["reward/within_prompt_sd"] = math.sqrt(sum(var) / len(var))
+    if beta is not None and "kl_exact" in per_prompt:
+        metrics["reward/regularised_mean"] = metrics["reward/proxy_mean"] - beta * metrics["policy/kl_exact"]
+        per_prompt["regularised"] = [r - beta * k for r, k in zip(per_prompt["proxy"], per_prompt["kl_exact"])]
+        metrics["reward/regularised_sem"] = standard_error(per_prompt["regularised"])
     metrics["policy/truncated_frac"] = sum(truncated) / len(truncated)
     samples = []
-    for i in range(min(n_samples_saved, len(prompts))):
-        s = {"prompt_tail": prompts[i][-160:], "completion": completions[i], "reference": references[i]}
-        s.update({key: vals[i] for key, vals in per_prompt.items()})
+    for i in range(min(n_samples_saved, len(rep_prompts))):
+        s = {"prompt_tail": rep_prompts[i][-160:], "completion": completions[i], "reference": rep_refs[i]}
+        s.update({key: vals[i] for key, vals in per_sample.items()})
         samples.append(s)
     return metrics, per_prompt, samples

@@ -71,6 +71,13 @@ def _cache_kwarg(model: Any) -> str:
     return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
 
 
+def _last_logits(model: Any) -> dict[str, int]:
+    """``{"logits_to_keep": 1}`` where ``model.forward`` accepts it (transformers causal LMs), else {}: the prompt's
+    other positions need no [d, V] projection (measured: 7 of 29.5 s of an evaluation went to that projection)."""
+    forward = getattr(model, "module", model).forward
+    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(forward).parameters else {}
+
+
 def _cache_of(out: Any) -> Any:
     """The KV cache of a forward output, under either name (see :func:`_cache_kwarg`)."""
     cache = getattr(out, "cache", None)
@@ -79,14 +86,21 @@ def _cache_of(out: Any) -> Any:
 
 @torch.no_grad()
 def _sample_batch(
-    model: Any, batch: dict, max_new_tokens: int, temperature: float, eos_id: int, generator: torch.Generator
+    model: Any, batch: dict, max_new_tokens: int, temperature: float, eos_id: int, uniforms: torch.Tensor
 ) -> tuple[list[list[int]], list[bool]]:
+    """Sample each row by inverse CDF with its own uniforms (``uniforms[i, t]`` draws token t of row i)."""
     device = _device(model)
     input_ids, attention_mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)  # (N, T0)
     N = input_ids.shape[0]
     position_ids = position_ids_from_mask(attention_mask)  # (N, T0)
     cache_kw = _cache_kwarg(model)
-    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
+    out = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids,
+        use_cache=True,
+        **_last_logits(model),
+    )  # the prefill needs the next-token logits of the last position only
     past, logits = _cache_of(out), out.logits[:, -1].float()  # (N, V)
     next_pos = position_ids[:, -1] + 1  # (N,)
     done = torch.zeros(N, dtype=torch.bool, device=device)
@@ -95,8 +109,11 @@ def _sample_batch(
         if temperature == 0:
             nxt = logits.argmax(-1)  # (N,)
         else:
-            probs = torch.softmax(logits / temperature, dim=-1)  # (N, V): the sampling distribution μ_T
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (N,)
+            probs = torch.softmax(logits.double() / temperature, dim=-1)  # (N, V): the sampling distribution μ_T
+            cdf = probs.cumsum(-1)  # (N, V)
+            u = uniforms[:, len(steps)].to(device, torch.float64)[:, None] * cdf[:, -1:]  # (N, 1) in [0, total)
+            # first token whose cdf exceeds u: token v is drawn with probability probs[v] (zero-mass tokens never)
+            nxt = torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=probs.shape[-1] - 1)  # (N,)
         nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
         steps.append(nxt)
         done |= nxt == eos_id
@@ -149,7 +166,9 @@ def generate(
             + EOS). Every returned text re-encodes to at most as many tokens as its ids (for text scorers).
         temperature: T ≥ 0.
         batch_size: prompts per forward pass (prompts are grouped by length).
-        seed: seed of the sampling generator (results depend on it and on the batch composition).
+        seed: seed of the uniforms: completion i is drawn by inverse CDF from ``uniforms[i]``, so results depend on
+            the seed and the prompt's index only (not on the batch size or device), and two policies sampled with one
+            seed share their random numbers (common random numbers).
         max_prompt_tokens: prompt budget in tokens (the document is truncated).
         progress: show a tqdm bar.
         return_truncated: also return N flags, True where no EOS was sampled within ``max_new_tokens``.
@@ -165,7 +184,12 @@ def generate(
         return ([], [], []) if return_ids else ([], []) if return_truncated else []
     was_training = model.training
     model.eval()
-    gen = torch.Generator(device=_device(model)).manual_seed(seed)  # samples depend on the device too
+    # common random numbers: completion i draws its token t with uniforms[i, t], whatever the batch, the order of the
+    # other prompts or the policy; two policies evaluated with one seed see the same noise, so their difference is
+    # mostly the policies' (the samples of similar policies coincide where their CDFs agree)
+    uniforms = torch.rand(
+        len(prompts), max_new_tokens, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
     eos = int(tokenizer.eos_token_id)
     lens = [len(p) for p in prompts]
     order = _length_order(lens)
@@ -176,7 +200,7 @@ def generate(
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
         batch = encode_prompts(tokenizer, [prompts[i] for i in idx], max_prompt_tokens)
-        ids, tr = _sample_batch(model, batch, max_new_tokens, temperature, eos, gen)
+        ids, tr = _sample_batch(model, batch, max_new_tokens, temperature, eos, uniforms[idx])
         for i, row, t in zip(idx, ids, tr):
             text = tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
             texts[i] = _fit_text(tokenizer, text, len(row))  # for text scorers: no longer than what was sampled

@@ -13,6 +13,7 @@ The trained models live in the run directory: π_ref in ``sft/model``, the rewar
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -49,7 +50,27 @@ def gpt2_config(preset: Any, vocab_size: int, eos_token_id: int) -> Any:
         resid_pdrop=0.0,  # tiny data budgets: dropout only slows fitting; the corpus is large relative to steps
         embd_pdrop=0.0,
         attn_pdrop=0.0,
+        activation_function=FAST_GELU,
     )
+
+
+# GPT-2's "gelu_new" is the tanh approximation of GELU written in Python ops; "gelu_pytorch_tanh" is the same function
+# as one fused kernel (max |Δ| ≈ 1e-7 in float32). Measured: 2.5 s of a 29.5 s evaluation went to gelu_new.
+FAST_GELU = "gelu_pytorch_tanh"
+
+
+def _fast_gelu_kwargs(path: str) -> dict[str, str]:
+    """``{"activation_function": "gelu_pytorch_tanh"}`` for a saved GPT-2 that uses "gelu_new", else {}."""
+    import json
+
+    f = Path(path) / "config.json"
+    try:
+        cfg = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if cfg.get("model_type") == "gpt2" and cfg.get("activation_function") == "gelu_new":
+        return {"activation_function": FAST_GELU}
+    return {}
 
 
 def build_model(spec: str, tokenizer: Any, preset: Any, seed: int = 0) -> tuple[Any, bool]:
@@ -79,7 +100,7 @@ def load_policy(run_dir: str | os.PathLike, dtype: torch.dtype = torch.float32) 
 
     paths = RunPaths(run_dir)
     d = paths.require(paths.sft_model, "sft")
-    model = AutoModelForCausalLM.from_pretrained(str(d), dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(str(d), dtype=dtype, **_fast_gelu_kwargs(str(d)))
     model.eval()
     return load_tokenizer(d), model
 
@@ -90,7 +111,7 @@ def load_reward_model(run_dir: str | os.PathLike, dtype: torch.dtype = torch.flo
 
     paths = RunPaths(run_dir)
     d = paths.require(paths.reward_model, "reward")
-    model = AutoModelForSequenceClassification.from_pretrained(str(d), dtype=dtype)
+    model = AutoModelForSequenceClassification.from_pretrained(str(d), dtype=dtype, **_fast_gelu_kwargs(str(d)))
     model.eval()
     return load_tokenizer(d), model
 

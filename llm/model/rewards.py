@@ -1,5 +1,9 @@
-"""Reward functions of the LLM lab: the gold programmatic score and the learned reward model as callables.
+"""Reward functions of the LLM lab: the content reward (the default), the ROUGE-L gold score and the learned reward
+model, as callables.
 
+* Content reward (:class:`ContentReward`, the default reward of the pipeline): does the summary name the document's
+  key words, with words the document uses, briefly? A programmatic reward π_ref can improve and length cannot game
+  (formula in the class docstring).
 * Gold score: ROUGE-L F1 of the completion against the human reference (``rouge-score``, stemmed), optionally minus
   a length term ``length_weight · |words(y) − words(ref)| / words(ref)``.
 * Learned RM (trained by the ``reward`` stage): the SFT model's trunk with a scalar head, read at the completion's
@@ -12,7 +16,9 @@ keyword arguments are ignored.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,12 +28,146 @@ from llm.data.batching import collate
 from llm.data.corpus import SPLITS, load_split, make_completion, make_prompt
 from llm.model.logprobs import position_ids_from_mask
 from llm.model.models import load_reward_model
-from llm.run import RunPaths
+from llm.run import RunPaths, UserError
 
-__all__ = ["RewardFn", "rouge_l", "GoldReward", "reward_scores", "RewardModelReward", "load_reward", "gold_settings"]
+__all__ = [
+    "RewardFn",
+    "ContentReward",
+    "StandardisedReward",
+    "content_words",
+    "letter_trigrams",
+    "rouge_l",
+    "GoldReward",
+    "reward_scores",
+    "RewardModelReward",
+    "load_reward",
+    "gold_settings",
+    "REWARD_KINDS",
+    "check_reward_model",
+    "reward_of_dataset",
+]
 
 RewardFn = Callable[..., list[float]]
 """A reward: ``f(prompts: list[str], completions: list[str], **kw) -> list[float]``."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Content reward (programmatic, the default)
+# ----------------------------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z][a-z0-9]+")
+_LETTERS = re.compile(r"[a-z]+")
+# Function words that carry no content (English, as in the man pages and docstrings of the corpus) plus the
+# boilerplate of both sources; a content word is any other word of ≥ 3 characters.
+STOPWORDS = frozenset(
+    """
+    a about above after again all also an and any are as at be because been before being below between both but by
+    can could did do does doing down during each either else etc few for from further get gets given had has have
+    having here how however i if in into is it its itself just may might more most must my no nor not now of off on
+    once one only or other our out over own per same shall should since so some such than that the their them then
+    there these they this those through to too under until up upon use used uses using very via was we were what
+    when where whether which while who whom why will with within without would yet you your
+    default defaults return returns returned value values function method object class instance argument arguments
+    parameter parameters specified specify option options file files see new true false none
+    """.split()
+)
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of ≥ 3 characters (``[a-z][a-z0-9]+``) that are not in :data:`STOPWORDS`, in order."""
+    return [w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in STOPWORDS]
+
+
+def letter_trigrams(text: str) -> frozenset[str]:
+    """The set of letter trigrams of the lower-cased alphabetic words of ≥ 3 letters (``"Buffers"`` → buf, uff, …)."""
+    return frozenset(w[i : i + 3] for w in _LETTERS.findall(text.lower()) if len(w) >= 3 for i in range(len(w) - 2))
+
+
+class ContentReward:
+    """The content reward: name the document's key words, with the document's own words, in at most ``max_words``.
+
+    For a prompt x (its document) and a completion y, with tri(·) the set of letter trigrams of the words of ≥ 3
+    letters (:func:`letter_trigrams`)::
+
+        K(x)    = the ``keywords`` most frequent content words of the document (:func:`content_words`; ties: first
+                  occurrence)
+        P(x, y) = |tri(y) ∩ tri(document)| / |tri(y)|     grounding: how much of the completion the document uses
+        Q(x, y) = |tri(y) ∩ tri(K(x))| / |tri(K(x))|       coverage of the key words
+        F(x, y) = 2·P·Q / (P + Q)                          (0 when the completion has no word of ≥ 3 letters)
+        R(x, y) = F − length_cost · min(1, max(0, words(y) − max_words) / max_words)
+
+    ``words(y)`` counts whitespace-separated words. R ∈ [−length_cost, 1]; the key words and nothing else score 1.
+    Trigrams, not whole words, so that a weak policy's near-misses ("buffering" for "buffer") earn partial credit:
+    the reward varies between a prompt's samples even when few of them name a key word exactly.
+
+    Why length cannot game it: coverage saturates once the key words are named, grounding falls with every word
+    the document does not use, an empty or content-free completion scores 0, and words beyond ``max_words`` cost up
+    to ``length_cost`` (capped, so that the content terms, not the length, carry most of the reward's variance);
+    copying the document (≥ 20 words) is long. A pure function of the texts: deterministic, cheap, the same for every
+    model and tokenizer. The document is read from the prompt ``"{document}\\nTL;DR:"``
+    (``llm.data.corpus.make_prompt``): the text before the last ``TL;DR:``.
+    """
+
+    def __init__(self, keywords: int = 4, max_words: int = 12, length_cost: float = 0.25) -> None:
+        if keywords < 1 or max_words < 1 or length_cost < 0:
+            raise ValueError(
+                f"ContentReward: need keywords ≥ 1, max_words ≥ 1, length_cost ≥ 0; got {keywords}, {max_words}, "
+                f"{length_cost}"
+            )
+        self.keywords, self.max_words, self.length_cost = int(keywords), int(max_words), float(length_cost)
+        self._cache: dict[str, tuple[frozenset, frozenset]] = {}
+
+    def settings(self) -> dict[str, float | int]:
+        """The reward's parameters (recorded with every dataset and figure that uses it)."""
+        return {"keywords": self.keywords, "max_words": self.max_words, "length_cost": self.length_cost}
+
+    def keywords_of(self, prompt: str) -> list[str]:
+        """K(x): the document's ``keywords`` most frequent content words, most frequent first."""
+        words = content_words(prompt.rsplit("TL;DR:", 1)[0])
+        counts: dict[str, int] = {}
+        for w in words:
+            counts[w] = counts.get(w, 0) + 1
+        first = {w: i for i, w in reversed(list(enumerate(words)))}
+        return sorted(counts, key=lambda w: (-counts[w], first[w]))[: self.keywords]
+
+    def _document(self, prompt: str) -> tuple[frozenset, frozenset]:
+        if prompt not in self._cache:
+            doc = prompt.rsplit("TL;DR:", 1)[0]
+            self._cache[prompt] = (letter_trigrams(doc), letter_trigrams(" ".join(self.keywords_of(prompt))))
+        return self._cache[prompt]
+
+    def components(self, prompt: str, completion: str) -> dict[str, float]:
+        """``{grounding, coverage, f, words, reward}`` of one completion (for display and tests)."""
+        doc, keys = self._document(prompt)
+        tri = letter_trigrams(completion)
+        grounding = len(tri & doc) / len(tri) if tri else 0.0
+        coverage = len(tri & keys) / len(keys) if keys else 0.0
+        f = 2 * grounding * coverage / (grounding + coverage) if grounding + coverage > 0 else 0.0
+        n = len(completion.split())
+        reward = f - self.length_cost * min(1.0, max(0, n - self.max_words) / self.max_words)
+        return {"grounding": grounding, "coverage": coverage, "f": f, "words": float(n), "reward": reward}
+
+    def __call__(self, prompts: list[str], completions: list[str], **kw: Any) -> list[float]:
+        if len(prompts) != len(completions):
+            raise ValueError(f"ContentReward: {len(prompts)} prompts but {len(completions)} completions")
+        return [self.components(p, c)["reward"] for p, c in zip(prompts, completions)]
+
+
+class StandardisedReward:
+    """``(reward(x, y) − mean) / std``: a reward in the units of its offline dataset's standardisation.
+
+    The sample stage standardises the rewards of each offline dataset (``llm.stages.sample``); evaluating a policy
+    with the same ``mean``/``std`` keeps training and evaluation in one unit, so β is "reward standard deviations per
+    nat of KL" for every reward and method.
+    """
+
+    def __init__(self, reward_fn: RewardFn, mean: float, std: float) -> None:
+        if not (std > 0 and math.isfinite(std) and math.isfinite(mean)):
+            raise ValueError(f"StandardisedReward: need a finite mean and std > 0, got mean={mean}, std={std}")
+        self.reward_fn, self.mean, self.std = reward_fn, float(mean), float(std)
+
+    def __call__(self, prompts: list[str], completions: list[str], **kw: Any) -> list[float]:
+        return [(r - self.mean) / self.std for r in self.reward_fn(prompts, completions, **kw)]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -136,12 +276,19 @@ def gold_settings(run_dir: str | os.PathLike) -> dict:
     return {"length_weight": float(d.get("length_weight", 0.0)), "max_prompt_tokens": d.get("max_prompt_tokens")}
 
 
+REWARD_KINDS = ("content", "rm", "gold")
+"""Rewards a run can optimise: the programmatic content reward (default), the learned RM, ROUGE-L vs references."""
+
+
 def load_reward(run_dir: str | os.PathLike, kind: str = "rm", batch_size: int = 32) -> RewardFn:
-    """The reward callable of a run: ``"rm"`` (learned RM of ``reward/model``) or ``"gold"`` (ROUGE-L vs references).
+    """The reward callable of a run: ``"content"`` (:class:`ContentReward`), ``"rm"`` (learned RM of
+    ``reward/model``) or ``"gold"`` (ROUGE-L vs references).
 
     The gold reward knows the references of every corpus split, so it can be called with prompts only; it uses the
     length weight the RM was trained with (``gold_settings``), so gold and RM measure the same target.
     """
+    if kind == "content":
+        return ContentReward()
     paths = RunPaths(run_dir)
     settings = gold_settings(paths.root)
     if kind == "gold":
@@ -153,4 +300,58 @@ def load_reward(run_dir: str | os.PathLike, kind: str = "rm", batch_size: int = 
     if kind == "rm":
         tok, model = load_reward_model(paths.root)
         return RewardModelReward(model, tok, batch_size=batch_size, max_prompt_tokens=settings["max_prompt_tokens"])
-    raise ValueError(f"load_reward: kind must be 'rm' or 'gold', got {kind!r}")
+    raise ValueError(f"load_reward: kind must be one of {REWARD_KINDS}, got {kind!r}")
+
+
+def check_reward_model(run_dir: str | os.PathLike, min_accuracy: float, allow_weak: bool = False) -> dict:
+    """The quality gate of the learned RM: print its held-out quality, refuse it below ``min_accuracy``.
+
+    Reads ``reward/metrics.json`` (the ``reward`` stage): held-out pair accuracy on sampled-vs-sampled pairs and the
+    Pearson correlation with the labelling reward. Raises ``UserError`` when the accuracy is below ``min_accuracy``
+    unless ``allow_weak`` (then it warns). Returns the numbers it checked (recorded with the dataset).
+    """
+    f = RunPaths(run_dir).reward / "metrics.json"
+    if not f.exists():
+        raise UserError(f"check_reward_model: {f} is missing; run `python -m llm reward` first")
+    m = json.loads(f.read_text(encoding="utf-8"))
+    acc = float(m.get("valid_accuracy_sampled_only", float("nan")))
+    quality = {
+        "valid_accuracy_sampled_only": acc,
+        "valid_pairs_sampled_only": m.get("valid_pairs_sampled_only"),
+        "valid_pearson_rm_label": m.get("valid_pearson_rm_label", m.get("valid_pearson_rm_gold")),
+        "labels": m.get("labels", "gold"),
+        "min_accuracy": min_accuracy,
+        "passed": bool(acc >= min_accuracy),
+    }
+    line = (
+        f"reward model: held-out accuracy {acc:.3f} on {quality['valid_pairs_sampled_only']} sampled-vs-sampled "
+        "pairs, "
+        f"Pearson {quality['valid_pearson_rm_label']} with its {quality['labels']} labels (gate: ≥ {min_accuracy:.2f})"
+    )
+    if quality["passed"]:
+        print(f"[reward gate] {line}: passed", flush=True)
+    elif allow_weak:
+        print(f"[reward gate] WARNING {line}: below the gate, used anyway (--allow-weak-rm)", flush=True)
+    else:
+        raise UserError(
+            f"{line}: below the gate. Optimising a reward model this weak optimises its noise. Train a better one "
+            "(`python -m llm reward --rm-prompts ... --rm-steps ...`), use `--reward content`, or pass --allow-weak-rm"
+        )
+    return quality
+
+
+def reward_of_dataset(run_dir: str | os.PathLike, rows: list[dict], batch_size: int = 32) -> RewardFn:
+    """The reward an offline dataset was built with, in its units: the ``reward_scale`` column's kind, standardised
+    with its mean and s.d. (:class:`StandardisedReward`), so evaluation measures what training optimised.
+
+    Rows without ``reward_scale`` (datasets from elsewhere) are evaluated with the learned RM of ``run_dir``, raw.
+    """
+    scale = rows[0].get("reward_scale") if rows else None
+    if not scale:
+        return load_reward(run_dir, "rm", batch_size=batch_size)
+    kinds = {(r.get("reward_scale") or {}).get("kind") for r in rows}
+    if len(kinds) != 1:
+        raise ValueError(
+            f"reward_of_dataset: rows mix reward kinds {sorted(map(str, kinds))}; one dataset, one reward"
+        )
+    return StandardisedReward(load_reward(run_dir, scale["kind"], batch_size=batch_size), scale["mean"], scale["std"])

@@ -11,14 +11,16 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from bandit.records import atomic_write_json
 from llm.data.corpus import load_eval_prompts
+from llm.data.offline import load_offline
 from llm.model.evaluation import evaluate_policy
 from llm.model.models import load_policy
-from llm.model.rewards import load_reward
+from llm.model.rewards import load_reward, reward_of_dataset
 from llm.presets import get_preset, resolve
-from llm.run import cli_errors
+from llm.run import RunPaths, cli_errors
 
 __all__ = ["EvalConfig", "main"]
 
@@ -41,7 +43,11 @@ class EvalConfig:
     split: str = "valid"
     """Corpus split of the prompts (the reward model never saw valid)."""
     n_prompts: int | None = None
-    """Number of held-out prompts (the first N of the split: a fixed set); default: the preset's."""
+    """Number of held-out prompts (a seeded random sample of the split, stratified by source); default: preset's."""
+    samples_per_prompt: int | None = None
+    """Completions sampled per prompt; default: the preset's."""
+    reward: str | None = None
+    """content | rm | gold; default: the reward of the run's offline dataset, in its standardised units."""
     temperature: float | None = None
     """Sampling temperature T (KL to π_ref is estimated only at T = 1); default: the preset's (1.0)."""
     seed: int | None = None
@@ -51,7 +57,7 @@ class EvalConfig:
     batch_size: int | None = None
     """Prompts per generation batch; default: the preset's."""
     beta: float | None = None
-    """If set, also report reward/regularised_mean = proxy − β·KL."""
+    """If set, also report reward/regularised_mean = J_β = reward − β·KL (exact per-token KL)."""
     out: str | None = None
     """Write metrics, per-prompt scores and samples to this JSON file (default <run_dir>/eval/<name>.json)."""
     no_progress: bool = False
@@ -69,8 +75,19 @@ _EVAL_ALIASES = {
     "temperature": "eval_temperature",
     "seed": "eval_seed",
     "batch_size": "eval_generation_batch",
+    "samples_per_prompt": "eval_samples_per_prompt",
     "max_new_tokens": "max_completion_tokens",
 }
+
+
+def _reward(cfg: EvalConfig) -> Any:
+    """The reward to evaluate with: --reward, else the offline dataset's (standardised), else the content reward."""
+    if cfg.reward:
+        return load_reward(cfg.run_dir, kind=cfg.reward)
+    paths = RunPaths(cfg.run_dir)
+    if paths.offline_dataset.exists():
+        return reward_of_dataset(cfg.run_dir, load_offline(paths.offline_dataset))
+    return load_reward(cfg.run_dir, kind="content")
 
 
 def _preset_of(run_dir: str) -> str:
@@ -84,7 +101,7 @@ def _preset_of(run_dir: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm eval``: generate, score with the proxy RM and ROUGE-L gold, estimate KL."""
+    """``python -m llm eval``: generate, score with the reward and ROUGE-L gold, KL (exact, k1, k3), J_β."""
     import tyro
 
     @cli_errors
@@ -108,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             tokenizer,
             [r["prompt"] for r in rows],
             [r["reference"] for r in rows],
-            load_reward(cfg.run_dir, kind="rm"),
+            _reward(cfg),
             load_reward(cfg.run_dir, kind="gold"),
             max_new_tokens=cfg.max_new_tokens,
             temperature=cfg.temperature,
@@ -116,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=cfg.batch_size,
             max_prompt_tokens=preset.max_prompt_tokens,
             beta=cfg.beta,
+            samples_per_prompt=cfg.samples_per_prompt,
             progress=not cfg.no_progress,
         )
         name = Path(cfg.model).parent.name if cfg.model else "sft"

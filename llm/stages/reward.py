@@ -4,9 +4,12 @@
   a length term ``length_weight · |words(y) − words(ref)| / words(ref)``.
 * Learned RM: the SFT model's trunk with a scalar head (``AutoModelForSequenceClassification``, ``num_labels=1``),
   read at the completion's final EOS token, trained with the Bradley–Terry loss −ln σ(R(y⁺) − R(y⁻)) (paper, Eq. 26)
-  on preference pairs of summaries sampled from π_ref (plus the human reference), each pair labelled by the gold
-  score. As in the paper (Sec. 6), the RM is then *the* reward that the offline dataset carries and alignment
-  optimises; the gold score stays available to measure over-optimisation.
+  on preference pairs of summaries sampled from π_ref (plus optionally the human reference), each pair labelled by
+  the content reward (``--labels content``, default; ``llm.model.rewards.ContentReward``) or the gold score
+  (``--labels gold``). Its held-out accuracy on sampled-vs-sampled pairs and its correlation with the labels are the
+  quality gate that ``python -m llm sample --reward rm`` checks. As in the paper (Sec. 6), the RM is then *the*
+  reward that the offline dataset carries and alignment optimises (with ``--reward rm``; the pipeline's default
+  reward is the content reward itself).
 
 Any callable ``f(prompts, completions, **kw) -> list[float]`` (TRL's ``reward_funcs`` signature) is a reward too;
 unknown keyword arguments are ignored.
@@ -35,7 +38,7 @@ from llm.data.corpus import load_split, make_completion, make_prompt, prompt_ord
 from llm.model.generation import generate
 from llm.model.models import load_policy
 from llm.model.optim import cosine_lr
-from llm.model.rewards import GoldReward, RewardModelReward, reward_scores
+from llm.model.rewards import ContentReward, GoldReward, RewardModelReward, reward_scores
 from llm.presets import get_preset
 from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
 
@@ -82,10 +85,12 @@ class RewardConfig(StageConfig):
     """Summaries sampled from π_ref per prompt (T = sample_temperature); default: the preset's."""
     sample_temperature: float = 1.0
     """Sampling temperature T of the RM's training summaries."""
-    include_human: bool = True
-    """Add the human reference as one more candidate of every prompt (gold ROUGE-L = 1)."""
+    include_human: bool = False
+    """Add the human reference as one more candidate of every prompt (easy pairs; not counted in the gate)."""
+    labels: str = "content"
+    """Labels of the pairs: content (the content reward, the pipeline's programmatic reward) or gold (ROUGE-L)."""
     margin: float = 0.05
-    """A pair is used only if the gold scores differ by more than this (near-ties carry no label)."""
+    """A pair is used only if the label scores differ by more than this (near-ties carry no label)."""
     length_weight: float | None = None
     """Weight of the relative length penalty in the gold score (0 = pure ROUGE-L F1); default: the preset's."""
     rm_steps: int | None = None
@@ -108,6 +113,8 @@ class RewardConfig(StageConfig):
         super().__post_init__()  # every None field from the preset
         if self.valid_prompts is None:
             self.valid_prompts = max(self.rm_prompts // 4, 8)
+        if self.labels not in ("content", "gold"):
+            raise UserError(f"RewardConfig: --labels must be content or gold, got {self.labels!r}")
         if self.rm_samples + int(self.include_human) < 2:
             raise UserError("RewardConfig: need at least 2 candidates per prompt (rm_samples + include_human ≥ 2)")
 
@@ -130,9 +137,13 @@ def _candidates(model, tokenizer, rows, config, max_new, progress, seed):
     groups = [outs[i * config.rm_samples : (i + 1) * config.rm_samples] for i in range(len(rows))]
     if config.include_human:
         groups = [g + [r] for g, r in zip(groups, refs)]
-    gold_fn = GoldReward(length_weight=config.length_weight)
-    gold = [gold_fn([p] * len(g), g, references=[r] * len(g)) for p, g, r in zip(prompts, groups, refs)]
-    return prompts, groups, gold
+    if config.labels == "content":
+        label_fn = ContentReward()
+        labels = [label_fn([p] * len(g), g) for p, g in zip(prompts, groups)]
+    else:
+        label_fn = GoldReward(length_weight=config.length_weight)
+        labels = [label_fn([p] * len(g), g, references=[r] * len(g)) for p, g, r in zip(prompts, groups, refs)]
+    return prompts, groups, labels
 
 
 @torch.no_grad()
@@ -161,7 +172,8 @@ def _pearson(a: list[float], b: list[float]) -> float:
 
 
 def train_reward_model(config: RewardConfig) -> dict:
-    """Sample candidates, label pairs by the gold score, train the RM; write ``reward/model`` and ``metrics.json``."""
+    """Sample candidates, label pairs by the content reward (or gold), train the RM; write ``reward/model`` and
+    ``metrics.json``."""
     from transformers import AutoModelForSequenceClassification
 
     preset = get_preset(config.preset)
@@ -248,7 +260,8 @@ def train_reward_model(config: RewardConfig) -> dict:
         "valid_accuracy": round(valid_acc, 4),
         "valid_pairs_sampled_only": len(va_sampled),
         "valid_accuracy_sampled_only": round(valid_acc_sampled, 4),
-        "valid_pearson_rm_gold": round(_pearson(flat_rm, flat_gold), 4),
+        "labels": config.labels,
+        "valid_pearson_rm_label": round(_pearson(flat_rm, flat_gold), 4),
         "gold_mean_sampled": round(
             sum(s for g in tr_gold for s in g[: config.rm_samples]) / (len(tr_gold) * config.rm_samples), 4
         ),
@@ -269,7 +282,7 @@ def _report(m: dict, paths: RunPaths) -> None:
         f"[reward] pair accuracy train {m['train_accuracy']:.3f}, valid {m['valid_accuracy']:.3f} "
         f"(before training {m['valid_accuracy_before']:.3f}; {m['train_pairs']} train / {m['valid_pairs']} valid "
         f"pairs; sampled-only valid {m['valid_accuracy_sampled_only']:.3f}; "
-        f"RM–gold Pearson {m['valid_pearson_rm_gold']:.3f}) in {m['seconds']} s → {paths.reward_model}"
+        f"RM–{m['labels']} Pearson {m['valid_pearson_rm_label']:.3f}) in {m['seconds']} s → {paths.reward_model}"
     )
 
 
@@ -281,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         RewardConfig,
         argv,
         __doc__,
-        output=lambda paths: paths.reward_model / "config.json",
+        output=lambda paths, config: paths.reward_model / "config.json",
         requires=lambda paths: (paths.sft_model, "sft"),
         work=train_reward_model,
         report=_report,

@@ -9,15 +9,20 @@ For each of ``offline_prompts`` train prompts (disjoint from the reward model's 
    (stored as ``completion_ids``; a completion truncated at the budget has no EOS and is scored without one); for
    ``"human"`` (μ unknown) the SFT log-prob at T = 1 of its text, so that it is finite (importance sampling skips it);
 3. ``ref_logps`` = ln π_ref(y + EOS | x), π_ref = the SFT model at T = 1, computed once here from the same ids;
-4. ``rewards`` = the learned reward model (``--reward rm``, default) or the gold ROUGE-L (``--reward gold``);
-   ``gold_rewards`` are always stored too.
+4. ``raw_rewards`` = the reward: the content reward (``--reward content``, default; ``llm.model.rewards``), the
+   learned reward model (``--reward rm``, the paper's setting: refused below ``--rm-min-accuracy`` held-out pair
+   accuracy unless ``--allow-weak-rm``) or the gold ROUGE-L (``--reward gold``); ``gold_rewards`` are always stored;
+5. ``rewards`` = the raw rewards standardised, (r − mean)/std with this dataset's mean and s.d. (or ``--reward-scale
+   MEAN STD``, e.g. another dataset's, so several datasets share one unit); the scale is stored in every row
+   (``reward_scale``) and in the stats, so that β means "reward s.d. per nat of KL" for every reward and method.
 
 Resumable: the completions and log-probs of each temperature are cached under ``offline/parts/`` and reused when the
 stage is re-run with the same settings. The dataset is written atomically to ``offline/train.jsonl``.
 
 Examples:
     python -m llm sample --preset small
-    python -m llm sample --preset small --temperatures 0.5 1.0 --include-human False --reward gold
+    python -m llm sample --preset small --temperatures 1.3 1.3 1.3 1.3 --dataset T1.3 --reward-scale 0.21 0.18
+    python -m llm sample --preset small --reward rm --allow-weak-rm    # the learned RM, whatever its accuracy
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import time
 from typing import ClassVar
 
@@ -34,7 +40,7 @@ from llm.data.corpus import load_split, make_completion, make_prompt, prompt_ord
 from llm.data.offline import write_offline
 from llm.model.generation import completion_logps, generate
 from llm.model.models import load_policy
-from llm.model.rewards import GoldReward, gold_settings, load_reward
+from llm.model.rewards import REWARD_KINDS, GoldReward, check_reward_model, gold_settings, load_reward
 from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
 
 __all__ = ["SampleConfig", "build_offline_dataset", "main"]
@@ -50,8 +56,19 @@ class SampleConfig(StageConfig):
     """Sampling temperatures T > 0 of the SFT behaviour policies, one completion each; default: the preset's."""
     include_human: bool | None = None
     """Add the human reference summary as one more completion (source "human"); default: the preset's."""
-    reward: str = "rm"
-    """Reward stored in `rewards`: rm (learned reward model, the paper's setting) or gold (ROUGE-L F1)."""
+    reward: str = "content"
+    """Reward: content (programmatic content reward, llm.model.rewards.ContentReward), rm (the learned reward model,
+    the paper's setting) or gold (ROUGE-L F1 against the reference)."""
+    standardise: bool = True
+    """Store (r − mean)/std in `rewards` (raw values in `raw_rewards`); False stores the raw rewards."""
+    reward_scale: tuple[float, float] | None = None
+    """MEAN STD of the standardisation; default: this dataset's own mean and s.d. of the raw rewards."""
+    dataset: str = "train"
+    """Name of the dataset: written to offline/<dataset>.jsonl (train = the one training reads by default)."""
+    rm_min_accuracy: float = 0.75
+    """With --reward rm: refuse an RM whose held-out sampled-vs-sampled pair accuracy is below this."""
+    allow_weak_rm: bool = False
+    """With --reward rm: use the RM even below --rm-min-accuracy (the dataset records its accuracy)."""
     max_prompt_tokens: int | None = None
     """Prompt budget in tokens (document truncated); default: the preset's."""
     max_new_tokens: int | None = None
@@ -75,8 +92,12 @@ class SampleConfig(StageConfig):
             )
         if len(self.temperatures) + int(self.include_human) < 2:
             raise UserError("SampleConfig: need k ≥ 2 completions per prompt (temperatures + include_human)")
-        if self.reward not in ("rm", "gold"):
-            raise UserError(f"SampleConfig: reward must be rm or gold, got {self.reward!r}")
+        if self.reward not in REWARD_KINDS:
+            raise UserError(f"SampleConfig: --reward must be one of {', '.join(REWARD_KINDS)}, got {self.reward!r}")
+        if self.reward_scale is not None:
+            self.reward_scale = tuple(float(v) for v in self.reward_scale)
+            if len(self.reward_scale) != 2 or not self.reward_scale[1] > 0:
+                raise UserError(f"SampleConfig: --reward-scale takes MEAN STD with STD > 0, got {self.reward_scale}")
 
 
 def _part_key(config: SampleConfig, T: float, i: int, prompts: list[str]) -> str:
@@ -100,8 +121,11 @@ def build_offline_dataset(config: SampleConfig) -> dict:
 
     paths = RunPaths(config.run_dir)
     paths.require(paths.sft_model, "sft")
+    out_path = paths.offline_named(config.dataset)
+    rm_quality = None
     if config.reward == "rm":
         paths.require(paths.reward_model, "reward")
+        rm_quality = check_reward_model(paths.root, config.rm_min_accuracy, config.allow_weak_rm)
     progress = not config.no_progress
     t0 = time.perf_counter()
     tokenizer, model = load_policy(paths.root)
@@ -190,18 +214,33 @@ def build_offline_dataset(config: SampleConfig) -> dict:
     del model
     k = len(comps)
 
-    # rewards: learned RM (default) or gold; gold ROUGE-L always stored
+    # rewards: content (default), learned RM or gold; gold ROUGE-L always stored; then standardised
     flat_p = [p for p in prompts for _ in range(k)]
     flat_c = [comps[j][n] for n in range(N) for j in range(k)]
     flat_ref = [refs[n] for n in range(N) for _ in range(k)]
     gold = GoldReward(length_weight=gold_settings(paths.root)["length_weight"])(flat_p, flat_c, references=flat_ref)
-    if config.reward == "rm":
-        ts = time.perf_counter()
-        reward_fn = load_reward(paths.root, "rm", batch_size=config.batch_size)
-        rewards = reward_fn(flat_p, flat_c)
-        rm_seconds = round(time.perf_counter() - ts, 1)
+    ts = time.perf_counter()
+    if config.reward == "gold":
+        raw = gold
     else:
-        rewards, rm_seconds = gold, 0.0
+        raw = load_reward(paths.root, config.reward, batch_size=config.batch_size)(flat_p, flat_c)
+    reward_seconds = round(time.perf_counter() - ts, 1)
+    if config.reward_scale is not None:
+        scale = {"mean": config.reward_scale[0], "std": config.reward_scale[1], "from": "--reward-scale"}
+    else:
+        m = sum(raw) / len(raw)
+        sd = math.sqrt(sum((r - m) ** 2 for r in raw) / max(len(raw) - 1, 1))
+        scale = {"mean": m, "std": sd, "from": "this dataset"}
+        if not sd > 0:
+            print(
+                f"[sample] WARNING: every {config.reward} reward equals {m:.4g}: a constant reward carries no signal "
+                "(a weak π_ref, or the wrong --reward); rewards are only shifted (s.d. taken as 1)",
+                flush=True,
+            )
+            scale = {"mean": m, "std": 1.0, "from": "this dataset (constant reward: s.d. taken as 1)"}
+    if not config.standardise:
+        scale = {"mean": 0.0, "std": 1.0, "from": "none (--standardise False)"}
+    rewards = [(r - scale["mean"]) / scale["std"] for r in raw]
 
     out = []
     for n in range(N):
@@ -212,6 +251,12 @@ def build_offline_dataset(config: SampleConfig) -> dict:
                 "completions": [comps[j][n] for j in range(k)],
                 "completion_ids": [comp_ids[j][n] for j in range(k)],
                 "rewards": [round(rewards[n * k + j], 6) for j in range(k)],
+                "raw_rewards": [round(raw[n * k + j], 6) for j in range(k)],
+                "reward_scale": {
+                    "kind": config.reward,
+                    "mean": round(scale["mean"], 6),
+                    "std": round(scale["std"], 6),
+                },
                 "behaviour_logps": [round(beh[j][n], 6) for j in range(k)],
                 "ref_logps": [round(ref[j][n], 6) for j in range(k)],
                 "source": list(sources),
@@ -221,7 +266,7 @@ def build_offline_dataset(config: SampleConfig) -> dict:
                 "reference": refs[n],
             }
         )
-    write_offline(out, paths.offline_dataset)
+    write_offline(out, out_path)
 
     def retokenises_differently(text: str, ids: list[int] | None) -> float:
         return float(ids is not None and tokenizer(text, add_special_tokens=False)["input_ids"] != ids)
@@ -229,10 +274,18 @@ def build_offline_dataset(config: SampleConfig) -> dict:
     def mean(xs: list[float]) -> float:
         return round(sum(xs) / max(len(xs), 1), 4)
 
+    # within-prompt spread of the standardised reward: what a contrastive method learns from
+    within = [sum((r - sum(row["rewards"]) / k) ** 2 for r in row["rewards"]) / (k - 1) for row in out]
     stats = {
+        "dataset": config.dataset,
+        "path": str(out_path),
         "rows": N,
         "k": k,
         "reward": config.reward,
+        "reward_settings": load_reward(paths.root, "content").settings() if config.reward == "content" else None,
+        "reward_scale": scale,
+        "within_prompt_sd": round(math.sqrt(sum(within) / N), 4),
+        "reward_model_quality": rm_quality,
         "by_source": {
             s: {
                 "reward_mean": mean([r["rewards"][j] for r in out]),
@@ -248,15 +301,20 @@ def build_offline_dataset(config: SampleConfig) -> dict:
             }
             for j, s in enumerate(sources)
         },
-        "rm_scoring_seconds": rm_seconds,
+        "reward_seconds": reward_seconds,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    atomic_write_json(paths.offline / "stats.json", stats)
+    atomic_write_json(paths.offline_stats(config.dataset), stats)
     return stats
 
 
 def _report(s: dict, paths: RunPaths) -> None:
-    print(f"[sample] {s['rows']} prompts × k={s['k']} in {s['seconds']} s → {paths.offline_dataset}")
+    print(f"[sample] {s['rows']} prompts × k={s['k']} in {s['seconds']} s → {s['path']}")
+    sc = s["reward_scale"]
+    print(
+        f"[sample] {s['reward']} reward standardised with mean {sc['mean']:.4f}, s.d. {sc['std']:.4f} ({sc['from']}); "
+        f"within-prompt s.d. {s['within_prompt_sd']:.3f} (standardised units)"
+    )
     for src, v in s["by_source"].items():
         print(
             f"[sample]   {src:>9}: reward {v['reward_mean']:+.3f}  gold {v['gold_mean']:.3f}  "
@@ -272,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         SampleConfig,
         argv,
         __doc__,
-        output=lambda paths: paths.offline_dataset,
+        output=lambda paths, config: paths.offline_named(config.dataset),
         work=build_offline_dataset,
         report=_report,
     )

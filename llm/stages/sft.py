@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         SFTConfig,
         argv,
         __doc__,
-        output=lambda paths: paths.sft_model / "config.json",
+        output=lambda paths, config: paths.sft_model / "config.json",
         requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
         work=run_sft,
         report=_report,

@@ -107,6 +107,10 @@ class CoPGConfig(TrainingArguments):
         default=None,
         metadata={"help": "Seed of evaluation sampling, the same at every evaluation; default: preset."},
     )
+    eval_samples_per_prompt: int | None = field(
+        default=None,
+        metadata={"help": "Completions sampled per held-out prompt at each evaluation; default: the preset's."},
+    )
     eval_generation_batch: int | None = field(
         default=None, metadata={"help": "Prompts per generation batch at evaluation; default: the preset's."}
     )
@@ -190,6 +194,8 @@ class CoPGConfig(TrainingArguments):
             raise ValueError(f"{fn}: precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if self.eval_prompts < 0 or self.max_train_prompts < 0:
             raise ValueError(f"{fn}: eval_prompts and max_train_prompts must be ≥ 0")
+        if self.eval_samples_per_prompt < 1:
+            raise ValueError(f"{fn}: eval_samples_per_prompt must be ≥ 1, got {self.eval_samples_per_prompt}")
         if self.output_dir is None:
             self.output_dir = str(Path(self.run_dir) / "train" / f"{self.method}_beta{self.beta:g}_seed{self.seed}")
         if self.eval_prompts == 0:

@@ -36,7 +36,7 @@ from llm.model.evaluation import evaluate_policy
 from llm.model.generation import generate
 from llm.model.logprobs import sequence_logps
 from llm.model.models import load_policy
-from llm.model.rewards import load_reward
+from llm.model.rewards import load_reward, reward_of_dataset
 from llm.run import RunPaths
 from llm.stages.train.config import CoPGConfig
 from llm.stages.train.dataset import OfflineCollator, OfflineDataset, select_rows
@@ -283,7 +283,7 @@ class CoPGTrainer(Trainer):
     def evaluate(
         self, eval_dataset: Any = None, ignore_keys: list[str] | None = None, metric_key_prefix: str = "eval"
     ) -> dict[str, float]:
-        """Generate on the held-out prompts, score with the proxy RM and the gold score, estimate KL(π‖π_ref)."""
+        """Generate on the held-out prompts, score with the reward and the gold score, KL(π‖π_ref) and J_β."""
 
         step = self.state.global_step
         if eval_dataset is None and self._eval_records and self._eval_records[-1]["step"] == step:
@@ -306,6 +306,7 @@ class CoPGTrainer(Trainer):
             batch_size=args.eval_generation_batch,
             max_prompt_tokens=args.max_prompt_tokens,
             beta=args.beta,
+            samples_per_prompt=args.eval_samples_per_prompt,
         )
         metrics["time/eval_s"] = time.time() - t0
         for key, v in metrics.items():
@@ -374,12 +375,14 @@ class JsonlLogger(TrainerCallback):
 
 
 def eval_line(method: str, beta: float, step: int, metrics: dict[str, float]) -> str:
-    """One console line per evaluation: proxy reward ± s.e. over prompts, KL(π‖π_ref) (k3: never negative), gold."""
+    """One console line per evaluation: reward ± s.e. over prompts, exact KL(π‖π_ref), J_β and gold."""
     nan = float("nan")
+    kl = metrics.get("policy/kl_exact", metrics.get("policy/kl_to_ref_k3", nan))
     return (
         f"[eval] {method} β={beta:g} step {step:>4}: reward {metrics['reward/proxy_mean']:+.3f} ± "
-        f"{metrics.get('reward/proxy_sem', nan):.3f}  KL {metrics.get('policy/kl_to_ref_k3', nan):.2f} nats (k3)  "
-        f"gold {metrics.get('reward/gold_mean', nan):+.3f}"
+        f"{metrics.get('reward/proxy_sem', nan):.3f}  KL {kl:.2f} nats  "
+        f"J_β {metrics.get('reward/regularised_mean', nan):+.3f}"
+        f"  gold {metrics.get('reward/gold_mean', nan):+.3f}"
     )
 
 
@@ -453,7 +456,7 @@ def train(
         if eval_rows is None and cfg.eval_prompts:
             eval_rows = load_eval_prompts(cfg.run_dir, split="valid", n=cfg.eval_prompts)
         if reward_fn is None or (gold_fn is None and cfg.eval_strategy != "no"):
-            reward_fn = reward_fn or load_reward(cfg.run_dir, kind="rm")
+            reward_fn = reward_fn or reward_of_dataset(cfg.run_dir, train_rows)
             gold_fn = gold_fn or load_reward(cfg.run_dir, kind="gold")
     if eval_rows is not None and cfg.eval_prompts:
         eval_rows = eval_rows[: cfg.eval_prompts]
