@@ -3,8 +3,6 @@ by inverse CDF with common random numbers, the LM head on completion positions o
 
 from __future__ import annotations
 
-import collections
-
 import pytest
 import torch
 

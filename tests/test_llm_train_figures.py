@@ -54,8 +54,8 @@ def _sweep(copg_gain=0.5, dpo_gain=0.5):
     runs = []
     for s in range(3):
         for beta in (0.1, 1.0):
-            runs.append(_run("copg", beta, s, lambda p: copg_gain / beta**0.1, kl=0.2 / beta))
-            runs.append(_run("dpo", beta, s, lambda p: dpo_gain / beta**0.1, kl=0.4 / beta))
+            runs.append(_run("copg", beta, s, lambda p, b=beta: copg_gain / b**0.1, kl=0.2 / beta))
+            runs.append(_run("dpo", beta, s, lambda p, b=beta: dpo_gain / b**0.1, kl=0.4 / beta))
     return runs
 
 
