@@ -28,6 +28,9 @@ CORPUS_ARGS = [
 ]
 
 
+PAPER = ["--temperatures", "0.7", "1.0", "--include-human", "True", "--reward", "rm", "--allow-weak-rm"]
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from llm.data import corpus, tokenizer
@@ -39,10 +42,9 @@ def run_dir(tmp_path_factory):
     assert tokenizer.main(common) == 0
     assert sft.main([*common, "--sft-steps", "40"]) == 0
     # gold labels: the toy SFT's samples are too alike for the content reward to rank them
-    assert reward.main([*common, "--rm-steps", "40", "--labels", "gold", "--include-human", "True"]) == 0
+    assert reward.main([*common, "--rm-steps", "40", "--labels", "gold", "--include-human"]) == 0
     # the paper's setting (learned RM, heterogeneous μ: two temperatures + the human reference) as offline/train.jsonl
-    paper = ["--temperatures", "0.7", "1.0", "--include-human", "True", "--reward", "rm", "--allow-weak-rm"]
-    assert sample.main([*common, *paper]) == 0
+    assert sample.main([*common, *PAPER]) == 0
     # the default reward (content, standardised) as a second named dataset
     assert sample.main([*common, "--dataset", "content"]) == 0
     return rd
@@ -204,7 +206,7 @@ def test_sample_is_resumable(run_dir, capsys):
     from llm.stages import sample
 
     before = (run_dir / "offline/train.jsonl").read_text()
-    assert sample.main(["--preset", "tiny", "--run-dir", str(run_dir), "--no-progress", "--force"]) == 0
+    assert sample.main(["--preset", "tiny", "--run-dir", str(run_dir), "--no-progress", "--force", *PAPER]) == 0
     assert "reusing" in capsys.readouterr().out
     assert (run_dir / "offline/train.jsonl").read_text() == before
 
