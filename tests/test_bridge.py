@@ -17,6 +17,7 @@ from bandit.problem import kl_divergence
 from llm.bridge.exact import enumerate_completions, exact_metrics, log_policy_table, objective, optimal_log_policy
 from llm.bridge.task import BridgeTask, TaskConfig, build_policy, make_tokenizer, summary_reward
 from llm.data.batching import collate
+from llm.model.logprobs import sequence_logps
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,46 @@ def test_enumeration_matches_brute_force_and_sums_to_one(tiny):
     for temp in (0.5, 2.0):
         mu = log_policy_table(model, prompt_ids, comps, tok.eos_token_id, temperature=temp)
         assert torch.allclose(mu.exp().sum(-1), torch.ones(len(prompt_ids), dtype=torch.float64), atol=1e-6)
+
+
+def test_prefix_tree_table_equals_the_plain_table(tiny):
+    """log_policy_table(eos_forced_after=L) (the prefix tree: one forward per longest needed prefix) = the plain
+    sequence_logps table over every completion, at T = 1 and for the temperature tables μ_T (float32 rounding)."""
+    cfg, tok, task, model, comps, prompt_ids = tiny
+    for temp in (1.0, 0.5, 2.0):
+        plain = log_policy_table(model, prompt_ids, comps, tok.eos_token_id, temperature=temp)
+        tree = log_policy_table(model, prompt_ids, comps, tok.eos_token_id, temperature=temp, eos_forced_after=2)
+        assert tree.shape == plain.shape
+        assert (tree - plain).abs().max().item() < 1e-5, (temp, (tree - plain).abs().max().item())
+    with pytest.raises(ValueError, match="prefix_tree_table"):
+        log_policy_table(model, prompt_ids, [(4, 4, 4)], tok.eos_token_id, eos_forced_after=2)
+
+
+def test_shared_prompt_forward_equals_the_plain_forward(tiny):
+    """EnumerableGPT2's scoring forward that runs each distinct prompt once (its keys/values copied per row) gives
+    the plain forward's sequence log-probs and parameter gradients (float64 model: to 1e-10)."""
+    cfg, tok, task, model, comps, prompt_ids = tiny
+    prompts = [task.prompt(d) for d in task.train_docs]
+    words = [tok.convert_ids_to_tokens(list(c)) for c in comps]
+    batch = collate(
+        tok, [prompts[i % 3] for i in range(24)], [BridgeTask.completion(words[(5 * i) % 12]) for i in range(24)]
+    )  # 24 rows, 3 distinct prompts, right-padded completions of 1–2 words
+    weights = torch.linspace(-1, 1, 24, dtype=torch.float64)
+    out = {}
+    for shared in (False, True):
+        model.shared_prompt = shared
+        model.zero_grad()
+        with torch.enable_grad():
+            model.requires_grad_(True)
+            logps = sequence_logps(model, **batch)
+            (weights * logps).sum().backward()
+        out[shared] = (logps.detach(), [p.grad.clone() for p in model.parameters()])
+        model.requires_grad_(False)
+    model.shared_prompt = True
+    assert torch.allclose(out[True][0], out[False][0], atol=1e-10)
+    for a, b in zip(out[True][1], out[False][1]):
+        assert torch.allclose(a, b, atol=1e-10)
+    assert model._shared_prompt_forward({**batch, "completion_mask": None}) is not None  # the shared path ran
 
 
 def test_mass_outside_the_enumerated_set_is_zero(tiny):

@@ -205,8 +205,13 @@ class World:
     rewards: dict[str, torch.Tensor]  # split -> [X, A] R
 
     def log_policy(self, model: Any, split: str, temperature: float = 1.0) -> torch.Tensor:
-        return log_policy_table(
-            model, self.prompt_ids[split], self.completions, self.tokenizer.eos_token_id, temperature
+        return log_policy_table(  # EnumerableGPT2 forces EOS after max_words words: read the prefix tree
+            model,
+            self.prompt_ids[split],
+            self.completions,
+            self.tokenizer.eos_token_id,
+            temperature,
+            eos_forced_after=self.cfg.max_words,
         )
 
     def metrics(self, log_pi: torch.Tensor, split: str) -> dict[str, torch.Tensor]:
