@@ -180,6 +180,54 @@ def test_offline_rows_use_the_enumerated_log_probs(tmp_path):
     assert torch.allclose(mu1.sum(-1), torch.ones(cfg.train_prompts, dtype=torch.float64))
 
 
+def test_pair_graph_limits_are_stationary_for_the_realised_pairs():
+    """pair_graph_limits: the CoPG / IPO limit on the rows' own pairs is a stationary point of the mean loss over
+    those rows (bandit.losses, autograd, tabular logits), it keeps each pair-graph component's Σ(θ − ln π_ref) and
+    the unsampled logits at their π_ref values (what gradient descent conserves), and CoPG's limit is π* up to one
+    constant per component."""
+    import types
+
+    from bandit.losses import copg_loss, ipo_loss
+    from llm.bridge.experiment import pair_graph_limits
+
+    gen = torch.Generator().manual_seed(3)
+    x, a, beta = 2, 12, 0.3
+    ref = torch.log_softmax(torch.randn(x, a, generator=gen, dtype=torch.float64), -1)
+    rewards = torch.rand(x, a, generator=gen, dtype=torch.float64)
+    rewards[:, 1] = rewards[:, 0]  # a tie: IPO keeps column 0 first
+    pairs = [(0, 1), (1, 2), (2, 3), (3, 0), (0, 0), (5, 6), (6, 5), (7, 8)]  # components {0..3}, {5, 6}, {7, 8}
+    rows = [{"prompt_index": i, "arm_ids": list(p)} for i in range(x) for p in pairs]
+    world = types.SimpleNamespace(
+        cfg=types.SimpleNamespace(beta=beta), ref_logp={"train": ref}, rewards={"train": rewards}
+    )
+    lim = pair_graph_limits(world, rows)
+    ys = torch.tensor([p[0] for p in pairs])
+    ys2 = torch.tensor([p[1] for p in pairs])
+    for i in range(x):
+        for m in ("copg", "ipo"):
+            theta = lim[m]["policy"][i].log().clone().requires_grad_(True)
+            logp = torch.log_softmax(theta, -1)
+            cols = torch.stack([ys, ys2], 1)  # [B, 2]
+            if m == "copg":
+                loss = copg_loss(logp[cols], ref[i][cols], rewards[i][cols], beta).mean()
+            else:
+                swap = rewards[i][ys] < rewards[i][ys2]  # reward-ranked, ties: column 0 first
+                cols = torch.where(swap[:, None], cols.flip(1), cols)
+                loss = ipo_loss(logp[cols], ref[i][cols], beta).mean()
+            (grad,) = torch.autograd.grad(loss, theta)
+            assert grad.abs().max() < 1e-9, (m, grad)
+            d = theta.detach() - ref[i]  # defined up to one global constant (the softmax shift)
+            d = d - d[[4, 9, 10, 11]].mean()  # unsampled completions: exactly where π_ref put them
+            assert torch.allclose(d[[4, 9, 10, 11]], torch.zeros(4, dtype=torch.float64), atol=1e-10)
+            for comp in ([0, 1, 2, 3], [5, 6], [7, 8]):
+                assert abs(d[comp].sum().item()) < 1e-9  # gradient descent conserves each component's Σ d
+            assert lim[m]["components"][i] == 3
+        star = ref[i] + rewards[i] / beta
+        offset = lim["copg"]["policy"][i].log() - star
+        for comp in ([0, 1, 2, 3], [5, 6], [7, 8]):
+            assert offset[comp].max() - offset[comp].min() < 1e-9  # π ∝ π* inside each component
+
+
 @pytest.mark.slow  # imports the whole bridge CLI stack (≈ 10 s)
 def test_cli_help_and_bad_input(capsys):
     """--help (through python -m llm) explains the options; a user error is one line on stderr with exit code 2."""

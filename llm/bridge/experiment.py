@@ -339,6 +339,62 @@ def tabular_predictions(world: World, mu1: torch.Tensor, mu2: torch.Tensor, meth
     return out
 
 
+#: Pair-difference methods whose gradient-descent limit on the *realised* pairs is linear (see pair_graph_limits).
+PAIR_GRAPH_METHODS = ("copg", "ipo")
+
+
+def pair_graph_limits(world: World, rows: list[dict]) -> dict[str, dict]:
+    """Tabular limits of CoPG and IPO on the dataset's *realised* pairs (not on μ̂1 ⊗ μ̂2): ``{"copg", "ipo"}``.
+
+    ``stationary_point`` takes the marginals μ̂1, μ̂2, i.e. it pairs every sampled completion with every other one.
+    The trainer only sees the rows' pairs. Both losses depend on a pair only through the difference of log-ratios
+    d_y − d_y' (d = θ − ln π_ref for tabular logits θ), so their stationarity conditions are linear:
+
+        Σ_rows (d_y − d_y' − t_row)·(e_y − e_y') = 0,   i.e.  L·d = b,   b = Σ_rows t_row·(e_y − e_y')
+
+    with L the Laplacian of the pair graph (nodes: completions; one edge per row) and the target t = (R(y) −
+    R(y'))/β for CoPG (a minimiser of the squared form, Eqs. 7–9), t = 1/(2β) for IPO with (y, y') ranked by reward
+    (ties: column 0 first, as ``llm.methods``). Every pair gradient is ∝ e_y − e_y', so gradient descent from
+    π_ref conserves Σ d over each connected component of the graph and never moves d off it: the limit is the
+    minimum-norm solution d = L⁺·b. Within a component CoPG's limit is π* up to a constant; the constants between
+    components and the logits of unsampled completions stay where π_ref put them.
+
+    Returns per method ``{"policy": [X] × [A], "regret": [X], "components": [X]}``.
+    """
+    beta = world.cfg.beta
+    ref, rewards = world.ref_logp["train"], world.rewards["train"]
+    x, a = ref.shape
+    out = {m: {"policy": [], "regret": [], "components": []} for m in PAIR_GRAPH_METHODS}
+    by_prompt: list[list[tuple[int, int]]] = [[] for _ in range(x)]
+    for r in rows:
+        by_prompt[r["prompt_index"]].append(tuple(r["arm_ids"]))
+    for i in range(x):
+        lap = torch.zeros(a, a, dtype=torch.float64)
+        b = {m: torch.zeros(a, dtype=torch.float64) for m in PAIR_GRAPH_METHODS}
+        for y, y2 in by_prompt[i]:
+            if y == y2:
+                continue  # no gradient for either loss
+            lap[y, y] += 1
+            lap[y2, y2] += 1
+            lap[y, y2] -= 1
+            lap[y2, y] -= 1
+            b["copg"][y] += (rewards[i, y] - rewards[i, y2]) / beta
+            b["copg"][y2] -= (rewards[i, y] - rewards[i, y2]) / beta
+            win, lose = (y, y2) if rewards[i, y] >= rewards[i, y2] else (y2, y)
+            b["ipo"][win] += 1 / (2 * beta)
+            b["ipo"][lose] -= 1 / (2 * beta)
+        pinv = torch.linalg.pinv(lap, hermitian=True)  # [A, A]
+        isolated = int((lap.diagonal() == 0).sum())  # completions in no pair with a different one
+        n_comp = int((torch.linalg.eigvalsh(lap) < 1e-9).sum()) - isolated  # connected components of the pairs
+        for m in PAIR_GRAPH_METHODS:
+            log_pi = torch.log_softmax(ref[i] + pinv @ b[m], -1)  # [A] θ = ln π_ref + d
+            one = exact_metrics(log_pi[None], ref[i : i + 1], rewards[i : i + 1], beta)
+            out[m]["policy"].append(log_pi.exp())
+            out[m]["regret"].append(float(one["policy/regret"][0]))
+            out[m]["components"].append(n_comp)
+    return out
+
+
 def _kl(p: torch.Tensor, q: torch.Tensor) -> float:
     return float(kl_divergence(p, q.clamp_min(1e-300)))
 
@@ -458,7 +514,8 @@ def closest_prediction(table: dict, methods: list[str], tab: dict, tie: float = 
     """For each method: the prediction its network is closest to (KL(tab‖net)), and whether its own one wins.
 
     Predictions that coincide (mean KL between them < ``tie``, e.g. copg / pg_mean / onpolicy ≈ π* on the data's
-    support) count as the same prediction.
+    support) count as the same prediction; a method's own predictions are its bandit counterpart on μ̂1 ⊗ μ̂2 and,
+    for copg and ipo, the same method on the realised pairs (``<method>_pairs``, :func:`pair_graph_limits`).
     """
     same: dict[str, set[str]] = {}
     for a in tab:
@@ -470,14 +527,16 @@ def closest_prediction(table: dict, methods: list[str], tab: dict, tie: float = 
     out = {}
     for m in methods:
         own = BRIDGE_METHODS[m].bandit_method
+        mine = same.get(own, {own}) | same.get(f"{own}_pairs", set())  # on μ̂1 ⊗ μ̂2 or on the realised pairs
         row = {b: v for b, v in table["tab_to_net"][m].items() if v == v}
         best = min(row, key=row.get) if row else None
         out[m] = {
             "own": own,
             "closest": best,
             "own_kl": table["tab_to_net"][m].get(own),
-            "holds": best is not None and best in same.get(own, {own}),
-            "same_as_own": sorted(same.get(own, {own})),
+            "own_pairs_kl": table["tab_to_net"][m].get(f"{own}_pairs"),
+            "holds": best is not None and best in mine,
+            "same_as_own": sorted(mine),
         }
     return out
 
@@ -514,6 +573,9 @@ def run_bridge(cfg: BridgeConfig, command: str | None = None) -> dict:
         bandit_methods = [BRIDGE_METHODS[m].bandit_method for m in methods]
         t0 = time.time()
         tab = tabular_predictions(world, mu1, mu2, bandit_methods)
+        for b, lim in pair_graph_limits(world, rows).items():  # the same methods on the realised pairs only
+            if b in bandit_methods:
+                tab[f"{b}_pairs"] = {**lim, "errors": [], "seconds": 0.0}
         tab_s = time.time() - t0
         n_sweep = len(cfg.sweep_temperatures) * len(cfg.sweep_methods)
         bar = progress_bar(total=len(methods) * len(cfg.seeds) + n_sweep, desc="bridge runs", disable=cfg.no_progress)
@@ -608,6 +670,9 @@ def summarise(cfg, world, runs, tab, mu1, mu2, sweep) -> dict:
             ),
             "kl_to_ref": seed_ci([sum(r["final_train"]["policy/kl_to_ref"]) / cfg.train_prompts for r in rs]),
             "tabular_regret": sum(regs) / len(regs) if regs else float("nan"),
+            "pair_graph_regret": (
+                sum(tab[f"{b}_pairs"]["regret"]) / len(tab[f"{b}_pairs"]["regret"]) if f"{b}_pairs" in tab else None
+            ),
             "tabular_prompts": len(regs),
             "tabular_errors": tab[b]["errors"],
             "tabular_s": tab[b]["seconds"],
