@@ -263,4 +263,5 @@ def test_fast_mode_end_to_end(tmp_path):
     tab = {m: r["tabular_regret"] for m, r in res["regret"].items()}
     assert tab["copg"] < tab["ipo"] and tab["copg"] < tab["pg"], tab
     if not (reg["copg"] < reg["ipo"] and reg["copg"] < reg["pg"]):
-        pytest.xfail(f"network regrets {reg}: CoPG's network does not beat IPO/PG at the fast budget (docs/bridge.md)")
+        # measured: CoPG 0.0174, IPO 0.0139, PG 0.0710 (IPO's network ends below its own tabular limit, 0.0333)
+        pytest.xfail(f"network regrets {reg}: CoPG's network does not beat IPO's in fast mode (docs/bridge.md)")
