@@ -63,7 +63,7 @@ reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seve
 	$(PY) -m llm pipeline --preset small --figures figures --replace-tracked
 
 reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method vs bandit theory): figures/bridge_*.{png,json}
-	$(PY) -m llm bridge --out runs/bridge --figures figures --replace-tracked
+	$(PY) -m llm bridge --out runs/bridge --figures figures --replace-tracked --sweep-temperatures 1 2 4
 
 strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

@@ -19,12 +19,13 @@ import torch
 
 from bandit.problem import BanditProblem, kl_divergence
 from llm.model.generation import TemperatureScaled
-from llm.model.logprobs import sequence_logps
+from llm.model.logprobs import position_ids_from_mask, sequence_logps
 
 __all__ = [
     "enumerate_completions",
     "enumeration_batch",
     "log_policy_table",
+    "prefix_tree_table",
     "optimal_log_policy",
     "objective",
     "exact_metrics",
@@ -69,6 +70,7 @@ def log_policy_table(
     eos_id: int,
     temperature: float = 1.0,
     chunk: int = 4096,
+    eos_forced_after: int | None = None,
 ) -> torch.Tensor:
     """ln π(y|x) of every completion y (+ EOS) of every prompt x: ``[X, A]`` float64.
 
@@ -76,7 +78,15 @@ def log_policy_table(
     ``llm.model.generation.generate`` samples), via ``llm.model.generation.TemperatureScaled``. Rows of ``exp``
     sum to 1 exactly up to float32 rounding when the model puts no mass outside the enumerated set
     (``EnumerableGPT2``).
+
+    ``eos_forced_after`` = L declares that the model emits EOS with probability exactly 1 after L completion tokens
+    (``EnumerableGPT2`` with ``max_words`` = L). The table is then read off the *prefix tree*
+    (:func:`prefix_tree_table`): one forward per prompt + longest needed prefix (36 instead of 258 sequences for
+    6 words, L = 3), the same numbers as the plain ``sequence_logps`` path up to float32 rounding
+    (tests/test_bridge.py).
     """
+    if eos_forced_after is not None:
+        return prefix_tree_table(model, prompt_ids, completions, eos_id, eos_forced_after, temperature, chunk)
     was = model.training
     model.eval()
     scorer = model if temperature == 1.0 else TemperatureScaled(model, temperature)
@@ -91,6 +101,78 @@ def log_policy_table(
     rows = torch.cat(out).view(len(prompt_ids), len(completions))
     model.train(was)
     return rows
+
+
+@torch.no_grad()
+def prefix_tree_table(
+    model: Any,
+    prompt_ids: list[list[int]],
+    completions: list[tuple[int, ...]],
+    eos_id: int,
+    eos_forced_after: int,
+    temperature: float = 1.0,
+    chunk: int = 4096,
+) -> torch.Tensor:
+    """``log_policy_table`` for a model that forces EOS after ``eos_forced_after`` = L tokens: ``[X, A]`` float64.
+
+    ln π(y|x) = Σ_j ln π(y_j | x, y_<j) + ln π(EOS | x, y), where the EOS term is exactly 0 when |y| = L (the model's
+    mask leaves EOS as the only token). Every next-token distribution needed is read from one forward over the
+    *maximal* needed prefixes (a prefix of another needed prefix is read off that one's positions), then gathered;
+    per-token log-probs are float32 and summed in float32, as ``sequence_logps`` does.
+    """
+    if any(len(c) > eos_forced_after or not c for c in completions):
+        raise ValueError(f"prefix_tree_table: every completion needs 1..{eos_forced_after} tokens (EOS excluded)")
+    needed = {c[:j] for c in completions for j in range(len(c))} | {
+        c for c in completions if len(c) < eos_forced_after
+    }
+    runs: list[tuple[int, ...]] = []
+    where: dict[tuple[int, ...], tuple[int, int]] = {}  # prefix -> (run, its length): position P − 1 + length
+    for node in sorted(needed, key=len, reverse=True):
+        if node not in where:
+            for j in range(len(node) + 1):
+                where.setdefault(node[:j], (len(runs), j))
+            runs.append(node)
+    # the tokens each completion is scored on: (prefix, next token), + EOS unless forced
+    steps = [
+        [(c[:j], c[j]) for j in range(len(c))] + ([(c, eos_id)] if len(c) < eos_forced_after else [])
+        for c in completions
+    ]
+    width = max(len(s) for s in steps)
+    run_i = torch.zeros(len(completions), width, dtype=torch.long)  # [A, L + 1]
+    pos_i = torch.zeros_like(run_i)
+    tok_i = torch.zeros_like(run_i)
+    valid = torch.zeros(run_i.shape, dtype=torch.float32)
+    for a, s in enumerate(steps):
+        for j, (node, tok) in enumerate(s):
+            run_i[a, j], pos_i[a, j] = where[node]
+            tok_i[a, j], valid[a, j] = tok, 1.0
+    was = model.training
+    model.eval()
+    scorer = model if temperature == 1.0 else TemperatureScaled(model, temperature)
+    device = next(model.parameters()).device
+    p = len(prompt_ids[0])
+    if any(len(q) != p for q in prompt_ids):
+        raise ValueError("prefix_tree_table: every prompt needs the same number of tokens (pad-free prompt tree)")
+    t = p + max(len(r) for r in runs)
+    ids = torch.full((len(prompt_ids), len(runs), t), eos_id, dtype=torch.long)  # [X, R, T]
+    mask = torch.zeros_like(ids)
+    ids[:, :, :p] = torch.tensor(prompt_ids, dtype=torch.long)[:, None, :]
+    for r, node in enumerate(runs):
+        ids[:, r, p : p + len(node)] = torch.tensor(node, dtype=torch.long)
+        mask[:, r, : p + len(node)] = 1
+    ids, mask = ids.view(-1, t), mask.view(-1, t)  # [X·R, T], row x·R + r
+    logp = []
+    for s in range(0, ids.shape[0], chunk):
+        part_ids, part_mask = ids[s : s + chunk].to(device), mask[s : s + chunk].to(device)
+        logits = scorer(
+            input_ids=part_ids, attention_mask=part_mask, position_ids=position_ids_from_mask(part_mask)
+        ).logits  # (rows, T, V)
+        logp.append(torch.log_softmax(logits.float(), -1).cpu())
+    logp = torch.cat(logp).view(len(prompt_ids), len(runs), t, -1)  # [X, R, T, V] next-token log-probs
+    per_token = logp[:, run_i, p - 1 + pos_i, tok_i] * valid  # [X, A, L + 1]
+    out = per_token.sum(-1).double()  # [X, A]
+    model.train(was)
+    return out
 
 
 def reward_table(documents: list[list[str]], completions_words: list[tuple[str, ...]], reward: Any) -> torch.Tensor:

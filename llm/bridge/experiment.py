@@ -5,10 +5,11 @@ Steps: SFT of the lab's GPT-2 on noisy summaries (π_ref); exact tables of π_re
 column 0 from μ1, column 1 from μ2, rewards, ln μ and ln π_ref from the same token ids); every method × seeds with
 ``llm.stages.train.train`` (``CoPGTrainer``), the exact regret logged during training; per prompt, the tabular limit
 of each method from ``bandit.stationary.stationary_point`` on that prompt's empirical μ̂1, μ̂2, compared with the network
-(KL table); an off-policy sweep (μ1 = μ2 = π_ref at temperature T); figures and ``results.json``.
+(KL table), and for CoPG and IPO also their limit on the realised pairs (``pair_graph_limits``); optionally an
+off-policy sweep (μ1 = μ2 = π_ref at temperature T); figures and ``results.json``.
 
 Examples:
-    python -m llm bridge                           # the default experiment (7.5–8.5 min on a shared 2-core CPU)
+    python -m llm bridge                           # the default experiment (8 min at load 4 on a shared 2-core CPU)
     python -m llm bridge --fast --out /tmp/bridge  # about 30 s: the test mode
     python -m llm bridge --figures figures         # `make reproduce-bridge`: figures/bridge_*.{png,json}
 """
@@ -93,11 +94,12 @@ class BridgeConfig:
     replace_tracked: bool = False
     """Allow overwriting figures tracked by git in --figures (`make reproduce-bridge` passes it)."""
     fast: bool = False
-    """Test mode (seconds): 4 words, ≤ 2-word completions, 4 prompts, 1 seed, short SFT, 100 steps, no sweep."""
+    """Test mode (seconds): 4 words, ≤ 2-word completions, 4 prompts × 64 pairs, 1 seed, short SFT, 150 steps."""
     seeds: tuple[int, ...] = (0, 1, 2)
     """Training seeds of every method (data order, pair draws, online samples)."""
-    methods: tuple[str, ...] = tuple(BRIDGE_METHODS)
-    """Methods to train: copg, copg_pair, ipo, dpo, pg (b = 0), pg_batch (b = batch mean), pg_is, online."""
+    methods: tuple[str, ...] = tuple(m for m in BRIDGE_METHODS if m != "copg_pair")
+    """Methods to train: copg, copg_pair, ipo, dpo, pg (b = 0), pg_batch (b = batch mean), pg_is, online (default:
+    all but copg_pair, which with K = 2 completions per row runs exactly the copg computation)."""
     beta: float = 0.1
     """β > 0, KL strength of J_β = E[R] − β·KL(π‖π_ref) (IPO's τ = β)."""
     num_words: int = 6
@@ -124,22 +126,25 @@ class BridgeConfig:
     """GPT-2 width."""
     n_head: int = 2
     """GPT-2 attention heads."""
-    pairs_per_prompt: int = 32
-    """Offline rows per held-in prompt; each row is a pair (y ~ μ1, y' ~ μ2), K = 2."""
+    pairs_per_prompt: int = 256
+    """Offline rows per held-in prompt; each row is a pair (y ~ μ1, y' ~ μ2), K = 2 (256: the data cover 98 % of
+    π*'s mass, so finite data no longer dominate the tabular limits; a step costs the same for any size)."""
     mu1_temperature: float = 2.0
     """T1: μ1 = π_ref sampled at temperature T1 (per-token softmax(logits/T1), exactly enumerated)."""
     mu2_temperature: float = 0.5
     """T2: μ2 = π_ref at temperature T2."""
-    steps: int = 100
+    steps: int = 150
     """Optimizer steps per training run."""
-    batch_rows: int = 16
+    batch_rows: int = 32
     """Offline rows (pairs) per step."""
     learning_rate: float = 1e-3
-    """Peak AdamW learning rate of every method (warm-up 10 %, then constant)."""
-    eval_every: int = 50
+    """Peak AdamW learning rate of every method (warm-up 10 %, then --lr-scheduler)."""
+    lr_scheduler: str = "cosine"
+    """Learning-rate schedule after the 10 % warm-up (``transformers`` name: cosine, linear, constant_with_warmup)."""
+    eval_every: int = 25
     """Exact regret on the held-in prompts every N steps (and at the last step)."""
-    sweep_temperatures: tuple[float, ...] = (1.0, 2.0, 4.0)
-    """Off-policy sweep: μ1 = μ2 = π_ref at each temperature T; empty = no sweep."""
+    sweep_temperatures: tuple[float, ...] = ()
+    """Off-policy sweep: μ1 = μ2 = π_ref at each temperature T (`make reproduce-bridge`: 1 2 4); empty = no sweep."""
     sweep_methods: tuple[str, ...] = ("copg", "ipo", "pg")
     """Methods of the sweep (one seed: the first of --seeds)."""
     task_seed: int = 0
@@ -155,7 +160,7 @@ class BridgeConfig:
             self.num_words, self.max_words, self.doc_len = 4, 2, 8
             self.train_prompts, self.heldout_prompts = 4, 2
             self.sft_docs, self.sft_steps, self.sft_batch = 128, 80, 32
-            self.pairs_per_prompt, self.steps, self.batch_rows, self.eval_every = 16, 100, 8, 50
+            self.pairs_per_prompt, self.steps, self.batch_rows, self.eval_every = 64, 150, 16, 25
             self.sweep_temperatures = ()
 
     def check(self) -> None:
@@ -205,8 +210,13 @@ class World:
     rewards: dict[str, torch.Tensor]  # split -> [X, A] R
 
     def log_policy(self, model: Any, split: str, temperature: float = 1.0) -> torch.Tensor:
-        return log_policy_table(
-            model, self.prompt_ids[split], self.completions, self.tokenizer.eos_token_id, temperature
+        return log_policy_table(  # EnumerableGPT2 forces EOS after max_words words: read the prefix tree
+            model,
+            self.prompt_ids[split],
+            self.completions,
+            self.tokenizer.eos_token_id,
+            temperature,
+            eos_forced_after=self.cfg.max_words,
         )
 
     def metrics(self, log_pi: torch.Tensor, split: str) -> dict[str, torch.Tensor]:
@@ -334,6 +344,62 @@ def tabular_predictions(world: World, mu1: torch.Tensor, mu2: torch.Tensor, meth
     return out
 
 
+#: Pair-difference methods whose gradient-descent limit on the *realised* pairs is linear (see pair_graph_limits).
+PAIR_GRAPH_METHODS = ("copg", "ipo")
+
+
+def pair_graph_limits(world: World, rows: list[dict]) -> dict[str, dict]:
+    """Tabular limits of CoPG and IPO on the dataset's *realised* pairs (not on μ̂1 ⊗ μ̂2): ``{"copg", "ipo"}``.
+
+    ``stationary_point`` takes the marginals μ̂1, μ̂2, i.e. it pairs every sampled completion with every other one.
+    The trainer only sees the rows' pairs. Both losses depend on a pair only through the difference of log-ratios
+    d_y − d_y' (d = θ − ln π_ref for tabular logits θ), so their stationarity conditions are linear:
+
+        Σ_rows (d_y − d_y' − t_row)·(e_y − e_y') = 0,   i.e.  L·d = b,   b = Σ_rows t_row·(e_y − e_y')
+
+    with L the Laplacian of the pair graph (nodes: completions; one edge per row) and the target t = (R(y) −
+    R(y'))/β for CoPG (a minimiser of the squared form, Eqs. 7–9), t = 1/(2β) for IPO with (y, y') ranked by reward
+    (ties: column 0 first, as ``llm.methods``). Every pair gradient is ∝ e_y − e_y', so gradient descent from
+    π_ref conserves Σ d over each connected component of the graph and never moves d off it: the limit is the
+    minimum-norm solution d = L⁺·b. Within a component CoPG's limit is π* up to a constant; the constants between
+    components and the logits of unsampled completions stay where π_ref put them.
+
+    Returns per method ``{"policy": [X] × [A], "regret": [X], "components": [X]}``.
+    """
+    beta = world.cfg.beta
+    ref, rewards = world.ref_logp["train"], world.rewards["train"]
+    x, a = ref.shape
+    out = {m: {"policy": [], "regret": [], "components": []} for m in PAIR_GRAPH_METHODS}
+    by_prompt: list[list[tuple[int, int]]] = [[] for _ in range(x)]
+    for r in rows:
+        by_prompt[r["prompt_index"]].append(tuple(r["arm_ids"]))
+    for i in range(x):
+        lap = torch.zeros(a, a, dtype=torch.float64)
+        b = {m: torch.zeros(a, dtype=torch.float64) for m in PAIR_GRAPH_METHODS}
+        for y, y2 in by_prompt[i]:
+            if y == y2:
+                continue  # no gradient for either loss
+            lap[y, y] += 1
+            lap[y2, y2] += 1
+            lap[y, y2] -= 1
+            lap[y2, y] -= 1
+            b["copg"][y] += (rewards[i, y] - rewards[i, y2]) / beta
+            b["copg"][y2] -= (rewards[i, y] - rewards[i, y2]) / beta
+            win, lose = (y, y2) if rewards[i, y] >= rewards[i, y2] else (y2, y)
+            b["ipo"][win] += 1 / (2 * beta)
+            b["ipo"][lose] -= 1 / (2 * beta)
+        pinv = torch.linalg.pinv(lap, hermitian=True)  # [A, A]
+        isolated = int((lap.diagonal() == 0).sum())  # completions in no pair with a different one
+        n_comp = int((torch.linalg.eigvalsh(lap) < 1e-9).sum()) - isolated  # connected components of the pairs
+        for m in PAIR_GRAPH_METHODS:
+            log_pi = torch.log_softmax(ref[i] + pinv @ b[m], -1)  # [A] θ = ln π_ref + d
+            one = exact_metrics(log_pi[None], ref[i : i + 1], rewards[i : i + 1], beta)
+            out[m]["policy"].append(log_pi.exp())
+            out[m]["regret"].append(float(one["policy/regret"][0]))
+            out[m]["components"].append(n_comp)
+    return out
+
+
 def _kl(p: torch.Tensor, q: torch.Tensor) -> float:
     return float(kl_divergence(p, q.clamp_min(1e-300)))
 
@@ -373,6 +439,7 @@ def train_one(world: World, rows: list[dict], method: BridgeMethod, seed: int, o
         per_device_train_batch_size=cfg.batch_rows,
         learning_rate=cfg.learning_rate,
         warmup_steps=0.1,
+        lr_scheduler_type=cfg.lr_scheduler,
         eval_prompts=0,  # the exact evaluation is the callback; no sampled evaluation
         save_strategy="no",
         save_final=False,
@@ -453,7 +520,8 @@ def closest_prediction(table: dict, methods: list[str], tab: dict, tie: float = 
     """For each method: the prediction its network is closest to (KL(tab‖net)), and whether its own one wins.
 
     Predictions that coincide (mean KL between them < ``tie``, e.g. copg / pg_mean / onpolicy ≈ π* on the data's
-    support) count as the same prediction.
+    support) count as the same prediction; a method's own predictions are its bandit counterpart on μ̂1 ⊗ μ̂2 and,
+    for copg and ipo, the same method on the realised pairs (``<method>_pairs``, :func:`pair_graph_limits`).
     """
     same: dict[str, set[str]] = {}
     for a in tab:
@@ -465,14 +533,16 @@ def closest_prediction(table: dict, methods: list[str], tab: dict, tie: float = 
     out = {}
     for m in methods:
         own = BRIDGE_METHODS[m].bandit_method
+        mine = same.get(own, {own}) | same.get(f"{own}_pairs", set())  # on μ̂1 ⊗ μ̂2 or on the realised pairs
         row = {b: v for b, v in table["tab_to_net"][m].items() if v == v}
         best = min(row, key=row.get) if row else None
         out[m] = {
             "own": own,
             "closest": best,
             "own_kl": table["tab_to_net"][m].get(own),
-            "holds": best is not None and best in same.get(own, {own}),
-            "same_as_own": sorted(same.get(own, {own})),
+            "own_pairs_kl": table["tab_to_net"][m].get(f"{own}_pairs"),
+            "holds": best is not None and best in mine,
+            "same_as_own": sorted(mine),
         }
     return out
 
@@ -509,6 +579,9 @@ def run_bridge(cfg: BridgeConfig, command: str | None = None) -> dict:
         bandit_methods = [BRIDGE_METHODS[m].bandit_method for m in methods]
         t0 = time.time()
         tab = tabular_predictions(world, mu1, mu2, bandit_methods)
+        for b, lim in pair_graph_limits(world, rows).items():  # the same methods on the realised pairs only
+            if b in bandit_methods:
+                tab[f"{b}_pairs"] = {**lim, "errors": [], "seconds": 0.0}
         tab_s = time.time() - t0
         n_sweep = len(cfg.sweep_temperatures) * len(cfg.sweep_methods)
         bar = progress_bar(total=len(methods) * len(cfg.seeds) + n_sweep, desc="bridge runs", disable=cfg.no_progress)
@@ -603,6 +676,9 @@ def summarise(cfg, world, runs, tab, mu1, mu2, sweep) -> dict:
             ),
             "kl_to_ref": seed_ci([sum(r["final_train"]["policy/kl_to_ref"]) / cfg.train_prompts for r in rs]),
             "tabular_regret": sum(regs) / len(regs) if regs else float("nan"),
+            "pair_graph_regret": (
+                sum(tab[f"{b}_pairs"]["regret"]) / len(tab[f"{b}_pairs"]["regret"]) if f"{b}_pairs" in tab else None
+            ),
             "tabular_prompts": len(regs),
             "tabular_errors": tab[b]["errors"],
             "tabular_s": tab[b]["seconds"],
