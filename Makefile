@@ -59,8 +59,8 @@ reproduce: reproduce-bandit reproduce-llm reproduce-bridge  ## regenerate every 
 reproduce-bandit: $(STAMP)  ## the six bandit figures (about half a minute)
 	$(PY) -m bandit all --out figures --replace-tracked
 
-reproduce-llm: $(STAMP)  ## the LLM lab's small preset end to end, then its seven figures (checks the part-1 hashes)
-	$(PY) -m llm pipeline --preset small --figures figures --replace-tracked
+reproduce-llm: $(STAMP)  ## the LLM comparison (small preset, 51 runs on 2 workers), its five figures (checks part-1 hashes)
+	$(PY) -m llm pipeline --preset small --workers 2 --figures figures --replace-tracked
 
 reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method vs bandit theory): figures/bridge_*.{png,json}
 	$(PY) -m llm bridge --out runs/bridge --figures figures --replace-tracked --sweep-temperatures 1 2 4
