@@ -130,6 +130,9 @@ class Preset:
     """β grid of each method swept by ``python -m llm pipeline``."""
     eval: EvalProtocol
     """Evaluation protocol."""
+    trainable_blocks: int = 0
+    """Top transformer blocks (+ final norm) trained by SFT and alignment; embeddings, head and lower blocks frozen.
+    0 = train every parameter (full fine-tuning; LM pretraining always trains all)."""
 
     def defaults(self) -> dict[str, Any]:
         """Every preset value under the name of the stage-config field it fills (see :func:`resolve`).

@@ -30,6 +30,7 @@ __all__ = [
     "load_policy",
     "load_reward_model",
     "count_parameters",
+    "freeze_lower_blocks",
 ]
 
 
@@ -98,3 +99,52 @@ def load_reward_model(run_dir: str | os.PathLike, dtype: torch.dtype = torch.flo
 def count_parameters(model: torch.nn.Module) -> int:
     """Number of parameters (tied embeddings counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def _blocks_and_final_norm(model: torch.nn.Module) -> tuple[torch.nn.ModuleList, torch.nn.Module]:
+    """The transformer blocks (bottom to top) and the final norm of a GPT-2 or Llama-style model (LM or RM head)."""
+    trunk = getattr(model, "transformer", None)  # GPT2LMHeadModel / GPT2ForSequenceClassification
+    if trunk is not None and hasattr(trunk, "h") and hasattr(trunk, "ln_f"):
+        return trunk.h, trunk.ln_f
+    trunk = getattr(model, "model", None)  # LlamaForCausalLM (SmolLM2), Mistral, Qwen2, ...
+    if trunk is not None and hasattr(trunk, "layers") and hasattr(trunk, "norm"):
+        return trunk.layers, trunk.norm
+    raise UserError(
+        f"freeze_lower_blocks: model {type(model).__name__} has neither GPT-2 blocks (transformer.h, "
+        "transformer.ln_f) nor Llama-style ones (model.layers, model.norm); pass trainable_blocks 0 (train all)"
+    )
+
+
+def freeze_lower_blocks(model: torch.nn.Module, n: int) -> tuple[int, int]:
+    """Train only the top ``n`` transformer blocks and the final norm; ``n = 0`` trains every parameter.
+
+    With ``n > 0`` everything else is frozen (``requires_grad = False``): the token (and position) embeddings, the
+    lower blocks and the LM head. The head stays frozen because GPT-2 and SmolLM2 tie it to the input embedding:
+    training it would train the V×d embedding matrix (SmolLM2: 49152 × 576 = 28.3 M parameters, as many as eight of
+    its 3.5 M-parameter blocks) and change the inputs of the frozen blocks below. Frozen lower blocks also save
+    compute: no input of theirs requires grad, so autograd records nothing there; the backward pass stops at the
+    lowest trainable block and their activations are not kept.
+
+    Args:
+        model: GPT-2 (``transformer.h``) or Llama-style (``model.layers``) causal LM or sequence classifier.
+        n: number of top blocks to train, ``0 ≤ n ≤`` number of blocks; 0 = all parameters (full fine-tuning).
+    Returns:
+        ``(trainable, total)`` parameter counts (tied weights counted once).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise UserError(f"freeze_lower_blocks: trainable_blocks must be an int ≥ 0 (0 = train all), got {n!r}")
+    if n == 0:
+        model.requires_grad_(True)
+    else:
+        blocks, final_norm = _blocks_and_final_norm(model)
+        if n > len(blocks):
+            raise UserError(
+                f"freeze_lower_blocks: trainable_blocks={n} but {type(model).__name__} has {len(blocks)} blocks; "
+                f"pass 1..{len(blocks)}, or 0 to train all"
+            )
+        model.requires_grad_(False)
+        for block in blocks[len(blocks) - n :]:
+            block.requires_grad_(True)
+        final_norm.requires_grad_(True)
+    unique = {id(p): p for p in model.parameters()}.values()
+    return sum(p.numel() for p in unique if p.requires_grad), count_parameters(model)
