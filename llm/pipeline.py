@@ -54,7 +54,7 @@ class PipelineConfig:
     """Run part 1, a β sweep of the alignment methods, evaluation and the figures."""
 
     preset: str = "small"
-    """Preset: tiny | small | gpt2 | smollm2 (model, data and training budgets)."""
+    """Preset: tiny | small | gpt2 | smollm2 | smollm2-gpu (model, data and training budgets)."""
     run_dir: str | None = None
     """Run directory; default runs/<preset>."""
     figures: str | None = None

@@ -36,8 +36,8 @@ class CoPGConfig(TrainingArguments):
     preset: str = field(
         default="small",
         metadata={
-            "help": "Preset (tiny|small|gpt2|smollm2): lengths, budget and evaluation protocol from llm.presets. "
-            "Give it first; explicit flags override it."
+            "help": "Preset (tiny|small|gpt2|smollm2|smollm2-gpu): lengths, budget and evaluation protocol from "
+            "llm.presets. Give it first; explicit flags override it."
         },
     )
     run_dir: str | None = field(
