@@ -419,6 +419,12 @@ def _read_eval_records(path: Path) -> list[dict]:
     return [by_step[s] for s in sorted(by_step)]
 
 
+def _offline_reward_kind(run_dir: str) -> str:
+    """The reward stored in the offline dataset (``sample --reward``, ``offline/stats.json``): the eval proxy."""
+    stats = RunPaths(run_dir).offline / "stats.json"
+    return json.loads(stats.read_text(encoding="utf-8")).get("reward", "rm") if stats.exists() else "rm"
+
+
 def train(
     cfg: CoPGConfig,
     *,
@@ -454,7 +460,7 @@ def train(
         if eval_rows is None and cfg.eval_prompts:
             eval_rows = load_eval_prompts(cfg.run_dir, split="valid", n=cfg.eval_prompts)
         if reward_fn is None or (gold_fn is None and cfg.eval_strategy != "no"):
-            reward_fn = reward_fn or load_reward(cfg.run_dir, kind="rm")
+            reward_fn = reward_fn or load_reward(cfg.run_dir, kind=_offline_reward_kind(cfg.run_dir))
             gold_fn = gold_fn or load_reward(cfg.run_dir, kind="gold")
     if eval_rows is not None and cfg.eval_prompts:
         eval_rows = eval_rows[: cfg.eval_prompts]
