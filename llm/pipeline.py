@@ -57,7 +57,7 @@ class PipelineConfig:
     """Run part 1, a β sweep × seeds of the alignment methods and an off-policy sweep, evaluation and the figures."""
 
     preset: str = "small"
-    """Preset: tiny | small | gpt2 | smollm2 (model, data and training budgets)."""
+    """Preset: tiny | small | gpt2 | smollm2 | smollm2-gpu (model, data and training budgets)."""
     run_dir: str | None = None
     """Run directory; default runs/<preset>."""
     figures: str | None = None

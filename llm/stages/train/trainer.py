@@ -35,7 +35,7 @@ from llm.methods import HUMAN_SOURCE, LossInputs, gather, get_method
 from llm.model.evaluation import evaluate_policy
 from llm.model.generation import generate
 from llm.model.logprobs import sequence_logps
-from llm.model.models import load_policy
+from llm.model.models import freeze_lower_blocks, load_policy
 from llm.model.rewards import load_reward, reward_of_dataset
 from llm.run import RunPaths
 from llm.stages.train.config import CoPGConfig
@@ -102,6 +102,7 @@ class CoPGTrainer(Trainer):
             raise ValueError("CoPGTrainer: evaluation needs reward_fn and eval_dataset; or set eval_strategy='no'")
         if args.disable_dropout:
             _disable_dropout(model)
+        freeze_lower_blocks(model, args.trainable_blocks)  # 0 = every parameter; the optimizer gets trainable ones
         if ref_model is None and (self.method.online or args.eval_strategy != "no"):
             ref_model = copy.deepcopy(model)  # frozen initial policy = π_ref
         self.reward_fn, self.gold_fn = reward_fn, gold_fn
