@@ -96,7 +96,7 @@ def _fmt(seconds: float) -> str:
     return f"{seconds // 60:.0f}m{seconds % 60:04.1f}s"
 
 
-def part1_artefacts(paths: RunPaths) -> dict[str, Any]:
+def part1_artefacts(paths: RunPaths, reward_model: bool = True) -> dict[str, Any]:
     """Content hashes of every part-1 output and the declared corpus sources with their versions.
 
     Recorded in every LLM figure JSON: two runs with equal hashes trained on the same bytes; the first hash that
@@ -108,7 +108,7 @@ def part1_artefacts(paths: RunPaths) -> dict[str, Any]:
         "corpus_sources": stats.get("sources", {}),
         "tokenizer": content_hash(sorted(f for f in paths.tokenizer.iterdir() if f.name != "stats.json")),  # no timing
         "sft_model": content_hash([paths.sft_model]),
-        "reward_model": content_hash([paths.reward_model]) if paths.reward_model.exists() else None,
+        "reward_model": content_hash([paths.reward_model]) if reward_model and paths.reward_model.exists() else None,
         "offline_dataset": content_hash([paths.offline_dataset]),
         "offline_datasets": {
             f.stem: content_hash([f]) for f in sorted(paths.offline.glob("*.jsonl")) if f != paths.offline_dataset
@@ -322,7 +322,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
         if offpolicy:
             times["sample_offpolicy"] = time.time() - t0
 
-    artefacts = part1_artefacts(paths)
+    artefacts = part1_artefacts(paths, reward_model=cfg.reward == "rm")  # the RM counts only where it is the reward
     compare_artefacts(artefacts, Path(figures) / "llm_best_beta.json")
 
     budget = dataclasses.asdict(preset.train)
