@@ -254,7 +254,8 @@ def _run_jobs(jobs: list[dict], workers: int, init: tuple, progress: bool) -> li
         )
 
     if workers <= 1:
-        _load_state(*init)
+        if _STATE.get("run_dir") != init[0]:  # loaded already for π_ref's evaluation: not twice
+            _load_state(*init)
         for i, job in enumerate(jobs):
             done(i, _run_job(job))
     else:
@@ -404,6 +405,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     selection, report = list(range(n_sel)), list(range(n_sel, len(eval_rows)))
     common_betas = sorted(set.intersection(*(set(betas[m]) for m in methods))) if methods else []
     summary = summarise(runs, sft, selection, report, common_betas, preset.offpolicy_beta if offpolicy else None)
+    stats = json.loads(paths.offline_stats(MAIN).read_text(encoding="utf-8"))  # the main dataset's rows and scale
     config = {
         "pipeline": dataclasses.asdict(cfg),
         "train_budget": budget,
@@ -415,11 +417,8 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
             "beta": preset.offpolicy_beta,
         },
         "eval": {**eval_kw, "prompts": len(eval_rows), "selection_prompts": n_sel},
-        "offline_prompts": len(_load_offline_rows(paths)),
-        "reward": {
-            "kind": cfg.reward,
-            **json.loads(paths.offline_stats(MAIN).read_text(encoding="utf-8"))["reward_scale"],
-        },
+        "offline_prompts": stats["rows"],
+        "reward": {"kind": cfg.reward, **stats["reward_scale"]},
         "artefacts": artefacts,
     }
     atomic_write_json(paths.root / "summary.json", {"summary": summary, "config": config})  # before drawing
@@ -437,10 +436,6 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     if replaced:
         print(f"[pipeline] replaced {len(replaced)} tracked file(s) in {figures} (git diff shows what changed)")
     return out
-
-
-def _load_offline_rows(paths: RunPaths) -> list[dict]:
-    return load_offline(paths.offline_dataset)
 
 
 def _ci_text(c: dict) -> str:
