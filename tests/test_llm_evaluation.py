@@ -87,6 +87,56 @@ def test_common_random_numbers_do_not_depend_on_batching_or_on_other_prompts(tin
     assert generate(model, tok, prompts, 8, seed=8, return_ids=True)[2] != a
 
 
+def test_generation_with_a_shared_prefill_and_finished_rows_dropped_equals_one_row_at_a_time(tiny):
+    """A batch of repeated prompts (each distinct prompt prefilled once, rows leaving the batch at their EOS) draws
+    exactly the completions, and truncation flags, of sampling every row alone."""
+    from llm.model.generation import generate
+
+    import copy
+
+    tok, model, _ = tiny
+    model = copy.deepcopy(model)
+    eos = tok.eos_token_id
+
+    def likely_eos(module, inputs, logits):  # EOS ≈ 1/4 likely at each step: the rows finish at different steps
+        return logits + torch.nn.functional.one_hot(torch.tensor(eos), logits.shape[-1]).to(logits.dtype) * 5.0
+
+    model.lm_head.register_forward_hook(likely_eos)
+    prompts = [p for p in ("the cat sat\nTL;DR:", "a dog ran far away\nTL;DR:", "red car\nTL;DR:") for _ in range(4)]
+    for budget in (3, 12):  # 3: most rows truncated; 12: rows end at different steps
+        batched = generate(model, tok, prompts, budget, seed=5, batch_size=len(prompts), return_ids=True)
+        alone = generate(model, tok, prompts, budget, seed=5, batch_size=1, return_ids=True)
+        assert batched[2] == alone[2] and batched[1] == alone[1]
+    lengths = {len(i) for i in batched[2]}
+    assert len(lengths) > 2  # the rows did finish at different steps
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_shared_prompt_forward_gives_the_plain_logits_and_gradients(tiny, side):
+    """Rows that share a prompt are scored with the prompt run once: same logits, targets, rows and parameter
+    gradients as the plain forward (prompts of different lengths, an EOS-only completion, either padding side)."""
+    from llm.data.batching import collate
+    from llm.model.logprobs import completion_logits
+
+    tok, model, _ = tiny
+    prompts = ["the cat sat\nTL;DR:"] * 3 + ["a big red tree house by the lake\nTL;DR:"] * 2 + ["x\nTL;DR:"]
+    comps = [" cat", " a dog ran far", "", " tree house", " lake", " x y"]
+    batch = collate(tok, prompts, comps, None, padding_side=side)
+    outs, grads = [], []
+    for shared in (False, True):
+        model.zero_grad()
+        logits, targets, rows = completion_logits(model, **batch, shared_prompts=shared)
+        weights = torch.linspace(-1.0, 1.0, targets.numel())
+        (torch.log_softmax(logits, -1).gather(1, targets[:, None]).squeeze(1) * weights).sum().backward()
+        outs.append((logits.detach(), targets, rows))
+        grads.append([q.grad.clone() for q in model.parameters()])
+    model.zero_grad()
+    torch.testing.assert_close(outs[1][0], outs[0][0], atol=1e-5, rtol=0)
+    assert torch.equal(outs[1][1], outs[0][1]) and torch.equal(outs[1][2], outs[0][2])
+    for g_shared, g_plain in zip(grads[1], grads[0]):
+        torch.testing.assert_close(g_shared, g_plain, atol=1e-5, rtol=1e-4)
+
+
 def test_sequence_logps_with_the_head_on_completion_positions_equals_full_logits(tiny):
     from llm.data.batching import collate
     from llm.model.logprobs import sequence_logps, token_logps
@@ -100,11 +150,11 @@ def test_sequence_logps_with_the_head_on_completion_positions_equals_full_logits
 
 def test_exact_per_token_kl_matches_a_direct_computation_and_is_zero_against_itself(tiny):
     from llm.data.batching import collate
-    from llm.model.evaluation import _kl_terms
+    from llm.model.evaluation import kl_terms
 
     tok, pi, ref = tiny
     prompts, comps = ["the cat sat\nTL;DR:", "red car\nTL;DR:"], [" cat on a mat", " far"]
-    out = _kl_terms(pi, ref, tok, prompts, comps, batch_size=8, max_prompt_tokens=None)
+    out = kl_terms(pi, ref, tok, prompts, comps, batch_size=8, max_prompt_tokens=None)
     batch = collate(tok, prompts, comps, None)
     with torch.no_grad():
         lp = torch.log_softmax(pi(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits, -1)
@@ -113,8 +163,25 @@ def test_exact_per_token_kl_matches_a_direct_computation_and_is_zero_against_its
     want = (per_pos * batch["completion_mask"][:, 1:]).sum(-1)
     assert out["exact"] == pytest.approx(want.tolist(), abs=1e-4)
     assert all(v > 0 for v in out["exact"]) and all(v >= 0 for v in out["k3"])
-    same = _kl_terms(pi, pi, tok, prompts, comps, batch_size=8, max_prompt_tokens=None)
+    same = kl_terms(pi, pi, tok, prompts, comps, batch_size=8, max_prompt_tokens=None)
     assert same["exact"] == pytest.approx([0.0, 0.0], abs=1e-6)
+
+
+def test_kl_computed_while_sampling_equals_a_forward_on_the_sampled_ids(tiny):
+    """generate_with_kl draws what generate draws and its KL terms (π_ref in lockstep) equal kl_terms, a forward of
+    both models on the stored ids, including rows truncated at the budget."""
+    from llm.model.evaluation import kl_terms
+    from llm.model.generation import generate, generate_with_kl
+
+    tok, pi, ref = tiny
+    prompts = [p for p in ("the cat sat\nTL;DR:", "a dog ran far away\nTL;DR:", "red car\nTL;DR:") for _ in range(3)]
+    texts, trunc, ids, kl = generate_with_kl(pi, ref, tok, prompts, 6, batch_size=4, seed=11)
+    assert (texts, trunc, ids) == tuple(generate(pi, tok, prompts, 6, batch_size=4, seed=11, return_ids=True))
+    assert any(trunc)
+    direct = kl_terms(pi, ref, tok, prompts, texts, 4, None, completion_ids=ids, truncated=trunc)
+    for key in ("exact", "k1", "k3", "length"):
+        torch.testing.assert_close(torch.tensor(kl[key]), torch.tensor(direct[key]), atol=1e-4, rtol=1e-4)
+    assert min(kl["exact"]) > 0
 
 
 def test_evaluate_policy_averages_samples_per_prompt_and_reports_j_beta(tiny):

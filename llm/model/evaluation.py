@@ -28,10 +28,10 @@ from typing import Any
 import torch
 
 from llm.data.batching import collate
-from llm.model.generation import generate
+from llm.model.generation import generate, generate_with_kl
 from llm.model.logprobs import completion_logits
 
-__all__ = ["evaluate_policy", "mean_ci", "seed_ci", "crossed_ci", "standard_error"]
+__all__ = ["evaluate_policy", "kl_terms", "mean_ci", "seed_ci", "crossed_ci", "standard_error"]
 
 
 def standard_error(values: list[float]) -> float:
@@ -128,7 +128,7 @@ def crossed_ci(values: list[list[float]], level: float = 0.95) -> dict[str, Any]
 
 
 @torch.no_grad()
-def _kl_terms(
+def kl_terms(
     policy: Any,
     ref_model: Any,
     tokenizer: Any,
@@ -139,7 +139,11 @@ def _kl_terms(
     completion_ids: list[list[int]] | None = None,
     truncated: list[bool] | None = None,
 ) -> dict[str, list[float]]:
-    """Per-sample KL terms summed over the completion's tokens: ``exact``, ``k1``, ``k3`` and ``length`` (tokens).
+    """Per-sample KL terms of given completions, summed over their tokens: ``exact``, ``k1``, ``k3`` and ``length``.
+
+    A forward of both models on the stored (prompt, completion ids) pairs. :func:`evaluate_policy` gets the same
+    numbers from the sampler itself (``llm.model.generation.generate_with_kl``: π_ref in lockstep, no second forward
+    of π); this function scores completions that were sampled earlier or elsewhere (tests compare the two).
 
     ``exact`` = Σ_t KL(π(·|x, y_<t) ‖ π_ref(·|x, y_<t)), the full next-token distributions at every position of the
     sampled completion; its mean over y ~ π is KL(π‖π_ref) of the sequence distribution (chain rule), with a smaller
@@ -221,28 +225,22 @@ def evaluate_policy(
     n = samples_per_prompt
     rep_prompts = [p for p in prompts for _ in range(n)]
     rep_refs = [r for r in references for _ in range(n)]
-    completions, truncated, ids = generate(
-        policy,
-        tokenizer,
-        rep_prompts,
-        max_new_tokens,
-        temperature=temperature,
-        batch_size=batch_size,
-        seed=seed,
-        max_prompt_tokens=max_prompt_tokens,
-        progress=progress,
-        return_ids=True,
-    )
+    decoding = {"batch_size": batch_size, "seed": seed, "max_prompt_tokens": max_prompt_tokens, "progress": progress}
+    kl = None
+    if ref_model is not None and temperature == 1.0:  # samples come from π itself: the KL estimators are valid
+        # π_ref runs in lockstep with the sampler, which already holds π's next-token distributions
+        completions, truncated, ids, kl = generate_with_kl(policy, ref_model, tokenizer, rep_prompts, max_new_tokens, **decoding)
+    else:
+        completions, truncated, ids = generate(
+            policy, tokenizer, rep_prompts, max_new_tokens, temperature=temperature, return_ids=True, **decoding
+        )
     per_sample: dict[str, list[float]] = {"proxy": [float(v) for v in reward_fn(rep_prompts, completions)]}
     if gold_fn is not None:
         per_sample["gold"] = [float(v) for v in gold_fn(rep_prompts, completions, references=rep_refs)]
-    if ref_model is not None:
-        kl = _kl_terms(
-            policy, ref_model, tokenizer, rep_prompts, completions, batch_size, max_prompt_tokens, ids, truncated
-        )
-        per_sample["length"] = kl["length"]
-        if temperature == 1.0:  # samples come from π itself: the estimators are valid
-            per_sample.update(kl_exact=kl["exact"], kl_k1=kl["k1"], kl_k3=kl["k3"])
+    if ref_model is not None:  # completion length in tokens, the EOS that ended it included
+        per_sample["length"] = [float(len(i) + (not tr)) for i, tr in zip(ids, truncated)]
+    if kl is not None:
+        per_sample.update(kl_exact=kl["exact"], kl_k1=kl["k1"], kl_k3=kl["k3"])
     per_sample["truncated"] = [float(t) for t in truncated]
     per_prompt = {key: _prompt_means(v, n) for key, v in per_sample.items()}
 

@@ -5,9 +5,19 @@ Used everywhere in the LLM lab (reference, behaviour and policy log-probs), so t
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import torch
 
-__all__ = ["token_logps", "sequence_logps", "completion_logits", "position_ids_from_mask"]
+__all__ = [
+    "token_logps",
+    "sequence_logps",
+    "completion_logits",
+    "position_ids_from_mask",
+    "cache_kwarg",
+    "cache_of",
+]
 
 
 def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -56,17 +66,94 @@ def _trunk_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.M
     return (base, head) if isinstance(head, torch.nn.Linear) else None
 
 
+def cache_kwarg(model: Any) -> str:
+    """Name of the KV-cache argument of ``model.forward``: ``cache`` from transformers 5.24 (GPT-2, Llama, …),
+    ``past_key_values`` before (and for models not yet renamed)."""
+    forward = getattr(model, "module", model).forward  # unwrap DDP / accelerate wrappers
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
+def cache_of(out: Any) -> Any:
+    """The KV cache of a forward output, under either name (see :func:`cache_kwarg`)."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def _shared_prompt_hidden(
+    trunk: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, completion_mask: torch.Tensor
+) -> torch.Tensor | None:
+    """Hidden states [M, d] at the M positions that predict a completion token, each distinct prompt run once.
+
+    Batches of the lab hold k completions per prompt (training rows, evaluation samples), so most of a plain
+    forward recomputes the same prompt k times. Causal attention makes a prompt's keys and values independent of
+    what follows, so the distinct prompts are run once (left-padded, with the KV cache), the cache is copied per row
+    (an index operation: gradients flow back through it) and the completion tokens attend to it: the same function
+    of the parameters as the plain forward, with P·(N − U) fewer token positions (P prompt tokens, U distinct
+    prompts among N rows). Returns None when every prompt is distinct (nothing to share).
+    """
+    real = attention_mask.bool()
+    comp = completion_mask.bool()
+    prompt_part = real & ~comp
+    rows_p = [tuple(r[m].tolist()) for r, m in zip(input_ids, prompt_part)]  # each row's prompt ids
+    index: dict[tuple[int, ...], int] = {}
+    inverse = torch.tensor([index.setdefault(p, len(index)) for p in rows_p], device=input_ids.device)  # (N,)
+    if len(index) == len(rows_p) or min(len(p) for p in index) == 0:
+        return None  # nothing shared (or a row without prompt: no position predicts its first token)
+    device, pad = input_ids.device, 0
+    uniq = list(index)
+    P = max(len(p) for p in uniq)
+    prompt_ids = torch.full((len(uniq), P), pad, dtype=input_ids.dtype, device=device)  # (U, P) left-padded
+    prompt_mask = torch.zeros((len(uniq), P), dtype=attention_mask.dtype, device=device)  # (U, P)
+    for u, p in enumerate(uniq):
+        prompt_ids[u, P - len(p) :] = torch.tensor(p, dtype=input_ids.dtype, device=device)
+        prompt_mask[u, P - len(p) :] = 1
+    lc = comp.sum(1)  # (N,) completion lengths
+    C = int(lc.max())
+    comp_ids = torch.full((input_ids.shape[0], C), pad, dtype=input_ids.dtype, device=device)  # (N, C) right-padded
+    comp_mask = (torch.arange(C, device=device)[None, :] < lc[:, None]).to(attention_mask.dtype)  # (N, C)
+    comp_ids[comp_mask.bool()] = input_ids[comp]  # row-major: each row's completion tokens in order
+    lp = prompt_part.sum(1)  # (N,) prompt lengths
+    # positions continue the prompt's; padded completion positions repeat the row's last position (their outputs are
+    # never read, and they stay below n_positions since the plain batch fitted)
+    comp_pos = torch.minimum(lp[:, None] + torch.arange(C, device=device)[None, :], (lp + lc - 1)[:, None])
+    head = trunk(
+        input_ids=prompt_ids,
+        attention_mask=prompt_mask,
+        position_ids=position_ids_from_mask(prompt_mask),
+        use_cache=True,
+    )  # (U, P, d) and the cache of the distinct prompts
+    cache = cache_of(head)
+    cache.batch_select_indices(inverse)  # (N, H, P, d) per layer: each row's prompt
+    tail = trunk(
+        input_ids=comp_ids,
+        attention_mask=torch.cat([prompt_mask[inverse], comp_mask], dim=1),
+        position_ids=comp_pos,
+        use_cache=False,
+        **{cache_kwarg(trunk): cache},
+    ).last_hidden_state  # (N, C, d)
+    # completion token 0 is predicted by the prompt's last position, token j ≥ 1 by completion position j − 1
+    pred = torch.cat([head.last_hidden_state[:, -1][inverse][:, None], tail[:, :-1]], dim=1)  # (N, C, d)
+    return pred[comp_mask.bool()]  # (M, d), row-major like the plain path
+
+
 def completion_logits(
-    model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, completion_mask: torch.Tensor
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    completion_mask: torch.Tensor,
+    shared_prompts: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Next-token logits at the M positions that predict a completion token, their targets and rows.
 
     The LM head runs on those M positions only (the prompt's positions need no vocabulary projection): for the
     lab's prompts of ≈ 80 tokens and completions of ≈ 20 that is ≈ 4× fewer [d, V] products than ``model(...)``.
-    Models whose head is not a plain linear map of the trunk's last hidden state fall back to full logits.
+    When several rows share a prompt (``shared_prompts``, the default), each distinct prompt is run once
+    (:func:`_shared_prompt_hidden`). Models whose head is not a plain linear map of the trunk's last hidden state
+    fall back to the plain forward with full logits.
 
     Returns:
-        ``(logits [M, V] float32, targets [M], rows [M])``: position m predicts ``targets[m]`` in row ``rows[m]``.
+        ``(logits [M, V] float32, targets [M], rows [M])``: position m predicts ``targets[m]`` in row ``rows[m]``,
+        in row-major order (row by row, positions increasing).
     """
     pred = completion_mask[:, 1:].bool()  # (N, T-1): position t predicts token t+1
     targets = input_ids[:, 1:][pred]  # (M,)
@@ -77,8 +164,11 @@ def completion_logits(
         logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).logits
         return logits[:, :-1][pred].float(), targets, rows
     trunk, head = split
-    hidden = trunk(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
-    return head(hidden[:, :-1][pred]).float(), targets, rows  # (M, V)
+    hidden = _shared_prompt_hidden(trunk, input_ids, attention_mask, completion_mask) if shared_prompts else None
+    if hidden is None:
+        out = trunk(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
+        hidden = out.last_hidden_state[:, :-1][pred]  # (M, d)
+    return head(hidden).float(), targets, rows  # (M, V)
 
 
 def sequence_logps(
