@@ -36,7 +36,7 @@ from llm.model.models import load_policy
 from llm.model.rewards import REWARD_KINDS, load_reward, reward_of_dataset
 from llm.plots import MAIN, figure_names, make_figures, summarise
 from llm.presets import get_preset
-from llm.run import RunPaths, UserError, cli_errors
+from llm.run import RunPaths, UserError, cli_errors, quiet_transformers
 from llm.stages import reward, sample, sft
 from llm.stages.train import CoPGConfig, train
 
@@ -50,6 +50,7 @@ PART1_STAGES = {
     "reward": reward.main,
     "sample": sample.main,
 }
+THREADED = ("sft", "reward", "sample")  # the part-1 stages with a --threads option
 
 
 @dataclasses.dataclass
@@ -86,8 +87,11 @@ class PipelineConfig:
     skip_part1: bool = False
     """Do not run part 1 at all (its outputs must exist in run_dir)."""
     threads: int = 1
-    """torch CPU threads (0 = torch's default). 1: measured 2–3× faster than 2 threads on the shared 2-core box
-    (generation 2.1 s vs 6.2 s for 32 prompts), and part 1's stages also run single-threaded."""
+    """torch CPU threads of each alignment run (0 = torch's default). 1: measured 2–3× faster than 2 threads on the
+    shared 2-core box (generation 2.1 s vs 6.2 s for 32 prompts)."""
+    part1_threads: int | None = None
+    """torch CPU threads of the part-1 stages (sft, sample), which run one at a time: default --workers (the cores
+    the alignment runs will use are idle during part 1)."""
     no_progress: bool = False
     """Turn progress bars off."""
 
@@ -171,6 +175,7 @@ def _load_state(run_dir: str, preset: str, datasets: list[str], eval_n: int, thr
     """What every job shares, loaded once per process: π_ref, tokenizer, datasets, evaluation prompts, rewards."""
     if threads:
         torch.set_num_threads(threads)
+    quiet_transformers()  # a worker process: no per-load progress bars between the [eval] lines
     paths = RunPaths(run_dir)
     tokenizer, ref = load_policy(run_dir)
     ref.requires_grad_(False)
@@ -273,6 +278,8 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     preset = get_preset(cfg.preset)
     if cfg.reward not in REWARD_KINDS:
         raise UserError(f"pipeline: --reward must be one of {', '.join(REWARD_KINDS)}, got {cfg.reward!r}")
+    if cfg.part1_threads is not None and cfg.part1_threads < 0:
+        raise UserError(f"pipeline: --part1-threads must be ≥ 0 (0 = torch's default), got {cfg.part1_threads}")
     if cfg.workers < 1:
         raise UserError(f"pipeline: --workers must be ≥ 1, got {cfg.workers}")
     if cfg.threads:
@@ -296,13 +303,15 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     # PLUMBING: part 1, each stage through its own CLI entry point (skips completed stages unless --force)
     common = ["--preset", cfg.preset, "--run-dir", run_dir] + (["--no-progress"] if cfg.no_progress else [])
     force = ["--force"] if cfg.force else []
+    p1_threads = cfg.part1_threads if cfg.part1_threads is not None else cfg.workers
     if not cfg.skip_part1:
         stages = {k: v for k, v in PART1_STAGES.items() if k != "reward" or cfg.reward == "rm"}
         for stage, stage_main in stages.items():
             t0 = time.time()
             print(f"[pipeline] ── {stage}", flush=True)
             extra = ["--reward", cfg.reward] + (["--allow-weak-rm"] if cfg.allow_weak_rm else [])
-            rc = stage_main(common + force + (extra if stage == "sample" else []))
+            extra = (extra if stage == "sample" else []) + (["--threads", str(p1_threads)] if stage in THREADED else [])
+            rc = stage_main(common + force + extra)
             times[stage] = time.time() - t0
             if rc:
                 raise UserError(f"pipeline: stage {stage} failed with exit code {rc} (its error is printed above)")
@@ -312,7 +321,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
         t0 = time.time()
         for spec in offpolicy:  # the off-policy datasets: the main dataset's reward scale, so β means the same
             print(f"[pipeline] ── sample μ = {spec}", flush=True)
-            args = _behaviour_args(spec, k) + ["--dataset", spec, "--reward", cfg.reward]
+            args = _behaviour_args(spec, k) + ["--dataset", spec, "--reward", cfg.reward, "--threads", str(p1_threads)]
             args += ["--reward-scale", repr(scale["mean"]), repr(scale["std"])] + (
                 ["--allow-weak-rm"] if cfg.allow_weak_rm else []
             )
@@ -472,6 +481,18 @@ def report(summary: dict) -> str:
                 f"  μ={r['dataset']:<6} CoPG {r['copg']['mean']:+.3f}  PG {r['pg']['mean']:+.3f}  "
                 f"CoPG − PG {_ci_text(r['copg_minus_pg'])}{' *' if r['copg_minus_pg']['significant'] else ''}"
             )
+    changing = [c for c in s["curves"] if c.get("last_change") and c["last_change"]["significant"]]
+    flat = [c for c in s["curves"] if c.get("last_change") and not c["last_change"]["significant"]]
+    if changing or flat:
+        lines.append(
+            f"[pipeline] curves (selection split): {len(flat)} of {len(flat) + len(changing)} flat over the last "
+            "interval (paired change, 95 % CI covers 0)"
+            + "".join(
+                f"; still {'rising' if c['last_change']['mean'] > 0 else 'falling'}: {c['method']} β={c['beta']:g} "
+                f"{c['last_change']['mean']:+.3f} [{c['last_change']['low']:+.3f}, {c['last_change']['high']:+.3f}]"
+                for c in changing
+            )
+        )
     lines.append("[pipeline] verdicts (95 % CI excludes 0; * above):")
     lines += [f"  {v}" for v in s["verdicts"]] or ["  none: no difference is significant"]
     return "\n".join(lines)

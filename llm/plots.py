@@ -15,8 +15,10 @@ Figures (``<dir>/<name>.png`` + ``.json``; ``python -m bandit plot <json>`` redr
 * ``llm_frontier``   (a) reward vs exact KL(π‖π_ref), one point per (method, β), 95 % intervals on both axes;
 * ``llm_jbeta``      (b) J_β = E[R] − β·KL of each method trained at β, and CoPG minus each method (paired);
 * ``llm_best_beta``  (c) the paper's Fig. 6 view: reward vs step at each method's best β (chosen on the selection
-  split), bands = 95 % intervals, and the paired final differences;
-* ``llm_curves``     reward vs step of every run (mean over seeds): have the curves flattened?
+  split; the curves are on the selection split), bands = 95 % intervals, and the paired final differences (report
+  split);
+* ``llm_curves``     reward vs step of every run (mean over seeds) on the selection split: have the curves flattened?
+  (evaluations before the last step may cover the selection prompts only: ``EvalProtocol.curve_prompts``)
 * ``llm_offpolicy``  CoPG vs naive PG as the behaviour policy μ moves away from π_ref (the LLM analogue of the bandit
   lab's off-policy figure): J_β of both and their paired difference per μ.
 """
@@ -151,12 +153,21 @@ def summarise(
                 "selection_reward": _ci(_table(rs, "proxy", selection))["mean"],
             }
             out["points"].append(point)
+            # the curve is drawn on the selection split: evaluations before the last step may cover only those
+            # prompts (the preset's ``curve_prompts``); the final numbers above are on the report split
             steps = [0] + [rec["step"] for rec in rs[0]["eval"]]
-            curve = [{"step": 0, **{k: out["sft"]["reward"][k] for k in ("mean", "low", "high")}}]
+            c0 = _ci([[sft["per_prompt"]["proxy"][i] for i in selection]])
+            curve = [{"step": 0, "mean": c0["mean"], "low": c0["low"], "high": c0["high"]}]
             for j in range(len(rs[0]["eval"])):
-                c = _ci(_table(rs, "proxy", report, step=j))
+                c = _ci(_table(rs, "proxy", selection, step=j))
                 curve.append({"step": steps[j + 1], "mean": c["mean"], "low": c["low"], "high": c["high"]})
-            out["curves"].append({"method": m, "beta": beta, "curve": curve})
+            # has the curve flattened? the reward change over the last evaluation interval, paired prompt by prompt
+            # and seed by seed (common random numbers make it far more precise than either point)
+            last = None
+            if len(rs[0]["eval"]) >= 2:
+                last = _diff(_table(rs, "proxy", selection, step=-1), _table(rs, "proxy", selection, step=-2))
+                last.update(from_step=steps[-2], to_step=steps[-1])
+            out["curves"].append({"method": m, "beta": beta, "curve": curve, "last_change": last})
 
     # (b) J_β at a common β: each method trained at β, J_β = E[R] − β·KL, and CoPG − each method, paired
     for beta in common_betas:
@@ -363,7 +374,7 @@ def draw_best_beta(data: dict) -> Any:
             xs, [c["low"] for c in b["curve"]], [c["high"] for c in b["curve"]], color=st.color, alpha=0.15
         )
     a1.set_xlabel("step")
-    a1.set_ylabel("reward (standardised units)")
+    a1.set_ylabel("reward, selection split (standardised units)")
     a1.set_title("(c) paper Fig. 6 view: best β per method (chosen on the selection split)", fontsize=10)
     a1.legend(fontsize=8)
     others = list(data["paired_best"])
@@ -392,13 +403,21 @@ def draw_curves(data: dict) -> Any:
         for k, c in enumerate(sorted(cs, key=lambda c: c["beta"])):
             col = cmap(k / max(len(cs) - 1, 1))
             xs = [p["step"] for p in c["curve"]]
-            ax.plot(xs, [p["mean"] for p in c["curve"]], marker="o", ms=2, color=col, label=f"β = {c['beta']:g}")
+            last = c.get("last_change")
+            label = f"β = {c['beta']:g}" + (
+                f": last Δ {last['mean']:+.2f} [{last['low']:+.2f}, {last['high']:+.2f}]" if last else ""
+            )
+            ax.plot(xs, [p["mean"] for p in c["curve"]], marker="o", ms=2, color=col, label=label)
             ax.fill_between(xs, [p["low"] for p in c["curve"]], [p["high"] for p in c["curve"]], color=col, alpha=0.12)
         ax.set_title(style(m).label, fontsize=10)
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("reward (report split)")
-    fig.suptitle("Training curves: mean over seeds, 95 % CI over seeds × prompts", fontsize=10)
+    axes[0][0].set_ylabel("reward (selection split)")
+    fig.suptitle(
+        "Training curves (selection split): mean over seeds, 95 % CI over seeds × prompts; "
+        "last Δ = paired change over the last interval (flat where its CI covers 0)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 

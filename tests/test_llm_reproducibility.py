@@ -116,3 +116,19 @@ def test_pipeline_default_figures_live_under_the_run_dir(tmp_path, capsys, monke
     )  # no part 1: fails after the guard
     assert rc == 2 and "runs/tiny" in capsys.readouterr().err
     assert (tmp_path / "runs" / "tiny" / "figures").is_dir() and not (tmp_path / "figures").exists()
+
+
+@pytest.mark.parametrize(
+    "flags, msg",
+    [
+        (["--workers", "0"], "--workers must be ≥ 1"),
+        (["--part1-threads", "-1"], "--part1-threads must be ≥ 0"),
+    ],
+)
+def test_pipeline_bad_option_is_one_line_and_writes_nothing(tmp_path, capsys, flags, msg):
+    from llm.pipeline import main
+
+    rc = main(["--preset", "tiny", "--run-dir", str(tmp_path / "run"), *flags])
+    err = capsys.readouterr().err
+    assert rc == 2 and msg in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()

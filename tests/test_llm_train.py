@@ -244,6 +244,22 @@ def test_eval_kl_is_zero_for_the_reference_and_k3_nonnegative(setup):
     assert m2["reward/proxy_mean"] > 0
 
 
+def test_curve_points_score_the_selection_split_and_the_last_step_every_prompt(tmp_path, setup):
+    """eval_curve_prompts = 2: evaluations before the last step score the first 2 evaluation prompts, the last step
+    all 4; the line of each evaluation says how many prompts it scored."""
+    tr = _trainer(tmp_path, setup, max_steps=3, eval_strategy="steps", eval_steps=1, eval_curve_prompts=2)
+    tr.train()
+    records = tr._eval_records
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert [len(r["per_prompt"]["proxy"]) for r in records] == [2, 2, 4]
+    assert [r["eval/prompts"] for r in records] == [2, 2, 4]
+    # the selection prompts come first and get the same draws (common random numbers) in both kinds of evaluation
+    tr_all = _trainer(tmp_path / "all", setup, max_steps=3, eval_strategy="steps", eval_steps=1, eval_curve_prompts=0)
+    tr_all.train()
+    assert [len(r["per_prompt"]["proxy"]) for r in tr_all._eval_records] == [4, 4, 4]
+    assert tr_all._eval_records[0]["per_prompt"]["proxy"][:2] == records[0]["per_prompt"]["proxy"]
+
+
 @pytest.mark.parametrize(
     "kw, msg",
     [
@@ -252,6 +268,7 @@ def test_eval_kl_is_zero_for_the_reference_and_k3_nonnegative(setup):
         (dict(method="ppo"), "method 'ppo' is unknown"),
         (dict(method="online", online_k=1, online_offline_k=0), "online_k + online_offline_k ≥ 2"),
         (dict(pg_baseline="value"), "pg_baseline must be"),
+        (dict(eval_curve_prompts=-1), "eval_curve_prompts and max_train_prompts must be ≥ 0"),
     ],
 )
 def test_bad_config_raises_a_clear_error(tmp_path, kw, msg):

@@ -76,6 +76,26 @@ def test_best_beta_is_chosen_on_the_selection_split_and_reported_on_the_report_s
     assert any("CoPG is lower than DPO" in v for v in out["verdicts"])
 
 
+def test_curves_are_drawn_on_the_selection_split_even_when_curve_points_cover_it_only():
+    """Evaluations before the last step may score only the selection prompts (``curve_prompts``): every curve point,
+    step 0 (π_ref) included, is a selection-split mean; the final numbers stay on the report split."""
+    runs = []
+    for s in range(3):
+        r = _run("copg", 0.1, s, lambda p: 1.0 if p < 8 else 0.0, kl=0.1)
+        for rec in r["eval"][:-1]:  # curve points: the selection prompts only
+            rec["per_prompt"] = {k: v[: len(SEL)] for k, v in rec["per_prompt"].items()}
+        runs.append(r)
+    out = summarise(runs, SFT, SEL, REP, [0.1])
+    curve = out["curves"][0]["curve"]
+    assert [c["step"] for c in curve] == [0, 10, 20]
+    assert curve[0]["mean"] == pytest.approx(sum(SFT["per_prompt"]["proxy"][:8]) / 8)
+    assert curve[1]["mean"] == pytest.approx(0.5, abs=0.05) and curve[2]["mean"] == pytest.approx(1.0, abs=0.05)
+    assert out["points"][0]["reward"]["mean"] == pytest.approx(0.0, abs=0.05)  # report split
+    last = out["curves"][0]["last_change"]  # still rising over the last interval: 0.5 → 1.0, paired
+    assert last["significant"] and last["mean"] == pytest.approx(0.5, abs=0.05)
+    assert (last["from_step"], last["to_step"]) == (10, 20)
+
+
 def test_verdicts_only_where_the_interval_excludes_zero():
     equal = summarise(_sweep(0.5, 0.5), SFT, SEL, REP, [0.1, 1.0])
     for row in equal["jbeta"]:

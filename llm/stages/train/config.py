@@ -103,6 +103,13 @@ class CoPGConfig(TrainingArguments):
         default=None,
         metadata={"help": "Held-out (valid split) prompts generated and scored at each evaluation; default: preset."},
     )
+    eval_curve_prompts: int | None = field(
+        default=None,
+        metadata={
+            "help": "Evaluations before the last step use only the first N evaluation prompts (the selection "
+            "split: the training curves, cheaply); the last step evaluates all of them. 0 = all; default: preset."
+        },
+    )
     eval_temperature: float | None = field(
         default=None,
         metadata={
@@ -201,8 +208,8 @@ class CoPGConfig(TrainingArguments):
             raise ValueError(f"{fn}: precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if isinstance(self.trainable_blocks, bool) or self.trainable_blocks < 0:
             raise ValueError(f"{fn}: trainable_blocks must be an int ≥ 0 (0 = train all), got {self.trainable_blocks}")
-        if self.eval_prompts < 0 or self.max_train_prompts < 0:
-            raise ValueError(f"{fn}: eval_prompts and max_train_prompts must be ≥ 0")
+        if self.eval_prompts < 0 or self.max_train_prompts < 0 or self.eval_curve_prompts < 0:
+            raise ValueError(f"{fn}: eval_prompts, eval_curve_prompts and max_train_prompts must be ≥ 0")
         if self.eval_samples_per_prompt < 1:
             raise ValueError(f"{fn}: eval_samples_per_prompt must be ≥ 1, got {self.eval_samples_per_prompt}")
         if self.output_dir is None:

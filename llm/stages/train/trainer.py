@@ -292,6 +292,8 @@ class CoPGTrainer(Trainer):
             return {f"{metric_key_prefix}_{k}": v for k, v in self._eval_records[-1].items() if k != "per_prompt"}
         rows = eval_dataset if eval_dataset is not None else self.eval_dataset
         args = self.args
+        if eval_dataset is None and args.eval_curve_prompts and step < self.state.max_steps:
+            rows = rows[: args.eval_curve_prompts]  # a curve point: the selection split only (the last step: all)
         t0 = time.time()
         metrics, per_prompt, samples = evaluate_policy(
             self.accelerator.unwrap_model(self.model),
@@ -310,6 +312,7 @@ class CoPGTrainer(Trainer):
             samples_per_prompt=args.eval_samples_per_prompt,
         )
         metrics["time/eval_s"] = time.time() - t0
+        metrics["eval/prompts"] = len(rows)  # curve points may use the selection split only (eval_curve_prompts)
         for key, v in metrics.items():
             self._metrics["eval"][key].append(v)
         self.log({})  # averages and prefixes self._metrics["eval"] (TRL convention)
@@ -384,6 +387,7 @@ def eval_line(method: str, beta: float, step: int, metrics: dict[str, float]) ->
         f"{metrics.get('reward/proxy_sem', nan):.3f}  KL {kl:.2f} nats  "
         f"J_β {metrics.get('reward/regularised_mean', nan):+.3f}"
         f"  gold {metrics.get('reward/gold_mean', nan):+.3f}"
+        + (f"  ({int(metrics['eval/prompts'])} prompts)" if "eval/prompts" in metrics else "")
     )
 
 
