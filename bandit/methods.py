@@ -261,11 +261,9 @@ def _dpo_expected(s: ExpectedSetting) -> GradFn:
     rows, cols = r1[:, None].expand(len(r1), len(r2)), r2[None, :].expand(len(r1), len(r2))
 
     def dpo_grad_block(th: torch.Tensor) -> torch.Tensor:
-        if th.dim() != 1:
-            return dpo_grad(th)
-        h = (th[r1] - lr1)[:, None] - (th[r2] - lr2)[None, :]  # [A1, A2]
-        w = torch.zeros(th.shape[0], th.shape[0], dtype=th.dtype)
-        w[rows, cols] = coef * (torch.sigmoid(pb * h) - p_blk)
+        h = (th[..., r1] - lr1)[..., :, None] - (th[..., r2] - lr2)[..., None, :]  # [..., A1, A2]
+        w = torch.zeros(*th.shape, th.shape[-1], dtype=th.dtype)  # [..., A, A]
+        w[..., rows, cols] = coef * (torch.sigmoid(pb * h) - p_blk)
         return w.sum(-1) - w.sum(-2)
 
     return dpo_grad_block
