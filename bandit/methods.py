@@ -259,10 +259,14 @@ def _dpo_expected(s: ExpectedSetting) -> GradFn:
     coef = mu1[r1, None] * mu2[None, r2] * pb  # [A1, A2]
     p_blk, lr1, lr2 = p[r1][:, r2], log_ref[r1], log_ref[r2]
     rows, cols = r1[:, None].expand(len(r1), len(r2)), r2[None, :].expand(len(r1), len(r2))
+    zeros: dict[tuple[int, ...], torch.Tensor] = {}
 
     def dpo_grad_block(th: torch.Tensor) -> torch.Tensor:
         h = (th[..., r1] - lr1)[..., :, None] - (th[..., r2] - lr2)[..., None, :]  # [..., A1, A2]
-        w = torch.zeros(*th.shape, th.shape[-1], dtype=th.dtype)  # [..., A, A]
+        shape = (*th.shape, th.shape[-1])
+        if shape not in zeros:  # [..., A, A], zero off the block; the block is overwritten on every call
+            zeros[shape] = torch.zeros(shape, dtype=th.dtype)
+        w = zeros[shape]
         w[..., rows, cols] = coef * (torch.sigmoid(pb * h) - p_blk)
         return w.sum(-1) - w.sum(-2)
 

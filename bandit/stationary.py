@@ -123,10 +123,12 @@ def stationary_point(
 
     total = theta0[free].sum().item()
 
+    free_idx = free.nonzero()[:, 0]
+    buf = theta0.clone()  # reused: grad_fn keeps no reference to its input
+
     def residual(x: np.ndarray) -> np.ndarray:
-        theta = theta0.clone()
-        theta[free] = torch.from_numpy(x)
-        g = grad_fn(theta)[free].numpy()
+        buf[free_idx] = torch.from_numpy(x)
+        g = grad_fn(buf)[free_idx].numpy()
         return np.concatenate([g[:-1], [x.sum() - total]])
 
     n_free = int(free.sum())
