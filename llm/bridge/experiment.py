@@ -9,7 +9,7 @@ of each method from ``bandit.stationary.stationary_point`` on that prompt's empi
 off-policy sweep (μ1 = μ2 = π_ref at temperature T); figures and ``results.json``.
 
 Examples:
-    python -m llm bridge                           # the default experiment (≈ 4.5 min at load 2–3 on a shared 2-core CPU)
+    python -m llm bridge                           # the default experiment (4 min at load 3–4 on a shared 2-core CPU)
     python -m llm bridge --fast --out /tmp/bridge  # about 30 s: the test mode
     python -m llm bridge --figures figures         # `make reproduce-bridge`: figures/bridge_*.{png,json}
 """
