@@ -136,8 +136,9 @@ def stationary_point(
 
     def fd_jacobian(x: np.ndarray) -> np.ndarray:
         """MINPACK hybrd's own forward-difference Jacobian (fdjac1: h_j = √ε·|x_j|, or √ε if x_j = 0), every column
-        in one batched gradient call: the same floats as hybrd computes one column at a time, so ``hybr`` with
-        this ``jac`` (MINPACK hybrj) takes the same steps as without it (tests/test_bandit_methods.py)."""
+        in batched gradient calls: hybrd's formula, evaluated in batches (which torch may round differently in the
+        last bit), so ``hybr`` with this ``jac`` (MINPACK hybrj) takes hybrd's steps: equal logits in
+        tests/test_bandit_methods.py and bit-identical roots on every LLM-bridge prompt (docs/bridge.md)."""
         count[0] += n_free
         f0 = residual(x)
         h = fd_eps * np.abs(x)
@@ -160,7 +161,7 @@ def stationary_point(
         best = (float("inf"), theta0)
         for how in ("hybr", "lm"):
             sol = None
-            if how == "hybr" and _BATCHED_JACOBIAN:  # hybrj with hybrd's own finite differences, batched; hybrd if hybrd's budget ran out
+            if how == "hybr" and _BATCHED_JACOBIAN:  # hybrj with hybrd's own finite differences, batched
                 count[0] = 0
                 sol = optimize.root(counted, x0, method="hybr", jac=fd_jacobian, tol=1e-14)
                 if count[0] >= 200 * (n_free + 1):  # hybrd would have stopped at maxfev: run it as it is

@@ -126,7 +126,7 @@ def test_dpo_block_gradient_equals_the_full_one():
             assert (block(theta) - full(theta[None])[0]).abs().max() < 1e-18
             batch = theta[None] + torch.randn(3, a, generator=gen, dtype=torch.float64)
             assert (block(batch) - full(batch)).abs().max() < 1e-18
-            assert all((block(batch)[i] - block(batch[i])).abs().max() < 1e-18 for i in range(3))  # rows = one at a time
+            assert all((block(batch)[i] - block(batch[i])).abs().max() < 1e-18 for i in range(3))  # rows, one by one
 
 
 @pytest.mark.parametrize("method", ["pg", "pg_is", "dpo", "ipo"])
