@@ -248,7 +248,29 @@ def _dpo_expected(s: ExpectedSetting) -> GradFn:
         w = mu1[..., :, None] * mu2[..., None, :] * pb * (torch.sigmoid(pb * h) - p)
         return w.sum(-1) - w.sum(-2)
 
-    return dpo_grad
+    if mu1.dim() != 1 or mu2.dim() != 1:
+        return dpo_grad
+    # One (μ1, μ2): w[y, y'] = 0 unless μ1(y) > 0 and μ2(y') > 0, so only that block is computed (e.g. 110 × 30 of
+    # 258 × 258 arms in the LLM bridge, where this gradient dominated root finding). Its entries are the same
+    # floats as above (up to the last bit where torch's sigmoid rounds a tensor's scalar tail differently), summed
+    # inside the same zero-filled [A, A] matrix in the same order, so root finding that depends on rounding
+    # (non-unique roots, e.g. DPO's on the simplex boundary) is unchanged: bit-identical roots on the LLM bridge.
+    r1, r2 = (mu1 > 0).nonzero()[:, 0], (mu2 > 0).nonzero()[:, 0]
+    coef = mu1[r1, None] * mu2[None, r2] * pb  # [A1, A2]
+    p_blk, lr1, lr2 = p[r1][:, r2], log_ref[r1], log_ref[r2]
+    rows, cols = r1[:, None].expand(len(r1), len(r2)), r2[None, :].expand(len(r1), len(r2))
+    zeros: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def dpo_grad_block(th: torch.Tensor) -> torch.Tensor:
+        h = (th[..., r1] - lr1)[..., :, None] - (th[..., r2] - lr2)[..., None, :]  # [..., A1, A2]
+        shape = (*th.shape, th.shape[-1])
+        if shape not in zeros:  # [..., A, A], zero off the block; the block is overwritten on every call
+            zeros[shape] = torch.zeros(shape, dtype=th.dtype)
+        w = zeros[shape]
+        w[..., rows, cols] = coef * (torch.sigmoid(pb * h) - p_blk)
+        return w.sum(-1) - w.sum(-2)
+
+    return dpo_grad_block
 
 
 def _onpolicy_expected(s: ExpectedSetting) -> GradFn:

@@ -28,6 +28,10 @@ from bandit.problem import BanditProblem, check_distribution
 
 __all__ = ["StationaryPoint", "stationary_point"]
 
+_BATCHED_JACOBIAN = True
+"""``hybr`` gets hybrd's own finite-difference Jacobian computed in batched gradient calls (same steps, faster);
+False: plain hybrd (tests/test_bandit_methods.py compares the two)."""
+
 
 @dataclass
 class StationaryPoint:
@@ -119,16 +123,51 @@ def stationary_point(
 
     total = theta0[free].sum().item()
 
+    free_idx = free.nonzero()[:, 0]
+    buf = theta0.clone()  # reused: grad_fn keeps no reference to its input
+
     def residual(x: np.ndarray) -> np.ndarray:
-        theta = theta0.clone()
-        theta[free] = torch.from_numpy(x)
-        g = grad_fn(theta)[free].numpy()
+        buf[free_idx] = torch.from_numpy(x)
+        g = grad_fn(buf)[free_idx].numpy()
         return np.concatenate([g[:-1], [x.sum() - total]])
+
+    n_free = int(free.sum())
+    fd_eps = float(np.sqrt(np.finfo(np.float64).eps))  # MINPACK's step for epsfcn = machine ε (scipy's default)
+
+    def fd_jacobian(x: np.ndarray) -> np.ndarray:
+        """MINPACK hybrd's own forward-difference Jacobian (fdjac1: h_j = √ε·|x_j|, or √ε if x_j = 0), every column
+        in batched gradient calls: hybrd's formula, evaluated in batches (which torch may round differently in the
+        last bit), so ``hybr`` with this ``jac`` (MINPACK hybrj) takes hybrd's steps: equal logits in
+        tests/test_bandit_methods.py and bit-identical roots on every LLM-bridge prompt (docs/bridge.md)."""
+        count[0] += n_free
+        f0 = residual(x)
+        h = fd_eps * np.abs(x)
+        h[h == 0] = fd_eps
+        xs = np.repeat(x[None, :], n_free, 0)  # [n, n]: row j is x with x_j + h_j
+        xs[np.arange(n_free), np.arange(n_free)] = x + h
+        thetas = theta0.expand(n_free, a).clone()
+        thetas[:, free] = torch.from_numpy(xs)
+        g = torch.cat([grad_fn(t) for t in thetas.split(32)])[:, free].numpy()  # chunks: dpo's is [32, A, A]
+        fs = np.concatenate([g[:, :-1], (xs.sum(1) - total)[:, None]], 1)  # [n columns, n residuals]
+        return ((fs - f0[None, :]) / h[:, None]).T
+
+    count = [0]
+
+    def counted(x: np.ndarray) -> np.ndarray:
+        count[0] += 1
+        return residual(x)
 
     def solve(x0: np.ndarray) -> tuple[float, torch.Tensor]:
         best = (float("inf"), theta0)
         for how in ("hybr", "lm"):
-            sol = optimize.root(residual, x0, method=how, tol=1e-14)
+            sol = None
+            if how == "hybr" and _BATCHED_JACOBIAN:  # hybrj with hybrd's own finite differences, batched
+                count[0] = 0
+                sol = optimize.root(counted, x0, method="hybr", jac=fd_jacobian, tol=1e-14)
+                if count[0] >= 200 * (n_free + 1):  # hybrd would have stopped at maxfev: run it as it is
+                    sol = None
+            if sol is None:
+                sol = optimize.root(residual, x0, method=how, tol=1e-14)
             theta = theta0.clone()
             theta[free] = torch.from_numpy(sol.x)
             res = grad_fn(theta).abs().max().item()

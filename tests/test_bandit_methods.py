@@ -83,3 +83,75 @@ def test_toy_method_is_one_row(toy):
     data = sample_pairs(problem, MU1, MU2, num_pairs=2048, num_seeds=3, seed=0)
     hist = train_sampled(toy, problem, data, epochs=40, batch_size=512, lr=0.05)
     assert (hist.regret[-1] < 0.02).all() and (hist.regret[0] > 0.29).all()
+
+
+def test_exact_adam_flow_is_torch_adam_bit_for_bit():
+    """exact_flow's written-out Adam update is torch.optim.Adam's (default betas/eps and others), to the last bit."""
+    from bandit.dynamics import make_expected_gradient
+
+    problem = paper_problem()
+    for betas, eps in (((0.9, 0.999), 1e-8), ((0.5, 0.9), 1e-3)):
+        grad = make_expected_gradient("pg", problem, MU1, MU2)
+        theta = problem.ref_log_policy.clone()
+        opt = torch.optim.Adam([theta], lr=0.05, betas=betas, eps=eps)
+        for _ in range(300):
+            theta.grad = grad(theta)
+            opt.step()
+        flow = exact_flow(
+            "pg", problem, MU1, MU2, steps=300, lr=0.05, optimizer="adam", adam_betas=betas, adam_eps=eps
+        )
+        assert torch.equal(flow[-1], theta.detach())
+
+
+def test_dpo_block_gradient_equals_the_full_one():
+    """With one (μ1, μ2) the DPO expected gradient computes only the μ1(y)μ2(y') > 0 block; it equals the full
+    [A, A] computation (the batched path) with the same terms summed the same way. torch's vectorised sigmoid may
+    round the scalar tail of a tensor differently (last bit), so: equal to 1e-18 here; on the LLM bridge's
+    prompts the tabular roots came out bit-identical (docs/bridge.md)."""
+    from bandit.dynamics import make_expected_gradient
+    from bandit.problem import BanditProblem
+
+    gen = torch.Generator().manual_seed(0)
+    a = 40
+    ref = torch.softmax(torch.randn(a, generator=gen, dtype=torch.float64), -1)
+    problem = BanditProblem(torch.rand(a, generator=gen, dtype=torch.float64), ref, 0.1)
+    mu1 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < 0.6)
+    mu2 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < 0.2)
+    mu1, mu2 = mu1 / mu1.sum(), mu2 / mu2.sum()
+    for pref in ("reward", "bradley_terry"):
+        block = make_expected_gradient("dpo", problem, mu1, mu2, pref_beta=0.1, preference=pref)
+        full = make_expected_gradient("dpo", problem, mu1[None], mu2[None], pref_beta=0.1, preference=pref)
+        for _ in range(10):
+            theta = problem.ref_log_policy + 3 * torch.randn(a, generator=gen, dtype=torch.float64)
+            assert (block(theta) - full(theta[None])[0]).abs().max() < 1e-18
+            batch = theta[None] + torch.randn(3, a, generator=gen, dtype=torch.float64)
+            assert (block(batch) - full(batch)).abs().max() < 1e-18
+            assert all((block(batch)[i] - block(batch[i])).abs().max() < 1e-18 for i in range(3))  # rows, one by one
+
+
+@pytest.mark.parametrize("method", ["pg", "pg_is", "dpo", "ipo"])
+def test_batched_jacobian_root_finding_is_plain_hybrd(method, monkeypatch):
+    """stationary_point's hybr with hybrd's finite-difference Jacobian computed in batches lands on the same
+    logits as plain hybrd (sparse μ: Newton from both starts, the Adam flow, boundary roots)."""
+    import bandit.stationary as st
+    from bandit.problem import BanditProblem
+
+    gen = torch.Generator().manual_seed(1)
+    a = 30
+    ref = torch.softmax(torch.randn(a, generator=gen, dtype=torch.float64), -1)
+    problem = BanditProblem(torch.rand(a, generator=gen, dtype=torch.float64), ref, 0.1)
+    mu1 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < 0.7)
+    mu2 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < 0.3)
+    mu1, mu2 = mu1 / mu1.sum(), mu2 / mu2.sum()
+    out = {}
+    for batched in (True, False):
+        monkeypatch.setattr(st, "_BATCHED_JACOBIAN", batched)
+        try:
+            sp = stationary_point(method, problem, mu1, mu2, pref_beta=0.1, preference="reward", tol=1e-7)
+            out[batched] = sp.logits
+        except ValueError as e:
+            out[batched] = str(e)
+    if isinstance(out[False], str):
+        assert out[True] == out[False]
+    else:
+        assert torch.equal(out[True], out[False])

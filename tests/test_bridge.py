@@ -246,8 +246,9 @@ def test_cli_help_and_bad_input(capsys):
 
 @pytest.mark.slow
 def test_fast_mode_end_to_end(tmp_path):
-    """Fast mode end to end: exact, leak-free results; then the issue's claim "CoPG's exact regret beats IPO's and
-    PG (b = 0)'s" — which does NOT hold at this budget (docs/bridge.md, "What fails and why"): reported as xfail."""
+    """Fast mode end to end: exact, leak-free results; CoPG's network beats PG (b = 0)'s; the issue's claim "CoPG's
+    exact regret beats IPO's" does NOT hold at this budget (docs/bridge.md, "What fails and why"): reported as
+    xfail."""
     from llm.bridge.experiment import BridgeConfig, run_bridge
 
     cfg = BridgeConfig(fast=True, out=str(tmp_path), methods=("copg", "ipo", "pg"), no_progress=True)
@@ -262,6 +263,9 @@ def test_fast_mode_end_to_end(tmp_path):
     # the tabular theory's ordering (bandit.stationary on the prompts' empirical μ̂1, μ̂2) holds
     tab = {m: r["tabular_regret"] for m, r in res["regret"].items()}
     assert tab["copg"] < tab["ipo"] and tab["copg"] < tab["pg"], tab
-    if not (reg["copg"] < reg["ipo"] and reg["copg"] < reg["pg"]):
-        # measured: CoPG 0.0174, IPO 0.0139, PG 0.0710 (IPO's network ends below its own tabular limit, 0.0333)
+    # CoPG's network beats naive PG's on every seed measured (0.017–0.021 vs 0.069–0.072, seeds 0–2)
+    assert reg["copg"] < 0.5 * reg["pg"], reg
+    if not reg["copg"] < reg["ipo"]:
+        # measured, seeds 0/1/2: CoPG 0.0177/0.0212/0.0168, IPO 0.0114/0.0102/0.0123 (IPO's network ends below its
+        # own tabular limit, 0.033)
         pytest.xfail(f"network regrets {reg}: CoPG's network does not beat IPO's in fast mode (docs/bridge.md)")
