@@ -310,7 +310,9 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
             t0 = time.time()
             print(f"[pipeline] ── {stage}", flush=True)
             extra = ["--reward", cfg.reward] + (["--allow-weak-rm"] if cfg.allow_weak_rm else [])
-            extra = (extra if stage == "sample" else []) + (["--threads", str(p1_threads)] if stage in THREADED else [])
+            extra = (extra if stage == "sample" else []) + (
+                ["--threads", str(p1_threads)] if stage in THREADED else []
+            )
             rc = stage_main(common + force + extra)
             times[stage] = time.time() - t0
             if rc:

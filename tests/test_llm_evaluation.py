@@ -90,9 +90,9 @@ def test_common_random_numbers_do_not_depend_on_batching_or_on_other_prompts(tin
 def test_generation_with_a_shared_prefill_and_finished_rows_dropped_equals_one_row_at_a_time(tiny):
     """A batch of repeated prompts (each distinct prompt prefilled once, rows leaving the batch at their EOS) draws
     exactly the completions, and truncation flags, of sampling every row alone."""
-    from llm.model.generation import generate
-
     import copy
+
+    from llm.model.generation import generate
 
     tok, model, _ = tiny
     model = copy.deepcopy(model)

@@ -229,7 +229,9 @@ def evaluate_policy(
     kl = None
     if ref_model is not None and temperature == 1.0:  # samples come from π itself: the KL estimators are valid
         # π_ref runs in lockstep with the sampler, which already holds π's next-token distributions
-        completions, truncated, ids, kl = generate_with_kl(policy, ref_model, tokenizer, rep_prompts, max_new_tokens, **decoding)
+        completions, truncated, ids, kl = generate_with_kl(
+            policy, ref_model, tokenizer, rep_prompts, max_new_tokens, **decoding
+        )
     else:
         completions, truncated, ids = generate(
             policy, tokenizer, rep_prompts, max_new_tokens, temperature=temperature, return_ids=True, **decoding

@@ -111,7 +111,10 @@ def _sample_batch(
         u_ids, u_mask = uniq[:, :t0], uniq[:, t0:].to(attention_mask.dtype)  # (U, T0)
         prefill = {"input_ids": u_ids, "attention_mask": u_mask, "position_ids": position_ids_from_mask(u_mask)}
     else:
-        prefill, inverse = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}, None
+        prefill, inverse = (
+            {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids},
+            None,
+        )
     models = [model] + ([ref_model] if ref_model is not None else [])
     state = [list(_prefill(m, prefill, inverse)) for m in models]  # [cache, logits (N, V)] per model
     kw = [cache_kwarg(m) for m in models]
