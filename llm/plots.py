@@ -350,7 +350,8 @@ def draw_jbeta(data: dict) -> Any:
         )
     a2.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
     a2.set_ylabel("ΔJ_β")
-    a2.legend(fontsize=8)
+    if others:  # one method alone (e.g. a single-method run): no difference to label
+        a2.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
