@@ -103,21 +103,26 @@ def test_exact_adam_flow_is_torch_adam_bit_for_bit():
         assert torch.equal(flow[-1], theta.detach())
 
 
+def _sparse_problem(gen, a, p1, p2):
+    """A random A-arm problem (β = 0.1) and behaviour policies μ1, μ2 on random supports of about p1·A, p2·A arms."""
+    from bandit.problem import BanditProblem
+
+    ref = torch.softmax(torch.randn(a, generator=gen, dtype=torch.float64), -1)
+    problem = BanditProblem(torch.rand(a, generator=gen, dtype=torch.float64), ref, 0.1)
+    mu1 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < p1)
+    mu2 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < p2)
+    return problem, mu1 / mu1.sum(), mu2 / mu2.sum()
+
+
 def test_dpo_block_gradient_equals_the_full_one():
     """With one (μ1, μ2) the DPO expected gradient computes only the μ1(y)μ2(y') > 0 block; it equals the full
     [A, A] computation (the batched path) with the same terms summed the same way. torch's vectorised sigmoid may
     round the scalar tail of a tensor differently (last bit), so: equal to 1e-18 here; on the LLM bridge's
     prompts the tabular roots came out bit-identical (docs/bridge.md)."""
     from bandit.dynamics import make_expected_gradient
-    from bandit.problem import BanditProblem
 
-    gen = torch.Generator().manual_seed(0)
-    a = 40
-    ref = torch.softmax(torch.randn(a, generator=gen, dtype=torch.float64), -1)
-    problem = BanditProblem(torch.rand(a, generator=gen, dtype=torch.float64), ref, 0.1)
-    mu1 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < 0.6)
-    mu2 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < 0.2)
-    mu1, mu2 = mu1 / mu1.sum(), mu2 / mu2.sum()
+    gen, a = torch.Generator().manual_seed(0), 40
+    problem, mu1, mu2 = _sparse_problem(gen, a, 0.6, 0.2)
     for pref in ("reward", "bradley_terry"):
         block = make_expected_gradient("dpo", problem, mu1, mu2, pref_beta=0.1, preference=pref)
         full = make_expected_gradient("dpo", problem, mu1[None], mu2[None], pref_beta=0.1, preference=pref)
@@ -134,15 +139,9 @@ def test_batched_jacobian_root_finding_is_plain_hybrd(method, monkeypatch):
     """stationary_point's hybr with hybrd's finite-difference Jacobian computed in batches lands on the same
     logits as plain hybrd (sparse μ: Newton from both starts, the Adam flow, boundary roots)."""
     import bandit.stationary as st
-    from bandit.problem import BanditProblem
 
-    gen = torch.Generator().manual_seed(1)
-    a = 30
-    ref = torch.softmax(torch.randn(a, generator=gen, dtype=torch.float64), -1)
-    problem = BanditProblem(torch.rand(a, generator=gen, dtype=torch.float64), ref, 0.1)
-    mu1 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < 0.7)
-    mu2 = torch.rand(a, generator=gen, dtype=torch.float64) * (torch.rand(a, generator=gen) < 0.3)
-    mu1, mu2 = mu1 / mu1.sum(), mu2 / mu2.sum()
+    gen, a = torch.Generator().manual_seed(1), 30
+    problem, mu1, mu2 = _sparse_problem(gen, a, 0.7, 0.3)
     out = {}
     for batched in (True, False):
         monkeypatch.setattr(st, "_BATCHED_JACOBIAN", batched)

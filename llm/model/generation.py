@@ -220,9 +220,9 @@ def generate(
         N completion texts (with their leading space), ``(texts, truncated)`` or ``(texts, truncated, ids)``.
     """
 
+    if temperature < 0:
+        raise ValueError(f"generate: temperature must be ≥ 0 (0 = greedy), got {temperature}")
     if not prompts:
-        if temperature < 0:
-            raise ValueError(f"generate: temperature must be ≥ 0 (0 = greedy), got {temperature}")
         return ([], [], []) if return_ids else ([], []) if return_truncated else []
     texts, trunc, sampled, _ = _generate(
         model, tokenizer, prompts, max_new_tokens, temperature, batch_size, seed, max_prompt_tokens, progress
@@ -271,9 +271,7 @@ def _generate(
     progress: bool,
     ref_model: Any = None,
 ) -> tuple[list[str], list[bool], list[list[int]], dict[str, list[float]] | None]:
-    """The sampler behind :func:`generate` and :func:`generate_with_kl` (see them)."""
-    if temperature < 0:
-        raise ValueError(f"generate: temperature must be ≥ 0 (0 = greedy), got {temperature}")
+    """The sampler behind :func:`generate` and :func:`generate_with_kl` (see them; they check the temperature)."""
     was_training = model.training
     model.eval()
     if ref_model is not None:
