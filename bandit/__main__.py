@@ -5,6 +5,7 @@ Examples::
     python -m bandit paper-fig1                          # writes runs/bandit/paper_fig1.{json,png}
     python -m bandit all --out figures --replace-tracked  # `make reproduce-bandit`: the committed figures
     python -m bandit plot figures/paper_fig1.json        # redraw any figure (bandit, LLM or bridge) from its JSON
+                                                         # into runs/redraw/paper_fig1.png
 
 Every experiment writes ``<out>/<name>.json`` (config, seeds, curves and the provenance of ``bandit.records``) and
 ``<out>/<name>.png`` (file names use underscores: ``paper_fig1``, ``offpolicy_sweep``, ``beta_sweep``,
@@ -57,11 +58,9 @@ class PlotConfig:
     path: Annotated[Path, tyro.conf.Positional]
     """The JSON record, e.g. figures/paper_fig1.json."""
     out: Path | None = None
-    """Where to write the PNG (default: the JSON path with .png)."""
-
-
-def _command() -> str:
-    return "python -m bandit " + shlex.join(sys.argv[1:])
+    """Where to write the PNG: a .png file or an existing directory (default: runs/redraw/<name>.png)."""
+    replace_tracked: bool = False
+    """Allow overwriting a PNG tracked by git (e.g. --out figures/paper_fig1.png); refused without it."""
 
 
 def _print_config(name: str, cfg) -> None:
@@ -111,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             names = list(EXPERIMENTS) if isinstance(cfg, AllConfig) else [_name_of(cfg)]
             replaced = prepare_output_dir(cfg.out, _stems(names), cfg.replace_tracked)
         if isinstance(cfg, PlotConfig):
-            out = redraw(cfg.path, cfg.out)  # any lab's figure: the record names its drawing module
+            out = cfg.out if cfg.out is not None else Path("runs/redraw") / cfg.path.with_suffix(".png").name
+            out = redraw(cfg.path, out, cfg.replace_tracked)  # any lab's figure, drawn by a registered drawer
             print(f"[bandit plot] wrote {out}")
         elif isinstance(cfg, AllConfig):
             total, failed = time.perf_counter(), 0

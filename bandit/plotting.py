@@ -8,15 +8,12 @@ unsaved (the notebooks display it inline). Colours and labels come from :mod:`ba
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bandit.records import save_png
 from bandit.style import style
 
-__all__ = ["draw_record", "plot_record", "simplex_xy"]
+__all__ = ["draw_record", "simplex_xy"]
 
 _FLOOR = 1e-5  # regrets below this are drawn at the floor of log-scale axes
 
@@ -280,12 +277,3 @@ def draw_record(record: dict) -> plt.Figure:
     if name not in _DRAWERS:
         raise ValueError(f"draw_record: unknown experiment {name!r} in the record; expected one of {list(_DRAWERS)}")
     return _DRAWERS[name](record)
-
-
-def plot_record(record: dict, path: Path) -> Path:
-    """Draw the figure of an experiment record to ``path`` (PNG, atomic, via :func:`bandit.records.save_png`).
-
-    Raises:
-        ValueError if ``record["experiment"]`` is not a bandit experiment.
-    """
-    return save_png(draw_record(record), path)

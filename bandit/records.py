@@ -9,8 +9,9 @@ This is the lowest layer of the package (standard library only at import time), 
 * :func:`provenance`: the one schema of "how was this made" (command, config, versions, git revision, hardware,
   wall clock) stored in every figure JSON and run record.
 * :func:`write_figure` writes ``<stem>.json`` and ``<stem>.png`` of a figure record; :func:`redraw` draws the PNG of
-  any figure JSON again, whichever lab made it: the record names its drawing module (``record["drawer"]``, a module
-  with ``draw_record(record) -> Figure``), so ``python -m bandit plot F.json`` serves every figure.
+  any figure JSON again, whichever lab made it: the record names its drawing module (``record["drawer"]``, one of
+  the registered :data:`DRAWERS`, each with ``draw_record(record) -> Figure``), so ``python -m bandit plot F.json``
+  serves every figure.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DRAWERS",
     "atomic_dir",
     "atomic_write_json",
     "atomic_write_text",
@@ -39,6 +41,7 @@ __all__ = [
     "provenance",
     "read_record",
     "redraw",
+    "redraw_target",
     "save_png",
     "to_jsonable",
     "tracked_files",
@@ -211,8 +214,11 @@ def write_figure(record: dict, fig: Any, stem: str | os.PathLike, dpi: int = 130
 
     ``record["drawer"]`` must name the module whose ``draw_record(record)`` redraws it (see :func:`redraw`).
     """
-    if "drawer" not in record:
-        raise ValueError("write_figure: the record names no 'drawer' (the module with draw_record) to redraw it")
+    if record.get("drawer") not in DRAWERS:
+        raise ValueError(
+            f"write_figure: the record's drawer {record.get('drawer')!r} is not one of {list(DRAWERS)}; name the "
+            "module whose draw_record redraws it, and register it in bandit.records.DRAWERS"
+        )
     stem = Path(stem)
     atomic_write_json(stem.with_suffix(".json"), record)
     return save_png(fig, stem.with_suffix(".png"), dpi=dpi)
@@ -227,17 +233,65 @@ def read_record(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: no such file; pass a figure JSON such as figures/paper_fig1.json") from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not a JSON file ({e})") from e
-    if not isinstance(record, dict) or "drawer" not in record:
+    if not isinstance(record, dict) or not isinstance(record.get("drawer"), str):
         raise ValueError(f"{path}: not a figure record of this package (no 'drawer' key); was it written by one?")
     return record
 
 
-def redraw(json_path: str | os.PathLike, png_path: str | os.PathLike | None = None) -> Path:
-    """Draw the PNG of a figure JSON again (default: beside it), without recomputing anything; returns the PNG."""
+#: The registry of drawers: the only modules :func:`redraw` will import for a figure record's ``"drawer"`` field. A
+#: figure file never chooses which code runs: any other name is refused before anything is imported.
+DRAWERS: tuple[str, ...] = ("bandit.plotting", "llm.plots", "llm.bridge.plots")
+
+
+def redraw_target(
+    json_path: str | os.PathLike, png_path: str | os.PathLike | None = None, replace_tracked: bool = False
+) -> tuple[dict, Path]:
+    """Check a redraw before drawing anything: returns the record and the PNG path it will write.
+
+    ``png_path`` may be a ``.png`` file or an existing directory (the PNG is then ``<dir>/<json stem>.png``); the
+    default is the JSON's own stem beside it. ``ValueError`` (one line, naming the input and the fix) when the JSON is
+    a directory, missing or not a figure record, when its ``drawer`` is not in :data:`DRAWERS`, when the target is not
+    a ``.png`` path or its directory cannot be written, or when git tracks the target and ``replace_tracked`` is
+    False (a committed figure is only ever replaced on purpose).
+    """
     json_path = Path(json_path)
+    if json_path.is_dir():
+        raise ValueError(f"{json_path} is a directory; pass one figure JSON such as figures/paper_fig1.json")
     record = read_record(json_path)
+    drawer = record["drawer"]
+    if drawer not in DRAWERS:
+        raise ValueError(
+            f"{json_path}: drawer {drawer!r} is not one of this package's drawers {list(DRAWERS)}; refusing to "
+            "import it (a figure file never chooses which code runs)"
+        )
+    out = json_path.with_suffix(".png") if png_path is None else Path(png_path)
+    if out.is_dir():
+        out = out / json_path.with_suffix(".png").name
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"--out {out}: expected a .png file or an existing directory")
+    parent = out.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"--out {out}: {parent} is a file, not a directory; pass a path in a directory")
+    if tracked_files(parent, [out.name]) and not replace_tracked:
+        raise ValueError(
+            f"--out {out} is tracked by git; write elsewhere (e.g. --out runs/redraw) or pass --replace-tracked "
+            "to overwrite it on purpose"
+        )
+    return record, out
+
+
+def redraw(
+    json_path: str | os.PathLike, png_path: str | os.PathLike | None = None, replace_tracked: bool = False
+) -> Path:
+    """Draw the PNG of a figure JSON again, without recomputing anything; returns the PNG.
+
+    The target and the record are checked first (:func:`redraw_target`): nothing is written on bad input, a file
+    tracked by git is replaced only with ``replace_tracked=True``, and only a registered drawer (:data:`DRAWERS`) is
+    imported.
+    """
+    record, out = redraw_target(json_path, png_path, replace_tracked)
+    out.parent.mkdir(parents=True, exist_ok=True)
     module = importlib.import_module(record["drawer"])
-    out = Path(png_path) if png_path is not None else json_path.with_suffix(".png")
     return save_png(module.draw_record(record), out, dpi=int(record.get("dpi", 130)))
 
 

@@ -71,7 +71,7 @@ def test_tiny_run_writes_json_and_png(name, tmp_path):
             assert isinstance(e["stationary_regret"], float)
         assert rec["config"]["lr"] == 1e-3 and rec["config"]["batch_size"] == 512
     png.unlink()
-    assert main(["plot", str(tmp_path / f"{stem}.json")]) == 0
+    assert main(["plot", str(tmp_path / f"{stem}.json"), "--out", str(tmp_path)]) == 0
     assert png.exists()
 
 
