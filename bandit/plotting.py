@@ -53,11 +53,6 @@ def _floor_note(ax: plt.Axes) -> None:
     )
 
 
-def _label(m: dict, values) -> str:
-    """Legend label, saying so when the whole exact curve sits on the floor (it would hide behind others)."""
-    return m["label"] + (" (exact 0: on the floor)" if max(values) <= _FLOOR else "")
-
-
 def _draw_paper_fig1(rec: dict) -> plt.Figure:
     cfg = rec["config"]
     epochs = np.array(rec["epochs"])
@@ -108,55 +103,102 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     return fig
 
 
-def _draw_offpolicy(rec: dict) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    xa = np.array(rec["exact_alphas"])
+def _at_zero(rec: dict) -> list[str]:
+    """Methods whose exact curve is 0 (≤ the floor) everywhere: they reach π* at every x."""
+    return [n for n, m in rec["methods"].items() if max(m["exact_regret"]) <= _FLOOR]
+
+
+def _zero_strip(ax: plt.Axes, rec: dict, names: list[str]) -> None:
+    """One row per method whose exact regret is 0 at every x, so none hides under another's line or the legend."""
+    x = np.array(rec["exact_alphas"] if "exact_alphas" in rec else rec["exact_betas"])
+    for i, name in enumerate(names):
+        row = len(names) - 1 - i
+        ax.plot(x, np.full_like(x, row, dtype=float), color=_color(name), lw=3, solid_capstyle="butt")
+        ax.text(0.01, row + 0.22, rec["methods"][name]["label"], transform=ax.get_yaxis_transform(), fontsize=7,
+                color=_color(name), va="bottom")  # fmt: skip
+    ax.set_ylim(-0.6, len(names) - 0.1)
+    ax.set_yticks([])
+    ax.set_ylabel("exact regret\n= 0 (π*)", fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _regret_axes(fig: plt.Figure, spec, rec: dict) -> tuple[plt.Axes, plt.Axes | None]:
+    """A log regret axis, with a strip below it for the methods whose exact regret is 0 everywhere."""
+    zero = _at_zero(rec)
+    if not zero:
+        return fig.add_subplot(spec), None
+    inner = spec.subgridspec(2, 1, height_ratios=[4, 0.35 + 0.3 * len(zero)], hspace=0.08)
+    ax = fig.add_subplot(inner[0])
+    strip = fig.add_subplot(inner[1], sharex=ax)
+    _zero_strip(strip, rec, zero)
+    ax.tick_params(labelbottom=False)
+    return ax, strip
+
+
+def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> None:
+    """Exact stationary regret (lines; methods at 0 everywhere go to the strip) and sampled finals (dots ± std)."""
+    zero = set(_at_zero(rec))
     for name, m in rec["methods"].items():
-        c, top = _color(name), name == "copg"  # CoPG on top and thicker: several methods can share the floor
-        ax.plot(xa, _floor(m["exact_regret"]), color=c, lw=2.6 if top else 1.2, zorder=4 if top else 2,
-                label=_label(m, m["exact_regret"]))  # fmt: skip
+        c = _color(name)
+        if name not in zero:
+            ax.plot(x_exact, _floor(m["exact_regret"]), color=c, lw=1.4, label=m["label"])
         if "regret_mean" in m:
             mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
-            ax.errorbar(rec["alphas"], _floor(mean), yerr=std, fmt="o", color=c, ms=4, capsize=2)
+            ax.errorbar(x_sampled, _floor(mean), yerr=std, fmt="o", color=c, ms=4, capsize=2,
+                        label=None if name not in zero else f"{m['label']} (sampled)")  # fmt: skip
     ax.set_yscale("log")
     ax.set_ylim(bottom=_FLOOR * 0.8)
     _floor_note(ax)
-    ax.set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
-    ax.set_ylabel("final regret")
+
+
+def _draw_offpolicy(rec: dict) -> plt.Figure:
+    fig = plt.figure(figsize=(8.5, 5.4))
+    ax, strip = _regret_axes(fig, fig.add_gridspec(1, 1)[0], rec)
+    _draw_regret_lines(ax, rec, np.array(rec["exact_alphas"]), rec["alphas"])
+    (strip or ax).set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
+    ax.set_ylabel("final regret J(π*) − J(π)")
     cfg = rec["config"]
     ax.set_title(
         f"Off-policy sweep: lines = exact stationary regret, dots = sampled after {cfg['epochs']} epochs "
-        f"(Adam lr {cfg['lr']:g}, {cfg['seeds']} seeds)",
+        f"(Adam lr {cfg['lr']:g}, mean ± std over {cfg['seeds']} seeds)",
         fontsize=8,
     )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.subplots_adjust(left=0.1, right=0.74, bottom=0.12, top=0.93)
     return fig
 
 
 def _draw_beta(rec: dict) -> plt.Figure:
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig = plt.figure(figsize=(12.5, 5.2))
+    outer = fig.add_gridspec(1, 2, wspace=0.25)
+    ax, strip = _regret_axes(fig, outer[0], rec)
+    ax2 = fig.add_subplot(outer[1])
     xb = np.array(rec["exact_betas"])
+    _draw_regret_lines(ax, rec, xb, rec["betas"])
+    zero = _at_zero(rec)
     for name, m in rec["methods"].items():
-        c, top = _color(name), name == "copg"  # CoPG on top and thicker: several methods can share the floor
-        ax.plot(xb, _floor(m["exact_regret"]), color=c, lw=2.6 if top else 1.2, zorder=4 if top else 2,
-                label=_label(m, m["exact_regret"]))  # fmt: skip
-        ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
-        if "regret_mean" in m:
-            ax.errorbar(rec["betas"], _floor(m["regret_mean"]), yerr=m["regret_std"], fmt="o", color=c, ms=4)
+        c = _color(name)
+        if name not in zero:
+            ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
+        if "kl_to_ref_mean" in m:
             ax2.errorbar(rec["betas"], m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o", color=c, ms=4)
-    ax2.plot(xb, rec["optimal_kl_to_ref"], "k:", label="π* (target)")
-    for a in (ax, ax2):
-        a.set_xscale("log")
-        a.set_xlabel("β")
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=_FLOOR * 0.8)
-    _floor_note(ax)
+    on_target = ", ".join(rec["methods"][n]["label"] for n in zero)
+    ax2.plot(xb, rec["optimal_kl_to_ref"], color="k", ls=":", lw=2,
+             label="π* (target)" + (f" = {on_target}" if on_target else ""))  # fmt: skip
+    for a in (ax, ax2, strip):
+        if a is not None:
+            a.set_xscale("log")
+    (strip or ax).set_xlabel("β")
+    ax2.set_xlabel("β")
     ax.set_ylabel("final regret (lines: exact stationary; dots: sampled)")
-    ax2.set_ylabel("KL(π‖π_ref)")
+    ax2.set_ylabel("KL(π‖π_ref) at the end point")
     ax2.set_yscale("log")
-    ax.legend(fontsize=7)
-    ax2.legend(fontsize=7)
-    fig.suptitle("β sweep on the paper's μ1, μ2 (IPO/DPO with τ = β)", fontsize=10)
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 0.06))
+    ax2.legend(fontsize=7, loc="lower left")
+    fig.suptitle(
+        "β sweep on the paper's μ1, μ2 (IPO/DPO with τ = β; dots: sampled, mean ± std over seeds)", fontsize=10
+    )
     return fig
 
 
