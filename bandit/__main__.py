@@ -29,6 +29,7 @@ import tyro
 
 matplotlib.use("Agg")  # the CLI only writes PNG files: never open a window (the library leaves the backend alone)
 
+from bandit.cli import one_line_parse
 from bandit.experiments import DEFER_VALIDATION, EXPERIMENTS, ExperimentConfig, file_stem, run_experiment
 from bandit.records import prepare_output_dir, redraw
 
@@ -98,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         token = DEFER_VALIDATION.set(True)  # validate after parsing: bad values become one-line errors below
         try:
-            cfg = tyro.extras.subcommand_cli_from_dict(
-                subcommands, args=argv, prog="python -m bandit", description=__doc__.split("\n\n")[0]
+            cfg = one_line_parse(
+                lambda: tyro.extras.subcommand_cli_from_dict(
+                    subcommands, args=argv, prog="python -m bandit", description=__doc__.split("\n\n")[0]
+                ),
+                "python -m bandit --help",
             )
         finally:
             DEFER_VALIDATION.reset(token)
@@ -115,13 +119,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[bandit plot] wrote {out}")
         elif isinstance(cfg, AllConfig):
             total, failed = time.perf_counter(), 0
-            for name, (cls, _) in EXPERIMENTS.items():
-                overrides = {"out": cfg.out, "seed": cfg.seed, "progress": cfg.progress, "replace_tracked": True}
-                if cfg.seeds is not None:
-                    overrides["seeds"] = cfg.seeds
-                if cfg.epochs is not None:
-                    overrides["epochs"] = cfg.epochs
-                failed += _run_one(name, cls(**overrides), command)
+            overrides = {"out": cfg.out, "seed": cfg.seed, "progress": cfg.progress, "replace_tracked": True}
+            if cfg.seeds is not None:
+                overrides["seeds"] = cfg.seeds
+            if cfg.epochs is not None:
+                overrides["epochs"] = cfg.epochs
+            configs = {name: cls(**overrides) for name, (cls, _) in EXPERIMENTS.items()}  # all valid before any runs
+            for name, experiment_cfg in configs.items():
+                failed += _run_one(name, experiment_cfg, command)
             print(f"[bandit all] {len(EXPERIMENTS)} figures in {time.perf_counter() - total:.1f} s")
         else:
             failed = _run_one(_name_of(cfg), cfg, command)

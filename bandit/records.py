@@ -320,19 +320,22 @@ def prepare_output_dir(
     """Check, before any computation, that ``directory`` can take this command's outputs; returns the tracked files
     it will replace.
 
-    The directory is created if missing. ``ValueError`` (one line, naming ``flag`` and the fix) when ``directory`` is
-    a file, cannot be created or written, or holds files tracked by git among ``names`` (all files if None) and
-    ``replace_tracked`` is False: a committed figure is only ever replaced on purpose (``make reproduce`` does).
+    Nothing is created: a missing directory is made by the first write (so a command rejected later leaves no empty
+    directory behind). ``ValueError`` (one line, naming ``flag`` and the fix) when ``directory`` or one of its
+    parents is a file, when the directory (or, if missing, its nearest existing parent) cannot be written, or when it
+    holds files tracked by git among ``names`` (all files if None) and ``replace_tracked`` is False: a committed
+    figure is only ever replaced on purpose (``make reproduce`` does).
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"{flag} {directory} is a file, not a directory; pass a directory (e.g. runs/<name>)")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as e:
-        raise ValueError(f"{flag} {directory} is not writable ({e.strerror}); pass a directory you can write") from e
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {directory}: {existing} is a file, not a directory; pass a directory path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {directory}: {existing} is not writable; pass a directory you can write")
     tracked = tracked_files(directory, names)
     if tracked and not replace_tracked:
         raise ValueError(

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # llm/ layers, bottom to top: a module may import from its own layer or below, never from above.
 LAYERS = [
-    ("llm.presets", "llm.run", "llm.methods"),
+    ("llm.presets", "llm.run", "llm.methods", "llm.stats"),
     ("llm.data",),
     ("llm.model",),
     ("llm.stages",),

@@ -135,7 +135,7 @@ def test_tracked_figures_need_an_explicit_flag(tmp_path, capsys):
     ("args", "needle"),
     [
         (["--out", "FILE"], "is a file, not a directory"),
-        (["--threshold", "-1"], "--threshold must be a regret level > 0"),
+        (["--threshold", "-1"], "--threshold must be a finite number > 0"),
         (["--max-exact-epochs", "-1"], "--max-exact-epochs must be an integer >= 1"),
     ],
 )

@@ -27,7 +27,7 @@ from bandit.dynamics import train_many
 from bandit.experiments.claims import check_claims
 from bandit.methods import METHODS, get_method
 from bandit.presets import PAPER
-from bandit.problem import BanditProblem
+from bandit.problem import BanditProblem, check_distribution
 from bandit.records import atomic_write_json, provenance, write_figure
 
 __all__ = [
@@ -59,6 +59,19 @@ EXPERIMENTS: dict[str, tuple[type, Callable]] = {}
 def register(name: str, config: type, run: Callable) -> None:
     """Register experiment ``name`` (its CLI name, with dashes): ``run(config_instance) -> dict`` of results."""
     EXPERIMENTS[name] = (config, run)
+
+
+def _flag(field_name: str) -> str:
+    return field_name.replace("_", "-")
+
+
+def _check_grid(name: str, field_name: str, values: tuple, ok: Callable, expected: str) -> None:
+    """A non-empty grid of finite values that all satisfy ``ok``; else one ValueError naming the flag."""
+    bad = [v for v in values if not (isinstance(v, numbers.Real) and math.isfinite(v) and ok(v))]
+    if not values or bad:
+        raise ValueError(
+            f"{name}: --{_flag(field_name)} must be a non-empty list of values {expected}, got {list(values)!r}"
+        )
 
 
 @dataclass
@@ -113,27 +126,45 @@ class ExperimentConfig:
             self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the option and the fix if any field is invalid (called by __post_init__)."""
+        """Raise ValueError naming the option and the fix if any field is invalid (called by __post_init__).
+
+        Every field an experiment adds is checked here by name (counts, rates, grids, arm lists), so a bad value is
+        refused before anything is printed, computed or written.
+        """
         name = type(self).__name__
-        for field_name in ("seeds", "epochs", "num_pairs", "batch_size"):
-            v = getattr(self, field_name)
-            low = {"epochs": 0, "seeds": self._min_seeds}.get(field_name, 1)
-            if not isinstance(v, int) or v < low:
-                raise ValueError(f"{name}: --{field_name.replace('_', '-')} must be an integer >= {low}, got {v!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"{name}: --lr must be a finite float > 0, got {self.lr!r}")
-        if not self.reward_noise >= 0:
-            raise ValueError(f"{name}: --reward-noise must be >= 0, got {self.reward_noise!r}")
-        threshold = getattr(self, "threshold", 1.0)
-        if not (isinstance(threshold, numbers.Real) and 0 < threshold < math.inf):
-            raise ValueError(f"{name}: --threshold must be a regret level > 0, got {threshold!r}; e.g. 1e-3")
-        horizon = getattr(self, "max_exact_epochs", 1)
-        if not isinstance(horizon, int) or horizon < 1:
-            raise ValueError(f"{name}: --max-exact-epochs must be an integer >= 1, got {horizon!r}")
+        minimum = {"epochs": 0, "seeds": self._min_seeds, "exact_points": 2, "exact_betas": 2}
+        for field_name in ("seeds", "epochs", "num_pairs", "batch_size", "exact_points", "exact_betas",
+                           "sampled_seeds", "sampled_steps", "flow_steps", "max_exact_epochs"):  # fmt: skip
+            if not hasattr(self, field_name):
+                continue
+            v, low = getattr(self, field_name), minimum.get(field_name, 1)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"{name}: --{_flag(field_name)} must be an integer >= {low}, got {v!r}")
+        for field_name in ("lr", "flow_lr", "ipo_beta", "threshold"):
+            v = getattr(self, field_name, 1.0)
+            if not (isinstance(v, numbers.Real) and 0 < v < math.inf):
+                raise ValueError(f"{name}: --{_flag(field_name)} must be a finite number > 0, got {v!r}")
+        if not (isinstance(self.reward_noise, numbers.Real) and 0 <= self.reward_noise < math.inf):
+            raise ValueError(f"{name}: --reward-noise must be a finite number >= 0, got {self.reward_noise!r}")
+        _check_grid(name, "alphas", getattr(self, "alphas", (0.0,)), lambda a: 0 <= a <= 1, "in [0, 1]")
+        _check_grid(name, "betas", getattr(self, "betas", (1.0,)), lambda b: 0 < b < math.inf, "finite and > 0")
+        for field_name in ("sizes", "sampled_sizes"):
+            _check_grid(name, field_name, getattr(self, field_name, (1,)), lambda n: n >= 1, "integers >= 1")
         if self.preference not in PREFERENCES:
             raise ValueError(f"{name}: --preference must be one of {PREFERENCES}, got {self.preference!r}")
-        self.problem()  # validates rewards, ref_policy, beta
-        for m in getattr(self, "methods", ()):
+        problem = self.problem()  # validates rewards, ref_policy, beta
+        arms = problem.num_arms
+        check_distribution(name, "--mu1", self.mu1, arms)
+        check_distribution(name, "--mu2", self.mu2, arms)
+        missing = getattr(self, "missing", ())
+        if any(not 0 <= a < arms for a in missing) or len(set(missing)) >= arms:
+            raise ValueError(
+                f"{name}: --missing must name distinct arms in 0..{arms - 1} and leave at least one, got {missing!r}"
+            )
+        methods = getattr(self, "methods", None)
+        if methods is not None and (not methods or len(set(methods)) != len(methods)):
+            raise ValueError(f"{name}: --methods must name at least one method, each once, got {list(methods)!r}")
+        for m in methods or ():
             get_method(m)
 
     def problem(self) -> BanditProblem:

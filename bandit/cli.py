@@ -1,0 +1,71 @@
+"""Command-line plumbing shared by both labs' commands: tyro's parse errors as one line.
+
+tyro reports a bad option in a multi-line box drawn on stderr. :func:`one_line_parse` runs a tyro parse with stderr
+captured and turns such an error into a :class:`UsageError` whose message is the box's first section on one line
+(what was wrong, with the option's name), so every command prints ``<prog>: error: <message>`` and exits 2, with no
+box, no traceback. ``--help`` is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["UsageError", "condense_tyro_error", "one_line_parse"]
+
+T = TypeVar("T")
+
+
+class UsageError(ValueError):
+    """A command-line error, already phrased for the user (one line)."""
+
+
+def condense_tyro_error(text: str) -> str:
+    """The message of a tyro error on one line, e.g. "invalid choice 'x' for argument '--optimizer'. Expected one of
+    ('adam', 'sgd').".
+
+    rich draws it in one of three layouts: a Unicode box whose top border holds the title, its ASCII fallback, or
+    (stdout not a terminal) no box, with the title as a first section of its own. Sections are separated by rules
+    (lines of ─ or -); the message is the first section after the title.
+    """
+    sections: list[list[str]] = [[]]
+    boxed = False
+    for raw in text.strip().splitlines():
+        line = raw.strip()
+        if line[:1] in ("╭", "╰", "+"):
+            boxed = True
+            continue  # top or bottom border (the title sits in the top one)
+        if line[:1] in ("│", "|"):
+            line = line[1:]
+        if line[-1:] in ("│", "|"):
+            line = line[:-1]
+        line = line.strip()
+        if line and set(line) <= set("─-"):
+            sections.append([])
+        elif line:
+            sections[-1].append(line)
+    sections = [sec for sec in sections if sec]
+    if not sections:
+        return "could not parse the command line"
+    message = sections[0] if boxed or len(sections) == 1 else sections[1]
+    return re.sub(r"\s+", " ", " ".join(message)).strip()
+
+
+def one_line_parse(parse: Callable[[], T], help_hint: str) -> T:
+    """Run ``parse()`` (a tyro call); a parse error becomes :class:`UsageError` with one line ending in ``help_hint``.
+
+    Output of ``--help`` (exit 0) passes through unchanged.
+    """
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buf):
+            return parse()
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            sys.stderr.write(buf.getvalue())
+            raise
+        raise UsageError(f"{condense_tyro_error(buf.getvalue())} (see {help_hint})") from None
