@@ -147,7 +147,8 @@ def theorem1_figure(
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(
-        "Expected CoPG loss over the simplex (paper μ1, μ2)\ncorners: arm 0 bottom-left, arm 1 bottom-right, arm 2 top",
+        "Expected CoPG loss over the simplex (paper μ1, μ2)\n"
+        "corners: arm 0 bottom-left, arm 1 bottom-right, arm 2 top",
         fontsize=9,
     )
     ax.legend(fontsize=7, loc="upper left")
