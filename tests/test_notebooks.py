@@ -1,4 +1,6 @@
-"""Every notebook in notebooks/ runs top to bottom in fast mode (COPG_FAST=1), headless, with the package imported."""
+"""Every notebook in notebooks/ runs top to bottom in fast mode (COPG_FAST=1), headless, with the package imported;
+the teaching notebooks (01–03) also carry exercises with self-checking folded solutions, an asserted "what you saw"
+cell and a link to the cheat sheet."""
 
 from __future__ import annotations
 
@@ -9,15 +11,16 @@ import pytest
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-@pytest.mark.slow  # a Jupyter kernel per notebook (subprocess): make test runs it, the -m "not slow" loop does not
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_executes(path, tmp_path, monkeypatch):
+def _execute(path, tmp_path, monkeypatch, drop_solutions: bool = False):
+    """Run a notebook top to bottom in fast mode; fail on the first error or unexecuted code cell."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("COPG_FAST", "1")
     monkeypatch.setenv("COPG_NOTEBOOK_WORKDIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
+    if drop_solutions:
+        nb.cells = [c for c in nb.cells if "solution" not in c.get("metadata", {}).get("tags", [])]
     client = nbclient.NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
@@ -32,6 +35,12 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
     assert not errors, f"{path.name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
     unrun = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and cell.get("execution_count") is None]
     assert not unrun, f"{path.name}: code cells {unrun} did not execute"
+
+
+@pytest.mark.slow  # a Jupyter kernel per notebook (subprocess): make test runs it, the -m "not slow" loop does not
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_executes(path, tmp_path, monkeypatch):
+    _execute(path, tmp_path, monkeypatch)
 
 
 def test_notebooks_are_stripped():
@@ -85,6 +94,14 @@ def test_teaching_notebook_links_resolve_and_include_the_cheat_sheet(path):
     for target in targets:
         assert (path.parent / target).is_file(), f"{path.name} links {target}, which is missing"
     assert "../docs/cheatsheet.md" in targets, f"{path.name} does not link the cheat sheet (../docs/cheatsheet.md)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", TEACHING, ids=[p.name for p in TEACHING])
+def test_teaching_notebook_runs_without_its_solutions(path, tmp_path, monkeypatch):
+    """A reader who does the exercises instead of running the folded solutions can still run everything after them
+    (the 'what you saw' cell included): no later cell depends on a solution's variables."""
+    _execute(path, tmp_path, monkeypatch, drop_solutions=True)
 
 
 def test_readme_links_the_cheat_sheet():
