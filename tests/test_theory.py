@@ -7,14 +7,18 @@ normalising), β in [0.1, 5]; float64 throughout.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from bandit import paper_problem
 from bandit.dynamics import contrast, expected_gradient
+from bandit.losses import copg_loss, pg_loss
 from bandit.methods import METHODS, enumerated_expected_loss
-from bandit.policies import logits_from_policy, policy
+from bandit.policies import log_policy, logits_from_policy, policy
 from bandit.problem import BanditProblem
 from bandit.stationary import stationary_point
 
@@ -194,3 +198,176 @@ def test_stationary_points_zero_the_enumerated_gradient(method, args):
     assert g.abs().max().item() < 1e-8 * (1 + problem.rewards.abs().max().item() / problem.beta)
     if method in ("copg", "dpo", "pg_mean", "pg_is", "onpolicy"):
         assert (sp.policy - pi).abs().max().item() < 1e-7
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The steps of docs/theory.md, one test per claim
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(problems())
+def test_minimiser_regularised_reward_is_constant_at_optimum(args):
+    """At π*, R_β^{π*}(y) = β·ln Z* for every y, so every pair's squared loss (form B) is exactly 0: π* minimises
+    the CoPG loss pair by pair, whatever the data (docs/theory.md, "the minimiser")."""
+    problem, _, _, _ = args
+    pi_star = problem.optimal_policy
+    r_beta = problem.regularized_rewards(pi_star)
+    scale = 1 + problem.rewards.abs().max().item()
+    assert torch.allclose(r_beta, torch.full_like(r_beta, problem.optimal_value), atol=1e-10 * scale)
+    a = problem.num_arms
+    pairs = torch.cartesian_prod(torch.arange(a), torch.arange(a))
+    logps = torch.log(pi_star)[pairs]
+    loss = copg_loss(logps, problem.ref_log_policy[pairs], problem.rewards[pairs], problem.beta)
+    assert loss.max().item() < 1e-20 * scale**2 / problem.beta
+
+
+@SETTINGS
+@given(problems(), st.floats(-5, 5))
+def test_naive_pg_bias_at_optimum_any_baseline(args, b):
+    """Naive off-policy PG with a constant baseline b: E[g] at π* = (J(π*) − b)·(μ1 + μ2 − 2π*) (g the ascent
+    direction, minus the loss gradient); zero for every full-support μ1, μ2 only when b = J(π*) = β·ln Z*."""
+    problem, mu1, mu2, _ = args
+    a = problem.num_arms
+    pairs = torch.cartesian_prod(torch.arange(a), torch.arange(a))
+    weights = mu1[pairs[:, 0]] * mu2[pairs[:, 1]]
+    theta = problem.optimal_logits.clone().requires_grad_(True)
+    logps = log_policy(theta)[pairs]
+    base = torch.full((len(pairs),), b, dtype=torch.float64)
+    loss = pg_loss(logps, problem.ref_log_policy[pairs], problem.rewards[pairs], problem.beta, baseline=base)
+    (g_loss,) = torch.autograd.grad((weights * loss).sum(), theta)
+    predicted = (problem.optimal_value - b) * (mu1 + mu2 - 2 * problem.optimal_policy)
+    assert torch.allclose(-g_loss, predicted, atol=1e-10 * (1 + abs(b) + abs(problem.optimal_value)))
+
+
+def _pair_hessian(problem: BanditProblem, pairs: list[tuple[int, int]]) -> torch.Tensor:
+    """Hessian in the logits of the summed CoPG loss over a fixed list of pairs (a finite dataset, exact rewards)."""
+    idx = torch.tensor(pairs)
+
+    def loss(th: torch.Tensor) -> torch.Tensor:
+        logps = log_policy(th)[idx]
+        return copg_loss(logps, problem.ref_log_policy[idx], problem.rewards[idx], problem.beta).sum()
+
+    return torch.autograd.functional.hessian(loss, torch.zeros(problem.num_arms, dtype=torch.float64))
+
+
+def test_connected_pair_graph_suffices_for_uniqueness():
+    """Uniqueness needs only a connected pair graph, not full-support data: a chain of A − 1 pairs leaves the
+    Hessian's null space span(1) (π* the unique minimiser, at loss 0); two components leave a second flat direction.
+    For pairs y ~ μ1, y' ~ μ2 the graph is connected as soon as supp μ1 ∪ supp μ2 is every arm (checked for A = 4
+    over every pair of supports), unless both are the same single arm."""
+    problem = BanditProblem(
+        torch.tensor([1.0, -0.5, 2.0, 0.3], dtype=torch.float64), torch.full((4,), 0.25, dtype=torch.float64), 0.7
+    )
+    chain = [(0, 1), (1, 2), (2, 3)]
+    evals = torch.linalg.eigvalsh(_pair_hessian(problem, chain))
+    assert abs(evals[0].item()) < 1e-12 and evals[1].item() > 1e-3  # null space: the constant shift only
+    split = [(0, 1), (2, 3)]
+    evals = torch.linalg.eigvalsh(_pair_hessian(problem, split))
+    assert abs(evals[1].item()) < 1e-12 and evals[2].item() > 1e-3  # a second flat direction: not unique
+    idx = torch.tensor(chain)
+    at_opt = copg_loss(
+        torch.log(problem.optimal_policy)[idx], problem.ref_log_policy[idx], problem.rewards[idx], problem.beta
+    )
+    assert at_opt.abs().max().item() < 1e-20  # and π* reaches the minimum 0 on the chain
+
+    a = 4
+    for s1 in range(1, 2**a):
+        for s2 in range(1, 2**a):
+            mu1 = torch.tensor([float(s1 >> i & 1) for i in range(a)], dtype=torch.float64)
+            mu2 = torch.tensor([float(s2 >> i & 1) for i in range(a)], dtype=torch.float64)
+            mu1, mu2 = mu1 / mu1.sum(), mu2 / mu2.sum()
+            if (s1 | s2) != 2**a - 1:
+                continue
+            h = enumerated_hessian(problem, mu1, mu2)
+            evals = torch.linalg.eigvalsh(h)
+            assert abs(evals[0].item()) < 1e-12 and evals[1].item() > 1e-6, (s1, s2)
+
+
+def enumerated_hessian(problem: BanditProblem, mu1: torch.Tensor, mu2: torch.Tensor) -> torch.Tensor:
+    """Hessian in the logits of the expected CoPG loss under μ1 ⊗ μ2 (enumerated through bandit.losses)."""
+
+    def loss(th: torch.Tensor) -> torch.Tensor:
+        return enumerated_expected_loss("copg", problem, th[None], mu1, mu2).sum()
+
+    return torch.autograd.functional.hessian(loss, torch.zeros(problem.num_arms, dtype=torch.float64))
+
+
+def test_convexity_is_for_tabular_logits_only():
+    """The expected CoPG loss is convex in tabular logits, not in the parameters of a model that produces them: with
+    logits θ(w) = (3·sin w, 0, 0) the loss along w fails midpoint convexity."""
+    problem = paper_problem()
+    mu1 = torch.tensor([0.1, 0.2, 0.7], dtype=torch.float64)
+    mu2 = torch.tensor([0.05, 0.05, 0.9], dtype=torch.float64)
+
+    def loss(w: float) -> float:
+        th = torch.tensor([[3 * math.sin(w), 0.0, 0.0]], dtype=torch.float64)
+        return enumerated_expected_loss("copg", problem, th, mu1, mu2).item()
+
+    ws = [0.1 * i for i in range(-40, 41)]
+    gaps = [loss(0.5 * (u + v)) - 0.5 * (loss(u) + loss(v)) for u in ws for v in ws[::8]]
+    assert max(gaps) > 1e-2  # some midpoint lies above its chord: not convex in w
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_rloo_link_with_its_one_over_k_convention(k):
+    """With RLOO_k = (1/k)·Σ_i (r_i − m_{−i})·∇ln π(y_i) (the average over samples), −∇copg_loss = 2·RLOO_k for
+    every k; the paper's Eq. 65 is the sum, k·RLOO_k, so −∇copg_loss = (2/k)·(Eq. 65). On-policy, E[RLOO_k] = ∇J
+    (exact enumeration of all A^k tuples), hence E[−∇copg_loss] = 2∇J for every k."""
+    g = torch.Generator().manual_seed(k)
+    logps = torch.randn(6, k, generator=g, dtype=torch.float64).requires_grad_(True)
+    ref_logps, rewards = torch.randn(6, k, generator=g, dtype=torch.float64), torch.randn(6, k, generator=g)
+    rewards = rewards.double()
+    (g_copg,) = torch.autograd.grad(copg_loss(logps, ref_logps, rewards, 0.4).sum(), logps)
+    r = rewards - 0.4 * (logps.detach() - ref_logps)
+    loo = (r.sum(1, keepdim=True) - r) / (k - 1)
+    rloo_avg = (r - loo) / k  # per-sample weight of ∇ln π(y_i) in RLOO_k
+    assert torch.allclose(-g_copg, 2 * rloo_avg, atol=1e-12)
+    (g_sum,) = torch.autograd.grad(pg_loss(logps, ref_logps, rewards, 0.4, baseline="loo").sum(), logps)
+    assert torch.allclose(-g_copg, -(2 / k) * g_sum, atol=1e-12)  # pg_loss(baseline="loo") is Eq. 65's sum
+
+    problem = BanditProblem(
+        torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64), torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64), 0.6
+    )
+    theta = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64, requires_grad=True)
+    pi = policy(theta).detach()
+    tuples = torch.cartesian_prod(*[torch.arange(3)] * k).view(-1, k)
+    prob = pi[tuples].prod(1)
+    loss = copg_loss(log_policy(theta)[tuples], problem.ref_log_policy[tuples], problem.rewards[tuples], problem.beta)
+    (g_exp,) = torch.autograd.grad((prob * loss).sum(), theta)
+    th = theta.detach().clone().requires_grad_(True)
+    (grad_j,) = torch.autograd.grad(problem.value(policy(th)), th)
+    assert torch.allclose(-g_exp, 2 * grad_j, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [3, 4])
+def test_theorem1_for_k_completions(k):
+    """Theorem 1 for K completions y_i ~ μ_i (independent, full support): E[L_K] is the mean over the K(K−1)/2 pairs
+    of their expected pair losses, it is 0 at π* (every r_i = β·ln Z*), positive elsewhere, and its gradient
+    vanishes at π*: π* is its unique minimiser up to θ + c·1."""
+    g = torch.Generator().manual_seed(10 + k)
+    problem = BanditProblem(
+        torch.tensor([2.5, 2.0, 1.0], dtype=torch.float64), torch.full((3,), 1 / 3, dtype=torch.float64), 0.5
+    )
+    mus = torch.softmax(torch.randn(k, 3, generator=g, dtype=torch.float64), -1)  # μ_1..μ_K
+    tuples = torch.cartesian_prod(*[torch.arange(3)] * k).view(-1, k)
+    prob = mus[torch.arange(k), tuples].prod(1)  # Π_i μ_i(y_i)
+
+    def expected(th: torch.Tensor) -> torch.Tensor:
+        lp = log_policy(th)[tuples]
+        return (prob * copg_loss(lp, problem.ref_log_policy[tuples], problem.rewards[tuples], problem.beta)).sum()
+
+    theta = torch.randn(3, generator=g, dtype=torch.float64)
+    pair_mean = sum(
+        enumerated_expected_loss("copg", problem, theta[None], mus[i], mus[j]).sum()
+        for i in range(k)
+        for j in range(i + 1, k)
+    ) / (k * (k - 1) / 2)
+    assert torch.allclose(expected(theta), pair_mean, atol=1e-12)
+    star = problem.optimal_logits.clone().requires_grad_(True)
+    value = expected(star)
+    (grad,) = torch.autograd.grad(value, star)
+    assert abs(value.item()) < 1e-20 and grad.abs().max().item() < 1e-12
+    assert expected(theta).item() > 1e-3
+    evals = torch.linalg.eigvalsh(torch.autograd.functional.hessian(expected, theta))
+    assert abs(evals[0].item()) < 1e-12 and evals[1].item() > 1e-4  # unique up to the constant shift

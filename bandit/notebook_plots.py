@@ -1,0 +1,164 @@
+"""Helpers of the teaching notebooks: figures that are not experiment records, and code shown beside its maths.
+
+The notebooks keep their cells short: a figure with more than a few lines of matplotlib lives here, drawn in the
+colours of :mod:`bandit.style`; code is shown from the package itself (``inspect``), never copied into a notebook.
+Nothing here computes a loss: every number a figure draws is computed by the caller with :mod:`bandit.losses` and
+the modules built on it.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import inspect
+import textwrap
+from collections.abc import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from bandit.plotting import draw_record, simplex_xy
+from bandit.style import style
+
+__all__ = ["SideBySide", "function_body", "side_by_side", "simplex_picture", "theorem1_figure"]
+
+_DATA_MARKERS = {"mu1": ("^", "μ1 (where y comes from)"), "mu2": ("v", "μ2 (where y′ comes from)")}
+
+
+def function_body(fn: Callable, start: str | None = None) -> str:
+    """The source of ``fn`` without its signature and docstring: the lines that compute (read from the package).
+
+    Args:
+        fn: a Python function (e.g. :func:`bandit.losses.copg_loss`).
+        start: if given, the body from its first line containing this text (e.g. past the input checks).
+    Returns:
+        The body, dedented, as a string of code lines.
+    Raises:
+        ValueError if ``fn`` is not a ``def`` function or ``start`` is not in its body.
+    """
+    source = textwrap.dedent(inspect.getsource(fn))
+    node = ast.parse(source).body[0]
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        raise ValueError(f"function_body: {fn!r} is not a function defined with def; pass a function")
+    statements = node.body
+    if isinstance(statements[0], ast.Expr) and isinstance(getattr(statements[0], "value", None), ast.Constant):
+        statements = statements[1:]  # the docstring
+    lines = source.splitlines()[statements[0].lineno - 1 : node.end_lineno]
+    if start is not None:
+        hits = [i for i, line in enumerate(lines) if start in line]
+        if not hits:
+            raise ValueError(f"function_body: {start!r} is not in the body of {fn.__name__}; pass a text of its code")
+        lines = lines[hits[0] :]
+    return textwrap.dedent("\n".join(lines))
+
+
+class SideBySide:
+    """Texts in columns: HTML in Jupyter (``_repr_html_``), the columns one after the other as plain text."""
+
+    def __init__(self, columns: Sequence[tuple[str, str]]):
+        self.columns = list(columns)
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f'<td style="vertical-align:top;text-align:left"><b>{html.escape(title)}</b>'
+            f'<pre style="font-size:11px">{html.escape(text)}</pre></td>'
+            for title, text in self.columns
+        )
+        return f"<table><tr>{cells}</tr></table>"
+
+    def __repr__(self) -> str:
+        return "\n\n".join(f"── {title} ──\n{text}" for title, text in self.columns)
+
+
+def side_by_side(*columns: tuple[str, str]) -> SideBySide:
+    """Show (title, text) columns beside each other (e.g. pseudocode and the code that implements it).
+
+    Args:
+        columns: (title, text) pairs, left to right.
+    Returns:
+        A :class:`SideBySide`; ``display`` it, or let it be a cell's last value.
+    """
+    return SideBySide(columns)
+
+
+def simplex_picture(record: dict, front: str = "copg") -> plt.Figure:
+    """The simplex figure of a ``"simplex"`` record, with the data distributions μ1, μ2 marked and one method's flow
+    drawn on top (thicker), so that a method it coincides with (DPO at τ = β) cannot hide it.
+
+    Args:
+        record: a record of :func:`bandit.experiments.make_record` for the ``"simplex"`` experiment.
+        front: the method whose flow is drawn in front of the others.
+    Returns:
+        The matplotlib Figure (unsaved).
+    """
+    fig = draw_record(record)
+    ax = fig.axes[0]
+    labels = {m["label"]: name for name, m in record["methods"].items()}
+    for line in ax.lines:
+        name = labels.get(str(line.get_label()).split(" (")[0])
+        if name == front and len(line.get_xdata()) > 1:
+            line.set_zorder(4)
+            line.set_linewidth(3.0)
+            line.set_alpha(0.8)
+        elif name is not None and len(line.get_xdata()) > 1 and line.get_linestyle() == "-":
+            line.set_zorder(5)
+            line.set_linestyle((0, (4, 3)))  # dashed, on top: the thick line of `front` shows beneath
+    for key, (marker, label) in _DATA_MARKERS.items():
+        xy = simplex_xy(np.asarray(record["config"][key], dtype=float))
+        ax.plot(*xy, marker=marker, color="0.3", ms=10, ls="none", label=label, zorder=6)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), markerscale=0.6)
+    return fig
+
+
+def theorem1_figure(
+    grid: np.ndarray,
+    loss_gap: np.ndarray,
+    flows: np.ndarray,
+    kl: np.ndarray,
+    optimal_policy: np.ndarray,
+    pg_policy: np.ndarray,
+    record_every: int,
+) -> plt.Figure:
+    """Theorem 1 in two panels: the expected CoPG loss over the simplex with CoPG flows ending at π*, and
+    KL(π‖π*) along many runs.
+
+    Args:
+        grid: [G, 3] interior policies of the triangular grid.
+        loss_gap: [G] expected loss minus its value at π* (≥ 0) at each grid policy.
+        flows: [T, R, 3] policies along R CoPG flows (left panel).
+        kl: [T', S] KL(π‖π*) along S runs, one row every ``record_every`` steps (right panel).
+        optimal_policy: [3] π*.
+        pg_policy: [3] where naive PG (b = 0) stops on the same data.
+        record_every: gradient steps between two rows of ``kl``.
+    Returns:
+        The matplotlib Figure (unsaved).
+    """
+    copg, pg = style("copg").color, style("pg").color
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
+    xy = simplex_xy(grid)
+    cs = ax.tricontourf(xy[:, 0], xy[:, 1], np.log10(np.maximum(loss_gap, 1e-6)), levels=20, cmap="Greys")
+    fig.colorbar(cs, ax=ax, label="log10( expected loss − loss at π* )  (floored at 1e-6)")
+    for k in range(flows.shape[1]):
+        path = simplex_xy(flows[:, k])
+        ax.plot(path[:, 0], path[:, 1], color=copg, lw=1.5, label="CoPG flows from random starts" if k == 0 else None)
+        ax.plot(*path[0], "o", color=copg, ms=4)
+    ax.plot(*simplex_xy(optimal_policy), "k*", ms=14, label="π*")
+    ax.plot(*simplex_xy(pg_policy), "x", color=pg, ms=10, mew=2, label="where naive PG (b = 0) stops")
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(
+        "Expected CoPG loss over the simplex (paper μ1, μ2)\n"
+        "corners: arm 0 bottom-left, arm 1 bottom-right, arm 2 top",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7, loc="upper left")
+    steps = np.arange(kl.shape[0]) * record_every
+    floor = 1e-17
+    ax2.semilogy(steps, np.maximum(kl, floor), color=copg, alpha=0.3, lw=0.8)
+    ax2.semilogy(steps, np.maximum(np.median(kl, axis=1), floor), color="k", lw=2, label="median run")
+    ax2.set_ylim(bottom=floor)
+    ax2.set_xlabel("gradient step (exact expected gradient)")
+    ax2.set_ylabel("KL(π ‖ π*)  (floored at 1e-17: float64 rounding)")
+    ax2.set_title(f"{kl.shape[1]} runs, each with random μ1, μ2 and a random start: all reach π*", fontsize=9)
+    ax2.legend()
+    return fig
