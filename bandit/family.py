@@ -263,7 +263,7 @@ def apo_method(
 
     Offline (``onpolicy=False``, compose-rl ``apo``): the arms of the (y, y′) pairs drawn from μ1, μ2; fixed point
     π* iff the value is exact (N = None and β₁ = β). On-policy (TRL's A2PO stage 2): samples of π itself, where
-    a constant error in V̂* cancels: fixed point π* for every N (β₁ = β).
+    a constant error in V̂* cancels: fixed point π* for every N and β₁.
 
     Args:
         problem: the bandit.
@@ -275,9 +275,8 @@ def apo_method(
         A :class:`~bandit.methods.Method` row.
     """
     v = expected_apo_value(problem, num_samples, value_beta)
-    exact = (num_samples is None and (value_beta is None or value_beta == problem.beta)) or (
-        onpolicy and (value_beta is None or value_beta == problem.beta)
-    )
+    # on-policy any constant error in the value cancels; offline only the exact V* at β₁ = β is the right level
+    exact = onpolicy or (num_samples is None and (value_beta is None or value_beta == problem.beta))
     name = name or ("apo" if num_samples is None else f"apo_n{num_samples}") + ("_onpolicy" if onpolicy else "")
     n_text = "exact V*" if num_samples is None else f"V̂* from N = {num_samples}"
     summary = f"A*-PO ({'on-policy' if onpolicy else 'offline'}, {n_text}): pointwise regression on R − V̂*"

@@ -300,6 +300,8 @@ def test_apo_fixed_point_exact_iff_value_exact_or_on_policy(args, n):
     torch.testing.assert_close(off, -2 * beta * gap * (0.5 * (mu1 + mu2) - pi_star), atol=1e-10, rtol=1e-8)
     assert make_expected_gradient(apo_method(problem, n), problem, pi_star, pi_star)(star).abs().max() < 1e-10
     assert make_expected_gradient(apo_method(problem, n, onpolicy=True), problem, mu1, mu2)(star).abs().max() < 1e-10
+    skewed = apo_method(problem, n, value_beta=2 * beta, onpolicy=True)  # β₁ ≠ β₂: still a constant offset
+    assert make_expected_gradient(skewed, problem, mu1, mu2)(star).abs().max() < 1e-10
 
 
 def test_biased_rows_stop_away_from_the_optimum_on_the_paper_bandit():

@@ -105,7 +105,8 @@ def _fixed_point_cases(problem):
     cases["trl-ipo"] = ("no", [(ipo_mean_method([p["L"]] * 3), False), (ipo_mean_method([3.0, 2.0, 1.0]), False)])
     cases["qrpo"] = ("no", [(qrpo_method(problem), False)])
     cases["compose-rl-apo"] = ("iff N = ∞", [(apo_method(problem, None), True), (apo_method(problem, 4), False)])
-    cases["trl-a2po"] = ("yes, any N", [(apo_method(problem, n, onpolicy=True), True) for n in (1, 4)])
+    a2po = [apo_method(problem, n, value_beta=b1, onpolicy=True) for n in (1, 4) for b1 in (None, 2.0)]
+    cases["trl-a2po"] = ("yes, any N and β₁", [(row, True) for row in a2po])
     return cases
 
 
