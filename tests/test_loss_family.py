@@ -198,6 +198,9 @@ def test_family_rows_are_found_by_name_and_kept_out_of_the_paper_comparisons():
 
     for name in ("rebel", "qrpo_rebel", "command_a", "rpo_sq"):
         assert get_method(name) is FAMILY[name] and name not in METHODS
+    import bandit
+
+    assert bandit.FAMILY is FAMILY and set(FAMILY) == {"rebel", "qrpo_rebel", "command_a", "rpo_sq"}
     with pytest.raises(ValueError, match="unknown method 'nope'; choose from copg, .*rebel"):
         get_method("nope")
 
