@@ -159,10 +159,17 @@ def ipo_mean_method(lengths, name: str = "ipo_mean") -> Method:
     )  # fmt: skip
 
 
-def _pointwise_expected(targets: torch.Tensor, onpolicy: bool):
+def _pointwise_expected(name: str, problem: BanditProblem, targets: torch.Tensor, onpolicy: bool):
     """E[∇ ½Σ_columns (β·lr − t)²] = 2β·(μ̄⊙e − (μ̄·e)·π), e = β·lr − t, μ̄ = (μ1 + μ2)/2 (μ̄ = π on-policy)."""
 
     def build(s: ExpectedSetting) -> GradFn:
+        same = s.problem is problem or (
+            s.problem.beta == problem.beta
+            and torch.equal(s.problem.rewards, problem.rewards)
+            and torch.equal(s.problem.ref_policy, problem.ref_policy)
+        )
+        if not same:
+            raise ValueError(f"{name}: this row was built for another bandit; build it again for this one")
         beta, log_ref = s.problem.beta, s.problem.ref_log_policy
         mu_bar = 0.5 * (s.mu1 + s.mu2)
 
@@ -182,9 +189,9 @@ def _pointwise_row(name: str, summary: str, problem: BanditProblem, target_of_re
         targets = target_of_reward(_flat(b.rewards))  # [N, 2] the target of each arm, from its observed reward
         return pointwise_regression_loss(_flat(b.logps), _flat(b.ref_logps), targets, b.beta)
 
-    targets = target_of_reward(problem.rewards)  # [A] the target of every arm
+    expected = _pointwise_expected(name, problem, target_of_reward(problem.rewards), onpolicy)  # targets: [A]
     return Method(
-        name, "onpolicy" if onpolicy else "pairs", summary, loss, _pointwise_expected(targets, onpolicy),
+        name, "onpolicy" if onpolicy else "pairs", summary, loss, expected,
         stationary_is_optimum=_always if optimum else None,
     )  # fmt: skip
 

@@ -318,6 +318,15 @@ def test_biased_rows_stop_away_from_the_optimum_on_the_paper_bandit():
         assert stationary_point(name, p, mu, mu).regret <= 1e-9, name
 
 
+def test_problem_bound_rows_refuse_another_bandit():
+    """QRPO and A*-PO rows carry their bandit's targets: another bandit is an error, not a wrong answer."""
+    p, other = paper_problem(), paper_problem(beta=1.0)
+    mu = offpolicy_family(other, 0.5)
+    for row in (qrpo_method(p), apo_method(p, 4)):
+        with pytest.raises(ValueError, match="built for another bandit; build it again"):
+            make_expected_gradient(row, other, mu, mu)
+
+
 def test_token_mean_row_refuses_the_sampled_trainer():
     """The sampled trainers gather no token lengths: the row says which dynamics to use instead."""
     from bandit.data import sample_pairs
