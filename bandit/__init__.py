@@ -35,11 +35,21 @@ _EXPORTS: dict[str, str] = {
     "GradientMoments": "bandit.estimators",
     "pair_gradient_moments": "bandit.estimators",
     "pair_gradients": "bandit.estimators",
+    # the loss family under other names
+    "apo_method": "bandit.family",
+    "expected_apo_value": "bandit.family",
+    "expected_quantiles": "bandit.family",
+    "ipo_mean_method": "bandit.family",
+    "qrpo_method": "bandit.family",
+    "rpo_sq_method": "bandit.family",
     # experiments
     "make_record": "bandit.experiments",
     "run_experiment": "bandit.experiments",
     # losses
     "PG_BASELINES": "bandit.losses",
+    "apo_loss": "bandit.losses",
+    "apo_value": "bandit.losses",
+    "command_a_loss": "bandit.losses",
     "copg_loss": "bandit.losses",
     "copg_pair_objective": "bandit.losses",
     "copg_surrogate_loss": "bandit.losses",
@@ -47,9 +57,16 @@ _EXPORTS: dict[str, str] = {
     "gather_pairs": "bandit.losses",
     "ipo_loss": "bandit.losses",
     "pg_loss": "bandit.losses",
+    "pointwise_regression_loss": "bandit.losses",
     "preference_pairs": "bandit.losses",
+    "qrpo_loss": "bandit.losses",
+    "qrpo_rebel_loss": "bandit.losses",
+    "rebel_loss": "bandit.losses",
+    "reference_quantiles": "bandit.losses",
     "regularized_reward": "bandit.losses",
+    "rpo_sq_loss": "bandit.losses",
     # methods
+    "FAMILY": "bandit.family",
     "METHODS": "bandit.methods",
     "Method": "bandit.methods",
     "PairBatch": "bandit.methods",
@@ -76,8 +93,8 @@ _EXPORTS: dict[str, str] = {
     "stationary_point": "bandit.stationary",
 }
 
-# Dicts (METHODS, PAPER) are re-exported but not listed in __all__ (see tests/test_public_api.py).
-__all__ = sorted(name for name in _EXPORTS if name not in ("METHODS", "PAPER"))
+# Dicts (FAMILY, METHODS, PAPER) are re-exported but not listed in __all__ (see tests/test_public_api.py).
+__all__ = sorted(name for name in _EXPORTS if name not in ("FAMILY", "METHODS", "PAPER"))
 
 
 def __getattr__(name: str) -> Any:

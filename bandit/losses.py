@@ -42,6 +42,16 @@ __all__ = [
     "PG_BASELINES",
     "preference_pairs",
     "gather_pairs",
+    # the CoPG family under other names (docs/theory.md, "One loss under many names")
+    "rebel_loss",
+    "rpo_sq_loss",
+    "qrpo_rebel_loss",
+    "command_a_loss",
+    "pointwise_regression_loss",
+    "apo_value",
+    "apo_loss",
+    "reference_quantiles",
+    "qrpo_loss",
 ]
 
 #: Baselines understood by :func:`pg_loss` (or pass a tensor).
@@ -446,3 +456,145 @@ def gather_pairs(values: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     if pairs.dtype != torch.long:
         raise ValueError(f"gather_pairs: pairs must be a long tensor of column indices, got {pairs.dtype}")
     return values.gather(1, pairs)
+
+
+# The CoPG family under other names (docs/theory.md, "One loss under many names"): rescalings of copg_loss call it,
+# the pointwise regressions (QRPO, A*-PO) share pointwise_regression_loss. Args as copg_loss unless stated.
+
+
+def _pair_check(fn: str, logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tensor, beta: float) -> float:
+    _check_tensors(fn, logps=logps, ref_logps=ref_logps, rewards=rewards)
+    if logps.shape[1] != 2:
+        raise ValueError(f"{fn}: takes pairs (K=2), got K={logps.shape[1]}; use copg_loss for K>2")
+    return _check_beta(fn, beta)
+
+
+def rebel_loss(logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tensor, beta: float) -> torch.Tensor:
+    """Databricks compose-rl's offline ``rebel`` loss on an unranked pair [B, 2] → [B], to minimise.
+
+        loss = (β·h − ΔR)² = 2β · copg_loss,        h = lr(y) − lr(y′),  ΔR = R(y) − R(y′)
+
+    The REBEL paper (Gao et al., 2024, arXiv:2404.16767) writes (h_t/η − ΔR)² with log-ratios against the previous
+    iterate π_t: with π_t = π_ref (one iteration) it is this loss with β = 1/η (compose-rl's comment says so). Fixed
+    point π* (Theorem 1); over several iterations (π_t ≠ π_ref) the target moves and that no longer holds.
+    """
+    beta = _pair_check("rebel_loss", logps, ref_logps, rewards, beta)
+    return 2.0 * beta * copg_loss(logps, ref_logps, rewards, beta)
+
+
+def rpo_sq_loss(
+    logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tensor, beta: float, reward_scale: float = 1.0
+) -> torch.Tensor:
+    """NeMo-Aligner's ``rpo_sq`` preference loss on a pair [B, 2] → [B], to minimise.
+
+        loss = (β·h − η·ΔR)² = 2β · copg_loss(η·R, β) = 2βη · copg_loss(R, β/η),        η = ``reward_scale``
+
+    η is NeMo-Aligner's ``gt_reward_scale`` (its default is not verified here). In our notation: CoPG with KL strength
+    β/η, fixed point π_ref·exp(η·R/β)/Z, which is the problem's π* exactly when η = 1.
+    """
+    beta = _pair_check("rpo_sq_loss", logps, ref_logps, rewards, beta)
+    eta = _check_beta("rpo_sq_loss (reward_scale η)", reward_scale)
+    return 2.0 * beta * copg_loss(logps, ref_logps, eta * rewards, beta)
+
+
+def qrpo_rebel_loss(logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tensor, beta: float) -> torch.Tensor:
+    """The QRPO repository's ``loss_type="rebel"`` on a pair [B, 2] → [B], to minimise.
+
+        loss = (ΔR/β − h)² = (β·h − ΔR)²/β² = (2/β) · copg_loss
+
+    (CLAIRE-Labo/quantile-reward-policy-optimization divides ΔR by β instead of multiplying h.) Fixed point π*.
+    """
+    beta = _pair_check("qrpo_rebel_loss", logps, ref_logps, rewards, beta)
+    return (2.0 / beta) * copg_loss(logps, ref_logps, rewards, beta)
+
+
+def command_a_loss(logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tensor, beta: float) -> torch.Tensor:
+    """The k-sample CoPG of Cohere's Command A report (arXiv:2504.00698) on [B, K] → [B], to minimise.
+
+        loss = 1/(k−1) · Σ_{i>j} (R_β(y_i) − R_β(y_j))² = β·k · copg_loss,        k = K ≥ 2
+
+    The constant 1/(k−1) is the form quoted in summaries of the report, not verified against its text here; any
+    constant only rescales CoPG's gradient, so the fixed point is π* (Theorem 1).
+    """
+    _check_tensors("command_a_loss", logps=logps, ref_logps=ref_logps, rewards=rewards)
+    beta = _check_beta("command_a_loss", beta)
+    return beta * logps.shape[1] * copg_loss(logps, ref_logps, rewards, beta)
+
+
+def pointwise_regression_loss(
+    logps: torch.Tensor, ref_logps: torch.Tensor, targets: torch.Tensor, beta: float
+) -> torch.Tensor:
+    """Pointwise regression of β·lr on a target per completion (QRPO, A*-PO): [B, K] → [B], to minimise.
+
+        loss = mean_i (β·lr(y_i) − t_i)²,        lr = ln π − ln π_ref,  ``targets`` t: [B, K] data, K ≥ 1
+
+    Unlike CoPG's pair differences the level of t matters: a normalised π meets every target only if
+    Σ_y π_ref(y)·exp(t(y)/β) = 1, i.e. if t contains the exact log-partition function.
+    """
+    _check_tensors("pointwise_regression_loss", min_k=1, logps=logps, ref_logps=ref_logps, targets=targets)
+    beta = _check_beta("pointwise_regression_loss", beta)
+    return (beta * (logps - ref_logps) - targets).square().mean(dim=1)
+
+
+def _check_ref_rewards(fn: str, ref_rewards: torch.Tensor, b: int) -> None:
+    ok = isinstance(ref_rewards, torch.Tensor) and ref_rewards.dim() == 2 and ref_rewards.shape[0] == b
+    if not ok or ref_rewards.shape[1] < 1 or ref_rewards.requires_grad or not _all_finite(ref_rewards):
+        got = tuple(ref_rewards.shape) if isinstance(ref_rewards, torch.Tensor) else type(ref_rewards).__name__
+        raise ValueError(f"{fn}: ref_rewards must be finite [B={b}, N>=1] data (rewards of π_ref samples), got {got}")
+
+
+def apo_value(ref_rewards: torch.Tensor, beta: float) -> torch.Tensor:
+    """A*-PO's estimate of V* = β·ln E_{π_ref}[exp(R/β)] from N reference samples: [B, N] → [B].
+
+        V̂*_N = β · ln((1/N)·Σ_j exp(R(y_j)/β)),        y_j ~ π_ref,  β = β₁ (TRL/compose-rl ``beta1``)
+
+    Biased low for finite N (Jensen: E[V̂*_N] ≤ V*), exact as N → ∞."""
+    beta = _check_beta("apo_value", beta)
+    _check_ref_rewards("apo_value", ref_rewards, len(ref_rewards) if isinstance(ref_rewards, torch.Tensor) else -1)
+    return beta * (torch.logsumexp(ref_rewards / beta, dim=1) - math.log(ref_rewards.shape[1]))
+
+
+def apo_loss(
+    logps: torch.Tensor,
+    ref_logps: torch.Tensor,
+    rewards: torch.Tensor,
+    ref_rewards: torch.Tensor,
+    beta: float,
+    value_beta: float | None = None,
+) -> torch.Tensor:
+    """A*-PO (TRL ``experimental.a2po``, compose-rl ``apo``) on [B, K] → [B], to minimise.
+
+        loss = mean_i (β₂·lr(y_i) − (R(y_i) − V̂*_N))²,        V̂*_N = apo_value(ref_rewards [B, N], β₁)
+
+    β₂ = ``beta``, β₁ = ``value_beta`` (default β₂). With the exact V* and β₁ = β₂ the target is β·ln π*/π_ref, so π*
+    is a fixed point under any sampler; a finite-N estimate shifts the target's level by V* − V̂*, which samples from
+    a fixed μ (compose-rl, offline) turn into a μ-dependent bias, while samples from π itself (TRL) cancel it.
+    """
+    _check_tensors("apo_loss", min_k=1, logps=logps, ref_logps=ref_logps, rewards=rewards)
+    _check_ref_rewards("apo_loss", ref_rewards, logps.shape[0])
+    v_star = apo_value(ref_rewards, beta if value_beta is None else value_beta)  # [B]
+    return pointwise_regression_loss(logps, ref_logps, rewards - v_star[:, None], beta)
+
+
+def reference_quantiles(rewards: torch.Tensor, ref_rewards: torch.Tensor) -> torch.Tensor:
+    """QRPO's quantile reward q(y) = (1/N)·#{j : R(y_j) ≤ R(y)} (ties below, as QRPO): [B, K], [B, N] → [B, K]."""
+    _check_ref_rewards("reference_quantiles", ref_rewards, rewards.shape[0])
+    return (ref_rewards[:, None, :] <= rewards[:, :, None]).to(rewards.dtype).mean(dim=2)
+
+
+def qrpo_loss(
+    logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tensor, ref_rewards: torch.Tensor, beta: float
+) -> torch.Tensor:
+    """QRPO (CLAIRE-Labo/quantile-reward-policy-optimization; compose-rl ``qrpo``) on [B, K] → [B], to minimise.
+
+        loss = mean_i (q(y_i) − β·ln Z − β·lr(y_i))²,        β·ln Z = β·ln β + 1,  q = reference_quantiles
+
+    (the repository's identity transform, ``mse`` loss, mean over chosen and rejected). ln Z = ln β + 1/β
+    approximates ln(β·(e^{1/β} − 1)), exact for q uniform under π_ref (continuous rewards). Its target is the
+    KL-optimum of the quantile reward q, not of R; with discrete rewards the level of the target is also off, and the
+    fixed point then depends on the sampling distribution (docs/theory.md).
+    """
+    _check_tensors("qrpo_loss", min_k=1, logps=logps, ref_logps=ref_logps, rewards=rewards)
+    beta = _check_beta("qrpo_loss", beta)
+    q = reference_quantiles(rewards, ref_rewards)
+    return pointwise_regression_loss(logps, ref_logps, q - (beta * math.log(beta) + 1.0), beta)

@@ -42,6 +42,7 @@ tested against (tests/test_theory.py).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,6 +55,7 @@ from bandit.style import style
 
 __all__ = [
     "DATA_KINDS",
+    "FAMILY",
     "METHODS",
     "ExpectedSetting",
     "Method",
@@ -85,6 +87,8 @@ class PairBatch:
         behaviour_logps: [S, B, 2] ln μ1(y), ln μ2(y') (``pg_is``), or None.
         weights: [S, B] row weights summing to 1 per seed (exact enumeration, or the cell counts / batch size of
             the count-based trainer), or None for a plain minibatch mean.
+        lengths: [S, B, 2] token lengths of the two arms, for per-token-mean losses (rows with ``arm_lengths``);
+            filled by :func:`enumerated_expected_loss`, None in the sampled trainers.
     """
 
     logps: torch.Tensor
@@ -95,6 +99,7 @@ class PairBatch:
     value: torch.Tensor
     behaviour_logps: torch.Tensor | None = None
     weights: torch.Tensor | None = None
+    lengths: torch.Tensor | None = None
 
     def rows(self, t: torch.Tensor) -> torch.Tensor:
         """[S, B, K] → the [N, K] rows (N = S·B) that ``bandit.losses`` functions take, in the order
@@ -359,6 +364,8 @@ class Method:
             sum of squared deviations of ΔR for its *value* (the gradient only needs reward sums); see
             :mod:`bandit.dynamics`. A loss quadratic in the rewards some other way is not supported by the count
             path (use ``path="pair"``).
+        arm_lengths: [A] token length of each arm, for a per-token-mean loss (``ipo_mean``): the row then only fits
+            bandits with A arms, and its loss reads :attr:`PairBatch.lengths`. None for sequence-level losses.
     """
 
     name: str
@@ -370,6 +377,7 @@ class Method:
     stationary_is_optimum: Callable[[torch.Tensor, torch.Tensor], bool] | None = None
     needs_behaviour: bool = False
     quadratic_in_rewards: bool = False
+    arm_lengths: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.data not in DATA_KINDS:
@@ -383,6 +391,10 @@ class Method:
 
 #: Every method of the lab, by name (order = legend order). Add one with :func:`register_method`.
 METHODS: dict[str, Method] = {}
+#: The CoPG family under other names (REBEL, rpo_sq, QRPO, Command A, A*-PO, TRL's IPO), filled by
+#: :mod:`bandit.family`: rows of the same table that :func:`get_method` finds, kept apart from :data:`METHODS` so the
+#: paper's comparisons (which loop over METHODS) keep their methods.
+FAMILY: dict[str, Method] = {}
 
 
 def register_method(method: Method, replace: bool = False) -> Method:
@@ -439,9 +451,13 @@ def get_method(name: str | Method) -> Method:
     """The :class:`Method` called ``name`` (a row passes through); raises ValueError listing the valid names."""
     if isinstance(name, Method):
         return name
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
-    return METHODS[name]
+    if name in METHODS:
+        return METHODS[name]
+    if not FAMILY:
+        importlib.import_module("bandit.family")  # registers the loss-family rows (it imports this module)
+    if name not in FAMILY:
+        raise ValueError(f"unknown method {name!r}; choose from {', '.join([*METHODS, *FAMILY])}")
+    return FAMILY[name]
 
 
 def method_loss(method: str | Method, batch: PairBatch) -> torch.Tensor:
@@ -530,5 +546,6 @@ def enumerated_expected_loss(
         value=pi @ problem.rewards,
         behaviour_logps=behaviour,
         weights=w,
+        lengths=None if m.arm_lengths is None else m.arm_lengths.to(torch.float64)[arms],
     )
     return (w * method_loss(m, batch)).sum(1)

@@ -22,7 +22,7 @@ import torch
 from scipy import optimize
 
 from bandit.dynamics import exact_flow, make_expected_gradient
-from bandit.methods import get_method
+from bandit.methods import Method, get_method
 from bandit.policies import policy
 from bandit.problem import BanditProblem, check_distribution
 
@@ -66,7 +66,7 @@ class StationaryPoint:
 
 
 def stationary_point(
-    method: str,
+    method: str | Method,
     problem: BanditProblem,
     mu1: torch.Tensor,
     mu2: torch.Tensor,
@@ -79,7 +79,8 @@ def stationary_point(
     """Exact stationary point of ``method``'s expected loss under y ~ μ1, y' ~ μ2.
 
     Args:
-        method: a name in :data:`bandit.methods.METHODS`.
+        method: a name in :data:`bandit.methods.METHODS` or :data:`bandit.methods.FAMILY`, or a row (e.g. from a
+            :mod:`bandit.family` factory).
         problem: the bandit.
         mu1, mu2: [A] behaviour policies.
         pref_beta, preference: IPO/DPO settings (see :func:`bandit.dynamics.make_expected_gradient`).
@@ -106,11 +107,11 @@ def stationary_point(
         res = grad_fn(theta).abs().max().item()
         if not res <= tol:
             raise ValueError(
-                f"stationary_point: {method} did not reach a stationary point (residual {res:.2e} > tol {tol:.0e}); "
+                f"stationary_point: {m.name} did not reach a stationary point (residual {res:.2e} > tol {tol:.0e}); "
                 "the expected objective may have no finite stationary point for these μ1, μ2"
             )
         pi = policy(theta)
-        return StationaryPoint(method, theta, pi, problem.regret(pi).item(), res, closed)
+        return StationaryPoint(m.name, theta, pi, problem.regret(pi).item(), res, closed)
 
     # the arms that move: all of them, or only the data's support when the method's gradient vanishes off it
     free = support.clone() if m.frozen_off_support else torch.ones(a, dtype=torch.bool)

@@ -37,6 +37,17 @@ STYLES: dict[str, MethodStyle] = {
     "ipo_mean": MethodStyle("gold", "IPO (token mean)"),
     "online": MethodStyle("tab:green", "online CoPG (RLOO)"),
     "sft": MethodStyle("tab:gray", "SFT (π_ref)"),
+    # the CoPG family under other names (bandit.family; the LLM lab's rows of the same names)
+    "rebel": MethodStyle("navy", "REBEL / compose-rl rebel (2β·CoPG)"),
+    "qrpo_rebel": MethodStyle("royalblue", "QRPO repo rebel ((2/β)·CoPG)"),
+    "command_a": MethodStyle("deepskyblue", "Command A k-sample (βk·CoPG)"),
+    "rpo_sq": MethodStyle("slateblue", "NeMo rpo_sq, η = 1 (2β·CoPG)"),
+    "qrpo": MethodStyle("teal", "QRPO (quantile reward)"),
+    "apo": MethodStyle("black", "A*-PO, exact V*"),
+    "apo_n1": MethodStyle("lightcoral", "A*-PO offline, N = 1"),
+    "apo_n4": MethodStyle("indianred", "A*-PO offline, N = 4"),
+    "apo_n16": MethodStyle("darkred", "A*-PO offline, N = 16"),
+    "apo_n1_onpolicy": MethodStyle("tab:gray", "A*-PO on-policy, N = 1"),
 }
 
 

@@ -32,7 +32,21 @@ from typing import Any
 
 import torch
 
-from bandit.losses import copg_loss, dpo_loss, gather_pairs, ipo_loss, pg_loss, preference_pairs, regularized_reward
+from bandit.losses import (
+    apo_loss,
+    command_a_loss,
+    copg_loss,
+    dpo_loss,
+    gather_pairs,
+    ipo_loss,
+    pg_loss,
+    preference_pairs,
+    qrpo_loss,
+    qrpo_rebel_loss,
+    rebel_loss,
+    regularized_reward,
+    rpo_sq_loss,
+)
 
 __all__ = ["LossInputs", "Method", "get_method", "gather", "HUMAN_SOURCE"]  # + the METHODS table (a dict)
 
@@ -203,3 +217,46 @@ def get_method(name: str) -> Method:
 def gather(values: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """values[b, cols[b]]: [B, K] × [B, M] → [B, M] (``gather_pairs`` for M = 2)."""
     return gather_pairs(values, cols) if cols.shape[1] == 2 else values.gather(1, cols)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The CoPG family under other names (docs/theory.md, "One loss under many names"): each row calls bandit.losses.
+# QRPO and A*-PO need rewards of samples of π_ref: the prompt's own k completions stand in for them (exact only when
+# the dataset's completions are samples of π_ref at T = 1).
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _rebel(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return rebel_loss(x.logps, x.ref_logps, x.rewards, cfg.beta)
+
+
+def _rpo_sq(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return rpo_sq_loss(x.logps, x.ref_logps, x.rewards, cfg.beta, reward_scale=1.0)
+
+
+def _qrpo_rebel(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return qrpo_rebel_loss(x.logps, x.ref_logps, x.rewards, cfg.beta)
+
+
+def _command_a(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return command_a_loss(x.logps, x.ref_logps, x.rewards, cfg.beta)
+
+
+def _qrpo(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return qrpo_loss(x.logps, x.ref_logps, x.rewards, x.rewards, cfg.beta)  # reference rewards: the k completions
+
+
+def _apo(x: LossInputs, cfg: Any) -> torch.Tensor:
+    return apo_loss(x.logps, x.ref_logps, x.rewards, x.rewards, cfg.beta)  # V̂* from the k completions, β₁ = β₂ = β
+
+
+for _m in (
+    Method("rebel", "compose-rl rebel / REBEL (β = 1/η), random pair: (β·h − ΔR)² = 2β·CoPG", _random_pair, _rebel, 2),
+    Method("rpo_sq", "NeMo-Aligner rpo_sq (η = 1), random pair: (β·h − ΔR)² = 2β·CoPG", _random_pair, _rpo_sq, 2),
+    Method("qrpo_rebel", "QRPO repo rebel, random pair: (ΔR/β − h)² = (2/β)·CoPG", _random_pair, _qrpo_rebel, 2),
+    Method("command_a", "Command A k-sample CoPG, all k: 1/(k−1)·Σ(ΔR_β)² = βk·CoPG", _all_columns, _command_a, 2),
+    Method("qrpo", "QRPO, all k, quantiles against the prompt's own k rewards (not π*)", _all_columns, _qrpo, 2),
+    Method("apo", "A*-PO offline, all k, V̂* from the prompt's own k rewards (biased)", _all_columns, _apo, 2),
+):  # fmt: skip
+    METHODS[_m.name] = _m
+del _m

@@ -23,6 +23,7 @@ TINY = {
     "support": ["--seeds", "2", "--epochs", "1", "--num-pairs", "300", "--methods", "copg", "pg_value"],
     "simplex": ["--seeds", "1", "--epochs", "1", "--num-pairs", "300", "--flow-steps", "20",
                 "--methods", "copg", "ipo"],
+    "loss-family": ["--exact-points", "3", "--apo-samples", "1", "4"],
 }  # fmt: skip
 
 

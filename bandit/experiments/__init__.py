@@ -15,6 +15,7 @@ CLI name            module / files       question
 ``data-size``       ``data_size``        CoPG's finite-sample error vs number of pairs (log–log)
 ``support``         ``support``          μ1, μ2 missing an arm: what each method learns
 ``simplex``         ``simplex``          3-arm trajectories on the probability simplex
+``loss-family``     ``loss_family``      CoPG under other names: each variant's exact fixed-point regret vs α
 ==================  ===================  ==============================================================
 """
 
@@ -37,6 +38,7 @@ from bandit.experiments.beta_sweep import BetaSweepConfig, run_beta_sweep  # iso
 from bandit.experiments.data_size import DataSizeConfig, empirical_copg_optimum, run_data_size  # isort: skip
 from bandit.experiments.support import SupportConfig, run_support  # isort: skip
 from bandit.experiments.simplex import SimplexConfig, run_simplex, simplex_trajectory  # isort: skip
+from bandit.experiments.loss_family import LossFamilyConfig, family_rows, run_loss_family  # isort: skip
 
 __all__ = [
     "DEFER_VALIDATION",
@@ -44,17 +46,20 @@ __all__ = [
     "BetaSweepConfig",
     "DataSizeConfig",
     "ExperimentConfig",
+    "LossFamilyConfig",
     "OffPolicySweepConfig",
     "PaperFig1Config",
     "SimplexConfig",
     "SupportConfig",
     "empirical_copg_optimum",
+    "family_rows",
     "file_stem",
     "make_record",
     "register",
     "run_beta_sweep",
     "run_data_size",
     "run_experiment",
+    "run_loss_family",
     "run_offpolicy_sweep",
     "run_paper_fig1",
     "run_simplex",
