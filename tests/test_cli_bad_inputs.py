@@ -72,6 +72,12 @@ BANDIT_CASES = [
     (["simplex", "--flow-lr", "nan"], "--flow-lr"),
     (["simplex", "--flow-optimizer", "rmsprop"], "--flow-optimizer"),
     (["simplex", "--seeds", "-1"], "--seeds"),
+    (["loss-family", "--exact-points", "1"], "--exact-points"),
+    (["loss-family", "--lengths", "1", "2"], "--lengths"),
+    (["loss-family", "--lengths", "1", "nan", "2"], "--lengths"),
+    (["loss-family", "--lengths", "1", "inf", "2"], "--lengths"),
+    (["loss-family", "--apo-samples", "0"], "--apo-samples"),
+    (["loss-family", "--apo-samples"], "--apo-samples"),
     (["all", "--seeds", "0"], "--seeds"),
     (["all", "--epochs", "-2"], "--epochs"),
 ]

@@ -7,6 +7,8 @@ Everything is exact (no sampling): each point is :func:`bandit.stationary.statio
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -40,15 +42,15 @@ class LossFamilyConfig(ExperimentConfig):
     def validate(self) -> None:
         """Raise ValueError naming the option and the fix if a field is invalid."""
         super().validate()
-        if not isinstance(self.exact_points, int) or self.exact_points < 2:
-            raise ValueError(f"LossFamilyConfig: --exact-points must be an integer >= 2, got {self.exact_points!r}")
-        if len(self.lengths) != len(self.rewards) or not all(x > 0 for x in self.lengths):
+        if len(self.lengths) != len(self.rewards) or not all(0 < x < math.inf for x in self.lengths):
             raise ValueError(
-                f"LossFamilyConfig: --lengths needs one token length > 0 per arm ({len(self.rewards)}), "
+                f"LossFamilyConfig: --lengths needs one finite token length > 0 per arm ({len(self.rewards)}), "
                 f"got {self.lengths!r}"
             )
-        if not all(isinstance(n, int) and n >= 1 for n in self.apo_samples):
-            raise ValueError(f"LossFamilyConfig: --apo-samples must be integers >= 1, got {self.apo_samples!r}")
+        if not self.apo_samples or not all(isinstance(n, int) and n >= 1 for n in self.apo_samples):
+            raise ValueError(
+                f"LossFamilyConfig: --apo-samples must be a non-empty list of integers >= 1, got {self.apo_samples!r}"
+            )
 
 
 def family_rows(problem: BanditProblem, lengths, apo_samples) -> dict[str, Method]:
