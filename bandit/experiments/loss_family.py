@@ -8,7 +8,6 @@ Everything is exact (no sampling): each point is :func:`bandit.stationary.statio
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import ClassVar
 
