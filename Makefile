@@ -56,7 +56,7 @@ constraints: $(STAMP)  ## rewrite requirements/constraints.txt from .venv (after
 
 reproduce: reproduce-bandit reproduce-llm reproduce-bridge  ## regenerate every figure in figures/
 
-reproduce-bandit: $(STAMP)  ## the six bandit figures (about half a minute)
+reproduce-bandit: $(STAMP)  ## the seven bandit figures (about half a minute)
 	$(PY) -m bandit all --out figures --replace-tracked
 
 reproduce-llm: $(STAMP)  ## the LLM comparison (small preset, 51 runs on 2 workers), its five figures (checks part-1 hashes)
