@@ -265,7 +265,8 @@ def test_curve_points_score_the_selection_split_and_the_last_step_every_prompt(t
     [
         (dict(beta=0.0), "beta must be a finite float > 0"),
         (dict(beta=-1.0), "beta must be a finite float > 0"),
-        (dict(method="ppo"), "method 'ppo' is unknown"),
+        (dict(method="ppo"), "loss_type 'ppo' is unknown"),
+        (dict(loss_type="ppo"), "loss_type 'ppo' is unknown"),
         (dict(method="online", online_k=1, online_offline_k=0), "online_k + online_offline_k ≥ 2"),
         (dict(pg_baseline="value"), "pg_baseline must be"),
         (dict(eval_curve_prompts=-1), "eval_curve_prompts and max_train_prompts must be ≥ 0"),
@@ -309,7 +310,17 @@ def test_help_lists_every_trainer_field(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     own = [f.name for f in dataclasses.fields(CoPGConfig) if f.name in CoPGConfig.__dataclass_fields__]
-    for name in ("method", "beta", "pg_baseline", "is_clip", "online_k", "online_offline_k", "eval_prompts", "resume"):
+    assert "--loss-type, --method" in out
+    for name in (
+        "loss_type",
+        "beta",
+        "pg_baseline",
+        "is_clip",
+        "online_k",
+        "online_offline_k",
+        "eval_prompts",
+        "resume",
+    ):
         assert f"--{name.replace('_', '-')}" in out and name in own
     for method in ("copg", "copg_pair", "ipo", "dpo", "pg", "pg_is", "online"):
         assert f"  {method} " in out  # the method choices are listed
@@ -362,5 +373,6 @@ def test_preference_metrics_use_trl_names(tmp_path, setup):
     tr = _trainer(tmp_path, setup, method="dpo", max_steps=1, logging_steps=1)
     tr.train()
     keys = {k for h in tr.state.log_history for k in h}
-    assert {"rewards/margins", "rewards/accuracies"} <= keys
+    assert {"rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected"} <= keys
+    assert {"logps/chosen", "logps/rejected"} <= keys
     assert not {"rewards/margin", "rewards/accuracy"} & keys
