@@ -37,7 +37,7 @@ __all__ = [
     "UserError",
     "cli_errors",
     "read_jsonl",
-    "run_stage",
+    "Stage",
 ]
 
 
@@ -210,38 +210,44 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def run_stage(
-    name: str,
-    config_cls: type,
-    argv: list[str] | None,
-    doc: str | None,
-    *,
-    output: Callable[[RunPaths, Any], Path],
-    work: Callable[[Any], Any],
-    report: Callable[[Any, RunPaths], None],
-    requires: Callable[[RunPaths], tuple[Path, str]] | None = None,
-) -> int:
-    """The command line of one cached stage of the chain (``python -m llm <name>``), written once.
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One cached stage of the chain: ``run(config)`` in Python, ``main(argv)`` on the command line (a thin wrapper).
 
-    Parses ``argv`` into ``config_cls`` (tyro: field docstrings become ``--help``), skips the stage when its
-    ``output(paths, config)`` exists (unless ``--force``), checks the output of the stage it ``requires``, records the
-    resolved config as ``config/<name>.json``, runs ``work(config)`` with the configured torch threads and prints
-    ``report``.
+    ``run`` skips the stage when its ``output(paths, config)`` exists (unless ``config.force``), checks the output of
+    the stage it ``requires``, runs ``work(config)`` with the configured torch threads, records the resolved config as
+    ``config/<name>.json``, prints ``report`` and returns the output path.
     """
-    import tyro
 
-    config = tyro.cli(config_cls, args=argv, description=doc, prog=f"python -m llm {name}")
-    paths = RunPaths(config.run_dir)
-    print(f"[{name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False))
-    target = output(paths, config)
-    if target.exists() and not config.force:
-        print(f"[{name}] {target} exists (cached); --force redoes it")
+    name: str
+    config_cls: type
+    output: Callable[[RunPaths, Any], Path]
+    work: Callable[[Any], Any]
+    report: Callable[[Any, RunPaths], None]
+    requires: Callable[[RunPaths], tuple[Path, str]] | None = None
+
+    def run(self, config: Any) -> Path:
+        """Run (or reuse) the stage for ``config`` (an instance of ``config_cls``); returns its output path."""
+        if not isinstance(config, self.config_cls):
+            raise TypeError(f"{self.name}.run: expected a {self.config_cls.__name__}, got {type(config).__name__}")
+        paths = RunPaths(config.run_dir)
+        print(f"[{self.name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False), flush=True)
+        target = self.output(paths, config)
+        if target.exists() and not config.force:
+            print(f"[{self.name}] {target} exists (cached); --force redoes it")
+            return target
+        if self.requires is not None:
+            paths.require(*self.requires(paths))
+        quiet_transformers()
+        with torch_threads(getattr(config, "threads", 0)):
+            result = self.work(config)
+        save_config(paths, self.name, config)
+        self.report(result, paths)
+        return target
+
+    def main(self, argv: list[str] | None, doc: str | None) -> int:
+        """``python -m llm <name>``: parse ``argv`` with tyro (field docstrings become ``--help``) and ``run``."""
+        import tyro
+
+        self.run(tyro.cli(self.config_cls, args=argv, description=doc, prog=f"python -m llm {self.name}"))
         return 0
-    if requires is not None:
-        paths.require(*requires(paths))
-    quiet_transformers()
-    with torch_threads(getattr(config, "threads", 0)):
-        result = work(config)
-    save_config(paths, name, config)
-    report(result, paths)
-    return 0

@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, atomic_write_text
-from llm.run import RunPaths, StageConfig, UserError, cli_errors, read_jsonl, run_stage
+from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors, read_jsonl
 
 __all__ = [
     "PROMPT_TEMPLATE",
@@ -60,6 +60,8 @@ __all__ = [
     "stratified_sample",
     "corpus_stats",
     "main",
+    "STAGE",
+    "run",
 ]
 
 PROMPT_SUFFIX = "\nTL;DR:"
@@ -803,15 +805,22 @@ def _report(stats: dict, paths: RunPaths) -> None:
     print(f"[corpus] {stats['sizes']} by source {stats['by_source']} in {stats['seconds']} s → {paths.corpus}")
 
 
+STAGE = Stage(
+    "corpus",
+    CorpusConfig,
+    output=lambda paths, config: paths.corpus / "stats.json",
+    work=build_corpus,
+    report=_report,
+)
+"""The stage ``corpus``: ``run(config)`` and ``main(argv)`` call it."""
+
+
+def run(config: CorpusConfig) -> Path:
+    """Run the stage (or reuse its cached output); returns the output path."""
+    return STAGE.run(config)
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm corpus``: build and cache the corpus of a run."""
-    return run_stage(
-        "corpus",
-        CorpusConfig,
-        argv,
-        __doc__,
-        output=lambda paths, config: paths.corpus / "stats.json",
-        work=build_corpus,
-        report=_report,
-    )
+    """``python -m llm corpus``: a thin wrapper of :func:`run`."""
+    return STAGE.main(argv, __doc__)

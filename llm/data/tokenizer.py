@@ -27,7 +27,7 @@ from typing import Any
 from bandit.records import atomic_dir, atomic_write_json
 from llm.data.corpus import load_split, make_completion, make_prompt
 from llm.presets import get_preset
-from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
+from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
 __all__ = [
     "EOS_TOKEN",
@@ -41,6 +41,8 @@ __all__ = [
     "TokenizerConfig",
     "build_tokenizer",
     "main",
+    "STAGE",
+    "run",
 ]
 
 EOS_TOKEN = "<|endoftext|>"
@@ -196,16 +198,23 @@ def build_tokenizer(config: TokenizerConfig) -> Any:
     return tok
 
 
+STAGE = Stage(
+    "tokenizer",
+    TokenizerConfig,
+    output=lambda paths, config: paths.tokenizer,
+    work=build_tokenizer,
+    report=lambda tok, paths: None,  # build_tokenizer prints its own statistics
+    requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
+)
+"""The stage ``tokenizer``: ``run(config)`` and ``main(argv)`` call it."""
+
+
+def run(config: TokenizerConfig) -> Path:
+    """Run the stage (or reuse its cached output); returns the output path."""
+    return STAGE.run(config)
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm tokenizer``."""
-    return run_stage(
-        "tokenizer",
-        TokenizerConfig,
-        argv,
-        __doc__,
-        output=lambda paths, config: paths.tokenizer,
-        requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
-        work=build_tokenizer,
-        report=lambda tok, paths: None,  # build_tokenizer prints its own statistics
-    )
+    """``python -m llm tokenizer``: a thin wrapper of :func:`run`."""
+    return STAGE.main(argv, __doc__)

@@ -26,6 +26,7 @@ import itertools
 import math
 import random
 import time
+from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -40,9 +41,9 @@ from llm.model.models import load_policy
 from llm.model.optim import cosine_lr
 from llm.model.rewards import ContentReward, GoldReward, RewardModelReward, reward_scores
 from llm.presets import get_preset
-from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
+from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
-__all__ = ["bradley_terry_loss", "gold_preference_pairs", "RewardConfig", "train_reward_model", "main"]
+__all__ = ["bradley_terry_loss", "gold_preference_pairs", "RewardConfig", "train_reward_model", "main", "STAGE", "run"]
 
 
 def bradley_terry_loss(scores_preferred: torch.Tensor, scores_other: torch.Tensor) -> torch.Tensor:
@@ -286,16 +287,23 @@ def _report(m: dict, paths: RunPaths) -> None:
     )
 
 
+STAGE = Stage(
+    "reward",
+    RewardConfig,
+    output=lambda paths, config: paths.reward_model / "config.json",
+    work=train_reward_model,
+    report=_report,
+    requires=lambda paths: (paths.sft_model, "sft"),
+)
+"""The stage ``reward``: ``run(config)`` and ``main(argv)`` call it."""
+
+
+def run(config: RewardConfig) -> Path:
+    """Run the stage (or reuse its cached output); returns the output path."""
+    return STAGE.run(config)
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm reward``."""
-    return run_stage(
-        "reward",
-        RewardConfig,
-        argv,
-        __doc__,
-        output=lambda paths, config: paths.reward_model / "config.json",
-        requires=lambda paths: (paths.sft_model, "sft"),
-        work=train_reward_model,
-        report=_report,
-    )
+    """``python -m llm reward``: a thin wrapper of :func:`run`."""
+    return STAGE.main(argv, __doc__)

@@ -32,6 +32,7 @@ import hashlib
 import json
 import math
 import time
+from pathlib import Path
 from typing import ClassVar
 
 from bandit.records import atomic_write_json
@@ -41,9 +42,9 @@ from llm.data.offline import write_offline
 from llm.model.generation import completion_logps, generate
 from llm.model.models import load_policy
 from llm.model.rewards import REWARD_KINDS, GoldReward, check_reward_model, gold_settings, load_reward
-from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
+from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
-__all__ = ["SampleConfig", "build_offline_dataset", "main"]
+__all__ = ["SampleConfig", "build_offline_dataset", "main", "STAGE", "run"]
 
 
 @dataclasses.dataclass
@@ -322,15 +323,22 @@ def _report(s: dict, paths: RunPaths) -> None:
         )
 
 
+STAGE = Stage(
+    "sample",
+    SampleConfig,
+    output=lambda paths, config: paths.offline_named(config.dataset),
+    work=build_offline_dataset,
+    report=_report,
+)
+"""The stage ``sample``: ``run(config)`` and ``main(argv)`` call it."""
+
+
+def run(config: SampleConfig) -> Path:
+    """Run the stage (or reuse its cached output); returns the output path."""
+    return STAGE.run(config)
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm sample``."""
-    return run_stage(
-        "sample",
-        SampleConfig,
-        argv,
-        __doc__,
-        output=lambda paths, config: paths.offline_named(config.dataset),
-        work=build_offline_dataset,
-        report=_report,
-    )
+    """``python -m llm sample``: a thin wrapper of :func:`run`."""
+    return STAGE.main(argv, __doc__)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,9 +41,9 @@ from llm.model.models import (
 )
 from llm.model.optim import cosine_lr
 from llm.presets import get_preset
-from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
+from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
-__all__ = ["SFTConfig", "pack_documents", "lm_loss", "sft_loss", "heldout_sft_loss", "run_sft", "main"]
+__all__ = ["SFTConfig", "pack_documents", "lm_loss", "sft_loss", "heldout_sft_loss", "run_sft", "main", "STAGE", "run"]
 
 
 @dataclasses.dataclass
@@ -307,16 +308,23 @@ def _report(m: dict, paths: RunPaths) -> None:
         print(f"[sft] reference:{s['reference']!r}  greedy:{s['greedy']!r}")
 
 
+STAGE = Stage(
+    "sft",
+    SFTConfig,
+    output=lambda paths, config: paths.sft_model / "config.json",
+    work=run_sft,
+    report=_report,
+    requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
+)
+"""The stage ``sft``: ``run(config)`` and ``main(argv)`` call it."""
+
+
+def run(config: SFTConfig) -> Path:
+    """Run the stage (or reuse its cached output); returns the output path."""
+    return STAGE.run(config)
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm sft``."""
-    return run_stage(
-        "sft",
-        SFTConfig,
-        argv,
-        __doc__,
-        output=lambda paths, config: paths.sft_model / "config.json",
-        requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
-        work=run_sft,
-        report=_report,
-    )
+    """``python -m llm sft``: a thin wrapper of :func:`run`."""
+    return STAGE.main(argv, __doc__)
