@@ -282,3 +282,17 @@ def test_missing_stage_is_one_line(tmp_path, capsys):
     rc = sample.main(["--preset", "tiny", "--run-dir", str(tmp_path / "nothing"), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and "run `python -m llm sft" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_eval_stage_evaluates_pi_ref_by_default(run_dir, tmp_path):
+    """`python -m llm eval --run-dir R` (no --model) evaluates the SFT policy π_ref: its KL to π_ref is exactly 0."""
+    import json
+
+    from llm.stages import evaluate
+
+    out = tmp_path / "sft_eval.json"
+    args = ["--run-dir", str(run_dir), "--preset", "tiny", "--n-prompts", "2", "--no-progress", "--out", str(out)]
+    assert evaluate.main(args) == 0
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["policy/kl_exact"] == pytest.approx(0.0, abs=1e-6)

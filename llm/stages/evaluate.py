@@ -72,8 +72,10 @@ class EvalConfig:
         resolve(self, _EVAL_ALIASES)
 
 
-# Evaluation options named after the preset's evaluation protocol (llm.presets.EvalProtocol).
+# Evaluation options named after the preset's evaluation protocol (llm.presets.EvalProtocol). The preset's `model` is
+# an architecture name, not a policy directory: `model` maps to a name no preset has, so it is never filled from it.
 _EVAL_ALIASES = {
+    "model": "policy_directory",
     "n_prompts": "eval_prompts",
     "temperature": "eval_temperature",
     "seed": "eval_seed",
