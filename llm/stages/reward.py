@@ -32,13 +32,12 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from bandit.progress import progress as progress_bar
 from bandit.records import atomic_dir, atomic_write_json
 from llm.data.batching import collate, fits_completion_budget
 from llm.data.corpus import load_split, make_completion, make_prompt, prompt_order
 from llm.model.generation import generate
 from llm.model.models import load_policy
-from llm.model.optim import cosine_lr
+from llm.model.optim import train_steps
 from llm.model.rewards import ContentReward, GoldReward, RewardModelReward, reward_scores
 from llm.presets import get_preset
 from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
@@ -212,19 +211,15 @@ def train_reward_model(config: RewardConfig) -> dict:
     model.config.pad_token_id = tokenizer.pad_token_id
     acc_before, _ = _pair_accuracy(model, tokenizer, va_prompts, va_groups, va_pairs, config.max_prompt_tokens)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=config.rm_lr, weight_decay=0.0)
     rng = random.Random(config.seed)
     order: list[int] = []
-    curve, accs = [], []
-    model.train()
-    bar = progress_bar(range(config.rm_steps), desc="reward model", disable=not progress)
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, config.rm_steps, config.rm_lr)
+    accs: list[float] = []
+
+    def batch_loss(step: int) -> torch.Tensor:
         if len(order) < config.rm_batch:  # reshuffle epoch by epoch
             epoch = list(range(len(tr_pairs)))
             rng.shuffle(epoch)
-            order += epoch
+            order.extend(epoch)
         chunk = [tr_pairs[k] for k in order[: config.rm_batch]]
         del order[: config.rm_batch]
         prompts = [tr_prompts[g] for g, _, _ in chunk] * 2
@@ -232,16 +227,19 @@ def train_reward_model(config: RewardConfig) -> dict:
         batch = collate(tokenizer, prompts, comps, config.max_prompt_tokens)
         scores = reward_scores(model, **batch)  # (2P,)
         P = len(chunk)
-        losses = bradley_terry_loss(scores[:P], scores[P:])  # (P,)
-        loss = losses.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        curve.append(round(loss.item(), 4))
         accs.append(float((scores[:P] > scores[P:]).float().mean()))
-        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{sum(accs[-20:]) / len(accs[-20:]):.2f}")
-    model.eval()
+        return bradley_terry_loss(scores[:P], scores[P:]).mean()  # (P,) → mean
+
+    curve = train_steps(
+        model,
+        config.rm_steps,
+        config.rm_lr,
+        batch_loss,
+        desc="reward model",
+        progress=progress,
+        log_every=1,
+        postfix=lambda: {"acc": f"{sum(accs[-20:]) / len(accs[-20:]):.2f}"},
+    )
     train_acc, _ = _pair_accuracy(model, tokenizer, tr_prompts, tr_groups, tr_pairs, config.max_prompt_tokens)
     valid_acc, va_scores = _pair_accuracy(model, tokenizer, va_prompts, va_groups, va_pairs, config.max_prompt_tokens)
     # accuracy on sampled-vs-sampled pairs only: the human reference (gold = 1) makes easy pairs

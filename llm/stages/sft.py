@@ -25,7 +25,6 @@ from typing import Any
 
 import torch
 
-from bandit.progress import progress as progress_bar
 from bandit.records import atomic_dir, atomic_write_json
 from llm.data.batching import collate, fits_completion_budget
 from llm.data.corpus import load_split, make_completion, make_prompt
@@ -39,7 +38,7 @@ from llm.model.models import (
     freeze_lower_blocks,
     load_pretrained_tokenizer,
 )
-from llm.model.optim import cosine_lr
+from llm.model.optim import train_steps
 from llm.presets import get_preset
 from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
@@ -143,30 +142,6 @@ def heldout_sft_loss(
     return total / max(count, 1.0)
 
 
-def _train_loop(model, steps, lr, weight_decay, make_loss, desc, progress, log_every=10, on_step=None):
-    params = [p for p in model.parameters() if p.requires_grad]  # frozen blocks get no gradient and no Adam state
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
-    model.train()
-    curve = []
-
-    bar = progress_bar(range(steps), desc=desc, disable=not progress)
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, steps, lr)
-        loss = make_loss(step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        curve.append(round(loss.item(), 4))
-        if step % log_every == 0 or step == steps - 1:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        if on_step is not None:
-            on_step(step)
-    model.eval()
-    return curve
-
-
 def _samples(model, tokenizer, rows, config, max_new_tokens) -> list[dict]:
 
     prompts = [make_prompt(r["document"]) for r in rows]
@@ -238,8 +213,15 @@ def run_sft(config: SFTConfig) -> dict:
             return lm_loss(model, windows[idx])  # windows[idx]: (B, window)
 
         tp = time.perf_counter()
-        curve = _train_loop(
-            model, config.pretrain_steps, config.pretrain_lr, config.weight_decay, pretrain_loss, "pretrain", progress
+        curve = train_steps(
+            model,
+            config.pretrain_steps,
+            config.pretrain_lr,
+            pretrain_loss,
+            weight_decay=config.weight_decay,
+            betas=(0.9, 0.95),
+            desc="pretrain",
+            progress=progress,
         )
         metrics["pretrain"] = {
             "resumed": False,
@@ -279,8 +261,16 @@ def run_sft(config: SFTConfig) -> dict:
             model.train()
 
     ts = time.perf_counter()
-    curve = _train_loop(
-        model, config.sft_steps, config.sft_lr, config.weight_decay, batch_loss, "sft", progress, on_step=on_step
+    curve = train_steps(
+        model,
+        config.sft_steps,
+        config.sft_lr,
+        batch_loss,
+        weight_decay=config.weight_decay,
+        betas=(0.9, 0.95),
+        desc="sft",
+        progress=progress,
+        on_step=on_step,
     )
     metrics["sft"] = {"steps": config.sft_steps, "curve": curve, "seconds": round(time.perf_counter() - ts, 1)}
     model.requires_grad_(True)  # the saved π_ref is a plain model; freezing is a property of each training run
