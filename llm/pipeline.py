@@ -35,9 +35,9 @@ from llm.methods import METHODS
 from llm.model.evaluation import evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import REWARD_KINDS, load_reward, reward_of_dataset
-from llm.plots import MAIN, figure_names, make_figures, summarise
+from llm.plots import figure_names, make_figures, summarise
 from llm.presets import get_preset
-from llm.run import RunPaths, UserError, cli_errors, quiet_transformers
+from llm.run import MAIN, RunPaths, UserError, cli_errors, quiet_transformers
 from llm.stages import reward, sample, sft
 from llm.stages.train import CoPGConfig, train
 

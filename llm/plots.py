@@ -32,11 +32,11 @@ from typing import Any
 from bandit.records import provenance, write_figure
 from bandit.style import style
 from llm.model.evaluation import crossed_ci
+from llm.run import MAIN
 
 __all__ = ["FIGURE_NAMES", "figure_names", "summarise", "make_figures", "draw_record"]  # + FIGURES (a dict)
 
 FIGURE_NAMES = ("llm_frontier", "llm_jbeta", "llm_best_beta", "llm_curves", "llm_offpolicy")
-MAIN = "train"  # the dataset of the β sweep (μ = π_ref at T = 1)
 
 
 def figure_names(offpolicy: bool = True) -> list[str]:

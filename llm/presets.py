@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "PRESET_ARCHITECTURES",
     "EvalProtocol",
     "Preset",
     "TrainBudget",
@@ -167,6 +168,9 @@ class Preset:
 
 _NESTED = ("train", "sweeps", "eval")
 
+
+PRESET_ARCHITECTURES = ("tiny", "small", "gpt2")
+"""Model names built from a preset's GPT2Config (``Preset.n_layer`` …) instead of being loaded."""
 
 # Gold score = ROUGE-L F1 − w·|len(y) − len(ref)|/len(ref). Measured on runs/small: between two samples of the weak
 # SFT model, ROUGE-L differences are mostly chance overlap of function words, and an RM trained on pure ROUGE-L

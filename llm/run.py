@@ -31,6 +31,7 @@ from bandit.records import atomic_write_json, to_jsonable
 from llm.presets import resolve
 
 __all__ = [
+    "MAIN",
     "RunPaths",
     "StageConfig",
     "save_config",
@@ -39,6 +40,11 @@ __all__ = [
     "read_jsonl",
     "Stage",
 ]
+
+
+MAIN = "train"
+"""Name of the main offline dataset (``offline/train.jsonl``: μ = π_ref at T = 1), the one the β sweep and the
+``train`` stage read; the pipeline's off-policy datasets are named after their behaviour policy."""
 
 
 class UserError(ValueError):
@@ -116,7 +122,7 @@ class RunPaths:
 
     @property
     def offline_dataset(self) -> Path:
-        return self.root / "offline" / "train.jsonl"
+        return self.offline_named(MAIN)
 
     def offline_named(self, name: str) -> Path:
         """``offline/<name>.jsonl``: a named offline dataset (``train`` is the default one; the pipeline's off-policy
@@ -125,9 +131,9 @@ class RunPaths:
             raise UserError(f"RunPaths: dataset name {name!r} must be a plain file stem such as 'train' or 'T1.3'")
         return self.root / "offline" / f"{name}.jsonl"
 
-    def offline_stats(self, name: str = "train") -> Path:
-        """Statistics of the offline dataset ``name`` (``offline/stats.json`` for ``train``)."""
-        return self.root / "offline" / ("stats.json" if name == "train" else f"{name}.stats.json")
+    def offline_stats(self, name: str = MAIN) -> Path:
+        """Statistics of the offline dataset ``name`` (``offline/stats.json`` for the main one)."""
+        return self.root / "offline" / ("stats.json" if name == MAIN else f"{name}.stats.json")
 
     def require(self, path: Path, stage: str) -> Path:
         """``path`` if it exists, else a :class:`UserError` telling which stage to run first."""

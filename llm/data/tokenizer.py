@@ -26,12 +26,11 @@ from typing import Any
 
 from bandit.records import atomic_dir, atomic_write_json
 from llm.data.corpus import load_split, make_completion, make_prompt
-from llm.presets import get_preset
+from llm.presets import PRESET_ARCHITECTURES, get_preset
 from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
 __all__ = [
     "EOS_TOKEN",
-    "PRESET_ARCHITECTURES",
     "finish_tokenizer",
     "load_pretrained_tokenizer",
     "pretrained_source",
@@ -58,10 +57,6 @@ def finish_tokenizer(tok: Any) -> Any:
     tok.padding_side = "right"
     tok.model_max_length = int(1e9)  # the collator truncates documents itself; silence length warnings
     return tok
-
-
-PRESET_ARCHITECTURES = ("tiny", "small", "gpt2")
-"""Model names built from a preset's GPT2Config instead of being loaded."""
 
 
 def pretrained_source(spec: str) -> tuple[str, dict]:

@@ -32,14 +32,13 @@ from llm.data.tokenizer import load_tokenizer
 from llm.model.generation import generate
 from llm.model.logprobs import completion_logits, token_logps
 from llm.model.models import (
-    PRESET_ARCHITECTURES,
     build_model,
     count_parameters,
     freeze_lower_blocks,
     load_pretrained_tokenizer,
 )
 from llm.model.optim import train_steps
-from llm.presets import get_preset
+from llm.presets import PRESET_ARCHITECTURES, get_preset
 from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
 __all__ = ["SFTConfig", "pack_documents", "lm_loss", "sft_loss", "heldout_sft_loss", "run_sft", "main", "STAGE", "run"]
