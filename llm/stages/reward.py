@@ -27,7 +27,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -171,6 +171,22 @@ def _pearson(a: list[float], b: list[float]) -> float:
     return sum((x - ma) * (y - mb) for x, y in zip(a, b)) / math.sqrt(va * vb)
 
 
+def _rm_prompts(paths: RunPaths, tokenizer: Any, config: RewardConfig, max_new: int) -> tuple[list, list]:
+    """Train and valid prompts of the RM whose reference summary fits the completion budget."""
+
+    def usable(rows):
+        return [
+            r for r, ok in zip(rows, fits_completion_budget(tokenizer, [r["summary"] for r in rows], max_new)) if ok
+        ]
+
+    # RM prompts come from the END of the train order; the sample stage takes offline prompts from its START (disjoint)
+    train_rows = prompt_order(usable(load_split(paths.root, "train")), "prompts:")[::-1][: config.rm_prompts]
+    valid_rows = prompt_order(usable(load_split(paths.root, "valid")), "prompts:")[: config.valid_prompts]
+    if not train_rows or not valid_rows:
+        raise UserError(f"train_reward_model: no usable train/valid prompts in {paths.corpus}; build a larger corpus")
+    return train_rows, valid_rows
+
+
 def train_reward_model(config: RewardConfig) -> dict:
     """Sample candidates, label pairs by the content reward (or gold), train the RM; write ``reward/model`` and
     ``metrics.json``."""
@@ -184,16 +200,7 @@ def train_reward_model(config: RewardConfig) -> dict:
     t0 = time.perf_counter()
     tokenizer, policy = load_policy(paths.root)
 
-    def usable(rows):
-        return [
-            r for r, ok in zip(rows, fits_completion_budget(tokenizer, [r["summary"] for r in rows], max_new)) if ok
-        ]
-
-    # RM prompts come from the END of the train order; the sample stage takes offline prompts from its START (disjoint)
-    train_rows = prompt_order(usable(load_split(paths.root, "train")), "prompts:")[::-1][: config.rm_prompts]
-    valid_rows = prompt_order(usable(load_split(paths.root, "valid")), "prompts:")[: config.valid_prompts]
-    if not train_rows or not valid_rows:
-        raise UserError(f"train_reward_model: no usable train/valid prompts in {paths.corpus}; build a larger corpus")
+    train_rows, valid_rows = _rm_prompts(paths, tokenizer, config, max_new)
 
     # PLUMBING: candidates sampled from π_ref, gold-labelled pairs
     tr_prompts, tr_groups, tr_gold = _candidates(policy, tokenizer, train_rows, config, max_new, progress, config.seed)

@@ -153,88 +153,50 @@ def _samples(model, tokenizer, rows, config, max_new_tokens) -> list[dict]:
     ]
 
 
-def run_sft(config: SFTConfig) -> dict:
-    """Run pretraining (if any) and SFT; write ``sft/model`` and ``sft/metrics.json``; return the metrics."""
+def _pretrain(model: Any, tokenizer: Any, train: list[dict], config: SFTConfig, window: int) -> dict:
+    """Phase 1: LM pretraining on packed documents (models built from scratch only); returns its metrics."""
+    # documents and summaries as separate plain texts (no TL;DR pairing: that mapping is what SFT teaches)
+    texts = [t for r in train for t in (r["document"], r["summary"])]
+    random.Random(config.seed).shuffle(texts)
+    windows = pack_documents(tokenizer, texts, window)  # (M, window)
+    gen = torch.Generator().manual_seed(config.seed)
 
-    preset = get_preset(config.preset)
-    paths = RunPaths(config.run_dir)
-    rng = random.Random(config.seed)
-    train = load_split(paths.root, "train")
-    valid = load_split(paths.root, "valid")
-    if not train:
-        raise UserError(f"run_sft: {paths.corpus}/train.jsonl is empty; build a larger corpus")
-    heldout = valid[: config.eval_pairs] or train[: config.eval_pairs]
-    progress = not config.no_progress
-    max_new = preset.max_completion_tokens
-    t0 = time.perf_counter()
+    def pretrain_loss(step: int) -> torch.Tensor:
+        idx = torch.randint(0, windows.shape[0], (config.pretrain_batch,), generator=gen)
+        return lm_loss(model, windows[idx])  # windows[idx]: (B, window)
 
-    # PLUMBING: tokenizer and model
-    if config.model in PRESET_ARCHITECTURES:
-        tokenizer = load_tokenizer(paths.require(paths.tokenizer, "tokenizer"))
-    else:
-        tokenizer = load_pretrained_tokenizer(config.model)
-    metrics: dict[str, Any] = {"model": config.model, "tokenizer_vocab": len(tokenizer)}
-    # summaries are never truncated: drop pairs whose summary + EOS exceeds the completion budget
-    n_train, n_held = len(train), len(heldout)
-    train = [
-        r for r, ok in zip(train, fits_completion_budget(tokenizer, [r["summary"] for r in train], max_new)) if ok
-    ]
-    heldout = [
-        r for r, ok in zip(heldout, fits_completion_budget(tokenizer, [r["summary"] for r in heldout], max_new)) if ok
-    ]
-    metrics["dropped_long_summaries"] = {"train": n_train - len(train), "heldout": n_held - len(heldout)}
-    if not train or not heldout:
-        raise UserError(f"run_sft: no pair has a summary within max_completion_tokens={max_new}; raise it")
-    resumed = False
-    if config.model in PRESET_ARCHITECTURES and (paths.sft_pretrained / "config.json").exists():
-        from transformers import AutoModelForCausalLM
+    tp = time.perf_counter()
+    curve = train_steps(
+        model,
+        config.pretrain_steps,
+        config.pretrain_lr,
+        pretrain_loss,
+        weight_decay=config.weight_decay,
+        betas=(0.9, 0.95),
+        desc="pretrain",
+        progress=not config.no_progress,
+    )
+    return {
+        "resumed": False,
+        "steps": config.pretrain_steps,
+        "windows": int(windows.shape[0]),
+        "tokens_seen": config.pretrain_steps * config.pretrain_batch * window,
+        "curve": curve,
+        "seconds": round(time.perf_counter() - tp, 1),
+    }
 
-        model = AutoModelForCausalLM.from_pretrained(str(paths.sft_pretrained), dtype=torch.float32)
-        is_pretrained, resumed = True, True
-        print(f"[sft] resuming from {paths.sft_pretrained} (LM pretraining already done)")
-    else:
-        model, is_pretrained = build_model(config.model, tokenizer, preset, seed=config.seed)
-    metrics["parameters"] = count_parameters(model)
-    n_positions = getattr(model.config, "n_positions", None) or preset.n_positions
 
-    # Phase 1: LM pretraining on packed documents (models built from scratch only)
-    metrics["pretrain"] = {"resumed": resumed, "steps": 0, "curve": []}
-    if not is_pretrained and config.pretrain_steps > 0:
-        window = min(preset.pretrain_window, n_positions)
-        # documents and summaries as separate plain texts (no TL;DR pairing: that mapping is what SFT teaches)
-        texts = [t for r in train for t in (r["document"], r["summary"])]
-        random.Random(config.seed).shuffle(texts)
-        windows = pack_documents(tokenizer, texts, window)  # (M, window)
-        gen = torch.Generator().manual_seed(config.seed)
-
-        def pretrain_loss(step: int) -> torch.Tensor:
-            idx = torch.randint(0, windows.shape[0], (config.pretrain_batch,), generator=gen)
-            return lm_loss(model, windows[idx])  # windows[idx]: (B, window)
-
-        tp = time.perf_counter()
-        curve = train_steps(
-            model,
-            config.pretrain_steps,
-            config.pretrain_lr,
-            pretrain_loss,
-            weight_decay=config.weight_decay,
-            betas=(0.9, 0.95),
-            desc="pretrain",
-            progress=progress,
-        )
-        metrics["pretrain"] = {
-            "resumed": False,
-            "steps": config.pretrain_steps,
-            "windows": int(windows.shape[0]),
-            "tokens_seen": config.pretrain_steps * config.pretrain_batch * window,
-            "curve": curve,
-            "seconds": round(time.perf_counter() - tp, 1),
-        }
-        with atomic_dir(paths.sft_pretrained) as tmp:
-            model.save_pretrained(str(tmp))
-            tokenizer.save_pretrained(str(tmp))
-
-    # Phase 2: SFT on (prompt, summary) pairs, loss on summary tokens + EOS only
+def _finetune(
+    model: Any,
+    tokenizer: Any,
+    train: list[dict],
+    heldout: list[dict],
+    config: SFTConfig,
+    rng: random.Random,
+    max_new: int,
+) -> dict:
+    """Phase 2: SFT on (prompt, summary) pairs, loss on summary tokens + EOS only; returns its metrics."""
+    metrics: dict[str, Any] = {}
     trainable, total = freeze_lower_blocks(model, config.trainable_blocks)  # 0: every parameter trains
     metrics["trainable_blocks"], metrics["trainable_parameters"] = config.trainable_blocks, trainable
     sample_rows = heldout[: config.n_samples]
@@ -268,7 +230,7 @@ def run_sft(config: SFTConfig) -> dict:
         weight_decay=config.weight_decay,
         betas=(0.9, 0.95),
         desc="sft",
-        progress=progress,
+        progress=not config.no_progress,
         on_step=on_step,
     )
     metrics["sft"] = {"steps": config.sft_steps, "curve": curve, "seconds": round(time.perf_counter() - ts, 1)}
@@ -278,6 +240,59 @@ def run_sft(config: SFTConfig) -> dict:
     metrics["heldout_curve"] = eval_curve
     metrics["heldout_pairs"] = len(heldout)
     metrics["samples_after"] = _samples(model, tokenizer, sample_rows, config, max_new)
+    return metrics
+
+
+def run_sft(config: SFTConfig) -> dict:
+    """Run pretraining (if any) and SFT; write ``sft/model`` and ``sft/metrics.json``; return the metrics."""
+
+    preset = get_preset(config.preset)
+    paths = RunPaths(config.run_dir)
+    rng = random.Random(config.seed)
+    train = load_split(paths.root, "train")
+    valid = load_split(paths.root, "valid")
+    if not train:
+        raise UserError(f"run_sft: {paths.corpus}/train.jsonl is empty; build a larger corpus")
+    heldout = valid[: config.eval_pairs] or train[: config.eval_pairs]
+    max_new = preset.max_completion_tokens
+    t0 = time.perf_counter()
+
+    # PLUMBING: tokenizer and model
+    if config.model in PRESET_ARCHITECTURES:
+        tokenizer = load_tokenizer(paths.require(paths.tokenizer, "tokenizer"))
+    else:
+        tokenizer = load_pretrained_tokenizer(config.model)
+    metrics: dict[str, Any] = {"model": config.model, "tokenizer_vocab": len(tokenizer)}
+    # summaries are never truncated: drop pairs whose summary + EOS exceeds the completion budget
+    n_train, n_held = len(train), len(heldout)
+    train = [
+        r for r, ok in zip(train, fits_completion_budget(tokenizer, [r["summary"] for r in train], max_new)) if ok
+    ]
+    heldout = [
+        r for r, ok in zip(heldout, fits_completion_budget(tokenizer, [r["summary"] for r in heldout], max_new)) if ok
+    ]
+    metrics["dropped_long_summaries"] = {"train": n_train - len(train), "heldout": n_held - len(heldout)}
+    if not train or not heldout:
+        raise UserError(f"run_sft: no pair has a summary within max_completion_tokens={max_new}; raise it")
+    resumed = False
+    if config.model in PRESET_ARCHITECTURES and (paths.sft_pretrained / "config.json").exists():
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(str(paths.sft_pretrained), dtype=torch.float32)
+        is_pretrained, resumed = True, True
+        print(f"[sft] resuming from {paths.sft_pretrained} (LM pretraining already done)")
+    else:
+        model, is_pretrained = build_model(config.model, tokenizer, preset, seed=config.seed)
+    metrics["parameters"] = count_parameters(model)
+    n_positions = getattr(model.config, "n_positions", None) or preset.n_positions
+
+    metrics["pretrain"] = {"resumed": resumed, "steps": 0, "curve": []}
+    if not is_pretrained and config.pretrain_steps > 0:
+        metrics["pretrain"] = _pretrain(model, tokenizer, train, config, min(preset.pretrain_window, n_positions))
+        with atomic_dir(paths.sft_pretrained) as tmp:
+            model.save_pretrained(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+    metrics.update(_finetune(model, tokenizer, train, heldout, config, rng, max_new))
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
 
     with atomic_dir(paths.sft_model) as tmp:
