@@ -32,7 +32,7 @@ from llm.data import corpus, tokenizer
 from llm.data.corpus import SPLITS, content_hash, load_eval_prompts
 from llm.data.offline import load_offline
 from llm.methods import METHODS
-from llm.model.evaluation import evaluate_policy
+from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import REWARD_KINDS, load_reward, reward_of_dataset
 from llm.plots import figure_names, make_figures, summarise
@@ -320,7 +320,7 @@ def run_job(ctx: JobContext, job: TrainJob) -> dict:
         eval_at_start=False,
         save_strategy="no",
         save_final=False,
-        no_progress=True,
+        disable_tqdm=True,
         log_to_stdout=False,
     )
     res = train(
@@ -392,7 +392,7 @@ def evaluate_reference(cfg: PipelineConfig, ctx: JobContext, times: dict[str, fl
     preset, ev = get_preset(cfg.preset), get_preset(cfg.preset).eval
     t0 = time.time()
     st = shared(ctx)
-    eval_kw = dict(
+    decoding = Decoding(
         max_new_tokens=preset.max_completion_tokens,
         temperature=ev.temperature,
         seed=ev.seed,
@@ -400,9 +400,10 @@ def evaluate_reference(cfg: PipelineConfig, ctx: JobContext, times: dict[str, fl
         max_prompt_tokens=preset.max_prompt_tokens,
         samples_per_prompt=ev.samples_per_prompt,
     )
+    eval_kw = dataclasses.asdict(decoding)
     prompts, references = [r["prompt"] for r in st.eval_rows], [r["reference"] for r in st.eval_rows]
     metrics, per_prompt, samples = evaluate_policy(
-        st.ref, st.ref, st.tokenizer, prompts, references, st.reward, st.gold, **eval_kw
+        st.ref, st.ref, st.tokenizer, prompts, references, st.reward, st.gold, decoding=decoding
     )
     atomic_write_json(
         Path(ctx.run_dir) / "eval" / "sft.json",

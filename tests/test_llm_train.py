@@ -228,17 +228,26 @@ def test_resume_reproduces_the_final_weights(tmp_path, setup):
 
 def test_eval_kl_is_zero_for_the_reference_and_k3_nonnegative(setup):
     """KL(π_ref‖π_ref) estimates are exactly 0; the k3 estimator is ≥ 0 per sample for any policy."""
-    from llm.model.evaluation import evaluate_policy
+    from llm.model.evaluation import Decoding, evaluate_policy
 
     tok, ref, rows = setup
     prompts, refs = [r["prompt"] for r in rows], [r["reference"] for r in rows]
     m, per, samples = evaluate_policy(
-        ref, copy.deepcopy(ref), tok, prompts, refs, length_reward, gold_reward, max_new_tokens=8, seed=0
+        ref,
+        copy.deepcopy(ref),
+        tok,
+        prompts,
+        refs,
+        length_reward,
+        gold_reward,
+        decoding=Decoding(max_new_tokens=8, seed=0),
     )
     assert m["policy/kl_to_ref"] == 0.0 and m["policy/kl_to_ref_k3"] == 0.0
     assert len(per["proxy"]) == len(prompts) and len(samples) == len(prompts)
     other = make_model(tok, seed=1)
-    m2, per2, _ = evaluate_policy(other, ref, tok, prompts, refs, length_reward, None, max_new_tokens=8, seed=0)
+    m2, per2, _ = evaluate_policy(
+        other, ref, tok, prompts, refs, length_reward, None, decoding=Decoding(max_new_tokens=8, seed=0)
+    )
     assert all(v >= 0 for v in per2["kl_k3"]) and m2["policy/kl_to_ref_k3"] > 0
     # proxy reward is the length score of the sampled completions: reproduce it from the samples
     assert m2["reward/proxy_mean"] > 0
@@ -376,3 +385,13 @@ def test_preference_metrics_use_trl_names(tmp_path, setup):
     assert {"rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected"} <= keys
     assert {"logps/chosen", "logps/rejected"} <= keys
     assert not {"rewards/margin", "rewards/accuracy"} & keys
+
+
+def test_one_progress_switch(tmp_path):
+    """--no-progress (every stage's flag) and no_progress=True both set TrainingArguments' disable_tqdm."""
+    from llm.stages.train import CoPGConfig, parse_config
+
+    assert parse_config(["--preset", "tiny", "--run-dir", str(tmp_path), "--no-progress"]).disable_tqdm is True
+    assert parse_config(["--preset", "tiny", "--run-dir", str(tmp_path)]).disable_tqdm is False
+    assert CoPGConfig(preset="tiny", run_dir=str(tmp_path), no_progress=True).disable_tqdm is True
+    assert "no_progress" not in CoPGConfig(preset="tiny", run_dir=str(tmp_path)).to_dict()

@@ -19,7 +19,7 @@ from transformers import AutoModelForCausalLM
 from bandit.records import atomic_write_json
 from llm.data.corpus import load_eval_prompts
 from llm.data.offline import load_offline
-from llm.model.evaluation import evaluate_policy
+from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import load_reward, reward_of_dataset
 from llm.presets import get_preset, resolve
@@ -124,13 +124,15 @@ def run(cfg: EvalConfig) -> Path:
         [r["reference"] for r in rows],
         _reward(cfg),
         load_reward(cfg.run_dir, kind="gold"),
-        max_new_tokens=cfg.max_new_tokens,
-        temperature=cfg.temperature,
-        seed=cfg.seed,
-        batch_size=cfg.batch_size,
-        max_prompt_tokens=preset.max_prompt_tokens,
+        decoding=Decoding(
+            max_new_tokens=cfg.max_new_tokens,
+            temperature=cfg.temperature,
+            seed=cfg.seed,
+            batch_size=cfg.batch_size,
+            max_prompt_tokens=preset.max_prompt_tokens,
+            samples_per_prompt=cfg.samples_per_prompt,
+        ),
         beta=cfg.beta,
-        samples_per_prompt=cfg.samples_per_prompt,
         progress=not cfg.no_progress,
     )
     name = Path(cfg.model).parent.name if cfg.model else "sft"

@@ -8,6 +8,7 @@ accumulation, mixed precision, checkpoints, --resume and several GPUs come from 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -43,14 +44,18 @@ def short_help() -> str:
     ``--help-all`` prints every option, the inherited ``transformers.TrainingArguments`` ones included.
     """
     fields = CoPGConfig.__dataclass_fields__
+    stored = {f.name for f in dataclasses.fields(CoPGConfig)}
     lines = [f"usage: {_PROG} [--preset NAME] [--method NAME] [--beta β] [options]", "", (__doc__ or "").strip(), ""]
     lines += ["methods (--method):"] + [f"  {name:<10} {m.summary}" for name, m in METHODS.items()] + [""]
     lines.append("options (a preset value fills every option left unset; --help-all lists TrainingArguments too):")
     for name in CoPGConfig.__annotations__:
+        if name not in stored:
+            continue  # the InitVar aliases method and no_progress: their flags are listed with their fields
         help_text = fields[name].metadata.get("help", "")
         if help_text.startswith("(recorded"):
             continue
-        flag = "--loss-type, --method" if name == "loss_type" else f"--{name.replace('_', '-')}"
+        flags = {"loss_type": "--loss-type, --method", "disable_tqdm": "--no-progress, --disable-tqdm"}
+        flag = flags.get(name, f"--{name.replace('_', '-')}")
         lines.append(f"  {flag:<28} {help_text}")
     return "\n".join(lines + ["", _EXAMPLES])
 

@@ -166,7 +166,13 @@ class CoPGConfig(TrainingArguments):
         default="auto",
         metadata={"help": "auto (bf16 autocast on a CUDA GPU that supports it, else fp32) | fp32 | bf16 | fp16."},
     )
-    no_progress: bool = field(default=False, metadata={"help": "Turn progress bars off (sets disable_tqdm)."})
+    disable_tqdm: bool = field(
+        default=False,
+        metadata={
+            "help": "Turn progress bars off (TrainingArguments' option; --no-progress as in every stage).",
+            "aliases": ["--no-progress"],
+        },
+    )
     log_to_stdout: bool = field(
         default=True,
         metadata={
@@ -202,6 +208,8 @@ class CoPGConfig(TrainingArguments):
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep every dataset column (required)."})
     method: InitVar[str | None] = None
     """The lab's name of ``loss_type`` (``CoPGConfig(method="dpo")`` = ``CoPGConfig(loss_type="dpo")``); not stored."""
+    no_progress: InitVar[bool | None] = None
+    """``no_progress=True`` = ``disable_tqdm=True`` (the name every stage config uses); not stored."""
     # computed at runtime
     logps_reduction: str = field(
         default="sum",
@@ -211,7 +219,7 @@ class CoPGConfig(TrainingArguments):
         },
     )
 
-    def __post_init__(self, method: str | None = None) -> None:
+    def __post_init__(self, method: str | None = None, no_progress: bool | None = None) -> None:
         fn = "CoPGConfig"
         if method is not None:
             self.loss_type = method
@@ -259,7 +267,7 @@ class CoPGConfig(TrainingArguments):
             self.output_dir = str(Path(self.run_dir) / "train" / name)
         if self.eval_prompts == 0:
             self.eval_strategy = "no"
-        if self.no_progress:
+        if no_progress:
             self.disable_tqdm = True
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False  # nothing to pin to (avoids a DataLoader warning on CPU)

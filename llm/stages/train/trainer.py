@@ -32,7 +32,7 @@ from bandit.progress import LineProgress
 from bandit.records import atomic_write_json
 from llm.data.batching import collate
 from llm.methods import LossInputs, gather, get_method
-from llm.model.evaluation import evaluate_policy
+from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.generation import generate
 from llm.model.logprobs import sequence_logps
 from llm.model.models import freeze_lower_blocks
@@ -346,13 +346,15 @@ class CoPGTrainer(Trainer):
             [r.get("reference", "") for r in rows],
             reward_fn=self.reward_fn,
             gold_fn=self.gold_fn,
-            max_new_tokens=self._max_new_tokens(),
-            temperature=args.eval_temperature,
-            seed=args.eval_seed,
-            batch_size=args.eval_generation_batch,
-            max_prompt_tokens=args.max_prompt_tokens,
+            decoding=Decoding(
+                max_new_tokens=self._max_new_tokens(),
+                temperature=args.eval_temperature,
+                seed=args.eval_seed,
+                batch_size=args.eval_generation_batch,
+                max_prompt_tokens=args.max_prompt_tokens,
+                samples_per_prompt=args.eval_samples_per_prompt,
+            ),
             beta=args.beta,
-            samples_per_prompt=args.eval_samples_per_prompt,
         )
         metrics["time/eval_s"] = time.time() - t0
         metrics["eval/prompts"] = len(rows)  # curve points may use the selection split only (eval_curve_prompts)
