@@ -22,9 +22,10 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+import tyro
 
 from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, prepare_output_dir
@@ -36,7 +37,7 @@ from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import REWARD_KINDS, load_reward, reward_of_dataset
 from llm.plots import figure_names, make_figures, summarise
-from llm.presets import get_preset
+from llm.presets import get_preset, preset_help
 from llm.run import MAIN, RunPaths, UserError, cli_errors, quiet_transformers
 from llm.stages import reward, sample, sft
 from llm.stages.train import CoPGConfig, train
@@ -48,8 +49,7 @@ __all__ = ["PipelineConfig", "Plan", "plan", "JobContext", "TrainJob", "run_pipe
 class PipelineConfig:
     """Run part 1, a β sweep × seeds of the alignment methods and an off-policy sweep, evaluation and the figures."""
 
-    preset: str = "small"
-    """Preset: tiny | small | gpt2 | smollm2 | smollm2-gpu (model, data and training budgets)."""
+    preset: Annotated[str, tyro.conf.arg(help=preset_help("model, data and training budgets."))] = "small"
     run_dir: str | None = None
     """Run directory; default runs/<preset>."""
     figures: str | None = None
@@ -539,7 +539,6 @@ def report(summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm pipeline``: the whole chain and the figures."""
-    import tyro
 
     @cli_errors
     def _run() -> int:

@@ -25,6 +25,7 @@ __all__ = [
     "Preset",
     "TrainBudget",
     "get_preset",
+    "preset_help",
     "resolve",
 ]  # + PRESETS (a dict)
 
@@ -421,6 +422,11 @@ def resolve(config: Any, aliases: Mapping[str, str] | None = None) -> Any:
                 value = table[key]
                 setattr(config, f.name, tuple(value) if isinstance(value, list) else value)
     return config
+
+
+def preset_help(what: str) -> str:
+    """``--preset`` help text with the preset names read from :data:`PRESETS` (no list to keep in sync)."""
+    return f"Preset ({' | '.join(PRESETS)}): {what}"
 
 
 def get_preset(name: str) -> Preset:

@@ -25,10 +25,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+import tyro
 
 from bandit.records import atomic_write_json, to_jsonable
-from llm.presets import resolve
+from llm.presets import preset_help, resolve
 
 __all__ = [
     "MAIN",
@@ -59,8 +61,9 @@ class StageConfig:
     ``PRESET_ALIASES`` where the stage's option and the preset's field are named differently.
     """
 
-    preset: str = "small"
-    """Preset (tiny, small, gpt2, smollm2, smollm2-gpu): every option left unset takes its value (llm/presets.py)."""
+    preset: Annotated[
+        str, tyro.conf.arg(help=preset_help("every option left unset takes its value (llm/presets.py)."))
+    ] = "small"
     run_dir: str | None = None
     """Run directory holding every stage's outputs; default runs/<preset>."""
     force: bool = False
@@ -253,7 +256,5 @@ class Stage:
 
     def main(self, argv: list[str] | None, doc: str | None) -> int:
         """``python -m llm <name>``: parse ``argv`` with tyro (field docstrings become ``--help``) and ``run``."""
-        import tyro
-
         self.run(tyro.cli(self.config_cls, args=argv, description=doc, prog=f"python -m llm {self.name}"))
         return 0

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import tyro
 from transformers import AutoModelForCausalLM
@@ -22,7 +22,7 @@ from llm.data.offline import load_offline
 from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import load_reward, reward_of_dataset
-from llm.presets import get_preset, resolve
+from llm.presets import get_preset, preset_help, resolve
 from llm.run import RunPaths, cli_errors
 
 __all__ = ["EvalConfig", "run", "main"]
@@ -41,8 +41,14 @@ class EvalConfig:
     """Run directory with part 1's outputs (sft/model, reward/model, corpus/valid.jsonl); default runs/<preset>."""
     model: str | None = None
     """Policy directory (save_pretrained), e.g. <output_dir>/final of a train run; default: the SFT model π_ref."""
-    preset: str | None = None
-    """Preset (length budgets, evaluation protocol); default: the one <run_dir>/config/sft.json names, else small."""
+    preset: Annotated[
+        str | None,
+        tyro.conf.arg(
+            help=preset_help(
+                "length budgets, evaluation protocol; default: the one <run_dir>/config/sft.json names, else small."
+            )
+        ),
+    ] = None
     split: str = "valid"
     """Corpus split of the prompts (the reward model never saw valid)."""
     n_prompts: int | None = None
