@@ -39,7 +39,7 @@ from llm.model.rewards import REWARD_KINDS, load_reward, reward_of_dataset
 from llm.plots import figure_names, make_figures, summarise
 from llm.presets import get_preset, preset_help
 from llm.run import MAIN, RunPaths, UserError, cli_errors, quiet_transformers
-from llm.stages import reward, sample, sft
+from llm.stages import reward_model, sample, sft
 from llm.stages.train import CoPGConfig, train
 
 __all__ = ["PipelineConfig", "Plan", "plan", "JobContext", "TrainJob", "run_pipeline", "report", "main"]
@@ -209,7 +209,7 @@ def run_part1(cfg: PipelineConfig, p: Plan, times: dict[str, float]) -> None:
         ("corpus", lambda: corpus.run(corpus.CorpusConfig(**common))),
         ("tokenizer", lambda: tokenizer.run(tokenizer.TokenizerConfig(**common))),
         ("sft", lambda: sft.run(sft.SFTConfig(**threaded))),
-        ("reward", lambda: reward.run(reward.RewardConfig(**threaded))),
+        ("reward", lambda: reward_model.run(reward_model.RewardConfig(**threaded))),
         ("sample", lambda: sample.run(sample.SampleConfig(**rewarded))),
     ]
     for name, run in stages:

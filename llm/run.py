@@ -8,8 +8,8 @@ One run directory (default ``runs/<preset>``) holds every output of the chain::
     sft/pretrained/            LM-pretrained model, the resume point of sft     (llm.stages.sft)
     sft/model/                 π_ref: SFT model (safetensors) + tokenizer       (llm.stages.sft)
     sft/metrics.json           loss curves, held-out loss, samples before/after (llm.stages.sft)
-    reward/model/              learned reward model + tokenizer                 (llm.stages.reward)
-    reward/metrics.json        Bradley–Terry loss curve, pair accuracies        (llm.stages.reward)
+    reward/model/              learned reward model + tokenizer                 (llm.stages.reward_model)
+    reward/metrics.json        Bradley–Terry loss curve, pair accuracies        (llm.stages.reward_model)
     offline/train.jsonl        the rewarded offline dataset                     (llm.stages.sample)
 
 Every final file or directory is written through :mod:`bandit.records` (a temporary name in the same directory, then

@@ -34,7 +34,7 @@ PAPER = ["--temperatures", "0.7", "1.0", "--include-human", "True", "--reward", 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from llm.data import corpus, tokenizer
-    from llm.stages import reward, sample, sft
+    from llm.stages import reward_model, sample, sft
 
     rd = tmp_path_factory.mktemp("tiny_run")
     common = ["--preset", "tiny", "--run-dir", str(rd), "--no-progress"]
@@ -42,7 +42,7 @@ def run_dir(tmp_path_factory):
     assert tokenizer.main(common) == 0
     assert sft.main([*common, "--sft-steps", "40"]) == 0
     # gold labels: the toy SFT's samples are too alike for the content reward to rank them
-    assert reward.main([*common, "--rm-steps", "40", "--labels", "gold", "--include-human"]) == 0
+    assert reward_model.main([*common, "--rm-steps", "40", "--labels", "gold", "--include-human"]) == 0
     # the paper's setting (learned RM, heterogeneous μ: two temperatures + the human reference) as offline/train.jsonl
     assert sample.main([*common, *PAPER]) == 0
     # the default reward (content, standardised) as a second named dataset
@@ -289,10 +289,10 @@ def test_eval_stage_evaluates_pi_ref_by_default(run_dir, tmp_path):
     """`python -m llm eval --run-dir R` (no --model) evaluates the SFT policy π_ref: its KL to π_ref is exactly 0."""
     import json
 
-    from llm.stages import evaluate
+    from llm.stages import eval_policy
 
     out = tmp_path / "sft_eval.json"
     args = ["--run-dir", str(run_dir), "--preset", "tiny", "--n-prompts", "2", "--no-progress", "--out", str(out)]
-    assert evaluate.main(args) == 0
+    assert eval_policy.main(args) == 0
     metrics = json.loads(out.read_text())["metrics"]
     assert metrics["policy/kl_exact"] == pytest.approx(0.0, abs=1e-6)

@@ -17,7 +17,7 @@ KL(π‖π_ref) is estimated on those samples, only when T = 1 (then y ~ π exac
 Both sum over the sampled token ids of the completion (not its re-tokenised text) and the EOS that ended it; a
 completion truncated at ``max_new_tokens`` has no EOS and sums over its tokens only (as everywhere in the lab).
 
-The ``eval`` stage (``llm.stages.evaluate``) runs it from the command line; the trainer and the pipeline call it.
+The ``eval`` stage (``llm.stages.eval_policy``) runs it from the command line; the trainer and the pipeline call it.
 """
 
 from __future__ import annotations
