@@ -45,7 +45,7 @@ from llm.stages.train import CoPGConfig, train
 __all__ = ["PipelineConfig", "Plan", "plan", "JobContext", "TrainJob", "run_pipeline", "report", "main"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """Run part 1, a β sweep × seeds of the alignment methods and an off-policy sweep, evaluation and the figures."""
 

@@ -420,7 +420,8 @@ def resolve(config: Any, aliases: Mapping[str, str] | None = None) -> Any:
             key = aliases.get(f.name, f.name)
             if key in table:
                 value = table[key]
-                setattr(config, f.name, tuple(value) if isinstance(value, list) else value)
+                # object.__setattr__: frozen stage configs are completed here, inside their __post_init__
+                object.__setattr__(config, f.name, tuple(value) if isinstance(value, list) else value)
     return config
 
 

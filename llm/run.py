@@ -53,9 +53,11 @@ class UserError(ValueError):
     """A user mistake (bad path, malformed input, missing stage output): the CLI prints it on one line and exits 2."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class StageConfig:
     """The fields every cached stage of the chain shares; a stage config subclasses it and adds its own.
+
+    Frozen: a stage's ``run(config)`` cannot change what it was given; ``__post_init__`` completes the config once.
 
     Every field of a subclass left ``None`` takes its preset's value (:func:`llm.presets.resolve`), under the name in
     ``PRESET_ALIASES`` where the stage's option and the preset's field are named differently.

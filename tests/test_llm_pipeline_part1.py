@@ -296,3 +296,16 @@ def test_eval_stage_evaluates_pi_ref_by_default(run_dir, tmp_path):
     assert eval_policy.main(args) == 0
     metrics = json.loads(out.read_text())["metrics"]
     assert metrics["policy/kl_exact"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_stage_configs_are_frozen_and_completed_from_the_preset(tmp_path):
+    """A stage config is filled from its preset once (in __post_init__) and cannot be changed by the stage after."""
+    import dataclasses
+
+    from llm.presets import get_preset
+    from llm.stages.sample import SampleConfig
+
+    cfg = SampleConfig(preset="tiny", run_dir=str(tmp_path), temperatures=[0.7, 1.0])
+    assert cfg.max_new_tokens == get_preset("tiny").max_completion_tokens and cfg.temperatures == (0.7, 1.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.max_new_tokens = 1

@@ -137,7 +137,7 @@ def load_tokenizer(path: str | os.PathLike) -> Any:
     return finish_tokenizer(AutoTokenizer.from_pretrained(str(path)))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TokenizerConfig(StageConfig):
     """Prepare the tokenizer of a run."""
 

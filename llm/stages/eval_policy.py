@@ -33,7 +33,7 @@ __all__ = ["EvalConfig", "run", "main"]
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class EvalConfig:
     """Evaluate a policy (default: the SFT model π_ref) on held-out prompts of a run directory."""
 
@@ -74,7 +74,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         if self.preset is None:
-            self.preset = _preset_of(self.run_dir) if self.run_dir else "small"
+            object.__setattr__(self, "preset", _preset_of(self.run_dir) if self.run_dir else "small")
         resolve(self, _EVAL_ALIASES)
 
 

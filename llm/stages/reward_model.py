@@ -73,7 +73,7 @@ def gold_preference_pairs(gold: list[list[float]], margin: float = 0.05) -> list
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RewardConfig(StageConfig):
     """Train the Bradley–Terry reward model on gold-labelled preference pairs of sampled summaries."""
 
@@ -112,7 +112,7 @@ class RewardConfig(StageConfig):
 
         super().__post_init__()  # every None field from the preset
         if self.valid_prompts is None:
-            self.valid_prompts = max(self.rm_prompts // 4, 8)
+            object.__setattr__(self, "valid_prompts", max(self.rm_prompts // 4, 8))
         if self.labels not in ("content", "gold"):
             raise UserError(f"RewardConfig: --labels must be content or gold, got {self.labels!r}")
         if self.rm_samples + int(self.include_human) < 2:

@@ -47,7 +47,7 @@ from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 __all__ = ["SampleConfig", "build_offline_dataset", "main", "STAGE", "run"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class SampleConfig(StageConfig):
     """Sample k completions per prompt from behaviour policies and score them (the offline dataset)."""
 
@@ -86,7 +86,7 @@ class SampleConfig(StageConfig):
     def __post_init__(self) -> None:
 
         super().__post_init__()  # every None field from the preset
-        self.temperatures = tuple(self.temperatures)
+        object.__setattr__(self, "temperatures", tuple(self.temperatures))
         if any(not t > 0 for t in self.temperatures):
             raise UserError(
                 f"SampleConfig: temperatures must be > 0 (μ_T must have full support), got {self.temperatures}"
@@ -96,7 +96,7 @@ class SampleConfig(StageConfig):
         if self.reward not in REWARD_KINDS:
             raise UserError(f"SampleConfig: --reward must be one of {', '.join(REWARD_KINDS)}, got {self.reward!r}")
         if self.reward_scale is not None:
-            self.reward_scale = tuple(float(v) for v in self.reward_scale)
+            object.__setattr__(self, "reward_scale", tuple(float(v) for v in self.reward_scale))
             if len(self.reward_scale) != 2 or not self.reward_scale[1] > 0:
                 raise UserError(f"SampleConfig: --reward-scale takes MEAN STD with STD > 0, got {self.reward_scale}")
 

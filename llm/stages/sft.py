@@ -44,7 +44,7 @@ from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 __all__ = ["SFTConfig", "pack_documents", "lm_loss", "sft_loss", "heldout_sft_loss", "run_sft", "main", "STAGE", "run"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class SFTConfig(StageConfig):
     """Pretrain (preset architectures) and fine-tune the reference policy π_ref."""
 

@@ -40,7 +40,7 @@ from llm.data.corpus.man import collect as collect_man
 from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class CorpusConfig(StageConfig):
     """Build the (document, summary) corpus of a run."""
 
