@@ -20,13 +20,13 @@ STAGES = {
     "corpus": ("llm.data.corpus", "build the (document, summary) corpus from man pages and docstrings, or load JSONL"),
     "tokenizer": ("llm.data.tokenizer", "prepare the GPT-2 BPE or train a local byte-level BPE"),
     "sft": ("llm.stages.sft", "language-model pretraining + supervised fine-tuning -> the reference policy"),
-    "reward": ("llm.stages.reward", "train the Bradley-Terry reward model on gold-labelled pairs"),
+    "reward": ("llm.stages.reward_model", "train the Bradley-Terry reward model on gold-labelled pairs"),
     "sample": (
         "llm.stages.sample",
         "build the rewarded offline dataset (completions, rewards, ref/behaviour log-probs)",
     ),
     "train": ("llm.stages.train", "CoPG / IPO / DPO / PG training on the offline dataset (accelerate)"),
-    "eval": ("llm.stages.evaluate", "generate on held-out prompts, score with proxy and gold rewards, estimate KL"),
+    "eval": ("llm.stages.eval_policy", "generate on held-out prompts, score with proxy and gold rewards, estimate KL"),
     "pipeline": ("llm.pipeline", "run every stage end to end and draw the figures"),
     "bridge": ("llm.bridge.experiment", "exact bridge: an enumerable task, every method vs the bandit lab's theory"),
 }

@@ -14,6 +14,7 @@ reward per method at its best β, KL reached, gold score, paired differences wit
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import multiprocessing
 import shlex
@@ -21,9 +22,10 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+import tyro
 
 from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, prepare_output_dir
@@ -31,34 +33,23 @@ from llm.data import corpus, tokenizer
 from llm.data.corpus import SPLITS, content_hash, load_eval_prompts
 from llm.data.offline import load_offline
 from llm.methods import METHODS
-from llm.model.evaluation import evaluate_policy
+from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import REWARD_KINDS, load_reward, reward_of_dataset
-from llm.plots import MAIN, figure_names, make_figures, summarise
-from llm.presets import get_preset
-from llm.run import RunPaths, UserError, cli_errors, quiet_transformers
-from llm.stages import reward, sample, sft
+from llm.plots import figure_names, make_figures, summarise
+from llm.presets import get_preset, preset_help
+from llm.run import MAIN, RunPaths, UserError, cli_errors, quiet_transformers
+from llm.stages import reward_model, sample, sft
 from llm.stages.train import CoPGConfig, train
 
-__all__ = ["PipelineConfig", "run_pipeline", "report", "main"]
-
-# Part 1, in order: each stage's command-line entry point (each skips work whose outputs exist unless --force).
-PART1_STAGES = {
-    "corpus": corpus.main,
-    "tokenizer": tokenizer.main,
-    "sft": sft.main,
-    "reward": reward.main,
-    "sample": sample.main,
-}
-THREADED = ("sft", "reward", "sample")  # the part-1 stages with a --threads option
+__all__ = ["PipelineConfig", "Plan", "plan", "JobContext", "TrainJob", "run_pipeline", "report", "main"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """Run part 1, a β sweep × seeds of the alignment methods and an off-policy sweep, evaluation and the figures."""
 
-    preset: str = "small"
-    """Preset: tiny | small | gpt2 | smollm2 | smollm2-gpu (model, data and training budgets)."""
+    preset: Annotated[str, tyro.conf.arg(help=preset_help("model, data and training budgets."))] = "small"
     run_dir: str | None = None
     """Run directory; default runs/<preset>."""
     figures: str | None = None
@@ -150,95 +141,219 @@ def compare_artefacts(artefacts: dict[str, Any], previous_json: Path) -> bool | 
     return False
 
 
-def _behaviour_args(spec: str, k: int) -> list[str]:
-    """``python -m llm sample`` arguments of the off-policy behaviour ``spec`` (``T<x>`` or ``human``), k columns."""
+def _behaviour(spec: str, k: int) -> dict[str, Any]:
+    """``SampleConfig`` fields of the off-policy behaviour ``spec`` (``T<x>`` or ``human``) with k columns."""
     if spec == "human":
-        return ["--temperatures", *["1.0"] * (k - 1), "--include-human", "True"]
+        return {"temperatures": (1.0,) * (k - 1), "include_human": True}
     if spec.startswith("T"):
         try:
             t = float(spec[1:])
         except ValueError:
             t = -1.0
         if t > 0:
-            return ["--temperatures", *[f"{t:g}"] * k, "--include-human", "False"]
+            return {"temperatures": (t,) * k, "include_human": False}
     raise UserError(f"pipeline: off-policy behaviour {spec!r} is not T<temperature> (e.g. T1.3) or 'human'")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What the pipeline will run, resolved once from its config and preset."""
+
+    run_dir: str
+    figures: str
+    methods: tuple[str, ...]
+    betas: dict[str, tuple[float, ...]]
+    seeds: tuple[int, ...]
+    offpolicy: tuple[str, ...]
+    budget: dict[str, Any]
+    part1_threads: int
+
+
+def plan(cfg: PipelineConfig) -> Plan:
+    """Check the pipeline's options against the preset (one-line errors) and resolve every default."""
+    preset = get_preset(cfg.preset)
+    if cfg.reward not in REWARD_KINDS:
+        raise UserError(f"pipeline: --reward must be one of {', '.join(REWARD_KINDS)}, got {cfg.reward!r}")
+    if cfg.part1_threads is not None and cfg.part1_threads < 0:
+        raise UserError(f"pipeline: --part1-threads must be ≥ 0 (0 = torch's default), got {cfg.part1_threads}")
+    if cfg.workers < 1:
+        raise UserError(f"pipeline: --workers must be ≥ 1, got {cfg.workers}")
+    run_dir = cfg.run_dir or f"runs/{cfg.preset}"
+    methods = tuple(cfg.methods or preset.sweeps)
+    offpolicy = tuple(preset.offpolicy if cfg.offpolicy is None else cfg.offpolicy)
+    for m in methods + tuple(preset.offpolicy_methods if offpolicy else ()):
+        if m not in METHODS:
+            raise UserError(f"pipeline: unknown method {m!r}; choose from {', '.join(METHODS)}")
+    budget = dataclasses.asdict(preset.train)
+    if cfg.max_steps:
+        budget.update(max_steps=cfg.max_steps, save_steps=cfg.max_steps, eval_steps=max(1, cfg.max_steps // 4))
+    return Plan(
+        run_dir=run_dir,
+        figures=cfg.figures or str(Path(run_dir) / "figures"),
+        methods=methods,
+        betas={m: tuple(cfg.betas or preset.sweeps.get(m, (0.1,))) for m in methods},
+        seeds=tuple(range(cfg.seeds if cfg.seeds is not None else preset.seeds)),
+        offpolicy=offpolicy,
+        budget=budget,
+        part1_threads=cfg.part1_threads if cfg.part1_threads is not None else cfg.workers,
+    )
+
+
+def run_part1(cfg: PipelineConfig, p: Plan, times: dict[str, float]) -> None:
+    """Part 1: each stage's ``run`` on its config (cached stages are reused unless --force), then the off-policy
+    datasets on the main dataset's reward scale (so β means the same on every dataset)."""
+    common = dict(preset=cfg.preset, run_dir=p.run_dir, force=cfg.force, no_progress=cfg.no_progress)
+    threaded = dict(common, threads=p.part1_threads)
+    rewarded = dict(threaded, reward=cfg.reward, allow_weak_rm=cfg.allow_weak_rm)
+    stages = [
+        ("corpus", lambda: corpus.run(corpus.CorpusConfig(**common))),
+        ("tokenizer", lambda: tokenizer.run(tokenizer.TokenizerConfig(**common))),
+        ("sft", lambda: sft.run(sft.SFTConfig(**threaded))),
+        ("reward", lambda: reward_model.run(reward_model.RewardConfig(**threaded))),
+        ("sample", lambda: sample.run(sample.SampleConfig(**rewarded))),
+    ]
+    for name, run in stages:
+        if name == "reward" and cfg.reward != "rm":
+            continue  # the reward model is trained only where it is the reward
+        t0 = time.time()
+        print(f"[pipeline] ── {name}", flush=True)
+        run()
+        times[name] = time.time() - t0
+    stats = json.loads(RunPaths(p.run_dir).offline_stats(MAIN).read_text(encoding="utf-8"))
+    scale = (stats["reward_scale"]["mean"], stats["reward_scale"]["std"])
+    t0 = time.time()
+    for spec in p.offpolicy:
+        print(f"[pipeline] ── sample μ = {spec}", flush=True)
+        sample.run(sample.SampleConfig(**rewarded, **_behaviour(spec, stats["k"]), dataset=spec, reward_scale=scale))
+    if p.offpolicy:
+        times["sample_offpolicy"] = time.time() - t0
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Training jobs (run in this process or in worker processes: every job depends only on its own spec)
 # ----------------------------------------------------------------------------------------------------------------
 
-_STATE: dict[str, Any] = {}
+
+@dataclasses.dataclass(frozen=True)
+class JobContext:
+    """What every training job shares, by name: loaded once per process by :func:`shared`."""
+
+    run_dir: str
+    preset: str
+    datasets: tuple[str, ...]
+    eval_prompts: int
+    threads: int
 
 
-def _load_state(run_dir: str, preset: str, datasets: list[str], eval_n: int, threads: int) -> None:
-    """What every job shares, loaded once per process: π_ref, tokenizer, datasets, evaluation prompts, rewards."""
-    if threads:
-        torch.set_num_threads(threads)
+@dataclasses.dataclass(frozen=True)
+class Shared:
+    """The loaded objects of a :class:`JobContext`: π_ref, tokenizer, datasets, evaluation prompts, rewards."""
+
+    tokenizer: Any
+    ref: torch.nn.Module
+    rows: dict[str, list[dict]]
+    eval_rows: list[dict]
+    reward: Any
+    gold: Any
+
+
+@functools.lru_cache(maxsize=1)
+def shared(ctx: JobContext) -> Shared:
+    """Load what the jobs of ``ctx`` share, once per process (a worker keeps it for all its jobs)."""
+    if ctx.threads:
+        torch.set_num_threads(ctx.threads)
     quiet_transformers()  # a worker process: no per-load progress bars between the [eval] lines
-    paths = RunPaths(run_dir)
-    tokenizer, ref = load_policy(run_dir)
+    paths = RunPaths(ctx.run_dir)
+    tok, ref = load_policy(ctx.run_dir)
     ref.requires_grad_(False)
-    rows = {d: load_offline(paths.require(paths.offline_named(d), "sample")) for d in datasets}
-    _STATE.update(
-        run_dir=run_dir,
-        preset=preset,
-        tokenizer=tokenizer,
+    rows = {d: load_offline(paths.require(paths.offline_named(d), "sample")) for d in ctx.datasets}
+    return Shared(
+        tokenizer=tok,
         ref=ref,
         rows=rows,
-        eval_rows=load_eval_prompts(run_dir, split="valid", n=eval_n),
-        reward=reward_of_dataset(run_dir, rows[MAIN]),  # one unit for every run: the main dataset's scale
-        gold=load_reward(run_dir, kind="gold"),
+        eval_rows=load_eval_prompts(ctx.run_dir, split="valid", n=ctx.eval_prompts),
+        reward=reward_of_dataset(ctx.run_dir, rows[MAIN]),  # one unit for every run: the main dataset's scale
+        gold=load_reward(ctx.run_dir, kind="gold"),
     )
 
 
-def _job_dir(run_dir: str, job: dict) -> Path:
-    return Path(run_dir) / "train" / job["dataset"] / f"{job['method']}_beta{job['beta']:g}_seed{job['seed']}"
+@dataclasses.dataclass(frozen=True)
+class TrainJob:
+    """One alignment run: a method at one β and seed on one offline dataset, with the preset's train budget."""
+
+    method: str
+    beta: float
+    seed: int
+    dataset: str
+    part: str  # beta_sweep | offpolicy (the figure it serves first)
+    budget: dict[str, Any]
+
+    def key(self) -> tuple:
+        return (self.method, self.beta, self.seed, self.dataset)
+
+    def record(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def out_dir(self, run_dir: str) -> Path:
+        return Path(run_dir) / "train" / self.dataset / f"{self.method}_beta{self.beta:g}_seed{self.seed}"
 
 
-def _run_job(job: dict) -> dict:
-    """Train one (method, β, seed, dataset) and return its evaluation records; reuses a finished identical job."""
-    st = _STATE
-    out = _job_dir(st["run_dir"], job)
+def run_job(ctx: JobContext, job: TrainJob) -> dict:
+    """Train one job and return its evaluation records; reuses a finished identical job."""
+    out, record = job.out_dir(ctx.run_dir), job.record()
     done = out / "job.json"
     if done.exists():
         prev = json.loads(done.read_text(encoding="utf-8"))
-        if prev.get("job") == job:
-            return {**job, "eval": prev["eval"], "wall_clock_s": prev["wall_clock_s"], "reused": True}
+        if prev.get("job") == record:
+            return {**record, "eval": prev["eval"], "wall_clock_s": prev["wall_clock_s"], "reused": True}
     t0 = time.time()
-    _, policy = load_policy(st["run_dir"])
+    st = shared(ctx)
+    _, policy = load_policy(ctx.run_dir)
     tcfg = CoPGConfig(
-        **{
-            **job["budget"],
-            "preset": st["preset"],
-            "run_dir": st["run_dir"],
-            "output_dir": str(out),
-            "method": job["method"],
-            "beta": float(job["beta"]),
-            "seed": job["seed"],
-            "eval_at_start": False,
-            "save_strategy": "no",
-            "save_final": False,
-            "no_progress": True,
-            "log_to_stdout": False,
-        }
+        **job.budget,
+        preset=ctx.preset,
+        run_dir=ctx.run_dir,
+        output_dir=str(out),
+        loss_type=job.method,
+        beta=float(job.beta),
+        seed=job.seed,
+        eval_at_start=False,
+        save_strategy="no",
+        save_final=False,
+        disable_tqdm=True,
+        log_to_stdout=False,
     )
     res = train(
         tcfg,
         model=policy,
-        ref_model=st["ref"],
-        tokenizer=st["tokenizer"],
-        train_rows=st["rows"][job["dataset"]],
-        eval_rows=st["eval_rows"],
-        reward_fn=st["reward"],
-        gold_fn=st["gold"],
+        ref_model=st.ref,
+        tokenizer=st.tokenizer,
+        train_rows=st.rows[job.dataset],
+        eval_rows=st.eval_rows,
+        reward_fn=st.reward,
+        gold_fn=st.gold,
     )
-    record = {"job": job, "eval": res["eval"], "wall_clock_s": time.time() - t0}
-    atomic_write_json(done, record)  # written last: its presence marks a finished job (resume skips it)
-    return {**job, "eval": res["eval"], "wall_clock_s": record["wall_clock_s"], "reused": False}
+    result = {"job": record, "eval": res["eval"], "wall_clock_s": time.time() - t0}
+    atomic_write_json(done, result)  # written last: its presence marks a finished job (resume skips it)
+    return {**record, "eval": res["eval"], "wall_clock_s": result["wall_clock_s"], "reused": False}
 
 
-def _run_jobs(jobs: list[dict], workers: int, init: tuple, progress: bool) -> list[dict]:
+def make_jobs(cfg: PipelineConfig, p: Plan) -> list[TrainJob]:
+    """Every method × β × seed on the main dataset, then the off-policy sweep; a run both parts need appears once."""
+    preset = get_preset(cfg.preset)
+    specs = [(m, b, s, MAIN, "beta_sweep") for m in p.methods for b in p.betas[m] for s in p.seeds]
+    for spec in p.offpolicy:
+        specs += [(m, preset.offpolicy_beta, s, spec, "offpolicy") for m in preset.offpolicy_methods for s in p.seeds]
+    if p.offpolicy and "pg" in preset.offpolicy_methods:  # naive PG on π_ref's own samples: the on-policy end
+        specs += [("pg", preset.offpolicy_beta, s, MAIN, "offpolicy") for s in p.seeds]
+    unique: dict[tuple, TrainJob] = {}
+    for m, b, s, d, part in specs:  # the β sweep's copy of a run serves the off-policy sweep too
+        job = TrainJob(method=m, beta=float(b), seed=s, dataset=d, part=part, budget=p.budget)
+        unique.setdefault(job.key(), job)
+    return list(unique.values())
+
+
+def run_jobs(ctx: JobContext, jobs: list[TrainJob], workers: int, progress: bool) -> list[dict]:
     """Every job, in ``workers`` processes (1 = here); results in the order of ``jobs``, one line per finished job."""
     results: list[dict | None] = [None] * len(jobs)
     bar = progress_bar(total=len(jobs), desc="alignment runs", disable=not progress)
@@ -259,96 +374,25 @@ def _run_jobs(jobs: list[dict], workers: int, init: tuple, progress: bool) -> li
         )
 
     if workers <= 1:
-        if _STATE.get("run_dir") != init[0]:  # loaded already for π_ref's evaluation: not twice
-            _load_state(*init)
         for i, job in enumerate(jobs):
-            done(i, _run_job(job))
+            done(i, run_job(ctx, job))
     else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_load_state, initargs=init) as ex:
-            futures = {ex.submit(_run_job, job): i for i, job in enumerate(jobs)}
+        shared.cache_clear()  # the workers load their own copies
+        ctx_spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx_spawn) as ex:
+            futures = {ex.submit(run_job, ctx, job): i for i, job in enumerate(jobs)}
             for f in as_completed(futures):
                 done(futures[f], f.result())
     bar.close()
     return [r for r in results if r is not None]
 
 
-def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
-    """Run every stage; returns ``{"times": {stage: s}, "summary": the comparison, "config": ...}``."""
-    preset = get_preset(cfg.preset)
-    if cfg.reward not in REWARD_KINDS:
-        raise UserError(f"pipeline: --reward must be one of {', '.join(REWARD_KINDS)}, got {cfg.reward!r}")
-    if cfg.part1_threads is not None and cfg.part1_threads < 0:
-        raise UserError(f"pipeline: --part1-threads must be ≥ 0 (0 = torch's default), got {cfg.part1_threads}")
-    if cfg.workers < 1:
-        raise UserError(f"pipeline: --workers must be ≥ 1, got {cfg.workers}")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    run_dir = cfg.run_dir or f"runs/{cfg.preset}"
-    figures = cfg.figures or str(Path(run_dir) / "figures")
-    paths = RunPaths(run_dir)
-    sweep = preset.sweeps
-    methods = list(cfg.methods or sweep)
-    seeds = list(range(cfg.seeds if cfg.seeds is not None else preset.seeds))
-    offpolicy = list(preset.offpolicy if cfg.offpolicy is None else cfg.offpolicy)
-    for m in methods + list(preset.offpolicy_methods if offpolicy else []):
-        if m not in METHODS:
-            raise UserError(f"pipeline: unknown method {m!r}; choose from {', '.join(METHODS)}")
-    betas = {m: tuple(cfg.betas or sweep.get(m, (0.1,))) for m in methods}
-    names = [f"{n}{ext}" for n in figure_names(bool(offpolicy)) for ext in (".json", ".png")]
-    replaced = prepare_output_dir(figures, names, cfg.replace_tracked, flag="--figures")  # before any work
-    times: dict[str, float] = {}
-    t_all = time.time()
-
-    # PLUMBING: part 1, each stage through its own CLI entry point (skips completed stages unless --force)
-    common = ["--preset", cfg.preset, "--run-dir", run_dir] + (["--no-progress"] if cfg.no_progress else [])
-    force = ["--force"] if cfg.force else []
-    p1_threads = cfg.part1_threads if cfg.part1_threads is not None else cfg.workers
-    if not cfg.skip_part1:
-        stages = {k: v for k, v in PART1_STAGES.items() if k != "reward" or cfg.reward == "rm"}
-        for stage, stage_main in stages.items():
-            t0 = time.time()
-            print(f"[pipeline] ── {stage}", flush=True)
-            extra = ["--reward", cfg.reward] + (["--allow-weak-rm"] if cfg.allow_weak_rm else [])
-            extra = (extra if stage == "sample" else []) + (
-                ["--threads", str(p1_threads)] if stage in THREADED else []
-            )
-            rc = stage_main(common + force + extra)
-            times[stage] = time.time() - t0
-            if rc:
-                raise UserError(f"pipeline: stage {stage} failed with exit code {rc} (its error is printed above)")
-        main_stats = json.loads(paths.offline_stats(MAIN).read_text(encoding="utf-8"))
-        scale = main_stats["reward_scale"]
-        k = main_stats["k"]
-        t0 = time.time()
-        for spec in offpolicy:  # the off-policy datasets: the main dataset's reward scale, so β means the same
-            print(f"[pipeline] ── sample μ = {spec}", flush=True)
-            args = _behaviour_args(spec, k) + ["--dataset", spec, "--reward", cfg.reward, "--threads", str(p1_threads)]
-            args += ["--reward-scale", repr(scale["mean"]), repr(scale["std"])] + (
-                ["--allow-weak-rm"] if cfg.allow_weak_rm else []
-            )
-            if sample.main(common + force + args):
-                raise UserError(
-                    f"pipeline: sampling the off-policy dataset {spec} failed (its error is printed above)"
-                )
-        if offpolicy:
-            times["sample_offpolicy"] = time.time() - t0
-
-    artefacts = part1_artefacts(paths, reward_model=cfg.reward == "rm")  # the RM counts only where it is the reward
-    compare_artefacts(artefacts, Path(figures) / "llm_best_beta.json")
-
-    budget = dataclasses.asdict(preset.train)
-    if cfg.max_steps:
-        budget.update(max_steps=cfg.max_steps, save_steps=cfg.max_steps, eval_steps=max(1, cfg.max_steps // 4))
-    ev = preset.eval
-    datasets = [MAIN] + offpolicy
-    init = (run_dir, cfg.preset, datasets, ev.prompts, 1 if cfg.workers > 1 else cfg.threads)
-
-    # π_ref's evaluation (step 0 of every curve), with the protocol every run uses
+def evaluate_reference(cfg: PipelineConfig, ctx: JobContext, times: dict[str, float]) -> tuple[dict, dict]:
+    """π_ref's evaluation (step 0 of every curve) with the protocol every run uses; returns (record, decoding)."""
+    preset, ev = get_preset(cfg.preset), get_preset(cfg.preset).eval
     t0 = time.time()
-    _load_state(*init)
-    eval_rows = _STATE["eval_rows"]
-    eval_kw = dict(
+    st = shared(ctx)
+    decoding = Decoding(
         max_new_tokens=preset.max_completion_tokens,
         temperature=ev.temperature,
         seed=ev.seed,
@@ -356,84 +400,77 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
         max_prompt_tokens=preset.max_prompt_tokens,
         samples_per_prompt=ev.samples_per_prompt,
     )
-    sft_metrics, sft_per_prompt, sft_samples = evaluate_policy(
-        _STATE["ref"],
-        _STATE["ref"],
-        _STATE["tokenizer"],
-        [r["prompt"] for r in eval_rows],
-        [r["reference"] for r in eval_rows],
-        _STATE["reward"],
-        _STATE["gold"],
-        **eval_kw,
+    eval_kw = dataclasses.asdict(decoding)
+    prompts, references = [r["prompt"] for r in st.eval_rows], [r["reference"] for r in st.eval_rows]
+    metrics, per_prompt, samples = evaluate_policy(
+        st.ref, st.ref, st.tokenizer, prompts, references, st.reward, st.gold, decoding=decoding
     )
-    sft = {"step": 0, **sft_metrics, "per_prompt": sft_per_prompt}
     atomic_write_json(
-        paths.root / "eval" / "sft.json",
-        {"metrics": sft_metrics, "per_prompt": sft_per_prompt, "samples": sft_samples, "decoding": eval_kw},
+        Path(ctx.run_dir) / "eval" / "sft.json",
+        {"metrics": metrics, "per_prompt": per_prompt, "samples": samples, "decoding": eval_kw},
     )
     times["eval_sft"] = time.time() - t0
     print(
-        f"[pipeline] π_ref: reward {sft_metrics['reward/proxy_mean']:+.3f} ± {sft_metrics['reward/proxy_sem']:.3f} "
-        f"(s.e. over {len(eval_rows)} prompts × {ev.samples_per_prompt} samples), within-prompt s.d. "
-        f"{sft_metrics.get('reward/within_prompt_sd', float('nan')):.3f}, gold "
-        f"{sft_metrics.get('reward/gold_mean', float('nan')):.3f} ({times['eval_sft']:.0f} s)",
+        f"[pipeline] π_ref: reward {metrics['reward/proxy_mean']:+.3f} ± {metrics['reward/proxy_sem']:.3f} "
+        f"(s.e. over {len(prompts)} prompts × {ev.samples_per_prompt} samples), within-prompt s.d. "
+        f"{metrics.get('reward/within_prompt_sd', float('nan')):.3f}, gold "
+        f"{metrics.get('reward/gold_mean', float('nan')):.3f} ({times['eval_sft']:.0f} s)",
         flush=True,
     )
-    if cfg.workers > 1:
-        _STATE.clear()  # the workers load their own copies
+    return {"step": 0, **metrics, "per_prompt": per_prompt}, eval_kw
 
-    # the jobs: every method × β × seed on the main dataset, then the off-policy sweep
-    jobs = [
-        {"method": m, "beta": float(b), "seed": s, "dataset": MAIN, "part": "beta_sweep"}
-        for m in methods
-        for b in betas[m]
-        for s in seeds
-    ]
-    for spec in offpolicy:
-        jobs += [
-            {"method": m, "beta": float(preset.offpolicy_beta), "seed": s, "dataset": spec, "part": "offpolicy"}
-            for m in preset.offpolicy_methods
-            for s in seeds
-        ]
-    if offpolicy and "pg" in preset.offpolicy_methods:  # naive PG on π_ref's own samples: the sweep's on-policy end
-        pg_beta = float(preset.offpolicy_beta)
-        jobs += [{"method": "pg", "beta": pg_beta, "seed": s, "dataset": MAIN, "part": "offpolicy"} for s in seeds]
-    unique: dict[str, dict] = {}
-    for j in jobs:  # a run needed by both parts is trained once (the β sweep's copy serves the off-policy sweep)
-        unique.setdefault(json.dumps({k: v for k, v in j.items() if k != "part"}, sort_keys=True), j)
-    jobs = list(unique.values())
-    for j in jobs:
-        j["budget"] = budget
-    print(
-        f"[pipeline] ── {len(jobs)} alignment runs × {budget['max_steps']} steps, {cfg.workers} worker(s)", flush=True
-    )
+
+def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
+    """Run every stage; returns ``{"times": {stage: s}, "summary": the comparison, "config": ...}``."""
+    p = plan(cfg)
+    preset = get_preset(cfg.preset)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    paths = RunPaths(p.run_dir)
+    names = [f"{n}{ext}" for n in figure_names(bool(p.offpolicy)) for ext in (".json", ".png")]
+    replaced = prepare_output_dir(p.figures, names, cfg.replace_tracked, flag="--figures")  # before any work
+    times: dict[str, float] = {}
+    t_all = time.time()
+    if not cfg.skip_part1:
+        run_part1(cfg, p, times)
+    artefacts = part1_artefacts(paths, reward_model=cfg.reward == "rm")  # the RM counts only where it is the reward
+    compare_artefacts(artefacts, Path(p.figures) / "llm_best_beta.json")
+
+    ev = preset.eval
+    threads = 1 if cfg.workers > 1 else cfg.threads
+    ctx = JobContext(p.run_dir, cfg.preset, (MAIN, *p.offpolicy), ev.prompts, threads)
+    sft_record, eval_kw = evaluate_reference(cfg, ctx, times)
+    n_eval = len(shared(ctx).eval_rows)
+    jobs = make_jobs(cfg, p)
+    print(f"[pipeline] ── {len(jobs)} alignment runs × {p.budget['max_steps']} steps, {cfg.workers} worker(s)")
     t0 = time.time()
-    runs = _run_jobs(jobs, cfg.workers, init, not cfg.no_progress)
+    runs = run_jobs(ctx, jobs, cfg.workers, not cfg.no_progress)
     times["train_sweep"] = time.time() - t0
 
     t0 = time.time()
     n_sel = ev.selection_prompts or ev.prompts // 2
-    selection, report = list(range(n_sel)), list(range(n_sel, len(eval_rows)))
-    common_betas = sorted(set.intersection(*(set(betas[m]) for m in methods))) if methods else []
-    summary = summarise(runs, sft, selection, report, common_betas, preset.offpolicy_beta if offpolicy else None)
+    selection, report_split = list(range(n_sel)), list(range(n_sel, n_eval))
+    common_betas = sorted(set.intersection(*(set(p.betas[m]) for m in p.methods))) if p.methods else []
+    offpolicy_beta = preset.offpolicy_beta if p.offpolicy else None
+    summary = summarise(runs, sft_record, selection, report_split, common_betas, offpolicy_beta)
     stats = json.loads(paths.offline_stats(MAIN).read_text(encoding="utf-8"))  # the main dataset's rows and scale
     config = {
         "pipeline": dataclasses.asdict(cfg),
-        "train_budget": budget,
-        "sweep": {m: list(b) for m, b in betas.items()},
-        "seeds": seeds,
+        "train_budget": p.budget,
+        "sweep": {m: list(b) for m, b in p.betas.items()},
+        "seeds": list(p.seeds),
         "offpolicy": {
-            "behaviours": offpolicy,
+            "behaviours": list(p.offpolicy),
             "methods": list(preset.offpolicy_methods),
             "beta": preset.offpolicy_beta,
         },
-        "eval": {**eval_kw, "prompts": len(eval_rows), "selection_prompts": n_sel},
+        "eval": {**eval_kw, "prompts": n_eval, "selection_prompts": n_sel},
         "offline_prompts": stats["rows"],
         "reward": {"kind": cfg.reward, **stats["reward_scale"]},
         "artefacts": artefacts,
     }
     atomic_write_json(paths.root / "summary.json", {"summary": summary, "config": config})  # before drawing
-    written = make_figures(summary, figures, command or "python -m llm pipeline", config)
+    written = make_figures(summary, p.figures, command or "python -m llm pipeline", config)
     times["figures"] = time.time() - t0
     times["total"] = time.time() - t_all
     out = {
@@ -445,7 +482,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     }
     atomic_write_json(paths.root / "pipeline.json", out)
     if replaced:
-        print(f"[pipeline] replaced {len(replaced)} tracked file(s) in {figures} (git diff shows what changed)")
+        print(f"[pipeline] replaced {len(replaced)} tracked file(s) in {p.figures} (git diff shows what changed)")
     return out
 
 
@@ -502,7 +539,6 @@ def report(summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm pipeline``: the whole chain and the figures."""
-    import tyro
 
     @cli_errors
     def _run() -> int:

@@ -32,11 +32,11 @@ from typing import Any
 from bandit.records import provenance, write_figure
 from bandit.style import style
 from llm.model.evaluation import crossed_ci
+from llm.run import MAIN
 
 __all__ = ["FIGURE_NAMES", "figure_names", "summarise", "make_figures", "draw_record"]  # + FIGURES (a dict)
 
 FIGURE_NAMES = ("llm_frontier", "llm_jbeta", "llm_best_beta", "llm_curves", "llm_offpolicy")
-MAIN = "train"  # the dataset of the β sweep (μ = π_ref at T = 1)
 
 
 def figure_names(offpolicy: bool = True) -> list[str]:
@@ -93,6 +93,116 @@ def _verdict(label: str, d: dict, unit: str = "") -> str | None:
     )
 
 
+def _points_and_curves(out: dict, main: list[dict], sft: dict, selection: list[int], report: list[int]) -> None:
+    """(a) Frontier points and curves of every (method, β) of the main sweep, into ``out``."""
+    for m in out["methods"]:
+        for beta in sorted({r["beta"] for r in _select(main, method=m)}):
+            rs = _select(main, method=m, beta=beta)
+            point = {
+                "method": m,
+                "beta": beta,
+                "seeds": sorted(r["seed"] for r in rs),
+                "reward": _ci(_table(rs, "proxy", report)),
+                "kl": _ci(_table(rs, "kl_exact", report)),
+                "J": _ci(_table(rs, "J", report, beta=beta)),
+                "gold": _ci(_table(rs, "gold", report)) if "gold" in rs[0]["eval"][-1]["per_prompt"] else None,
+                "length": _ci(_table(rs, "length", report)),
+                "truncated": _ci(_table(rs, "truncated", report)),
+                "selection_reward": _ci(_table(rs, "proxy", selection))["mean"],
+            }
+            out["points"].append(point)
+            # the curve is drawn on the selection split: evaluations before the last step may cover only those
+            # prompts (the preset's ``curve_prompts``); the final numbers above are on the report split
+            steps = [0] + [rec["step"] for rec in rs[0]["eval"]]
+            c0 = _ci([[sft["per_prompt"]["proxy"][i] for i in selection]])
+            curve = [{"step": 0, "mean": c0["mean"], "low": c0["low"], "high": c0["high"]}]
+            for j in range(len(rs[0]["eval"])):
+                c = _ci(_table(rs, "proxy", selection, step=j))
+                curve.append({"step": steps[j + 1], "mean": c["mean"], "low": c["low"], "high": c["high"]})
+            # has the curve flattened? the reward change over the last evaluation interval, paired prompt by prompt
+            # and seed by seed (common random numbers make it far more precise than either point)
+            last = None
+            if len(rs[0]["eval"]) >= 2:
+                last = _diff(_table(rs, "proxy", selection, step=-1), _table(rs, "proxy", selection, step=-2))
+                last.update(from_step=steps[-2], to_step=steps[-1])
+            out["curves"].append({"method": m, "beta": beta, "curve": curve, "last_change": last})
+
+
+def _jbeta_rows(out: dict, main: list[dict], report: list[int], common_betas: list[float]) -> None:
+    """(b) J_β at each common β and CoPG − each method (paired), into ``out``."""
+    for beta in common_betas:
+        row: dict[str, Any] = {"beta": beta, "J": {}, "copg_minus": {}}
+        tabs = {
+            m: _table(rs, "J", report, beta=beta) for m in out["methods"] if (rs := _select(main, method=m, beta=beta))
+        }
+        for m, t in tabs.items():
+            row["J"][m] = _ci(t)
+        if "copg" in tabs:
+            for m in tabs:
+                if m != "copg":
+                    d = _diff(tabs["copg"], tabs[m])
+                    row["copg_minus"][m] = d
+                    v = _verdict(f"CoPG − {m.upper()}", d, f" in J_β at β = {beta:g}")
+                    if v:
+                        out["verdicts"].append(v)
+        out["jbeta"].append(row)
+
+
+def _best_beta(out: dict, main: list[dict], report: list[int]) -> None:
+    """(c) Each method at its best β (chosen on the selection split) and CoPG − each method there, into ``out``."""
+    methods = out["methods"]
+    for m in methods:
+        pts = [p for p in out["points"] if p["method"] == m]
+        best = max(pts, key=lambda p: (p["selection_reward"], -p["beta"]))
+        curve = next(c for c in out["curves"] if c["method"] == m and c["beta"] == best["beta"])
+        out["best"][m] = {
+            "beta": best["beta"],
+            "selection_reward": best["selection_reward"],
+            "reward": best["reward"],
+            "kl": best["kl"],
+            "gold": best["gold"],
+            "curve": curve["curve"],
+        }
+    if "copg" in out["best"]:
+        ta = _table(_select(main, method="copg", beta=out["best"]["copg"]["beta"]), "proxy", report)
+        for m in methods:
+            if m != "copg":
+                d = _diff(ta, _table(_select(main, method=m, beta=out["best"][m]["beta"]), "proxy", report))
+                out["paired_best"][m] = d
+                v = _verdict(f"CoPG − {m.upper()}", d, " in reward at each method's best β (paper Fig. 6 view)")
+                if v:
+                    out["verdicts"].append(v)
+
+
+def _offpolicy_rows(out: dict, runs: list[dict], report: list[int], offpolicy_beta: float) -> None:
+    """CoPG vs naive PG (b = 0) at one β on each behaviour policy's dataset, into ``out``."""
+    datasets = list(dict.fromkeys([MAIN] + [r.get("dataset", MAIN) for r in runs]))
+    rows = []
+    for ds in datasets:
+        cp = _select(runs, method="copg", beta=offpolicy_beta, dataset=ds)
+        pg = _select(runs, method="pg", beta=offpolicy_beta, dataset=ds)
+        if not cp or not pg:
+            continue
+        tc, tp = _table(cp, "J", report, beta=offpolicy_beta), _table(pg, "J", report, beta=offpolicy_beta)
+        d = _diff(tc, tp)
+        rows.append(
+            {
+                "dataset": ds,
+                "copg": _ci(tc),
+                "pg": _ci(tp),
+                "copg_minus_pg": d,
+                "copg_reward": _ci(_table(cp, "proxy", report)),
+                "pg_reward": _ci(_table(pg, "proxy", report)),
+                "copg_kl": _ci(_table(cp, "kl_exact", report)),
+                "pg_kl": _ci(_table(pg, "kl_exact", report)),
+            }
+        )
+        v = _verdict("CoPG − PG", d, f" in J_β (β = {offpolicy_beta:g}) with μ = {ds}")
+        if v:
+            out["verdicts"].append(v)
+    out["offpolicy"] = {"beta": offpolicy_beta, "rows": rows}
+
+
 def summarise(
     runs: list[dict],
     sft: dict,
@@ -136,105 +246,11 @@ def summarise(
     se = out["sft"]["reward"]["sem"]
     out["sft"]["within_sd_over_se"] = sd_within / se if sd_within and se else None
 
-    # (a) frontier points and curves: every (method, β) of the main sweep
-    for m in methods:
-        for beta in sorted({r["beta"] for r in _select(main, method=m)}):
-            rs = _select(main, method=m, beta=beta)
-            point = {
-                "method": m,
-                "beta": beta,
-                "seeds": sorted(r["seed"] for r in rs),
-                "reward": _ci(_table(rs, "proxy", report)),
-                "kl": _ci(_table(rs, "kl_exact", report)),
-                "J": _ci(_table(rs, "J", report, beta=beta)),
-                "gold": _ci(_table(rs, "gold", report)) if "gold" in rs[0]["eval"][-1]["per_prompt"] else None,
-                "length": _ci(_table(rs, "length", report)),
-                "truncated": _ci(_table(rs, "truncated", report)),
-                "selection_reward": _ci(_table(rs, "proxy", selection))["mean"],
-            }
-            out["points"].append(point)
-            # the curve is drawn on the selection split: evaluations before the last step may cover only those
-            # prompts (the preset's ``curve_prompts``); the final numbers above are on the report split
-            steps = [0] + [rec["step"] for rec in rs[0]["eval"]]
-            c0 = _ci([[sft["per_prompt"]["proxy"][i] for i in selection]])
-            curve = [{"step": 0, "mean": c0["mean"], "low": c0["low"], "high": c0["high"]}]
-            for j in range(len(rs[0]["eval"])):
-                c = _ci(_table(rs, "proxy", selection, step=j))
-                curve.append({"step": steps[j + 1], "mean": c["mean"], "low": c["low"], "high": c["high"]})
-            # has the curve flattened? the reward change over the last evaluation interval, paired prompt by prompt
-            # and seed by seed (common random numbers make it far more precise than either point)
-            last = None
-            if len(rs[0]["eval"]) >= 2:
-                last = _diff(_table(rs, "proxy", selection, step=-1), _table(rs, "proxy", selection, step=-2))
-                last.update(from_step=steps[-2], to_step=steps[-1])
-            out["curves"].append({"method": m, "beta": beta, "curve": curve, "last_change": last})
-
-    # (b) J_β at a common β: each method trained at β, J_β = E[R] − β·KL, and CoPG − each method, paired
-    for beta in common_betas:
-        row: dict[str, Any] = {"beta": beta, "J": {}, "copg_minus": {}}
-        tabs = {m: _table(rs, "J", report, beta=beta) for m in methods if (rs := _select(main, method=m, beta=beta))}
-        for m, t in tabs.items():
-            row["J"][m] = _ci(t)
-        if "copg" in tabs:
-            for m in tabs:
-                if m != "copg":
-                    d = _diff(tabs["copg"], tabs[m])
-                    row["copg_minus"][m] = d
-                    v = _verdict(f"CoPG − {m.upper()}", d, f" in J_β at β = {beta:g}")
-                    if v:
-                        out["verdicts"].append(v)
-        out["jbeta"].append(row)
-
-    # (c) the paper's Fig. 6 view: each method at its best β, chosen on the selection split by final reward
-    for m in methods:
-        pts = [p for p in out["points"] if p["method"] == m]
-        best = max(pts, key=lambda p: (p["selection_reward"], -p["beta"]))
-        curve = next(c for c in out["curves"] if c["method"] == m and c["beta"] == best["beta"])
-        out["best"][m] = {
-            "beta": best["beta"],
-            "selection_reward": best["selection_reward"],
-            "reward": best["reward"],
-            "kl": best["kl"],
-            "gold": best["gold"],
-            "curve": curve["curve"],
-        }
-    if "copg" in out["best"]:
-        ta = _table(_select(main, method="copg", beta=out["best"]["copg"]["beta"]), "proxy", report)
-        for m in methods:
-            if m != "copg":
-                d = _diff(ta, _table(_select(main, method=m, beta=out["best"][m]["beta"]), "proxy", report))
-                out["paired_best"][m] = d
-                v = _verdict(f"CoPG − {m.upper()}", d, " in reward at each method's best β (paper Fig. 6 view)")
-                if v:
-                    out["verdicts"].append(v)
-
-    # off-policy sweep: CoPG vs naive PG (b = 0) at one β as μ moves away from π_ref
+    _points_and_curves(out, main, sft, selection, report)
+    _jbeta_rows(out, main, report, common_betas)
+    _best_beta(out, main, report)
     if offpolicy_beta is not None:
-        datasets = list(dict.fromkeys([MAIN] + [r.get("dataset", MAIN) for r in runs]))
-        rows = []
-        for ds in datasets:
-            cp = _select(runs, method="copg", beta=offpolicy_beta, dataset=ds)
-            pg = _select(runs, method="pg", beta=offpolicy_beta, dataset=ds)
-            if not cp or not pg:
-                continue
-            tc, tp = _table(cp, "J", report, beta=offpolicy_beta), _table(pg, "J", report, beta=offpolicy_beta)
-            d = _diff(tc, tp)
-            rows.append(
-                {
-                    "dataset": ds,
-                    "copg": _ci(tc),
-                    "pg": _ci(tp),
-                    "copg_minus_pg": d,
-                    "copg_reward": _ci(_table(cp, "proxy", report)),
-                    "pg_reward": _ci(_table(pg, "proxy", report)),
-                    "copg_kl": _ci(_table(cp, "kl_exact", report)),
-                    "pg_kl": _ci(_table(pg, "kl_exact", report)),
-                }
-            )
-            v = _verdict("CoPG − PG", d, f" in J_β (β = {offpolicy_beta:g}) with μ = {ds}")
-            if v:
-                out["verdicts"].append(v)
-        out["offpolicy"] = {"beta": offpolicy_beta, "rows": rows}
+        _offpolicy_rows(out, runs, report, offpolicy_beta)
     return out
 
 

@@ -20,10 +20,12 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "PRESET_ARCHITECTURES",
     "EvalProtocol",
     "Preset",
     "TrainBudget",
     "get_preset",
+    "preset_help",
     "resolve",
 ]  # + PRESETS (a dict)
 
@@ -167,6 +169,9 @@ class Preset:
 
 _NESTED = ("train", "sweeps", "eval")
 
+
+PRESET_ARCHITECTURES = ("tiny", "small", "gpt2")
+"""Model names built from a preset's GPT2Config (``Preset.n_layer`` …) instead of being loaded."""
 
 # Gold score = ROUGE-L F1 − w·|len(y) − len(ref)|/len(ref). Measured on runs/small: between two samples of the weak
 # SFT model, ROUGE-L differences are mostly chance overlap of function words, and an RM trained on pure ROUGE-L
@@ -415,8 +420,14 @@ def resolve(config: Any, aliases: Mapping[str, str] | None = None) -> Any:
             key = aliases.get(f.name, f.name)
             if key in table:
                 value = table[key]
-                setattr(config, f.name, tuple(value) if isinstance(value, list) else value)
+                # object.__setattr__: frozen stage configs are completed here, inside their __post_init__
+                object.__setattr__(config, f.name, tuple(value) if isinstance(value, list) else value)
     return config
+
+
+def preset_help(what: str) -> str:
+    """``--preset`` help text with the preset names read from :data:`PRESETS` (no list to keep in sync)."""
+    return f"Preset ({' | '.join(PRESETS)}): {what}"
 
 
 def get_preset(name: str) -> Preset:

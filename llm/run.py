@@ -8,8 +8,8 @@ One run directory (default ``runs/<preset>``) holds every output of the chain::
     sft/pretrained/            LM-pretrained model, the resume point of sft     (llm.stages.sft)
     sft/model/                 π_ref: SFT model (safetensors) + tokenizer       (llm.stages.sft)
     sft/metrics.json           loss curves, held-out loss, samples before/after (llm.stages.sft)
-    reward/model/              learned reward model + tokenizer                 (llm.stages.reward)
-    reward/metrics.json        Bradley–Terry loss curve, pair accuracies        (llm.stages.reward)
+    reward/model/              learned reward model + tokenizer                 (llm.stages.reward_model)
+    reward/metrics.json        Bradley–Terry loss curve, pair accuracies        (llm.stages.reward_model)
     offline/train.jsonl        the rewarded offline dataset                     (llm.stages.sample)
 
 Every final file or directory is written through :mod:`bandit.records` (a temporary name in the same directory, then
@@ -25,36 +25,47 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+import tyro
 
 from bandit.records import atomic_write_json, to_jsonable
-from llm.presets import resolve
+from llm.presets import preset_help, resolve
 
 __all__ = [
+    "MAIN",
     "RunPaths",
     "StageConfig",
     "save_config",
     "UserError",
     "cli_errors",
     "read_jsonl",
-    "run_stage",
+    "Stage",
 ]
+
+
+MAIN = "train"
+"""Name of the main offline dataset (``offline/train.jsonl``: μ = π_ref at T = 1), the one the β sweep and the
+``train`` stage read; the pipeline's off-policy datasets are named after their behaviour policy."""
 
 
 class UserError(ValueError):
     """A user mistake (bad path, malformed input, missing stage output): the CLI prints it on one line and exits 2."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class StageConfig:
     """The fields every cached stage of the chain shares; a stage config subclasses it and adds its own.
+
+    Frozen: a stage's ``run(config)`` cannot change what it was given; ``__post_init__`` completes the config once.
 
     Every field of a subclass left ``None`` takes its preset's value (:func:`llm.presets.resolve`), under the name in
     ``PRESET_ALIASES`` where the stage's option and the preset's field are named differently.
     """
 
-    preset: str = "small"
-    """Preset (tiny, small, gpt2, smollm2, smollm2-gpu): every option left unset takes its value (llm/presets.py)."""
+    preset: Annotated[
+        str, tyro.conf.arg(help=preset_help("every option left unset takes its value (llm/presets.py)."))
+    ] = "small"
     run_dir: str | None = None
     """Run directory holding every stage's outputs; default runs/<preset>."""
     force: bool = False
@@ -116,7 +127,7 @@ class RunPaths:
 
     @property
     def offline_dataset(self) -> Path:
-        return self.root / "offline" / "train.jsonl"
+        return self.offline_named(MAIN)
 
     def offline_named(self, name: str) -> Path:
         """``offline/<name>.jsonl``: a named offline dataset (``train`` is the default one; the pipeline's off-policy
@@ -125,9 +136,9 @@ class RunPaths:
             raise UserError(f"RunPaths: dataset name {name!r} must be a plain file stem such as 'train' or 'T1.3'")
         return self.root / "offline" / f"{name}.jsonl"
 
-    def offline_stats(self, name: str = "train") -> Path:
-        """Statistics of the offline dataset ``name`` (``offline/stats.json`` for ``train``)."""
-        return self.root / "offline" / ("stats.json" if name == "train" else f"{name}.stats.json")
+    def offline_stats(self, name: str = MAIN) -> Path:
+        """Statistics of the offline dataset ``name`` (``offline/stats.json`` for the main one)."""
+        return self.root / "offline" / ("stats.json" if name == MAIN else f"{name}.stats.json")
 
     def require(self, path: Path, stage: str) -> Path:
         """``path`` if it exists, else a :class:`UserError` telling which stage to run first."""
@@ -210,38 +221,42 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def run_stage(
-    name: str,
-    config_cls: type,
-    argv: list[str] | None,
-    doc: str | None,
-    *,
-    output: Callable[[RunPaths, Any], Path],
-    work: Callable[[Any], Any],
-    report: Callable[[Any, RunPaths], None],
-    requires: Callable[[RunPaths], tuple[Path, str]] | None = None,
-) -> int:
-    """The command line of one cached stage of the chain (``python -m llm <name>``), written once.
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One cached stage of the chain: ``run(config)`` in Python, ``main(argv)`` on the command line (a thin wrapper).
 
-    Parses ``argv`` into ``config_cls`` (tyro: field docstrings become ``--help``), skips the stage when its
-    ``output(paths, config)`` exists (unless ``--force``), checks the output of the stage it ``requires``, records the
-    resolved config as ``config/<name>.json``, runs ``work(config)`` with the configured torch threads and prints
-    ``report``.
+    ``run`` skips the stage when its ``output(paths, config)`` exists (unless ``config.force``), checks the output of
+    the stage it ``requires``, runs ``work(config)`` with the configured torch threads, records the resolved config as
+    ``config/<name>.json``, prints ``report`` and returns the output path.
     """
-    import tyro
 
-    config = tyro.cli(config_cls, args=argv, description=doc, prog=f"python -m llm {name}")
-    paths = RunPaths(config.run_dir)
-    print(f"[{name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False))
-    target = output(paths, config)
-    if target.exists() and not config.force:
-        print(f"[{name}] {target} exists (cached); --force redoes it")
+    name: str
+    config_cls: type
+    output: Callable[[RunPaths, Any], Path]
+    work: Callable[[Any], Any]
+    report: Callable[[Any, RunPaths], None]
+    requires: Callable[[RunPaths], tuple[Path, str]] | None = None
+
+    def run(self, config: Any) -> Path:
+        """Run (or reuse) the stage for ``config`` (an instance of ``config_cls``); returns its output path."""
+        if not isinstance(config, self.config_cls):
+            raise TypeError(f"{self.name}.run: expected a {self.config_cls.__name__}, got {type(config).__name__}")
+        paths = RunPaths(config.run_dir)
+        print(f"[{self.name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False), flush=True)
+        target = self.output(paths, config)
+        if target.exists() and not config.force:
+            print(f"[{self.name}] {target} exists (cached); --force redoes it")
+            return target
+        if self.requires is not None:
+            paths.require(*self.requires(paths))
+        quiet_transformers()
+        with torch_threads(getattr(config, "threads", 0)):
+            result = self.work(config)
+        save_config(paths, self.name, config)
+        self.report(result, paths)
+        return target
+
+    def main(self, argv: list[str] | None, doc: str | None) -> int:
+        """``python -m llm <name>``: parse ``argv`` with tyro (field docstrings become ``--help``) and ``run``."""
+        self.run(tyro.cli(self.config_cls, args=argv, description=doc, prog=f"python -m llm {self.name}"))
         return 0
-    if requires is not None:
-        paths.require(*requires(paths))
-    quiet_transformers()
-    with torch_threads(getattr(config, "threads", 0)):
-        result = work(config)
-    save_config(paths, name, config)
-    report(result, paths)
-    return 0

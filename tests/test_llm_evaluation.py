@@ -185,18 +185,32 @@ def test_kl_computed_while_sampling_equals_a_forward_on_the_sampled_ids(tiny):
 
 
 def test_evaluate_policy_averages_samples_per_prompt_and_reports_j_beta(tiny):
-    from llm.model.evaluation import evaluate_policy
+    from llm.model.evaluation import Decoding, evaluate_policy
 
     tok, pi, ref = tiny
     prompts = ["the cat sat\nTL;DR:", "red car\nTL;DR:", "a dog\nTL;DR:"]
     m, per, samples = evaluate_policy(
-        pi, ref, tok, prompts, [" x"] * 3, length_reward, max_new_tokens=6, beta=0.5, samples_per_prompt=4
+        pi,
+        ref,
+        tok,
+        prompts,
+        [" x"] * 3,
+        length_reward,
+        decoding=Decoding(max_new_tokens=6, samples_per_prompt=4),
+        beta=0.5,
     )
     assert len(per["proxy"]) == 3 and len(per["kl_exact"]) == 3
     assert m["reward/regularised_mean"] == pytest.approx(m["reward/proxy_mean"] - 0.5 * m["policy/kl_exact"])
     assert m["reward/within_prompt_sd"] > 0
     # common random numbers: the same policy and seed give the same evaluation, prompt by prompt
     m2, per2, _ = evaluate_policy(
-        pi, ref, tok, prompts, [" x"] * 3, length_reward, max_new_tokens=6, beta=0.5, samples_per_prompt=4
+        pi,
+        ref,
+        tok,
+        prompts,
+        [" x"] * 3,
+        length_reward,
+        decoding=Decoding(max_new_tokens=6, samples_per_prompt=4),
+        beta=0.5,
     )
     assert per2["proxy"] == per["proxy"]

@@ -34,7 +34,7 @@ PAPER = ["--temperatures", "0.7", "1.0", "--include-human", "True", "--reward", 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from llm.data import corpus, tokenizer
-    from llm.stages import reward, sample, sft
+    from llm.stages import reward_model, sample, sft
 
     rd = tmp_path_factory.mktemp("tiny_run")
     common = ["--preset", "tiny", "--run-dir", str(rd), "--no-progress"]
@@ -42,7 +42,7 @@ def run_dir(tmp_path_factory):
     assert tokenizer.main(common) == 0
     assert sft.main([*common, "--sft-steps", "40"]) == 0
     # gold labels: the toy SFT's samples are too alike for the content reward to rank them
-    assert reward.main([*common, "--rm-steps", "40", "--labels", "gold", "--include-human"]) == 0
+    assert reward_model.main([*common, "--rm-steps", "40", "--labels", "gold", "--include-human"]) == 0
     # the paper's setting (learned RM, heterogeneous μ: two temperatures + the human reference) as offline/train.jsonl
     assert sample.main([*common, *PAPER]) == 0
     # the default reward (content, standardised) as a second named dataset
@@ -282,3 +282,30 @@ def test_missing_stage_is_one_line(tmp_path, capsys):
     rc = sample.main(["--preset", "tiny", "--run-dir", str(tmp_path / "nothing"), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and "run `python -m llm sft" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_eval_stage_evaluates_pi_ref_by_default(run_dir, tmp_path):
+    """`python -m llm eval --run-dir R` (no --model) evaluates the SFT policy π_ref: its KL to π_ref is exactly 0."""
+    import json
+
+    from llm.stages import eval_policy
+
+    out = tmp_path / "sft_eval.json"
+    args = ["--run-dir", str(run_dir), "--preset", "tiny", "--n-prompts", "2", "--no-progress", "--out", str(out)]
+    assert eval_policy.main(args) == 0
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["policy/kl_exact"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_stage_configs_are_frozen_and_completed_from_the_preset(tmp_path):
+    """A stage config is filled from its preset once (in __post_init__) and cannot be changed by the stage after."""
+    import dataclasses
+
+    from llm.presets import get_preset
+    from llm.stages.sample import SampleConfig
+
+    cfg = SampleConfig(preset="tiny", run_dir=str(tmp_path), temperatures=[0.7, 1.0])
+    assert cfg.max_new_tokens == get_preset("tiny").max_completion_tokens and cfg.temperatures == (0.7, 1.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.max_new_tokens = 1

@@ -228,17 +228,26 @@ def test_resume_reproduces_the_final_weights(tmp_path, setup):
 
 def test_eval_kl_is_zero_for_the_reference_and_k3_nonnegative(setup):
     """KL(π_ref‖π_ref) estimates are exactly 0; the k3 estimator is ≥ 0 per sample for any policy."""
-    from llm.model.evaluation import evaluate_policy
+    from llm.model.evaluation import Decoding, evaluate_policy
 
     tok, ref, rows = setup
     prompts, refs = [r["prompt"] for r in rows], [r["reference"] for r in rows]
     m, per, samples = evaluate_policy(
-        ref, copy.deepcopy(ref), tok, prompts, refs, length_reward, gold_reward, max_new_tokens=8, seed=0
+        ref,
+        copy.deepcopy(ref),
+        tok,
+        prompts,
+        refs,
+        length_reward,
+        gold_reward,
+        decoding=Decoding(max_new_tokens=8, seed=0),
     )
     assert m["policy/kl_to_ref"] == 0.0 and m["policy/kl_to_ref_k3"] == 0.0
     assert len(per["proxy"]) == len(prompts) and len(samples) == len(prompts)
     other = make_model(tok, seed=1)
-    m2, per2, _ = evaluate_policy(other, ref, tok, prompts, refs, length_reward, None, max_new_tokens=8, seed=0)
+    m2, per2, _ = evaluate_policy(
+        other, ref, tok, prompts, refs, length_reward, None, decoding=Decoding(max_new_tokens=8, seed=0)
+    )
     assert all(v >= 0 for v in per2["kl_k3"]) and m2["policy/kl_to_ref_k3"] > 0
     # proxy reward is the length score of the sampled completions: reproduce it from the samples
     assert m2["reward/proxy_mean"] > 0
@@ -265,7 +274,8 @@ def test_curve_points_score_the_selection_split_and_the_last_step_every_prompt(t
     [
         (dict(beta=0.0), "beta must be a finite float > 0"),
         (dict(beta=-1.0), "beta must be a finite float > 0"),
-        (dict(method="ppo"), "method 'ppo' is unknown"),
+        (dict(method="ppo"), "loss_type 'ppo' is unknown"),
+        (dict(loss_type="ppo"), "loss_type 'ppo' is unknown"),
         (dict(method="online", online_k=1, online_offline_k=0), "online_k + online_offline_k ≥ 2"),
         (dict(pg_baseline="value"), "pg_baseline must be"),
         (dict(eval_curve_prompts=-1), "eval_curve_prompts and max_train_prompts must be ≥ 0"),
@@ -309,7 +319,17 @@ def test_help_lists_every_trainer_field(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     own = [f.name for f in dataclasses.fields(CoPGConfig) if f.name in CoPGConfig.__dataclass_fields__]
-    for name in ("method", "beta", "pg_baseline", "is_clip", "online_k", "online_offline_k", "eval_prompts", "resume"):
+    assert "--loss-type, --method" in out
+    for name in (
+        "loss_type",
+        "beta",
+        "pg_baseline",
+        "is_clip",
+        "online_k",
+        "online_offline_k",
+        "eval_prompts",
+        "resume",
+    ):
         assert f"--{name.replace('_', '-')}" in out and name in own
     for method in ("copg", "copg_pair", "ipo", "dpo", "pg", "pg_is", "online"):
         assert f"  {method} " in out  # the method choices are listed
@@ -362,5 +382,16 @@ def test_preference_metrics_use_trl_names(tmp_path, setup):
     tr = _trainer(tmp_path, setup, method="dpo", max_steps=1, logging_steps=1)
     tr.train()
     keys = {k for h in tr.state.log_history for k in h}
-    assert {"rewards/margins", "rewards/accuracies"} <= keys
+    assert {"rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected"} <= keys
+    assert {"logps/chosen", "logps/rejected"} <= keys
     assert not {"rewards/margin", "rewards/accuracy"} & keys
+
+
+def test_one_progress_switch(tmp_path):
+    """--no-progress (every stage's flag) and no_progress=True both set TrainingArguments' disable_tqdm."""
+    from llm.stages.train import CoPGConfig, parse_config
+
+    assert parse_config(["--preset", "tiny", "--run-dir", str(tmp_path), "--no-progress"]).disable_tqdm is True
+    assert parse_config(["--preset", "tiny", "--run-dir", str(tmp_path)]).disable_tqdm is False
+    assert CoPGConfig(preset="tiny", run_dir=str(tmp_path), no_progress=True).disable_tqdm is True
+    assert "no_progress" not in CoPGConfig(preset="tiny", run_dir=str(tmp_path)).to_dict()

@@ -26,12 +26,11 @@ from typing import Any
 
 from bandit.records import atomic_dir, atomic_write_json
 from llm.data.corpus import load_split, make_completion, make_prompt
-from llm.presets import get_preset
-from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
+from llm.presets import PRESET_ARCHITECTURES, get_preset
+from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
 __all__ = [
     "EOS_TOKEN",
-    "PRESET_ARCHITECTURES",
     "finish_tokenizer",
     "load_pretrained_tokenizer",
     "pretrained_source",
@@ -41,6 +40,8 @@ __all__ = [
     "TokenizerConfig",
     "build_tokenizer",
     "main",
+    "STAGE",
+    "run",
 ]
 
 EOS_TOKEN = "<|endoftext|>"
@@ -56,10 +57,6 @@ def finish_tokenizer(tok: Any) -> Any:
     tok.padding_side = "right"
     tok.model_max_length = int(1e9)  # the collator truncates documents itself; silence length warnings
     return tok
-
-
-PRESET_ARCHITECTURES = ("tiny", "small", "gpt2")
-"""Model names built from a preset's GPT2Config instead of being loaded."""
 
 
 def pretrained_source(spec: str) -> tuple[str, dict]:
@@ -140,7 +137,7 @@ def load_tokenizer(path: str | os.PathLike) -> Any:
     return finish_tokenizer(AutoTokenizer.from_pretrained(str(path)))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TokenizerConfig(StageConfig):
     """Prepare the tokenizer of a run."""
 
@@ -196,16 +193,23 @@ def build_tokenizer(config: TokenizerConfig) -> Any:
     return tok
 
 
+STAGE = Stage(
+    "tokenizer",
+    TokenizerConfig,
+    output=lambda paths, config: paths.tokenizer,
+    work=build_tokenizer,
+    report=lambda tok, paths: None,  # build_tokenizer prints its own statistics
+    requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
+)
+"""The stage ``tokenizer``: ``run(config)`` and ``main(argv)`` call it."""
+
+
+def run(config: TokenizerConfig) -> Path:
+    """Run the stage (or reuse its cached output); returns the output path."""
+    return STAGE.run(config)
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm tokenizer``."""
-    return run_stage(
-        "tokenizer",
-        TokenizerConfig,
-        argv,
-        __doc__,
-        output=lambda paths, config: paths.tokenizer,
-        requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
-        work=build_tokenizer,
-        report=lambda tok, paths: None,  # build_tokenizer prints its own statistics
-    )
+    """``python -m llm tokenizer``: a thin wrapper of :func:`run`."""
+    return STAGE.main(argv, __doc__)

@@ -17,11 +17,12 @@ KL(π‖π_ref) is estimated on those samples, only when T = 1 (then y ~ π exac
 Both sum over the sampled token ids of the completion (not its re-tokenised text) and the EOS that ended it; a
 completion truncated at ``max_new_tokens`` has no EOS and sums over its tokens only (as everywhere in the lab).
 
-The ``eval`` stage (``llm.stages.evaluate``) runs it from the command line; the trainer and the pipeline call it.
+The ``eval`` stage (``llm.stages.eval_policy``) runs it from the command line; the trainer and the pipeline call it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -32,7 +33,7 @@ from llm.model.generation import generate, generate_with_kl
 from llm.model.logprobs import completion_logits
 from llm.stats import crossed_ci, mean_ci, seed_ci, standard_error  # re-exported: their old home
 
-__all__ = ["evaluate_policy", "kl_terms", "mean_ci", "seed_ci", "crossed_ci", "standard_error"]
+__all__ = ["Decoding", "evaluate_policy", "kl_terms", "mean_ci", "seed_ci", "crossed_ci", "standard_error"]
 
 
 @torch.no_grad()
@@ -89,6 +90,27 @@ def _prompt_means(values: list[float], n: int) -> list[float]:
     return [sum(values[i : i + n]) / n for i in range(0, len(values), n)]
 
 
+@dataclasses.dataclass(frozen=True)
+class Decoding:
+    """How an evaluation samples: the protocol every evaluation of a comparison shares (see the module docstring).
+
+    Sample j of prompt i uses the uniforms of row i·samples_per_prompt + j (common random numbers across policies).
+    """
+
+    max_new_tokens: int
+    """Completion budget in tokens (EOS included)."""
+    temperature: float = 1.0
+    """Sampling temperature T (pure sampling, no top-k/p); the KL estimators are computed only at T = 1."""
+    seed: int = 1234
+    """Seed of the sampling uniforms, the same at every evaluation."""
+    batch_size: int = 64
+    """Prompts per generation batch."""
+    max_prompt_tokens: int | None = None
+    """Prompt budget in tokens (the document is truncated); None = no truncation."""
+    samples_per_prompt: int = 1
+    """Completions sampled per prompt (≥ 1); per-prompt values are their means."""
+
+
 def evaluate_policy(
     policy: Any,
     ref_model: Any,
@@ -98,13 +120,8 @@ def evaluate_policy(
     reward_fn: Any,
     gold_fn: Any = None,
     *,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    seed: int = 1234,
-    batch_size: int = 64,
-    max_prompt_tokens: int | None = None,
+    decoding: Decoding,
     beta: float | None = None,
-    samples_per_prompt: int = 1,
     n_samples_saved: int = 8,
     progress: bool = False,
 ) -> tuple[dict[str, float], dict[str, list[float]], list[dict]]:
@@ -116,10 +133,8 @@ def evaluate_policy(
         prompts: N held-out prompts; references: N reference completions (for the gold score).
         reward_fn: the reward ``f(prompts, completions) -> list[float]`` the policy was trained on.
         gold_fn: gold score ``f(prompts, completions, references=...) -> list[float]`` or None.
-        max_new_tokens, temperature, seed, batch_size, max_prompt_tokens: decoding (see the module docstring); sample
-            j of prompt i uses the uniforms of row i·samples_per_prompt + j (common random numbers across policies).
+        decoding: the sampling protocol (:class:`Decoding`).
         beta: if given, also report ``reward/regularised_mean`` = J_β = E[R] − β·KL(π‖π_ref) with the exact KL.
-        samples_per_prompt: completions per prompt (≥ 1); per-prompt values are their means.
     Returns:
         ``(metrics, per_prompt, samples)``: scalar metrics (keys in the README glossary; standard errors over
         prompts), per-prompt means (``proxy``, ``gold``, ``kl_exact``, ``kl_k1``, ``kl_k3``, ``length``) for paired
@@ -128,21 +143,27 @@ def evaluate_policy(
 
     if len(prompts) != len(references):
         raise ValueError(f"evaluate_policy: {len(prompts)} prompts but {len(references)} references")
-    if samples_per_prompt < 1:
-        raise ValueError(f"evaluate_policy: samples_per_prompt must be ≥ 1, got {samples_per_prompt}")
-    n = samples_per_prompt
+    if decoding.samples_per_prompt < 1:
+        raise ValueError(f"evaluate_policy: samples_per_prompt must be ≥ 1, got {decoding.samples_per_prompt}")
+    n = decoding.samples_per_prompt
     rep_prompts = [p for p in prompts for _ in range(n)]
     rep_refs = [r for r in references for _ in range(n)]
-    decoding = {"batch_size": batch_size, "seed": seed, "max_prompt_tokens": max_prompt_tokens, "progress": progress}
+    max_new_tokens, temperature = decoding.max_new_tokens, decoding.temperature
+    sampling = dict(
+        batch_size=decoding.batch_size,
+        seed=decoding.seed,
+        max_prompt_tokens=decoding.max_prompt_tokens,
+        progress=progress,
+    )
     kl = None
     if ref_model is not None and temperature == 1.0:  # samples come from π itself: the KL estimators are valid
         # π_ref runs in lockstep with the sampler, which already holds π's next-token distributions
         completions, truncated, ids, kl = generate_with_kl(
-            policy, ref_model, tokenizer, rep_prompts, max_new_tokens, **decoding
+            policy, ref_model, tokenizer, rep_prompts, max_new_tokens, **sampling
         )
     else:
         completions, truncated, ids = generate(
-            policy, tokenizer, rep_prompts, max_new_tokens, temperature=temperature, return_ids=True, **decoding
+            policy, tokenizer, rep_prompts, max_new_tokens, temperature=temperature, return_ids=True, **sampling
         )
     per_sample: dict[str, list[float]] = {"proxy": [float(v) for v in reward_fn(rep_prompts, completions)]}
     if gold_fn is not None:

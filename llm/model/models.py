@@ -19,12 +19,11 @@ from typing import Any
 
 import torch
 
-from llm.data.tokenizer import PRESET_ARCHITECTURES, load_pretrained_tokenizer, load_tokenizer, pretrained_source
-from llm.presets import get_preset
+from llm.data.tokenizer import load_pretrained_tokenizer, load_tokenizer, pretrained_source
+from llm.presets import PRESET_ARCHITECTURES, get_preset
 from llm.run import RunPaths, UserError
 
 __all__ = [
-    "PRESET_ARCHITECTURES",
     "gpt2_config",
     "build_model",
     "pretrained_source",

@@ -32,7 +32,8 @@ import hashlib
 import json
 import math
 import time
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 from bandit.records import atomic_write_json
 from llm.data.batching import fits_completion_budget
@@ -41,12 +42,12 @@ from llm.data.offline import write_offline
 from llm.model.generation import completion_logps, generate
 from llm.model.models import load_policy
 from llm.model.rewards import REWARD_KINDS, GoldReward, check_reward_model, gold_settings, load_reward
-from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
+from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
-__all__ = ["SampleConfig", "build_offline_dataset", "main"]
+__all__ = ["SampleConfig", "build_offline_dataset", "main", "STAGE", "run"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class SampleConfig(StageConfig):
     """Sample k completions per prompt from behaviour policies and score them (the offline dataset)."""
 
@@ -85,7 +86,7 @@ class SampleConfig(StageConfig):
     def __post_init__(self) -> None:
 
         super().__post_init__()  # every None field from the preset
-        self.temperatures = tuple(self.temperatures)
+        object.__setattr__(self, "temperatures", tuple(self.temperatures))
         if any(not t > 0 for t in self.temperatures):
             raise UserError(
                 f"SampleConfig: temperatures must be > 0 (μ_T must have full support), got {self.temperatures}"
@@ -95,7 +96,7 @@ class SampleConfig(StageConfig):
         if self.reward not in REWARD_KINDS:
             raise UserError(f"SampleConfig: --reward must be one of {', '.join(REWARD_KINDS)}, got {self.reward!r}")
         if self.reward_scale is not None:
-            self.reward_scale = tuple(float(v) for v in self.reward_scale)
+            object.__setattr__(self, "reward_scale", tuple(float(v) for v in self.reward_scale))
             if len(self.reward_scale) != 2 or not self.reward_scale[1] > 0:
                 raise UserError(f"SampleConfig: --reward-scale takes MEAN STD with STD > 0, got {self.reward_scale}")
 
@@ -116,87 +117,74 @@ def _part_key(config: SampleConfig, T: float, i: int, prompts: list[str]) -> str
     return h.hexdigest()[:16]
 
 
-def build_offline_dataset(config: SampleConfig) -> dict:
-    """Sample, score and write ``offline/train.jsonl`` (+ ``offline/stats.json``); returns the stats."""
-
-    paths = RunPaths(config.run_dir)
-    paths.require(paths.sft_model, "sft")
-    out_path = paths.offline_named(config.dataset)
-    rm_quality = None
-    if config.reward == "rm":
-        paths.require(paths.reward_model, "reward")
-        rm_quality = check_reward_model(paths.root, config.rm_min_accuracy, config.allow_weak_rm)
-    progress = not config.no_progress
-    t0 = time.perf_counter()
-    tokenizer, model = load_policy(paths.root)
+def _train_prompts(paths: RunPaths, tokenizer: Any, config: SampleConfig) -> list[dict]:
+    # train pairs whose summary fits the completion budget, in the sample stage's own order
     rows = load_split(paths.root, "train")
-    rows = [
-        r
-        for r, ok in zip(rows, fits_completion_budget(tokenizer, [r["summary"] for r in rows], config.max_new_tokens))
-        if ok
-    ]
+    fits = fits_completion_budget(tokenizer, [r["summary"] for r in rows], config.max_new_tokens)
+    rows = [r for r, ok in zip(rows, fits) if ok]
     rows = prompt_order(rows, "prompts:")[: config.offline_prompts]  # the RM took its prompts from the other end
     if not rows:
         raise UserError(f"build_offline_dataset: no usable train prompts in {paths.corpus}")
-    prompts = [make_prompt(r["document"]) for r in rows]
-    refs = [make_completion(r["summary"]) for r in rows]
-    N = len(prompts)
+    return rows
 
-    # PLUMBING: behaviour policies μ_T (one completion per prompt each), cached per temperature
-    comps: list[list[str]] = []  # [k][N]
-    beh: list[list[float]] = []
-    ref: list[list[float]] = []
-    trunc: list[list[bool]] = []
-    comp_ids: list[list[list[int] | None]] = []
-    parts = paths.offline / "parts"
+
+def _sample_column(
+    model: Any, tokenizer: Any, prompts: list[str], config: SampleConfig, i: int, T: float, part: Path, progress: bool
+) -> dict:
+    """One completion per prompt from μ_T with its ln π_ref and ln μ_T, cached in ``part``."""
+    if part.exists():
+        print(f"[sample] reusing {part}")
+        return json.loads(part.read_text())
+    texts, tr, ids = generate(
+        model,
+        tokenizer,
+        prompts,
+        config.max_new_tokens,
+        temperature=T,
+        batch_size=config.batch_size,
+        seed=config.seed + i,
+        max_prompt_tokens=config.max_prompt_tokens,
+        progress=progress,
+        return_ids=True,
+    )
+    # the sampled ids are scored, not the re-tokenised text; truncated completions get no EOS
+    kw = dict(
+        batch_size=config.batch_size,
+        max_prompt_tokens=config.max_prompt_tokens,
+        progress=progress,
+        completion_ids=ids,
+        truncated=tr,
+    )
+    ref_lp = completion_logps(model, tokenizer, prompts, texts, temperature=1.0, desc=f"ref logps T={T:g}", **kw)
+    beh_lp = (
+        ref_lp
+        if T == 1.0
+        else completion_logps(model, tokenizer, prompts, texts, temperature=T, desc=f"μ logps T={T:g}", **kw)
+    )
+    d = {
+        "completions": texts,
+        "completion_ids": ids,
+        "truncated": tr,
+        "behaviour_logps": beh_lp.tolist(),
+        "ref_logps": ref_lp.tolist(),
+    }
+    atomic_write_json(part, d)
+    return d
+
+
+def _columns(model: Any, tokenizer: Any, prompts: list[str], refs: list[str], config: SampleConfig, paths: RunPaths):
+    """The k columns: one per temperature (cached per temperature), then the human reference if asked for.
+
+    Returns ``(columns, sources, temperatures)``; ``columns[key]`` is a [k][N] list for each offline field.
+    """
+    progress = not config.no_progress
+    cols: dict[str, list] = {f: [] for f in ("completions", "behaviour_logps", "ref_logps", "truncated")}
+    cols["completion_ids"] = []
     for i, T in enumerate(config.temperatures):
-        key = _part_key(config, T, i, prompts)
-        part = parts / f"T{T:g}_{key}.json"
-        if part.exists():
-            d = json.loads(part.read_text())
-            print(f"[sample] reusing {part}")
-        else:
-            texts, tr, ids = generate(
-                model,
-                tokenizer,
-                prompts,
-                config.max_new_tokens,
-                temperature=T,
-                batch_size=config.batch_size,
-                seed=config.seed + i,
-                max_prompt_tokens=config.max_prompt_tokens,
-                progress=progress,
-                return_ids=True,
-            )
-            # the sampled ids are scored, not the re-tokenised text; truncated completions get no EOS
-            kw = dict(
-                batch_size=config.batch_size,
-                max_prompt_tokens=config.max_prompt_tokens,
-                progress=progress,
-                completion_ids=ids,
-                truncated=tr,
-            )
-            ref_lp = completion_logps(
-                model, tokenizer, prompts, texts, temperature=1.0, desc=f"ref logps T={T:g}", **kw
-            )
-            beh_lp = (
-                ref_lp
-                if T == 1.0
-                else completion_logps(model, tokenizer, prompts, texts, temperature=T, desc=f"μ logps T={T:g}", **kw)
-            )
-            d = {
-                "completions": texts,
-                "completion_ids": ids,
-                "truncated": tr,
-                "behaviour_logps": beh_lp.tolist(),
-                "ref_logps": ref_lp.tolist(),
-            }
-            atomic_write_json(part, d)
-        comps.append(d["completions"])
-        beh.append(d["behaviour_logps"])
-        ref.append(d["ref_logps"])
-        trunc.append(d["truncated"])
-        comp_ids.append(d["completion_ids"])
+        part = paths.offline / "parts" / f"T{T:g}_{_part_key(config, T, i, prompts)}.json"
+        d = _sample_column(model, tokenizer, prompts, config, i, T, part, progress)
+        for f in cols:
+            cols[f].append(d[f])
     sources = [f"sft_T{T:g}" for T in config.temperatures]
     temps = list(config.temperatures)
     if config.include_human:
@@ -204,27 +192,19 @@ def build_offline_dataset(config: SampleConfig) -> dict:
         h_lp = completion_logps(
             model, tokenizer, prompts, refs, temperature=1.0, desc="ref logps human", **kw
         ).tolist()
-        comps.append(refs)
-        beh.append(h_lp)  # μ unknown for human text: the SFT log-prob stands in (source "human" marks it)
-        ref.append(h_lp)
-        trunc.append([False] * N)
-        comp_ids.append([None] * N)  # text only: tokenised when scored
+        cols["completions"].append(refs)
+        cols["behaviour_logps"].append(h_lp)  # μ unknown for human text: the SFT log-prob stands in ("human")
+        cols["ref_logps"].append(h_lp)
+        cols["truncated"].append([False] * len(prompts))
+        cols["completion_ids"].append([None] * len(prompts))  # text only: tokenised when scored
         sources.append("human")
         temps.append(1.0)
-    del model
-    k = len(comps)
+    return cols, sources, temps
 
-    # rewards: content (default), learned RM or gold; gold ROUGE-L always stored; then standardised
-    flat_p = [p for p in prompts for _ in range(k)]
-    flat_c = [comps[j][n] for n in range(N) for j in range(k)]
-    flat_ref = [refs[n] for n in range(N) for _ in range(k)]
-    gold = GoldReward(length_weight=gold_settings(paths.root)["length_weight"])(flat_p, flat_c, references=flat_ref)
-    ts = time.perf_counter()
-    if config.reward == "gold":
-        raw = gold
-    else:
-        raw = load_reward(paths.root, config.reward, batch_size=config.batch_size)(flat_p, flat_c)
-    reward_seconds = round(time.perf_counter() - ts, 1)
+
+def _reward_scale(raw: list[float], config: SampleConfig) -> dict:
+    """Mean and s.d. that standardise the rewards: --reward-scale, else this dataset's own (s.d. 1 if constant);
+    none with --standardise False."""
     if config.reward_scale is not None:
         scale = {"mean": config.reward_scale[0], "std": config.reward_scale[1], "from": "--reward-scale"}
     else:
@@ -240,39 +220,89 @@ def build_offline_dataset(config: SampleConfig) -> dict:
             scale = {"mean": m, "std": 1.0, "from": "this dataset (constant reward: s.d. taken as 1)"}
     if not config.standardise:
         scale = {"mean": 0.0, "std": 1.0, "from": "none (--standardise False)"}
-    rewards = [(r - scale["mean"]) / scale["std"] for r in raw]
+    return scale
 
-    out = []
-    for n in range(N):
-        out.append(
-            {
-                "id": rows[n]["id"],
-                "prompt": prompts[n],
-                "completions": [comps[j][n] for j in range(k)],
-                "completion_ids": [comp_ids[j][n] for j in range(k)],
-                "rewards": [round(rewards[n * k + j], 6) for j in range(k)],
-                "raw_rewards": [round(raw[n * k + j], 6) for j in range(k)],
-                "reward_scale": {
-                    "kind": config.reward,
-                    "mean": round(scale["mean"], 6),
-                    "std": round(scale["std"], 6),
-                },
-                "behaviour_logps": [round(beh[j][n], 6) for j in range(k)],
-                "ref_logps": [round(ref[j][n], 6) for j in range(k)],
-                "source": list(sources),
-                "gold_rewards": [round(gold[n * k + j], 6) for j in range(k)],
-                "temperatures": temps,
-                "truncated": [bool(trunc[j][n]) for j in range(k)],
-                "reference": refs[n],
-            }
-        )
-    write_offline(out, out_path)
 
+def _stats_by_source(out: list[dict], sources: list[str], tokenizer: Any) -> dict:
     def retokenises_differently(text: str, ids: list[int] | None) -> float:
         return float(ids is not None and tokenizer(text, add_special_tokens=False)["input_ids"] != ids)
 
     def mean(xs: list[float]) -> float:
         return round(sum(xs) / max(len(xs), 1), 4)
+
+    return {
+        s: {
+            "reward_mean": mean([r["rewards"][j] for r in out]),
+            "gold_mean": mean([r["gold_rewards"][j] for r in out]),
+            "ref_logp_mean": mean([r["ref_logps"][j] for r in out]),
+            "behaviour_logp_mean": mean([r["behaviour_logps"][j] for r in out]),
+            "truncated_frac": mean([float(r["truncated"][j]) for r in out]),
+            # completions whose text re-encodes to other ids than were sampled (scored from the ids)
+            "retokenised_differs_frac": mean(
+                [retokenises_differently(r["completions"][j], r["completion_ids"][j]) for r in out]
+            ),
+            "words_mean": mean([len(r["completions"][j].split()) for r in out]),
+        }
+        for j, s in enumerate(sources)
+    }
+
+
+def build_offline_dataset(config: SampleConfig) -> dict:
+    """Sample, score and write ``offline/<dataset>.jsonl`` (+ its stats); returns the stats."""
+    paths = RunPaths(config.run_dir)
+    paths.require(paths.sft_model, "sft")
+    out_path = paths.offline_named(config.dataset)
+    rm_quality = None
+    if config.reward == "rm":
+        paths.require(paths.reward_model, "reward")
+        rm_quality = check_reward_model(paths.root, config.rm_min_accuracy, config.allow_weak_rm)
+    t0 = time.perf_counter()
+    tokenizer, model = load_policy(paths.root)
+    rows = _train_prompts(paths, tokenizer, config)
+    prompts = [make_prompt(r["document"]) for r in rows]
+    refs = [make_completion(r["summary"]) for r in rows]
+    N = len(prompts)
+    cols, sources, temps = _columns(model, tokenizer, prompts, refs, config, paths)  # [k][N] each
+    del model
+    k = len(cols["completions"])
+
+    # rewards: content (default), learned RM or gold; gold ROUGE-L always stored; then standardised
+    flat_p = [p for p in prompts for _ in range(k)]
+    flat_c = [cols["completions"][j][n] for n in range(N) for j in range(k)]
+    flat_ref = [refs[n] for n in range(N) for _ in range(k)]
+    gold = GoldReward(length_weight=gold_settings(paths.root)["length_weight"])(flat_p, flat_c, references=flat_ref)
+    ts = time.perf_counter()
+    if config.reward == "gold":
+        raw = gold
+    else:
+        raw = load_reward(paths.root, config.reward, batch_size=config.batch_size)(flat_p, flat_c)
+    reward_seconds = round(time.perf_counter() - ts, 1)
+    scale = _reward_scale(raw, config)
+    rewards = [(r - scale["mean"]) / scale["std"] for r in raw]
+
+    def column(field: str, n: int, cast: Any = lambda v: v) -> list:
+        return [cast(cols[field][j][n]) for j in range(k)]
+
+    out = [
+        {
+            "id": rows[n]["id"],
+            "prompt": prompts[n],
+            "completions": column("completions", n),
+            "completion_ids": column("completion_ids", n),
+            "rewards": [round(rewards[n * k + j], 6) for j in range(k)],
+            "raw_rewards": [round(raw[n * k + j], 6) for j in range(k)],
+            "reward_scale": {"kind": config.reward, "mean": round(scale["mean"], 6), "std": round(scale["std"], 6)},
+            "behaviour_logps": column("behaviour_logps", n, lambda v: round(v, 6)),
+            "ref_logps": column("ref_logps", n, lambda v: round(v, 6)),
+            "source": list(sources),
+            "gold_rewards": [round(gold[n * k + j], 6) for j in range(k)],
+            "temperatures": temps,
+            "truncated": column("truncated", n, bool),
+            "reference": refs[n],
+        }
+        for n in range(N)
+    ]
+    write_offline(out, out_path)
 
     # within-prompt spread of the standardised reward: what a contrastive method learns from
     within = [sum((r - sum(row["rewards"]) / k) ** 2 for r in row["rewards"]) / (k - 1) for row in out]
@@ -286,21 +316,7 @@ def build_offline_dataset(config: SampleConfig) -> dict:
         "reward_scale": scale,
         "within_prompt_sd": round(math.sqrt(sum(within) / N), 4),
         "reward_model_quality": rm_quality,
-        "by_source": {
-            s: {
-                "reward_mean": mean([r["rewards"][j] for r in out]),
-                "gold_mean": mean([r["gold_rewards"][j] for r in out]),
-                "ref_logp_mean": mean([r["ref_logps"][j] for r in out]),
-                "behaviour_logp_mean": mean([r["behaviour_logps"][j] for r in out]),
-                "truncated_frac": mean([float(r["truncated"][j]) for r in out]),
-                # completions whose text re-encodes to other ids than were sampled (scored from the ids)
-                "retokenised_differs_frac": mean(
-                    [retokenises_differently(r["completions"][j], r["completion_ids"][j]) for r in out]
-                ),
-                "words_mean": mean([len(r["completions"][j].split()) for r in out]),
-            }
-            for j, s in enumerate(sources)
-        },
+        "by_source": _stats_by_source(out, sources, tokenizer),
         "reward_seconds": reward_seconds,
         "seconds": round(time.perf_counter() - t0, 1),
     }
@@ -322,15 +338,22 @@ def _report(s: dict, paths: RunPaths) -> None:
         )
 
 
+STAGE = Stage(
+    "sample",
+    SampleConfig,
+    output=lambda paths, config: paths.offline_named(config.dataset),
+    work=build_offline_dataset,
+    report=_report,
+)
+"""The stage ``sample``: ``run(config)`` and ``main(argv)`` call it."""
+
+
+def run(config: SampleConfig) -> Path:
+    """Run the stage (or reuse its cached output); returns the output path."""
+    return STAGE.run(config)
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm sample``."""
-    return run_stage(
-        "sample",
-        SampleConfig,
-        argv,
-        __doc__,
-        output=lambda paths, config: paths.offline_named(config.dataset),
-        work=build_offline_dataset,
-        report=_report,
-    )
+    """``python -m llm sample``: a thin wrapper of :func:`run`."""
+    return STAGE.main(argv, __doc__)

@@ -20,11 +20,11 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from bandit.progress import progress as progress_bar
 from bandit.records import atomic_dir, atomic_write_json
 from llm.data.batching import collate, fits_completion_budget
 from llm.data.corpus import load_split, make_completion, make_prompt
@@ -32,20 +32,19 @@ from llm.data.tokenizer import load_tokenizer
 from llm.model.generation import generate
 from llm.model.logprobs import completion_logits, token_logps
 from llm.model.models import (
-    PRESET_ARCHITECTURES,
     build_model,
     count_parameters,
     freeze_lower_blocks,
     load_pretrained_tokenizer,
 )
-from llm.model.optim import cosine_lr
-from llm.presets import get_preset
-from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
+from llm.model.optim import train_steps
+from llm.presets import PRESET_ARCHITECTURES, get_preset
+from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
-__all__ = ["SFTConfig", "pack_documents", "lm_loss", "sft_loss", "heldout_sft_loss", "run_sft", "main"]
+__all__ = ["SFTConfig", "pack_documents", "lm_loss", "sft_loss", "heldout_sft_loss", "run_sft", "main", "STAGE", "run"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class SFTConfig(StageConfig):
     """Pretrain (preset architectures) and fine-tune the reference policy π_ref."""
 
@@ -142,30 +141,6 @@ def heldout_sft_loss(
     return total / max(count, 1.0)
 
 
-def _train_loop(model, steps, lr, weight_decay, make_loss, desc, progress, log_every=10, on_step=None):
-    params = [p for p in model.parameters() if p.requires_grad]  # frozen blocks get no gradient and no Adam state
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
-    model.train()
-    curve = []
-
-    bar = progress_bar(range(steps), desc=desc, disable=not progress)
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, steps, lr)
-        loss = make_loss(step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        curve.append(round(loss.item(), 4))
-        if step % log_every == 0 or step == steps - 1:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        if on_step is not None:
-            on_step(step)
-    model.eval()
-    return curve
-
-
 def _samples(model, tokenizer, rows, config, max_new_tokens) -> list[dict]:
 
     prompts = [make_prompt(r["document"]) for r in rows]
@@ -176,6 +151,96 @@ def _samples(model, tokenizer, rows, config, max_new_tokens) -> list[dict]:
         {"id": r["id"], "document": r["document"][:300], "reference": make_completion(r["summary"]), "greedy": o}
         for r, o in zip(rows, outs)
     ]
+
+
+def _pretrain(model: Any, tokenizer: Any, train: list[dict], config: SFTConfig, window: int) -> dict:
+    """Phase 1: LM pretraining on packed documents (models built from scratch only); returns its metrics."""
+    # documents and summaries as separate plain texts (no TL;DR pairing: that mapping is what SFT teaches)
+    texts = [t for r in train for t in (r["document"], r["summary"])]
+    random.Random(config.seed).shuffle(texts)
+    windows = pack_documents(tokenizer, texts, window)  # (M, window)
+    gen = torch.Generator().manual_seed(config.seed)
+
+    def pretrain_loss(step: int) -> torch.Tensor:
+        idx = torch.randint(0, windows.shape[0], (config.pretrain_batch,), generator=gen)
+        return lm_loss(model, windows[idx])  # windows[idx]: (B, window)
+
+    tp = time.perf_counter()
+    curve = train_steps(
+        model,
+        config.pretrain_steps,
+        config.pretrain_lr,
+        pretrain_loss,
+        weight_decay=config.weight_decay,
+        betas=(0.9, 0.95),
+        desc="pretrain",
+        progress=not config.no_progress,
+    )
+    return {
+        "resumed": False,
+        "steps": config.pretrain_steps,
+        "windows": int(windows.shape[0]),
+        "tokens_seen": config.pretrain_steps * config.pretrain_batch * window,
+        "curve": curve,
+        "seconds": round(time.perf_counter() - tp, 1),
+    }
+
+
+def _finetune(
+    model: Any,
+    tokenizer: Any,
+    train: list[dict],
+    heldout: list[dict],
+    config: SFTConfig,
+    rng: random.Random,
+    max_new: int,
+) -> dict:
+    """Phase 2: SFT on (prompt, summary) pairs, loss on summary tokens + EOS only; returns its metrics."""
+    metrics: dict[str, Any] = {}
+    trainable, total = freeze_lower_blocks(model, config.trainable_blocks)  # 0: every parameter trains
+    metrics["trainable_blocks"], metrics["trainable_parameters"] = config.trainable_blocks, trainable
+    sample_rows = heldout[: config.n_samples]
+    metrics["samples_before"] = _samples(model, tokenizer, sample_rows, config, max_new)
+    metrics["heldout_loss_before"] = round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)
+    eval_curve = [[0, metrics["heldout_loss_before"]]]
+
+    def batch_loss(step: int) -> torch.Tensor:
+        chunk = [train[rng.randrange(len(train))] for _ in range(config.sft_batch)]
+        batch = collate(
+            tokenizer,
+            [make_prompt(p["document"]) for p in chunk],
+            [make_completion(p["summary"]) for p in chunk],
+            config.max_prompt_tokens,
+        )
+        return sft_loss(model, batch)
+
+    def on_step(step: int) -> None:
+        if (step + 1) % config.eval_every == 0 and step + 1 < config.sft_steps:
+            eval_curve.append(
+                [step + 1, round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)]
+            )
+            model.train()
+
+    ts = time.perf_counter()
+    curve = train_steps(
+        model,
+        config.sft_steps,
+        config.sft_lr,
+        batch_loss,
+        weight_decay=config.weight_decay,
+        betas=(0.9, 0.95),
+        desc="sft",
+        progress=not config.no_progress,
+        on_step=on_step,
+    )
+    metrics["sft"] = {"steps": config.sft_steps, "curve": curve, "seconds": round(time.perf_counter() - ts, 1)}
+    model.requires_grad_(True)  # the saved π_ref is a plain model; freezing is a property of each training run
+    metrics["heldout_loss_after"] = round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)
+    eval_curve.append([config.sft_steps, metrics["heldout_loss_after"]])
+    metrics["heldout_curve"] = eval_curve
+    metrics["heldout_pairs"] = len(heldout)
+    metrics["samples_after"] = _samples(model, tokenizer, sample_rows, config, max_new)
+    return metrics
 
 
 def run_sft(config: SFTConfig) -> dict:
@@ -189,7 +254,6 @@ def run_sft(config: SFTConfig) -> dict:
     if not train:
         raise UserError(f"run_sft: {paths.corpus}/train.jsonl is empty; build a larger corpus")
     heldout = valid[: config.eval_pairs] or train[: config.eval_pairs]
-    progress = not config.no_progress
     max_new = preset.max_completion_tokens
     t0 = time.perf_counter()
 
@@ -222,72 +286,13 @@ def run_sft(config: SFTConfig) -> dict:
     metrics["parameters"] = count_parameters(model)
     n_positions = getattr(model.config, "n_positions", None) or preset.n_positions
 
-    # Phase 1: LM pretraining on packed documents (models built from scratch only)
     metrics["pretrain"] = {"resumed": resumed, "steps": 0, "curve": []}
     if not is_pretrained and config.pretrain_steps > 0:
-        window = min(preset.pretrain_window, n_positions)
-        # documents and summaries as separate plain texts (no TL;DR pairing: that mapping is what SFT teaches)
-        texts = [t for r in train for t in (r["document"], r["summary"])]
-        random.Random(config.seed).shuffle(texts)
-        windows = pack_documents(tokenizer, texts, window)  # (M, window)
-        gen = torch.Generator().manual_seed(config.seed)
-
-        def pretrain_loss(step: int) -> torch.Tensor:
-            idx = torch.randint(0, windows.shape[0], (config.pretrain_batch,), generator=gen)
-            return lm_loss(model, windows[idx])  # windows[idx]: (B, window)
-
-        tp = time.perf_counter()
-        curve = _train_loop(
-            model, config.pretrain_steps, config.pretrain_lr, config.weight_decay, pretrain_loss, "pretrain", progress
-        )
-        metrics["pretrain"] = {
-            "resumed": False,
-            "steps": config.pretrain_steps,
-            "windows": int(windows.shape[0]),
-            "tokens_seen": config.pretrain_steps * config.pretrain_batch * window,
-            "curve": curve,
-            "seconds": round(time.perf_counter() - tp, 1),
-        }
+        metrics["pretrain"] = _pretrain(model, tokenizer, train, config, min(preset.pretrain_window, n_positions))
         with atomic_dir(paths.sft_pretrained) as tmp:
             model.save_pretrained(str(tmp))
             tokenizer.save_pretrained(str(tmp))
-
-    # Phase 2: SFT on (prompt, summary) pairs, loss on summary tokens + EOS only
-    trainable, total = freeze_lower_blocks(model, config.trainable_blocks)  # 0: every parameter trains
-    metrics["trainable_blocks"], metrics["trainable_parameters"] = config.trainable_blocks, trainable
-    sample_rows = heldout[: config.n_samples]
-    metrics["samples_before"] = _samples(model, tokenizer, sample_rows, config, max_new)
-    metrics["heldout_loss_before"] = round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)
-    eval_curve = [[0, metrics["heldout_loss_before"]]]
-
-    def batch_loss(step: int) -> torch.Tensor:
-        chunk = [train[rng.randrange(len(train))] for _ in range(config.sft_batch)]
-        batch = collate(
-            tokenizer,
-            [make_prompt(p["document"]) for p in chunk],
-            [make_completion(p["summary"]) for p in chunk],
-            config.max_prompt_tokens,
-        )
-        return sft_loss(model, batch)
-
-    def on_step(step: int) -> None:
-        if (step + 1) % config.eval_every == 0 and step + 1 < config.sft_steps:
-            eval_curve.append(
-                [step + 1, round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)]
-            )
-            model.train()
-
-    ts = time.perf_counter()
-    curve = _train_loop(
-        model, config.sft_steps, config.sft_lr, config.weight_decay, batch_loss, "sft", progress, on_step=on_step
-    )
-    metrics["sft"] = {"steps": config.sft_steps, "curve": curve, "seconds": round(time.perf_counter() - ts, 1)}
-    model.requires_grad_(True)  # the saved π_ref is a plain model; freezing is a property of each training run
-    metrics["heldout_loss_after"] = round(heldout_sft_loss(model, tokenizer, heldout, config.max_prompt_tokens), 4)
-    eval_curve.append([config.sft_steps, metrics["heldout_loss_after"]])
-    metrics["heldout_curve"] = eval_curve
-    metrics["heldout_pairs"] = len(heldout)
-    metrics["samples_after"] = _samples(model, tokenizer, sample_rows, config, max_new)
+    metrics.update(_finetune(model, tokenizer, train, heldout, config, rng, max_new))
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
 
     with atomic_dir(paths.sft_model) as tmp:
@@ -307,16 +312,23 @@ def _report(m: dict, paths: RunPaths) -> None:
         print(f"[sft] reference:{s['reference']!r}  greedy:{s['greedy']!r}")
 
 
+STAGE = Stage(
+    "sft",
+    SFTConfig,
+    output=lambda paths, config: paths.sft_model / "config.json",
+    work=run_sft,
+    report=_report,
+    requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
+)
+"""The stage ``sft``: ``run(config)`` and ``main(argv)`` call it."""
+
+
+def run(config: SFTConfig) -> Path:
+    """Run the stage (or reuse its cached output); returns the output path."""
+    return STAGE.run(config)
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm sft``."""
-    return run_stage(
-        "sft",
-        SFTConfig,
-        argv,
-        __doc__,
-        output=lambda paths, config: paths.sft_model / "config.json",
-        requires=lambda paths: (paths.corpus / "stats.json", "corpus"),
-        work=run_sft,
-        report=_report,
-    )
+    """``python -m llm sft``: a thin wrapper of :func:`run`."""
+    return STAGE.main(argv, __doc__)

@@ -8,6 +8,7 @@ accumulation, mixed precision, checkpoints, --resume and several GPUs come from 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -17,12 +18,13 @@ from transformers import HfArgumentParser
 from llm.methods import METHODS
 from llm.run import cli_errors
 from llm.stages.train.config import CoPGConfig
-from llm.stages.train.trainer import train
+from llm.stages.train.stage import train
 
 __all__ = ["parse_config", "main"]
 
 
 _PROG = "python -m llm train"
+DEFAULT_PRESET = "small"
 _EXAMPLES = """examples:
   python -m llm train --run-dir runs/small --method copg --beta 0.1
   python -m llm train --preset small --method dpo --beta 0.1 --max-steps 200 --save-steps 50
@@ -42,19 +44,24 @@ def short_help() -> str:
     ``--help-all`` prints every option, the inherited ``transformers.TrainingArguments`` ones included.
     """
     fields = CoPGConfig.__dataclass_fields__
+    stored = {f.name for f in dataclasses.fields(CoPGConfig)}
     lines = [f"usage: {_PROG} [--preset NAME] [--method NAME] [--beta β] [options]", "", (__doc__ or "").strip(), ""]
     lines += ["methods (--method):"] + [f"  {name:<10} {m.summary}" for name, m in METHODS.items()] + [""]
     lines.append("options (a preset value fills every option left unset; --help-all lists TrainingArguments too):")
     for name in CoPGConfig.__annotations__:
+        if name not in stored:
+            continue  # the InitVar aliases method and no_progress: their flags are listed with their fields
         help_text = fields[name].metadata.get("help", "")
         if help_text.startswith("(recorded"):
             continue
-        lines.append(f"  --{name.replace('_', '-'):<26} {help_text}")
+        flags = {"loss_type": "--loss-type, --method", "disable_tqdm": "--no-progress, --disable-tqdm"}
+        flag = flags.get(name, f"--{name.replace('_', '-')}")
+        lines.append(f"  {flag:<28} {help_text}")
     return "\n".join(lines + ["", _EXAMPLES])
 
 
 def parse_config(argv: list[str] | None) -> CoPGConfig:
-    """Parse ``argv`` into a :class:`CoPGConfig`: unset options come from ``--preset``, as in Python.
+    """Parse ``argv`` into a :class:`CoPGConfig`: unset options come from ``--preset`` (default small), as in Python.
 
     Options may be spelled with dashes or underscores (``--run-dir`` = ``--run_dir``).
     """
@@ -65,6 +72,8 @@ def parse_config(argv: list[str] | None) -> CoPGConfig:
     if "-h" in argv or "--help" in argv:
         print(short_help())
         raise SystemExit(0)
+    if not any(a == "--preset" or a.startswith("--preset=") for a in argv):
+        argv = ["--preset", DEFAULT_PRESET, *argv]  # the command line always runs the lab: small unless told
     (cfg,) = _parser().parse_args_into_dataclasses(args=argv)
     return cfg
 
@@ -89,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 _SHOWN = (
-    "preset run_dir method beta pg_baseline is_clip online_k online_offline_k max_steps per_device_train_batch_size "
-    "gradient_accumulation_steps learning_rate warmup_steps lr_scheduler_type eval_steps eval_prompts save_steps "
-    "seed output_dir bf16 max_prompt_tokens max_new_tokens"
+    "preset run_dir loss_type beta pg_baseline is_clip online_k online_offline_k max_steps "
+    "per_device_train_batch_size gradient_accumulation_steps learning_rate warmup_steps "
+    "lr_scheduler_type eval_steps eval_prompts save_steps seed output_dir bf16 max_prompt_tokens "
+    "max_new_tokens"
 ).split()
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
-"""``CoPGConfig``: the training arguments of one alignment run (``transformers.TrainingArguments`` + the method).
+"""``CoPGConfig``: the training arguments of ``CoPGTrainer`` (``transformers.TrainingArguments`` + the loss).
 
-Every field a preset fixes defaults to ``None`` and is filled by :func:`llm.presets.resolve` in ``__post_init__``, so
-``CoPGConfig(preset="small")`` in Python equals what ``python -m llm train --preset small`` builds.
+Two uses, one class:
+
+* **the library** (your model, your dataset): ``CoPGConfig(output_dir=..., loss_type="copg", beta=0.1, ...)``; a
+  field left ``None`` takes the library default of :data:`LIBRARY_DEFAULTS` (no preset, no run directory);
+* **the lab**: ``CoPGConfig(preset="small")`` fills every ``None`` field from :func:`llm.presets.resolve`, so it equals
+  what ``python -m llm train --preset small`` builds, and ``output_dir`` defaults to a folder of ``run_dir``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import field
+from dataclasses import InitVar, field
 from pathlib import Path
 
 import torch
@@ -17,7 +21,24 @@ from transformers import TrainingArguments
 from llm.methods import METHODS
 from llm.presets import PRESETS, resolve
 
-__all__ = ["CoPGConfig"]
+__all__ = ["CoPGConfig", "LIBRARY_DEFAULTS"]
+
+LIBRARY_DEFAULTS: dict[str, object] = {
+    "trainable_blocks": 0,  # every parameter trains
+    "per_device_train_batch_size": 8,  # prompts per step (each with its k completions)
+    "learning_rate": 1e-6,  # TRL's DPOConfig default: a full fine-tune of a pretrained LM
+    "max_steps": -1,  # -1: num_train_epochs passes over the dataset (TrainingArguments' convention)
+    "logging_steps": 10,
+    "save_steps": 500,  # TrainingArguments' default
+    "eval_prompts": 0,  # no generation-based evaluation unless asked for
+    "eval_curve_prompts": 0,
+    "eval_temperature": 1.0,
+    "eval_seed": 0,
+    "eval_samples_per_prompt": 1,
+    "eval_generation_batch": 16,
+}
+"""Values of the fields a preset would fill, used when ``preset`` is None (``max_prompt_tokens`` stays None: prompts
+are not truncated; ``max_new_tokens`` is needed only by online sampling and evaluation)."""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -33,11 +54,12 @@ class CoPGConfig(TrainingArguments):
     """
 
     # --- run and method -------------------------------------------------------------------------------------
-    preset: str = field(
-        default="small",
+    preset: str | None = field(
+        default=None,
         metadata={
-            "help": "Preset (tiny|small|gpt2|smollm2|smollm2-gpu): lengths, budget and evaluation protocol from "
-            "llm.presets. Give it first; explicit flags override it."
+            "help": f"Lab preset ({'|'.join(PRESETS)}): lengths, budget and evaluation protocol from llm.presets "
+            "(explicit options override it); None (library use): the defaults of LIBRARY_DEFAULTS. "
+            "`python -m llm train` uses small unless told otherwise."
         },
     )
     run_dir: str | None = field(
@@ -47,9 +69,14 @@ class CoPGConfig(TrainingArguments):
             "Default runs/<preset>."
         },
     )
-    method: str = field(
+    loss_type: str = field(
         default="copg",
-        metadata={"help": "Method: " + "; ".join(f"{m.name} = {m.summary}" for m in METHODS.values()) + "."},
+        metadata={
+            "help": "Method (TRL's name: loss_type; --method on the command line): "
+            + "; ".join(f"{m.name} = {m.summary}" for m in METHODS.values())
+            + ".",
+            "aliases": ["--method"],
+        },
     )
     beta: float = field(
         default=0.1, metadata={"help": "β > 0, KL strength in J = E[R] − β·KL(π‖π_ref) (IPO's τ = β)."}
@@ -139,7 +166,13 @@ class CoPGConfig(TrainingArguments):
         default="auto",
         metadata={"help": "auto (bf16 autocast on a CUDA GPU that supports it, else fp32) | fp32 | bf16 | fp16."},
     )
-    no_progress: bool = field(default=False, metadata={"help": "Turn progress bars off (sets disable_tqdm)."})
+    disable_tqdm: bool = field(
+        default=False,
+        metadata={
+            "help": "Turn progress bars off (TrainingArguments' option; --no-progress as in every stage).",
+            "aliases": ["--no-progress"],
+        },
+    )
     log_to_stdout: bool = field(
         default=True,
         metadata={
@@ -173,6 +206,10 @@ class CoPGConfig(TrainingArguments):
     save_steps: float | None = field(default=None, metadata={"help": "Checkpoint every N steps; default: preset."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Keep at most N checkpoints."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep every dataset column (required)."})
+    method: InitVar[str | None] = None
+    """The lab's name of ``loss_type`` (``CoPGConfig(method="dpo")`` = ``CoPGConfig(loss_type="dpo")``); not stored."""
+    no_progress: InitVar[bool | None] = None
+    """``no_progress=True`` = ``disable_tqdm=True`` (the name every stage config uses); not stored."""
     # computed at runtime
     logps_reduction: str = field(
         default="sum",
@@ -182,17 +219,19 @@ class CoPGConfig(TrainingArguments):
         },
     )
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, method: str | None = None, no_progress: bool | None = None) -> None:
         fn = "CoPGConfig"
-        if self.method not in METHODS:
-            raise ValueError(f"{fn}: method {self.method!r} is unknown; choose one of {', '.join(METHODS)}")
+        if method is not None:
+            self.loss_type = method
+        if self.loss_type not in METHODS:
+            raise ValueError(f"{fn}: loss_type {self.loss_type!r} is unknown; choose one of {', '.join(METHODS)}")
         if isinstance(self.beta, bool) or not math.isfinite(self.beta) or self.beta <= 0:
             raise ValueError(f"{fn}: beta must be a finite float > 0 (the KL strength β), got {self.beta}; e.g. 0.1")
         if self.pg_baseline not in ("none", "mean", "loo", "batch"):
             raise ValueError(f"{fn}: pg_baseline must be none, mean, loo or batch, got {self.pg_baseline!r}")
         if self.is_clip is not None and not self.is_clip > 0:
             raise ValueError(f"{fn}: is_clip must be > 0 (cap on π/μ) or None, got {self.is_clip}")
-        if self.method == "online":
+        if self.loss_type == "online":
             if self.online_k < 1 or self.online_offline_k < 0 or self.online_k + self.online_offline_k < 2:
                 raise ValueError(
                     f"{fn}: online needs online_k ≥ 1 fresh and online_k + online_offline_k ≥ 2 completions per "
@@ -201,9 +240,16 @@ class CoPGConfig(TrainingArguments):
                 )
             if not self.online_temperature > 0:
                 raise ValueError(f"{fn}: online_temperature must be > 0, got {self.online_temperature}")
-        if self.preset not in PRESETS:
+        if self.preset is None:
+            for name, value in LIBRARY_DEFAULTS.items():
+                if getattr(self, name) is None:
+                    setattr(self, name, value)
+        elif self.preset not in PRESETS:
             raise ValueError(f"{fn}: preset {self.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
-        resolve(self, {"max_new_tokens": "max_completion_tokens"})  # every None field from the preset
+        else:
+            resolve(self, {"max_new_tokens": "max_completion_tokens"})  # every None field from the preset
+        if self.max_new_tokens is None and (self.loss_type == "online" or self.eval_prompts):
+            raise ValueError(f"{fn}: online sampling and evaluation generate; set max_new_tokens (completion budget)")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"{fn}: precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if isinstance(self.trainable_blocks, bool) or self.trainable_blocks < 0:
@@ -213,10 +259,15 @@ class CoPGConfig(TrainingArguments):
         if self.eval_samples_per_prompt < 1:
             raise ValueError(f"{fn}: eval_samples_per_prompt must be ≥ 1, got {self.eval_samples_per_prompt}")
         if self.output_dir is None:
-            self.output_dir = str(Path(self.run_dir) / "train" / f"{self.method}_beta{self.beta:g}_seed{self.seed}")
+            if self.run_dir is None:
+                raise ValueError(
+                    f"{fn}: pass output_dir (where checkpoints and metrics go), e.g. output_dir='copg-out'"
+                )
+            name = f"{self.loss_type}_beta{self.beta:g}_seed{self.seed}"
+            self.output_dir = str(Path(self.run_dir) / "train" / name)
         if self.eval_prompts == 0:
             self.eval_strategy = "no"
-        if self.no_progress:
+        if no_progress:
             self.disable_tqdm = True
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False  # nothing to pin to (avoids a DataLoader warning on CPU)

@@ -1,4 +1,8 @@
-"""One trainer for every method on the offline dataset: CoPG, IPO, DPO, naive / importance-sampled PG, online CoPG.
+"""One trainer for every method on an offline dataset: CoPG, IPO, DPO, naive / importance-sampled PG, online CoPG.
+
+A library: any causal LM of transformers, a ``datasets.Dataset`` (or list) of prompts with k rewarded completions
+each (or one ``prompt``/``completion``/``reward`` per row), ``CoPGConfig(loss_type=...)``; nothing here reads a run
+directory or a corpus (the lab's stage is ``llm.stages.train.stage``). See docs/use-copg-on-your-model.md.
 
 ``CoPGConfig`` subclasses ``transformers.TrainingArguments`` and ``CoPGTrainer`` subclasses ``transformers.Trainer``
 (the TRL shape), so gradient accumulation, mixed precision, checkpoints, ``--resume`` and multi-GPU runs come from
@@ -13,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import sys
 import time
 import zlib
@@ -24,24 +27,26 @@ from typing import Any
 import torch
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from bandit.progress import LineProgress
 from bandit.records import atomic_write_json
 from llm.data.batching import collate
-from llm.data.corpus import load_eval_prompts
-from llm.data.offline import load_offline
-from llm.methods import HUMAN_SOURCE, LossInputs, gather, get_method
-from llm.model.evaluation import evaluate_policy
+from llm.methods import LossInputs, gather, get_method
+from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.generation import generate
 from llm.model.logprobs import sequence_logps
-from llm.model.models import freeze_lower_blocks, load_policy
-from llm.model.rewards import load_reward, reward_of_dataset
-from llm.run import RunPaths
+from llm.model.models import freeze_lower_blocks
 from llm.stages.train.config import CoPGConfig
-from llm.stages.train.dataset import OfflineCollator, OfflineDataset, select_rows
+from llm.stages.train.dataset import (
+    OfflineCollator,
+    OfflineDataset,
+    as_offline_rows,
+    precompute_ref_logps,
+    select_rows,
+    validate_user_row,
+)
 
-__all__ = ["CoPGTrainer", "JsonlLogger", "train"]
+__all__ = ["CoPGTrainer", "JsonlLogger", "eval_line"]
 
 
 def _disable_dropout(model: torch.nn.Module) -> None:
@@ -65,13 +70,16 @@ class CoPGTrainer(Trainer):
     """Hugging Face ``Trainer`` whose loss is one ``bandit.losses`` function of sequence log-probs.
 
     Args:
-        model: the policy π (initialised at π_ref).
-        args: :class:`CoPGConfig`.
-        train_dataset: :class:`OfflineDataset` (or a list of offline rows).
+        model: the policy π (initialised at π_ref): any causal LM of transformers.
+        args: :class:`CoPGConfig` (``loss_type`` picks the method of ``llm.methods``).
+        train_dataset: a ``datasets.Dataset`` or list of rows: ``prompt``, ``completions``, ``rewards`` (k per
+            prompt), or one ``prompt``/``completion``/``reward`` per row (grouped by prompt); optional ``ref_logps``
+            and ``behaviour_logps`` (see ``llm.stages.train.dataset``); or an :class:`OfflineDataset`.
         eval_dataset: list of ``{"prompt", "reference"}`` held-out rows (evaluation generates on the prompts).
         processing_class: the tokenizer.
-        ref_model: frozen π_ref; default a frozen copy of ``model`` (TRL's convention). Needed for online sampling
-            and for the KL estimate at evaluation; offline losses use the precomputed ``ref_logps``.
+        ref_model: frozen π_ref; default the initial ``model`` (TRL's convention). Rows without ``ref_logps`` get
+            them from it in one pass before training; online sampling and the KL estimate at evaluation keep a
+            frozen copy.
         reward_fn: proxy reward ``f(prompts, completions) -> list[float]`` (the reward model): online mode, evaluation.
         gold_fn: gold score ``f(prompts, completions, references=...) -> list[float]`` (evaluation only).
     """
@@ -89,12 +97,13 @@ class CoPGTrainer(Trainer):
         callbacks: list[TrainerCallback] | None = None,
         data_collator: Any = None,
     ) -> None:
-        self.method = get_method(args.method)
+        self.method = get_method(args.loss_type)
         if not isinstance(train_dataset, OfflineDataset):
-            train_dataset = OfflineDataset(list(train_dataset), min_k=self.method.min_k)
+            train_dataset = self._offline_dataset(train_dataset, model, ref_model, processing_class, args)
         elif train_dataset.k < self.method.min_k:
             raise ValueError(
-                f"CoPGTrainer: method {args.method!r} needs k ≥ {self.method.min_k}, data has k={train_dataset.k}"
+                f"CoPGTrainer: loss_type {args.loss_type!r} needs k ≥ {self.method.min_k}, "
+                f"data has k={train_dataset.k}"
             )
         if self.method.online and reward_fn is None:
             raise ValueError("CoPGTrainer: method 'online' scores fresh samples; pass reward_fn (the proxy reward)")
@@ -131,6 +140,35 @@ class CoPGTrainer(Trainer):
             ref_model.to(self.args.device)
             if args.disable_dropout:
                 _disable_dropout(ref_model)
+
+    def _offline_dataset(
+        self, data: Any, model: torch.nn.Module, ref_model: torch.nn.Module | None, tokenizer: Any, args: CoPGConfig
+    ) -> OfflineDataset:
+        # PLUMBING: a user dataset → offline rows, ln π_ref precomputed once where the rows lack it
+        rows, has_behaviour = as_offline_rows(data)
+        if self.method.name == "pg_is" and not has_behaviour:
+            raise ValueError(
+                "CoPGTrainer: loss_type 'pg_is' weights by π/μ and needs behaviour_logps (ln μ(y|x) per completion) "
+                "in every row; add them or choose another loss_type"
+            )
+        todo = [r for r in rows if "ref_logps" not in r]
+        if todo:
+            if tokenizer is None:
+                raise ValueError("CoPGTrainer: pass processing_class (the tokenizer) to compute ref_logps")
+            for i, r in enumerate(todo):  # validated first: the tokenizer and the model see well-formed rows only
+                validate_user_row(r, f"CoPGTrainer: train_dataset row {i}", self.method.min_k)
+            reference = ref_model if ref_model is not None else model  # the initial policy is π_ref
+            precompute_ref_logps(
+                reference,
+                tokenizer,
+                todo,
+                args.max_prompt_tokens,
+                batch_size=args.per_device_train_batch_size,
+                progress=not args.disable_tqdm,
+            )
+        for r in rows:
+            r.setdefault("behaviour_logps", list(r["ref_logps"]))  # placeholder: only pg_is reads it (refused above)
+        return OfflineDataset(rows, min_k=self.method.min_k)
 
     # ------------------------------------------------------------------------------------------------------------
     def compute_loss(
@@ -247,6 +285,11 @@ class CoPGTrainer(Trainer):
         hi, lo = x.rewards.argmax(1, keepdim=True), x.rewards.argmin(1, keepdim=True)  # [B, 1]
         margin = (implicit.gather(1, hi) - implicit.gather(1, lo)).squeeze(1)  # [B]
         distinct = (x.rewards.gather(1, hi) > x.rewards.gather(1, lo)).squeeze(1)  # [B] prompts with a reward gap
+        # TRL's DPO names: "chosen" = the highest-reward completion of each prompt, "rejected" = the lowest
+        out["rewards/chosen"].append(self._mean(implicit.gather(1, hi)))
+        out["rewards/rejected"].append(self._mean(implicit.gather(1, lo)))
+        out["logps/chosen"].append(self._mean(x.logps.detach().gather(1, hi)))
+        out["logps/rejected"].append(self._mean(x.logps.detach().gather(1, lo)))
         out["rewards/margins"].append(self._mean(margin))
         if distinct.any():
             out["rewards/accuracies"].append(self._mean((margin[distinct] > 0).float()))
@@ -303,13 +346,15 @@ class CoPGTrainer(Trainer):
             [r.get("reference", "") for r in rows],
             reward_fn=self.reward_fn,
             gold_fn=self.gold_fn,
-            max_new_tokens=self._max_new_tokens(),
-            temperature=args.eval_temperature,
-            seed=args.eval_seed,
-            batch_size=args.eval_generation_batch,
-            max_prompt_tokens=args.max_prompt_tokens,
+            decoding=Decoding(
+                max_new_tokens=self._max_new_tokens(),
+                temperature=args.eval_temperature,
+                seed=args.eval_seed,
+                batch_size=args.eval_generation_batch,
+                max_prompt_tokens=args.max_prompt_tokens,
+                samples_per_prompt=args.eval_samples_per_prompt,
+            ),
             beta=args.beta,
-            samples_per_prompt=args.eval_samples_per_prompt,
         )
         metrics["time/eval_s"] = time.time() - t0
         metrics["eval/prompts"] = len(rows)  # curve points may use the selection split only (eval_curve_prompts)
@@ -325,7 +370,7 @@ class CoPGTrainer(Trainer):
                 f.write(json.dumps(record) + "\n")
 
             atomic_write_json(out / "samples" / f"step_{step:06d}.json", samples)
-            print(eval_line(args.method, args.beta, step, metrics), flush=True)
+            print(eval_line(args.loss_type, args.beta, step, metrics), flush=True)
         return {f"{metric_key_prefix}_{key}": v for key, v in metrics.items()}
 
 
@@ -374,7 +419,7 @@ class JsonlLogger(TrainerCallback):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Library entry point and CLI
+# Console line of one evaluation
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -389,120 +434,3 @@ def eval_line(method: str, beta: float, step: int, metrics: dict[str, float]) ->
         f"  gold {metrics.get('reward/gold_mean', nan):+.3f}"
         + (f"  ({int(metrics['eval/prompts'])} prompts)" if "eval/prompts" in metrics else "")
     )
-
-
-def last_complete_checkpoint(out: Path) -> str | None:
-    """The newest ``checkpoint-N`` of ``out`` that was saved to the end, or None.
-
-    The Trainer writes ``trainer_state.json`` last: a checkpoint without it was interrupted while saving (a kill,
-    a full disk). Such a checkpoint is removed with a warning, so ``--resume`` goes on from the previous complete one.
-    """
-    while out.exists() and (last := get_last_checkpoint(str(out))) is not None:
-        if (Path(last) / "trainer_state.json").exists():
-            return last
-        print(f"[train] warning: {last} is incomplete (interrupted while saving): removed", file=sys.stderr)
-        shutil.rmtree(last)
-    return None
-
-
-def _finished_run(out: Path, max_steps: int) -> dict | None:
-    """The summary of a run in ``out`` that already trained ``max_steps`` steps (its ``run.json``), else None."""
-    path = out / "run.json"
-    if not path.exists():
-        return None
-    summary = json.loads(path.read_text(encoding="utf-8"))
-    steps = max((h.get("step", 0) for h in summary.get("train_log", [])), default=0)
-    return summary if steps >= max_steps else None
-
-
-def _read_eval_records(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    by_step: dict[int, dict] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            by_step[rec["step"]] = rec  # a resumed run may re-evaluate a step: keep the last record
-    return [by_step[s] for s in sorted(by_step)]
-
-
-def train(
-    cfg: CoPGConfig,
-    *,
-    model: torch.nn.Module | None = None,
-    ref_model: torch.nn.Module | None = None,
-    tokenizer: Any = None,
-    train_rows: list[dict] | None = None,
-    eval_rows: list[dict] | None = None,
-    reward_fn: Any = None,
-    gold_fn: Any = None,
-    callbacks: list[TrainerCallback] | None = None,
-) -> dict:
-    """Train one method; anything not passed is loaded from ``cfg.run_dir`` (part 1's outputs).
-
-    Returns:
-        summary dict (also written to ``<output_dir>/run.json``): ``config``, ``eval`` (records per evaluation step),
-        ``train_log`` (Trainer log history), ``wall_clock_s``, ``output_dir``.
-    """
-    t0 = time.time()
-    out = Path(cfg.output_dir)
-    if cfg.resume and not cfg.resume_from_checkpoint and (done := _finished_run(out, cfg.max_steps)) is not None:
-        print(f"[train] {out} already finished {cfg.max_steps} steps: nothing to resume, no file changed")
-        return {**done, "trainer": None}
-    if model is None or tokenizer is None:
-        tokenizer, model = load_policy(cfg.run_dir)
-        if ref_model is None:
-            _, ref_model = load_policy(cfg.run_dir)
-    if train_rows is None:
-        train_rows = load_offline(RunPaths(cfg.run_dir).require(RunPaths(cfg.run_dir).offline_dataset, "sample"))
-    if cfg.max_train_prompts:
-        train_rows = train_rows[: cfg.max_train_prompts]
-    if cfg.eval_strategy != "no" or get_method(cfg.method).online:
-        if eval_rows is None and cfg.eval_prompts:
-            eval_rows = load_eval_prompts(cfg.run_dir, split="valid", n=cfg.eval_prompts)
-        if reward_fn is None or (gold_fn is None and cfg.eval_strategy != "no"):
-            reward_fn = reward_fn or reward_of_dataset(cfg.run_dir, train_rows)
-            gold_fn = gold_fn or load_reward(cfg.run_dir, kind="gold")
-    if eval_rows is not None and cfg.eval_prompts:
-        eval_rows = eval_rows[: cfg.eval_prompts]
-    method = get_method(cfg.method)
-    if method.name == "pg_is" and any(HUMAN_SOURCE in r["source"] for r in train_rows):
-        print(
-            f"[train] pg_is: completions with source {HUMAN_SOURCE!r} have no known μ and are left out",
-            file=sys.stderr,
-        )
-    trainer = CoPGTrainer(
-        model=model,
-        args=cfg,
-        train_dataset=OfflineDataset(train_rows, min_k=method.min_k),
-        eval_dataset=eval_rows,
-        processing_class=tokenizer,
-        ref_model=ref_model,
-        reward_fn=reward_fn,
-        gold_fn=gold_fn,
-        callbacks=[JsonlLogger(), *(callbacks or [])],
-    )
-    resume: str | bool | None = cfg.resume_from_checkpoint
-    if cfg.resume and not resume:
-        resume = last_complete_checkpoint(out)
-        if resume is None:
-            raise ValueError(f"train: --resume but {out} has no checkpoint-* directory; run without --resume first")
-    if not resume:
-        for stale in ("eval.jsonl", "metrics.jsonl"):
-            (out / stale).unlink(missing_ok=True)
-        if cfg.eval_at_start and cfg.eval_strategy != "no":
-            trainer.evaluate()  # step 0: the SFT policy π_ref, the reference point of every curve
-    trainer.train(resume_from_checkpoint=resume or None)  # the Trainer also evaluates the final policy
-    if cfg.save_final and trainer.is_world_process_zero():
-        trainer.save_model(str(out / "final"))
-    summary = {
-        "config": {**cfg.to_dict(), "method_summary": method.summary},
-        "eval": _read_eval_records(out / "eval.jsonl"),
-        "train_log": trainer.state.log_history,
-        "wall_clock_s": time.time() - t0,
-        "output_dir": str(out),
-    }
-    if trainer.is_world_process_zero():
-        atomic_write_json(out / "run.json", summary)
-    summary["trainer"] = trainer
-    return summary

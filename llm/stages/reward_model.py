@@ -26,23 +26,23 @@ import itertools
 import math
 import random
 import time
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from bandit.progress import progress as progress_bar
 from bandit.records import atomic_dir, atomic_write_json
 from llm.data.batching import collate, fits_completion_budget
 from llm.data.corpus import load_split, make_completion, make_prompt, prompt_order
 from llm.model.generation import generate
 from llm.model.models import load_policy
-from llm.model.optim import cosine_lr
+from llm.model.optim import train_steps
 from llm.model.rewards import ContentReward, GoldReward, RewardModelReward, reward_scores
 from llm.presets import get_preset
-from llm.run import RunPaths, StageConfig, UserError, cli_errors, run_stage
+from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
-__all__ = ["bradley_terry_loss", "gold_preference_pairs", "RewardConfig", "train_reward_model", "main"]
+__all__ = ["bradley_terry_loss", "gold_preference_pairs", "RewardConfig", "train_reward_model", "main", "STAGE", "run"]
 
 
 def bradley_terry_loss(scores_preferred: torch.Tensor, scores_other: torch.Tensor) -> torch.Tensor:
@@ -73,7 +73,7 @@ def gold_preference_pairs(gold: list[list[float]], margin: float = 0.05) -> list
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RewardConfig(StageConfig):
     """Train the Bradley–Terry reward model on gold-labelled preference pairs of sampled summaries."""
 
@@ -112,7 +112,7 @@ class RewardConfig(StageConfig):
 
         super().__post_init__()  # every None field from the preset
         if self.valid_prompts is None:
-            self.valid_prompts = max(self.rm_prompts // 4, 8)
+            object.__setattr__(self, "valid_prompts", max(self.rm_prompts // 4, 8))
         if self.labels not in ("content", "gold"):
             raise UserError(f"RewardConfig: --labels must be content or gold, got {self.labels!r}")
         if self.rm_samples + int(self.include_human) < 2:
@@ -171,6 +171,22 @@ def _pearson(a: list[float], b: list[float]) -> float:
     return sum((x - ma) * (y - mb) for x, y in zip(a, b)) / math.sqrt(va * vb)
 
 
+def _rm_prompts(paths: RunPaths, tokenizer: Any, config: RewardConfig, max_new: int) -> tuple[list, list]:
+    """Train and valid prompts of the RM whose reference summary fits the completion budget."""
+
+    def usable(rows):
+        return [
+            r for r, ok in zip(rows, fits_completion_budget(tokenizer, [r["summary"] for r in rows], max_new)) if ok
+        ]
+
+    # RM prompts come from the END of the train order; the sample stage takes offline prompts from its START (disjoint)
+    train_rows = prompt_order(usable(load_split(paths.root, "train")), "prompts:")[::-1][: config.rm_prompts]
+    valid_rows = prompt_order(usable(load_split(paths.root, "valid")), "prompts:")[: config.valid_prompts]
+    if not train_rows or not valid_rows:
+        raise UserError(f"train_reward_model: no usable train/valid prompts in {paths.corpus}; build a larger corpus")
+    return train_rows, valid_rows
+
+
 def train_reward_model(config: RewardConfig) -> dict:
     """Sample candidates, label pairs by the content reward (or gold), train the RM; write ``reward/model`` and
     ``metrics.json``."""
@@ -184,16 +200,7 @@ def train_reward_model(config: RewardConfig) -> dict:
     t0 = time.perf_counter()
     tokenizer, policy = load_policy(paths.root)
 
-    def usable(rows):
-        return [
-            r for r, ok in zip(rows, fits_completion_budget(tokenizer, [r["summary"] for r in rows], max_new)) if ok
-        ]
-
-    # RM prompts come from the END of the train order; the sample stage takes offline prompts from its START (disjoint)
-    train_rows = prompt_order(usable(load_split(paths.root, "train")), "prompts:")[::-1][: config.rm_prompts]
-    valid_rows = prompt_order(usable(load_split(paths.root, "valid")), "prompts:")[: config.valid_prompts]
-    if not train_rows or not valid_rows:
-        raise UserError(f"train_reward_model: no usable train/valid prompts in {paths.corpus}; build a larger corpus")
+    train_rows, valid_rows = _rm_prompts(paths, tokenizer, config, max_new)
 
     # PLUMBING: candidates sampled from π_ref, gold-labelled pairs
     tr_prompts, tr_groups, tr_gold = _candidates(policy, tokenizer, train_rows, config, max_new, progress, config.seed)
@@ -211,19 +218,15 @@ def train_reward_model(config: RewardConfig) -> dict:
     model.config.pad_token_id = tokenizer.pad_token_id
     acc_before, _ = _pair_accuracy(model, tokenizer, va_prompts, va_groups, va_pairs, config.max_prompt_tokens)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=config.rm_lr, weight_decay=0.0)
     rng = random.Random(config.seed)
     order: list[int] = []
-    curve, accs = [], []
-    model.train()
-    bar = progress_bar(range(config.rm_steps), desc="reward model", disable=not progress)
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, config.rm_steps, config.rm_lr)
+    accs: list[float] = []
+
+    def batch_loss(step: int) -> torch.Tensor:
         if len(order) < config.rm_batch:  # reshuffle epoch by epoch
             epoch = list(range(len(tr_pairs)))
             rng.shuffle(epoch)
-            order += epoch
+            order.extend(epoch)
         chunk = [tr_pairs[k] for k in order[: config.rm_batch]]
         del order[: config.rm_batch]
         prompts = [tr_prompts[g] for g, _, _ in chunk] * 2
@@ -231,16 +234,19 @@ def train_reward_model(config: RewardConfig) -> dict:
         batch = collate(tokenizer, prompts, comps, config.max_prompt_tokens)
         scores = reward_scores(model, **batch)  # (2P,)
         P = len(chunk)
-        losses = bradley_terry_loss(scores[:P], scores[P:])  # (P,)
-        loss = losses.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        curve.append(round(loss.item(), 4))
         accs.append(float((scores[:P] > scores[P:]).float().mean()))
-        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{sum(accs[-20:]) / len(accs[-20:]):.2f}")
-    model.eval()
+        return bradley_terry_loss(scores[:P], scores[P:]).mean()  # (P,) → mean
+
+    curve = train_steps(
+        model,
+        config.rm_steps,
+        config.rm_lr,
+        batch_loss,
+        desc="reward model",
+        progress=progress,
+        log_every=1,
+        postfix=lambda: {"acc": f"{sum(accs[-20:]) / len(accs[-20:]):.2f}"},
+    )
     train_acc, _ = _pair_accuracy(model, tokenizer, tr_prompts, tr_groups, tr_pairs, config.max_prompt_tokens)
     valid_acc, va_scores = _pair_accuracy(model, tokenizer, va_prompts, va_groups, va_pairs, config.max_prompt_tokens)
     # accuracy on sampled-vs-sampled pairs only: the human reference (gold = 1) makes easy pairs
@@ -286,16 +292,23 @@ def _report(m: dict, paths: RunPaths) -> None:
     )
 
 
+STAGE = Stage(
+    "reward",
+    RewardConfig,
+    output=lambda paths, config: paths.reward_model / "config.json",
+    work=train_reward_model,
+    report=_report,
+    requires=lambda paths: (paths.sft_model, "sft"),
+)
+"""The stage ``reward``: ``run(config)`` and ``main(argv)`` call it."""
+
+
+def run(config: RewardConfig) -> Path:
+    """Run the stage (or reuse its cached output); returns the output path."""
+    return STAGE.run(config)
+
+
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm reward``."""
-    return run_stage(
-        "reward",
-        RewardConfig,
-        argv,
-        __doc__,
-        output=lambda paths, config: paths.reward_model / "config.json",
-        requires=lambda paths: (paths.sft_model, "sft"),
-        work=train_reward_model,
-        report=_report,
-    )
+    """``python -m llm reward``: a thin wrapper of :func:`run`."""
+    return STAGE.main(argv, __doc__)

@@ -11,18 +11,21 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import tyro
+from transformers import AutoModelForCausalLM
 
 from bandit.records import atomic_write_json
 from llm.data.corpus import load_eval_prompts
 from llm.data.offline import load_offline
-from llm.model.evaluation import evaluate_policy
+from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import load_reward, reward_of_dataset
-from llm.presets import get_preset, resolve
+from llm.presets import get_preset, preset_help, resolve
 from llm.run import RunPaths, cli_errors
 
-__all__ = ["EvalConfig", "main"]
+__all__ = ["EvalConfig", "run", "main"]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -30,7 +33,7 @@ __all__ = ["EvalConfig", "main"]
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class EvalConfig:
     """Evaluate a policy (default: the SFT model π_ref) on held-out prompts of a run directory."""
 
@@ -38,8 +41,14 @@ class EvalConfig:
     """Run directory with part 1's outputs (sft/model, reward/model, corpus/valid.jsonl); default runs/<preset>."""
     model: str | None = None
     """Policy directory (save_pretrained), e.g. <output_dir>/final of a train run; default: the SFT model π_ref."""
-    preset: str | None = None
-    """Preset (length budgets, evaluation protocol); default: the one <run_dir>/config/sft.json names, else small."""
+    preset: Annotated[
+        str | None,
+        tyro.conf.arg(
+            help=preset_help(
+                "length budgets, evaluation protocol; default: the one <run_dir>/config/sft.json names, else small."
+            )
+        ),
+    ] = None
     split: str = "valid"
     """Corpus split of the prompts (the reward model never saw valid)."""
     n_prompts: int | None = None
@@ -65,12 +74,14 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         if self.preset is None:
-            self.preset = _preset_of(self.run_dir) if self.run_dir else "small"
+            object.__setattr__(self, "preset", _preset_of(self.run_dir) if self.run_dir else "small")
         resolve(self, _EVAL_ALIASES)
 
 
-# Evaluation options named after the preset's evaluation protocol (llm.presets.EvalProtocol).
+# Evaluation options named after the preset's evaluation protocol (llm.presets.EvalProtocol). The preset's `model` is
+# an architecture name, not a policy directory: `model` maps to a name no preset has, so it is never filled from it.
 _EVAL_ALIASES = {
+    "model": "policy_directory",
     "n_prompts": "eval_prompts",
     "temperature": "eval_temperature",
     "seed": "eval_seed",
@@ -100,50 +111,49 @@ def _preset_of(run_dir: str) -> str:
     return "small"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m llm eval``: generate, score with the reward and ROUGE-L gold, KL (exact, k1, k3), J_β."""
-    import tyro
-
-    @cli_errors
-    def _run() -> int:
-        cfg = tyro.cli(EvalConfig, args=argv, description=__doc__)
-
-        preset = get_preset(cfg.preset)
-        tokenizer, ref = load_policy(cfg.run_dir)
-        if cfg.model:
-            from transformers import AutoModelForCausalLM
-
-            if not Path(cfg.model).exists():
-                raise ValueError(f"eval: --model {cfg.model} does not exist")
-            policy = AutoModelForCausalLM.from_pretrained(cfg.model).eval()
-        else:
-            _, policy = load_policy(cfg.run_dir)
-        rows = load_eval_prompts(cfg.run_dir, split=cfg.split, n=cfg.n_prompts)
-        metrics, per_prompt, samples = evaluate_policy(
-            policy,
-            ref,
-            tokenizer,
-            [r["prompt"] for r in rows],
-            [r["reference"] for r in rows],
-            _reward(cfg),
-            load_reward(cfg.run_dir, kind="gold"),
+def run(cfg: EvalConfig) -> Path:
+    """Evaluate the policy of ``cfg``; writes and returns the JSON of metrics, per-prompt scores and samples."""
+    preset = get_preset(cfg.preset)
+    tokenizer, ref = load_policy(cfg.run_dir)
+    if cfg.model:
+        if not Path(cfg.model).exists():
+            raise ValueError(f"eval: --model {cfg.model} does not exist")
+        policy = AutoModelForCausalLM.from_pretrained(cfg.model).eval()
+    else:
+        _, policy = load_policy(cfg.run_dir)
+    rows = load_eval_prompts(cfg.run_dir, split=cfg.split, n=cfg.n_prompts)
+    metrics, per_prompt, samples = evaluate_policy(
+        policy,
+        ref,
+        tokenizer,
+        [r["prompt"] for r in rows],
+        [r["reference"] for r in rows],
+        _reward(cfg),
+        load_reward(cfg.run_dir, kind="gold"),
+        decoding=Decoding(
             max_new_tokens=cfg.max_new_tokens,
             temperature=cfg.temperature,
             seed=cfg.seed,
             batch_size=cfg.batch_size,
             max_prompt_tokens=preset.max_prompt_tokens,
-            beta=cfg.beta,
             samples_per_prompt=cfg.samples_per_prompt,
-            progress=not cfg.no_progress,
-        )
-        name = Path(cfg.model).parent.name if cfg.model else "sft"
-        out = Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "eval" / f"{name}.json"
-        atomic_write_json(out, {"config": cfg, "metrics": metrics, "per_prompt": per_prompt, "samples": samples})
-        print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
-        print(f"[eval] → {out}")
-        return 0
+        ),
+        beta=cfg.beta,
+        progress=not cfg.no_progress,
+    )
+    name = Path(cfg.model).parent.name if cfg.model else "sft"
+    out = Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "eval" / f"{name}.json"
+    atomic_write_json(out, {"config": cfg, "metrics": metrics, "per_prompt": per_prompt, "samples": samples})
+    print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+    print(f"[eval] → {out}")
+    return out
 
-    return _run()
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm eval``: a thin wrapper of :func:`run` (generate, score, KL exact/k1/k3, J_β)."""
+    run(tyro.cli(EvalConfig, args=argv, description=__doc__, prog="python -m llm eval"))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,149 @@
+"""The lab's ``train`` stage: ``CoPGTrainer`` on the outputs of part 1 in a run directory.
+
+``train(cfg)`` loads what is not passed (the SFT policy π_ref, the offline dataset, the held-out prompts, the reward
+and the gold score) from ``cfg.run_dir``, trains, and writes ``<output_dir>/run.json``. The trainer itself
+(``llm.stages.train.trainer``) knows nothing of run directories.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from bandit.records import atomic_write_json
+from llm.data.corpus import load_eval_prompts
+from llm.data.offline import load_offline
+from llm.methods import HUMAN_SOURCE, get_method
+from llm.model.models import load_policy
+from llm.model.rewards import load_reward, reward_of_dataset
+from llm.run import RunPaths
+from llm.stages.train.config import CoPGConfig
+from llm.stages.train.dataset import OfflineDataset
+from llm.stages.train.trainer import CoPGTrainer, JsonlLogger
+
+__all__ = ["train", "last_complete_checkpoint"]
+
+
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest ``checkpoint-N`` of ``out`` that was saved to the end, or None.
+
+    The Trainer writes ``trainer_state.json`` last: a checkpoint without it was interrupted while saving (a kill,
+    a full disk). Such a checkpoint is removed with a warning, so ``--resume`` goes on from the previous complete one.
+    """
+    while out.exists() and (last := get_last_checkpoint(str(out))) is not None:
+        if (Path(last) / "trainer_state.json").exists():
+            return last
+        print(f"[train] warning: {last} is incomplete (interrupted while saving): removed", file=sys.stderr)
+        shutil.rmtree(last)
+    return None
+
+
+def _finished_run(out: Path, max_steps: int) -> dict | None:
+    """The summary of a run in ``out`` that already trained ``max_steps`` steps (its ``run.json``), else None."""
+    path = out / "run.json"
+    if not path.exists():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    steps = max((h.get("step", 0) for h in summary.get("train_log", [])), default=0)
+    return summary if steps >= max_steps else None
+
+
+def _read_eval_records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    by_step: dict[int, dict] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            by_step[rec["step"]] = rec  # a resumed run may re-evaluate a step: keep the last record
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def train(
+    cfg: CoPGConfig,
+    *,
+    model: torch.nn.Module | None = None,
+    ref_model: torch.nn.Module | None = None,
+    tokenizer: Any = None,
+    train_rows: list[dict] | None = None,
+    eval_rows: list[dict] | None = None,
+    reward_fn: Any = None,
+    gold_fn: Any = None,
+    callbacks: list[TrainerCallback] | None = None,
+) -> dict:
+    """Train one method; anything not passed is loaded from ``cfg.run_dir`` (part 1's outputs).
+
+    Returns:
+        summary dict (also written to ``<output_dir>/run.json``): ``config``, ``eval`` (records per evaluation step),
+        ``train_log`` (Trainer log history), ``wall_clock_s``, ``output_dir``.
+    """
+    t0 = time.time()
+    out = Path(cfg.output_dir)
+    if cfg.resume and not cfg.resume_from_checkpoint and (done := _finished_run(out, cfg.max_steps)) is not None:
+        print(f"[train] {out} already finished {cfg.max_steps} steps: nothing to resume, no file changed")
+        return {**done, "trainer": None}
+    if model is None or tokenizer is None:
+        tokenizer, model = load_policy(cfg.run_dir)
+        if ref_model is None:
+            _, ref_model = load_policy(cfg.run_dir)
+    if train_rows is None:
+        train_rows = load_offline(RunPaths(cfg.run_dir).require(RunPaths(cfg.run_dir).offline_dataset, "sample"))
+    if cfg.max_train_prompts:
+        train_rows = train_rows[: cfg.max_train_prompts]
+    if cfg.eval_strategy != "no" or get_method(cfg.loss_type).online:
+        if eval_rows is None and cfg.eval_prompts:
+            eval_rows = load_eval_prompts(cfg.run_dir, split="valid", n=cfg.eval_prompts)
+        if reward_fn is None or (gold_fn is None and cfg.eval_strategy != "no"):
+            reward_fn = reward_fn or reward_of_dataset(cfg.run_dir, train_rows)
+            gold_fn = gold_fn or load_reward(cfg.run_dir, kind="gold")
+    if eval_rows is not None and cfg.eval_prompts:
+        eval_rows = eval_rows[: cfg.eval_prompts]
+    method = get_method(cfg.loss_type)
+    if method.name == "pg_is" and any(HUMAN_SOURCE in r["source"] for r in train_rows):
+        print(
+            f"[train] pg_is: completions with source {HUMAN_SOURCE!r} have no known μ and are left out",
+            file=sys.stderr,
+        )
+    trainer = CoPGTrainer(
+        model=model,
+        args=cfg,
+        train_dataset=OfflineDataset(train_rows, min_k=method.min_k),
+        eval_dataset=eval_rows,
+        processing_class=tokenizer,
+        ref_model=ref_model,
+        reward_fn=reward_fn,
+        gold_fn=gold_fn,
+        callbacks=[JsonlLogger(), *(callbacks or [])],
+    )
+    resume: str | bool | None = cfg.resume_from_checkpoint
+    if cfg.resume and not resume:
+        resume = last_complete_checkpoint(out)
+        if resume is None:
+            raise ValueError(f"train: --resume but {out} has no checkpoint-* directory; run without --resume first")
+    if not resume:
+        for stale in ("eval.jsonl", "metrics.jsonl"):
+            (out / stale).unlink(missing_ok=True)
+        if cfg.eval_at_start and cfg.eval_strategy != "no":
+            trainer.evaluate()  # step 0: the SFT policy π_ref, the reference point of every curve
+    trainer.train(resume_from_checkpoint=resume or None)  # the Trainer also evaluates the final policy
+    if cfg.save_final and trainer.is_world_process_zero():
+        trainer.save_model(str(out / "final"))
+    summary = {
+        "config": {**cfg.to_dict(), "method_summary": method.summary},
+        "eval": _read_eval_records(out / "eval.jsonl"),
+        "train_log": trainer.state.log_history,
+        "wall_clock_s": time.time() - t0,
+        "output_dir": str(out),
+    }
+    if trainer.is_world_process_zero():
+        atomic_write_json(out / "run.json", summary)
+    summary["trainer"] = trainer
+    return summary

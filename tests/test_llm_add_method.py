@@ -1,0 +1,64 @@
+"""Adding a method to the LLM trainer is one row of ``llm.methods.METHODS`` (docs/llm-lab.md, "Adding a method").
+
+A toy method, registered the way the docs say, is selectable by ``loss_type`` in ``CoPGConfig`` and trained by
+``CoPGTrainer``; its logged loss is the ``bandit.losses`` call its row makes, on the columns its selection picks.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bandit.losses import copg_loss
+from llm.methods import METHODS, Method
+from tests.llm_helpers import make_model, make_tokenizer
+from tests.test_copg_trainer_library import ROWS, _naive_tensor
+
+
+def _top_two(rewards: torch.Tensor, sources: list[list[str]], gen: torch.Generator) -> torch.Tensor:
+    return rewards.topk(2, dim=1).indices  # [B, 2]: the two highest-reward completions, unranked for CoPG
+
+
+def _copg_on_them(x, cfg) -> torch.Tensor:
+    return copg_loss(x.logps, x.ref_logps, x.rewards, cfg.beta)
+
+
+TOY = Method("copg_top2", "CoPG on the two highest-reward completions (a toy)", _top_two, _copg_on_them, 2)
+
+
+def test_a_registered_method_trains_and_logs_its_loss(tmp_path, monkeypatch):
+    """Step 1's logged loss = copg_loss on the top-2 columns, ln π of the initial model and ln π_ref of another."""
+    from llm.stages.train import CoPGConfig, CoPGTrainer
+
+    monkeypatch.setitem(METHODS, TOY.name, TOY)
+    tok = make_tokenizer()
+    ref_model = make_model(tok, seed=1)
+    args = CoPGConfig(
+        output_dir=str(tmp_path),
+        loss_type="copg_top2",
+        beta=0.5,
+        max_steps=1,
+        per_device_train_batch_size=3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=True,
+    )
+    tr = CoPGTrainer(
+        model=make_model(tok, seed=0), ref_model=ref_model, args=args, train_dataset=ROWS, processing_class=tok
+    )
+    tr.train()
+    got = next(h["loss/train"] for h in tr.state.log_history if "loss/train" in h)
+    logps, ref = _naive_tensor(make_model(tok, seed=0), tok), _naive_tensor(ref_model, tok)
+    rewards = torch.tensor([r["rewards"] for r in ROWS], dtype=torch.float64)
+    cols = rewards.topk(2, dim=1).indices
+    expected = copg_loss(logps.gather(1, cols), ref.gather(1, cols), rewards.gather(1, cols), 0.5).mean()
+    assert got == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_an_unregistered_method_is_a_clear_error(tmp_path):
+    from llm.stages.train import CoPGConfig
+
+    with pytest.raises(ValueError, match="loss_type 'copg_top2' is unknown; choose one of copg"):
+        CoPGConfig(output_dir=str(tmp_path), loss_type="copg_top2")
