@@ -20,7 +20,7 @@ import numpy as np
 from bandit.plotting import draw_record, simplex_xy
 from bandit.style import style
 
-__all__ = ["SideBySide", "function_body", "side_by_side", "simplex_picture", "theorem1_figure"]
+__all__ = ["SideBySide", "function_body", "regression_scatter", "side_by_side", "simplex_picture", "theorem1_figure"]
 
 _DATA_MARKERS = {"mu1": ("^", "μ1 (where y comes from)"), "mu2": ("v", "μ2 (where y′ comes from)")}
 
@@ -161,4 +161,47 @@ def theorem1_figure(
     ax2.set_ylabel("KL(π ‖ π*)  (floored at 1e-17: float64 rounding)")
     ax2.set_title(f"{kl.shape[1]} runs, each with random μ1, μ2 and a random start: all reach π*", fontsize=9)
     ax2.legend()
+    return fig
+
+
+def regression_scatter(
+    centred_rewards: np.ndarray,
+    panels: Sequence[tuple[str, np.ndarray, str]],
+    tied: np.ndarray | None = None,
+) -> plt.Figure:
+    """CoPG's regression made visible: per completion, β·ln π/π_ref against the reward, both centred within their
+    prompt, one panel per policy, with the line CoPG's loss fits (slope 1: β·ln π/π_ref = R + a constant per prompt).
+
+    Args:
+        centred_rewards: [N, K] R(x, y_i) minus the mean of its prompt's K rewards.
+        panels: (title, [N, K] β·ln π/π_ref minus its prompt's mean, colour) per panel, left to right; the panels
+            share their axes, so a flat cloud (π = π_ref) looks flat beside a tilted one.
+        tied: [N] bool, the prompts whose K rewards are all equal (drawn as open circles at reward 0), or None.
+    Returns:
+        The matplotlib Figure (unsaved).
+    """
+    x = np.asarray(centred_rewards, dtype=float)
+    ties = np.zeros(x.shape[0], dtype=bool) if tied is None else np.asarray(tied, dtype=bool)
+    for title, y, _ in panels:
+        if np.shape(y) != x.shape:
+            raise ValueError(f"regression_scatter: panel {title!r} has shape {np.shape(y)}, the rewards {x.shape}")
+    if ties.shape != (x.shape[0],):
+        raise ValueError(f"regression_scatter: tied has shape {ties.shape}; pass one flag per prompt ({x.shape[0]})")
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.6 * len(panels), 3.8), sharex=True, sharey=True, layout="constrained", squeeze=False
+    )
+    span = max(float(np.abs(x).max()), max(float(np.abs(y).max()) for _, y, _ in panels), 1e-3) * 1.1
+    for ax, (title, y, color) in zip(axes[0], panels):
+        y = np.asarray(y, dtype=float)
+        ax.axline((0, 0), slope=1, color="0.3", ls="--", lw=1, label="CoPG's target: slope 1")
+        ax.axhline(0, color=style("sft").color, lw=0.8, label="π = π_ref")
+        ax.scatter(x[~ties].ravel(), y[~ties].ravel(), s=18, color=color, alpha=0.7, label="rewards differ")
+        if ties.any():
+            ax.scatter(x[ties].ravel(), y[ties].ravel(), s=24, facecolors="none", edgecolors=color, label="tied")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlim(-span, span)
+        ax.set_ylim(-span, span)
+        ax.set_xlabel("R − prompt mean  (standardised)")
+    axes[0][0].set_ylabel("β·ln π/π_ref − prompt mean")
+    axes[0][0].legend(fontsize=7, loc="upper left")
     return fig

@@ -1,5 +1,5 @@
 """Every notebook in notebooks/ runs top to bottom in fast mode (COPG_FAST=1), headless, with the package imported;
-the teaching notebooks (01–03) also carry exercises with self-checking folded solutions, an asserted "what you saw"
+the teaching notebooks (01–04) also carry exercises with self-checking folded solutions, an asserted "what you saw"
 cell and a link to the cheat sheet."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_notebooks_are_stripped():
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: The teaching notebooks: key equations, exercises with folded solutions, and an asserted "what you saw" cell.
-TEACHING = [p for p in NOTEBOOKS if p.name[:2] in {"01", "02", "03", "06"}]
+TEACHING = [p for p in NOTEBOOKS if p.name[:2] in {"01", "02", "03", "04", "06"}]
 
 
 def _cells(path: pathlib.Path) -> list[dict]:
@@ -176,3 +176,30 @@ def test_simplex_picture_marks_the_data_and_keeps_copg_visible():
     dpo = next(line for name, line in lines.items() if name.startswith("DPO ("))
     assert copg.get_linewidth() > dpo.get_linewidth() and dpo.get_linestyle() != "-"
     plt.close(fig)
+
+
+def test_regression_scatter_draws_each_completion_where_it_lies():
+    """Notebook 04's before/after picture: every completion at (centred reward, centred β·ln π/π_ref), the tied
+    prompts apart, the slope-1 line CoPG fits, shared axes (a flat panel stays flat beside a tilted one), and a
+    clear error for mismatched shapes."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from bandit.notebook_plots import regression_scatter
+
+    x = np.array([[0.5, -0.5], [0.0, 0.0], [1.0, -1.0]])  # [N = 3, K = 2], prompt 1 tied
+    tied = np.array([False, True, False])
+    fitted = 0.4 * x + np.array([[0.0, 0.0], [0.1, -0.1], [0.0, 0.0]])
+    fig = regression_scatter(x, [("before", np.zeros_like(x), "tab:gray"), ("after", fitted, "tab:blue")], tied=tied)
+    before, after = fig.axes
+    differ, ties = after.collections  # the points whose rewards differ, then the tied ones
+    np.testing.assert_allclose(differ.get_offsets(), np.c_[x[~tied].ravel(), fitted[~tied].ravel()])
+    np.testing.assert_allclose(ties.get_offsets(), np.c_[x[tied].ravel(), fitted[tied].ravel()])
+    np.testing.assert_allclose(before.collections[0].get_offsets()[:, 1], 0.0)
+    assert before.get_ylim() == after.get_ylim() and after.get_ylim()[1] >= 1.0
+    assert any(line.get_label() == "CoPG's target: slope 1" for line in after.lines)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="panel 'bad' has shape"):
+        regression_scatter(x, [("bad", np.zeros((3, 3)), "k")])
+    with pytest.raises(ValueError, match="one flag per prompt"):
+        regression_scatter(x, [("ok", x, "k")], tied=np.array([True]))
