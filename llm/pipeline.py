@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import multiprocessing
 import shlex
 import sys
@@ -38,7 +39,7 @@ from llm.model.models import load_policy
 from llm.model.rewards import REWARD_KINDS, load_reward, reward_of_dataset
 from llm.plots import figure_names, make_figures, summarise
 from llm.presets import get_preset, preset_help
-from llm.run import MAIN, RunPaths, UserError, cli_errors, quiet_transformers
+from llm.run import MAIN, RunPaths, UserError, check_run_dir, cli_errors, parse_cli, quiet_transformers
 from llm.stages import reward_model, sample, sft
 from llm.stages.train import CoPGConfig, train
 
@@ -150,7 +151,7 @@ def _behaviour(spec: str, k: int) -> dict[str, Any]:
             t = float(spec[1:])
         except ValueError:
             t = -1.0
-        if t > 0:
+        if 0 < t < math.inf:
             return {"temperatures": (t,) * k, "include_human": False}
     raise UserError(f"pipeline: off-policy behaviour {spec!r} is not T<temperature> (e.g. T1.3) or 'human'")
 
@@ -178,9 +179,25 @@ def plan(cfg: PipelineConfig) -> Plan:
         raise UserError(f"pipeline: --part1-threads must be ≥ 0 (0 = torch's default), got {cfg.part1_threads}")
     if cfg.workers < 1:
         raise UserError(f"pipeline: --workers must be ≥ 1, got {cfg.workers}")
-    run_dir = cfg.run_dir or f"runs/{cfg.preset}"
+    if cfg.threads < 0:
+        raise UserError(f"pipeline: --threads must be ≥ 0 (0 = torch's default), got {cfg.threads}")
+    if cfg.betas is not None and (not cfg.betas or not all(0 < b < math.inf for b in cfg.betas)):
+        raise UserError(f"pipeline: --betas must be one or more finite values > 0, got {list(cfg.betas)}")
+    if cfg.seeds is not None and cfg.seeds < 1:
+        raise UserError(f"pipeline: --seeds must be ≥ 1 (≥ 3 for intervals over seeds), got {cfg.seeds}")
+    if cfg.max_steps is not None and cfg.max_steps < 1:
+        raise UserError(f"pipeline: --max-steps must be ≥ 1, got {cfg.max_steps}")
+    if cfg.methods is not None and not cfg.methods:
+        raise UserError("pipeline: --methods needs at least one method (or leave it out for the preset's)")
+    if cfg.skip_part1 and cfg.force:
+        raise UserError("pipeline: --skip-part1 and --force conflict (--force re-runs part 1); pass one of them")
+    if cfg.allow_weak_rm and cfg.reward != "rm":
+        raise UserError(f"pipeline: --allow-weak-rm applies only with --reward rm, got --reward {cfg.reward}")
+    run_dir = str(check_run_dir(cfg.run_dir or f"runs/{cfg.preset}"))
     methods = tuple(cfg.methods or preset.sweeps)
     offpolicy = tuple(preset.offpolicy if cfg.offpolicy is None else cfg.offpolicy)
+    for spec in offpolicy:
+        _behaviour(spec, 2)  # a bad behaviour spec fails now, not after part 1
     for m in methods + tuple(preset.offpolicy_methods if offpolicy else ()):
         if m not in METHODS:
             raise UserError(f"pipeline: unknown method {m!r}; choose from {', '.join(METHODS)}")
@@ -543,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     @cli_errors
     def _run() -> int:
         args = sys.argv[1:] if argv is None else list(argv)
-        cfg = tyro.cli(PipelineConfig, args=args, description=__doc__, prog="python -m llm pipeline")
+        cfg = parse_cli(PipelineConfig, args, __doc__, "python -m llm pipeline")
         print("[pipeline] config: " + json.dumps(dataclasses.asdict(cfg)), flush=True)
         out = run_pipeline(cfg, command="python -m llm pipeline " + shlex.join(args))
         print("\n[pipeline] stage times (this machine):")

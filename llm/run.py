@@ -29,6 +29,7 @@ from typing import Annotated, Any, ClassVar
 
 import tyro
 
+from bandit.cli import one_line_parse
 from bandit.records import atomic_write_json, to_jsonable
 from llm.presets import preset_help, resolve
 
@@ -177,6 +178,24 @@ def save_config(paths: RunPaths, stage: str, config: Any) -> None:
     atomic_write_json(paths.config / f"{stage}.json", config)
 
 
+def check_run_dir(run_dir: str | os.PathLike, flag: str = "--run-dir") -> Path:
+    """``run_dir`` as a Path, or a one-line :class:`UserError` if it (or one of its parents) is a file."""
+    path = Path(run_dir)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise UserError(f"{flag} {run_dir}: {existing} is a file, not a directory; pass a run directory (runs/<name>)")
+    return path
+
+
+def parse_cli(config_cls: type, argv: list[str] | None, description: str | None, prog: str) -> Any:
+    """tyro's parse of ``argv`` into ``config_cls``; a parse error is one :class:`UserError` line (no box)."""
+    return one_line_parse(
+        lambda: tyro.cli(config_cls, args=argv, description=description, prog=prog), f"{prog} --help"
+    )
+
+
 def cli_errors(fn: Any) -> Any:
     """Decorator for stage ``main`` functions: user errors become one line on stderr and exit code 2."""
 
@@ -241,7 +260,7 @@ class Stage:
         """Run (or reuse) the stage for ``config`` (an instance of ``config_cls``); returns its output path."""
         if not isinstance(config, self.config_cls):
             raise TypeError(f"{self.name}.run: expected a {self.config_cls.__name__}, got {type(config).__name__}")
-        paths = RunPaths(config.run_dir)
+        paths = RunPaths(check_run_dir(config.run_dir))
         print(f"[{self.name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False), flush=True)
         target = self.output(paths, config)
         if target.exists() and not config.force:
@@ -258,5 +277,5 @@ class Stage:
 
     def main(self, argv: list[str] | None, doc: str | None) -> int:
         """``python -m llm <name>``: parse ``argv`` with tyro (field docstrings become ``--help``) and ``run``."""
-        self.run(tyro.cli(self.config_cls, args=argv, description=doc, prog=f"python -m llm {self.name}"))
+        self.run(parse_cli(self.config_cls, argv, doc, f"python -m llm {self.name}"))
         return 0

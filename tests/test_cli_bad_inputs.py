@@ -151,3 +151,111 @@ def test_plot_bad_input(make, needle, tmp_path, capsys):
 def test_condense_tyro_error_layouts(text, expected):
     """rich's three layouts of a tyro error (Unicode box, no box with the title apart, a box without a title)."""
     assert condense_tyro_error(text) == expected
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# python -m llm: the same contract, against a real tiny run directory (corpus, tokenizer, SFT, offline data and one
+# finished training run), which no bad command may touch.
+
+FIXTURE = ROOT / "tests" / "fixtures" / "tiny_pairs.jsonl"
+
+
+@pytest.fixture(scope="module")
+def llm_run(tmp_path_factory):
+    from llm.data import corpus, tokenizer
+    from llm.stages import sample, sft
+    from llm.stages.train import main as train_main
+
+    rd = tmp_path_factory.mktemp("bad_inputs_run")
+    common = ["--preset", "tiny", "--run-dir", str(rd), "--no-progress"]
+    corpus_args = ["--jsonl", str(FIXTURE), "--valid-frac", "0.2", "--test-frac", "0.1"]
+    assert corpus.main([*common, *corpus_args]) == 0
+    assert tokenizer.main(common) == 0
+    assert sft.main([*common, "--sft-steps", "5"]) == 0
+    assert sample.main([*common, "--dataset", "train"]) == 0
+    finished = rd / "train" / "finished"
+    assert train_main([*common, "--max-steps", "2", "--eval-prompts", "0", "--output-dir", str(finished)]) == 0
+    assert (finished / "run.json").exists()
+    return rd
+
+
+def _llm_main(stage: str):
+    import importlib
+
+    modules = {
+        "corpus": "llm.data.corpus",
+        "tokenizer": "llm.data.tokenizer",
+        "sft": "llm.stages.sft",
+        "reward": "llm.stages.reward_model",
+        "sample": "llm.stages.sample",
+        "train": "llm.stages.train",
+        "eval": "llm.stages.eval_policy",
+        "pipeline": "llm.pipeline",
+    }
+    return importlib.import_module(modules[stage]).main
+
+
+# (stage, arguments with RUN = the run directory, FILE = a regular file, FINISHED = a finished train run), needle
+LLM_CASES = [
+    ("corpus", ["--run-dir", "FILE"], "is a file"),
+    ("corpus", ["--run-dir", "FILE/sub"], "is a file"),
+    ("corpus", ["--preset", "nope"], "nope"),
+    ("corpus", ["--jsonl", "/nonexistent/pairs.jsonl", "--run-dir", "NEW", "--force"], "/nonexistent/pairs.jsonl"),
+    ("tokenizer", ["--run-dir", "FILE"], "is a file"),
+    ("sft", ["--run-dir", "RUN", "--no-such-option", "1"], "--no-such-option"),
+    ("sample", ["--run-dir", "RUN", "--k", "1", "--dataset", "other"], "k"),
+    ("train", ["--run-dir", "RUN", "--max-steps", "0", "--output-dir", "NEW"], "max_steps"),
+    ("train", ["--run-dir", "RUN", "--learning-rate", "nan", "--output-dir", "NEW"], "learning_rate"),
+    ("train", ["--run-dir", "RUN", "--learning-rate", "-1", "--output-dir", "NEW"], "learning_rate"),
+    ("train", ["--run-dir", "RUN", "--beta", "-1", "--output-dir", "NEW"], "beta"),
+    ("train", ["--run-dir", "RUN", "--beta", "nan", "--output-dir", "NEW"], "beta"),
+    ("train", ["--run-dir", "RUN", "--method", "nope", "--output-dir", "NEW"], "nope"),
+    ("train", ["--run-dir", "RUN", "--output-dir", "FILE"], "is a file"),
+    ("train", ["--run-dir", "RUN", "--method", "copg", "--is-clip", "2", "--output-dir", "NEW"], "--is-clip"),
+    ("train", ["--run-dir", "RUN", "--method", "copg", "--online-k", "4", "--output-dir", "NEW"], "--online-k"),
+    (
+        "train",
+        ["--run-dir", "RUN", "--method", "dpo", "--pg-baseline", "mean", "--output-dir", "NEW"],
+        "--pg-baseline",
+    ),
+    ("train", ["--run-dir", "RUN", "--output-dir", "FINISHED"], "already holds a finished run"),
+    ("train", ["--run-dir", "RUN", "--output-dir", "FINISHED", "--resume", "--force"], "conflict"),
+    ("eval", ["--run-dir", "RUN", "--beta", "-1"], "--beta"),
+    ("eval", ["--run-dir", "RUN", "--temperature", "nan"], "--temperature"),
+    ("eval", ["--run-dir", "RUN", "--n-prompts", "0"], "--n-prompts"),
+    ("eval", ["--run-dir", "RUN", "--model", "FILE"], "--model"),
+    ("eval", ["--run-dir", "RUN", "--model", "NEW"], "does not exist"),
+    ("eval", ["--run-dir", "RUN", "--out", "RUN"], "--out"),
+    ("eval", ["--run-dir", "RUN", "--reward", "vibes"], "--reward"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--betas", "-1"], "--betas"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--betas", "nan"], "--betas"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--seeds", "0"], "--seeds"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--max-steps", "0"], "--max-steps"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--workers", "0"], "--workers"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--offpolicy", "T0"], "T0"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--offpolicy", "Tinf"], "Tinf"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--methods", "nope"], "nope"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--skip-part1", "--force"], "--skip-part1"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--allow-weak-rm"], "--allow-weak-rm"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "FILE"], "is a file"),
+    ("pipeline", ["--preset", "nope"], "nope"),
+]
+
+
+@pytest.mark.slow  # the module's tiny run directory (≈ 20 s) is built once
+@pytest.mark.parametrize(("stage", "args", "needle"), LLM_CASES, ids=[f"{s} {' '.join(a)}" for s, a, _ in LLM_CASES])
+def test_llm_bad_input(stage, args, needle, llm_run, tmp_path, capsys):
+    """Each bad command: exit 2, one line on stderr naming the input, and neither the run directory nor the scratch
+    directory changes (no file created, rewritten or removed)."""
+    (tmp_path / "FILE").write_text("not a directory")
+    subs = {"RUN": str(llm_run), "FILE": str(tmp_path / "FILE"), "NEW": str(tmp_path / "new"),
+            "FINISHED": str(llm_run / "train" / "finished")}  # fmt: skip
+    argv = [subs.get(a, a.replace("FILE", str(tmp_path / "FILE"))) for a in args]
+    before_run, before_tmp = _snapshot(llm_run), _snapshot(tmp_path)
+    capsys.readouterr()
+    assert _llm_main(stage)([*argv, "--no-progress"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ") and needle in err[0], (needle, err[0])
+    assert _snapshot(llm_run) == before_run
+    assert _snapshot(tmp_path) == before_tmp

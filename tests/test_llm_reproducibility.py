@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -115,7 +116,10 @@ def test_pipeline_default_figures_live_under_the_run_dir(tmp_path, capsys, monke
         ["pipeline", "--preset", "tiny", "--skip-part1", "--no-progress"]
     )  # no part 1: fails after the guard
     assert rc == 2 and "runs/tiny" in capsys.readouterr().err
-    assert (tmp_path / "runs" / "tiny" / "figures").is_dir() and not (tmp_path / "figures").exists()
+    assert not (tmp_path / "figures").exists() and not (tmp_path / "runs").exists()  # a failed run creates nothing
+    from llm.pipeline import PipelineConfig, plan
+
+    assert plan(PipelineConfig(preset="tiny")).figures == str(Path("runs/tiny/figures"))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +24,7 @@ from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import load_reward, reward_of_dataset
 from llm.presets import get_preset, preset_help, resolve
-from llm.run import RunPaths, cli_errors
+from llm.run import RunPaths, UserError, check_run_dir, cli_errors, parse_cli
 
 __all__ = ["EvalConfig", "run", "main"]
 
@@ -76,6 +77,27 @@ class EvalConfig:
         if self.preset is None:
             object.__setattr__(self, "preset", _preset_of(self.run_dir) if self.run_dir else "small")
         resolve(self, _EVAL_ALIASES)
+        self.validate()
+
+    def validate(self) -> None:
+        """One-line ``UserError`` naming the option and the fix, before anything is loaded, sampled or written."""
+        for name in ("n_prompts", "samples_per_prompt", "max_new_tokens", "batch_size"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise UserError(f"eval: --{name.replace('_', '-')} must be an integer ≥ 1, got {v!r}")
+        for name in ("temperature", "beta"):
+            v = getattr(self, name)
+            if v is not None and not 0 < v < math.inf:
+                raise UserError(f"eval: --{name} must be a finite number > 0, got {v!r}")
+        if self.reward is not None and self.reward not in ("content", "rm", "gold"):
+            raise UserError(f"eval: --reward must be content, rm or gold, got {self.reward!r}")
+        if self.run_dir is not None:
+            check_run_dir(self.run_dir)
+        if self.model is not None and not Path(self.model).is_dir():
+            what = "is a file" if Path(self.model).exists() else "does not exist"
+            raise UserError(f"eval: --model {self.model} {what}; pass a saved policy directory (<output_dir>/final)")
+        if self.out is not None and Path(self.out).is_dir():
+            raise UserError(f"eval: --out {self.out} is a directory; pass a JSON file path")
 
 
 # Evaluation options named after the preset's evaluation protocol (llm.presets.EvalProtocol). The preset's `model` is
@@ -152,7 +174,7 @@ def run(cfg: EvalConfig) -> Path:
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm eval``: a thin wrapper of :func:`run` (generate, score, KL exact/k1/k3, J_β)."""
-    run(tyro.cli(EvalConfig, args=argv, description=__doc__, prog="python -m llm eval"))
+    run(parse_cli(EvalConfig, argv, __doc__, "python -m llm eval"))
     return 0
 
 

@@ -75,7 +75,39 @@ def parse_config(argv: list[str] | None) -> CoPGConfig:
     if not any(a == "--preset" or a.startswith("--preset=") for a in argv):
         argv = ["--preset", DEFAULT_PRESET, *argv]  # the command line always runs the lab: small unless told
     (cfg,) = _parser().parse_args_into_dataclasses(args=argv)
+    _check_applicable(argv, cfg.loss_type)
     return cfg
+
+
+#: Options that only one family of methods reads: given to another method they would be silently ignored.
+_ONLY_FOR = {
+    "is_clip": ("pg_is",),
+    "pg_baseline": ("pg", "pg_is"),
+    "online_k": ("online",),
+    "online_offline_k": ("online",),
+    "online_temperature": ("online",),
+}
+
+
+def _check_applicable(argv: list[str], loss_type: str) -> None:
+    """A method-specific option passed with another method is an error naming both (it would be ignored)."""
+    given = {a.split("=")[0].lstrip("-").replace("-", "_") for a in argv if a.startswith("--")}
+    for name, methods in _ONLY_FOR.items():
+        if name in given and loss_type not in methods:
+            raise ValueError(
+                f"train: --{name.replace('_', '-')} applies only to --method {' or '.join(methods)}, "
+                f"not {loss_type}; drop it or change --method"
+            )
+
+
+def _refuse_finished(cfg: CoPGConfig) -> None:
+    """A finished run (its run.json) in output_dir is never retrained silently: --force, --resume or another dir."""
+    done = os.path.join(cfg.output_dir, "run.json")
+    if os.path.exists(done) and not cfg.resume and not cfg.force:
+        raise ValueError(
+            f"train: {cfg.output_dir} already holds a finished run ({done}); nothing was changed. Pass --force to "
+            "retrain it, --resume to continue it, or another --output-dir"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     def _run() -> int:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         cfg = parse_config(argv)
+        _refuse_finished(cfg)
         print("[train] config: " + json.dumps({k: v for k, v in cfg.to_dict().items() if k in _SHOWN}, default=str))
         summary = train(cfg)
         last = summary["eval"][-1] if summary["eval"] else {}

@@ -162,6 +162,13 @@ class CoPGConfig(TrainingArguments):
     resume: bool = field(
         default=False, metadata={"help": "Resume from the last checkpoint-* in output_dir (same final weights)."}
     )
+    force: bool = field(
+        default=False,
+        metadata={
+            "help": "python -m llm train: retrain even if output_dir holds a finished run (its run.json), "
+            "overwriting it; without it such a run is refused."
+        },
+    )
     precision: str = field(
         default="auto",
         metadata={"help": "auto (bf16 autocast on a CUDA GPU that supports it, else fp32) | fp32 | bf16 | fp16."},
@@ -258,6 +265,14 @@ class CoPGConfig(TrainingArguments):
             raise ValueError(f"{fn}: eval_prompts, eval_curve_prompts and max_train_prompts must be ≥ 0")
         if self.eval_samples_per_prompt < 1:
             raise ValueError(f"{fn}: eval_samples_per_prompt must be ≥ 1, got {self.eval_samples_per_prompt}")
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < math.inf):
+            raise ValueError(f"{fn}: learning_rate must be a finite number > 0, got {self.learning_rate}")
+        if isinstance(self.max_steps, bool) or self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"{fn}: max_steps must be ≥ 1 (or −1: num_train_epochs decides), got {self.max_steps}")
+        if self.resume and self.force:
+            raise ValueError(f"{fn}: resume and force conflict (--resume continues a run, --force retrains it)")
+        if self.output_dir is not None and Path(self.output_dir).exists() and not Path(self.output_dir).is_dir():
+            raise ValueError(f"{fn}: output_dir {self.output_dir} is a file; pass a directory for the run's outputs")
         if self.output_dir is None:
             if self.run_dir is None:
                 raise ValueError(
