@@ -226,6 +226,43 @@ def test_resume_reproduces_the_final_weights(tmp_path, setup):
     assert after == before and not (tmp_path / "cut" / "checkpoint-5").exists()
 
 
+def test_resume_logs_each_step_once(tmp_path, setup):
+    """Killed at step 3 with the last checkpoint at step 2: the resumed run logs step 3 again, so the lines of
+    metrics.jsonl and eval.jsonl after the checkpoint are dropped first; every step then appears once."""
+    import json
+
+    from transformers import TrainerCallback
+
+    tok, ref, rows = setup
+
+    class StopAtStep3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 3:
+                control.should_training_stop = True
+
+    common = dict(method="copg_pair", max_steps=4, per_device_train_batch_size=2, save_strategy="steps", save_steps=2,
+                  eval_strategy="steps", eval_steps=1, eval_prompts=2, logging_steps=1)  # fmt: skip
+
+    def run(callbacks=None, resume=False):
+        cfg = config(tmp_path, output_dir=str(tmp_path / "run"), resume=resume, **common)
+        models = dict(model=copy.deepcopy(ref), ref_model=copy.deepcopy(ref), tokenizer=tok)
+        return train(cfg, **models, train_rows=rows, eval_rows=rows[:2], reward_fn=length_reward, gold_fn=gold_reward,
+                     callbacks=callbacks)  # fmt: skip
+
+    run(callbacks=[StopAtStep3()])
+
+    def steps(name, key):
+        lines = (tmp_path / "run" / name).read_text().splitlines()
+        return [r["step"] for r in map(json.loads, lines) if key in r]
+
+    assert 3 in steps("metrics.jsonl", "loss/train") and steps("eval.jsonl", "step")[-1] == 3
+    resumed = run(resume=True)
+    assert resumed["trainer"].state.global_step == 4
+    assert steps("metrics.jsonl", "loss/train") == [1, 2, 3, 4]
+    assert steps("eval.jsonl", "step") == [0, 1, 2, 3, 4]
+    assert [r["step"] for r in resumed["eval"]] == [0, 1, 2, 3, 4]
+
+
 def test_eval_kl_is_zero_for_the_reference_and_k3_nonnegative(setup):
     """KL(π_ref‖π_ref) estimates are exactly 0; the k3 estimator is ≥ 0 per sample for any policy."""
     from llm.model.evaluation import Decoding, evaluate_policy

@@ -18,7 +18,7 @@ import torch
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
-from bandit.records import atomic_write_json
+from bandit.records import atomic_write_json, atomic_write_text
 from llm.data.corpus import load_eval_prompts
 from llm.data.offline import load_offline
 from llm.methods import HUMAN_SOURCE, get_method
@@ -54,6 +54,22 @@ def _finished_run(out: Path, max_steps: int) -> dict | None:
     summary = json.loads(path.read_text(encoding="utf-8"))
     steps = max((h.get("step", 0) for h in summary.get("train_log", [])), default=0)
     return summary if steps >= max_steps else None
+
+
+def _checkpoint_step(checkpoint: Path) -> int:
+    """The global step a checkpoint directory holds (its trainer_state.json)."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    return int(state["global_step"])
+
+
+def _truncate_after(path: Path, step: int) -> None:
+    """Drop the JSONL lines of ``path`` logged after ``step`` (atomically): a resumed run logs those steps again."""
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 
 def _read_eval_records(path: Path) -> list[dict]:
@@ -128,7 +144,12 @@ def train(
         resume = last_complete_checkpoint(out)
         if resume is None:
             raise ValueError(f"train: --resume but {out} has no checkpoint-* directory; run without --resume first")
-    if not resume:
+    if resume:
+        checkpoint = resume if isinstance(resume, str) else last_complete_checkpoint(out)
+        step = _checkpoint_step(Path(checkpoint)) if checkpoint else 0
+        for log in ("eval.jsonl", "metrics.jsonl"):  # lines logged after the checkpoint will be logged again
+            _truncate_after(out / log, step)
+    else:
         for stale in ("eval.jsonl", "metrics.jsonl"):
             (out / stale).unlink(missing_ok=True)
         if cfg.eval_at_start and cfg.eval_strategy != "no":
