@@ -181,7 +181,9 @@ class BridgeConfig:
     trainer_eval_every: int = 10
     """Panel b: exact held-in regret every N steps."""
     threads: int = 1
-    """Torch CPU threads (1 is fastest on a shared 2-core machine)."""
+    """Torch CPU threads per process (1 is fastest on a shared 2-core machine)."""
+    workers: int = 2
+    """Processes training the exact-mode networks in parallel (2: one per core of the 2-core box; 1 if shared)."""
     no_progress: bool = False
     """Turn progress bars off."""
     task_seed: int = 0
@@ -214,7 +216,7 @@ class BridgeConfig:
             raise UserError("bridge: --learning-rate and --trainer-lr must be in (0, 1)")
         for name in (
             *("train_prompts", "heldout_prompts", "sft_docs", "sft_steps", "pairs_per_prompt", "steps"),
-            *("eval_every", "trainer_steps", "trainer_rows", "trainer_eval_every", "threads"),
+            *("eval_every", "trainer_steps", "trainer_rows", "trainer_eval_every", "threads", "workers"),
         ):
             if getattr(self, name) < 1:
                 raise UserError(f"bridge: --{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
@@ -260,13 +262,18 @@ class Dataset:
 
     def limits(self, world: World, methods: list[str]) -> dict[str, list[torch.Tensor | None]]:
         """Each method's tabular limit per prompt: CoPG and IPO on the realised pairs (the stationary point of the
-        very loss the network minimises), the others ``bandit.stationary`` on μ̂1, μ̂2."""
-        tab = tabular_predictions(world, self.mu1, self.mu2, [BRIDGE_METHODS[m].bandit_method for m in methods])
+        very loss the network minimises), the others ``bandit.stationary`` on μ̂1, μ̂2; None for DPO, whose loss on
+        reward-ranked pairs has no finite minimiser."""
+        rooted = [BRIDGE_METHODS[m].bandit_method for m in methods if m != "dpo"]
+        tab = tabular_predictions(world, self.mu1, self.mu2, rooted)
         pairs = pair_graph_limits(world, self.rows)
         out = {}
         for m in methods:
             b = BRIDGE_METHODS[m].bandit_method
-            out[m] = pairs[b]["policy"] if b in pairs else tab[b]["policy"]
+            if m == "dpo":  # pairs ranked by reward: −ln σ(β·h) falls until every log-ratio gap h → ∞, no finite limit
+                out[m] = [None] * len(self.star_mass)
+            else:
+                out[m] = pairs[b]["policy"] if b in pairs else tab[b]["policy"]
         return out
 
 
@@ -303,70 +310,101 @@ def _limit_regret(world: World, ps: list[torch.Tensor | None]) -> float:
     return _mean(vals)
 
 
-def _nearest(to_limits: dict[str, float], limits: dict, own: str, tie: float = 1e-3) -> tuple[str, bool]:
-    """The method whose limit is nearest the network (KL(limit ‖ net)) and whether it is the network's own, counting
-    limits that coincide (mean KL between them < ``tie``, e.g. CoPG's and online RLOO's when S covers π*) as one."""
+def _nearest(to_limits: dict[str, float], limits: dict, own: str, tie: float = 1e-3) -> tuple[str, bool | None]:
+    """The method whose limit is nearest the network (KL(limit ‖ net)) and whether it is the network's own (None:
+    the method has no finite limit), counting limits that coincide (mean KL between them < ``tie``, e.g. CoPG's
+    and online RLOO's when S covers π*) as one."""
     row = {b: v for b, v in to_limits.items() if v == v}
     best = min(row, key=row.get)
+    if all(p is None for p in limits[own]):
+        return best, None
     if best == own:
         return best, True
     pairs = [kl(p, q) for p, q in zip(limits[best], limits[own]) if p is not None and q is not None]
     return best, bool(pairs) and sum(pairs) / len(pairs) < tie
 
 
-def _panel_converged(world: World, data: Dataset, tree: PrefixTree, methods: list[str], bar: Any) -> dict:
-    """Panel (a) and (d): every method's network trained to convergence on the whole dataset."""
+# The exact-mode jobs of one task seed run in ``--workers`` processes (fork: the world is inherited, not pickled).
+_JOBS: dict[str, Any] = {}
+
+
+def _exact_job(job: tuple[str, str, Any]) -> tuple[str, dict]:
+    """Train one network from π_ref on one dataset; returns its held-in and held-out tables (no model)."""
+    key, method, n = job
+    world, tree, datasets = _JOBS["world"], _JOBS["tree"], _JOBS["datasets"]
     cfg = world.cfg
+    model = copy.deepcopy(world.ref_model)
+    show = not cfg.no_progress and _JOBS["workers"] == 1
+    res = train_exact(
+        *(model, tree, world.prompt_ids["train"], method, datasets[n].tables, cfg.beta, cfg.exact), show, f"  {key}"
+    )
+    res["heldout_log_pi"] = world.log_policy(model, "heldout")
+    return key, res
+
+
+def _run_jobs(world: World, tree: PrefixTree, datasets: dict, jobs: list, bar: Any) -> dict[str, dict]:
+    """Run exact-mode jobs ``(key, method, dataset key)``, in ``cfg.workers`` processes when > 1."""
+    workers = min(world.cfg.workers, len(jobs))
+    _JOBS.update(world=world, tree=tree, datasets=datasets, workers=workers)
+    out = {}
+    try:
+        if workers <= 1:
+            for job in jobs:
+                bar.set_postfix(job=job[0])
+                key, res = _exact_job(job)
+                out[key] = res
+                bar.update(1)
+            return out
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            for fut in as_completed([pool.submit(_exact_job, job) for job in jobs]):
+                key, res = fut.result()
+                out[key] = res
+                bar.set_postfix(done=key)
+                bar.update(1)
+        return out
+    finally:
+        _JOBS.clear()
+
+
+def _converged_records(world: World, data: Dataset, methods: list[str], results: dict, keep: dict) -> dict:
+    """Panel (a) and (d) numbers of every method's converged network (tables and limits go to ``keep``)."""
     limits = data.limits(world, methods)
+    keep.update(limits=limits, log_pi={})
     out = {}
     for m in methods:
-        bar.set_postfix(panel="converged", method=m)
-        model = copy.deepcopy(world.ref_model)
-        res = train_exact(model, tree, world.prompt_ids["train"], m, data.tables, cfg.beta, cfg.exact, progress=False)
+        res = results[m]
         rec = _network_record(world, data, res["log_pi"], limits, m)
+        keep["log_pi"][m] = res["log_pi"]
         rec["nearest_limit"], rec["nearest_is_own"] = _nearest(rec["kl_to_limits"], limits, m)
         rec["tabular_regret"] = _limit_regret(world, limits[m])
-        heldout = world.metrics(world.log_policy(model, "heldout"), "heldout")
+        heldout = world.metrics(res["heldout_log_pi"], "heldout")
         rec.update(heldout_regret=float(heldout["policy/regret"].mean()), curve=res["curve"], seconds=res["seconds"])
         out[m] = rec
-        bar.update(1)
     return out
 
 
-def _panel_coverage(world: World, rows: list[dict], mu_log: tuple, tree: PrefixTree, bar: Any, reuse: dict) -> list:
-    """Panel (c): CoPG's network on the first n pairs of each prompt, for each n of ``coverage_pairs``."""
-    cfg = world.cfg
-    points = []
-    for n in sorted(cfg.coverage_pairs):
-        bar.set_postfix(panel="coverage", pairs=n)
-        data = Dataset(world, first_pairs(rows, n), mu_log)
-        limits = data.limits(world, ["copg"])
-        if n == cfg.pairs_per_prompt and "copg" in reuse:
-            rec = reuse["copg"]  # the converged panel's network on the same data
-        else:
-            model = copy.deepcopy(world.ref_model)
-            res = train_exact(
-                model, tree, world.prompt_ids["train"], "copg", data.tables, cfg.beta, cfg.exact, progress=False
-            )
-            rec = _network_record(world, data, res["log_pi"], limits, "copg")
-            rec["tabular_regret"] = _limit_regret(world, limits["copg"])
-        points.append(
-            {
-                "pairs_per_prompt": n,
-                "network_regret": rec["network_regret"],
-                "tabular_regret": rec["tabular_regret"],
-                "kl_to_limit_support": rec["kl_to_own_limit_support"],
-                "off_support_mass": rec["off_support_mass"],
-                "pi_star_off_support_mass": float(1 - data.star_mass.mean()),
-                "pi_star_support_mass_min": float(data.star_mass.min()),
-            }
-        )
-        bar.update(1)
-    return points
+def _coverage_point(world: World, data: Dataset, n: int, res: dict) -> dict:
+    """Panel (c): CoPG's network on the first n pairs of each prompt."""
+    limits = data.limits(world, ["copg"])
+    rec = _network_record(world, data, res["log_pi"], limits, "copg")
+    return {
+        "pairs_per_prompt": n,
+        "network_regret": rec["network_regret"],
+        "tabular_regret": _limit_regret(world, limits["copg"]),
+        "kl_to_limit_support": rec["kl_to_own_limit_support"],
+        "off_support_mass": rec["off_support_mass"],
+        "pi_star_off_support_mass": float(1 - data.star_mass.mean()),
+        "pi_star_support_mass_min": float(data.star_mass.min()),
+    }
 
 
-def run_task(cfg: BridgeConfig, bar: Any) -> dict:
-    """Every requested panel on one task seed (``cfg.task_seed``)."""
+def run_task(cfg: BridgeConfig, bar: Any) -> tuple[dict, dict]:
+    """Every requested panel on one task seed (``cfg.task_seed``): the JSON-ready numbers, and the objects behind
+    them (``world``, ``data``, the converged networks' held-in ``log_pi`` tables and the ``limits``)."""
     world, sft_info = build_world(cfg)
     tree = PrefixTree(world.completions, world.tokenizer.eos_token_id, cfg.max_words)
     n_max = max(cfg.pairs_per_prompt, *cfg.coverage_pairs)
@@ -389,10 +427,25 @@ def run_task(cfg: BridgeConfig, bar: Any) -> dict:
         "distinct_completions_sampled": data.support.sum(-1).tolist(),
         "cells": int((data.tables["counts"].weights > 0).sum()),
     }
+    keep: dict[str, Any] = {"world": world, "data": data}
+    datasets = {cfg.pairs_per_prompt: data}
+    jobs = [(m, m, cfg.pairs_per_prompt) for m in cfg.methods] if "converged" in cfg.panels else []
+    if "coverage" in cfg.panels:
+        for n in sorted(set(cfg.coverage_pairs)):
+            datasets.setdefault(n, Dataset(world, first_pairs(all_rows, n), mu_log))
+            if n != cfg.pairs_per_prompt or "converged" not in cfg.panels or "copg" not in cfg.methods:
+                jobs.append((f"copg, {n} pairs", "copg", n))
     t0 = time.time()
+    results = _run_jobs(world, tree, datasets, jobs, bar)
+    out["exact_s"] = time.time() - t0
     if "converged" in cfg.panels:
-        out["converged"] = _panel_converged(world, data, tree, list(cfg.methods), bar)
-    out["converged_s"] = time.time() - t0
+        out["converged"] = _converged_records(world, data, list(cfg.methods), results, keep)
+    if "coverage" in cfg.panels:
+        same = results.get("copg") if "converged" in cfg.panels else None
+        out["coverage"] = [
+            _coverage_point(world, datasets[n], n, results.get(f"copg, {n} pairs") or same)
+            for n in sorted(set(cfg.coverage_pairs))
+        ]
     t0 = time.time()
     if "trainer" in cfg.panels:
         out["trainer"] = {}
@@ -402,11 +455,7 @@ def run_task(cfg: BridgeConfig, bar: Any) -> dict:
             out["trainer"][m] = run["curve"]
             bar.update(1)
     out["trainer_s"] = time.time() - t0
-    t0 = time.time()
-    if "coverage" in cfg.panels:
-        out["coverage"] = _panel_coverage(world, all_rows, mu_log, tree, bar, out.get("converged", {}))
-    out["coverage_s"] = time.time() - t0
-    return out
+    return out, keep
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -427,7 +476,7 @@ def summarise(cfg: BridgeConfig, tasks: list[dict]) -> dict:
             "kl_to_own_limit_support": _mean([r["kl_to_own_limit_support"] for r in recs]),
             "kl_to_own_limit": _mean([r["kl_to_own_limit"] for r in recs]),
             "nearest_limit": max(set(nearest), key=nearest.count),
-            "nearest_is_own": all(r["nearest_is_own"] for r in recs),
+            "nearest_is_own": None if recs[0]["nearest_is_own"] is None else all(r["nearest_is_own"] for r in recs),
             "off_support_mass": _mean([r["off_support_mass"] for r in recs]),
             "heldout_regret": seed_ci([r["heldout_regret"] for r in recs]),
             "per_task_seed": {
@@ -446,7 +495,7 @@ def checks(summary: dict) -> dict:
             if other in summary:
                 o = summary[other]["network_regret"]["mean"]
                 out[f"copg_le_0.1x_{other}"] = {"copg": c, other: o, "ratio": c / o, "holds": c <= 0.1 * o}
-    out["nearest_own_limit"] = {m: s["nearest_is_own"] for m, s in summary.items() if m != "online"}
+    out["nearest_own_limit"] = {m: s["nearest_is_own"] for m, s in summary.items() if s["nearest_is_own"] is not None}
     out["kl_to_own_limit_le_0.01"] = {
         m: {"kl": summary[m]["kl_to_own_limit"], "holds": summary[m]["kl_to_own_limit"] <= 0.01}
         for m in ("copg", "pg")
@@ -455,8 +504,24 @@ def checks(summary: dict) -> dict:
     return out
 
 
+def _no_nan(x: Any) -> Any:
+    """``x`` with every NaN float replaced by None (JSON has no NaN): "not defined", e.g. DPO's limit."""
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_no_nan(v) for v in x]
+    return x
+
+
+def _num(v: float | None, width: int) -> str:
+    return f"{v:>{width}.4f}" if v is not None else f"{'n/a':>{width}}"
+
+
 def run_bridge(cfg: BridgeConfig, command: str | None = None) -> dict:
-    """Run every panel on every task seed; returns (and writes to ``<out>/results.json``) every number."""
+    """Run every panel on every task seed; returns (and writes to ``<out>/results.json``) every number, and under
+    ``internal`` (not written) the objects behind them, per task seed (for notebooks)."""
     cfg.check()
     quiet_transformers()
     t_start = time.time()
@@ -465,26 +530,32 @@ def run_bridge(cfg: BridgeConfig, command: str | None = None) -> dict:
     per_task = (
         len(cfg.methods) * ("converged" in cfg.panels)
         + len(cfg.trainer_methods) * ("trainer" in cfg.panels)
-        + len(cfg.coverage_pairs) * ("coverage" in cfg.panels)
+        + len(set(cfg.coverage_pairs)) * ("coverage" in cfg.panels)
+        - (cfg.pairs_per_prompt in cfg.coverage_pairs and {"converged", "coverage"} <= set(cfg.panels))
     )
     bar = progress_bar(total=per_task * len(cfg.task_seeds), desc="bridge", disable=cfg.no_progress)
-    tasks = []
+    tasks, internal = [], []
     with torch_threads(cfg.threads):
         for seed in cfg.task_seeds:
-            tasks.append(run_task(dataclasses.replace(cfg, task_seed=seed), bar))
+            numbers, objects = run_task(dataclasses.replace(cfg, task_seed=seed), bar)
+            tasks.append(numbers)
+            internal.append(objects)
     bar.close()
     summary = summarise(cfg, tasks)
-    results = {
-        "command": command or "python -m llm bridge",
-        "config": dataclasses.asdict(cfg),
-        "methods": {m: dataclasses.asdict(style(BRIDGE_METHODS[m].style_key)) for m in BRIDGE_METHODS},
-        "summary": summary,
-        "checks": checks(summary),
-        "tasks": tasks,
-        "timing": {"total_s": time.time() - t_start},
-    }
+    results = _no_nan(
+        {
+            "command": command or "python -m llm bridge",
+            "config": dataclasses.asdict(cfg),
+            "methods": {m: dataclasses.asdict(style(BRIDGE_METHODS[m].style_key)) for m in BRIDGE_METHODS},
+            "summary": summary,
+            "checks": checks(summary),
+            "tasks": tasks,
+            "timing": {"total_s": time.time() - t_start},
+        }
+    )
     atomic_write_json(out / "results.json", results)
     make_figures(results, Path(cfg.figures) if cfg.figures else out / "figures")
+    results["internal"] = internal  # per task seed: world, data, networks' tables, limits (not in the JSON)
     return results
 
 
@@ -502,18 +573,18 @@ def report(res: dict) -> str:
         lines += ["", head + f"{'nearest limit':>14} {'held-out':>9}"]
         for s in res["summary"].values():
             r = s["network_regret"]
-            near = s["nearest_limit"] + ("" if s["nearest_is_own"] else " (!)")
+            near = s["nearest_limit"] + {True: "", False: " (!)", None: " (no own)"}[s["nearest_is_own"]]
             lines.append(
-                f"{s['label']:<20} {r['mean']:>9.4f} ±{r['ci95']:<7.4f}{s['tabular_regret']:>8.4f} "
-                f"{s['kl_to_own_limit_support']:>14.4f} {s['kl_to_own_limit']:>8.4f} {near:>14} "
+                f"{s['label']:<20} {r['mean']:>9.4f} ±{r['ci95']:<7.4f}{_num(s['tabular_regret'], 8)} "
+                f"{_num(s['kl_to_own_limit_support'], 14)} {_num(s['kl_to_own_limit'], 8)} {near:>14} "
                 f"{s['heldout_regret']['mean']:>9.4f}"
             )
     for t in res["tasks"]:
         for p in t.get("coverage", []):
             lines.append(
                 f"coverage (task {t['task_seed']}) {p['pairs_per_prompt']:>5} pairs/prompt: CoPG regret "
-                f"{p['network_regret']:.4f} (limit {p['tabular_regret']:.4f}), off-S mass {p['off_support_mass']:.4f} "
-                f"(π*: {p['pi_star_off_support_mass']:.4f})"
+                f"{p['network_regret']:.4f} (limit {_num(p['tabular_regret'], 0)}), "
+                f"off-S mass {p['off_support_mass']:.4f} (π*: {p['pi_star_off_support_mass']:.4f})"
             )
     lines.append("")
     for k, v in res["checks"].items():

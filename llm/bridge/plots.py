@@ -31,8 +31,8 @@ def _floor(ax: Any, label: str = "≤ 1e-5 (0 up to rounding)") -> None:
     ax.text(ax.get_xlim()[0], FLOOR * 1.15, label, fontsize=7, color="0.4", va="bottom")
 
 
-def _f(v: float) -> float:
-    return max(v, FLOOR) if v == v else float("nan")
+def _f(v: float | None) -> float:
+    return max(v, FLOOR) if v is not None and v == v else float("nan")
 
 
 def _draw_converged(data: dict) -> Any:
@@ -50,7 +50,8 @@ def _draw_converged(data: dict) -> Any:
         ax.scatter(i, _f(s[m]["tabular_regret"]), marker="_", s=500, color="k", lw=2.5, zorder=4,
                    label="tabular limit" if i == 0 else None)  # fmt: skip
         near = s[m]["nearest_limit"]
-        tag = "✓ own" if s[m]["nearest_is_own"] else f"✗ {styles.get(near, {}).get('label', near)}"
+        own = s[m]["nearest_is_own"]
+        tag = {True: "✓ own", None: "no finite limit"}.get(own, f"✗ {styles.get(near, {}).get('label', near)}")
         ax.text(i, 1.5, tag, ha="center", fontsize=7, transform=ax.get_xaxis_transform(), clip_on=False)
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, None)
