@@ -26,13 +26,19 @@ FLOOR = 1e-5
 """Lowest regret / KL drawn; smaller values sit on this labelled floor."""
 
 
-def _floor(ax: Any, label: str = "≤ 1e-5 (0 up to rounding)") -> None:
-    ax.axhline(FLOOR, color="0.6", lw=0.8, ls=":")
-    ax.text(ax.get_xlim()[0], FLOOR * 1.15, label, fontsize=7, color="0.4", va="bottom")
+def _floor(ax: Any, label: str = "floor: values ≤ 1e-5 (a limit equal to π*: 0 up to rounding)") -> None:
+    ax.axhline(FLOOR, color="0.6", lw=0.8, ls=":", label=label)
 
 
 def _f(v: float | None) -> float:
     return max(v, FLOOR) if v is not None and v == v else float("nan")
+
+
+def _with_nearest(summary: dict, label: str, styles: dict) -> str:
+    """Tick label: the method, then whose limit its network is nearest."""
+    own, near = summary["nearest_is_own"], summary["nearest_limit"]
+    tag = {True: "✓ nearest: own", None: "no finite limit"}.get(own, f"✗ nearest: {styles[near]['label']}")
+    return f"{label}\n{tag}"
 
 
 def _draw_converged(data: dict) -> Any:
@@ -40,7 +46,7 @@ def _draw_converged(data: dict) -> Any:
 
     s, styles = data["summary"], data["methods"]
     names = list(s)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5))
     for i, m in enumerate(names):
         c = styles[m]["color"]
         r = s[m]["network_regret"]
@@ -49,16 +55,12 @@ def _draw_converged(data: dict) -> Any:
         ax.scatter([i] * len(r["values"]), [_f(v) for v in r["values"]], color="k", s=8, zorder=3)
         ax.scatter(i, _f(s[m]["tabular_regret"]), marker="_", s=500, color="k", lw=2.5, zorder=4,
                    label="tabular limit" if i == 0 else None)  # fmt: skip
-        near = s[m]["nearest_limit"]
-        own = s[m]["nearest_is_own"]
-        tag = {True: "✓ own", None: "no finite limit"}.get(own, f"✗ {styles.get(near, {}).get('label', near)}")
-        ax.text(i, 1.5, tag, ha="center", fontsize=7, transform=ax.get_xaxis_transform(), clip_on=False)
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, None)
-    ax.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
+    ax.set_xticks(range(len(names)), [_with_nearest(s[m], styles[m]["label"], styles) for m in names], fontsize=7)
     ax.set_ylabel("held-in regret β·KL(π‖π*)")
     ax.set_title(
-        "Converged network (bar; dots: task seeds) vs its tabular limit (—)\nabove: nearest limit",
+        "Converged network (bar; dots: task seeds) vs its tabular limit (—)\nunder each method: the nearest limit",
         fontsize=9,
     )
     _floor(ax)
@@ -75,9 +77,12 @@ def _draw_converged(data: dict) -> Any:
     bx.set_yscale("log")
     bx.set_ylim(FLOOR / 2, None)
     bx.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
+    for i, m in enumerate(names):
+        if s[m]["kl_to_own_limit"] is None:
+            bx.text(i, FLOOR, "no limit", ha="center", va="bottom", fontsize=7, rotation=90)
     bx.set_ylabel("KL(limit ‖ network)")
     bx.set_title("Distance to its own limit (mean over held-in prompts, task seeds)", fontsize=9)
-    _floor(bx, "≤ 1e-5")
+    _floor(bx, "floor: ≤ 1e-5")
     bx.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
@@ -135,8 +140,8 @@ def _draw_coverage(data: dict) -> Any:
         ax.set_xlabel("pairs per held-in prompt")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=9)
+        _floor(ax, "floor: ≤ 1e-5")
         ax.legend(fontsize=7)
-        _floor(ax, "≤ 1e-5")
     fig.suptitle("Coverage: CoPG's converged network as the data sample more of the completions", fontsize=10)
     fig.tight_layout()
     return fig
@@ -147,7 +152,7 @@ def _draw_heldout(data: dict) -> Any:
 
     s, styles = data["summary"], data["methods"]
     names = list(s)
-    fig, ax = plt.subplots(figsize=(8, 4.4))
+    fig, ax = plt.subplots(figsize=(11, 4.4))
     width = 0.38
     for i, m in enumerate(names):
         c = styles[m]["color"]
@@ -165,7 +170,7 @@ def _draw_heldout(data: dict) -> Any:
     ax.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("regret β·KL(π‖π*)")
     ax.set_title("Converged networks on prompts they never saw (mean over task seeds)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 
