@@ -34,8 +34,14 @@ import torch
 from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, prepare_output_dir
 from bandit.style import style
-from llm.bridge.exact import exact_metrics
-from llm.bridge.limits import kl, kl_on_support, pair_graph_limits, tabular_predictions
+from llm.bridge.limits import (
+    limit_regret,
+    mean_defined,
+    nearest_limit,
+    network_record,
+    pair_graph_limits,
+    tabular_predictions,
+)
 from llm.bridge.plots import FIGURE_NAMES, make_figures
 from llm.bridge.practical import train_practical
 from llm.bridge.table import TABLE_METHODS, ExactTrainConfig, PrefixTree, count_table, train_exact
@@ -240,11 +246,6 @@ class BridgeConfig:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _mean(t: torch.Tensor | list[float]) -> float:
-    t = torch.as_tensor(t, dtype=torch.float64)
-    return float(t[~t.isnan()].mean()) if (~t.isnan()).any() else float("nan")
-
-
 class Dataset:
     """One offline dataset of the world and everything the exact mode and the limits need from it."""
 
@@ -275,53 +276,6 @@ class Dataset:
             else:
                 out[m] = pairs[b]["policy"] if b in pairs else tab[b]["policy"]
         return out
-
-
-def _network_record(world: World, data: Dataset, log_pi: torch.Tensor, limits: dict, own: str) -> dict:
-    """Exact held-in numbers of one network against every limit (means over held-in prompts)."""
-    net = log_pi.exp()
-    net = net / net.sum(-1, keepdim=True)  # [X, A]
-    m = world.metrics(log_pi, "train")
-    to_limits = {
-        b: _mean([kl(p, net[i]) if p is not None else math.nan for i, p in enumerate(ps)]) for b, ps in limits.items()
-    }
-    own_ps = limits[own]
-    return {
-        "network_regret": float(m["policy/regret"].mean()),
-        "kl_to_own_limit": to_limits[own],
-        "kl_to_own_limit_support": _mean(
-            [kl_on_support(p, net[i], data.support[i]) if p is not None else math.nan for i, p in enumerate(own_ps)]
-        ),
-        "off_support_mass": float((net * ~data.support).sum(-1).mean()),
-        "kl_to_limits": to_limits,
-        "leaked_mass": float((1 - m["policy/mass"]).abs().max()),
-    }
-
-
-def _limit_regret(world: World, ps: list[torch.Tensor | None]) -> float:
-    """Mean held-in regret of a tabular limit (prompts without a finite limit skipped)."""
-    vals = []
-    for i, p in enumerate(ps):
-        if p is not None:
-            one = exact_metrics(
-                p.log()[None], world.ref_logp["train"][i : i + 1], world.rewards["train"][i : i + 1], world.cfg.beta
-            )
-            vals.append(float(one["policy/regret"][0]))
-    return _mean(vals)
-
-
-def _nearest(to_limits: dict[str, float], limits: dict, own: str, tie: float = 1e-3) -> tuple[str, bool | None]:
-    """The method whose limit is nearest the network (KL(limit ‖ net)) and whether it is the network's own (None:
-    the method has no finite limit), counting limits that coincide (mean KL between them < ``tie``, e.g. CoPG's
-    and online RLOO's when S covers π*) as one."""
-    row = {b: v for b, v in to_limits.items() if v == v}
-    best = min(row, key=row.get)
-    if all(p is None for p in limits[own]):
-        return best, None
-    if best == own:
-        return best, True
-    pairs = [kl(p, q) for p, q in zip(limits[best], limits[own]) if p is not None and q is not None]
-    return best, bool(pairs) and sum(pairs) / len(pairs) < tie
 
 
 # The exact-mode jobs of one task seed run in ``--workers`` processes (fork: the world is inherited, not pickled).
@@ -377,10 +331,10 @@ def _converged_records(world: World, data: Dataset, methods: list[str], results:
     out = {}
     for m in methods:
         res = results[m]
-        rec = _network_record(world, data, res["log_pi"], limits, m)
+        rec = network_record(world, data, res["log_pi"], limits, m)
         keep["log_pi"][m] = res["log_pi"]
-        rec["nearest_limit"], rec["nearest_is_own"] = _nearest(rec["kl_to_limits"], limits, m)
-        rec["tabular_regret"] = _limit_regret(world, limits[m])
+        rec["nearest_limit"], rec["nearest_is_own"] = nearest_limit(rec["kl_to_limits"], limits, m)
+        rec["tabular_regret"] = limit_regret(world, limits[m])
         heldout = world.metrics(res["heldout_log_pi"], "heldout")
         rec.update(heldout_regret=float(heldout["policy/regret"].mean()), curve=res["curve"], seconds=res["seconds"])
         out[m] = rec
@@ -390,11 +344,11 @@ def _converged_records(world: World, data: Dataset, methods: list[str], results:
 def _coverage_point(world: World, data: Dataset, n: int, res: dict) -> dict:
     """Panel (c): CoPG's network on the first n pairs of each prompt."""
     limits = data.limits(world, ["copg"])
-    rec = _network_record(world, data, res["log_pi"], limits, "copg")
+    rec = network_record(world, data, res["log_pi"], limits, "copg")
     return {
         "pairs_per_prompt": n,
         "network_regret": rec["network_regret"],
-        "tabular_regret": _limit_regret(world, limits["copg"]),
+        "tabular_regret": limit_regret(world, limits["copg"]),
         "kl_to_limit_support": rec["kl_to_own_limit_support"],
         "off_support_mass": rec["off_support_mass"],
         "pi_star_off_support_mass": float(1 - data.star_mass.mean()),
@@ -472,12 +426,12 @@ def summarise(cfg: BridgeConfig, tasks: list[dict]) -> dict:
         summary[m] = {
             "label": style(BRIDGE_METHODS[m].style_key).label,
             "network_regret": seed_ci([r["network_regret"] for r in recs]),
-            "tabular_regret": _mean([r["tabular_regret"] for r in recs]),
-            "kl_to_own_limit_support": _mean([r["kl_to_own_limit_support"] for r in recs]),
-            "kl_to_own_limit": _mean([r["kl_to_own_limit"] for r in recs]),
+            "tabular_regret": mean_defined([r["tabular_regret"] for r in recs]),
+            "kl_to_own_limit_support": mean_defined([r["kl_to_own_limit_support"] for r in recs]),
+            "kl_to_own_limit": mean_defined([r["kl_to_own_limit"] for r in recs]),
             "nearest_limit": max(set(nearest), key=nearest.count),
             "nearest_is_own": None if recs[0]["nearest_is_own"] is None else all(r["nearest_is_own"] for r in recs),
-            "off_support_mass": _mean([r["off_support_mass"] for r in recs]),
+            "off_support_mass": mean_defined([r["off_support_mass"] for r in recs]),
             "heldout_regret": seed_ci([r["heldout_regret"] for r in recs]),
             "per_task_seed": {
                 t["task_seed"]: {k: v for k, v in t["converged"][m].items() if k != "curve"} for t in tasks

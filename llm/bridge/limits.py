@@ -8,6 +8,7 @@ the data never sampled; a network has no such constraint (docs/bridge.md, "The o
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -17,7 +18,17 @@ from bandit.problem import kl_divergence
 from bandit.stationary import stationary_point
 from llm.bridge.exact import bandit_problem, exact_metrics
 
-__all__ = ["tabular_predictions", "pair_graph_limits", "PAIR_GRAPH_METHODS", "kl", "kl_on_support"]
+__all__ = [
+    "tabular_predictions",
+    "pair_graph_limits",
+    "PAIR_GRAPH_METHODS",
+    "kl",
+    "kl_on_support",
+    "mean_defined",
+    "network_record",
+    "limit_regret",
+    "nearest_limit",
+]
 
 
 def tabular_predictions(world: Any, mu1: torch.Tensor, mu2: torch.Tensor, methods: list[str]) -> dict[str, dict]:
@@ -110,3 +121,57 @@ def kl_on_support(p: torch.Tensor, q: torch.Tensor, support: torch.Tensor) -> fl
     """KL(p|S ‖ q|S) between ``[A]`` policies renormalised on the support S (``[A]`` bool)."""
     ps, qs = p * support, q * support
     return kl(ps / ps.sum(), qs / qs.sum())
+
+
+def mean_defined(t: torch.Tensor | list[float]) -> float:
+    """Mean of the defined (non-NaN) values; NaN if none is."""
+    t = torch.as_tensor(t, dtype=torch.float64)
+    return float(t[~t.isnan()].mean()) if (~t.isnan()).any() else float("nan")
+
+
+def network_record(world: Any, data: Any, log_pi: torch.Tensor, limits: dict, own: str) -> dict:
+    """Exact held-in numbers of one network against every limit (means over held-in prompts)."""
+    net = log_pi.exp()
+    net = net / net.sum(-1, keepdim=True)  # [X, A]
+    m = world.metrics(log_pi, "train")
+    to_limits = {
+        b: mean_defined([kl(p, net[i]) if p is not None else math.nan for i, p in enumerate(ps)])
+        for b, ps in limits.items()
+    }
+    own_ps = limits[own]
+    return {
+        "network_regret": float(m["policy/regret"].mean()),
+        "kl_to_own_limit": to_limits[own],
+        "kl_to_own_limit_support": mean_defined(
+            [kl_on_support(p, net[i], data.support[i]) if p is not None else math.nan for i, p in enumerate(own_ps)]
+        ),
+        "off_support_mass": float((net * ~data.support).sum(-1).mean()),
+        "kl_to_limits": to_limits,
+        "leaked_mass": float((1 - m["policy/mass"]).abs().max()),
+    }
+
+
+def limit_regret(world: Any, ps: list[torch.Tensor | None]) -> float:
+    """Mean held-in regret of a tabular limit (prompts without a finite limit skipped)."""
+    vals = []
+    for i, p in enumerate(ps):
+        if p is not None:
+            one = exact_metrics(
+                p.log()[None], world.ref_logp["train"][i : i + 1], world.rewards["train"][i : i + 1], world.cfg.beta
+            )
+            vals.append(float(one["policy/regret"][0]))
+    return mean_defined(vals)
+
+
+def nearest_limit(to_limits: dict[str, float], limits: dict, own: str, tie: float = 1e-3) -> tuple[str, bool | None]:
+    """The method whose limit is nearest the network (KL(limit ‖ net)) and whether it is the network's own (None:
+    the method has no finite limit), counting limits that coincide (mean KL between them < ``tie``, e.g. CoPG's
+    and online RLOO's when S covers π*) as one."""
+    row = {b: v for b, v in to_limits.items() if v == v}
+    best = min(row, key=row.get)
+    if all(p is None for p in limits[own]):
+        return best, None
+    if best == own:
+        return best, True
+    pairs = [kl(p, q) for p, q in zip(limits[best], limits[own]) if p is not None and q is not None]
+    return best, bool(pairs) and sum(pairs) / len(pairs) < tie
