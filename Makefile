@@ -62,8 +62,8 @@ reproduce-bandit: $(STAMP)  ## the seven bandit figures (about half a minute)
 reproduce-llm: $(STAMP)  ## the LLM comparison (small preset, 51 runs on 2 workers), its five figures (checks part-1 hashes)
 	$(PY) -m llm pipeline --preset small --workers 2 --figures figures --replace-tracked
 
-reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method vs bandit theory): figures/bridge_*.{png,json}
-	$(PY) -m llm bridge --out runs/bridge --figures figures --replace-tracked --sweep-temperatures 1 2 4
+reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method converged vs its tabular limit): figures/bridge_*.{png,json}
+	$(PY) -m llm bridge --out runs/bridge --figures figures --replace-tracked --task-seeds 0 1 --panels converged trainer coverage heldout
 
 strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

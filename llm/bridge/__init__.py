@@ -1,13 +1,16 @@
-"""The exact bridge between the bandit lab and the LLM lab (issue 13).
+"""The exact bridge between the bandit lab and the LLM lab.
 
 An LLM-shaped contextual bandit small enough to enumerate: prompts are word sequences, completions are 1–3 words +
-EOS, the policy is the lab's GPT-2 trained by the lab's ``CoPGTrainer`` on the lab's offline JSONL format, and every
-completion of every prompt can be listed, so π_ref, π*, J_β and the regret J_β(π*) − J_β(π) = β·KL(π‖π*) are exact.
+EOS, the policy is the lab's GPT-2 on the lab's offline JSONL format, and every completion of every prompt can be
+listed, so π_ref, π*, J_β and the regret J_β(π*) − J_β(π) = β·KL(π‖π*) are exact (docs/bridge.md).
 
 * :mod:`llm.bridge.task`: the "summarise by naming the most frequent words" task, its reward, the word-level
   tokenizer and the GPT-2 whose probability mass lives exactly on the enumerated completions;
-* :mod:`llm.bridge.exact`: enumeration and the exact quantities (π(·|x), π*, J_β, KL, regret);
-* :mod:`llm.bridge.experiment`: SFT of π_ref, offline data, every method × seeds, the tabular predictions of
-  ``bandit.stationary`` and the comparison; ``python -m llm bridge``;
-* :mod:`llm.bridge.plots`: the three figures.
+* :mod:`llm.bridge.exact`: enumeration, the prefix-tree table and the exact quantities (π(·|x), π*, J_β, regret);
+* :mod:`llm.bridge.world`: SFT of π_ref, its exact tables, the offline dataset and its sampled set S;
+* :mod:`llm.bridge.table`: the exact training mode (the whole dataset's loss from the table and the count table);
+* :mod:`llm.bridge.limits`: each method's tabular limit (``bandit.stationary``, the realised-pair limits);
+* :mod:`llm.bridge.practical`: the practical trainer (``CoPGTrainer``) with the exact regret logged;
+* :mod:`llm.bridge.experiment`: the panels, the summary, ``python -m llm bridge``;
+* :mod:`llm.bridge.plots`: the four figures.
 """

@@ -1,24 +1,27 @@
-"""The exact bridge: every method of the LLM trainer on an enumerable task, against the bandit lab's tabular theory.
+"""The exact bridge: every LLM-lab method on an enumerable task, trained to convergence, against its tabular limit.
 
-Steps: SFT of the lab's GPT-2 on noisy summaries (π_ref); exact tables of π_ref and of the behaviour policies
-μ1, μ2 (π_ref at temperatures T1, T2); an offline dataset in the lab's JSONL format (one row per sampled pair,
-column 0 from μ1, column 1 from μ2, rewards, ln μ and ln π_ref from the same token ids); every method × seeds with
-``llm.stages.train.train`` (``CoPGTrainer``), the exact regret logged during training; per prompt, the tabular limit
-of each method from ``bandit.stationary.stationary_point`` on that prompt's empirical μ̂1, μ̂2, compared with the network
-(KL table), and for CoPG and IPO also their limit on the realised pairs (``pair_graph_limits``); optionally an
-off-policy sweep (μ1 = μ2 = π_ref at temperature T); figures and ``results.json``.
+Steps, per task seed: SFT of the lab's GPT-2 on noisy summaries (π_ref); exact tables of π_ref, R and the behaviour
+policies μ1, μ2 (π_ref at temperatures T1, T2); an offline dataset in the lab's JSONL format (one row per sampled
+pair, column 0 from μ1, column 1 from μ2); then the panels:
+
+* (a) ``converged``: every method's network trained on the *whole* dataset every step (``llm.bridge.table``: the
+  dataset's loss read off the enumerated log-policy table, full batch, deterministic) against its tabular limit
+  (``llm.bridge.limits``): held-in regret, KL(limit ‖ net) on the sampled set S and in full, the nearest limit;
+* (b) ``trainer``: the practical trainer (``CoPGTrainer``, minibatches, the lab's default budget), regret vs step;
+* (c) ``coverage``: CoPG's network as the pairs per prompt grow (Theorem 1's full-support condition);
+* (d) ``heldout``: the same networks on prompts they never saw.
 
 Examples:
-    python -m llm bridge                           # the default experiment (4 min at load 3–4 on a shared 2-core CPU)
-    python -m llm bridge --fast --out /tmp/bridge  # about 30 s: the test mode
-    python -m llm bridge --figures figures         # `make reproduce-bridge`: figures/bridge_*.{png,json}
+    python -m llm bridge                           # panels a, b, d on one task seed
+    python -m llm bridge --fast --out /tmp/bridge  # the test mode (under a minute)
+    python -m llm bridge --figures figures --replace-tracked --task-seeds 0 1 --panels converged trainer \\
+        coverage heldout                           # `make reproduce-bridge`: figures/bridge_*.{png,json}
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 import shlex
 import sys
@@ -27,60 +30,89 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import TrainerCallback
 
-from bandit.problem import kl_divergence
 from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, prepare_output_dir
-from bandit.stationary import stationary_point
-from llm.bridge.exact import (
-    bandit_problem,
-    enumerate_completions,
-    exact_metrics,
-    log_policy_table,
-    optimal_log_policy,
-    reward_table,
+from bandit.style import style
+from llm.bridge.limits import (
+    limit_regret,
+    mean_defined,
+    nearest_limit,
+    network_record,
+    pair_graph_limits,
+    tabular_predictions,
 )
 from llm.bridge.plots import FIGURE_NAMES, make_figures
-from llm.bridge.task import BridgeTask, TaskConfig, build_policy, make_tokenizer, summary_reward
-from llm.data.batching import collate
+from llm.bridge.practical import train_practical
+from llm.bridge.table import TABLE_METHODS, ExactTrainConfig, PrefixTree, count_table, train_exact
+from llm.bridge.task import TaskConfig
+from llm.bridge.world import (
+    World,
+    build_world,
+    empirical_mu,
+    first_pairs,
+    offline_rows,
+    support_mask,
+    support_mass,
+)
 from llm.data.offline import write_offline
 from llm.model.evaluation import seed_ci
-from llm.model.optim import cosine_lr
 from llm.run import UserError, cli_errors, quiet_transformers, torch_threads
-from llm.stages.sft import sft_loss
-from llm.stages.train import CoPGConfig, train
 
-__all__ = ["BridgeConfig", "BridgeMethod", "BRIDGE_METHODS", "run_bridge", "tabular_predictions", "main"]
+__all__ = ["BridgeConfig", "BridgeMethod", "BRIDGE_METHODS", "PANELS", "run_bridge", "report", "main"]
 
 
 @dataclasses.dataclass(frozen=True)
 class BridgeMethod:
-    """One trained method and the bandit-lab method whose tabular fixed point predicts its limit."""
+    """One method: its LLM-trainer name and baseline, and the bandit-lab method that predicts its limit."""
 
     name: str
-    label: str
     llm_method: str
     pg_baseline: str
-    bandit_method: str
-    color: str
+
+    @property
+    def bandit_method(self) -> str:
+        return TABLE_METHODS[self.name]
+
+    @property
+    def style_key(self) -> str:
+        """Its row of ``bandit.style`` (colour and label shared with every other figure)."""
+        return {"pg_batch": "pg_mean"}.get(self.name, self.name)
 
 
-#: Every method of the LLM trainer (``llm.methods``) as run here, with its tabular counterpart (``bandit.methods``).
-#: IPO/DPO pairs are ranked by reward (``preference="reward"`` in the bandit), as the LLM trainer ranks them.
+#: Every method of the exact mode, in legend order.
 BRIDGE_METHODS: dict[str, BridgeMethod] = {
     m.name: m
     for m in (
-        BridgeMethod("copg", "CoPG", "copg", "none", "copg", "C0"),
-        BridgeMethod("copg_pair", "CoPG (random pair)", "copg_pair", "none", "copg", "C9"),
-        BridgeMethod("ipo", "IPO", "ipo", "none", "ipo", "C2"),
-        BridgeMethod("dpo", "DPO", "dpo", "none", "dpo", "C1"),
-        BridgeMethod("pg", "PG, b = 0", "pg", "none", "pg", "C3"),
-        BridgeMethod("pg_batch", "PG, b = batch mean", "pg", "batch", "pg_mean", "C7"),
-        BridgeMethod("pg_is", "PG + IS (known μ)", "pg_is", "none", "pg_is", "C4"),
-        BridgeMethod("online", "online CoPG (RLOO)", "online", "none", "onpolicy", "C5"),
+        BridgeMethod("copg", "copg", "none"),
+        BridgeMethod("ipo", "ipo", "none"),
+        BridgeMethod("dpo", "dpo", "none"),
+        BridgeMethod("pg", "pg", "none"),
+        BridgeMethod("pg_batch", "pg", "batch"),
+        BridgeMethod("pg_is", "pg_is", "none"),
+        BridgeMethod("online", "online", "none"),
     )
 }
+#: The panels: (a) converged, (b) trainer, (c) coverage, (d) heldout (d reads a's networks).
+PANELS = ("converged", "trainer", "coverage", "heldout")
+#: What ``--fast`` sets; passing one of these flags together with ``--fast`` is an error naming both.
+FAST = dict(
+    num_words=4,
+    max_words=2,
+    doc_len=8,
+    train_prompts=4,
+    heldout_prompts=4,
+    sft_docs=128,
+    sft_steps=80,
+    sft_batch=32,
+    pairs_per_prompt=256,
+    coverage_pairs=(16, 64, 256),
+    steps=300,
+    trainer_steps=40,
+    trainer_rows=16,
+    trainer_eval_every=10,
+    task_seeds=(0,),
+)
 
 
 @dataclasses.dataclass
@@ -88,18 +120,21 @@ class BridgeConfig:
     """The exact-bridge experiment (``python -m llm bridge``)."""
 
     out: str = "runs/bridge"
-    """Output directory: results.json, the offline dataset, per-run trainer outputs, figures (unless --figures)."""
+    """Output directory: results.json, the offline datasets, the trainer's outputs, figures (unless --figures)."""
     figures: str | None = None
     """Directory for the figures bridge_*.{png,json}; default <out>/figures (`make reproduce-bridge`: figures)."""
     replace_tracked: bool = False
     """Allow overwriting figures tracked by git in --figures (`make reproduce-bridge` passes it)."""
     fast: bool = False
-    """Test mode (seconds): 4 words, ≤ 2-word completions, 4 prompts × 64 pairs, 1 seed, short SFT, 150 steps."""
-    seeds: tuple[int, ...] = (0, 1, 2)
-    """Training seeds of every method (data order, pair draws, online samples)."""
-    methods: tuple[str, ...] = tuple(m for m in BRIDGE_METHODS if m != "copg_pair")
-    """Methods to train: copg, copg_pair, ipo, dpo, pg (b = 0), pg_batch (b = batch mean), pg_is, online (default:
-    all but copg_pair, which with K = 2 completions per row runs exactly the copg computation)."""
+    """Test mode (under a minute): 4 words, ≤ 2-word completions, 4 prompts × 256 pairs, 300 full-batch steps,
+    short SFT. It sets the options listed in llm.bridge.experiment.FAST; passing one of them too is an error."""
+    panels: tuple[str, ...] = ("converged", "trainer", "heldout")
+    """Panels to run: converged (a), trainer (b), coverage (c), heldout (d; needs converged)."""
+    task_seeds: tuple[int, ...] = (0,)
+    """Task seeds: documents, reference summaries, model initialisation and offline sampling (`make
+    reproduce-bridge`: 0 1). Intervals are over task seeds."""
+    methods: tuple[str, ...] = tuple(BRIDGE_METHODS)
+    """Methods: copg, ipo, dpo, pg (b = 0), pg_batch (b = the batch mean), pg_is, online (RLOO, exact expectation)."""
     beta: float = 0.1
     """β > 0, KL strength of J_β = E[R] − β·KL(π‖π_ref) (IPO's τ = β)."""
     num_words: int = 6
@@ -111,11 +146,11 @@ class BridgeConfig:
     train_prompts: int = 8
     """Held-in prompts (the offline dataset's prompts)."""
     heldout_prompts: int = 8
-    """Held-out prompts (never trained on; exact regret at the end)."""
+    """Held-out prompts (never trained on; panel d)."""
     sft_docs: int = 512
     """Documents with noisy reference summaries for the SFT of π_ref."""
     sft_steps: int = 250
-    """AdamW steps of SFT (cosine schedule)."""
+    """AdamW steps of SFT (5 % warm-up, cosine)."""
     sft_batch: int = 64
     """(document, summary) pairs per SFT step."""
     sft_lr: float = 3e-3
@@ -126,607 +161,394 @@ class BridgeConfig:
     """GPT-2 width."""
     n_head: int = 2
     """GPT-2 attention heads."""
-    pairs_per_prompt: int = 256
-    """Offline rows per held-in prompt; each row is a pair (y ~ μ1, y' ~ μ2), K = 2 (256: the data cover 98 % of
-    π*'s mass, so finite data no longer dominate the tabular limits; a step costs the same for any size)."""
+    pairs_per_prompt: int = 2048
+    """Offline rows (pairs y ~ μ1, y′ ~ μ2) per held-in prompt (2048: the sampled set S holds ≥ 99.9 % of π*'s mass
+    on every held-in prompt of task seeds 0 and 1; results.json records it per prompt)."""
     mu1_temperature: float = 2.0
     """T1: μ1 = π_ref sampled at temperature T1 (per-token softmax(logits/T1), exactly enumerated)."""
     mu2_temperature: float = 0.5
     """T2: μ2 = π_ref at temperature T2."""
-    steps: int = 100
-    """Optimizer steps per training run."""
-    batch_rows: int = 64
-    """Offline rows (pairs) per step (100 × 64 costs about what 150 × 32 did, with less gradient noise)."""
-    learning_rate: float = 1e-3
-    """Peak AdamW learning rate of every method (warm-up 10 %, then --lr-scheduler)."""
-    lr_scheduler: str = "cosine"
-    """Learning-rate schedule after the 10 % warm-up (``transformers`` name: cosine, linear, constant_with_warmup)."""
-    eval_every: int = 25
-    """Exact regret on the held-in prompts every N steps (and at the last step)."""
-    sweep_temperatures: tuple[float, ...] = ()
-    """Off-policy sweep: μ1 = μ2 = π_ref at each temperature T (`make reproduce-bridge`: 1 2 4); empty = no sweep."""
-    sweep_methods: tuple[str, ...] = ("copg", "ipo", "pg")
-    """Methods of the sweep (one seed: the first of --seeds)."""
-    task_seed: int = 0
-    """Seed of the documents, the reference summaries, the model initialisation and the offline sampling."""
+    steps: int = 1000
+    """Full-batch steps of the exact mode (panels a, c)."""
+    learning_rate: float = 3e-3
+    """Peak AdamW learning rate of the exact mode (10 % linear warm-up, cosine decay to 0, no clipping)."""
+    eval_every: int = 50
+    """Record the exact held-in regret every N full-batch steps."""
+    coverage_pairs: tuple[int, ...] = (256, 512, 1024, 2048)
+    """Panel c: pairs per prompt (nested datasets: the first n pairs of each prompt of one draw)."""
+    trainer_methods: tuple[str, ...] = ("copg", "ipo", "pg")
+    """Panel b: methods trained by the practical trainer."""
+    trainer_steps: int = 100
+    """Panel b: optimizer steps (the lab's default budget: 100 steps × 64 rows)."""
+    trainer_rows: int = 64
+    """Panel b: offline rows (pairs) per step."""
+    trainer_lr: float = 1e-3
+    """Panel b: peak AdamW learning rate (10 % warm-up, cosine)."""
+    trainer_eval_every: int = 10
+    """Panel b: exact held-in regret every N steps."""
     threads: int = 1
-    """Torch CPU threads (1 is fastest on a shared 2-core machine)."""
+    """Torch CPU threads per process (1 is fastest on a shared 2-core machine)."""
+    workers: int = 2
+    """Processes training the exact-mode networks in parallel (2: one per core of the 2-core box; 1 if shared)."""
     no_progress: bool = False
     """Turn progress bars off."""
+    task_seed: int = 0
+    """The task seed being run (set by run_bridge from --task-seeds; not an option to pass)."""
 
     def __post_init__(self) -> None:
         if self.fast:
-            self.seeds = self.seeds[:1]
-            self.num_words, self.max_words, self.doc_len = 4, 2, 8
-            self.train_prompts, self.heldout_prompts = 4, 2
-            self.sft_docs, self.sft_steps, self.sft_batch = 128, 80, 32
-            self.pairs_per_prompt, self.steps, self.batch_rows, self.eval_every = 64, 150, 16, 25
-            self.sweep_temperatures = ()
+            for k, v in FAST.items():
+                setattr(self, k, v)
 
     def check(self) -> None:
         """Raise :class:`llm.run.UserError` (one line, exit 2 in the CLI) on an invalid option."""
-        bad = [m for m in self.methods if m not in BRIDGE_METHODS]
-        if bad:
-            raise UserError(f"bridge: unknown method(s) {bad}; choose from {', '.join(BRIDGE_METHODS)}")
-        bad = [m for m in self.sweep_methods if m not in BRIDGE_METHODS]
-        if bad:
-            raise UserError(f"bridge: unknown sweep method(s) {bad}; choose from {', '.join(BRIDGE_METHODS)}")
+        for flag, values, choices in (
+            ("--methods", self.methods, BRIDGE_METHODS),
+            ("--trainer-methods", self.trainer_methods, BRIDGE_METHODS),
+            ("--panels", self.panels, PANELS),
+        ):
+            bad = [v for v in values if v not in choices]
+            if bad or not values:
+                raise UserError(f"bridge: {flag} got {list(values)}; choose one or more of {', '.join(choices)}")
+        if "heldout" in self.panels and "converged" not in self.panels:
+            raise UserError("bridge: --panels heldout evaluates the converged networks; add converged")
         if not (math.isfinite(self.beta) and self.beta > 0):
             raise UserError(f"bridge: --beta must be a finite float > 0 (the KL strength β), got {self.beta}")
-        if not self.seeds:
-            raise UserError("bridge: --seeds needs at least one seed")
-        if min(self.mu1_temperature, self.mu2_temperature, *(self.sweep_temperatures or (1.0,))) <= 0:
-            raise UserError("bridge: temperatures must be > 0")
-        for name in ("train_prompts", "heldout_prompts", "sft_docs", "pairs_per_prompt", "steps", "batch_rows"):
+        if not self.task_seeds:
+            raise UserError("bridge: --task-seeds needs at least one seed")
+        if min(self.mu1_temperature, self.mu2_temperature) <= 0:
+            raise UserError("bridge: --mu1-temperature and --mu2-temperature must be > 0")
+        if not 0 < self.learning_rate < 1 or not 0 < self.trainer_lr < 1:
+            raise UserError("bridge: --learning-rate and --trainer-lr must be in (0, 1)")
+        for name in (
+            *("train_prompts", "heldout_prompts", "sft_docs", "sft_steps", "pairs_per_prompt", "steps"),
+            *("eval_every", "trainer_steps", "trainer_rows", "trainer_eval_every", "threads", "workers"),
+        ):
             if getattr(self, name) < 1:
                 raise UserError(f"bridge: --{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
-        if self.eval_every < 1:
-            raise UserError(f"bridge: --eval-every must be ≥ 1, got {self.eval_every}")
+        if any(n < 1 for n in self.coverage_pairs):
+            raise UserError(f"bridge: --coverage-pairs must be ≥ 1 each, got {list(self.coverage_pairs)}")
+        TaskConfig(num_words=self.num_words, doc_len=self.doc_len, max_words=self.max_words)  # its own checks
 
     @property
     def task(self) -> TaskConfig:
         """The task's sizes."""
         return TaskConfig(num_words=self.num_words, doc_len=self.doc_len, max_words=self.max_words)
 
+    @property
+    def exact(self) -> ExactTrainConfig:
+        """The exact mode's optimiser."""
+        return ExactTrainConfig(steps=self.steps, learning_rate=self.learning_rate, eval_every=self.eval_every)
+
 
 # ----------------------------------------------------------------------------------------------------------------
-# PLUMBING: the enumerable world (tokenizer, π_ref, tables)
+# One task seed
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class World:
-    """Everything exact about one task instance. Tables are ``[X, A]`` float64 (X prompts, A completions)."""
+class Dataset:
+    """One offline dataset of the world and everything the exact mode and the limits need from it."""
 
-    cfg: BridgeConfig
-    task: BridgeTask
-    tokenizer: Any
-    ref_model: Any
-    completions: list[tuple[int, ...]]  # A word-id tuples
-    texts: list[str]  # A completion texts (offline format: leading space, no EOS)
-    prompts: dict[str, list[str]]  # split -> prompt texts
-    prompt_ids: dict[str, list[list[int]]]
-    ref_logp: dict[str, torch.Tensor]  # split -> [X, A] ln π_ref
-    rewards: dict[str, torch.Tensor]  # split -> [X, A] R
+    def __init__(self, world: World, rows: list[dict], mu_log: tuple[torch.Tensor, torch.Tensor]) -> None:
+        shape = tuple(world.ref_logp["train"].shape)
+        self.rows, self.mu1, self.mu2 = rows, *empirical_mu(rows, shape)
+        self.support = support_mask(rows, shape)  # [X, A] S: sampled at least once
+        self.star_mass = support_mass(world, self.support)  # [X] π*'s mass on S
+        self.tables = {
+            "ref": world.ref_logp["train"],
+            "rewards": world.rewards["train"],
+            "counts": count_table(rows, shape[0]),
+            "mu_log": mu_log,
+        }
 
-    def log_policy(self, model: Any, split: str, temperature: float = 1.0) -> torch.Tensor:
-        return log_policy_table(  # EnumerableGPT2 forces EOS after max_words words: read the prefix tree
-            model,
-            self.prompt_ids[split],
-            self.completions,
-            self.tokenizer.eos_token_id,
-            temperature,
-            eos_forced_after=self.cfg.max_words,
-        )
-
-    def metrics(self, log_pi: torch.Tensor, split: str) -> dict[str, torch.Tensor]:
-        return exact_metrics(log_pi, self.ref_logp[split], self.rewards[split], self.cfg.beta)
-
-
-def sft_reference(cfg: BridgeConfig, task: BridgeTask, tokenizer: Any) -> tuple[Any, list[float]]:
-    """π_ref: the GPT-2 after SFT on the noisy reference summaries (``llm.stages.sft.sft_loss``, AdamW, cosine lr)."""
-
-    model = build_policy(tokenizer, cfg.task, cfg.n_layer, cfg.n_embd, cfg.n_head, seed=cfg.task_seed)
-    prompts = [task.prompt(d) for d in task.sft_docs]
-    comps = [task.completion(s) for s in task.sft_summaries]
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft_lr, weight_decay=0.0)
-    gen = torch.Generator().manual_seed(cfg.task_seed)
-    model.train()
-    curve = []
-    bar = progress_bar(range(cfg.sft_steps), desc="bridge SFT (π_ref)", disable=cfg.no_progress, leave=False)
-    for step in bar:
-        idx = torch.randint(len(prompts), (cfg.sft_batch,), generator=gen).tolist()
-        batch = collate(tokenizer, [prompts[i] for i in idx], [comps[i] for i in idx])
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, cfg.sft_steps, cfg.sft_lr)
-        loss = sft_loss(model, batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        curve.append(round(loss.item(), 4))
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-    model.eval().requires_grad_(False)
-    return model, curve
+    def limits(self, world: World, methods: list[str]) -> dict[str, list[torch.Tensor | None]]:
+        """Each method's tabular limit per prompt: CoPG and IPO on the realised pairs (the stationary point of the
+        very loss the network minimises), the others ``bandit.stationary`` on μ̂1, μ̂2; None for DPO, whose loss on
+        reward-ranked pairs has no finite minimiser."""
+        rooted = [BRIDGE_METHODS[m].bandit_method for m in methods if m != "dpo"]
+        tab = tabular_predictions(world, self.mu1, self.mu2, rooted)
+        pairs = pair_graph_limits(world, self.rows)
+        out = {}
+        for m in methods:
+            b = BRIDGE_METHODS[m].bandit_method
+            if m == "dpo":  # pairs ranked by reward: −ln σ(β·h) falls until every log-ratio gap h → ∞, no finite limit
+                out[m] = [None] * len(self.star_mass)
+            else:
+                out[m] = pairs[b]["policy"] if b in pairs else tab[b]["policy"]
+        return out
 
 
-def build_world(cfg: BridgeConfig) -> tuple[World, dict]:
-    """Task, tokenizer, SFT π_ref and its exact tables on the held-in and held-out prompts."""
-    tcfg = cfg.task
-    task = BridgeTask.build(tcfg, cfg.sft_docs, cfg.train_prompts, cfg.heldout_prompts, seed=cfg.task_seed)
-    tok = make_tokenizer(tcfg.words)
-    t0 = time.time()
-    ref, curve = sft_reference(cfg, task, tok)
-    sft_s = time.time() - t0
-    word_ids = tok.convert_tokens_to_ids(list(tcfg.words))
-    completions = enumerate_completions(word_ids, tcfg.max_words)
-    words = [tuple(tok.convert_ids_to_tokens(list(c))) for c in completions]
-    texts = [task.completion(w) for w in words]
-    docs = {"train": task.train_docs, "heldout": task.heldout_docs}
-    prompts = {s: [task.prompt(d) for d in ds] for s, ds in docs.items()}
-    prompt_ids = {s: [tok(p, add_special_tokens=False)["input_ids"] for p in ps] for s, ps in prompts.items()}
-    world = World(
-        cfg=cfg,
-        task=task,
-        tokenizer=tok,
-        ref_model=ref,
-        completions=completions,
-        texts=texts,
-        prompts=prompts,
-        prompt_ids=prompt_ids,
-        ref_logp={},
-        rewards={s: reward_table(ds, words, lambda d, y: summary_reward(d, y, tcfg)) for s, ds in docs.items()},
-    )
-    world.ref_logp = {s: world.log_policy(ref, s) for s in docs}
-    return world, {"sft_loss_curve": curve, "sft_s": sft_s}
+# The exact-mode jobs of one task seed run in ``--workers`` processes (fork: the world is inherited, not pickled).
+_JOBS: dict[str, Any] = {}
 
 
-def offline_rows(world: World, t1: float, t2: float, seed: int) -> tuple[list[dict], torch.Tensor, torch.Tensor]:
-    """Rows of the offline dataset (standard format) and the empirical μ̂1, μ̂2 ``[X, A]`` of the sampled arms.
-
-    Arms are drawn from the exact enumerated μ_T tables (the same distribution as token-by-token sampling at T),
-    and ``behaviour_logps`` / ``ref_logps`` are read from the same tables: no decode/re-encode round trip.
-    """
+def _exact_job(job: tuple[str, str, Any]) -> tuple[str, dict]:
+    """Train one network from π_ref on one dataset; returns its held-in and held-out tables (no model)."""
+    key, method, n = job
+    world, tree, datasets = _JOBS["world"], _JOBS["tree"], _JOBS["datasets"]
     cfg = world.cfg
-    lmu = [world.log_policy(world.ref_model, "train", t) for t in (t1, t2)]  # 2 × [X, A]
-    gen = torch.Generator().manual_seed(seed)
-    x, a = lmu[0].shape
-    n = cfg.pairs_per_prompt
-    arms = [torch.multinomial(lm.exp().float(), n, replacement=True, generator=gen) for lm in lmu]  # 2 × [X, n]
-    rows = []
-    counts = [torch.zeros(x, a, dtype=torch.float64) for _ in range(2)]
-    for i in range(x):
-        for j in range(n):
-            cols = [int(arms[0][i, j]), int(arms[1][i, j])]
-            for c, arm in enumerate(cols):
-                counts[c][i, arm] += 1
-            rows.append(
-                {
-                    "prompt": world.prompts["train"][i],
-                    "completions": [world.texts[arm] for arm in cols],
-                    "rewards": [float(world.rewards["train"][i, arm]) for arm in cols],
-                    "behaviour_logps": [float(lmu[c][i, arm]) for c, arm in enumerate(cols)],
-                    "ref_logps": [float(world.ref_logp["train"][i, arm]) for arm in cols],
-                    "source": [f"ref_T{t1:g}", f"ref_T{t2:g}"],
-                    "completion_ids": [list(world.completions[arm]) for arm in cols],  # scored as sampled
-                    "arm_ids": cols,
-                    "prompt_index": i,
-                }
-            )
-    return rows, counts[0] / n, counts[1] / n
+    model = copy.deepcopy(world.ref_model)
+    show = not cfg.no_progress and _JOBS["workers"] == 1
+    res = train_exact(
+        *(model, tree, world.prompt_ids["train"], method, datasets[n].tables, cfg.beta, cfg.exact), show, f"  {key}"
+    )
+    res["heldout_log_pi"] = world.log_policy(model, "heldout")
+    return key, res
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# The tabular side: bandit.stationary per prompt
-# ----------------------------------------------------------------------------------------------------------------
+def _run_jobs(world: World, tree: PrefixTree, datasets: dict, jobs: list, bar: Any) -> dict[str, dict]:
+    """Run exact-mode jobs ``(key, method, dataset key)``, in ``cfg.workers`` processes when > 1."""
+    workers = min(world.cfg.workers, len(jobs))
+    _JOBS.update(world=world, tree=tree, datasets=datasets, workers=workers)
+    out = {}
+    try:
+        if workers <= 1:
+            for job in jobs:
+                bar.set_postfix(job=job[0])
+                key, res = _exact_job(job)
+                out[key] = res
+                bar.update(1)
+            return out
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            for fut in as_completed([pool.submit(_exact_job, job) for job in jobs]):
+                key, res = fut.result()
+                out[key] = res
+                bar.set_postfix(done=key)
+                bar.update(1)
+        return out
+    finally:
+        _JOBS.clear()
 
 
-def tabular_predictions(world: World, mu1: torch.Tensor, mu2: torch.Tensor, methods: list[str]) -> dict[str, dict]:
-    """Per bandit method, per held-in prompt, the stationary policy of ``bandit.stationary.stationary_point``.
-
-    The problem of prompt x has arms = completions, π_ref = the enumerated π_ref(·|x), rewards R(x, ·), β; the
-    behaviour policies are the prompt's empirical μ̂1, μ̂2 (sample counts / n). Returns
-    ``{bandit_method: {"policy": [X, A] or None per prompt, "regret": [X], "errors": [...]}}``.
-    """
-    out: dict[str, dict] = {}
-    for m in dict.fromkeys(methods):
-        t0 = time.time()
-        pols, regrets, errors = [], [], []
-        for i in range(mu1.shape[0]):
-            prob = bandit_problem(world.ref_logp["train"][i], world.rewards["train"][i], world.cfg.beta)
-            try:
-                sp = stationary_point(m, prob, mu1[i], mu2[i], pref_beta=world.cfg.beta, preference="reward", tol=1e-7)
-                pols.append(sp.policy)
-                regrets.append(sp.regret)
-            except ValueError as e:  # no finite stationary point (e.g. DPO on deterministic labels)
-                pols.append(None)
-                regrets.append(float("nan"))
-                errors.append(f"prompt {i}: {str(e)[:160]}")
-        out[m] = {"policy": pols, "regret": regrets, "errors": errors, "seconds": time.time() - t0}
+def _converged_records(world: World, data: Dataset, methods: list[str], results: dict, keep: dict) -> dict:
+    """Panel (a) and (d) numbers of every method's converged network (tables and limits go to ``keep``)."""
+    limits = data.limits(world, methods)
+    keep.update(limits=limits, log_pi={})
+    out = {}
+    for m in methods:
+        res = results[m]
+        rec = network_record(world, data, res["log_pi"], limits, m)
+        keep["log_pi"][m] = res["log_pi"]
+        rec["nearest_limit"], rec["nearest_is_own"] = nearest_limit(rec["kl_to_limits"], limits, m)
+        rec["tabular_regret"] = limit_regret(world, limits[m])
+        heldout = world.metrics(res["heldout_log_pi"], "heldout")
+        rec.update(heldout_regret=float(heldout["policy/regret"].mean()), curve=res["curve"], seconds=res["seconds"])
+        out[m] = rec
     return out
 
 
-#: Pair-difference methods whose gradient-descent limit on the *realised* pairs is linear (see pair_graph_limits).
-PAIR_GRAPH_METHODS = ("copg", "ipo")
-
-
-def pair_graph_limits(world: World, rows: list[dict]) -> dict[str, dict]:
-    """Tabular limits of CoPG and IPO on the dataset's *realised* pairs (not on μ̂1 ⊗ μ̂2): ``{"copg", "ipo"}``.
-
-    ``stationary_point`` takes the marginals μ̂1, μ̂2, i.e. it pairs every sampled completion with every other one.
-    The trainer only sees the rows' pairs. Both losses depend on a pair only through the difference of log-ratios
-    d_y − d_y' (d = θ − ln π_ref for tabular logits θ), so their stationarity conditions are linear:
-
-        Σ_rows (d_y − d_y' − t_row)·(e_y − e_y') = 0,   i.e.  L·d = b,   b = Σ_rows t_row·(e_y − e_y')
-
-    with L the Laplacian of the pair graph (nodes: completions; one edge per row) and the target t = (R(y) −
-    R(y'))/β for CoPG (a minimiser of the squared form, Eqs. 7–9), t = 1/(2β) for IPO with (y, y') ranked by reward
-    (ties: column 0 first, as ``llm.methods``). Every pair gradient is ∝ e_y − e_y', so gradient descent from
-    π_ref conserves Σ d over each connected component of the graph and never moves d off it: the limit is the
-    minimum-norm solution d = L⁺·b. Within a component CoPG's limit is π* up to a constant; the constants between
-    components and the logits of unsampled completions stay where π_ref put them.
-
-    Returns per method ``{"policy": [X] × [A], "regret": [X], "components": [X]}``.
-    """
-    beta = world.cfg.beta
-    ref, rewards = world.ref_logp["train"], world.rewards["train"]
-    x, a = ref.shape
-    out = {m: {"policy": [], "regret": [], "components": []} for m in PAIR_GRAPH_METHODS}
-    by_prompt: list[list[tuple[int, int]]] = [[] for _ in range(x)]
-    for r in rows:
-        by_prompt[r["prompt_index"]].append(tuple(r["arm_ids"]))
-    for i in range(x):
-        lap = torch.zeros(a, a, dtype=torch.float64)
-        b = {m: torch.zeros(a, dtype=torch.float64) for m in PAIR_GRAPH_METHODS}
-        for y, y2 in by_prompt[i]:
-            if y == y2:
-                continue  # no gradient for either loss
-            lap[y, y] += 1
-            lap[y2, y2] += 1
-            lap[y, y2] -= 1
-            lap[y2, y] -= 1
-            b["copg"][y] += (rewards[i, y] - rewards[i, y2]) / beta
-            b["copg"][y2] -= (rewards[i, y] - rewards[i, y2]) / beta
-            win, lose = (y, y2) if rewards[i, y] >= rewards[i, y2] else (y2, y)
-            b["ipo"][win] += 1 / (2 * beta)
-            b["ipo"][lose] -= 1 / (2 * beta)
-        pinv = torch.linalg.pinv(lap, hermitian=True)  # [A, A]
-        isolated = int((lap.diagonal() == 0).sum())  # completions in no pair with a different one
-        n_comp = int((torch.linalg.eigvalsh(lap) < 1e-9).sum()) - isolated  # connected components of the pairs
-        for m in PAIR_GRAPH_METHODS:
-            log_pi = torch.log_softmax(ref[i] + pinv @ b[m], -1)  # [A] θ = ln π_ref + d
-            one = exact_metrics(log_pi[None], ref[i : i + 1], rewards[i : i + 1], beta)
-            out[m]["policy"].append(log_pi.exp())
-            out[m]["regret"].append(float(one["policy/regret"][0]))
-            out[m]["components"].append(n_comp)
-    return out
-
-
-def _kl(p: torch.Tensor, q: torch.Tensor) -> float:
-    return float(kl_divergence(p, q.clamp_min(1e-300)))
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Training runs with the exact regret logged
-# ----------------------------------------------------------------------------------------------------------------
-
-
-class ExactRegretCallback(TrainerCallback):
-    """Exact held-in metrics of the policy every ``every`` steps and at the last step (``records``)."""
-
-    def __init__(self, world: World, every: int) -> None:
-        self.world, self.every, self.records, self.last_log_pi = world, every, [], None
-
-    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        step = state.global_step
-        if step % self.every and step != state.max_steps:
-            return
-        log_pi = self.world.log_policy(model, "train")
-        m = self.world.metrics(log_pi, "train")
-        self.records.append({"step": step, **{k: float(v.mean()) for k, v in m.items()}})
-        self.last_log_pi = log_pi
-
-
-def train_one(world: World, rows: list[dict], method: BridgeMethod, seed: int, out_dir: Path) -> dict:
-    """Train one method with ``llm.stages.train.train`` from π_ref; exact regret during training and at the end."""
-    cfg = world.cfg
-    args = CoPGConfig(
-        preset="tiny",
-        run_dir=str(cfg.out),
-        output_dir=str(out_dir),
-        method=method.llm_method,
-        pg_baseline=method.pg_baseline,
-        beta=cfg.beta,
-        max_steps=cfg.steps,
-        per_device_train_batch_size=cfg.batch_rows,
-        learning_rate=cfg.learning_rate,
-        warmup_steps=0.1,
-        lr_scheduler_type=cfg.lr_scheduler,
-        eval_prompts=0,  # the exact evaluation is the callback; no sampled evaluation
-        save_strategy="no",
-        save_final=False,
-        logging_steps=max(1, cfg.eval_every),
-        seed=seed,
-        max_prompt_tokens=cfg.task.prompt_len,
-        max_new_tokens=cfg.max_words + 1,
-        online_k=2,
-        no_progress=cfg.no_progress,
-        log_to_stdout=False,
-        report_to="none",
-        use_cpu=True,
-    )
-    cb = ExactRegretCallback(world, cfg.eval_every)
-    t0 = time.time()
-    model = copy.deepcopy(world.ref_model).requires_grad_(True).train()
-    summary = train(
-        args,
-        model=model,
-        ref_model=world.ref_model,
-        tokenizer=world.tokenizer,
-        train_rows=rows,
-        reward_fn=world.task.reward_fn,
-        callbacks=[cb],
-    )
-    wall = time.time() - t0
-    ref0 = {k: float(v.mean()) for k, v in world.metrics(world.ref_logp["train"], "train").items()}
-    curve = [{"step": 0, **ref0}, *cb.records]
-    final_train = world.metrics(cb.last_log_pi, "train")
-    heldout_log_pi = world.log_policy(summary["trainer"].model, "heldout")
-    final_heldout = world.metrics(heldout_log_pi, "heldout")
+def _coverage_point(world: World, data: Dataset, n: int, res: dict) -> dict:
+    """Panel (c): CoPG's network on the first n pairs of each prompt."""
+    limits = data.limits(world, ["copg"])
+    rec = network_record(world, data, res["log_pi"], limits, "copg")
     return {
-        "method": method.name,
-        "seed": seed,
-        "curve": curve,
-        "final_train": {k: v.tolist() for k, v in final_train.items()},
-        "final_heldout": {k: v.tolist() for k, v in final_heldout.items()},
-        "log_pi_train": cb.last_log_pi,
-        "wall_clock_s": wall,
+        "pairs_per_prompt": n,
+        "network_regret": rec["network_regret"],
+        "tabular_regret": limit_regret(world, limits["copg"]),
+        "kl_to_limit_support": rec["kl_to_own_limit_support"],
+        "off_support_mass": rec["off_support_mass"],
+        "pi_star_off_support_mass": float(1 - data.star_mass.mean()),
+        "pi_star_support_mass_min": float(data.star_mass.min()),
     }
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Statistics and the comparison
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def kl_table(runs: list[dict], tab: dict[str, dict], methods: list[str]) -> dict:
-    """KL between each method's final network and each tabular prediction, mean over held-in prompts and seeds.
-
-    ``tab_to_net``: KL(π_tab ‖ π_net) (primary: finite when a prediction sits on the simplex boundary, as PG b = 0
-    does off the data's support); ``net_to_tab``: KL(π_net ‖ π_tab). Prompts where a prediction does not exist are
-    skipped (``n_prompts`` says how many were used).
-    """
-    out: dict[str, dict] = {"tab_to_net": {}, "net_to_tab": {}, "n_prompts": {}}
-    for m in methods:
-        rs = [r for r in runs if r["method"] == m]
-        for d in ("tab_to_net", "net_to_tab"):
-            out[d][m] = {}
-        out["n_prompts"][m] = {}
-        for b, pred in tab.items():
-            vals = {"tab_to_net": [], "net_to_tab": []}
-            for r in rs:
-                net = r["log_pi_train"].exp()
-                net = net / net.sum(-1, keepdim=True)
-                for i, p in enumerate(pred["policy"]):
-                    if p is None:
-                        continue
-                    vals["tab_to_net"].append(_kl(p, net[i]))
-                    vals["net_to_tab"].append(_kl(net[i], p))
-            for d in ("tab_to_net", "net_to_tab"):
-                out[d][m][b] = sum(vals[d]) / len(vals[d]) if vals[d] else float("nan")
-            out["n_prompts"][m][b] = len(vals["tab_to_net"]) // max(1, len(rs))
-    return out
-
-
-def closest_prediction(table: dict, methods: list[str], tab: dict, tie: float = 1e-3) -> dict:
-    """For each method: the prediction its network is closest to (KL(tab‖net)), and whether its own one wins.
-
-    Predictions that coincide (mean KL between them < ``tie``, e.g. copg / pg_mean / onpolicy ≈ π* on the data's
-    support) count as the same prediction; a method's own predictions are its bandit counterpart on μ̂1 ⊗ μ̂2 and,
-    for copg and ipo, the same method on the realised pairs (``<method>_pairs``, :func:`pair_graph_limits`).
-    """
-    same: dict[str, set[str]] = {}
-    for a in tab:
-        same[a] = {a}
-        for b in tab:
-            ka = [_kl(p, q) for p, q in zip(tab[a]["policy"], tab[b]["policy"]) if p is not None and q is not None]
-            if ka and sum(ka) / len(ka) < tie:
-                same[a].add(b)
-    out = {}
-    for m in methods:
-        own = BRIDGE_METHODS[m].bandit_method
-        mine = same.get(own, {own}) | same.get(f"{own}_pairs", set())  # on μ̂1 ⊗ μ̂2 or on the realised pairs
-        row = {b: v for b, v in table["tab_to_net"][m].items() if v == v}
-        best = min(row, key=row.get) if row else None
-        out[m] = {
-            "own": own,
-            "closest": best,
-            "own_kl": table["tab_to_net"][m].get(own),
-            "own_pairs_kl": table["tab_to_net"][m].get(f"{own}_pairs"),
-            "holds": best is not None and best in mine,
-            "same_as_own": sorted(mine),
-        }
-    return out
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The experiment
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _train_all(world, rows, methods, seeds, out_dir, bar) -> list[dict]:
-    runs = []
-    for name in methods:
-        for seed in seeds:
-            bar.set_postfix(method=name, seed=seed)
-            runs.append(train_one(world, rows, BRIDGE_METHODS[name], seed, out_dir / f"{name}_seed{seed}"))
+def run_task(cfg: BridgeConfig, bar: Any) -> tuple[dict, dict]:
+    """Every requested panel on one task seed (``cfg.task_seed``): the JSON-ready numbers, and the objects behind
+    them (``world``, ``data``, the converged networks' held-in ``log_pi`` tables and the ``limits``)."""
+    world, sft_info = build_world(cfg)
+    tree = PrefixTree(world.completions, world.tokenizer.eos_token_id, cfg.max_words)
+    n_max = max(cfg.pairs_per_prompt, *cfg.coverage_pairs)
+    all_rows, _, _ = offline_rows(world, cfg.mu1_temperature, cfg.mu2_temperature, seed=cfg.task_seed + 1, n=n_max)
+    rows = first_pairs(all_rows, cfg.pairs_per_prompt)
+    write_offline(rows, Path(cfg.out) / f"task{cfg.task_seed}" / "offline" / "train.jsonl")
+    mu_log = tuple(world.log_policy(world.ref_model, "train", t) for t in (cfg.mu1_temperature, cfg.mu2_temperature))
+    data = Dataset(world, rows, mu_log)
+    ref_train = world.metrics(world.ref_logp["train"], "train")
+    ref_heldout = world.metrics(world.ref_logp["heldout"], "heldout")
+    out: dict[str, Any] = {
+        "task_seed": cfg.task_seed,
+        "sft_s": sft_info["sft_s"],
+        "num_completions": len(world.completions),
+        "pi_ref_regret": {
+            "train": float(ref_train["policy/regret"].mean()),
+            "heldout": float(ref_heldout["policy/regret"].mean()),
+        },  # fmt: skip
+        "pi_star_support_mass": data.star_mass.tolist(),
+        "distinct_completions_sampled": data.support.sum(-1).tolist(),
+        "cells": int((data.tables["counts"].weights > 0).sum()),
+    }
+    keep: dict[str, Any] = {"world": world, "data": data}
+    datasets = {cfg.pairs_per_prompt: data}
+    jobs = [(m, m, cfg.pairs_per_prompt) for m in cfg.methods] if "converged" in cfg.panels else []
+    if "coverage" in cfg.panels:
+        for n in sorted(set(cfg.coverage_pairs)):
+            datasets.setdefault(n, Dataset(world, first_pairs(all_rows, n), mu_log))
+            if n != cfg.pairs_per_prompt or "converged" not in cfg.panels or "copg" not in cfg.methods:
+                jobs.append((f"copg, {n} pairs", "copg", n))
+    t0 = time.time()
+    results = _run_jobs(world, tree, datasets, jobs, bar)
+    out["exact_s"] = time.time() - t0
+    if "converged" in cfg.panels:
+        out["converged"] = _converged_records(world, data, list(cfg.methods), results, keep)
+    if "coverage" in cfg.panels:
+        same = results.get("copg") if "converged" in cfg.panels else None
+        out["coverage"] = [
+            _coverage_point(world, datasets[n], n, results.get(f"copg, {n} pairs") or same)
+            for n in sorted(set(cfg.coverage_pairs))
+        ]
+    t0 = time.time()
+    if "trainer" in cfg.panels:
+        out["trainer"] = {}
+        for m in cfg.trainer_methods:
+            bar.set_postfix(panel="trainer", method=m)
+            run = train_practical(world, rows, BRIDGE_METHODS[m], 0, Path(cfg.out) / f"task{cfg.task_seed}" / m)
+            out["trainer"][m] = run["curve"]
             bar.update(1)
-    return runs
+    out["trainer_s"] = time.time() - t0
+    return out, keep
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Over task seeds: the summary, the checks, the report
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def summarise(cfg: BridgeConfig, tasks: list[dict]) -> dict:
+    """``summary[method]``: the verdict numbers over task seeds (means; ``network_regret`` with its 95 % interval)."""
+    summary = {}
+    for m in cfg.methods if "converged" in cfg.panels else ():
+        recs = [t["converged"][m] for t in tasks]
+        nearest = [r["nearest_limit"] for r in recs]
+        summary[m] = {
+            "label": style(BRIDGE_METHODS[m].style_key).label,
+            "network_regret": seed_ci([r["network_regret"] for r in recs]),
+            "tabular_regret": mean_defined([r["tabular_regret"] for r in recs]),
+            "kl_to_own_limit_support": mean_defined([r["kl_to_own_limit_support"] for r in recs]),
+            "kl_to_own_limit": mean_defined([r["kl_to_own_limit"] for r in recs]),
+            "nearest_limit": max(set(nearest), key=nearest.count),
+            "nearest_is_own": None if recs[0]["nearest_is_own"] is None else all(r["nearest_is_own"] for r in recs),
+            "off_support_mass": mean_defined([r["off_support_mass"] for r in recs]),
+            "heldout_regret": seed_ci([r["heldout_regret"] for r in recs]),
+            "per_task_seed": {
+                t["task_seed"]: {k: v for k, v in t["converged"][m].items() if k != "curve"} for t in tasks
+            },  # fmt: skip
+        }
+    return summary
+
+
+def checks(summary: dict) -> dict:
+    """The issue's acceptance items, measured (every number, whether it holds or not)."""
+    out = {}
+    if "copg" in summary:
+        c = summary["copg"]["network_regret"]["mean"]
+        for other in ("ipo", "pg"):
+            if other in summary:
+                o = summary[other]["network_regret"]["mean"]
+                out[f"copg_le_0.1x_{other}"] = {"copg": c, other: o, "ratio": c / o, "holds": c <= 0.1 * o}
+    out["nearest_own_limit"] = {m: s["nearest_is_own"] for m, s in summary.items() if s["nearest_is_own"] is not None}
+    out["kl_to_own_limit_le_0.01"] = {
+        m: {"kl": summary[m]["kl_to_own_limit"], "holds": summary[m]["kl_to_own_limit"] <= 0.01}
+        for m in ("copg", "pg")
+        if m in summary
+    }
+    return out
+
+
+def _no_nan(x: Any) -> Any:
+    """``x`` with every NaN float replaced by None (JSON has no NaN): "not defined", e.g. DPO's limit."""
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_no_nan(v) for v in x]
+    return x
+
+
+def _num(v: float | None, width: int) -> str:
+    return f"{v:>{width}.4f}" if v is not None else f"{'n/a':>{width}}"
 
 
 def run_bridge(cfg: BridgeConfig, command: str | None = None) -> dict:
-    """Run the whole experiment; returns (and writes to ``<out>/results.json``) every number and curve."""
-
+    """Run every panel on every task seed; returns (and writes to ``<out>/results.json``) every number, and under
+    ``internal`` (not written) the objects behind them, per task seed (for notebooks)."""
     cfg.check()
     quiet_transformers()
     t_start = time.time()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    command = command or "python -m llm bridge"
+    per_task = (
+        len(cfg.methods) * ("converged" in cfg.panels)
+        + len(cfg.trainer_methods) * ("trainer" in cfg.panels)
+        + len(set(cfg.coverage_pairs)) * ("coverage" in cfg.panels)
+        - (cfg.pairs_per_prompt in cfg.coverage_pairs and {"converged", "coverage"} <= set(cfg.panels))
+    )
+    bar = progress_bar(total=per_task * len(cfg.task_seeds), desc="bridge", disable=cfg.no_progress)
+    tasks, internal = [], []
     with torch_threads(cfg.threads):
-        world, sft_info = build_world(cfg)
-        rows, mu1, mu2 = offline_rows(world, cfg.mu1_temperature, cfg.mu2_temperature, seed=cfg.task_seed + 1)
-        write_offline(rows, out / "offline" / "train.jsonl")
-        methods = list(cfg.methods)
-        bandit_methods = [BRIDGE_METHODS[m].bandit_method for m in methods]
-        t0 = time.time()
-        tab = tabular_predictions(world, mu1, mu2, bandit_methods)
-        for b, lim in pair_graph_limits(world, rows).items():  # the same methods on the realised pairs only
-            if b in bandit_methods:
-                tab[f"{b}_pairs"] = {**lim, "errors": [], "seconds": 0.0}
-        tab_s = time.time() - t0
-        n_sweep = len(cfg.sweep_temperatures) * len(cfg.sweep_methods)
-        bar = progress_bar(total=len(methods) * len(cfg.seeds) + n_sweep, desc="bridge runs", disable=cfg.no_progress)
-        runs = _train_all(world, rows, methods, cfg.seeds, out / "train", bar)
-        t_sweep = time.time()
-        sweep = []
-        for temp in cfg.sweep_temperatures:
-            srows, smu1, smu2 = offline_rows(world, temp, temp, seed=cfg.task_seed + 2)
-            stab = tabular_predictions(world, smu1, smu2, [BRIDGE_METHODS[m].bandit_method for m in cfg.sweep_methods])
-            sruns = _train_all(world, srows, cfg.sweep_methods, cfg.seeds[:1], out / "sweep" / f"T{temp:g}", bar)
-            for r in sruns:
-                b = BRIDGE_METHODS[r["method"]].bandit_method
-                regs = [v for v in stab[b]["regret"] if v == v]
-                sweep.append(
-                    {
-                        "temperature": temp,
-                        "method": r["method"],
-                        "seed": r["seed"],
-                        "network_regret": sum(r["final_train"]["policy/regret"]) / cfg.train_prompts,
-                        "tabular_regret": sum(regs) / len(regs) if regs else float("nan"),
-                        "support_mass_pi_star": _support_mass(world, smu1, smu2),
-                    }
-                )
-        bar.close()
-        sweep_s = time.time() - t_sweep
-    results = summarise(cfg, world, runs, tab, mu1, mu2, sweep)
-    results.update(
-        command=command,
-        config=dataclasses.asdict(cfg),
-        sft=sft_info,
-        timing={
-            "total_s": time.time() - t_start,
-            "sft_s": sft_info["sft_s"],
-            "tabular_s": tab_s,
-            "sweep_s": sweep_s,  # the off-policy sweep (its tabular predictions and runs), included in total_s
-        },
-        threads=cfg.threads,
+        for seed in cfg.task_seeds:
+            numbers, objects = run_task(dataclasses.replace(cfg, task_seed=seed), bar)
+            tasks.append(numbers)
+            internal.append(objects)
+    bar.close()
+    summary = summarise(cfg, tasks)
+    results = _no_nan(
+        {
+            "command": command or "python -m llm bridge",
+            "config": dataclasses.asdict(cfg),
+            "methods": {m: dataclasses.asdict(style(BRIDGE_METHODS[m].style_key)) for m in BRIDGE_METHODS},
+            "summary": summary,
+            "checks": checks(summary),
+            "tasks": tasks,
+            "timing": {"total_s": time.time() - t_start},
+        }
     )
     atomic_write_json(out / "results.json", results)
     make_figures(results, Path(cfg.figures) if cfg.figures else out / "figures")
-    results["runs_internal"] = runs  # tensors (not written): for notebooks
-    results["world"] = world
-    results["tabular"] = tab
+    results["internal"] = internal  # per task seed: world, data, networks' tables, limits (not in the JSON)
     return results
 
 
-def _support_mass(world: World, mu1: torch.Tensor, mu2: torch.Tensor) -> float:
-    """Mean over held-in prompts of π*'s mass on the arms the data contain (Theorem 1 needs it near 1)."""
-    star = optimal_log_policy(world.ref_logp["train"], world.rewards["train"], world.cfg.beta).exp()
-    support = (mu1 > 0) | (mu2 > 0)
-    return float((star * support).sum(-1).mean())
-
-
-def _on_support(p: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
-    q = p * support
-    return q / q.sum(-1, keepdim=True)
-
-
-def _support_diagnostics(world: World, runs: list[dict], preds: list, mu1: torch.Tensor, mu2: torch.Tensor) -> dict:
-    """Where the data are: S = completions sampled at least once for the prompt.
-
-    ``support_mass``: the network's total mass on S (π*'s is ``support_mass_pi_star``); ``kl_star_on_support``:
-    KL(π*|S ‖ π_net|S) between the two renormalised on S (Theorem 1 fixes CoPG's limit there, up to nothing);
-    ``tabular_support_mass``: the tabular prediction's mass on S.
-    """
-    support = ((mu1 > 0) | (mu2 > 0)).double()
-    star = optimal_log_policy(world.ref_logp["train"], world.rewards["train"], world.cfg.beta).exp()
-    mass, kl_s = [], []
-    for r in runs:
-        net = r["log_pi_train"].exp()
-        net = net / net.sum(-1, keepdim=True)
-        mass.append(float((net * support).sum(-1).mean()))
-        kl_s.append(float(kl_divergence(_on_support(star, support), _on_support(net, support)).mean()))
-    tab_mass = [float((p * support[i]).sum()) for i, p in enumerate(preds) if p is not None]
-    return {
-        "support_mass": seed_ci(mass),
-        "kl_star_on_support": seed_ci(kl_s),
-        "tabular_support_mass": sum(tab_mass) / len(tab_mass) if tab_mass else float("nan"),
-    }
-
-
-def summarise(cfg, world, runs, tab, mu1, mu2, sweep) -> dict:
-    """Regret table (mean, 95 % CI over seeds), tabular predicted regrets, KL table, acceptance checks."""
-    methods = list(cfg.methods)
-    ref_m = world.metrics(world.ref_logp["train"], "train")
-    regret = {}
-    for m in methods:
-        rs = [r for r in runs if r["method"] == m]
-        b = BRIDGE_METHODS[m].bandit_method
-        regs = [v for v in tab[b]["regret"] if v == v]
-        regret[m] = {
-            "label": BRIDGE_METHODS[m].label,
-            "bandit_method": b,
-            "train": seed_ci(
-                [sum(r["final_train"]["policy/regret"]) / len(r["final_train"]["policy/regret"]) for r in rs]
-            ),
-            "heldout": seed_ci(
-                [sum(r["final_heldout"]["policy/regret"]) / len(r["final_heldout"]["policy/regret"]) for r in rs]
-            ),
-            "kl_to_ref": seed_ci([sum(r["final_train"]["policy/kl_to_ref"]) / cfg.train_prompts for r in rs]),
-            "tabular_regret": sum(regs) / len(regs) if regs else float("nan"),
-            "pair_graph_regret": (
-                sum(tab[f"{b}_pairs"]["regret"]) / len(tab[f"{b}_pairs"]["regret"]) if f"{b}_pairs" in tab else None
-            ),
-            "tabular_prompts": len(regs),
-            "tabular_errors": tab[b]["errors"],
-            "tabular_s": tab[b]["seconds"],
-            "wall_clock_s": seed_ci([r["wall_clock_s"] for r in rs]),
-            **_support_diagnostics(world, rs, tab[b]["policy"], mu1, mu2),
-        }
-    table = kl_table(runs, tab, methods)
-    closest = closest_prediction(table, methods, tab)
-    checks = {}
-    if "copg" in regret:
-        c = regret["copg"]["train"]["mean"]
-        for other in ("ipo", "pg"):
-            if other in regret:
-                o = regret[other]["train"]["mean"]
-                checks[f"copg_regret_le_0.1x_{other}"] = {"copg": c, other: o, "ratio": c / o, "holds": c <= 0.1 * o}
-    checks["each_network_closest_to_own_prediction"] = {m: closest[m]["holds"] for m in methods}
-    return {
-        "pi_ref_regret": {
-            "train": float(ref_m["policy/regret"].mean()),
-            "heldout": float(world.metrics(world.ref_logp["heldout"], "heldout")["policy/regret"].mean()),
-        },
-        "num_completions": len(world.completions),
-        "max_leaked_mass": max(
-            abs(1 - float(v))
-            for r in runs
-            for v in r["final_train"]["policy/mass"] + r["final_heldout"]["policy/mass"]
+def report(res: dict) -> str:
+    """The headline numbers as a readable table."""
+    lines = [f"[bridge] done in {res['timing']['total_s']:.0f} s; task seeds {res['config']['task_seeds']}"]
+    for t in res["tasks"]:
+        mass = min(t["pi_star_support_mass"])
+        lines.append(
+            f"  task seed {t['task_seed']}: π_ref regret held-in {t['pi_ref_regret']['train']:.4f}, held-out "
+            f"{t['pi_ref_regret']['heldout']:.4f}; S holds ≥ {100 * mass:.3f} % of π*'s mass on every held-in prompt"
         )
-        if runs
-        else 0.0,
-        "support_mass_pi_star": _support_mass(world, mu1, mu2),
-        "support_mass_pi_ref": float((world.ref_logp["train"].exp() * ((mu1 > 0) | (mu2 > 0))).sum(-1).mean()),
-        "distinct_arms_in_data": float(((mu1 > 0) | (mu2 > 0)).sum(-1).double().mean()),
-        "regret": regret,
-        "kl_table": table,
-        "closest_prediction": closest,
-        "checks": checks,
-        "curves": {m: [{"seed": r["seed"], "curve": r["curve"]} for r in runs if r["method"] == m] for m in methods},
-        "sweep": sweep,
-        "methods": {m: dataclasses.asdict(BRIDGE_METHODS[m]) for m in methods},
-    }
+    if res["summary"]:
+        head = f"{'method':<20} {'regret: network':>17} {'limit':>8} {'KL(lim‖net) S':>14} {'full':>8} "
+        lines += ["", head + f"{'nearest limit':>14} {'held-out':>9}"]
+        for s in res["summary"].values():
+            r = s["network_regret"]
+            near = s["nearest_limit"] + {True: "", False: " (!)", None: " (no own)"}[s["nearest_is_own"]]
+            lines.append(
+                f"{s['label']:<20} {r['mean']:>9.4f} ±{r['ci95']:<7.4f}{_num(s['tabular_regret'], 8)} "
+                f"{_num(s['kl_to_own_limit_support'], 14)} {_num(s['kl_to_own_limit'], 8)} {near:>14} "
+                f"{s['heldout_regret']['mean']:>9.4f}"
+            )
+    for t in res["tasks"]:
+        for p in t.get("coverage", []):
+            lines.append(
+                f"coverage (task {t['task_seed']}) {p['pairs_per_prompt']:>5} pairs/prompt: CoPG regret "
+                f"{p['network_regret']:.4f} (limit {_num(p['tabular_regret'], 0)}), "
+                f"off-S mass {p['off_support_mass']:.4f} (π*: {p['pi_star_off_support_mass']:.4f})"
+            )
+    lines.append("")
+    for k, v in res["checks"].items():
+        lines.append(f"check {k}: {v}")
+    return "\n".join(lines)
+
+
+def _explicit(argv: list[str]) -> set[str]:
+    """Config fields given on the command line (``--steps 5`` or ``--steps=5``)."""
+    return {a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -738,10 +560,15 @@ def main(argv: list[str] | None = None) -> int:
     @cli_errors
     def _run() -> int:
         cfg = tyro.cli(BridgeConfig, args=argv, description=__doc__, prog="python -m llm bridge")
-        print("[bridge] config: " + json.dumps(dataclasses.asdict(cfg)))
+        both = sorted(_explicit(argv) & set(FAST)) if cfg.fast else []
+        if both:
+            flags = ", ".join("--" + b.replace("_", "-") for b in both)
+            raise UserError(f"bridge: --fast sets {flags} itself; pass either --fast or {flags}, not both")
+        cfg.check()
         names = [f"bridge_{n}{ext}" for n in FIGURE_NAMES for ext in (".json", ".png")]
         figures = Path(cfg.figures) if cfg.figures else Path(cfg.out) / "figures"
         replaced = prepare_output_dir(figures, names, cfg.replace_tracked, flag="--figures")  # before any work
+        print("[bridge] config: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items()))
         command = "python -m llm bridge " + " ".join(shlex.quote(a) for a in argv)
         res = run_bridge(cfg, command=command.strip())
         print(report(res))
@@ -750,21 +577,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return _run()
-
-
-def report(res: dict) -> str:
-    """The headline numbers as text."""
-    lines = [f"[bridge] done in {res['timing']['total_s']:.0f} s; π_ref regret {res['pi_ref_regret']['train']:.4f}"]
-    lines.append(f"{'method':<12} {'regret (held-in)':>22} {'held-out':>20} {'tabular':>9}")
-    for m, r in res["regret"].items():
-        t, h = r["train"], r["heldout"]
-        lines.append(
-            f"{m:<12} {t['mean']:>12.4f} ± {t['ci95']:<7.4f} {h['mean']:>10.4f} ± {h['ci95']:<7.4f} "
-            f"{r['tabular_regret']:>9.4f}"
-        )
-    for k, v in res["checks"].items():
-        lines.append(f"check {k}: {v}")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

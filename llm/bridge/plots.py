@@ -1,102 +1,211 @@
-"""Figures of the exact bridge: ``bridge_<name>.png`` + ``.json`` (data, config, seeds, exact command).
+"""Figures of the exact bridge: ``bridge_<name>.png`` + ``.json`` (data, config, task seeds, exact command).
 
-* ``bridge_regret_vs_step``: exact held-in regret vs step, one line per method, 95 % band over seeds; dashed: the
-  method's tabular prediction (``bandit.stationary``);
-* ``bridge_network_vs_tabular``: KL(π_tabular ‖ π_network) per (network, prediction), mean over prompts and seeds;
-* ``bridge_offpolicy``: final regret vs the temperature T of μ = π_ref at T (network solid, tabular dashed).
+* ``bridge_converged`` (panel a, the headline): per method, the network's held-in regret next to its tabular
+  limit's, and KL(limit ‖ network) on the sampled set S and in full; ``data.summary[method]`` carries the verdict;
+* ``bridge_regret_vs_step`` (panel b): the practical trainer's exact regret vs step against the limits;
+* ``bridge_coverage`` (panel c): CoPG's network as the pairs per prompt grow;
+* ``bridge_heldout`` (panel d): held-in vs held-out regret of the converged networks.
 
-Redraw without training: ``python -m bandit plot figures/bridge_regret_vs_step.json`` (the one redraw command).
+Regret axes are logarithmic down to a floor (:data:`FLOOR`): a value below it (a limit that is exactly π*, regret
+0 up to rounding) is drawn on the floor and labelled. Colours and labels come from ``bandit.style``.
+Redraw without training: ``python -m bandit plot figures/bridge_converged.json``.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from bandit.records import provenance, write_figure
-from llm.model.evaluation import seed_ci
 
-__all__ = ["FIGURE_NAMES", "make_figures", "draw_record"]
+__all__ = ["FIGURE_NAMES", "FLOOR", "make_figures", "draw_record"]
 
-FIGURE_NAMES = ("regret_vs_step", "network_vs_tabular", "offpolicy")
-"""The figures a run writes, as ``bridge_<name>.{png,json}``."""
+FIGURE_NAMES = ("converged", "regret_vs_step", "coverage", "heldout")
+"""The figures a run can write, as ``bridge_<name>.{png,json}``."""
+FLOOR = 1e-5
+"""Lowest regret / KL drawn; smaller values sit on this labelled floor."""
 
 
-def _ci(values: list[float]) -> tuple[float, float]:
-    r = seed_ci(values)
-    return r["mean"], r["ci95"]
+def _floor(ax: Any, label: str = "floor: values ≤ 1e-5 (a limit equal to π*: 0 up to rounding)") -> None:
+    ax.axhline(FLOOR, color="0.6", lw=0.8, ls=":", label=label)
+
+
+def _f(v: float | None) -> float:
+    return max(v, FLOOR) if v is not None and v == v else float("nan")
+
+
+def _with_nearest(summary: dict, label: str, styles: dict) -> str:
+    """Tick label: the method, then whose limit its network is nearest."""
+    own, near = summary["nearest_is_own"], summary["nearest_limit"]
+    tag = {True: "✓ nearest: own", None: "no finite limit"}.get(own, f"✗ nearest: {styles[near]['label']}")
+    return f"{label}\n{tag}"
+
+
+def _draw_converged(data: dict) -> Any:
+    import matplotlib.pyplot as plt
+
+    s, styles = data["summary"], data["methods"]
+    names = list(s)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5))
+    for i, m in enumerate(names):
+        c = styles[m]["color"]
+        r = s[m]["network_regret"]
+        ax.bar(i, _f(r["mean"]), color=c, alpha=0.85, width=0.6, label="network" if i == 0 else None)
+        ax.errorbar(i, _f(r["mean"]), yerr=[[0], [r["ci95"]]], color="k", capsize=3, lw=1)
+        ax.scatter([i] * len(r["values"]), [_f(v) for v in r["values"]], color="k", s=8, zorder=3)
+        ax.scatter(i, _f(s[m]["tabular_regret"]), marker="_", s=500, color="k", lw=2.5, zorder=4,
+                   label="tabular limit" if i == 0 else None)  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_ylim(FLOOR / 2, None)
+    ax.set_xticks(range(len(names)), [_with_nearest(s[m], styles[m]["label"], styles) for m in names], fontsize=7)
+    ax.set_ylabel("held-in regret β·KL(π‖π*)")
+    ax.set_title(
+        "Converged network (bar; dots: task seeds) vs its tabular limit (—)\nunder each method: the nearest limit",
+        fontsize=9,
+    )
+    _floor(ax)
+    ax.legend(fontsize=8, loc="upper left")
+    width = 0.38
+    for i, m in enumerate(names):
+        c = styles[m]["color"]
+        bx.bar(i - width / 2, _f(s[m]["kl_to_own_limit_support"]), width, color=c, alpha=0.5, hatch="//",
+               label="on S (sampled completions)" if i == 0 else None)  # fmt: skip
+        bx.bar(i + width / 2, _f(s[m]["kl_to_own_limit"]), width, color=c, alpha=0.9,
+               label="all completions" if i == 0 else None)  # fmt: skip
+    bx.axhline(0.01, color="k", ls="--", lw=0.8)
+    bx.text(len(names) - 0.5, 0.012, "0.01", fontsize=7, ha="right")
+    bx.set_yscale("log")
+    bx.set_ylim(FLOOR / 2, None)
+    bx.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
+    for i, m in enumerate(names):
+        if s[m]["kl_to_own_limit"] is None:
+            bx.text(i, FLOOR, "no limit", ha="center", va="bottom", fontsize=7, rotation=90)
+    bx.set_ylabel("KL(limit ‖ network)")
+    bx.set_title("Distance to its own limit (mean over held-in prompts, task seeds)", fontsize=9)
+    _floor(bx, "floor: ≤ 1e-5")
+    bx.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
 
 
 def _draw_regret_vs_step(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    styles = data["methods"]
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
     for m, runs in data["curves"].items():
-        steps = [p["step"] for p in runs[0]["curve"]]
-        stats = [_ci([r["curve"][i]["policy/regret"] for r in runs]) for i in range(len(steps))]
-        ys = [s[0] for s in stats]
-        color = data["methods"][m]["color"]
-        ax.plot(steps, ys, marker="o", ms=3, color=color, label=data["methods"][m]["label"])
-        ax.fill_between(steps, [y - c for y, c in stats], [y + c for y, c in stats], color=color, alpha=0.2)
-        tab = data["tabular_regret"].get(m)
-        if tab is not None and tab == tab:
-            ax.axhline(tab, color=color, ls="--", lw=1)
+        c = styles[m]["color"]
+        steps = [p["step"] for p in runs[0]]
+        ys = [sum(r[i]["policy/regret"] for r in runs) / len(runs) for i in range(len(steps))]
+        ax.plot(steps, [_f(y) for y in ys], marker="o", ms=3, color=c, label=f"{styles[m]['label']}: trainer")
+        lim = data["limits"].get(m, {})
+        if lim.get("tabular_regret") is not None:
+            ax.axhline(_f(lim["tabular_regret"]), color=c, ls="--", lw=1)
+        if lim.get("network_regret") is not None:
+            ax.axhline(_f(lim["network_regret"]), color=c, ls=":", lw=1.5)
     ax.set_yscale("log")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("exact regret J(π*) − J(π) = β·KL(π‖π*)  (held-in)")
-    ax.set_title("Exact regret (mean, 95% band over seeds); dashed = tabular prediction")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    return fig
-
-
-def _draw_network_vs_tabular(data: dict) -> Any:
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    rows = list(data["table"])
-    cols = list(next(iter(data["table"].values())))
-    vals = np.array([[data["table"][r][c] for c in cols] for r in rows], dtype=float)
-    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 2, 0.5 * len(rows) + 1.5))
-    im = ax.imshow(np.log10(np.clip(vals, 1e-4, None)), cmap="viridis_r", aspect="auto")
-    for i in range(len(rows)):
-        for j in range(len(cols)):
-            v = vals[i, j]
-            ax.text(j, i, "n/a" if math.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=7, color="w")
-    ax.set_xticks(range(len(cols)), [f"tab: {c}" for c in cols], rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(len(rows)), [f"net: {r}" for r in rows], fontsize=8)
-    ax.set_title("KL(π_tabular ‖ π_network), mean over held-in prompts × seeds")
-    fig.colorbar(im, ax=ax, label="log10 KL")
-    fig.tight_layout()
-    return fig
-
-
-def _draw_offpolicy(data: dict) -> Any:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for m in dict.fromkeys(p["method"] for p in data["points"]):
-        pts = sorted((p for p in data["points"] if p["method"] == m), key=lambda p: p["temperature"])
-        color = data["methods"][m]["color"]
-        ts = [p["temperature"] for p in pts]
-        ax.plot(ts, [p["network_regret"] for p in pts], marker="o", color=color, label=data["methods"][m]["label"])
-        ax.plot(ts, [p["tabular_regret"] for p in pts], ls="--", marker="x", color=color)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("temperature T of μ1 = μ2 = π_ref at T (1 = on π_ref)")
-    ax.set_ylabel("final exact regret (held-in)")
-    ax.set_title("Regret vs off-policy-ness of μ (solid: network, dashed: tabular)")
+    ax.set_ylim(FLOOR / 2, None)
+    _floor(ax)
+    ax.set_xlabel("optimizer step (minibatches of offline rows)")
+    ax.set_ylabel("held-in regret β·KL(π‖π*)")
+    ax.set_title(
+        f"Practical trainer at the lab's budget ({data['budget']})\n"
+        "dashed: tabular limit; dotted: the same network trained to convergence (full batch)",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
+def _draw_coverage(data: dict) -> Any:
+    import matplotlib.pyplot as plt
+
+    c = data["methods"]["copg"]["color"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    panels = (
+        ("network_regret", "tabular_regret", "held-in regret β·KL(π‖π*)", "CoPG's regret"),
+        ("kl_to_limit_support", None, "KL(limit|S ‖ network|S)", "distance to the limit on S"),
+        ("off_support_mass", "pi_star_off_support_mass", "mass off S", "mass on unsampled completions"),
+    )
+    for ax, (key, ref, ylabel, title) in zip(axes, panels):
+        for seed, pts in data["points"].items():
+            xs = [p["pairs_per_prompt"] for p in pts]
+            ax.plot(xs, [_f(p[key]) for p in pts], marker="o", color=c, label=f"network, task seed {seed}")
+            if ref:
+                lab = "tabular limit" if key == "network_regret" else "π*"
+                ax.plot(xs, [_f(p[ref]) for p in pts], ls="--", marker="x", color="k", lw=1, label=f"{lab}, {seed}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("pairs per held-in prompt")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=9)
+        _floor(ax, "floor: ≤ 1e-5")
+        ax.legend(fontsize=7)
+    fig.suptitle("Coverage: CoPG's converged network as the data sample more of the completions", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_heldout(data: dict) -> Any:
+    import matplotlib.pyplot as plt
+
+    s, styles = data["summary"], data["methods"]
+    names = list(s)
+    fig, ax = plt.subplots(figsize=(11, 4.4))
+    width = 0.38
+    for i, m in enumerate(names):
+        c = styles[m]["color"]
+        ax.bar(i - width / 2, _f(s[m]["network_regret"]["mean"]), width, color=c, alpha=0.5, hatch="//",
+               label="held-in prompts" if i == 0 else None)  # fmt: skip
+        h = s[m]["heldout_regret"]
+        ax.bar(i + width / 2, _f(h["mean"]), width, color=c, alpha=0.95, yerr=h["ci95"], capsize=3,
+               label="held-out prompts" if i == 0 else None)  # fmt: skip
+    ref = data["pi_ref_regret"]
+    ax.axhline(ref["heldout"], color="0.3", ls="--", lw=1, label=f"π_ref, held-out ({ref['heldout']:.3f})")
+    ax.axhline(ref["train"], color="0.3", ls=":", lw=1, label=f"π_ref, held-in ({ref['train']:.3f})")
+    ax.set_yscale("log")
+    ax.set_ylim(FLOOR / 2, None)
+    _floor(ax)
+    ax.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
+    ax.set_ylabel("regret β·KL(π‖π*)")
+    ax.set_title("Converged networks on prompts they never saw (mean over task seeds)", fontsize=9)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return fig
+
+
 FIGURES = {
+    "converged": _draw_converged,
     "regret_vs_step": _draw_regret_vs_step,
-    "network_vs_tabular": _draw_network_vs_tabular,
-    "offpolicy": _draw_offpolicy,
+    "coverage": _draw_coverage,
+    "heldout": _draw_heldout,
 }
+
+
+def _figure_data(results: dict) -> dict[str, dict]:
+    """The data of each figure the run has panels for."""
+    tasks, summary, methods = results["tasks"], results["summary"], results["methods"]
+    cfg = results["config"]
+    out = {}
+    if summary:
+        out["converged"] = {"summary": summary, "methods": methods, "checks": results["checks"]}
+        ref = {k: sum(t["pi_ref_regret"][k] for t in tasks) / len(tasks) for k in ("train", "heldout")}
+        out["heldout"] = {"summary": summary, "methods": methods, "pi_ref_regret": ref}
+    if "trainer" in cfg["panels"]:
+        curves = {m: [t["trainer"][m] for t in tasks] for m in cfg["trainer_methods"]}
+        limits = {
+            m: {
+                "tabular_regret": summary[m]["tabular_regret"] if m in summary else None,
+                "network_regret": summary[m]["network_regret"]["mean"] if m in summary else None,
+            }
+            for m in cfg["trainer_methods"]
+        }
+        budget = f"{cfg['trainer_steps']} steps × {cfg['trainer_rows']} rows, lr {cfg['trainer_lr']:g}"
+        out["regret_vs_step"] = {"curves": curves, "limits": limits, "methods": methods, "budget": budget}
+    if "coverage" in cfg["panels"]:
+        out["coverage"] = {"points": {t["task_seed"]: t["coverage"] for t in tasks}, "methods": methods}
+    return out
 
 
 def make_figures(results: dict, out_dir: Path) -> list[Path]:
@@ -104,32 +213,13 @@ def make_figures(results: dict, out_dir: Path) -> list[Path]:
     common = {
         **provenance(results["command"], results["config"], packages=("torch", "transformers", "matplotlib")),
         "drawer": "llm.bridge.plots",
-        "seeds": list(results["config"]["seeds"]),
+        "seeds": list(results["config"]["task_seeds"]),
     }
-    methods = results["methods"]
-    figs = [
-        (
-            "bridge_regret_vs_step",
-            "regret_vs_step",
-            {
-                "curves": results["curves"],
-                "methods": methods,
-                "tabular_regret": {m: r["tabular_regret"] for m, r in results["regret"].items()},
-            },
-        ),
-        (
-            "bridge_network_vs_tabular",
-            "network_vs_tabular",
-            {"table": results["kl_table"]["tab_to_net"], "net_to_tab": results["kl_table"]["net_to_tab"]},
-        ),
-    ]
-    if results["sweep"]:
-        figs.append(("bridge_offpolicy", "offpolicy", {"points": results["sweep"], "methods": methods}))
-    out = []
-    for name, kind, data in figs:
+    paths = []
+    for kind, data in _figure_data(results).items():
         payload = {"kind": kind, "data": data, **common}
-        out.append(write_figure(payload, draw_record(payload), Path(out_dir) / name, dpi=120))
-    return out
+        paths.append(write_figure(payload, draw_record(payload), Path(out_dir) / f"bridge_{kind}", dpi=120))
+    return paths
 
 
 def draw_record(record: dict) -> Any:
