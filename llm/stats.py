@@ -91,7 +91,6 @@ def crossed_ci(values: list[list[float]], level: float = 0.95) -> dict[str, Any]
     seed, prompt and residual variances); ``significant`` is True when the interval excludes 0.
     """
     import numpy as np
-    from scipy.stats import t
 
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 2 or x.size == 0:
@@ -114,20 +113,21 @@ def crossed_ci(values: list[list[float]], level: float = 0.95) -> dict[str, Any]
     terms.append((c_e * ms_e, (S - 1) * (P - 1)))
     denom = sum(a * a / d for a, d in terms if a)
     df = float(var_m**2 / denom) if denom > 0 else float((S - 1) * (P - 1))
-    sem = math.sqrt(var_m)
-    half = float(t.ppf(0.5 + level / 2, max(df, 1.0))) * sem
-    low, high = float(m - half), float(m + half)
     return {
-        "mean": float(m),
-        "sem": sem,
-        "low": low,
-        "high": high,
-        "df": df,
+        **_t_interval(float(m), math.sqrt(var_m), df, level),
         "seeds": S,
         "prompts": P,
-        "significant": bool(low > 0 or high < 0),
         "components": {"seed": var_s, "prompt": var_p, "residual": float(ms_e)},
     }
+
+
+def _t_interval(mean: float, sem: float, df: float, level: float) -> dict[str, Any]:
+    """``{mean, sem, low, high, df, significant}``: mean ± t_{df}·sem (df floored at 1); significant = excludes 0."""
+    from scipy.stats import t
+
+    half = float(t.ppf(0.5 + level / 2, max(df, 1.0))) * sem
+    low, high = mean - half, mean + half
+    return {"mean": mean, "sem": sem, "low": low, "high": high, "df": df, "significant": bool(low > 0 or high < 0)}
 
 
 def _satterthwaite(terms: list[tuple[float, float]]) -> float:
@@ -157,7 +157,6 @@ def chain_ci(values: list[list[list[float]]], level: float = 0.95) -> dict[str, 
     Returns ``{mean, sem, low, high, df, chains, seeds, prompts, significant, chain_means}``.
     """
     import numpy as np
-    from scipy.stats import t
 
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 3 or x.size == 0:
@@ -182,19 +181,11 @@ def chain_ci(values: list[list[list[float]]], level: float = 0.95) -> dict[str, 
     if var_m <= 0:  # sampling noise made the estimate non-positive: fall back to the chain term alone
         var_m, terms = ms_a / n, [(ms_a / n, C - 1)]
     df = _satterthwaite(terms)
-    sem = math.sqrt(var_m)
-    half = float(t.ppf(0.5 + level / 2, max(df, 1.0))) * sem
-    low, high = float(m - half), float(m + half)
     return {
-        "mean": float(m),
-        "sem": sem,
-        "low": low,
-        "high": high,
-        "df": df,
+        **_t_interval(float(m), math.sqrt(var_m), df, level),
         "chains": C,
         "seeds": S,
         "prompts": P,
-        "significant": bool(low > 0 or high < 0),
         "chain_means": chain_means,
     }
 
