@@ -23,6 +23,7 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -42,6 +43,7 @@ from llm.bridge.rung_stats import summarise
 from llm.bridge.sampled import (
     MU_NAMES,
     build_sampled_world,
+    evaluate,
     limit_table,
     offline_datasets,
     optimal_value,
@@ -246,8 +248,6 @@ def _job(job: dict) -> tuple[str, dict]:
 
 def run_select(world: Any, model: Any, beta: float) -> list[float]:
     """Per selection prompt J_β of ``eval_samples`` fresh samples (the learning-rate choice)."""
-    from llm.bridge.sampled import evaluate
-
     return evaluate(world, model, "select", world.cfg.eval_samples, seed=13, beta=beta)["jbeta"]
 
 
@@ -349,7 +349,7 @@ def run_chain(cfg: RungConfig, lrs: dict[str, float] | None, bar: Any) -> dict[s
     for m in PROPOSALS:
         key = run_key("ref", m, 0, cfg.beta, lrs[m]) if m in lrs else None
         if key in recs and "state" in recs[key]:
-            net = __import__("copy").deepcopy(world.ref_model)
+            net = copy.deepcopy(world.ref_model)
             net.load_state_dict(recs[key]["state"])
             proposals.append(net)
     vstar = {s: optimal_value(world, proposals, s, cfg.is_samples, seed=77) for s in ("train", "heldout")}
@@ -373,7 +373,10 @@ def run_chain(cfg: RungConfig, lrs: dict[str, float] | None, bar: Any) -> dict[s
     }
 
 
-_RESUME_IGNORES = ("out", "figures", "replace_tracked", "force", "workers", "no_progress", "threads", "task_seed")
+_RESUME_IGNORES = (
+    *("out", "figures", "replace_tracked", "force", "workers", "no_progress", "threads", "task_seed"),
+    *("chains", "seeds"),  # a run's record does not depend on how many chains and seeds the study has
+)
 
 
 def _check_resume(cfg: RungConfig) -> None:

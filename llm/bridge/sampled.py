@@ -304,12 +304,15 @@ def _prompt_sets(rows: list[dict], n_prompts: int) -> list[dict]:
 
 
 def limit_table(world: SampledWorld, rows: list[dict], methods: list[str]) -> list[dict]:
-    """Per training prompt (``cfg.limit_prompts`` of them): S and every method's tabular limit on S (``[|S|]``
-    probabilities, None where it has no finite limit). A network is compared with :func:`network_on_limits`."""
+    """Per training prompt (the first ``cfg.limit_prompts``, less those whose samples are all one completion): S and
+    every method's tabular limit on S (``[|S|]`` probabilities, None where it has no finite limit). A network is
+    compared with :func:`network_on_limits`."""
     beta = world.cfg.beta
     prompts = world.prompts("train")
     out = []
     for i, s in enumerate(_prompt_sets(rows, world.cfg.limit_prompts)):
+        if len(s["arms"]) < 2:
+            continue  # every sample of the prompt is the same completion: every limit is that one completion
         ref = torch.log_softmax(torch.tensor(s["ref"], dtype=torch.float64), 0)  # π_ref restricted to S
         rew = torch.tensor(s["rewards"], dtype=torch.float64)
         mu = [torch.tensor(c, dtype=torch.float64) / sum(c) for c in s["counts"]]
