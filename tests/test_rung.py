@@ -185,6 +185,7 @@ def test_limits_on_the_sampled_completions(tiny_world):
         assert torch.allclose(t["limits"]["pg"], pg, atol=1e-9)
 
 
+@pytest.mark.slow  # two --fast runs (≈ 20–40 s)
 def test_fast_mode_end_to_end_resume_and_errors(tmp_path, capsys):
     from llm.bridge.rung import main
 
