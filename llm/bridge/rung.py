@@ -17,7 +17,7 @@ with Holm-adjusted p-values (``data.verdicts``), and three figures (``llm.bridge
 
 Examples:
     python -m llm rung                              # one chain, one seed (runs/rung)
-    python -m llm rung --fast --out /tmp/rung       # the test mode (under a minute)
+    python -m llm rung --fast --out runs/rung_fast  # the test mode (under a minute)
     python -m llm rung --chains 2 --seeds 3 --figures figures --replace-tracked   # `make reproduce-rung`
 """
 
