@@ -16,7 +16,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv constraints test test-fast lint format strip reproduce reproduce-bandit reproduce-llm reproduce-bridge \
+.PHONY: help venv constraints test test-fast lint format strip reproduce reproduce-bandit reproduce-llm reproduce-bridge reproduce-rung \
 	bench smollm2 clean
 
 help:  ## list the targets
@@ -64,6 +64,9 @@ reproduce-llm: $(STAMP)  ## the LLM comparison (small preset, 51 runs on 2 worke
 
 reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method converged vs its tabular limit): figures/bridge_*.{png,json}
 	$(PY) -m llm bridge --out runs/bridge --figures figures --replace-tracked --task-seeds 0 1 --panels converged trainer coverage heldout
+
+reproduce-rung: $(STAMP)  ## the middle rung (sampled task, 2 chains x 3 seeds, every method and mu): figures/rung_*.{png,json}
+	$(PY) -m llm rung --chains 2 --seeds 3 --out runs/rung --figures figures --replace-tracked
 
 strip: $(STAMP)  ## strip outputs and execution counts from notebooks/*.ipynb (commit them stripped)
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

@@ -29,6 +29,7 @@ STAGES = {
     "eval": ("llm.stages.eval_policy", "generate on held-out prompts, score with proxy and gold rewards, estimate KL"),
     "pipeline": ("llm.pipeline", "run every stage end to end and draw the figures"),
     "bridge": ("llm.bridge.experiment", "exact bridge: an enumerable task, every method vs the bandit lab's theory"),
+    "rung": ("llm.bridge.rung", "middle rung: the bridge's task past enumeration, every method compared on samples"),
 }
 
 

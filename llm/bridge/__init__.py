@@ -13,4 +13,12 @@ listed, so π_ref, π*, J_β and the regret J_β(π*) − J_β(π) = β·KL(π�
 * :mod:`llm.bridge.practical`: the practical trainer (``CoPGTrainer``) with the exact regret logged;
 * :mod:`llm.bridge.experiment`: the panels, the summary, ``python -m llm bridge``;
 * :mod:`llm.bridge.plots`: the four figures.
+
+The middle rung (``python -m llm rung``, docs/bridge.md): the same task past enumeration, everything sampled:
+
+* :mod:`llm.bridge.sampled`: the sampled world (π_ref, three offline μ), evaluation with the exact per-token KL,
+  J_β(π*) by importance sampling, the limits on each prompt's sampled completions;
+* :mod:`llm.bridge.rung_runs`: one method trained by the lab's trainer, with its learning curve;
+* :mod:`llm.bridge.rung_stats`: intervals over chains × seeds × prompts, Holm-adjusted verdicts;
+* :mod:`llm.bridge.rung`: the protocol, ``python -m llm rung``; :mod:`llm.bridge.rung_plots`: its three figures.
 """

@@ -35,6 +35,10 @@ from llm.model.models import gpt2_config
 __all__ = [
     "TaskConfig",
     "BridgeTask",
+    "best_summary",
+    "topic_document",
+    "reference_summary",
+    "FILLER",
     "EnumerableGPT2",
     "make_tokenizer",
     "summary_reward",
@@ -66,8 +70,76 @@ WORDS = (
     "emu",
     "koi",
     "ram",
+    # the middle rung's words (llm.bridge.sampled): 64 in all
+    "ape",
+    "asp",
+    "bat",
+    "boa",
+    "cod",
+    "cow",
+    "cub",
+    "doe",
+    "eft",
+    "ewe",
+    "fly",
+    "gar",
+    "hog",
+    "jay",
+    "kid",
+    "kit",
+    "loon",
+    "mink",
+    "mole",
+    "moth",
+    "mule",
+    "newt",
+    "orca",
+    "puma",
+    "seal",
+    "slug",
+    "swan",
+    "toad",
+    "tuna",
+    "vole",
+    "wasp",
+    "wolf",
+    "wren",
+    "crab",
+    "crow",
+    "deer",
+    "duck",
+    "frog",
+    "goat",
+    "gull",
+    "hare",
+    "hawk",
+    "ibis",
+    "lark",
+    "lion",
+    "lynx",
+    "mite",
+    "mouse",
 )
 """The word pool (each one token); a task uses the first ``num_words``."""
+FILLER = (
+    "the",
+    "a",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "it",
+    "on",
+    "at",
+    "by",
+    "as",
+    "or",
+    "so",
+    "up",
+    "we",
+)
+"""Filler words of "topic" documents: in documents only, never in a completion, never rewarded."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +160,20 @@ class TaskConfig:
     """Reward cost of each repeated word in a summary."""
     noise: float = 0.3
     """Probability that a word of a reference summary (SFT data) is replaced by a uniformly random word."""
+    doc_style: str = "dirichlet"
+    """"dirichlet": every token drawn from a Dirichlet(α) word distribution (the exact bridge); "topic": 1..
+    ``max_topics`` topic words fill ``topic_share`` of the document (≥ 2 tokens each), the rest are filler words
+    (the middle rung, ``llm.bridge.sampled``)."""
+    filler_words: int = 0
+    """Filler vocabulary of "topic" documents (``FILLER``): tokens of the tokenizer, never in a completion."""
+    max_topics: int = 4
+    """"topic" documents: the number of topic words is uniform in 1..max_topics."""
+    topic_share: float = 0.6
+    """"topic" documents: fraction of the tokens that are topic words (the rest: filler)."""
+    reference: str = "top_k"
+    """Noisy references (SFT data): "top_k", the k most frequent words with k uniform in 1..L (the exact bridge);
+    "best", the words of the best summary (:func:`best_summary`); then each word replaced with probability
+    ``noise`` and the order shuffled."""
 
     def __post_init__(self) -> None:
         if not 2 <= self.num_words <= len(WORDS):
@@ -96,11 +182,27 @@ class TaskConfig:
             raise ValueError(f"TaskConfig: doc_len and max_words must be ≥ 1, got {self.doc_len}, {self.max_words}")
         if not self.dirichlet_alpha > 0 or not 0 <= self.noise <= 1:
             raise ValueError("TaskConfig: dirichlet_alpha must be > 0 and noise in [0, 1]")
+        if self.doc_style not in ("dirichlet", "topic") or self.reference not in ("top_k", "best"):
+            raise ValueError("TaskConfig: doc_style must be dirichlet or topic, reference top_k or best")
+        if not 0 <= self.filler_words <= len(FILLER):
+            raise ValueError(f"TaskConfig: filler_words must be in 0..{len(FILLER)}, got {self.filler_words}")
+        if self.doc_style == "topic":
+            n_topic = round(self.topic_share * self.doc_len)
+            if self.filler_words < 1 or not 1 <= self.max_topics <= self.num_words or n_topic < 2 * self.max_topics:
+                raise ValueError(
+                    "TaskConfig: topic documents need filler_words ≥ 1, 1 ≤ max_topics ≤ num_words and "
+                    f"round(topic_share·doc_len) ≥ 2·max_topics, got {self.filler_words}, {self.max_topics}, {n_topic}"
+                )
 
     @property
     def words(self) -> tuple[str, ...]:
-        """The W words."""
+        """The W words (of documents and completions)."""
         return WORDS[: self.num_words]
+
+    @property
+    def vocabulary(self) -> tuple[str, ...]:
+        """Every word token of the tokenizer: the W words, then the filler words."""
+        return self.words + FILLER[: self.filler_words]
 
     @property
     def prompt_len(self) -> int:
@@ -134,17 +236,48 @@ def summary_reward(document: list[str], summary: list[str], cfg: TaskConfig) -> 
     return coverage - cfg.length_cost * (len(summary) - 1) - cfg.repeat_cost * (len(summary) - len(named))
 
 
+def best_summary(document: list[str], cfg: TaskConfig) -> list[str]:
+    """A summary of maximal reward: the most frequent word, then every other word whose share of the document
+    exceeds ``length_cost``, most frequent first, at most L words (the reward is additive over distinct words, so
+    this greedy choice is exact). Filler words are never named."""
+    counts = Counter(w for w in document if w in cfg.words)
+    ranked = sorted(counts, key=lambda w: (-counts[w], cfg.words.index(w)))
+    keep = ranked[:1] + [w for w in ranked[1:] if counts[w] / len(document) > cfg.length_cost]
+    return keep[: cfg.max_words]
+
+
 def reference_summary(document: list[str], cfg: TaskConfig, rng: random.Random) -> list[str]:
-    """A noisy reference summary: the top-k words (k uniform in 1..L, ties broken at random), each replaced by a
-    random word with probability ``noise``, in random order (the SFT data of π_ref)."""
-    counts = Counter(document)
-    ranked = sorted(counts, key=lambda w: (-counts[w], rng.random()))
-    k = rng.randint(1, cfg.max_words)
+    """A noisy reference summary (the SFT data of π_ref): the top-k words (``reference="top_k"``: k uniform in 1..L,
+    ties broken at random) or the best summary's words (``"best"``), each replaced by a random word with probability
+    ``noise``, in random order."""
+    counts = Counter(w for w in document if w in cfg.words)
+    if cfg.reference == "best":
+        ranked = best_summary(document, cfg)
+        k = len(ranked)
+    else:
+        ranked = sorted(counts, key=lambda w: (-counts[w], rng.random()))
+        k = rng.randint(1, cfg.max_words)
     out = [w if rng.random() >= cfg.noise else rng.choice(cfg.words) for w in ranked[:k]]
     while len(out) < k:  # a document with fewer than k distinct words
         out.append(rng.choice(cfg.words))
     rng.shuffle(out)
     return out
+
+
+def topic_document(cfg: TaskConfig, gen: torch.Generator) -> list[str]:
+    """A "topic" document: k topic words (k uniform in 1..max_topics, distinct, uniform over the W words) fill
+    round(topic_share·doc_len) tokens, each at least twice and the rest spread by Dirichlet(1) weights; the other
+    tokens are filler words drawn uniformly; the order is shuffled."""
+    n_topic = round(cfg.topic_share * cfg.doc_len)
+    k = int(torch.randint(1, cfg.max_topics + 1, (1,), generator=gen))
+    topics = torch.randperm(cfg.num_words, generator=gen)[:k]
+    weights = torch._standard_gamma(torch.ones(k), generator=gen)
+    extra = torch.multinomial(weights / weights.sum(), n_topic - 2 * k, replacement=True, generator=gen)
+    counts = 2 + torch.bincount(extra, minlength=k)  # [k]
+    tokens = [cfg.words[int(t)] for t, c in zip(topics, counts) for _ in range(int(c))]
+    filler = torch.randint(cfg.filler_words, (cfg.doc_len - n_topic,), generator=gen).tolist()
+    tokens += [FILLER[i] for i in filler]
+    return [tokens[i] for i in torch.randperm(len(tokens), generator=gen).tolist()]
 
 
 @dataclasses.dataclass
@@ -166,9 +299,12 @@ class BridgeTask:
         seen: set[tuple[str, ...]] = set()
         docs: list[list[str]] = []
         while len(docs) < n_sft + n_train + n_heldout:
-            p = torch._standard_gamma(alpha, generator=gen)
-            idx = torch.multinomial(p / p.sum(), cfg.doc_len, replacement=True, generator=gen).tolist()
-            doc = [cfg.words[i] for i in idx]
+            if cfg.doc_style == "topic":
+                doc = topic_document(cfg, gen)
+            else:
+                p = torch._standard_gamma(alpha, generator=gen)
+                idx = torch.multinomial(p / p.sum(), cfg.doc_len, replacement=True, generator=gen).tolist()
+                doc = [cfg.words[i] for i in idx]
             if tuple(doc) not in seen:
                 seen.add(tuple(doc))
                 docs.append(doc)

@@ -1,0 +1,205 @@
+"""The middle rung's summary: every number of the report and the figures, with intervals from ``llm.stats``.
+
+Values are per (chain, training seed, prompt); intervals are :func:`llm.stats.chain_ci` (chains × seeds-in-chain ×
+prompts; one chain: :func:`llm.stats.crossed_ci`). CoPG minus each baseline on held-out prompts (paired: common random
+numbers, same prompts) is one family of comparisons, Holm-adjusted (:func:`llm.stats.holm`); with two or more chains a
+verdict must also replicate in every chain (:func:`llm.stats.replicated`). Where an interval covers 0 the minimum
+detectable effect (80 % power at Holm's strictest level) says what the study could have seen.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from typing import Any
+
+from llm.bridge.rung_runs import run_key
+from llm.bridge.sampled import MU_NAMES
+from llm.stats import chain_ci, crossed_ci, holm, min_detectable_effect, replicated, t_pvalue
+
+__all__ = ["summarise", "table_of"]
+
+FRONTIER_METHODS = ("copg", "ipo", "dpo")
+
+
+def _run(chain: dict, cfg: Any, mu: str, method: str, seed: int, beta: float | None = None) -> dict:
+    mu = mu if method != "online" else "ref"  # online RLOO does not read the offline data
+    return chain["runs"][run_key(mu, method, seed, cfg.beta if beta is None else beta, chain["lrs"][method])]
+
+
+def table_of(chains: list[dict], cfg: Any, mu: str, method: str, split: str, field: str) -> list[list[list[float]]]:
+    """``[C][S][P]``: ``field`` (reward, kl, jbeta) of ``method`` trained on ``mu``'s data, per prompt of ``split``."""
+    return [[_run(c, cfg, mu, method, s)[split][field] for s in range(cfg.seeds)] for c in chains]
+
+
+def _minus(a: list, b: list) -> list:
+    return [[[x - y for x, y in zip(ps, qs)] for ps, qs in zip(sa, sb)] for sa, sb in zip(a, b)]
+
+
+def _ci(values: list) -> dict[str, Any]:
+    ci = chain_ci(values)
+    return {k: ci[k] for k in ("mean", "low", "high", "sem", "df", "significant")}
+
+
+def _competence(chains: list[dict]) -> dict[str, Any]:
+    per = []
+    for c in chains:
+        ref = c["pi_ref"]["heldout"]["reward"]
+        star = c["vstar"]["heldout"]["reward_star"]
+        per.append(
+            {
+                "random": c["baseline"]["random"],
+                "best": c["baseline"]["best"],
+                "pi_ref": sum(ref) / len(ref),
+                "pi_star": sum(star) / len(star),
+            }
+        )
+    out = {k: sum(p[k] for p in per) / len(per) for k in per[0]}
+    out["fraction"] = (out["pi_ref"] - out["random"]) / (out["pi_star"] - out["random"])
+    out["holds"] = out["fraction"] >= 0.5
+    out["per_chain"] = per
+    return out
+
+
+def _limits(chains: list[dict], cfg: Any, mu: str, method: str) -> dict[str, Any]:
+    recs = [
+        _run(c, cfg, mu, method, s).get("limits", {}).get(mu if method != "online" else "ref")
+        for c in chains
+        for s in range(cfg.seeds)
+    ]
+    recs = [r for r in recs if r]
+    if not recs:
+        return {"nearest_limit": "n/a", "nearest_is_own": None, "kl_to_own": None, "kl_to_limits": None}
+    near = Counter(r["nearest_limit"] for r in recs).most_common(1)[0][0]
+    owns = [r["nearest_is_own"] for r in recs]
+    kls = {m: sum(r["kl_to_limits"][m] for r in recs) / len(recs) for m in recs[0]["kl_to_limits"]}
+    return {
+        "nearest_limit": near,
+        "nearest_is_own": None if owns[0] is None else all(owns),
+        "kl_to_own": kls.get(method),
+        "kl_to_limits": kls,
+    }
+
+
+def _rows(chains: list[dict], cfg: Any) -> list[dict]:
+    vstar = [[c["vstar"]["heldout"]["v_star"]] * cfg.seeds for c in chains]
+    ref_train = [[c["pi_ref"]["train"]["jbeta"]] * cfg.seeds for c in chains]
+    rows = []
+    for mu in MU_NAMES:
+        dist = sum(c["distance"][mu] for c in chains) / len(chains)
+        for m in cfg.methods:
+            j = table_of(chains, cfg, mu, m, "heldout", "jbeta")
+            rows.append(
+                {
+                    "mu": mu,
+                    "method": m,
+                    "distance": dist,
+                    "heldout_jbeta": _ci(j),
+                    "heldout_reward": _ci(table_of(chains, cfg, mu, m, "heldout", "reward")),
+                    "heldout_kl": _ci(table_of(chains, cfg, mu, m, "heldout", "kl")),
+                    "regret": _ci(_minus(vstar, j)),
+                    "heldin_jbeta": _ci(table_of(chains, cfg, mu, m, "train", "jbeta")),
+                    "heldin_vs_ref": _ci(_minus(table_of(chains, cfg, mu, m, "train", "jbeta"), ref_train)),
+                    **_limits(chains, cfg, mu, m),
+                }
+            )
+    return rows
+
+
+def _verdicts(chains: list[dict], cfg: Any) -> list[dict]:
+    """CoPG − every baseline, held-out J_β, at every μ: one Holm family (pooled), and per chain for replication."""
+    fam = []
+    for mu in MU_NAMES:
+        copg = table_of(chains, cfg, mu, "copg", "heldout", "jbeta")
+        for b in cfg.methods:
+            if b == "copg":
+                continue
+            d = _minus(copg, table_of(chains, cfg, mu, b, "heldout", "jbeta"))
+            ci = chain_ci(d)
+            per_chain = [crossed_ci(dc) for dc in d]
+            fam.append({"mu": mu, "baseline": b, "ci": ci, "per_chain": per_chain})
+    adj = holm([t_pvalue(f["ci"]) for f in fam])
+    chain_adj = [holm([t_pvalue(f["per_chain"][c]) for f in fam]) for c in range(len(chains))]
+    out = []
+    for i, f in enumerate(fam):
+        ci = f["ci"]
+        rep = replicated(f["per_chain"], [chain_adj[c][i] for c in range(len(chains))]) if len(chains) > 1 else None
+        out.append(
+            {
+                "mu": f["mu"],
+                "baseline": f["baseline"],
+                "comparison": f"copg - {f['baseline']}",
+                "mean": ci["mean"],
+                "low": ci["low"],
+                "high": ci["high"],
+                "p": t_pvalue(ci),
+                "holm_p": adj[i],
+                "holm_significant": adj[i] <= 0.05 and ci["significant"],
+                "mde": min_detectable_effect(ci["sem"], ci["df"], alpha=0.05 / len(fam)),
+                "chain_means": [c["mean"] for c in f["per_chain"]],
+                "chain_holm_p": [chain_adj[c][i] for c in range(len(chains))],
+                "replicated": rep,
+            }
+        )
+    return out
+
+
+def _curves(chains: list[dict], cfg: Any) -> dict[str, dict]:
+    """Per method (μ = π_ref): the mean learning curve over chains and seeds, and its change over the last quarter."""
+    out = {}
+    for m in cfg.methods:
+        curves = [_run(c, cfg, "ref", m, s)["curve"] for c in chains for s in range(cfg.seeds)]
+        steps = [p["step"] for p in curves[0]]
+        mean = {
+            k: [sum(cv[i][k] for cv in curves) / len(curves) for i in range(len(steps))]
+            for k in ("jbeta", "reward", "kl")
+        }
+        q = next(i for i, s in enumerate(steps) if s >= 0.75 * steps[-1])
+        out[m] = {"steps": steps, **mean, "last_quarter_change": mean["jbeta"][-1] - mean["jbeta"][q]}
+    return out
+
+
+def _frontier(chains: list[dict], cfg: Any) -> dict[str, list[dict]]:
+    betas = sorted({cfg.beta, *cfg.frontier_betas})
+    out: dict[str, list[dict]] = {}
+    for m in FRONTIER_METHODS:
+        if m not in cfg.methods:
+            continue
+        out[m] = []
+        for b in betas:
+            recs = [_run(c, cfg, "ref", m, 0, b)["heldout"] for c in chains]
+            out[m].append(
+                {
+                    "beta": b,
+                    "reward": crossed_ci([r["reward"] for r in recs]),
+                    "kl": crossed_ci([r["kl"] for r in recs]),
+                }
+            )
+    ref = [c["pi_ref"]["heldout"]["reward"] for c in chains]
+    out["pi_ref"] = [{"beta": 0.0, "reward": crossed_ci(ref), "kl": {"mean": 0.0, "low": 0.0, "high": 0.0}}]
+    return out
+
+
+def summarise(cfg: Any, chains: list[dict]) -> dict[str, Any]:
+    """Everything the report, the figures and the docs quote."""
+    ess = [e for c in chains for s in ("train", "heldout") for e in c["vstar"][s]["ess"]]
+    vstar_held = [v for c in chains for v in c["vstar"]["heldout"]["v_star"]]
+    ref_j = [v for c in chains for v in c["pi_ref"]["heldout"]["jbeta"]]
+    return {
+        "lrs": chains[0]["lrs"],
+        "selection": chains[0]["selection"],
+        "competence": _competence(chains),
+        "ess": {
+            "median": statistics.median(ess),
+            "min": min(ess),
+            "samples": cfg.is_samples * chains[0]["num_proposals"],
+            "unreliable_fraction": sum(e < cfg.ess_min for e in ess) / len(ess),
+        },
+        "pi_star_jbeta_heldout": sum(vstar_held) / len(vstar_held),
+        "pi_ref_jbeta_heldout": sum(ref_j) / len(ref_j),
+        "distance": {mu: sum(c["distance"][mu] for c in chains) / len(chains) for mu in MU_NAMES},
+        "table": _rows(chains, cfg),
+        "verdicts": _verdicts(chains, cfg),
+        "curves": _curves(chains, cfg),
+        "frontier": _frontier(chains, cfg) if cfg.frontier_betas else {},
+    }
