@@ -1,5 +1,5 @@
 """Every notebook in notebooks/ runs top to bottom in fast mode (COPG_FAST=1), headless, with the package imported;
-the teaching notebooks (01–04) also carry exercises with self-checking folded solutions, an asserted "what you saw"
+the teaching notebooks (01–06) also carry exercises with self-checking folded solutions, an asserted "what you saw"
 cell and a link to the cheat sheet."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_notebooks_are_stripped():
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: The teaching notebooks: key equations, exercises with folded solutions, and an asserted "what you saw" cell.
-TEACHING = [p for p in NOTEBOOKS if p.name[:2] in {"01", "02", "03", "04", "06"}]
+TEACHING = [p for p in NOTEBOOKS if p.name[:2] in {"01", "02", "03", "04", "05", "06"}]
 
 
 def _cells(path: pathlib.Path) -> list[dict]:
