@@ -379,7 +379,7 @@ def test_help_all_lists_training_arguments(capsys):
     with pytest.raises(SystemExit):
         parse_config(["--help-all"])
     out = capsys.readouterr().out
-    assert "--gradient_accumulation_steps" in out and "--run-dir" in out
+    assert "--gradient-accumulation-steps" in out and "--run-dir" in out and "--method" in out
 
 
 def test_preset_sets_defaults_and_flags_override():
