@@ -30,7 +30,9 @@ __all__ = ["StationaryPoint", "stationary_point"]
 
 _BATCHED_JACOBIAN = True
 """``hybr`` gets hybrd's own finite-difference Jacobian computed in batched gradient calls (same steps, faster);
-False: plain hybrd (tests/test_bandit_methods.py compares the two)."""
+False: plain hybrd. Kept as a switch, not an option: it is the only way to check that the speed-up lands on the
+very logits of the plain algorithm (tests/test_bandit_methods.py runs both), and no caller has a reason to turn it
+off."""
 
 
 @dataclass

@@ -166,7 +166,7 @@ def test_offline_rows_use_the_enumerated_log_probs(tmp_path):
     from llm.bridge.world import build_world, offline_rows
     from llm.data.offline import load_offline, write_offline
 
-    cfg = BridgeConfig(fast=True, out=str(tmp_path), no_progress=True)
+    cfg = BridgeConfig(fast=True, out=str(tmp_path), progress=False)
     cfg.sft_steps = 2
     world, _ = build_world(cfg)
     rows, mu1, mu2 = offline_rows(world, 2.0, 0.5, seed=0)
@@ -253,7 +253,7 @@ def test_fast_mode_end_to_end(tmp_path):
     within KL 0.01 of their own tabular limits and nearest them; the figures and the summary keys are written."""
     from llm.bridge.experiment import BridgeConfig, run_bridge
 
-    cfg = BridgeConfig(fast=True, out=str(tmp_path), no_progress=True)
+    cfg = BridgeConfig(fast=True, out=str(tmp_path), progress=False)
     cfg.methods, cfg.trainer_methods = ("copg", "ipo", "pg"), ("copg",)
     res = run_bridge(cfg)
     s = res["summary"]
@@ -339,7 +339,7 @@ def test_table_loss_and_gradient_equal_the_trainer_on_the_same_rows(tmp_path, ti
     policy = build_policy(tok, cfg, n_layer=2, n_embd=32, n_head=2, seed=0)  # float32, as the trainer runs
     tr = CoPGTrainer(
         model=copy.deepcopy(policy).requires_grad_(True),
-        args=config(tmp_path, method=spec.llm_method, beta=beta, pg_baseline=spec.pg_baseline),
+        args=config(tmp_path, loss_type=spec.llm_method, beta=beta, pg_baseline=spec.pg_baseline),
         train_dataset=OfflineDataset(rows),
         processing_class=tok,
     )

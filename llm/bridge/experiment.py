@@ -190,8 +190,8 @@ class BridgeConfig:
     """Torch CPU threads per process (1 is fastest on a shared 2-core machine)."""
     workers: int = 2
     """Processes training the exact-mode networks in parallel (2: one per core of the 2-core box; 1 if shared)."""
-    no_progress: bool = False
-    """Turn progress bars off."""
+    progress: bool = True
+    """Show progress bars (--no-progress turns them off)."""
     task_seed: int = 0
     """The task seed being run (set by run_bridge from --task-seeds; not an option to pass)."""
 
@@ -288,7 +288,7 @@ def _exact_job(job: tuple[str, str, Any]) -> tuple[str, dict]:
     world, tree, datasets = _JOBS["world"], _JOBS["tree"], _JOBS["datasets"]
     cfg = world.cfg
     model = copy.deepcopy(world.ref_model)
-    show = not cfg.no_progress and _JOBS["workers"] == 1
+    show = cfg.progress and _JOBS["workers"] == 1
     res = train_exact(
         *(model, tree, world.prompt_ids["train"], method, datasets[n].tables, cfg.beta, cfg.exact), show, f"  {key}"
     )
@@ -487,7 +487,7 @@ def run_bridge(cfg: BridgeConfig, command: str | None = None) -> dict:
         + len(set(cfg.coverage_pairs)) * ("coverage" in cfg.panels)
         - (cfg.pairs_per_prompt in cfg.coverage_pairs and {"converged", "coverage"} <= set(cfg.panels))
     )
-    bar = progress_bar(total=per_task * len(cfg.task_seeds), desc="bridge", disable=cfg.no_progress)
+    bar = progress_bar(total=per_task * len(cfg.task_seeds), desc="bridge", disable=not cfg.progress)
     tasks, internal = [], []
     with torch_threads(cfg.threads):
         for seed in cfg.task_seeds:

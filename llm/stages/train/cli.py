@@ -41,7 +41,7 @@ def short_help() -> str:
     lines.append("options (a preset value fills every option left unset; --help-all lists TrainingArguments too):")
     for name in CoPGConfig.__annotations__:
         if name not in stored:
-            continue  # the InitVar aliases method and no_progress: their flags are listed with their fields
+            continue
         help_text = fields[name].metadata.get("help", "")
         if help_text.startswith("(recorded"):
             continue

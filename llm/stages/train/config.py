@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import InitVar, field
+from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -231,10 +231,6 @@ class CoPGConfig(TrainingArguments):
     parallelism_config: Annotated[Any, tyro.conf.Suppress] = field(
         default=None, metadata=_TA_FIELDS["parallelism_config"].metadata
     )  # an accelerate object: Python only
-    method: InitVar[Annotated[str | None, tyro.conf.Suppress]] = None
-    """The lab's name of ``loss_type`` (``CoPGConfig(method="dpo")`` = ``CoPGConfig(loss_type="dpo")``); not stored."""
-    no_progress: InitVar[Annotated[bool | None, tyro.conf.Suppress]] = None
-    """``no_progress=True`` = ``disable_tqdm=True`` (the name every stage config uses); not stored."""
     # computed at runtime
     logps_reduction: Annotated[str, tyro.conf.Suppress] = field(
         default="sum",
@@ -244,10 +240,8 @@ class CoPGConfig(TrainingArguments):
         },
     )
 
-    def __post_init__(self, method: str | None = None, no_progress: bool | None = None) -> None:
+    def __post_init__(self) -> None:
         fn = "CoPGConfig"
-        if method is not None:
-            self.loss_type = method
         if self.loss_type not in METHODS:
             raise ValueError(f"{fn}: loss_type {self.loss_type!r} is unknown; choose one of {', '.join(METHODS)}")
         if isinstance(self.beta, bool) or not math.isfinite(self.beta) or self.beta <= 0:
@@ -300,8 +294,6 @@ class CoPGConfig(TrainingArguments):
             self.output_dir = str(Path(self.run_dir) / "train" / name)
         if self.eval_prompts == 0:
             self.eval_strategy = "no"
-        if no_progress:
-            self.disable_tqdm = True
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False  # nothing to pin to (avoids a DataLoader warning on CPU)
         if self.precision == "auto":
