@@ -77,31 +77,42 @@ def test_prefix_tree_table_equals_the_plain_table(tiny):
         log_policy_table(model, prompt_ids, [(4, 4, 4)], tok.eos_token_id, eos_forced_after=2)
 
 
-def test_shared_prompt_forward_equals_the_plain_forward(tiny):
-    """EnumerableGPT2's scoring forward that runs each distinct prompt once (its keys/values copied per row) gives
-    the plain forward's sequence log-probs and parameter gradients (float64 model: to 1e-10)."""
+def test_scoring_uses_the_shared_prompt_trunk_with_the_mask(tiny):
+    """EnumerableGPT2 is scored by llm.model.logprobs' shared-prompt path (each distinct prompt run once, the LM
+    head only at predicting positions, the logit mask added there): its sequence log-probs and parameter gradients
+    equal those of the model's own plain forward (mask included) read token by token."""
+    from llm.model import logprobs
+
     cfg, tok, task, model, comps, prompt_ids = tiny
     prompts = [task.prompt(d) for d in task.train_docs]
     words = [tok.convert_ids_to_tokens(list(c)) for c in comps]
     batch = collate(
         tok, [prompts[i % 3] for i in range(24)], [BridgeTask.completion(words[(5 * i) % 12]) for i in range(24)]
     )  # 24 rows, 3 distinct prompts, right-padded completions of 1–2 words
+    assert logprobs._trunk_and_head(model) is not None  # the mask is declared: the trunk + head path applies
+    hidden = logprobs._shared_prompt_hidden(model.base_model, **batch)
+    assert hidden is not None  # prompts are shared: the shared path runs
     weights = torch.linspace(-1, 1, 24, dtype=torch.float64)
+    comp = batch["completion_mask"][:, 1:].double()
     out = {}
-    for shared in (False, True):
-        model.shared_prompt = shared
+    for how in ("shared", "plain forward"):
         model.zero_grad()
         with torch.enable_grad():
             model.requires_grad_(True)
-            logps = sequence_logps(model, **batch)
-            (weights * logps).sum().backward()
-        out[shared] = (logps.detach(), [p.grad.clone() for p in model.parameters()])
+            if how == "shared":
+                logps = sequence_logps(model, **batch)
+            else:  # the model's forward (GPT-2 + mask on every position), per-token log-probs summed
+                logps = (logprobs.token_logps(model, batch["input_ids"], batch["attention_mask"]) * comp).sum(-1)
+            (weights * logps.double()).sum().backward()
+        out[how] = (logps.detach().double(), [p.grad.clone() for p in model.parameters()])
         model.requires_grad_(False)
-    model.shared_prompt = True
-    assert torch.allclose(out[True][0], out[False][0], atol=1e-10)
-    for a, b in zip(out[True][1], out[False][1]):
-        assert torch.allclose(a, b, atol=1e-10)
-    assert model._shared_prompt_forward({**batch, "completion_mask": None}) is not None  # the shared path ran
+    assert torch.allclose(out["shared"][0], out["plain forward"][0], atol=1e-5)
+    for a, b in zip(out["shared"][1], out["plain forward"][1]):
+        assert torch.allclose(a, b, atol=1e-5)
+    # the mask is applied on the shared path: a forbidden token (EOS first) has probability exactly 0
+    logits, targets, rows = logprobs.completion_logits(model, **batch)
+    first = torch.cat([torch.ones(1, dtype=torch.bool), rows[1:] != rows[:-1]])  # each row's first completion token
+    assert (torch.softmax(logits[first], -1)[:, tok.eos_token_id] == 0).all()
 
 
 def test_mass_outside_the_enumerated_set_is_zero(tiny):
