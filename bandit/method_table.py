@@ -98,6 +98,9 @@ class ExpectedSetting:
         mu1, mu2: [A] or [S, A] behaviour policies (validated).
         pref_beta: β of IPO/DPO.
         preference: IPO/DPO labels, "bradley_terry" or "reward".
+        is_mu1, is_mu2: the behaviour policies the importance ratio π/μ divides by (``pg_is``) when the arms are
+            drawn from mu1, mu2 but the loss is given other ones: a finite dataset's sample frequencies μ̂ (mu1,
+            mu2) with the policies that sampled it (the ``behaviour_logps`` the dataset records). None: mu1, mu2.
     """
 
     problem: BanditProblem
@@ -105,6 +108,22 @@ class ExpectedSetting:
     mu2: torch.Tensor
     pref_beta: float
     preference: str
+    is_mu1: torch.Tensor | None = None
+    is_mu2: torch.Tensor | None = None
+
+    def is_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per column, E_{y~mu}[(π/μ_IS)(y)·f(y)] = Σ_y w(y)·π(y)·f(y): w = mu/μ_IS where mu > 0, else 0 (w is the
+        support indicator 1{mu > 0} when μ_IS = mu). ``[A]`` or ``[S, A]`` float64 each."""
+        out = []
+        for mu, is_mu in ((self.mu1, self.is_mu1), (self.mu2, self.is_mu2)):
+            if is_mu is None:
+                out.append((mu > 0).to(torch.float64))
+            else:
+                sampled = mu > 0
+                if bool((sampled & ~(is_mu > 0)).any()):
+                    raise ValueError("ExpectedSetting: an arm is sampled (mu > 0) where its behaviour policy is 0")
+                out.append(torch.where(sampled, mu / torch.where(sampled, is_mu, 1.0), 0.0).to(torch.float64))
+        return out[0], out[1]
 
     def reg_reward(self, logits: torch.Tensor) -> torch.Tensor:
         """a = R_β^π(y) = R(y) − β·(ln π(y) − ln π_ref(y)) per arm, same shape as ``logits``."""

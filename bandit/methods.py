@@ -187,7 +187,7 @@ def _onpolicy_expected(s: ExpectedSetting) -> GradFn:
 
 
 def _pg_is_expected(s: ExpectedSetting) -> GradFn:
-    masks = ((s.mu1 > 0).to(torch.float64), (s.mu2 > 0).to(torch.float64))
+    masks = s.is_weights()  # 1{μ > 0}, or μ̂/μ when the arms come from μ̂ but the ratio divides by μ
 
     def is_pg(th: torch.Tensor) -> torch.Tensor:
         pi, av = policy(th), s.reg_reward(th)
@@ -195,7 +195,7 @@ def _pg_is_expected(s: ExpectedSetting) -> GradFn:
         for mask in masks:  # E_{y~μ}[(π/μ)(y)·a_y·(e_y − π)] only sees arms with μ > 0
             w = pi * mask * av
             out = out - (w - w.sum(-1, keepdim=True) * pi)
-        return out  # = −2∇J when μ1, μ2 have full support
+        return out  # = −2∇J when μ1, μ2 have full support (and the ratio divides by them)
 
     return is_pg
 

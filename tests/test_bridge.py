@@ -413,3 +413,46 @@ def test_count_table_weights_are_the_row_frequencies():
     assert ct.arms[1].tolist() == [[0, 0], [0, 0]] and ct.weights[1].tolist() == [1.0, 0.0]  # the cell, padding
     with pytest.raises(ValueError, match="count_table"):
         count_table(rows, 3)
+
+
+def test_pg_is_limit_is_the_stationary_point_of_the_dataset_loss():
+    """PG + IS on a finite dataset: the network's table loss weighs each sampled arm by its frequency μ̂ times the
+    ratio π/μ on the recorded μ, i.e. by μ̂/μ. The tabular limit computed with ``behaviour`` = (μ1, μ2) zeroes that
+    loss's gradient for tabular logits; the limit with the ratio on μ̂ (no ``behaviour``: weight 1 on every sampled
+    arm, π* on the sampled arms) does not."""
+    from bandit.stationary import stationary_point
+    from llm.bridge.exact import bandit_problem
+    from llm.bridge.table import count_table, table_loss
+    from llm.bridge.world import empirical_mu
+
+    gen = torch.Generator().manual_seed(0)
+    x_n, a_n, beta = 2, 6, 0.3
+    rewards = torch.rand(x_n, a_n, generator=gen, dtype=torch.float64)
+    ref = torch.log_softmax(torch.randn(x_n, a_n, generator=gen, dtype=torch.float64), -1)
+    mu = [torch.softmax(torch.randn(x_n, a_n, generator=gen, dtype=torch.float64), -1) for _ in range(2)]
+    rows = [
+        {"prompt_index": x, "arm_ids": [int(torch.multinomial(m[x], 1, generator=gen)) for m in mu]}
+        for x in range(x_n)
+        for _ in range(40)
+    ]
+    counts, (mu1_hat, mu2_hat) = count_table(rows, x_n), empirical_mu(rows, (x_n, a_n))
+    assert not torch.allclose(mu1_hat, mu[0], atol=1e-3)  # a finite sample: μ̂ ≠ μ
+
+    def dataset_gradient(logits: torch.Tensor) -> torch.Tensor:
+        theta = logits.clone().requires_grad_(True)
+        mu_log = (mu[0].log(), mu[1].log())
+        loss = table_loss("pg_is", torch.log_softmax(theta, -1), ref, rewards, beta, counts, mu_log)
+        (grad,) = torch.autograd.grad(loss, theta)
+        return grad  # [X, A]
+
+    limits = {}
+    for name, behaviour in (("ratio on μ", True), ("ratio on μ̂", False)):
+        rows_theta = []
+        for x in range(x_n):
+            prob = bandit_problem(ref[x], rewards[x], beta)
+            ratio = (mu[0][x], mu[1][x]) if behaviour else None
+            sp = stationary_point("pg_is", prob, mu1_hat[x], mu2_hat[x], tol=1e-10, behaviour=ratio)
+            rows_theta.append(sp.logits)
+        limits[name] = torch.stack(rows_theta)
+    assert dataset_gradient(limits["ratio on μ"]).abs().max() < 1e-9
+    assert dataset_gradient(limits["ratio on μ̂"]).abs().max() > 1e-3

@@ -263,10 +263,12 @@ class Dataset:
 
     def limits(self, world: World, methods: list[str]) -> dict[str, list[torch.Tensor | None]]:
         """Each method's tabular limit per prompt: CoPG and IPO on the realised pairs (the stationary point of the
-        very loss the network minimises), the others ``bandit.stationary`` on μ̂1, μ̂2; None for DPO, whose loss on
-        reward-ranked pairs has no finite minimiser."""
+        very loss the network minimises), the others ``bandit.stationary`` on μ̂1, μ̂2 (PG + IS with its ratio π/μ
+        on the recorded μ1, μ2, as the network's loss); None for DPO, whose loss on reward-ranked pairs has no
+        finite minimiser."""
         rooted = [BRIDGE_METHODS[m].bandit_method for m in methods if m != "dpo"]
-        tab = tabular_predictions(world, self.mu1, self.mu2, rooted)
+        mu = tuple(t.exp() for t in self.tables["mu_log"])  # the recorded μ1, μ2 that pg_is's ratio divides by
+        tab = tabular_predictions(world, self.mu1, self.mu2, rooted, behaviour=mu)
         pairs = pair_graph_limits(world, self.rows)
         out = {}
         for m in methods:
