@@ -27,9 +27,10 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+import tyro
 
 from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, prepare_output_dir
@@ -57,7 +58,7 @@ from llm.bridge.world import (
 )
 from llm.data.offline import write_offline
 from llm.model.evaluation import seed_ci
-from llm.run import UserError, cli_errors, quiet_transformers, torch_threads
+from llm.run import UserError, cli_errors, parse_cli, quiet_transformers, torch_threads
 
 __all__ = ["BridgeConfig", "BridgeMethod", "BRIDGE_METHODS", "PANELS", "run_bridge", "report", "main"]
 
@@ -192,8 +193,8 @@ class BridgeConfig:
     """Processes training the exact-mode networks in parallel (2: one per core of the 2-core box; 1 if shared)."""
     progress: bool = True
     """Show progress bars (--no-progress turns them off)."""
-    task_seed: int = 0
-    """The task seed being run (set by run_bridge from --task-seeds; not an option to pass)."""
+    task_seed: Annotated[int, tyro.conf.Suppress] = 0
+    """The task seed being run (set by run_bridge from --task-seeds; not a command-line option)."""
 
     def __post_init__(self) -> None:
         if self.fast:
@@ -210,25 +211,36 @@ class BridgeConfig:
             bad = [v for v in values if v not in choices]
             if bad or not values:
                 raise UserError(f"bridge: {flag} got {list(values)}; choose one or more of {', '.join(choices)}")
+            if len(set(values)) != len(values):
+                raise UserError(f"bridge: {flag} got {list(values)}; name each one once")
         if "heldout" in self.panels and "converged" not in self.panels:
             raise UserError("bridge: --panels heldout evaluates the converged networks; add converged")
         if not (math.isfinite(self.beta) and self.beta > 0):
             raise UserError(f"bridge: --beta must be a finite float > 0 (the KL strength β), got {self.beta}")
-        if not self.task_seeds:
-            raise UserError("bridge: --task-seeds needs at least one seed")
-        if min(self.mu1_temperature, self.mu2_temperature) <= 0:
-            raise UserError("bridge: --mu1-temperature and --mu2-temperature must be > 0")
-        if not 0 < self.learning_rate < 1 or not 0 < self.trainer_lr < 1:
-            raise UserError("bridge: --learning-rate and --trainer-lr must be in (0, 1)")
+        if not self.task_seeds or min(self.task_seeds) < 0 or len(set(self.task_seeds)) != len(self.task_seeds):
+            raise UserError(f"bridge: --task-seeds got {list(self.task_seeds)}; pass distinct integers ≥ 0, e.g. 0 1")
+        for name in ("mu1_temperature", "mu2_temperature"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise UserError(f"bridge: --{name.replace('_', '-')} must be a finite number > 0, got {value}")
+        for name in ("learning_rate", "trainer_lr", "sft_lr"):
+            if not 0 < getattr(self, name) < 1:  # NaN fails too
+                raise UserError(f"bridge: --{name.replace('_', '-')} must be in (0, 1), got {getattr(self, name)}")
         for name in (
-            *("train_prompts", "heldout_prompts", "sft_docs", "sft_steps", "pairs_per_prompt", "steps"),
+            *("train_prompts", "heldout_prompts", "sft_docs", "sft_steps", "sft_batch", "pairs_per_prompt", "steps"),
             *("eval_every", "trainer_steps", "trainer_rows", "trainer_eval_every", "threads", "workers"),
+            *("n_layer", "n_embd", "n_head"),
         ):
             if getattr(self, name) < 1:
                 raise UserError(f"bridge: --{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
+        if self.n_embd % self.n_head:
+            raise UserError(f"bridge: --n-head {self.n_head} must divide --n-embd {self.n_embd} (GPT-2's heads)")
         if any(n < 1 for n in self.coverage_pairs):
             raise UserError(f"bridge: --coverage-pairs must be ≥ 1 each, got {list(self.coverage_pairs)}")
-        TaskConfig(num_words=self.num_words, doc_len=self.doc_len, max_words=self.max_words)  # its own checks
+        try:
+            TaskConfig(num_words=self.num_words, doc_len=self.doc_len, max_words=self.max_words)  # its own checks
+        except ValueError as e:
+            raise UserError(f"bridge: --num-words, --doc-len or --max-words: {e}") from None
 
     @property
     def task(self) -> TaskConfig:
@@ -555,18 +567,17 @@ def _explicit(argv: list[str]) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm bridge``: the exact bridge experiment."""
-    import tyro
-
     argv = list(sys.argv[1:] if argv is None else argv)
 
     @cli_errors
     def _run() -> int:
-        cfg = tyro.cli(BridgeConfig, args=argv, description=__doc__, prog="python -m llm bridge")
+        cfg = parse_cli(BridgeConfig, argv, __doc__, "python -m llm bridge")  # a parse error: one line
         both = sorted(_explicit(argv) & set(FAST)) if cfg.fast else []
         if both:
             flags = ", ".join("--" + b.replace("_", "-") for b in both)
             raise UserError(f"bridge: --fast sets {flags} itself; pass either --fast or {flags}, not both")
         cfg.check()
+        prepare_output_dir(cfg.out, ["results.json"], flag="--out")  # a file, or not writable: now, in one line
         names = [f"bridge_{n}{ext}" for n in FIGURE_NAMES for ext in (".json", ".png")]
         figures = Path(cfg.figures) if cfg.figures else Path(cfg.out) / "figures"
         replaced = prepare_output_dir(figures, names, cfg.replace_tracked, flag="--figures")  # before any work
