@@ -72,6 +72,7 @@ def make_expected_gradient(
     mu2: torch.Tensor,
     pref_beta: float | None = None,
     preference: str = "bradley_terry",
+    behaviour: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """Build θ ↦ ∇_θ E_{y~μ1, y'~μ2}[loss_method(y, y'; π_θ)], the exact expected gradient (of the loss to minimise).
 
@@ -84,15 +85,25 @@ def make_expected_gradient(
         mu1, mu2: [A] or [S, A] behaviour policies (ignored by ``onpolicy``).
         pref_beta: β of IPO/DPO (default: the problem's β).
         preference: IPO/DPO labels, "bradley_terry" or "reward".
+        behaviour: (μ1, μ2) the importance ratio of ``pg_is`` divides by, when the arms are drawn from mu1, mu2 but
+            the loss is given other behaviour log-probs: a finite dataset's frequencies μ̂ as mu1, mu2 and the
+            policies that sampled it here (what the dataset's loss weighs each arm by). None: mu1, mu2.
     Returns:
         A function mapping logits [S, A] (or [A]) to the expected gradient, same shape.
     """
     m = get_method(method)
     a = problem.num_arms
-    mu1 = check_distribution("make_expected_gradient", "mu1", mu1, num_arms=a)
-    mu2 = check_distribution("make_expected_gradient", "mu2", mu2, num_arms=a)
+    fn = "make_expected_gradient"
+    mu1 = check_distribution(fn, "mu1", mu1, num_arms=a)
+    mu2 = check_distribution(fn, "mu2", mu2, num_arms=a)
     pb = problem.beta if pref_beta is None else float(pref_beta)
-    return m.expected_gradient(ExpectedSetting(problem, mu1, mu2, pb, preference))
+    is_mu: tuple = (None, None)
+    if behaviour is not None:  # the recorded probabilities as they are (not renormalised: the loss divides by them)
+        is_mu = tuple(torch.as_tensor(b, dtype=torch.float64) for b in behaviour)
+        bad = [b.shape != mu1.shape or not bool(torch.isfinite(b).all()) or bool((b < 0).any()) for b in is_mu]
+        if len(is_mu) != 2 or any(bad):
+            raise ValueError(f"{fn}: behaviour must be two finite tensors >= 0 shaped like mu1 {tuple(mu1.shape)}")
+    return m.expected_gradient(ExpectedSetting(problem, mu1, mu2, pb, preference, *is_mu))
 
 
 def expected_gradient(

@@ -43,7 +43,17 @@ from bandit.losses import (
     rebel_loss,
     rpo_sq_loss,
 )
-from bandit.methods import FAMILY, METHODS, ExpectedSetting, GradFn, Method, PairBatch, _always, _flat, contrast
+from bandit.method_table import (
+    FAMILY,
+    ExpectedSetting,
+    GradFn,
+    Method,
+    PairBatch,
+    always_optimum,
+    contrast,
+    copg_expected_gradient,
+    flat_rows,
+)
 from bandit.policies import log_policy, policy
 from bandit.problem import BanditProblem
 
@@ -68,7 +78,7 @@ def _scaled_copg(scale: Callable[[ExpectedSetting], float], rewards_scale: float
         if rewards_scale != 1.0:
             p = BanditProblem(rewards_scale * p.rewards, p.ref_policy, p.beta)
         s2 = ExpectedSetting(p, s.mu1, s.mu2, s.pref_beta, s.preference)
-        copg = METHODS["copg"].expected_gradient(s2)
+        copg = copg_expected_gradient(s2)
         c = scale(s)
         return lambda th: c * copg(th)
 
@@ -77,15 +87,15 @@ def _scaled_copg(scale: Callable[[ExpectedSetting], float], rewards_scale: float
 
 # ALGO LOGIC: each row's loss is one call into bandit.losses on the [S·B, 2] rows of the batch.
 def _rebel(b: PairBatch) -> torch.Tensor:
-    return rebel_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta)
+    return rebel_loss(flat_rows(b.logps), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta)
 
 
 def _qrpo_rebel(b: PairBatch) -> torch.Tensor:
-    return qrpo_rebel_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta)
+    return qrpo_rebel_loss(flat_rows(b.logps), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta)
 
 
 def _command_a(b: PairBatch) -> torch.Tensor:
-    return command_a_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta)
+    return command_a_loss(flat_rows(b.logps), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta)
 
 
 # END ALGO LOGIC
@@ -103,12 +113,12 @@ def rpo_sq_method(reward_scale: float = 1.0, name: str = "rpo_sq") -> Method:
     eta = float(reward_scale)
 
     def loss(b: PairBatch) -> torch.Tensor:
-        return rpo_sq_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta, reward_scale=eta)
+        return rpo_sq_loss(flat_rows(b.logps), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta, reward_scale=eta)
 
     return Method(
         name, "pairs", f"NeMo-Aligner rpo_sq, η = {eta:g}: (β·h − η·ΔR)² = 2β·CoPG(ηR); fixed point π* iff η = 1",
         loss, _scaled_copg(lambda s: 2 * s.problem.beta, eta), frozen_off_support=True,
-        stationary_is_optimum=_always if eta == 1.0 else None, quadratic_in_rewards=True,
+        stationary_is_optimum=always_optimum if eta == 1.0 else None, quadratic_in_rewards=True,
     )  # fmt: skip
 
 
@@ -137,7 +147,7 @@ def ipo_mean_method(lengths, name: str = "ipo_mean") -> Method:
                 f"method_loss: {name} needs PairBatch.lengths (the arms' token lengths); the sampled trainers do not "
                 "gather them: use exact_flow, stationary_point or enumerated_expected_loss"
             )
-        return ipo_loss(_flat(b.logps), _flat(b.ref_logps), b.pref_beta, lengths=_flat(b.lengths))
+        return ipo_loss(flat_rows(b.logps), flat_rows(b.ref_logps), b.pref_beta, lengths=flat_rows(b.lengths))
 
     def expected(s: ExpectedSetting) -> GradFn:
         if lengths_t.numel() != s.problem.num_arms:
@@ -186,13 +196,13 @@ def _pointwise_expected(name: str, problem: BanditProblem, targets: torch.Tensor
 
 def _pointwise_row(name: str, summary: str, problem: BanditProblem, target_of_reward, onpolicy: bool, optimum: bool):
     def loss(b: PairBatch) -> torch.Tensor:
-        targets = target_of_reward(_flat(b.rewards))  # [N, 2] the target of each arm, from its observed reward
-        return pointwise_regression_loss(_flat(b.logps), _flat(b.ref_logps), targets, b.beta)
+        targets = target_of_reward(flat_rows(b.rewards))  # [N, 2] the target of each arm, from its observed reward
+        return pointwise_regression_loss(flat_rows(b.logps), flat_rows(b.ref_logps), targets, b.beta)
 
     expected = _pointwise_expected(name, problem, target_of_reward(problem.rewards), onpolicy)  # targets: [A]
     return Method(
         name, "onpolicy" if onpolicy else "pairs", summary, loss, expected,
-        stationary_is_optimum=_always if optimum else None,
+        stationary_is_optimum=always_optimum if optimum else None,
     )  # fmt: skip
 
 
@@ -293,22 +303,20 @@ def apo_method(
 for _row in (
     Method(
         "rebel", "pairs", "compose-rl rebel / REBEL (β = 1/η): (β·h − ΔR)² = 2β·CoPG; fixed point π*", _rebel,
-        _scaled_copg(lambda s: 2 * s.problem.beta), frozen_off_support=True, stationary_is_optimum=_always,
+        _scaled_copg(lambda s: 2 * s.problem.beta), frozen_off_support=True, stationary_is_optimum=always_optimum,
         quadratic_in_rewards=True,
     ),
     Method(
         "qrpo_rebel", "pairs", "QRPO repository's rebel: (ΔR/β − h)² = (2/β)·CoPG; fixed point π*", _qrpo_rebel,
-        _scaled_copg(lambda s: 2 / s.problem.beta), frozen_off_support=True, stationary_is_optimum=_always,
+        _scaled_copg(lambda s: 2 / s.problem.beta), frozen_off_support=True, stationary_is_optimum=always_optimum,
         quadratic_in_rewards=True,
     ),
     Method(
         "command_a", "pairs", "Command A k-sample CoPG, 1/(k−1)·Σ(R_β(y_i) − R_β(y_j))² = βk·CoPG (k = 2 on pairs)",
         _command_a, _scaled_copg(lambda s: 2 * s.problem.beta), frozen_off_support=True,
-        stationary_is_optimum=_always, quadratic_in_rewards=True,
+        stationary_is_optimum=always_optimum, quadratic_in_rewards=True,
     ),
     rpo_sq_method(1.0),
 ):  # fmt: skip
-    if _row.name in METHODS:
-        raise ValueError(f"bandit.family: {_row.name!r} is already a method of bandit.methods.METHODS")
-    FAMILY[_row.name] = _row
+    FAMILY[_row.name] = _row  # bandit.methods checks that no name shadows one of its METHODS
 del _row

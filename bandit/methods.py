@@ -42,16 +42,29 @@ tested against (tests/test_theory.py).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
+import bandit.family  # noqa: F401  (registers the CoPG family's rows in FAMILY; it imports only bandit.method_table)
 from bandit.losses import copg_loss, dpo_loss, ipo_loss, pg_loss, regularized_reward
+from bandit.method_table import (
+    DATA_KINDS,
+    FAMILY,
+    METHODS,
+    ExpectedSetting,
+    GradFn,
+    Method,
+    PairBatch,
+    always_optimum,
+    contrast,
+    copg_expected_gradient,
+    flat_rows,
+    per_row,
+    register_method,
+)
 from bandit.policies import log_policy, policy
 from bandit.problem import BanditProblem, check_distribution
-from bandit.style import style
 
 __all__ = [
     "DATA_KINDS",
@@ -67,102 +80,53 @@ __all__ = [
     "register_method",
 ]
 
-#: The views of a dataset a method can read: the (y, y') pairs, the same pairs as (preferred, dispreferred), or
-#: fresh pairs y, y' ~ π drawn every step (no dataset).
-DATA_KINDS = ("pairs", "preferences", "onpolicy")
-
-
-@dataclass
-class PairBatch:
-    """One minibatch per seed, arms already gathered (S seeds, B pairs).
-
-    Attributes:
-        logps: [S, B, 2] ln π(y) of the two arms of each pair; carries the gradient. For preference methods column
-            0 is the preferred arm.
-        ref_logps: [S, B, 2] ln π_ref of the same arms; data.
-        rewards: [S, B, 2] observed rewards of the same arms; data.
-        beta: β, the problem's KL strength.
-        pref_beta: β used by IPO (its τ) and DPO.
-        value: [S] exact E_{y~π}[R(y)] per seed, detached (the ``pg_value`` baseline).
-        behaviour_logps: [S, B, 2] ln μ1(y), ln μ2(y') (``pg_is``), or None.
-        weights: [S, B] row weights summing to 1 per seed (exact enumeration, or the cell counts / batch size of
-            the count-based trainer), or None for a plain minibatch mean.
-        lengths: [S, B, 2] token lengths of the two arms, for per-token-mean losses (rows with ``arm_lengths``);
-            filled by :func:`enumerated_expected_loss`, None in the sampled trainers.
-    """
-
-    logps: torch.Tensor
-    ref_logps: torch.Tensor
-    rewards: torch.Tensor
-    beta: float
-    pref_beta: float
-    value: torch.Tensor
-    behaviour_logps: torch.Tensor | None = None
-    weights: torch.Tensor | None = None
-    lengths: torch.Tensor | None = None
-
-    def rows(self, t: torch.Tensor) -> torch.Tensor:
-        """[S, B, K] → the [N, K] rows (N = S·B) that ``bandit.losses`` functions take, in the order
-        :func:`method_loss` expects back."""
-        return _flat(t)
-
-    def per_row(self, per_seed: torch.Tensor) -> torch.Tensor:
-        """[S] (one value per seed, e.g. a baseline) → [N], aligned with :meth:`rows`."""
-        return _per_row(per_seed, self.logps.shape[1])
-
-
-def _flat(t: torch.Tensor) -> torch.Tensor:
-    """[S, B, K] -> [S·B, K], row s·B + b (zero-copy for contiguous tensors)."""
-    return t.reshape(-1, t.shape[-1])
-
-
-def _per_row(per_seed: torch.Tensor, n: int) -> torch.Tensor:
-    """[S] -> [S·B] in :func:`_flat`'s row order (row s·B + b gets per_seed[s])."""
-    return per_seed.repeat_interleave(n)
-
 
 # ALGO LOGIC: each method's loss is one call into bandit.losses on [S*B, 2] tensors, reshaped back to [S, B].
 def _copg(b: PairBatch) -> torch.Tensor:
-    return copg_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta)
+    return copg_loss(flat_rows(b.logps), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta)
 
 
 def _ipo(b: PairBatch) -> torch.Tensor:
-    return ipo_loss(_flat(b.logps), _flat(b.ref_logps), b.pref_beta)
+    return ipo_loss(flat_rows(b.logps), flat_rows(b.ref_logps), b.pref_beta)
 
 
 def _dpo(b: PairBatch) -> torch.Tensor:
-    return dpo_loss(_flat(b.logps), _flat(b.ref_logps), b.pref_beta)
+    return dpo_loss(flat_rows(b.logps), flat_rows(b.ref_logps), b.pref_beta)
 
 
 def _pg(b: PairBatch) -> torch.Tensor:
-    return pg_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta, baseline="none")
+    return pg_loss(flat_rows(b.logps), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta, baseline="none")
 
 
 def _pg_value(b: PairBatch) -> torch.Tensor:
     n = b.logps.shape[1]
-    baseline = _per_row(b.value.detach(), n)  # b = E_{y~π}[R(y)], exact, one per seed
-    return pg_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta, baseline=baseline)
+    baseline = per_row(b.value.detach(), n)  # b = E_{y~π}[R(y)], exact, one per seed
+    return pg_loss(flat_rows(b.logps), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta, baseline=baseline)
 
 
 def _pg_mean(b: PairBatch) -> torch.Tensor:
     s, n, _ = b.logps.shape
-    reg = regularized_reward(_flat(b.logps).detach(), _flat(b.ref_logps), _flat(b.rewards), b.beta)
+    reg = regularized_reward(flat_rows(b.logps).detach(), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta)
     pair_mean = ((reg[:, 0] + reg[:, 1]) / 2).view(s, n)  # [S, B] mean R_β of each pair
     w = torch.full_like(pair_mean, 1.0 / n) if b.weights is None else b.weights
     mean = (w * pair_mean).sum(1)  # [S] batch mean of R_β over the seed's 2B samples (a baseline: data, no gradient)
-    return pg_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta, baseline=_per_row(mean, n))
+    return pg_loss(flat_rows(b.logps), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta, baseline=per_row(mean, n))
 
 
 def _pg_is(b: PairBatch) -> torch.Tensor:
     if b.behaviour_logps is None:
         raise ValueError("method_loss: pg_is needs behaviour_logps (ln μ of the sampled arms); μ must be known")
     return pg_loss(
-        _flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta, behaviour_logps=_flat(b.behaviour_logps)
+        flat_rows(b.logps),
+        flat_rows(b.ref_logps),
+        flat_rows(b.rewards),
+        b.beta,
+        behaviour_logps=flat_rows(b.behaviour_logps),
     )
 
 
 def _onpolicy(b: PairBatch) -> torch.Tensor:
-    return pg_loss(_flat(b.logps), _flat(b.ref_logps), _flat(b.rewards), b.beta, baseline="loo")
+    return pg_loss(flat_rows(b.logps), flat_rows(b.ref_logps), flat_rows(b.rewards), b.beta, baseline="loo")
 
 
 # END ALGO LOGIC
@@ -171,70 +135,6 @@ def _onpolicy(b: PairBatch) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------------------------
 # Closed-form expected gradients: θ ↦ ∇_θ E_{y~μ1, y'~μ2}[loss(y, y'; π_θ)]
 # ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExpectedSetting:
-    """What an expected gradient depends on besides θ (built by :func:`bandit.dynamics.make_expected_gradient`).
-
-    Attributes:
-        problem: the bandit.
-        mu1, mu2: [A] or [S, A] behaviour policies (validated).
-        pref_beta: β of IPO/DPO.
-        preference: IPO/DPO labels, "bradley_terry" or "reward".
-    """
-
-    problem: BanditProblem
-    mu1: torch.Tensor
-    mu2: torch.Tensor
-    pref_beta: float
-    preference: str
-
-    def reg_reward(self, logits: torch.Tensor) -> torch.Tensor:
-        """a = R_β^π(y) = R(y) − β·(ln π(y) − ln π_ref(y)) per arm, same shape as ``logits``."""
-        p = self.problem
-        return p.rewards - p.beta * (log_policy(logits) - p.ref_log_policy)
-
-    def pref_prob(self) -> torch.Tensor:
-        """[A, A] P(y ≻ y'): Bradley–Terry σ(R(y) − R(y')) or 1/0 by reward (ties to y)."""
-        r = self.problem.rewards
-        diff = r[:, None] - r[None, :]  # [A, A]  R(y) − R(y')
-        if self.preference == "bradley_terry":
-            return torch.sigmoid(diff)
-        if self.preference == "reward":
-            return (diff >= 0).to(torch.float64)
-        raise ValueError(
-            f"make_expected_gradient: preference must be 'bradley_terry' or 'reward', got {self.preference!r}"
-        )
-
-
-GradFn = Callable[[torch.Tensor], torch.Tensor]
-
-
-def contrast(mu1: torch.Tensor, mu2: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """C(v) = E_{y~μ1, y'~μ2}[(v_y − v_y')(e_y − e_y')] = μ1⊙v + μ2⊙v − (μ1·v)μ2 − (μ2·v)μ1, in O(A).
-
-    Args:
-        mu1, mu2: [..., A] behaviour policies (broadcastable with v).
-        v: [..., A] a value per arm.
-    Returns:
-        [..., A]; its entries sum to 0 (invariant to v + c).
-    """
-    return (mu1 + mu2) * v - (mu1 * v).sum(-1, keepdim=True) * mu2 - (mu2 * v).sum(-1, keepdim=True) * mu1
-
-
-def _copg_expected(s: ExpectedSetting) -> GradFn:
-    # −C(a) with a = R_β^π = w − β·θ + β·logsumexp(θ), w = R + β·ln π_ref. C ignores constants and is linear, so
-    # −C(a) = β·C(θ) − C(w): no softmax at all, C(w) precomputed; 5 passes over A per step.
-    mu1, mu2, beta = s.mu1, s.mu2, s.problem.beta
-    c_w = contrast(mu1, mu2, s.problem.rewards + beta * s.problem.ref_log_policy)
-    m_sum = mu1 + mu2
-
-    def copg_grad(th: torch.Tensor) -> torch.Tensor:
-        c_th = m_sum * th - (mu1 * th).sum(-1, keepdim=True) * mu2 - (mu2 * th).sum(-1, keepdim=True) * mu1
-        return beta * c_th - c_w
-
-    return copg_grad
 
 
 def _ipo_expected(s: ExpectedSetting) -> GradFn:
@@ -287,7 +187,7 @@ def _onpolicy_expected(s: ExpectedSetting) -> GradFn:
 
 
 def _pg_is_expected(s: ExpectedSetting) -> GradFn:
-    masks = ((s.mu1 > 0).to(torch.float64), (s.mu2 > 0).to(torch.float64))
+    masks = s.is_weights()  # 1{μ > 0}, or μ̂/μ when the arms come from μ̂ but the ratio divides by μ
 
     def is_pg(th: torch.Tensor) -> torch.Tensor:
         pi, av = policy(th), s.reg_reward(th)
@@ -295,7 +195,7 @@ def _pg_is_expected(s: ExpectedSetting) -> GradFn:
         for mask in masks:  # E_{y~μ}[(π/μ)(y)·a_y·(e_y − π)] only sees arms with μ > 0
             w = pi * mask * av
             out = out - (w - w.sum(-1, keepdim=True) * pi)
-        return out  # = −2∇J when μ1, μ2 have full support
+        return out  # = −2∇J when μ1, μ2 have full support (and the ratio divides by them)
 
     return is_pg
 
@@ -328,10 +228,6 @@ def _mean_baseline(s: ExpectedSetting, pi: torch.Tensor, av: torch.Tensor) -> to
     return 0.5 * ((s.mu1 * av).sum(-1, keepdim=True) + (s.mu2 * av).sum(-1, keepdim=True))  # B → ∞ batch mean
 
 
-def _always(mu1: torch.Tensor, mu2: torch.Tensor) -> bool:
-    return True
-
-
 def _full_support(mu1: torch.Tensor, mu2: torch.Tensor) -> bool:
     return bool((mu1 > 0).all() and (mu2 > 0).all())
 
@@ -341,77 +237,11 @@ def _full_support(mu1: torch.Tensor, mu2: torch.Tensor) -> bool:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Method:
-    """One bandit method: everything the lab needs to know about it, in one row.
-
-    Attributes:
-        name: registry key (e.g. "copg"); its legend label and colour come from :mod:`bandit.style`.
-        data: which view of the dataset it reads, one of :data:`DATA_KINDS`: "pairs" (the (y, y') dataset),
-            "preferences" (the same pairs as (preferred, dispreferred)) or "onpolicy" (fresh y, y' ~ π every step).
-        summary: one line: what it is and what theory says about its fixed point.
-        loss: PairBatch → [S·B] per-pair losses, rows s·B + b (a thin call into ``bandit.losses``). It must depend on
-            a pair only through its arms and rewards, at most quadratically in the rewards (the count-based trainer
-            relies on it; see :mod:`bandit.dynamics`).
-        expected_gradient: ExpectedSetting → (θ ↦ ∇_θ E_{μ1⊗μ2}[loss]), the closed form, O(A) per call if possible.
-        frozen_off_support: the expected gradient is exactly 0 on arms outside supp(μ1) ∪ supp(μ2), so their logits
-            never move (pair-difference losses, whose every pair gradient is (…)·(e_y − e_y'), and pg_mean).
-        stationary_is_optimum: (μ1, μ2) → True when the stationary point is known in closed form to be π* (on the
-            arms that move), so :func:`bandit.stationary.stationary_point` needs no root finding; None: never.
-        needs_behaviour: the loss reads ln μ of the sampled arms (importance sampling): μ must be known.
-        quadratic_in_rewards: the loss value is quadratic in the pair's reward difference ΔR (CoPG's squared form)
-            instead of linear in the rewards, so a count-based minibatch loss with noisy rewards needs each cell's
-            sum of squared deviations of ΔR for its *value* (the gradient only needs reward sums); see
-            :mod:`bandit.dynamics`. A loss quadratic in the rewards some other way is not supported by the count
-            path (use ``path="pair"``).
-        arm_lengths: [A] token length of each arm, for a per-token-mean loss (``ipo_mean``): the row then only fits
-            bandits with A arms, and its loss reads :attr:`PairBatch.lengths`. None for sequence-level losses.
-    """
-
-    name: str
-    data: str
-    summary: str
-    loss: Callable[[PairBatch], torch.Tensor]
-    expected_gradient: Callable[[ExpectedSetting], GradFn]
-    frozen_off_support: bool = False
-    stationary_is_optimum: Callable[[torch.Tensor, torch.Tensor], bool] | None = None
-    needs_behaviour: bool = False
-    quadratic_in_rewards: bool = False
-    arm_lengths: torch.Tensor | None = None
-
-    def __post_init__(self) -> None:
-        if self.data not in DATA_KINDS:
-            raise ValueError(f"Method {self.name!r}: data must be one of {DATA_KINDS}, got {self.data!r}")
-
-    @property
-    def label(self) -> str:
-        """Legend label (from :mod:`bandit.style`, shared with the LLM lab)."""
-        return style(self.name).label
-
-
-#: Every method of the lab, by name (order = legend order). Add one with :func:`register_method`.
-METHODS: dict[str, Method] = {}
-#: The CoPG family under other names (REBEL, rpo_sq, QRPO, Command A, A*-PO, TRL's IPO), filled by
-#: :mod:`bandit.family`: rows of the same table that :func:`get_method` finds, kept apart from :data:`METHODS` so the
-#: paper's comparisons (which loop over METHODS) keep their methods.
-FAMILY: dict[str, Method] = {}
-
-
-def register_method(method: Method, replace: bool = False) -> Method:
-    """Add a :class:`Method` row to :data:`METHODS` (trainers, exact flows, stationary points and estimators then
-    accept its name); raises ValueError if the name is taken and ``replace`` is False. Returns the row."""
-    if not isinstance(method, Method):
-        raise ValueError(f"register_method: pass a bandit.methods.Method, got {type(method).__name__}")
-    if method.name in METHODS and not replace:
-        raise ValueError(f"register_method: {method.name!r} is already registered; pass replace=True to redefine it")
-    METHODS[method.name] = method
-    return method
-
-
 for _row in (
     Method(
-        "copg", "pairs", "Contrastive PG: unbiased off-policy, fixed point π* (Theorem 1)", _copg, _copg_expected,
-        frozen_off_support=True, stationary_is_optimum=_always, quadratic_in_rewards=True,
+        "copg", "pairs", "Contrastive PG: unbiased off-policy, fixed point π* (Theorem 1)", _copg,
+        copg_expected_gradient, frozen_off_support=True, stationary_is_optimum=always_optimum,
+        quadratic_in_rewards=True,
     ),
     Method(
         "ipo", "preferences", "IPO on Bradley–Terry labels: biased (σ(ΔR) − ½ target)", _ipo, _ipo_expected,
@@ -440,11 +270,13 @@ for _row in (
     ),
     Method(
         "onpolicy", "onpolicy", "fresh samples from π each step (RLOO, k = 2)", _onpolicy, _onpolicy_expected,
-        stationary_is_optimum=_always,
+        stationary_is_optimum=always_optimum,
     ),
 ):  # fmt: skip
     register_method(_row)
 del _row
+if set(FAMILY) & set(METHODS):
+    raise ValueError(f"bandit.family rows {sorted(set(FAMILY) & set(METHODS))} shadow methods of METHODS; rename them")
 
 
 def get_method(name: str | Method) -> Method:
@@ -453,8 +285,6 @@ def get_method(name: str | Method) -> Method:
         return name
     if name in METHODS:
         return METHODS[name]
-    if not FAMILY:
-        importlib.import_module("bandit.family")  # registers the loss-family rows (it imports this module)
     if name not in FAMILY:
         raise ValueError(f"unknown method {name!r}; choose from {', '.join([*METHODS, *FAMILY])}")
     return FAMILY[name]
@@ -471,7 +301,7 @@ def method_loss(method: str | Method, batch: PairBatch) -> torch.Tensor:
     """
     m = get_method(method)
     s, n, _ = batch.logps.shape
-    return m.loss(batch).view(s, n)  # rows s·B + b (see _flat)
+    return m.loss(batch).view(s, n)  # rows s·B + b (see flat_rows)
 
 
 def _all_pairs(num_arms: int) -> torch.Tensor:

@@ -36,7 +36,7 @@ PAPER = {
     # Sec. 5: IPO labels sampled from a Bradley–Terry model P(y ≻ y') = σ(R(y) − R(y')).
     "preference": "bradley_terry",
     # [unstated] IPO's β (τ): taken equal to the problem's β (τ = β, the mapping of paper Property 3).
-    "ipo_beta": 0.5,
+    "pref_beta": 0.5,
     # [unstated] initialisation: π = π_ref (the usual RLHF start; the reference is the initial policy).
     "init": "ref",
     # [unstated] seeds / error bars: we use 20 seeds, each with its own dataset, and report mean ± std.

@@ -30,7 +30,9 @@ __all__ = ["StationaryPoint", "stationary_point"]
 
 _BATCHED_JACOBIAN = True
 """``hybr`` gets hybrd's own finite-difference Jacobian computed in batched gradient calls (same steps, faster);
-False: plain hybrd (tests/test_bandit_methods.py compares the two)."""
+False: plain hybrd. Kept as a switch, not an option: it is the only way to check that the speed-up lands on the
+very logits of the plain algorithm (tests/test_bandit_methods.py runs both), and no caller has a reason to turn it
+off."""
 
 
 @dataclass
@@ -75,6 +77,7 @@ def stationary_point(
     init: torch.Tensor | None = None,
     tol: float = 1e-9,
     guess: torch.Tensor | None = None,
+    behaviour: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> StationaryPoint:
     """Exact stationary point of ``method``'s expected loss under y ~ μ1, y' ~ μ2.
 
@@ -88,6 +91,9 @@ def stationary_point(
         tol: maximum accepted residual max|∇|.
         guess: optional [A] logits to try first (e.g. the solution at a neighbouring β or α in a sweep); accepted
             only if it polishes to an interior point with residual ≤ tol.
+        behaviour: (μ1, μ2) the importance ratio divides by when the arms come from mu1, mu2 ≠ them (``pg_is`` on
+            a finite dataset: mu1, mu2 = its frequencies μ̂, behaviour = the policies that sampled it; see
+            :func:`bandit.dynamics.make_expected_gradient`). Its fixed point is then not π*: no closed form.
     Returns:
         :class:`StationaryPoint`.
     Raises:
@@ -100,7 +106,9 @@ def stationary_point(
     if mu1.dim() != 1 or mu2.dim() != 1:
         raise ValueError("stationary_point: pass one [A] behaviour policy per argument (loop over seeds/α yourself)")
     theta0 = (problem.ref_log_policy if init is None else torch.as_tensor(init, dtype=torch.float64)).clone()
-    grad_fn = make_expected_gradient(method, problem, mu1, mu2, pref_beta=pref_beta, preference=preference)
+    grad_fn = make_expected_gradient(
+        method, problem, mu1, mu2, pref_beta=pref_beta, preference=preference, behaviour=behaviour
+    )
     support = (mu1 > 0) | (mu2 > 0)
 
     def done(theta: torch.Tensor, closed: bool) -> StationaryPoint:
@@ -116,7 +124,8 @@ def stationary_point(
     # the arms that move: all of them, or only the data's support when the method's gradient vanishes off it
     free = support.clone() if m.frozen_off_support else torch.ones(a, dtype=torch.bool)
     target = problem.ref_log_policy + problem.rewards / problem.beta  # ln π* + const
-    if m.stationary_is_optimum is not None and m.stationary_is_optimum(mu1, mu2):
+    reweighted = behaviour is not None and m.needs_behaviour  # ratio π/μ with μ ≠ the arms' law: not π*
+    if m.stationary_is_optimum is not None and not reweighted and m.stationary_is_optimum(mu1, mu2):
         theta = theta0.clone()
         c = (theta0[free].sum() - target[free].sum()) / free.sum()  # Σθ conserved (gradient descent)
         theta[free] = target[free] + c

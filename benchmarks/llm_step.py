@@ -174,7 +174,7 @@ def _trainer(method: str, cfg: BenchConfig, preset, policy, tok, rows, reward_fn
 
     args = CoPGConfig(
         preset=cfg.preset,
-        method=method,
+        loss_type=method,
         beta=0.1,
         output_dir=tempfile.mkdtemp(prefix="bench_"),
         per_device_train_batch_size=cfg.prompts,

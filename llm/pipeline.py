@@ -84,8 +84,8 @@ class PipelineConfig:
     part1_threads: int | None = None
     """torch CPU threads of the part-1 stages (sft, sample), which run one at a time: default --workers (the cores
     the alignment runs will use are idle during part 1)."""
-    no_progress: bool = False
-    """Turn progress bars off."""
+    progress: bool = True
+    """Show progress bars (--no-progress turns them off)."""
 
 
 def _fmt(seconds: float) -> str:
@@ -219,7 +219,7 @@ def plan(cfg: PipelineConfig) -> Plan:
 def run_part1(cfg: PipelineConfig, p: Plan, times: dict[str, float]) -> None:
     """Part 1: each stage's ``run`` on its config (cached stages are reused unless --force), then the off-policy
     datasets on the main dataset's reward scale (so β means the same on every dataset)."""
-    common = dict(preset=cfg.preset, run_dir=p.run_dir, force=cfg.force, no_progress=cfg.no_progress)
+    common = dict(preset=cfg.preset, run_dir=p.run_dir, force=cfg.force, progress=cfg.progress)
     threaded = dict(common, threads=p.part1_threads)
     rewarded = dict(threaded, reward=cfg.reward, allow_weak_rm=cfg.allow_weak_rm)
     stages = [
@@ -461,7 +461,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     jobs = make_jobs(cfg, p)
     print(f"[pipeline] ── {len(jobs)} alignment runs × {p.budget['max_steps']} steps, {cfg.workers} worker(s)")
     t0 = time.time()
-    runs = run_jobs(ctx, jobs, cfg.workers, not cfg.no_progress)
+    runs = run_jobs(ctx, jobs, cfg.workers, cfg.progress)
     times["train_sweep"] = time.time() - t0
 
     t0 = time.time()

@@ -71,8 +71,8 @@ class StageConfig:
     """Run directory holding every stage's outputs; default runs/<preset>."""
     force: bool = False
     """Redo the stage even when its output exists (otherwise the cached output is kept)."""
-    no_progress: bool = False
-    """Turn progress bars off."""
+    progress: bool = True
+    """Show progress bars (--no-progress turns them off)."""
 
     PRESET_ALIASES: ClassVar[dict[str, str]] = {}
 

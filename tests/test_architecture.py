@@ -74,6 +74,68 @@ def test_llm_has_no_import_cycle():
             visit(node, [node])
 
 
+def _bandit_graph(root: Path) -> dict[str, set[str]]:
+    """bandit module → the bandit modules it imports anywhere (top level or inside a function, ``import``, ``from …
+    import`` or ``importlib.import_module("bandit…")`` with a literal name). The package's lazy ``__init__`` (PEP
+    562 re-exports) is left out: it imports by name on attribute access, never at import time."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((root / "bandit").rglob("*.py")):
+        me = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        if me == "bandit":
+            continue
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "import_module" and node.args:
+                if isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                    names = [node.args[0].value]
+            found |= {n for n in names if n.startswith("bandit.")}
+        graph[me] = found - {me}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt in graph and not state.get(nxt):
+                found = visit(nxt, stack + [nxt])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if not state.get(node):
+            found = visit(node, [node])
+            if found:
+                return found
+    return None
+
+
+def test_bandit_has_no_import_cycle():
+    """No two bandit modules import each other, not even through a function-level or importlib import (the method
+    table's row type lives in bandit.method_table, below both bandit.methods and bandit.family)."""
+    graph = _bandit_graph(ROOT)
+    assert {"bandit.methods", "bandit.family", "bandit.method_table"} <= set(graph)
+    cycle = _cycle(graph)
+    assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
+
+
+def test_cycle_check_can_fail():
+    """The cycle finder itself can fail: it reports a two-module cycle and passes a chain."""
+    assert _cycle({"bandit.a": {"bandit.b"}, "bandit.b": {"bandit.a"}}) == ["bandit.a", "bandit.b", "bandit.a"]
+    assert _cycle({"bandit.a": {"bandit.b"}, "bandit.b": set()}) is None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("module", ["bandit.losses", "bandit.records", "bandit.style", "llm.methods"])
 def test_loss_library_imports_light(module):

@@ -77,31 +77,42 @@ def test_prefix_tree_table_equals_the_plain_table(tiny):
         log_policy_table(model, prompt_ids, [(4, 4, 4)], tok.eos_token_id, eos_forced_after=2)
 
 
-def test_shared_prompt_forward_equals_the_plain_forward(tiny):
-    """EnumerableGPT2's scoring forward that runs each distinct prompt once (its keys/values copied per row) gives
-    the plain forward's sequence log-probs and parameter gradients (float64 model: to 1e-10)."""
+def test_scoring_uses_the_shared_prompt_trunk_with_the_mask(tiny):
+    """EnumerableGPT2 is scored by llm.model.logprobs' shared-prompt path (each distinct prompt run once, the LM
+    head only at predicting positions, the logit mask added there): its sequence log-probs and parameter gradients
+    equal those of the model's own plain forward (mask included) read token by token."""
+    from llm.model import logprobs
+
     cfg, tok, task, model, comps, prompt_ids = tiny
     prompts = [task.prompt(d) for d in task.train_docs]
     words = [tok.convert_ids_to_tokens(list(c)) for c in comps]
     batch = collate(
         tok, [prompts[i % 3] for i in range(24)], [BridgeTask.completion(words[(5 * i) % 12]) for i in range(24)]
     )  # 24 rows, 3 distinct prompts, right-padded completions of 1–2 words
+    assert logprobs._trunk_and_head(model) is not None  # the mask is declared: the trunk + head path applies
+    hidden = logprobs._shared_prompt_hidden(model.base_model, **batch)
+    assert hidden is not None  # prompts are shared: the shared path runs
     weights = torch.linspace(-1, 1, 24, dtype=torch.float64)
+    comp = batch["completion_mask"][:, 1:].double()
     out = {}
-    for shared in (False, True):
-        model.shared_prompt = shared
+    for how in ("shared", "plain forward"):
         model.zero_grad()
         with torch.enable_grad():
             model.requires_grad_(True)
-            logps = sequence_logps(model, **batch)
-            (weights * logps).sum().backward()
-        out[shared] = (logps.detach(), [p.grad.clone() for p in model.parameters()])
+            if how == "shared":
+                logps = sequence_logps(model, **batch)
+            else:  # the model's forward (GPT-2 + mask on every position), per-token log-probs summed
+                logps = (logprobs.token_logps(model, batch["input_ids"], batch["attention_mask"]) * comp).sum(-1)
+            (weights * logps.double()).sum().backward()
+        out[how] = (logps.detach().double(), [p.grad.clone() for p in model.parameters()])
         model.requires_grad_(False)
-    model.shared_prompt = True
-    assert torch.allclose(out[True][0], out[False][0], atol=1e-10)
-    for a, b in zip(out[True][1], out[False][1]):
-        assert torch.allclose(a, b, atol=1e-10)
-    assert model._shared_prompt_forward({**batch, "completion_mask": None}) is not None  # the shared path ran
+    assert torch.allclose(out["shared"][0], out["plain forward"][0], atol=1e-5)
+    for a, b in zip(out["shared"][1], out["plain forward"][1]):
+        assert torch.allclose(a, b, atol=1e-5)
+    # the mask is applied on the shared path: a forbidden token (EOS first) has probability exactly 0
+    logits, targets, rows = logprobs.completion_logits(model, **batch)
+    first = torch.cat([torch.ones(1, dtype=torch.bool), rows[1:] != rows[:-1]])  # each row's first completion token
+    assert (torch.softmax(logits[first], -1)[:, tok.eos_token_id] == 0).all()
 
 
 def test_mass_outside_the_enumerated_set_is_zero(tiny):
@@ -166,7 +177,7 @@ def test_offline_rows_use_the_enumerated_log_probs(tmp_path):
     from llm.bridge.world import build_world, offline_rows
     from llm.data.offline import load_offline, write_offline
 
-    cfg = BridgeConfig(fast=True, out=str(tmp_path), no_progress=True)
+    cfg = BridgeConfig(fast=True, out=str(tmp_path), progress=False)
     cfg.sft_steps = 2
     world, _ = build_world(cfg)
     rows, mu1, mu2 = offline_rows(world, 2.0, 0.5, seed=0)
@@ -253,7 +264,7 @@ def test_fast_mode_end_to_end(tmp_path):
     within KL 0.01 of their own tabular limits and nearest them; the figures and the summary keys are written."""
     from llm.bridge.experiment import BridgeConfig, run_bridge
 
-    cfg = BridgeConfig(fast=True, out=str(tmp_path), no_progress=True)
+    cfg = BridgeConfig(fast=True, out=str(tmp_path), progress=False)
     cfg.methods, cfg.trainer_methods = ("copg", "ipo", "pg"), ("copg",)
     res = run_bridge(cfg)
     s = res["summary"]
@@ -339,7 +350,7 @@ def test_table_loss_and_gradient_equal_the_trainer_on_the_same_rows(tmp_path, ti
     policy = build_policy(tok, cfg, n_layer=2, n_embd=32, n_head=2, seed=0)  # float32, as the trainer runs
     tr = CoPGTrainer(
         model=copy.deepcopy(policy).requires_grad_(True),
-        args=config(tmp_path, method=spec.llm_method, beta=beta, pg_baseline=spec.pg_baseline),
+        args=config(tmp_path, loss_type=spec.llm_method, beta=beta, pg_baseline=spec.pg_baseline),
         train_dataset=OfflineDataset(rows),
         processing_class=tok,
     )
@@ -402,3 +413,46 @@ def test_count_table_weights_are_the_row_frequencies():
     assert ct.arms[1].tolist() == [[0, 0], [0, 0]] and ct.weights[1].tolist() == [1.0, 0.0]  # the cell, padding
     with pytest.raises(ValueError, match="count_table"):
         count_table(rows, 3)
+
+
+def test_pg_is_limit_is_the_stationary_point_of_the_dataset_loss():
+    """PG + IS on a finite dataset: the network's table loss weighs each sampled arm by its frequency μ̂ times the
+    ratio π/μ on the recorded μ, i.e. by μ̂/μ. The tabular limit computed with ``behaviour`` = (μ1, μ2) zeroes that
+    loss's gradient for tabular logits; the limit with the ratio on μ̂ (no ``behaviour``: weight 1 on every sampled
+    arm, π* on the sampled arms) does not."""
+    from bandit.stationary import stationary_point
+    from llm.bridge.exact import bandit_problem
+    from llm.bridge.table import count_table, table_loss
+    from llm.bridge.world import empirical_mu
+
+    gen = torch.Generator().manual_seed(0)
+    x_n, a_n, beta = 2, 6, 0.3
+    rewards = torch.rand(x_n, a_n, generator=gen, dtype=torch.float64)
+    ref = torch.log_softmax(torch.randn(x_n, a_n, generator=gen, dtype=torch.float64), -1)
+    mu = [torch.softmax(torch.randn(x_n, a_n, generator=gen, dtype=torch.float64), -1) for _ in range(2)]
+    rows = [
+        {"prompt_index": x, "arm_ids": [int(torch.multinomial(m[x], 1, generator=gen)) for m in mu]}
+        for x in range(x_n)
+        for _ in range(40)
+    ]
+    counts, (mu1_hat, mu2_hat) = count_table(rows, x_n), empirical_mu(rows, (x_n, a_n))
+    assert not torch.allclose(mu1_hat, mu[0], atol=1e-3)  # a finite sample: μ̂ ≠ μ
+
+    def dataset_gradient(logits: torch.Tensor) -> torch.Tensor:
+        theta = logits.clone().requires_grad_(True)
+        mu_log = (mu[0].log(), mu[1].log())
+        loss = table_loss("pg_is", torch.log_softmax(theta, -1), ref, rewards, beta, counts, mu_log)
+        (grad,) = torch.autograd.grad(loss, theta)
+        return grad  # [X, A]
+
+    limits = {}
+    for name, behaviour in (("ratio on μ", True), ("ratio on μ̂", False)):
+        rows_theta = []
+        for x in range(x_n):
+            prob = bandit_problem(ref[x], rewards[x], beta)
+            ratio = (mu[0][x], mu[1][x]) if behaviour else None
+            sp = stationary_point("pg_is", prob, mu1_hat[x], mu2_hat[x], tol=1e-10, behaviour=ratio)
+            rows_theta.append(sp.logits)
+        limits[name] = torch.stack(rows_theta)
+    assert dataset_gradient(limits["ratio on μ"]).abs().max() < 1e-9
+    assert dataset_gradient(limits["ratio on μ̂"]).abs().max() > 1e-3

@@ -26,8 +26,8 @@ BANDIT_CASES = [
     (["paper-fig1", "--beta", "nan"], "beta"),
     (["paper-fig1", "--beta", "inf"], "beta"),
     (["paper-fig1", "--beta", "-1"], "beta"),
-    (["paper-fig1", "--ipo-beta", "-1"], "--ipo-beta"),
-    (["paper-fig1", "--ipo-beta", "nan"], "--ipo-beta"),
+    (["paper-fig1", "--pref-beta", "-1"], "--pref-beta"),
+    (["paper-fig1", "--pref-beta", "nan"], "--pref-beta"),
     (["paper-fig1", "--reward-noise", "nan"], "--reward-noise"),
     (["paper-fig1", "--rewards", "1", "nan", "2"], "rewards"),
     (["paper-fig1", "--ref-policy", "0.5", "0.5"], "ref_policy"),
@@ -191,6 +191,7 @@ def _llm_main(stage: str):
         "train": "llm.stages.train",
         "eval": "llm.stages.eval_policy",
         "pipeline": "llm.pipeline",
+        "bridge": "llm.bridge.experiment",
     }
     return importlib.import_module(modules[stage]).main
 
@@ -239,6 +240,54 @@ LLM_CASES = [
     ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--allow-weak-rm"], "--allow-weak-rm"),
     ("pipeline", ["--preset", "tiny", "--run-dir", "FILE"], "is a file"),
     ("pipeline", ["--preset", "nope"], "nope"),
+    # the exact bridge (NEW: its --out; every case is rejected before the SFT starts)
+    *[
+        ("bridge", ["--out", "NEW", *args], needle)
+        for args, needle in [
+            (["--train-prompts", "0"], "--train-prompts"),
+            (["--heldout-prompts", "-1"], "--heldout-prompts"),
+            (["--pairs-per-prompt", "0"], "--pairs-per-prompt"),
+            (["--steps", "0"], "--steps"),
+            (["--sft-steps", "-5"], "--sft-steps"),
+            (["--sft-batch", "0"], "--sft-batch"),
+            (["--sft-docs", "0"], "--sft-docs"),
+            (["--sft-lr", "nan"], "--sft-lr"),
+            (["--sft-lr", "0"], "--sft-lr"),
+            (["--trainer-rows", "0"], "--trainer-rows"),
+            (["--trainer-lr", "inf"], "--trainer-lr"),
+            (["--learning-rate", "nan"], "--learning-rate"),
+            (["--coverage-pairs", "0", "16"], "--coverage-pairs"),
+            (["--workers", "0"], "--workers"),
+            (["--num-words", "0"], "num_words"),
+            (["--max-words", "0"], "max_words"),
+            (["--doc-len", "-1"], "doc_len"),
+            (["--n-layer", "0"], "--n-layer"),
+            (["--n-embd", "0"], "--n-embd"),
+            (["--n-embd", "30", "--n-head", "4"], "--n-head"),
+            (["--beta", "nan"], "--beta"),
+            (["--beta", "inf"], "--beta"),
+            (["--beta", "-1"], "--beta"),
+            (["--beta", "0"], "--beta"),
+            (["--mu1-temperature", "nan"], "--mu1-temperature"),
+            (["--mu2-temperature", "inf"], "--mu2-temperature"),
+            (["--mu2-temperature", "0"], "--mu2-temperature"),
+            (["--task-seeds", "-1"], "--task-seeds"),
+            (["--task-seeds", "0", "0"], "--task-seeds"),
+            (["--task-seed", "3"], "--task-seed"),
+            (["--methods", "nope"], "nope"),
+            (["--methods", "copg", "copg"], "--methods"),
+            (["--trainer-methods", "nope"], "nope"),
+            (["--panels", "nope"], "nope"),
+            (["--panels", "heldout"], "converged"),
+            (["--fast", "--steps", "5"], "--steps"),
+            (["--fast", "--pairs-per-prompt", "64"], "--pairs-per-prompt"),
+            (["--steps", "abc"], "--steps"),
+            (["--no-such-option", "1"], "--no-such-option"),
+            (["--out", "FILE"], "--out"),
+            (["--out", "FILE/sub"], "--out"),
+            (["--figures", "FILE"], "--figures"),
+        ]
+    ],
 ]
 
 

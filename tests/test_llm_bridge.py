@@ -46,7 +46,7 @@ def test_trainer_loss_and_gradient_equal_the_bandit_loss_on_sequence_logps(tmp_p
     beta = 0.3
     tr = CoPGTrainer(
         model=copy.deepcopy(policy),
-        args=config(tmp_path, method=method, beta=beta, pg_baseline=baseline),
+        args=config(tmp_path, loss_type=method, beta=beta, pg_baseline=baseline),
         train_dataset=OfflineDataset(rows),
         processing_class=tok,
     )
@@ -152,7 +152,7 @@ def test_one_token_llm_reproduces_the_tabular_copg_update(tmp_path, optim):
     beta, lr, steps, bs = 0.5, 0.05, 3, 16  # one batch = the whole dataset: data order plays no role
     cfg = config(
         tmp_path,
-        method="copg",
+        loss_type="copg",
         beta=beta,
         learning_rate=lr,
         max_steps=steps,
@@ -198,7 +198,7 @@ def test_one_token_gradient_is_the_closed_form_contrastive_gradient(tmp_path):
     beta = 0.7
     tr = CoPGTrainer(
         model=FreeLogits(theta0),
-        args=config(tmp_path, method="copg", beta=beta),
+        args=config(tmp_path, loss_type="copg", beta=beta),
         train_dataset=OfflineDataset(rows),
         data_collator=_one_token_collator,
     )

@@ -52,7 +52,7 @@ def test_corpus_records_sources_versions_and_hash(tmp_path):
             docstring_packages=("tqdm", "no-such-distribution-xyz"),
             max_files=40,
             workers=1,
-            no_progress=True,
+            progress=False,
         )
         return build_corpus(cfg)
 

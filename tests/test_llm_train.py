@@ -85,7 +85,7 @@ def test_one_step_changes_parameters_and_lowers_the_loss_on_a_fixed_batch(tmp_pa
     tr = _trainer(
         tmp_path,
         setup,
-        method=method,
+        loss_type=method,
         max_steps=1,
         per_device_train_batch_size=len(rows),
         learning_rate=3e-4,
@@ -113,7 +113,7 @@ def test_initial_copg_loss_equals_the_reward_variance_over_beta(tmp_path, setup)
     """At π = π_ref the log-ratios vanish, so copg_loss = Var_unbiased(R)/β per prompt (docs/theory.md): checks
     the data path (collator, column order, precomputed ref_logps) against a hand formula."""
     tok, ref, rows = setup
-    tr = _trainer(tmp_path, setup, method="copg", beta=0.25)
+    tr = _trainer(tmp_path, setup, loss_type="copg", beta=0.25)
     batch = tr.data_collator(rows)
     with torch.no_grad():
         loss = tr.compute_loss(tr.model, batch).item()
@@ -124,7 +124,7 @@ def test_initial_copg_loss_equals_the_reward_variance_over_beta(tmp_path, setup)
 def test_online_mode_runs_and_logs_kl_on_fresh_samples(tmp_path, setup):
     tok, ref, rows = setup
     tr = _trainer(
-        tmp_path, setup, method="online", online_k=2, online_offline_k=1, max_steps=2, per_device_train_batch_size=2
+        tmp_path, setup, loss_type="online", online_k=2, online_offline_k=1, max_steps=2, per_device_train_batch_size=2
     )
     theta0 = _params(tr.model)
     tr.train()
@@ -138,7 +138,7 @@ def test_online_mode_runs_and_logs_kl_on_fresh_samples(tmp_path, setup):
 @pytest.mark.parametrize("bars", [False, True])
 @pytest.mark.parametrize("log_to_stdout", [True, False])
 def test_log_to_stdout_controls_the_printed_metrics_only(tmp_path, setup, capfd, bars, log_to_stdout):
-    tr = _trainer(tmp_path, setup, method="copg", max_steps=2, disable_tqdm=not bars, log_to_stdout=log_to_stdout)
+    tr = _trainer(tmp_path, setup, loss_type="copg", max_steps=2, disable_tqdm=not bars, log_to_stdout=log_to_stdout)
     tr.train()
     printed = capfd.readouterr()
     assert ("loss/train" in printed.out + printed.err) == log_to_stdout
@@ -152,7 +152,7 @@ def test_gradient_accumulation_is_invariant(tmp_path, setup):
         tr = _trainer(
             tmp_path / f"{bs}",
             setup,
-            method="copg",
+            loss_type="copg",
             max_steps=1,
             per_device_train_batch_size=bs,
             gradient_accumulation_steps=acc,
@@ -177,7 +177,7 @@ def test_resume_reproduces_the_final_weights(tmp_path, setup):
                 control.should_training_stop = True
 
     common = dict(
-        method="copg_pair",
+        loss_type="copg_pair",
         max_steps=4,
         per_device_train_batch_size=2,
         save_strategy="steps",
@@ -240,8 +240,8 @@ def test_resume_logs_each_step_once(tmp_path, setup):
             if state.global_step == 3:
                 control.should_training_stop = True
 
-    common = dict(method="copg_pair", max_steps=4, per_device_train_batch_size=2, save_strategy="steps", save_steps=2,
-                  eval_strategy="steps", eval_steps=1, eval_prompts=2, logging_steps=1)  # fmt: skip
+    common = dict(loss_type="copg_pair", max_steps=4, per_device_train_batch_size=2, save_strategy="steps",
+                  save_steps=2, eval_strategy="steps", eval_steps=1, eval_prompts=2, logging_steps=1)  # fmt: skip
 
     def run(callbacks=None, resume=False):
         cfg = config(tmp_path, output_dir=str(tmp_path / "run"), resume=resume, **common)
@@ -311,9 +311,9 @@ def test_curve_points_score_the_selection_split_and_the_last_step_every_prompt(t
     [
         (dict(beta=0.0), "beta must be a finite float > 0"),
         (dict(beta=-1.0), "beta must be a finite float > 0"),
-        (dict(method="ppo"), "loss_type 'ppo' is unknown"),
         (dict(loss_type="ppo"), "loss_type 'ppo' is unknown"),
-        (dict(method="online", online_k=1, online_offline_k=0), "online_k + online_offline_k ≥ 2"),
+        (dict(loss_type="ppo"), "loss_type 'ppo' is unknown"),
+        (dict(loss_type="online", online_k=1, online_offline_k=0), "online_k + online_offline_k ≥ 2"),
         (dict(pg_baseline="value"), "pg_baseline must be"),
         (dict(eval_curve_prompts=-1), "eval_curve_prompts and max_train_prompts must be ≥ 0"),
     ],
@@ -330,7 +330,7 @@ def test_pair_loss_on_k1_data_raises(tmp_path, setup, method):
         {**r, **{key: r[key][:1] for key in ("completions", "rewards", "ref_logps", "behaviour_logps", "source")}}
         for r in rows
     ]
-    cfg = config(tmp_path, method=method)
+    cfg = config(tmp_path, loss_type=method)
     with pytest.raises(ValueError, match="needs k ≥ 2 completions per prompt but .* has k=1"):
         train(cfg, model=copy.deepcopy(ref), tokenizer=tok, train_rows=k1, reward_fn=length_reward)
 
@@ -379,7 +379,7 @@ def test_help_all_lists_training_arguments(capsys):
     with pytest.raises(SystemExit):
         parse_config(["--help-all"])
     out = capsys.readouterr().out
-    assert "--gradient_accumulation_steps" in out and "--run-dir" in out
+    assert "--gradient-accumulation-steps" in out and "--run-dir" in out and "--method" in out
 
 
 def test_preset_sets_defaults_and_flags_override():
@@ -416,7 +416,7 @@ def test_python_config_equals_cli_config(preset):
 
 def test_preference_metrics_use_trl_names(tmp_path, setup):
     """rewards/margins and rewards/accuracies: the names TRL's DPOTrainer logs for the same quantities."""
-    tr = _trainer(tmp_path, setup, method="dpo", max_steps=1, logging_steps=1)
+    tr = _trainer(tmp_path, setup, loss_type="dpo", max_steps=1, logging_steps=1)
     tr.train()
     keys = {k for h in tr.state.log_history for k in h}
     assert {"rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected"} <= keys
@@ -425,10 +425,19 @@ def test_preference_metrics_use_trl_names(tmp_path, setup):
 
 
 def test_one_progress_switch(tmp_path):
-    """--no-progress (every stage's flag) and no_progress=True both set TrainingArguments' disable_tqdm."""
+    """--no-progress is every command's flag: train's sets TrainingArguments' disable_tqdm, every other command's sets
+    its config's ``progress`` field; CoPGConfig takes no alias keywords (``method=``, ``no_progress=``)."""
+    from llm.bridge.experiment import BridgeConfig
+    from llm.pipeline import PipelineConfig
+    from llm.run import parse_cli
+    from llm.stages.sft import SFTConfig
     from llm.stages.train import CoPGConfig, parse_config
 
     assert parse_config(["--preset", "tiny", "--run-dir", str(tmp_path), "--no-progress"]).disable_tqdm is True
     assert parse_config(["--preset", "tiny", "--run-dir", str(tmp_path)]).disable_tqdm is False
-    assert CoPGConfig(preset="tiny", run_dir=str(tmp_path), no_progress=True).disable_tqdm is True
-    assert "no_progress" not in CoPGConfig(preset="tiny", run_dir=str(tmp_path)).to_dict()
+    for cls in (BridgeConfig, PipelineConfig, SFTConfig):
+        assert parse_cli(cls, ["--no-progress"], None, "x").progress is False
+        assert parse_cli(cls, [], None, "x").progress is True
+    for alias in ({"no_progress": True}, {"method": "dpo"}):
+        with pytest.raises(TypeError):
+            CoPGConfig(preset="tiny", run_dir=str(tmp_path), **alias)

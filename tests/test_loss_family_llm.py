@@ -62,7 +62,7 @@ def setup():
 def test_trainer_step_lowers_the_family_loss(tmp_path, setup, name):
     """`--method <name>`: one AdamW step on the full batch lowers that batch's loss, for every family row."""
     tok, ref, rows = setup
-    cfg = config(tmp_path, method=name, max_steps=1, per_device_train_batch_size=len(rows), learning_rate=3e-4)
+    cfg = config(tmp_path, loss_type=name, max_steps=1, per_device_train_batch_size=len(rows), learning_rate=3e-4)
     tr = CoPGTrainer(
         model=copy.deepcopy(ref), args=cfg, train_dataset=OfflineDataset(rows, min_k=1), eval_dataset=rows[:4],
         processing_class=tok, ref_model=copy.deepcopy(ref), reward_fn=length_reward, gold_fn=gold_reward,

@@ -124,7 +124,7 @@ def test_simplex_records_a_method_without_stationary_point_instead_of_failing():
     problem = paper_problem().with_beta(0.1)
     mu = tuple(offpolicy_family(problem, 1.0).tolist())
     cfg = SimplexConfig(
-        seeds=0, beta=0.1, ipo_beta=0.1, mu1=mu, mu2=mu, methods=("copg", "pg_value"), flow_steps=50, progress=False
+        seeds=0, beta=0.1, pref_beta=0.1, mu1=mu, mu2=mu, methods=("copg", "pg_value"), flow_steps=50, progress=False
     )
     rec = make_record("simplex", cfg)
     bad, good = rec["methods"]["pg_value"], rec["methods"]["copg"]

@@ -46,7 +46,9 @@ __all__ = [
 Optimizer = Literal["adam", "sgd"]
 Preference = Literal["bradley_terry", "reward"]
 #: When set (by the CLI while parsing), configs skip validation in __post_init__; the CLI then calls .validate()
-#: itself so that a bad option becomes a one-line error message instead of the parser's error box.
+#: itself so that a bad option becomes a one-line error message instead of the parser's error box. Not a test switch:
+#: tyro builds the config inside its own error handling, so validating there would draw the box; Python callers
+#: never set it and get the check at construction.
 DEFER_VALIDATION: contextvars.ContextVar[bool] = contextvars.ContextVar("DEFER_VALIDATION", default=False)
 #: The module that draws every bandit figure record (``record["drawer"]``, see :func:`bandit.records.redraw`).
 DRAWER = "bandit.plotting"
@@ -113,7 +115,7 @@ class ExperimentConfig:
     """Learning rate of the sampled training (paper: Adam 1e-3)."""
     optimizer: Optimizer = "adam"
     """Optimiser of the sampled training: adam (paper) or sgd."""
-    ipo_beta: float = PAPER["ipo_beta"]
+    pref_beta: float = PAPER["pref_beta"]
     """β used by IPO (its τ) and DPO; the paper does not state it, we use τ = β = 0.5."""
     preference: Preference = "bradley_terry"
     """IPO/DPO labels: bradley_terry (sampled, as the paper) or reward (higher observed reward wins)."""
@@ -140,7 +142,7 @@ class ExperimentConfig:
             v, low = getattr(self, field_name), minimum.get(field_name, 1)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{name}: --{_flag(field_name)} must be an integer >= {low}, got {v!r}")
-        for field_name in ("lr", "flow_lr", "ipo_beta", "threshold"):
+        for field_name in ("lr", "flow_lr", "pref_beta", "threshold"):
             v = getattr(self, field_name, 1.0)
             if not (isinstance(v, numbers.Real) and 0 < v < math.inf):
                 raise ValueError(f"{name}: --{_flag(field_name)} must be a finite number > 0, got {v!r}")
@@ -202,7 +204,7 @@ def sample_configured(
 def train_configured(cfg: ExperimentConfig, problem: BanditProblem, data, pref_beta: float | None = None) -> dict:
     """``train_many`` of every method of ``cfg`` on ``data`` with the config's optimiser settings (one call site).
 
-    ``pref_beta`` overrides ``cfg.ipo_beta`` (IPO's τ and DPO's β), e.g. in the β sweep where τ follows β.
+    ``pref_beta`` overrides ``cfg.pref_beta`` (IPO's τ and DPO's β), e.g. in the β sweep where τ follows β.
     """
     return train_many(
         cfg.methods,
@@ -213,7 +215,7 @@ def train_configured(cfg: ExperimentConfig, problem: BanditProblem, data, pref_b
         lr=cfg.lr,
         optimizer=cfg.optimizer,
         seed=cfg.seed,
-        pref_beta=cfg.ipo_beta if pref_beta is None else pref_beta,
+        pref_beta=cfg.pref_beta if pref_beta is None else pref_beta,
         reward_noise=cfg.reward_noise,
         progress=cfg.progress,
     )

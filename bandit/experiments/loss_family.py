@@ -83,7 +83,7 @@ def run_loss_family(cfg: LossFamilyConfig) -> dict:
     for name, m in rows.items():
         regrets, guess, at_ref = [], None, None
         for alpha, mu in zip(exact_alphas.tolist(), mus):  # each solution warm-starts the next α's root finding
-            sp = stationary_point(m, problem, mu, mu, pref_beta=cfg.ipo_beta, preference=cfg.preference, guess=guess)
+            sp = stationary_point(m, problem, mu, mu, pref_beta=cfg.pref_beta, preference=cfg.preference, guess=guess)
             regrets.append(max(sp.regret, 0.0))
             guess = sp.logits
             if abs(alpha - 0.5) < 1e-12:

@@ -55,7 +55,7 @@ def run_offpolicy_sweep(cfg: OffPolicySweepConfig) -> dict:
         methods[name]["exact_regret"], guess = [], None
         for mu in mus:  # each solution warm-starts the next α's root finding
             sp = stationary_point(
-                name, problem, mu, mu, pref_beta=cfg.ipo_beta, preference=cfg.preference, guess=guess
+                name, problem, mu, mu, pref_beta=cfg.pref_beta, preference=cfg.preference, guess=guess
             )
             methods[name]["exact_regret"].append(max(sp.regret, 0.0))
             guess = sp.logits

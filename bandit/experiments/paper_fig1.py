@@ -50,7 +50,7 @@ def run_paper_fig1(cfg: PaperFig1Config) -> dict:
     for name in cfg.methods:
         hist = hists[name]
         regret = hist.regret  # [E+1, S]
-        sp = stationary_point(name, problem, mu1, mu2, pref_beta=cfg.ipo_beta, preference=cfg.preference)
+        sp = stationary_point(name, problem, mu1, mu2, pref_beta=cfg.pref_beta, preference=cfg.preference)
         flow = exact_flow(
             name,
             problem,
@@ -60,7 +60,7 @@ def run_paper_fig1(cfg: PaperFig1Config) -> dict:
             lr=cfg.lr,
             optimizer=cfg.optimizer,
             record_every=steps_per_epoch,
-            pref_beta=cfg.ipo_beta,
+            pref_beta=cfg.pref_beta,
             preference=cfg.preference,
         )
         mean, std = mean_std(regret[1:], dim=1)

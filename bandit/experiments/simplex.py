@@ -110,13 +110,13 @@ def run_simplex(cfg: SimplexConfig) -> dict:
             steps=cfg.flow_steps,
             lr=cfg.flow_lr,
             optimizer=cfg.flow_optimizer,
-            pref_beta=cfg.ipo_beta,
+            pref_beta=cfg.pref_beta,
             preference=cfg.preference,
             record_every=max(1, cfg.flow_steps // 500),
         )
         entry = {"label": get_method(name).label, "flow": traj.tolist()}
         try:
-            sp = stationary_point(name, problem, mu1, mu2, pref_beta=cfg.ipo_beta, preference=cfg.preference)
+            sp = stationary_point(name, problem, mu1, mu2, pref_beta=cfg.pref_beta, preference=cfg.preference)
             entry.update(stationary_policy=sp.policy.tolist(), stationary_regret=max(sp.regret, 0.0))
         except ValueError as err:  # e.g. pg_value far off-policy at small β: the flow drifts to the boundary
             entry.update(stationary_policy=None, stationary_regret=None, stationary_error=str(err))

@@ -55,7 +55,7 @@ def run_support(cfg: SupportConfig) -> dict:
     hists = train_configured(cfg, problem, data)
     for name in cfg.methods:
         hist = hists[name]
-        sp = stationary_point(name, problem, mu1, mu2, pref_beta=cfg.ipo_beta, preference=cfg.preference)
+        sp = stationary_point(name, problem, mu1, mu2, pref_beta=cfg.pref_beta, preference=cfg.preference)
         final = hist.policies[-1]
         pm, ps = mean_std(final)
         rm, rs = mean_std(problem.regret(final))

@@ -19,7 +19,7 @@ import torch
 
 from bandit.problem import BanditProblem, kl_divergence
 from llm.model.generation import TemperatureScaled
-from llm.model.logprobs import position_ids_from_mask, sequence_logps
+from llm.model.logprobs import completion_logits, sequence_logps
 
 __all__ = [
     "enumerate_completions",
@@ -110,7 +110,10 @@ class PrefixTree:
     ln π(y|x) = Σ_j ln π(y_j | x, y_<j) + ln π(EOS | x, y) (the EOS term is 0 when |y| = L: the model's mask leaves EOS
     alone). Every next-token distribution needed is read from one forward over the *maximal* needed prefixes (a
     prefix of another needed prefix is read off that one's positions), for every prompt at once: R runs per prompt
-    (36 instead of 258 sequences for 6 words, L = 3). Built once; :meth:`logps` is differentiable.
+    (36 instead of 258 sequences for 6 words, L = 3). The forward is ``llm.model.logprobs.completion_logits`` (each
+    distinct prompt run once, the LM head only where a run's tokens are predicted, the model's logit mask added
+    there): a run of n tokens is scored as a completion of n + 1 tokens whose last, a filler, is never read, so its
+    n + 1 predicting positions are exactly the ones needed. Built once; :meth:`logps` is differentiable.
     """
 
     def __init__(self, completions: list[tuple[int, ...]], eos_id: int, eos_forced_after: int) -> None:
@@ -130,45 +133,52 @@ class PrefixTree:
             [(c[:j], c[j]) for j in range(len(c))] + ([(c, eos_id)] if len(c) < eos_forced_after else [])
             for c in completions
         ]
+        # run r's predicting positions P − 1 .. P − 1 + len(run) are rows start[r] .. start[r] + len(run) of one
+        # prompt's block of completion_logits' output (row-major: run by run, positions increasing)
+        start = [0]
+        for node in runs:
+            start.append(start[-1] + len(node) + 1)
         width = max(len(s) for s in steps)
-        self.run_i = torch.zeros(len(completions), width, dtype=torch.long)  # [A, L + 1]
-        self.pos_i = torch.zeros_like(self.run_i)
-        self.tok_i = torch.zeros_like(self.run_i)
-        self.valid = torch.zeros(self.run_i.shape, dtype=torch.float32)
+        self.row_i = torch.zeros(len(completions), width, dtype=torch.long)  # [A, L + 1]
+        self.tok_i = torch.zeros_like(self.row_i)
+        self.valid = torch.zeros(self.row_i.shape, dtype=torch.float32)
         for a, s in enumerate(steps):
             for j, (node, tok) in enumerate(s):
-                self.run_i[a, j], self.pos_i[a, j] = where[node]
+                run, pos = where[node]
+                self.row_i[a, j] = start[run] + pos
                 self.tok_i[a, j], self.valid[a, j] = tok, 1.0
-        self.runs, self.eos_id = runs, eos_id
-        self._inputs: dict[tuple, tuple[torch.Tensor, torch.Tensor, int]] = {}
+        self.runs, self.eos_id, self.block = runs, eos_id, start[-1]
+        self._inputs: dict[tuple, dict[str, torch.Tensor]] = {}
 
-    def _batch(self, prompt_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def _batch(self, prompt_ids: list[list[int]]) -> dict[str, torch.Tensor]:
         key = tuple(map(tuple, prompt_ids))
         if key not in self._inputs:
             p = len(prompt_ids[0])
             if any(len(q) != p for q in prompt_ids):
                 raise ValueError("PrefixTree: every prompt needs the same number of tokens (pad-free prompt tree)")
-            t = p + max(len(r) for r in self.runs)
+            t = p + max(len(r) for r in self.runs) + 1
             ids = torch.full((len(prompt_ids), len(self.runs), t), self.eos_id, dtype=torch.long)  # [X, R, T]
             mask = torch.zeros_like(ids)
+            completion = torch.zeros_like(ids)
             ids[:, :, :p] = torch.tensor(prompt_ids, dtype=torch.long)[:, None, :]
             for r, node in enumerate(self.runs):
                 ids[:, r, p : p + len(node)] = torch.tensor(node, dtype=torch.long)
-                mask[:, r, : p + len(node)] = 1
-            self._inputs[key] = (ids.view(-1, t), mask.view(-1, t), p)  # [X·R, T], row x·R + r
+                mask[:, r, : p + len(node) + 1] = 1  # the run and its filler (EOS id, never read)
+                completion[:, r, p : p + len(node) + 1] = 1
+            flat = {"input_ids": ids, "attention_mask": mask, "completion_mask": completion}
+            self._inputs[key] = {k: v.view(-1, t) for k, v in flat.items()}  # [X·R, T] each, row x·R + r
         return self._inputs[key]
 
     def logps(self, model: Any, prompt_ids: list[list[int]], temperature: float = 1.0) -> torch.Tensor:
         """ln π(y|x) ``[X, A]`` float32 (per-token log-probs summed in float32, as ``sequence_logps``); carries the
         gradient when the model's parameters do. ``temperature`` T ≠ 1: the per-token temperature-T sampler μ_T."""
-        ids, mask, p = self._batch(prompt_ids)
         device = next(model.parameters()).device
-        ids, mask = ids.to(device), mask.to(device)
-        scorer = model if temperature == 1.0 else TemperatureScaled(model, temperature)
-        logits = scorer(input_ids=ids, attention_mask=mask, position_ids=position_ids_from_mask(mask)).logits
-        logp = torch.log_softmax(logits.float(), -1)  # (X·R, T, V) next-token log-probs
-        logp = logp.view(len(prompt_ids), len(self.runs), *logp.shape[1:])  # [X, R, T, V]
-        per_token = logp[:, self.run_i, p - 1 + self.pos_i, self.tok_i] * self.valid.to(device)  # [X, A, L + 1]
+        batch = {k: v.to(device) for k, v in self._batch(prompt_ids).items()}
+        logits, _, _ = completion_logits(model, **batch)  # (X·block, V) float32, the mask added
+        if temperature != 1.0:
+            logits = logits / temperature  # the temperature-T sampler's (as llm.model.generation.TemperatureScaled)
+        logp = torch.log_softmax(logits, -1).view(len(prompt_ids), self.block, -1)  # [X, block, V] next-token
+        per_token = logp[:, self.row_i, self.tok_i] * self.valid.to(device)  # [X, A, L + 1]
         return per_token.sum(-1)  # [X, A]
 
 

@@ -27,9 +27,10 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+import tyro
 
 from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, prepare_output_dir
@@ -57,7 +58,7 @@ from llm.bridge.world import (
 )
 from llm.data.offline import write_offline
 from llm.model.evaluation import seed_ci
-from llm.run import UserError, cli_errors, quiet_transformers, torch_threads
+from llm.run import UserError, cli_errors, parse_cli, quiet_transformers, torch_threads
 
 __all__ = ["BridgeConfig", "BridgeMethod", "BRIDGE_METHODS", "PANELS", "run_bridge", "report", "main"]
 
@@ -190,10 +191,10 @@ class BridgeConfig:
     """Torch CPU threads per process (1 is fastest on a shared 2-core machine)."""
     workers: int = 2
     """Processes training the exact-mode networks in parallel (2: one per core of the 2-core box; 1 if shared)."""
-    no_progress: bool = False
-    """Turn progress bars off."""
-    task_seed: int = 0
-    """The task seed being run (set by run_bridge from --task-seeds; not an option to pass)."""
+    progress: bool = True
+    """Show progress bars (--no-progress turns them off)."""
+    task_seed: Annotated[int, tyro.conf.Suppress] = 0
+    """The task seed being run (set by run_bridge from --task-seeds; not a command-line option)."""
 
     def __post_init__(self) -> None:
         if self.fast:
@@ -210,25 +211,36 @@ class BridgeConfig:
             bad = [v for v in values if v not in choices]
             if bad or not values:
                 raise UserError(f"bridge: {flag} got {list(values)}; choose one or more of {', '.join(choices)}")
+            if len(set(values)) != len(values):
+                raise UserError(f"bridge: {flag} got {list(values)}; name each one once")
         if "heldout" in self.panels and "converged" not in self.panels:
             raise UserError("bridge: --panels heldout evaluates the converged networks; add converged")
         if not (math.isfinite(self.beta) and self.beta > 0):
             raise UserError(f"bridge: --beta must be a finite float > 0 (the KL strength β), got {self.beta}")
-        if not self.task_seeds:
-            raise UserError("bridge: --task-seeds needs at least one seed")
-        if min(self.mu1_temperature, self.mu2_temperature) <= 0:
-            raise UserError("bridge: --mu1-temperature and --mu2-temperature must be > 0")
-        if not 0 < self.learning_rate < 1 or not 0 < self.trainer_lr < 1:
-            raise UserError("bridge: --learning-rate and --trainer-lr must be in (0, 1)")
+        if not self.task_seeds or min(self.task_seeds) < 0 or len(set(self.task_seeds)) != len(self.task_seeds):
+            raise UserError(f"bridge: --task-seeds got {list(self.task_seeds)}; pass distinct integers ≥ 0, e.g. 0 1")
+        for name in ("mu1_temperature", "mu2_temperature"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise UserError(f"bridge: --{name.replace('_', '-')} must be a finite number > 0, got {value}")
+        for name in ("learning_rate", "trainer_lr", "sft_lr"):
+            if not 0 < getattr(self, name) < 1:  # NaN fails too
+                raise UserError(f"bridge: --{name.replace('_', '-')} must be in (0, 1), got {getattr(self, name)}")
         for name in (
-            *("train_prompts", "heldout_prompts", "sft_docs", "sft_steps", "pairs_per_prompt", "steps"),
+            *("train_prompts", "heldout_prompts", "sft_docs", "sft_steps", "sft_batch", "pairs_per_prompt", "steps"),
             *("eval_every", "trainer_steps", "trainer_rows", "trainer_eval_every", "threads", "workers"),
+            *("n_layer", "n_embd", "n_head"),
         ):
             if getattr(self, name) < 1:
                 raise UserError(f"bridge: --{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
+        if self.n_embd % self.n_head:
+            raise UserError(f"bridge: --n-head {self.n_head} must divide --n-embd {self.n_embd} (GPT-2's heads)")
         if any(n < 1 for n in self.coverage_pairs):
             raise UserError(f"bridge: --coverage-pairs must be ≥ 1 each, got {list(self.coverage_pairs)}")
-        TaskConfig(num_words=self.num_words, doc_len=self.doc_len, max_words=self.max_words)  # its own checks
+        try:
+            TaskConfig(num_words=self.num_words, doc_len=self.doc_len, max_words=self.max_words)  # its own checks
+        except ValueError as e:
+            raise UserError(f"bridge: --num-words, --doc-len or --max-words: {e}") from None
 
     @property
     def task(self) -> TaskConfig:
@@ -263,10 +275,12 @@ class Dataset:
 
     def limits(self, world: World, methods: list[str]) -> dict[str, list[torch.Tensor | None]]:
         """Each method's tabular limit per prompt: CoPG and IPO on the realised pairs (the stationary point of the
-        very loss the network minimises), the others ``bandit.stationary`` on μ̂1, μ̂2; None for DPO, whose loss on
-        reward-ranked pairs has no finite minimiser."""
+        very loss the network minimises), the others ``bandit.stationary`` on μ̂1, μ̂2 (PG + IS with its ratio π/μ
+        on the recorded μ1, μ2, as the network's loss); None for DPO, whose loss on reward-ranked pairs has no
+        finite minimiser."""
         rooted = [BRIDGE_METHODS[m].bandit_method for m in methods if m != "dpo"]
-        tab = tabular_predictions(world, self.mu1, self.mu2, rooted)
+        mu = tuple(t.exp() for t in self.tables["mu_log"])  # the recorded μ1, μ2 that pg_is's ratio divides by
+        tab = tabular_predictions(world, self.mu1, self.mu2, rooted, behaviour=mu)
         pairs = pair_graph_limits(world, self.rows)
         out = {}
         for m in methods:
@@ -288,7 +302,7 @@ def _exact_job(job: tuple[str, str, Any]) -> tuple[str, dict]:
     world, tree, datasets = _JOBS["world"], _JOBS["tree"], _JOBS["datasets"]
     cfg = world.cfg
     model = copy.deepcopy(world.ref_model)
-    show = not cfg.no_progress and _JOBS["workers"] == 1
+    show = cfg.progress and _JOBS["workers"] == 1
     res = train_exact(
         *(model, tree, world.prompt_ids["train"], method, datasets[n].tables, cfg.beta, cfg.exact), show, f"  {key}"
     )
@@ -487,7 +501,7 @@ def run_bridge(cfg: BridgeConfig, command: str | None = None) -> dict:
         + len(set(cfg.coverage_pairs)) * ("coverage" in cfg.panels)
         - (cfg.pairs_per_prompt in cfg.coverage_pairs and {"converged", "coverage"} <= set(cfg.panels))
     )
-    bar = progress_bar(total=per_task * len(cfg.task_seeds), desc="bridge", disable=cfg.no_progress)
+    bar = progress_bar(total=per_task * len(cfg.task_seeds), desc="bridge", disable=not cfg.progress)
     tasks, internal = [], []
     with torch_threads(cfg.threads):
         for seed in cfg.task_seeds:
@@ -553,18 +567,17 @@ def _explicit(argv: list[str]) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm bridge``: the exact bridge experiment."""
-    import tyro
-
     argv = list(sys.argv[1:] if argv is None else argv)
 
     @cli_errors
     def _run() -> int:
-        cfg = tyro.cli(BridgeConfig, args=argv, description=__doc__, prog="python -m llm bridge")
+        cfg = parse_cli(BridgeConfig, argv, __doc__, "python -m llm bridge")  # a parse error: one line
         both = sorted(_explicit(argv) & set(FAST)) if cfg.fast else []
         if both:
             flags = ", ".join("--" + b.replace("_", "-") for b in both)
             raise UserError(f"bridge: --fast sets {flags} itself; pass either --fast or {flags}, not both")
         cfg.check()
+        prepare_output_dir(cfg.out, ["results.json"], flag="--out")  # a file, or not writable: now, in one line
         names = [f"bridge_{n}{ext}" for n in FIGURE_NAMES for ext in (".json", ".png")]
         figures = Path(cfg.figures) if cfg.figures else Path(cfg.out) / "figures"
         replaced = prepare_output_dir(figures, names, cfg.replace_tracked, flag="--figures")  # before any work

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from bandit.methods import get_method
 from bandit.problem import kl_divergence
 from bandit.stationary import stationary_point
 from llm.bridge.exact import bandit_problem, exact_metrics
@@ -31,12 +32,20 @@ __all__ = [
 ]
 
 
-def tabular_predictions(world: Any, mu1: torch.Tensor, mu2: torch.Tensor, methods: list[str]) -> dict[str, dict]:
+def tabular_predictions(
+    world: Any,
+    mu1: torch.Tensor,
+    mu2: torch.Tensor,
+    methods: list[str],
+    behaviour: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict[str, dict]:
     """Per bandit method, per held-in prompt, the stationary policy of ``bandit.stationary.stationary_point``.
 
     The problem of prompt x has arms = completions, π_ref = the enumerated π_ref(·|x), rewards R(x, ·), β; the
-    behaviour policies are the prompt's empirical μ̂1, μ̂2 (sample counts / n). Returns
-    ``{bandit_method: {"policy": [X, A] or None per prompt, "regret": [X], "errors": [...]}}``.
+    arms are drawn from the prompt's empirical μ̂1, μ̂2 (sample counts / n): the dataset's sufficient statistics.
+    ``behaviour`` = the ``[X, A]`` tables of the μ1, μ2 that sampled it: the importance ratio of a method that reads
+    the behaviour log-probs (``pg_is``) divides by them, as the dataset's loss does (so its limit weighs each arm
+    by μ̂/μ, not 1). Returns ``{bandit_method: {"policy": [X, A] or None per prompt, "regret": [X], "errors": [...]}}``.
     """
     out: dict[str, dict] = {}
     for m in dict.fromkeys(methods):
@@ -45,7 +54,10 @@ def tabular_predictions(world: Any, mu1: torch.Tensor, mu2: torch.Tensor, method
         for i in range(mu1.shape[0]):
             prob = bandit_problem(world.ref_logp["train"][i], world.rewards["train"][i], world.cfg.beta)
             try:
-                sp = stationary_point(m, prob, mu1[i], mu2[i], pref_beta=world.cfg.beta, preference="reward", tol=1e-7)
+                ratio = (behaviour[0][i], behaviour[1][i]) if behaviour and get_method(m).needs_behaviour else None
+                sp = stationary_point(
+                    m, prob, mu1[i], mu2[i], pref_beta=world.cfg.beta, preference="reward", tol=1e-7, behaviour=ratio
+                )
                 pols.append(sp.policy)
                 regrets.append(sp.regret)
             except ValueError as e:  # no finite stationary point (e.g. DPO on deterministic labels)

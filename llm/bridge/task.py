@@ -345,10 +345,11 @@ class EnumerableGPT2(GPT2LMHeadModel):
     ``llm.model.logprobs.position_ids_from_mask``), so padding and KV-cached generation see the same mask. Config
     fields ``bridge_prompt_len``, ``bridge_max_words``, ``bridge_word_ids`` define it; prompt positions are left
     unmasked.
-    """
 
-    shared_prompt: bool = True
-    """Compute each distinct prompt of a scoring batch once (:meth:`_shared_prompt_forward`); False: plain forward."""
+    The mask is :meth:`position_logit_bias`, added to GPT-2's logits by :meth:`forward` (generation, plain calls)
+    and by ``llm.model.logprobs.completion_logits`` after the LM head (scoring: ``sequence_logps``, the exact
+    tables), whose shared-prompt trunk then runs each distinct prompt of a batch once, as for any causal LM.
+    """
 
     def _logit_bias(self, vocab: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         key = (vocab, device, dtype)
@@ -370,50 +371,15 @@ class EnumerableGPT2(GPT2LMHeadModel):
             self._bias, self._bias_key = bias.to(device), key
         return self._bias
 
-    def _shared_prompt_forward(self, kwargs: dict[str, Any]) -> Any | None:
-        """The same logits as one plain forward, computing each distinct prompt once (None: not applicable).
-
-        Scoring batches (``sequence_logps``: the trainer's loss, the exact tables) hold many completions of few
-        prompts, all with exactly ``bridge_prompt_len`` unpadded tokens first. Causal attention makes a prompt
-        position's keys, values and logits independent of what follows, so the distinct prompts are run once
-        (with the cache) and the completion positions attend to their prompt's cached keys and values, copied per
-        row: the same function of the parameters (gradients flow through the cache), about P/T of the work saved.
-        tests/test_bridge.py checks logits and gradients against ``shared_prompt=False``.
-        """
-        p0 = int(self.config.bridge_prompt_len)
-        ids, mask, pos = kwargs.get("input_ids"), kwargs.get("attention_mask"), kwargs.get("position_ids")
-        others = {k for k, v in kwargs.items() if v is not None} - {"input_ids", "attention_mask", "position_ids"}
-        if ids is None or mask is None or others - {"return_dict", "use_cache"} or ids.shape[1] <= p0:
-            return None  # generation (cache, embeddings), labels, prompt-only batches: the plain forward
-        if kwargs.get("use_cache"):
-            return None  # the caller wants the cache of the whole batch
-        n = ids.shape[0]
-        if pos is None:
-            pos = position_ids_from_mask(mask)
-        if not (bool(mask[:, :p0].all()) and bool((pos[:, :p0] == torch.arange(p0, device=ids.device)).all())):
-            return None  # padded prompts or shifted positions
-        prompts, inverse = torch.unique(ids[:, :p0], dim=0, return_inverse=True)  # (U, P), (N,)
-        if prompts.shape[0] == n:
-            return None  # nothing shared
-        head = super().forward(
-            input_ids=prompts,
-            attention_mask=mask[: prompts.shape[0], :p0],
-            position_ids=pos[: prompts.shape[0], :p0],
-            use_cache=True,
-        )  # (U, P, V) logits; cache (U, H, P, d) per layer
-        cache = head.cache
-        cache.batch_select_indices(inverse)  # (N, H, P, d): each row's prompt (an index op: gradients flow back)
-        tail = super().forward(
-            input_ids=ids[:, p0:], attention_mask=mask, position_ids=pos[:, p0:], cache=cache, use_cache=False
-        )  # (N, T − P, V)
-        tail.logits = torch.cat([head.logits[inverse], tail.logits], dim=1)  # (N, T, V)
-        tail.cache = None
-        return tail
+    def position_logit_bias(self, positions: torch.Tensor) -> torch.Tensor:
+        """The additive logit mask at absolute ``positions`` ``[...]`` → ``[..., V]`` (0 where a token is allowed,
+        −1e9 where it is not), in the LM head's dtype and device."""
+        weight = self.lm_head.weight  # (V, d)
+        bias = self._logit_bias(weight.shape[0], weight.device, weight.dtype)
+        return bias[positions.clamp(max=bias.shape[0] - 1)]
 
     def forward(self, **kwargs: Any) -> Any:  # the signature is GPT2LMHeadModel's (set below)
-        out = self._shared_prompt_forward(kwargs) if self.shared_prompt else None
-        if out is None:
-            out = super().forward(**kwargs)
+        out = super().forward(**kwargs)
         logits = out.logits  # (N, T, V)
         pos = kwargs.get("position_ids")
         if pos is None:
@@ -423,8 +389,7 @@ class EnumerableGPT2(GPT2LMHeadModel):
                 pos = position_ids_from_mask(mask)[:, -t:]
             else:
                 pos = torch.arange(t, device=logits.device).expand(logits.shape[0], t)
-        bias = self._logit_bias(logits.shape[-1], logits.device, logits.dtype)
-        out.logits = logits + bias[pos.clamp(max=bias.shape[0] - 1)]  # (N, T, V)
+        out.logits = logits + self.position_logit_bias(pos[:, -logits.shape[1] :]).to(logits.dtype)  # (N, T, V)
         return out
 
 

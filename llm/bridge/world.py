@@ -72,7 +72,7 @@ def sft_reference(cfg: Any, task: BridgeTask, tokenizer: Any) -> tuple[Any, list
     gen = torch.Generator().manual_seed(cfg.task_seed)
     model.train()
     curve = []
-    bar = progress_bar(range(cfg.sft_steps), desc="bridge SFT (π_ref)", disable=cfg.no_progress, leave=False)
+    bar = progress_bar(range(cfg.sft_steps), desc="bridge SFT (π_ref)", disable=not cfg.progress, leave=False)
     for _ in bar:
         idx = torch.randint(len(prompts), (cfg.sft_batch,), generator=gen).tolist()
         batch = collate(tokenizer, [prompts[i] for i in idx], [comps[i] for i in idx])

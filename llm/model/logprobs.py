@@ -50,11 +50,18 @@ def token_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask:
 
 
 def _trunk_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module] | None:
-    """``(trunk, head)`` with ``logits = head(trunk(...).last_hidden_state)`` for a plain transformers causal LM
-    (GPT-2, Llama, SmolLM2, …); None where that is not known to hold (wrappers, subclasses that override
-    ``forward``, logit soft-capping or scaling)."""
-    if not getattr(type(model).forward, "__module__", "").startswith("transformers."):
-        return None  # a subclass with its own forward (e.g. the bridge's logit mask): its logits are not trunk + head
+    """``(trunk, head)`` with ``logits = head(trunk(...).last_hidden_state)`` (+ the model's
+    ``position_logit_bias(positions)`` where it declares one) for a plain transformers causal LM (GPT-2, Llama,
+    SmolLM2, …); None where that is not known to hold (wrappers, subclasses that override ``forward`` for another
+    reason, logit soft-capping or scaling).
+
+    A subclass whose ``forward`` only adds a fixed logit term per absolute position (the bridge's ``EnumerableGPT2``:
+    a mask of the tokens allowed at each position) declares it as ``position_logit_bias(positions [...]) -> [..., V]``;
+    :func:`completion_logits` adds it after the head, so such a model gets the shared-prompt trunk too.
+    """
+    own_forward = not getattr(type(model).forward, "__module__", "").startswith("transformers.")
+    if own_forward and not callable(getattr(model, "position_logit_bias", None)):
+        return None  # a subclass with its own forward: its logits are not known to be trunk + head
     base = getattr(model, "base_model", None)
     get_head = getattr(model, "get_output_embeddings", None)
     config = getattr(model, "config", None)
@@ -149,7 +156,8 @@ def completion_logits(
     lab's prompts of ≈ 80 tokens and completions of ≈ 20 that is ≈ 4× fewer [d, V] products than ``model(...)``.
     When several rows share a prompt (``shared_prompts``, the default), each distinct prompt is run once
     (:func:`_shared_prompt_hidden`). Models whose head is not a plain linear map of the trunk's last hidden state
-    fall back to the plain forward with full logits.
+    fall back to the plain forward with full logits. A model's ``position_logit_bias`` (see :func:`_trunk_and_head`)
+    is added to the head's logits at each position's absolute position id.
 
     Returns:
         ``(logits [M, V] float32, targets [M], rows [M])``: position m predicts ``targets[m]`` in row ``rows[m]``,
@@ -168,7 +176,11 @@ def completion_logits(
     if hidden is None:
         out = trunk(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
         hidden = out.last_hidden_state[:, :-1][pred]  # (M, d)
-    return head(hidden).float(), targets, rows  # (M, V)
+    logits = head(hidden)  # (M, V)
+    bias = getattr(model, "position_logit_bias", None)
+    if bias is not None:
+        logits = logits + bias(position_ids[:, :-1][pred]).to(logits.dtype)  # the mask at each predicting position
+    return logits.float(), targets, rows  # (M, V)
 
 
 def sequence_logps(

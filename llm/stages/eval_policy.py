@@ -70,8 +70,8 @@ class EvalConfig:
     """If set, also report reward/regularised_mean = J_β = reward − β·KL (exact per-token KL)."""
     out: str | None = None
     """Write metrics, per-prompt scores and samples to this JSON file (default <run_dir>/eval/<name>.json)."""
-    no_progress: bool = False
-    """Turn progress bars off."""
+    progress: bool = True
+    """Show progress bars (--no-progress turns them off)."""
 
     def __post_init__(self) -> None:
         if self.preset is None:
@@ -161,7 +161,7 @@ def run(cfg: EvalConfig) -> Path:
             samples_per_prompt=cfg.samples_per_prompt,
         ),
         beta=cfg.beta,
-        progress=not cfg.no_progress,
+        progress=cfg.progress,
     )
     name = Path(cfg.model).parent.name if cfg.model else "sft"
     out = Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "eval" / f"{name}.json"

@@ -195,7 +195,7 @@ def train_reward_model(config: RewardConfig) -> dict:
     preset = get_preset(config.preset)
     paths = RunPaths(config.run_dir)
     paths.require(paths.sft_model, "sft")
-    progress = not config.no_progress
+    progress = config.progress
     max_new = preset.max_completion_tokens
     t0 = time.perf_counter()
     tokenizer, policy = load_policy(paths.root)

@@ -177,7 +177,7 @@ def _columns(model: Any, tokenizer: Any, prompts: list[str], refs: list[str], co
 
     Returns ``(columns, sources, temperatures)``; ``columns[key]`` is a [k][N] list for each offline field.
     """
-    progress = not config.no_progress
+    progress = config.progress
     cols: dict[str, list] = {f: [] for f in ("completions", "behaviour_logps", "ref_logps", "truncated")}
     cols["completion_ids"] = []
     for i, T in enumerate(config.temperatures):

@@ -174,7 +174,7 @@ def _pretrain(model: Any, tokenizer: Any, train: list[dict], config: SFTConfig, 
         weight_decay=config.weight_decay,
         betas=(0.9, 0.95),
         desc="pretrain",
-        progress=not config.no_progress,
+        progress=config.progress,
     )
     return {
         "resumed": False,
@@ -230,7 +230,7 @@ def _finetune(
         weight_decay=config.weight_decay,
         betas=(0.9, 0.95),
         desc="sft",
-        progress=not config.no_progress,
+        progress=config.progress,
         on_step=on_step,
     )
     metrics["sft"] = {"steps": config.sft_steps, "curve": curve, "seconds": round(time.perf_counter() - ts, 1)}

@@ -191,4 +191,4 @@ def collect(config: Any, manifest: dict[str, Any], notes: list[str]) -> list[dic
     else:
         manifest["python_roots"] = default_python_roots()
     it = docstring_pairs(roots, config.max_files, config.workers, files=files)
-    return list(progress_bar(it, desc="docstrings", unit=" docs", disable=config.no_progress))
+    return list(progress_bar(it, desc="docstrings", unit=" docs", disable=not config.progress))

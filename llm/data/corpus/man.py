@@ -191,4 +191,4 @@ def collect(config: Any, manifest: dict[str, Any], notes: list[str]) -> list[dic
     else:
         notes.append(f"{config.man_dir} not found: man pages skipped (apt-get install manpages manpages-dev)")
     it = man_page_pairs(config.man_dir, config.max_man_pages, files=pages)
-    return list(progress_bar(it, desc="man pages", unit=" pages", disable=config.no_progress))
+    return list(progress_bar(it, desc="man pages", unit=" pages", disable=not config.progress))

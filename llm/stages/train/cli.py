@@ -7,16 +7,13 @@ accumulation, mixed precision, checkpoints, --resume and several GPUs come from 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
 import sys
 
-from transformers import HfArgumentParser
-
 from llm.methods import METHODS
-from llm.run import cli_errors
+from llm.run import cli_errors, parse_cli
 from llm.stages.train.config import CoPGConfig
 from llm.stages.train.stage import train
 
@@ -32,16 +29,10 @@ _EXAMPLES = """examples:
   accelerate launch -m llm train --run-dir runs/gpt2 --method copg --beta 0.06   # several GPUs, no code change"""
 
 
-def _parser() -> HfArgumentParser:
-    return HfArgumentParser(
-        CoPGConfig, prog=_PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-
-
 def short_help() -> str:
     """``--help``: the trainer's own options (those ``CoPGConfig`` declares), the method choices and examples.
 
-    ``--help-all`` prints every option, the inherited ``transformers.TrainingArguments`` ones included.
+    ``--help-all`` prints tyro's help of every option, the inherited ``transformers.TrainingArguments`` ones included.
     """
     fields = CoPGConfig.__dataclass_fields__
     stored = {f.name for f in dataclasses.fields(CoPGConfig)}
@@ -50,7 +41,7 @@ def short_help() -> str:
     lines.append("options (a preset value fills every option left unset; --help-all lists TrainingArguments too):")
     for name in CoPGConfig.__annotations__:
         if name not in stored:
-            continue  # the InitVar aliases method and no_progress: their flags are listed with their fields
+            continue
         help_text = fields[name].metadata.get("help", "")
         if help_text.startswith("(recorded"):
             continue
@@ -63,18 +54,18 @@ def short_help() -> str:
 def parse_config(argv: list[str] | None) -> CoPGConfig:
     """Parse ``argv`` into a :class:`CoPGConfig`: unset options come from ``--preset`` (default small), as in Python.
 
-    Options may be spelled with dashes or underscores (``--run-dir`` = ``--run_dir``).
+    Parsed by tyro through :func:`llm.run.parse_cli`, as every other command (a parse error is one line); options may
+    be spelled with dashes or underscores (``--run-dir`` = ``--run_dir``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--help-all" in argv:
-        _parser().print_help()
-        raise SystemExit(0)
+        parse_cli(CoPGConfig, ["--help"], __doc__, _PROG)  # tyro prints every option and exits 0
     if "-h" in argv or "--help" in argv:
         print(short_help())
         raise SystemExit(0)
     if not any(a == "--preset" or a.startswith("--preset=") for a in argv):
         argv = ["--preset", DEFAULT_PRESET, *argv]  # the command line always runs the lab: small unless told
-    (cfg,) = _parser().parse_args_into_dataclasses(args=argv)
+    cfg = parse_cli(CoPGConfig, argv, __doc__, _PROG)
     _check_applicable(argv, cfg.loss_type)
     return cfg
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import InitVar, field
+from dataclasses import field
 from pathlib import Path
+from typing import Annotated, Any
 
 import torch
+import tyro
 from transformers import TrainingArguments
 
 from llm.methods import METHODS
-from llm.presets import PRESETS, resolve
+from llm.presets import PRESETS, preset_help, resolve
 
 __all__ = ["CoPGConfig", "LIBRARY_DEFAULTS"]
 
@@ -41,6 +43,9 @@ LIBRARY_DEFAULTS: dict[str, object] = {
 are not truncated; ``max_new_tokens`` is needed only by online sampling and evaluation)."""
 
 
+_TA_FIELDS = TrainingArguments.__dataclass_fields__
+_JSON_OR_PATH = Annotated[dict[str, Any] | str | None, tyro.conf.arg(constructor=str | None)]
+
 # ----------------------------------------------------------------------------------------------------------------
 # Config
 # ----------------------------------------------------------------------------------------------------------------
@@ -50,16 +55,19 @@ are not truncated; ``max_new_tokens`` is needed only by online sampling and eval
 class CoPGConfig(TrainingArguments):
     """Training arguments of ``CoPGTrainer``: the Hugging Face ``TrainingArguments`` plus the method's own fields.
 
-    Help lives only in ``metadata["help"]`` (shown by ``python -m llm train --help``).
+    Help lives only in ``metadata["help"]`` (shown by ``python -m llm train --help``); the ``Annotated`` tyro markers
+    only name the command line's aliases (``--method``, ``--no-progress``).
     """
 
     # --- run and method -------------------------------------------------------------------------------------
     preset: str | None = field(
         default=None,
         metadata={
-            "help": f"Lab preset ({'|'.join(PRESETS)}): lengths, budget and evaluation protocol from llm.presets "
-            "(explicit options override it); None (library use): the defaults of LIBRARY_DEFAULTS. "
-            "`python -m llm train` uses small unless told otherwise."
+            "help": preset_help(
+                "lengths, budget and evaluation protocol from llm.presets (explicit options override it); "
+                "None (library use): the defaults of LIBRARY_DEFAULTS. `python -m llm train` uses small unless "
+                "told otherwise."
+            )
         },
     )
     run_dir: str | None = field(
@@ -69,13 +77,12 @@ class CoPGConfig(TrainingArguments):
             "Default runs/<preset>."
         },
     )
-    loss_type: str = field(
+    loss_type: Annotated[str, tyro.conf.arg(aliases=("--method",))] = field(
         default="copg",
         metadata={
             "help": "Method (TRL's name: loss_type; --method on the command line): "
             + "; ".join(f"{m.name} = {m.summary}" for m in METHODS.values())
             + ".",
-            "aliases": ["--method"],
         },
     )
     beta: float = field(
@@ -173,11 +180,10 @@ class CoPGConfig(TrainingArguments):
         default="auto",
         metadata={"help": "auto (bf16 autocast on a CUDA GPU that supports it, else fp32) | fp32 | bf16 | fp16."},
     )
-    disable_tqdm: bool = field(
+    disable_tqdm: Annotated[bool, tyro.conf.arg(aliases=("--no-progress",))] = field(
         default=False,
         metadata={
             "help": "Turn progress bars off (TrainingArguments' option; --no-progress as in every stage).",
-            "aliases": ["--no-progress"],
         },
     )
     log_to_stdout: bool = field(
@@ -213,12 +219,20 @@ class CoPGConfig(TrainingArguments):
     save_steps: float | None = field(default=None, metadata={"help": "Checkpoint every N steps; default: preset."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Keep at most N checkpoints."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep every dataset column (required)."})
-    method: InitVar[str | None] = None
-    """The lab's name of ``loss_type`` (``CoPGConfig(method="dpo")`` = ``CoPGConfig(loss_type="dpo")``); not stored."""
-    no_progress: InitVar[bool | None] = None
-    """``no_progress=True`` = ``disable_tqdm=True`` (the name every stage config uses); not stored."""
+    # --- TrainingArguments options re-typed for the command line: tyro reads a JSON string or a file path (as
+    # TrainingArguments parses it) instead of an argument group per dict key, which it cannot build ---------------
+    fsdp_config: _JSON_OR_PATH = field(default=None, metadata=_TA_FIELDS["fsdp_config"].metadata)
+    activation_checkpointing_kwargs: _JSON_OR_PATH = field(
+        default=None, metadata=_TA_FIELDS["activation_checkpointing_kwargs"].metadata
+    )
+    gradient_checkpointing_kwargs: _JSON_OR_PATH = field(
+        default=None, metadata=_TA_FIELDS["gradient_checkpointing_kwargs"].metadata
+    )
+    parallelism_config: Annotated[Any, tyro.conf.Suppress] = field(
+        default=None, metadata=_TA_FIELDS["parallelism_config"].metadata
+    )  # an accelerate object: Python only
     # computed at runtime
-    logps_reduction: str = field(
+    logps_reduction: Annotated[str, tyro.conf.Suppress] = field(
         default="sum",
         metadata={
             "help": "(recorded, not an option) log-probs are summed over completion tokens; ipo_mean divides "
@@ -226,10 +240,8 @@ class CoPGConfig(TrainingArguments):
         },
     )
 
-    def __post_init__(self, method: str | None = None, no_progress: bool | None = None) -> None:
+    def __post_init__(self) -> None:
         fn = "CoPGConfig"
-        if method is not None:
-            self.loss_type = method
         if self.loss_type not in METHODS:
             raise ValueError(f"{fn}: loss_type {self.loss_type!r} is unknown; choose one of {', '.join(METHODS)}")
         if isinstance(self.beta, bool) or not math.isfinite(self.beta) or self.beta <= 0:
@@ -282,8 +294,6 @@ class CoPGConfig(TrainingArguments):
             self.output_dir = str(Path(self.run_dir) / "train" / name)
         if self.eval_prompts == 0:
             self.eval_strategy = "no"
-        if no_progress:
-            self.disable_tqdm = True
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False  # nothing to pin to (avoids a DataLoader warning on CPU)
         if self.precision == "auto":
