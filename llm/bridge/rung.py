@@ -168,8 +168,8 @@ class RungConfig:
     """Torch CPU threads per process."""
     workers: int = 2
     """Processes training runs in parallel (2: one per core of a 2-core box; 1 on a shared machine)."""
-    no_progress: bool = False
-    """Turn progress bars off."""
+    progress: bool = True
+    """Show progress bars (--no-progress turns them off)."""
     task_seed: int = 0
     """The chain being run (set internally from --chains; not an option to pass)."""
 
@@ -374,7 +374,7 @@ def run_chain(cfg: RungConfig, lrs: dict[str, float] | None, bar: Any) -> dict[s
 
 
 _RESUME_IGNORES = (
-    *("out", "figures", "replace_tracked", "force", "workers", "no_progress", "threads", "task_seed"),
+    *("out", "figures", "replace_tracked", "force", "workers", "progress", "threads", "task_seed"),
     *("chains", "seeds"),  # a run's record does not depend on how many chains and seeds the study has
 )
 
@@ -402,7 +402,7 @@ def run_rung(cfg: RungConfig, command: str | None = None) -> dict:
     _check_resume(cfg)
     sel, _ = _jobs(cfg, None)
     _, main = _jobs(cfg, {m: 1.0 for m in cfg.methods})
-    bar = progress_bar(total=len(sel) + cfg.chains * len(main), desc="rung runs", disable=cfg.no_progress)
+    bar = progress_bar(total=len(sel) + cfg.chains * len(main), desc="rung runs", disable=not cfg.progress)
     chains, lrs = [], None
     with torch_threads(cfg.threads):
         for c in range(cfg.chains):
