@@ -378,6 +378,78 @@ def _quadratic_value_correction(m: Method, batch: PairBatch, q_over_b: torch.Ten
         return (h / 2 * q_over_b).sum(1)
 
 
+class _Minibatches:
+    """:func:`train_many`'s data side: each method's minibatch loss per seed, from count tables over the A² cells
+    (``path="count"``) or from the gathered pairs, on the offline data or on fresh on-policy pairs."""
+
+    def __init__(self, ms: list[Method], problem: BanditProblem, data: PairData, batch_size: int, path: str,
+                 pref_beta: float | None, reward_noise: float, seed: int) -> None:  # fmt: skip
+        self.problem, self.path, self.reward_noise = problem, path, reward_noise
+        self.s, self.a = data.num_seeds, problem.num_arms
+        self.gen_onpolicy = torch.Generator().manual_seed(10_007 * seed + 29)  # fresh on-policy samples
+        self.pb = problem.beta if pref_beta is None else pref_beta
+        self.views = {"pairs": (data.arms, data.rewards), "preferences": (data.pref_arms, None)}  # IPO/DPO: no R
+        self.cells = _all_cells(self.a)  # [A², 2]
+        self.cell_r = problem.rewards[self.cells]  # [A², 2] exact rewards of every cell
+        self.log_mu = _log_mu(data) if any(m.needs_behaviour for m in ms) else None
+        self.tables, self.cell_mu = {}, None
+        if path == "count":
+            for kind in sorted({m.data for m in ms} - {"onpolicy"}):
+                arms, rewards = self.views[kind]
+                exact = rewards is None or torch.equal(rewards, problem.rewards[arms])  # exact rewards: cells read R
+                self.tables[kind] = _CountTables(arms, None if exact else rewards, self.a, batch_size)
+            if self.log_mu is not None:  # [S, A², 2] ln μ1(y), ln μ2(y') of every cell
+                lm, c = self.log_mu, self.cells
+                self.cell_mu = torch.stack([lm[:, c[:, 0], 0], lm[:, c[:, 1], 1]], -1)
+            self.cell_ref_s = problem.ref_log_policy[self.cells].expand(self.s, -1, -1)  # [S, A², 2] ln π_ref
+
+    def epoch(self, perm: torch.Tensor) -> None:
+        """Build the count tables of all the epoch's minibatches at once."""
+        for t in self.tables.values():
+            t.epoch(perm)
+
+    def fresh_pairs(self, log_pi: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``onpolicy``: b fresh pairs per seed from π (own random stream) and their (noisy) rewards, [S, b, 2]."""
+        with torch.no_grad():
+            arms = _onpolicy_arms(log_pi, b, self.gen_onpolicy)
+            rew = self.problem.rewards[arms]
+            if self.reward_noise > 0:
+                rew = rew + self.reward_noise * torch.randn(
+                    rew.shape, generator=self.gen_onpolicy, dtype=torch.float64
+                )
+        return arms, rew
+
+    def loss(self, m: Method, log_pi: torch.Tensor, value: torch.Tensor, i: int, idx: torch.Tensor, b: int):
+        """Method ``m``'s minibatch-mean loss per seed [S] on minibatch i (shuffled pairs ``idx``, b of them)."""
+        s, problem, pb = self.s, self.problem, self.pb
+        behaviour = self.cell_mu if m.needs_behaviour else None
+        if self.path == "count":  # the minibatch as count tables over the A² cells
+            if m.data == "onpolicy":
+                arms, rew = self.fresh_pairs(log_pi, b)
+                fresh = _CountTables(arms, rew if self.reward_noise > 0 else None, self.a, b)
+                fresh.epoch(torch.arange(b))
+                w, rew, q = fresh.step(0, self.cell_r)
+            else:
+                w, rew, q = self.tables[m.data].step(i, self.cell_r)  # [S, A²], [S, A², 2], [S, A²] | None
+            batch = PairBatch(log_pi[:, self.cells], self.cell_ref_s, rew, problem.beta, pb, value, behaviour, w)
+            mean = (w * method_loss(m, batch)).sum(1)  # [S] count-weighted mean over the cells
+            if q is not None and m.quadratic_in_rewards:  # value only: q does not depend on θ
+                mean = mean + _quadratic_value_correction(m, batch, q)
+            return mean
+        # the minibatch as its gathered pairs
+        if m.data == "onpolicy":
+            arms, rew = self.fresh_pairs(log_pi, b)
+        else:
+            arms, rew = self.views[m.data][0][:, idx], self.views[m.data][1]  # [S, b, 2]
+            rew = problem.rewards[arms] if rew is None else rew[:, idx]
+            if m.needs_behaviour:
+                lm = self.log_mu
+                behaviour = torch.stack([lm[..., 0].gather(1, arms[..., 0]), lm[..., 1].gather(1, arms[..., 1])], -1)
+        logps = log_pi.gather(1, arms.reshape(s, -1)).view(arms.shape)  # [S, b, 2] ln π(y), ln π(y')
+        batch = PairBatch(logps, problem.ref_log_policy[arms], rew, problem.beta, pb, value, behaviour)
+        return method_loss(m, batch).mean(1)  # [S]
+
+
 def train_many(
     methods: list[str] | tuple[str, ...],
     problem: BanditProblem,
@@ -419,32 +491,7 @@ def train_many(
     logits.requires_grad_(True)
     opt = _make_optimizer(logits, optimizer, lr)
     gen = torch.Generator().manual_seed(10_007 * seed + 17)  # shuffling
-    gen_onpolicy = torch.Generator().manual_seed(10_007 * seed + 29)  # fresh on-policy samples
-    ref_log, r_table, pb = problem.ref_log_policy, problem.rewards, problem.beta if pref_beta is None else pref_beta
-    views = {"pairs": (data.arms, data.rewards), "preferences": (data.pref_arms, None)}  # IPO/DPO read no rewards
-    kinds = sorted({m.data for m in ms} - {"onpolicy"})
-    cells = _all_cells(a)  # [A², 2]
-    cell_r = r_table[cells]  # [A², 2] exact rewards of every cell
-    log_mu = _log_mu(data) if any(m.needs_behaviour for m in ms) else None
-    tables, cell_mu = {}, None
-    if path == "count":
-        for kind in kinds:
-            arms, rewards = views[kind]
-            exact = rewards is None or torch.equal(rewards, r_table[arms])  # exact rewards: the cells read R
-            tables[kind] = _CountTables(arms, None if exact else rewards, a, batch_size)
-        if log_mu is not None:  # [S, A², 2] ln μ1(y), ln μ2(y') of every cell
-            cell_mu = torch.stack([log_mu[:, cells[:, 0], 0], log_mu[:, cells[:, 1], 1]], -1)
-        cell_ref_s = ref_log[cells].expand(s, -1, -1)  # [S, A², 2] ln π_ref of every cell
-
-    def fresh_pairs(log_pi: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``onpolicy``: b fresh pairs per seed from π (own random stream) and their (noisy) rewards, [S, b, 2]."""
-        with torch.no_grad():
-            arms = _onpolicy_arms(log_pi, b, gen_onpolicy)
-            rew = r_table[arms]
-            if reward_noise > 0:
-                rew = rew + reward_noise * torch.randn(rew.shape, generator=gen_onpolicy, dtype=torch.float64)
-        return arms, rew
-
+    batches = _Minibatches(ms, problem, data, batch_size, path, pref_beta, reward_noise, seed)
     steps = math.ceil(n / batch_size)
     record, losses = [logits.detach().clone()], []
     bar = range(epochs)
@@ -454,8 +501,7 @@ def train_many(
         # One shuffle per epoch, shared by the seeds (their datasets are independent i.i.d. draws, so sharing the
         # order keeps them independent); the count tables of all the epoch's minibatches are built at once.
         perm = torch.randperm(n, generator=gen)
-        for t in tables.values():
-            t.epoch(perm)
+        batches.epoch(perm)
         epoch_loss = torch.zeros(nm, s, dtype=torch.float64)
         for i in range(steps):
             lo = i * batch_size  # minibatch i = shuffled pairs perm[lo : lo + b]
@@ -464,36 +510,12 @@ def train_many(
             # ALGO LOGIC: each seed's minibatch-mean loss through bandit.losses, summed over seeds and methods
             # (disjoint coordinates: each seed of each method gets its own gradient), one optimiser step.
             log_pi_all = log_policy(logits)  # [M·S, A]
-            value_all = log_pi_all.detach().exp() @ r_table  # [M·S] exact E_π[R] (pg_value's baseline)
+            value_all = log_pi_all.detach().exp() @ problem.rewards  # [M·S] exact E_π[R] (pg_value's baseline)
             per_seed = []  # M tensors [S]: each method's per-seed minibatch mean loss
             for k, m in enumerate(ms):
                 log_pi = log_pi_all[k * s : (k + 1) * s]  # [S, A] this method's seeds
                 value = value_all[k * s : (k + 1) * s]
-                behaviour = cell_mu if m.needs_behaviour else None
-                if path == "count":  # the minibatch as count tables over the A² cells
-                    if m.data == "onpolicy":
-                        arms, rew = fresh_pairs(log_pi, b)
-                        fresh = _CountTables(arms, rew if reward_noise > 0 else None, a, b)
-                        fresh.epoch(torch.arange(b))
-                        w, rew, q = fresh.step(0, cell_r)
-                    else:
-                        w, rew, q = tables[m.data].step(i, cell_r)  # [S, A²], [S, A², 2], [S, A²] | None
-                    batch = PairBatch(log_pi[:, cells], cell_ref_s, rew, problem.beta, pb, value, behaviour, w)
-                    mean = (w * method_loss(m, batch)).sum(1)  # [S] count-weighted mean over the cells
-                    if q is not None and m.quadratic_in_rewards:  # value only: q does not depend on θ
-                        mean = mean + _quadratic_value_correction(m, batch, q)
-                else:  # the minibatch as its gathered pairs
-                    if m.data == "onpolicy":
-                        arms, rew = fresh_pairs(log_pi, b)
-                    else:
-                        arms, rew = views[m.data][0][:, idx], views[m.data][1]  # [S, b, 2]
-                        rew = r_table[arms] if rew is None else rew[:, idx]
-                        if m.needs_behaviour:
-                            behaviour = torch.stack([log_mu[..., 0].gather(1, arms[..., 0]),
-                                                     log_mu[..., 1].gather(1, arms[..., 1])], -1)  # fmt: skip
-                    logps = log_pi.gather(1, arms.reshape(s, -1)).view(arms.shape)  # [S, b, 2] ln π(y), ln π(y')
-                    batch = PairBatch(logps, ref_log[arms], rew, problem.beta, pb, value, behaviour)
-                    mean = method_loss(m, batch).mean(1)  # [S]
+                mean = batches.loss(m, log_pi, value, i, idx, b)  # [S]
                 per_seed.append(mean)
             per_seed = torch.stack(per_seed)  # [M, S]
             epoch_loss += per_seed.detach() * (b / n)

@@ -15,6 +15,7 @@ The rule is read from the method's row (:class:`bandit.methods.Method`), never f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,69 @@ class StationaryPoint:
             "residual": self.residual,
             "closed_form": self.closed_form,
         }
+
+
+class _RootSolver:
+    """Root finding for :func:`stationary_point` on the free arms: ∇ = 0 on all but one free arm, Σθ conserved."""
+
+    def __init__(
+        self, grad_fn: Callable[[torch.Tensor], torch.Tensor], theta0: torch.Tensor, free: torch.Tensor, tol: float
+    ) -> None:
+        self.grad_fn, self.theta0, self.free, self.tol = grad_fn, theta0, free, tol
+        self.total = theta0[free].sum().item()
+        self.free_idx = free.nonzero()[:, 0]
+        self.n_free = int(free.sum())
+        self.buf = theta0.clone()  # reused: grad_fn keeps no reference to its input
+        self.count = 0
+
+    def residual(self, x: np.ndarray) -> np.ndarray:
+        self.buf[self.free_idx] = torch.from_numpy(x)
+        g = self.grad_fn(self.buf)[self.free_idx].numpy()
+        return np.concatenate([g[:-1], [x.sum() - self.total]])
+
+    def counted(self, x: np.ndarray) -> np.ndarray:
+        self.count += 1
+        return self.residual(x)
+
+    def fd_jacobian(self, x: np.ndarray) -> np.ndarray:
+        """MINPACK hybrd's own forward-difference Jacobian (fdjac1: h_j = √ε·|x_j|, or √ε if x_j = 0), every column
+        in batched gradient calls: hybrd's formula, evaluated in batches (which torch may round differently in the
+        last bit), so ``hybr`` with this ``jac`` (MINPACK hybrj) takes hybrd's steps: equal logits in
+        tests/test_bandit_methods.py and bit-identical roots on every LLM-bridge prompt (docs/bridge.md)."""
+        n, free = self.n_free, self.free
+        self.count += n
+        f0 = self.residual(x)
+        eps = float(np.sqrt(np.finfo(np.float64).eps))  # MINPACK's step for epsfcn = machine ε (scipy's default)
+        h = eps * np.abs(x)
+        h[h == 0] = eps
+        xs = np.repeat(x[None, :], n, 0)  # [n, n]: row j is x with x_j + h_j
+        xs[np.arange(n), np.arange(n)] = x + h
+        thetas = self.theta0.expand(n, self.theta0.shape[0]).clone()
+        thetas[:, free] = torch.from_numpy(xs)
+        g = torch.cat([self.grad_fn(t) for t in thetas.split(32)])[:, free].numpy()  # chunks: dpo's is [32, A, A]
+        fs = np.concatenate([g[:, :-1], (xs.sum(1) - self.total)[:, None]], 1)  # [n columns, n residuals]
+        return ((fs - f0[None, :]) / h[:, None]).T
+
+    def solve(self, x0: np.ndarray) -> tuple[float, torch.Tensor]:
+        """The best of MINPACK's hybr (hybrj with :meth:`fd_jacobian`) and Levenberg–Marquardt from ``x0``."""
+        best = (float("inf"), self.theta0)
+        for how in ("hybr", "lm"):
+            sol = None
+            if how == "hybr" and _BATCHED_JACOBIAN:  # hybrj with hybrd's own finite differences, batched
+                self.count = 0
+                sol = optimize.root(self.counted, x0, method="hybr", jac=self.fd_jacobian, tol=1e-14)
+                if self.count >= 200 * (self.n_free + 1):  # hybrd would have stopped at maxfev: run it as it is
+                    sol = None
+            if sol is None:
+                sol = optimize.root(self.residual, x0, method=how, tol=1e-14)
+            theta = self.theta0.clone()
+            theta[self.free] = torch.from_numpy(sol.x)
+            res = self.grad_fn(theta).abs().max().item()
+            if res < best[0]:
+                best = (res, theta)
+            if res <= self.tol:
+                break
+        return best
 
 
 def stationary_point(
@@ -131,61 +195,7 @@ def stationary_point(
         theta[free] = target[free] + c
         return done(theta, True)
 
-    total = theta0[free].sum().item()
-
-    free_idx = free.nonzero()[:, 0]
-    buf = theta0.clone()  # reused: grad_fn keeps no reference to its input
-
-    def residual(x: np.ndarray) -> np.ndarray:
-        buf[free_idx] = torch.from_numpy(x)
-        g = grad_fn(buf)[free_idx].numpy()
-        return np.concatenate([g[:-1], [x.sum() - total]])
-
-    n_free = int(free.sum())
-    fd_eps = float(np.sqrt(np.finfo(np.float64).eps))  # MINPACK's step for epsfcn = machine ε (scipy's default)
-
-    def fd_jacobian(x: np.ndarray) -> np.ndarray:
-        """MINPACK hybrd's own forward-difference Jacobian (fdjac1: h_j = √ε·|x_j|, or √ε if x_j = 0), every column
-        in batched gradient calls: hybrd's formula, evaluated in batches (which torch may round differently in the
-        last bit), so ``hybr`` with this ``jac`` (MINPACK hybrj) takes hybrd's steps: equal logits in
-        tests/test_bandit_methods.py and bit-identical roots on every LLM-bridge prompt (docs/bridge.md)."""
-        count[0] += n_free
-        f0 = residual(x)
-        h = fd_eps * np.abs(x)
-        h[h == 0] = fd_eps
-        xs = np.repeat(x[None, :], n_free, 0)  # [n, n]: row j is x with x_j + h_j
-        xs[np.arange(n_free), np.arange(n_free)] = x + h
-        thetas = theta0.expand(n_free, a).clone()
-        thetas[:, free] = torch.from_numpy(xs)
-        g = torch.cat([grad_fn(t) for t in thetas.split(32)])[:, free].numpy()  # chunks: dpo's is [32, A, A]
-        fs = np.concatenate([g[:, :-1], (xs.sum(1) - total)[:, None]], 1)  # [n columns, n residuals]
-        return ((fs - f0[None, :]) / h[:, None]).T
-
-    count = [0]
-
-    def counted(x: np.ndarray) -> np.ndarray:
-        count[0] += 1
-        return residual(x)
-
-    def solve(x0: np.ndarray) -> tuple[float, torch.Tensor]:
-        best = (float("inf"), theta0)
-        for how in ("hybr", "lm"):
-            sol = None
-            if how == "hybr" and _BATCHED_JACOBIAN:  # hybrj with hybrd's own finite differences, batched
-                count[0] = 0
-                sol = optimize.root(counted, x0, method="hybr", jac=fd_jacobian, tol=1e-14)
-                if count[0] >= 200 * (n_free + 1):  # hybrd would have stopped at maxfev: run it as it is
-                    sol = None
-            if sol is None:
-                sol = optimize.root(residual, x0, method=how, tol=1e-14)
-            theta = theta0.clone()
-            theta[free] = torch.from_numpy(sol.x)
-            res = grad_fn(theta).abs().max().item()
-            if res < best[0]:
-                best = (res, theta)
-            if res <= tol:
-                break
-        return best
+    solve = _RootSolver(grad_fn, theta0, free, tol).solve
 
     # Newton-type solves from two cheap starts (the initial logits and π*'s). Accept an interior solution, or a
     # solution both starts agree on; otherwise follow the dynamics (a short exact Adam flow) and polish its end
