@@ -513,9 +513,16 @@ def _ci_text(c: dict) -> str:
     return f"{c['mean']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]"
 
 
+def _cmp_text(d: dict) -> str:
+    """A comparison of the Holm family: its interval, Holm-adjusted p and whether it survives."""
+    word = "significant" if d["significant"] else "not significant"
+    return f"{_ci_text(d)} (Holm p = {d['p_holm']:.2g}: {word})"
+
+
 def report(summary: dict) -> str:
     """The comparison as text: π_ref, each method at its best β, J_β at the common β, the off-policy sweep and the
-    verdicts (only differences whose 95 % interval excludes 0); every number a mean with its 95 % interval."""
+    verdicts (only differences whose Holm-adjusted p over every comparison is ≤ 0.05); every number a mean with its
+    95 % interval, every comparison with its Holm-adjusted p."""
     s = summary
     sft = s["sft"]
     lines = [
@@ -525,23 +532,21 @@ def report(summary: dict) -> str:
         "[pipeline] (c) best β per method (by selection-split reward): reward and exact KL on the report split",
     ]
     for m, b in s["best"].items():
-        lines.append(f"  {m:<6} β={b['beta']:<5g} reward {_ci_text(b['reward'])}  KL {_ci_text(b['kl'])}")
+        clip = " (low clipped at 0)" if b["kl"].get("clipped_at_0") else ""
+        lines.append(f"  {m:<6} β={b['beta']:<5g} reward {_ci_text(b['reward'])}  KL {_ci_text(b['kl'])}{clip}")
     for m, d in s["paired_best"].items():
-        sig = "excludes 0" if d["significant"] else "not significant (covers 0)"
-        lines.append(f"  CoPG − {m:<5} {_ci_text(d)}: {sig}")
+        lines.append(f"  CoPG − {m:<5} {_cmp_text(d)}")
     lines.append("[pipeline] (b) J_β = reward − β·KL at a common β, CoPG minus each method (paired, 95 % CI):")
     for row in s["jbeta"]:
-        diffs = "  ".join(
-            f"−{m}: {_ci_text(d)}{'*' if d['significant'] else ''}" for m, d in row["copg_minus"].items()
-        )
         js = "  ".join(f"{m} {c['mean']:+.3f}" for m, c in row["J"].items())
-        lines.append(f"  β={row['beta']:<5g} {js}   CoPG {diffs}")
+        lines.append(f"  β={row['beta']:<5g} {js}")
+        lines += [f"      CoPG − {m:<5} {_cmp_text(d)}" for m, d in row["copg_minus"].items()]
     if s.get("offpolicy"):
         lines.append(f"[pipeline] off-policy sweep (β = {s['offpolicy']['beta']:g}): J_β, CoPG − PG (paired)")
         for r in s["offpolicy"]["rows"]:
             lines.append(
                 f"  μ={r['dataset']:<6} CoPG {r['copg']['mean']:+.3f}  PG {r['pg']['mean']:+.3f}  "
-                f"CoPG − PG {_ci_text(r['copg_minus_pg'])}{' *' if r['copg_minus_pg']['significant'] else ''}"
+                f"CoPG − PG {_cmp_text(r['copg_minus_pg'])}"
             )
     changing = [c for c in s["curves"] if c.get("last_change") and c["last_change"]["significant"]]
     flat = [c for c in s["curves"] if c.get("last_change") and not c["last_change"]["significant"]]
@@ -555,8 +560,9 @@ def report(summary: dict) -> str:
                 for c in changing
             )
         )
-    lines.append("[pipeline] verdicts (95 % CI excludes 0; * above):")
-    lines += [f"  {v}" for v in s["verdicts"]] or ["  none: no difference is significant"]
+    n = len(s.get("holm", {}).get("comparisons", []))
+    lines.append(f"[pipeline] verdicts (Holm-adjusted p ≤ 0.05 over all {n} comparisons above):")
+    lines += [f"  {v}" for v in s["verdicts"]] or ["  none: no difference survives the Holm correction"]
     return "\n".join(lines)
 
 
