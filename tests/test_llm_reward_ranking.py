@@ -1,4 +1,4 @@
-"""Is the reward won by copying? The human summary against copy strategies on held-out prompts (issue 23).
+"""Is the reward won by copying? The human summary against copies of the document on held-out prompts (issue 23).
 
 The ranking runs on the held-out (valid) prompts of the ``tiny`` preset's corpus built from this machine's man pages
 and docstrings, the corpus the pipeline uses. The default reward of the pipeline (the content reward) fails it today:
@@ -11,7 +11,8 @@ import dataclasses
 
 import pytest
 
-from llm.model.reward_audit import CANDIDATES, candidates_of, format_table, ranking_table, ranks_human_first
+from llm.model.reward_checks import CANDIDATES, copy_candidates, ranking_table
+from llm.model.rewards import ContentReward, rouge_l
 
 
 @pytest.fixture(scope="module")
@@ -27,42 +28,42 @@ def eval_rows(tmp_path_factory):
 
 
 def _rouge(prompts, completions, references, **_):
-    from llm.model.rewards import rouge_l
-
     return rouge_l(references, completions)
 
 
+def _human_first(table: dict) -> list[str]:
+    """The candidates whose mean reward is at or above the human summary's (empty: the human summary ranks first)."""
+    human = table["human_summary"]["mean"]
+    return [c for c, v in table.items() if c != "human_summary" and v["mean"] >= human]
+
+
 def test_candidates_are_the_copy_strategies():
-    row = {"prompt": "alpha beta gamma\nTL;DR:", "document": "alpha beta gamma", "reference": " the summary"}
-    c = candidates_of(row, lambda prompt: ["gamma", "beta"])
+    row = {"prompt": "alpha beta gamma gamma beta gamma\nTL;DR:", "document": "alpha beta gamma", "reference": " s t"}
+    c = copy_candidates(row, ContentReward(keywords=2))
     assert list(c) == list(CANDIDATES)
-    assert c["human summary"] == " the summary"
-    assert c["first 12 words"] == " alpha beta gamma" == c["whole document"]
-    assert c["key words"] == " gamma beta" and c["one key word"] == " gamma"
-    assert c["key word × 12"] == " " + " ".join(["gamma"] * 12)
-    assert c["summary × 3"] == " the summary the summary the summary"
+    assert c["human_summary"] == " s t"
+    assert c["first_12_words"] == " alpha beta gamma" == c["whole_document"]
+    assert c["key_words"] == " gamma beta" and c["one_key_word"] == " gamma"
+    assert c["repetition"] == " gamma beta gamma beta gamma beta"
 
 
 def test_ranking_table_by_hand():
     """A reward = words in the completion: the whole document (5 and 3 words) beats the summary (2 words)."""
     rows = [
-        {"prompt": "a b c d e\nTL;DR:", "document": "a b c d e", "reference": " s t"},
-        {"prompt": "f g h\nTL;DR:", "document": "f g h", "reference": " u v"},
+        {"prompt": "aa1 bb1 cc1 dd1 ee1\nTL;DR:", "document": "aa1 bb1 cc1 dd1 ee1", "reference": " s t"},
+        {"prompt": "ff1 gg1 hh1\nTL;DR:", "document": "ff1 gg1 hh1", "reference": " u v"},
     ]
-    table = ranking_table(lambda p, c, **kw: [float(len(x.split())) for x in c], rows, lambda prompt: ["k"])
-    by = {r["candidate"]: r for r in table}
-    assert by["human summary"]["mean"] == 2.0 and by["human summary"]["diff"] == 0.0
-    assert by["whole document"]["mean"] == 4.0 and by["whole document"]["diff"] == -2.0
-    assert by["whole document"]["human_wins"] == 0.0 and by["one key word"]["human_wins"] == 1.0
-    assert by["summary × 3"]["mean"] == 6.0
-    assert not ranks_human_first(table)
-    assert "| whole document | 4.000 |" in format_table("t", table)
+    table = ranking_table(rows, {"words": lambda p, c, **kw: [float(len(x.split())) for x in c]})["words"]
+    assert table["human_summary"]["mean"] == 2.0
+    assert table["whole_document"]["mean"] == 4.0 and table["whole_document"]["human_wins"] == 0.0
+    assert table["one_key_word"]["mean"] == 1.0 and table["one_key_word"]["human_wins"] == 1.0
+    assert "whole_document" in _human_first(table) and "one_key_word" not in _human_first(table)
 
 
 def test_rouge_l_f1_ranks_the_human_summary_above_every_copy(eval_rows):
-    table = ranking_table(_rouge, eval_rows)
-    assert ranks_human_first(table), format_table("ROUGE-L F1", table)
-    assert all(r["diff_lo"] > 0 for r in table if r["candidate"] != "human summary")
+    table = ranking_table(eval_rows, {"rouge": _rouge})["rouge"]
+    assert _human_first(table) == [], table
+    assert all(v["human_wins"] > 0.5 for c, v in table.items() if c != "human_summary"), table
 
 
 @pytest.mark.xfail(
@@ -75,7 +76,6 @@ def test_default_reward_ranks_the_human_summary_above_every_copy(eval_rows):
     from llm.pipeline import PipelineConfig
 
     default = next(f.default for f in dataclasses.fields(PipelineConfig) if f.name == "reward")
-    reward = load_reward("unused-run-dir", default) if default == "content" else None
-    assert reward is not None, f"default reward {default!r}: extend this test to build it"
-    table = ranking_table(reward, eval_rows)
-    assert ranks_human_first(table), format_table(f"default reward ({default})", table)
+    assert default == "content", f"default reward {default!r}: build it here (it may need a trained run)"
+    table = ranking_table(eval_rows, {default: load_reward("unused-run-dir", default)})[default]
+    assert _human_first(table) == [], table
