@@ -8,7 +8,11 @@ evaluated on the same prompts with the same random numbers, so per-prompt values
 The evaluation prompts are split once: the first ``selection_prompts`` form the **selection** split, on which each
 method's best β is chosen; every number below is stated on the disjoint **report** split. A comparison is the mean
 over seeds × report prompts with a 95 % interval from :func:`llm.model.evaluation.crossed_ci` (seed and prompt both
-random); a verdict is printed only where the interval excludes 0.
+random). Every comparison of two methods (CoPG minus each method in J_β at each common β, at each method's best β,
+and against PG on each behaviour policy's dataset) is one family: each carries its two-sided t p-value ``p`` and its
+Holm-adjusted ``p_holm`` over the whole family (:func:`llm.stats.holm`), and ``significant`` (a filled marker, a
+verdict) means ``p_holm`` ≤ 0.05; ``ci_excludes_0`` keeps the unadjusted reading. KL intervals respect KL ≥ 0: the
+lower bound is clipped at 0 (``clipped_at_0`` says where) and the per-seed means are kept (``seed_means``).
 
 Figures (``<dir>/<name>.png`` + ``.json``; ``python -m bandit plot <json>`` redraws one):
 
@@ -31,12 +35,14 @@ from typing import Any
 
 from bandit.records import provenance, write_figure
 from bandit.style import style
-from llm.model.evaluation import crossed_ci
 from llm.run import MAIN
+from llm.stats import crossed_ci, holm, t_pvalue
 
 __all__ = ["FIGURE_NAMES", "figure_names", "summarise", "make_figures", "draw_record"]  # + FIGURES (a dict)
 
 FIGURE_NAMES = ("llm_frontier", "llm_jbeta", "llm_best_beta", "llm_curves", "llm_offpolicy")
+ALPHA = 0.05
+"""Family-wise error rate of the verdicts (Holm over every comparison of one summary)."""
 
 
 def figure_names(offpolicy: bool = True) -> list[str]:
@@ -71,25 +77,64 @@ def _ci(table: list[list[float]]) -> dict:
     return {k: c[k] for k in ("mean", "low", "high", "sem", "df", "seeds", "prompts", "significant")}
 
 
+def _kl_ci(table: list[list[float]]) -> dict:
+    """Interval of a KL (≥ 0): the seeds × prompts interval with its lower bound clipped at 0, and per-seed means."""
+    c = _ci(table)
+    c["clipped_at_0"] = bool(c["low"] < 0)
+    c["low"] = max(c["low"], 0.0)
+    c["seed_means"] = [sum(row) / len(row) for row in table]
+    return c
+
+
 def _diff(a: list[list[float]], b: list[list[float]]) -> dict:
     """Paired difference a − b: seed i of a with seed i of b, prompt by prompt (common random numbers)."""
     n = min(len(a), len(b))
     return _ci([[x - y for x, y in zip(a[i], b[i])] for i in range(n)])
 
 
+def _compare(out: dict, label: str, unit: str, a: list[list[float]], b: list[list[float]]) -> dict:
+    """A paired comparison a − b of the family: its p-value now, its Holm-adjusted p and verdict in :func:`_holm`."""
+    d = _diff(a, b)
+    d["p"] = t_pvalue(d)
+    d["ci_excludes_0"] = d.pop("significant")
+    d["significant"] = False  # set by _holm once the whole family is known
+    out["_family"].append((label, unit, d))
+    return d
+
+
+def _holm(out: dict) -> None:
+    """Holm over every comparison of ``out``: ``p_holm`` and ``significant`` of each, the verdicts, the family."""
+    family = out.pop("_family")
+    adjusted = holm([d["p"] for _, _, d in family])
+    for (label, unit, d), p in zip(family, adjusted):
+        d["p_holm"] = p
+        d["significant"] = bool(p <= ALPHA and d["ci_excludes_0"])
+        v = _verdict(label, d, unit, len(family))
+        if v:
+            out["verdicts"].append(v)
+    out["holm"] = {
+        "alpha": ALPHA,
+        "comparisons": [
+            {"comparison": f"{label}{unit}", "mean": d["mean"], "p": d["p"], "p_holm": d["p_holm"]}
+            for label, unit, d in family
+        ],
+    }
+
+
 def _select(runs: list[dict], **kw: Any) -> list[dict]:
     return [r for r in runs if all(r.get(k) == v for k, v in kw.items())]
 
 
-def _verdict(label: str, d: dict, unit: str = "") -> str | None:
-    """A sentence for a paired difference whose 95 % interval excludes 0; None (no verdict) otherwise."""
+def _verdict(label: str, d: dict, unit: str, family: int) -> str | None:
+    """A sentence for a paired difference that survives Holm over the family; None (no verdict) otherwise."""
     if not d["significant"]:
         return None
     word = "higher" if d["mean"] > 0 else "lower"
     a, b = label.split(" − ")
     return (
         f"{a} is {word} than {b}{unit}: {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] "
-        f"({d['seeds']} seeds × {d['prompts']} report prompts)"
+        f"({d['seeds']} seeds × {d['prompts']} report prompts; p = {d['p']:.3g}, Holm-adjusted p = "
+        f"{d['p_holm']:.3g} over {family} comparisons)"
     )
 
 
@@ -103,7 +148,7 @@ def _points_and_curves(out: dict, main: list[dict], sft: dict, selection: list[i
                 "beta": beta,
                 "seeds": sorted(r["seed"] for r in rs),
                 "reward": _ci(_table(rs, "proxy", report)),
-                "kl": _ci(_table(rs, "kl_exact", report)),
+                "kl": _kl_ci(_table(rs, "kl_exact", report)),
                 "J": _ci(_table(rs, "J", report, beta=beta)),
                 "gold": _ci(_table(rs, "gold", report)) if "gold" in rs[0]["eval"][-1]["per_prompt"] else None,
                 "length": _ci(_table(rs, "length", report)),
@@ -140,11 +185,8 @@ def _jbeta_rows(out: dict, main: list[dict], report: list[int], common_betas: li
         if "copg" in tabs:
             for m in tabs:
                 if m != "copg":
-                    d = _diff(tabs["copg"], tabs[m])
+                    d = _compare(out, f"CoPG − {m.upper()}", f" in J_β at β = {beta:g}", tabs["copg"], tabs[m])
                     row["copg_minus"][m] = d
-                    v = _verdict(f"CoPG − {m.upper()}", d, f" in J_β at β = {beta:g}")
-                    if v:
-                        out["verdicts"].append(v)
         out["jbeta"].append(row)
 
 
@@ -167,11 +209,9 @@ def _best_beta(out: dict, main: list[dict], report: list[int]) -> None:
         ta = _table(_select(main, method="copg", beta=out["best"]["copg"]["beta"]), "proxy", report)
         for m in methods:
             if m != "copg":
-                d = _diff(ta, _table(_select(main, method=m, beta=out["best"][m]["beta"]), "proxy", report))
-                out["paired_best"][m] = d
-                v = _verdict(f"CoPG − {m.upper()}", d, " in reward at each method's best β (paper Fig. 6 view)")
-                if v:
-                    out["verdicts"].append(v)
+                tb = _table(_select(main, method=m, beta=out["best"][m]["beta"]), "proxy", report)
+                unit = " in reward at each method's best β (paper Fig. 6 view)"
+                out["paired_best"][m] = _compare(out, f"CoPG − {m.upper()}", unit, ta, tb)
 
 
 def _offpolicy_rows(out: dict, runs: list[dict], report: list[int], offpolicy_beta: float) -> None:
@@ -184,7 +224,7 @@ def _offpolicy_rows(out: dict, runs: list[dict], report: list[int], offpolicy_be
         if not cp or not pg:
             continue
         tc, tp = _table(cp, "J", report, beta=offpolicy_beta), _table(pg, "J", report, beta=offpolicy_beta)
-        d = _diff(tc, tp)
+        d = _compare(out, "CoPG − PG", f" in J_β (β = {offpolicy_beta:g}) with μ = {ds}", tc, tp)
         rows.append(
             {
                 "dataset": ds,
@@ -193,13 +233,10 @@ def _offpolicy_rows(out: dict, runs: list[dict], report: list[int], offpolicy_be
                 "copg_minus_pg": d,
                 "copg_reward": _ci(_table(cp, "proxy", report)),
                 "pg_reward": _ci(_table(pg, "proxy", report)),
-                "copg_kl": _ci(_table(cp, "kl_exact", report)),
-                "pg_kl": _ci(_table(pg, "kl_exact", report)),
+                "copg_kl": _kl_ci(_table(cp, "kl_exact", report)),
+                "pg_kl": _kl_ci(_table(pg, "kl_exact", report)),
             }
         )
-        v = _verdict("CoPG − PG", d, f" in J_β (β = {offpolicy_beta:g}) with μ = {ds}")
-        if v:
-            out["verdicts"].append(v)
     out["offpolicy"] = {"beta": offpolicy_beta, "rows": rows}
 
 
@@ -240,6 +277,7 @@ def summarise(
         "curves": [],
         "offpolicy": None,
         "verdicts": [],
+        "_family": [],  # (label, unit, comparison): adjusted together by _holm
     }
     # the evaluation s.e. of π_ref's mean reward on the report split vs the reward's within-prompt spread
     sd_within = sft.get("reward/within_prompt_sd")
@@ -251,6 +289,7 @@ def summarise(
     _best_beta(out, main, report)
     if offpolicy_beta is not None:
         _offpolicy_rows(out, runs, report, offpolicy_beta)
+    _holm(out)
     return out
 
 
@@ -272,7 +311,7 @@ def _err(c: dict) -> list[list[float]]:
 def _diff_panel(
     ax: Any, xs: list, diffs: list[dict], labels: list[str], colors: list, title: str, xlabel: str
 ) -> None:
-    """Paired differences with 95 % intervals; filled markers where the interval excludes 0."""
+    """Paired differences with 95 % intervals; filled markers where the difference survives Holm (p_holm ≤ 0.05)."""
     for k, (d, lab, col) in enumerate(zip(diffs, labels, colors)):
         if d is None:
             continue
@@ -284,7 +323,8 @@ def _diff_panel(
 
 
 def draw_frontier(data: dict) -> Any:
-    """(a) reward vs exact KL(π‖π_ref): every (method, β), 95 % intervals on both axes, π_ref at KL = 0."""
+    """(a) reward vs exact KL(π‖π_ref): every (method, β), 95 % intervals on both axes (KL's clipped at 0) and each
+    seed's mean KL as a dot, π_ref at KL = 0."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for m in data["methods"]:
@@ -304,6 +344,9 @@ def draw_frontier(data: dict) -> Any:
             capsize=2,
             label=st.label,
         )
+        seed_kl = [(k, p["reward"]["mean"]) for p in pts for k in p["kl"].get("seed_means", [])]
+        if seed_kl:  # each seed's mean KL: the KL interval's lower bound is clipped at 0, the seeds are not
+            ax.scatter(*zip(*seed_kl), s=7, color=st.color, alpha=0.45, lw=0)
         for p in pts:
             ax.annotate(
                 f"β={p['beta']:g}",
@@ -315,7 +358,7 @@ def draw_frontier(data: dict) -> Any:
             )
     s = data["sft"]["reward"]
     ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=10, label="π_ref (SFT)")
-    ax.set_xlabel("KL(π‖π_ref), exact per-token, nats")
+    ax.set_xlabel("KL(π‖π_ref), exact per-token, nats (interval clipped at 0; dots: per-seed means)")
     ax.set_ylabel("reward (standardised units)")
     ax.set_title(
         f"(a) reward–KL frontier: mean over seeds × {data['report_prompts']} report prompts, 95 % CI", fontsize=10
@@ -361,7 +404,7 @@ def draw_jbeta(data: dict) -> Any:
             diffs,
             [f"CoPG − {style(m).label}"] + [None] * (len(xs) - 1),
             [style(m).color] * len(xs),
-            "CoPG minus each method (paired, 95 % CI; filled = excludes 0)",
+            "CoPG minus each method (paired, 95 % CI; filled = Holm p ≤ 0.05)",
             "β",
         )
     a2.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
@@ -469,7 +512,7 @@ def draw_offpolicy(data: dict) -> Any:
         [r["copg_minus_pg"] for r in rows],
         ["CoPG − PG"] + [None] * (len(xs) - 1),
         [style("copg").color] * len(xs),
-        "CoPG minus PG (paired, 95 % CI; filled = excludes 0)",
+        "CoPG minus PG (paired, 95 % CI; filled = Holm p ≤ 0.05)",
         "μ",
     )
     a2.set_xticks(xs, names)

@@ -201,6 +201,48 @@ def test_offline_rows_keep_the_sampled_ids(run_dir):
 
 
 @pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
+def test_stored_ids_are_the_sampled_ids_not_a_re_encoding(run_dir):
+    """Issue 23: the checks above recompute ln π_ref from whatever ids were stored, so a sample stage that stored
+    the re-tokenised text (decode → encode, which differs from the sampled ids for most tiny completions) passed them
+    all. Here the sampler is re-run independently of the sample stage (same prompts, seeds, batches, one thread) and
+    the stored ids, ln π_ref and ln μ must be those of the ids it samples."""
+    from llm.data.offline import load_offline
+    from llm.model.generation import completion_logps, generate
+    from llm.model.models import load_policy
+    from llm.run import torch_threads
+    from llm.stages.sample import SampleConfig
+
+    rows = load_offline(run_dir / "offline" / "train.jsonl")
+    cfg = SampleConfig(preset="tiny", run_dir=str(run_dir), temperatures=(0.7, 1.0))  # PAPER's sampled columns
+    tok, model = load_policy(run_dir)
+    prompts = [r["prompt"] for r in rows]
+    differs = 0
+    with torch_threads(1):
+        for i, T in enumerate(cfg.temperatures):
+            texts, truncated, ids = generate(
+                model,
+                tok,
+                prompts,
+                cfg.max_new_tokens,
+                temperature=T,
+                batch_size=cfg.batch_size,
+                seed=cfg.seed + i,
+                max_prompt_tokens=cfg.max_prompt_tokens,
+                progress=False,
+                return_ids=True,
+            )
+            assert [r["completions"][i] for r in rows] == texts
+            assert [r["completion_ids"][i] for r in rows] == ids  # the sampled ids, not encode(decode(ids))
+            assert [r["truncated"][i] for r in rows] == truncated
+            kw = dict(max_prompt_tokens=cfg.max_prompt_tokens, completion_ids=ids, truncated=truncated)
+            for temp, field in ((1.0, "ref_logps"), (T, "behaviour_logps")):
+                lp = completion_logps(model, tok, prompts, texts, temperature=temp, **kw)
+                torch.testing.assert_close(lp, torch.tensor([r[field][i] for r in rows]), atol=1e-5, rtol=0)
+            differs += sum(tok(t, add_special_tokens=False)["input_ids"] != x for t, x in zip(texts, ids))
+    assert differs > 0, "no sampled completion re-encodes differently: this test could not tell the two apart"
+
+
+@pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
 def test_sample_is_resumable(run_dir, capsys):
     """A re-run reuses the cached per-temperature parts and reproduces the dataset exactly."""
     from llm.stages import sample

@@ -136,3 +136,75 @@ def test_pipeline_bad_option_is_one_line_and_writes_nothing(tmp_path, capsys, fl
     err = capsys.readouterr().err
     assert rc == 2 and msg in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------------------------- part 1 is deterministic
+
+_PART1 = """
+import json, sys
+from llm.pipeline import PipelineConfig, part1_artefacts, plan, run_part1
+from llm.run import RunPaths
+cfg = PipelineConfig(preset="tiny", run_dir=sys.argv[1], workers=int(sys.argv[2]), progress=False)
+run_part1(cfg, plan(cfg), {})
+print("ARTEFACTS " + json.dumps(part1_artefacts(RunPaths(sys.argv[1]), reward_model=False)))
+"""
+
+
+def _part1_in_subprocess(run_dir: Path, workers: int, hash_seed: str) -> dict:
+    """Part 1 of ``python -m llm pipeline --preset tiny --workers N`` in a fresh interpreter with its own hash seed."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(Path(__file__).parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-c", _PART1, str(run_dir), str(workers)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = next(x for x in out.stdout.splitlines() if x.startswith("ARTEFACTS "))
+    return json.loads(line.removeprefix("ARTEFACTS "))
+
+
+def _normalised_files(run_dir: Path) -> dict[str, object]:
+    """Every file of a run directory: bytes, or for JSON its content without timings (``seconds``, ``*_per_s``) and
+    with the run directory masked."""
+
+    def drop_seconds(x):
+        if isinstance(x, dict):
+            return {k: drop_seconds(v) for k, v in x.items() if k != "seconds" and not k.endswith("_per_s")}
+        return [drop_seconds(v) for v in x] if isinstance(x, list) else x
+
+    files: dict[str, object] = {}
+    for f in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+        rel = str(f.relative_to(run_dir))
+        if f.suffix == ".json":
+            files[rel] = drop_seconds(json.loads(f.read_text(encoding="utf-8").replace(str(run_dir), "<RUN>")))
+        else:
+            files[rel] = f.read_bytes()
+    return files
+
+
+@pytest.mark.slow  # two tiny part-1 chains in subprocesses (≈ 25 s): make test runs it, the fast loop does not
+def test_part1_is_identical_whatever_workers_and_hash_seed(tmp_path):
+    """Issue 23: part 1 ran on --workers torch threads, and the SFT weights depend on the thread count (measured at
+    tiny too: 2 threads give another sft_model hash). Two runs of the same command in separate run directories, one
+    with --workers 1 and one with --workers 2, in fresh interpreters with different hash seeds, give identical
+    artefact hashes and identical files (up to timings and the run directory's own path)."""
+    a = _part1_in_subprocess(tmp_path / "a", workers=1, hash_seed="1")
+    b = _part1_in_subprocess(tmp_path / "b", workers=2, hash_seed="2")
+    assert a == b
+    fa, fb = _normalised_files(tmp_path / "a"), _normalised_files(tmp_path / "b")
+    assert sorted(fa) == sorted(fb)
+    assert [k for k in fa if fa[k] != fb[k]] == []
+
+
+def test_pipeline_thread_counts_are_fixed_and_independent_of_workers():
+    from llm.pipeline import PipelineConfig, plan
+
+    for workers in (1, 2, 4):
+        p = plan(PipelineConfig(preset="tiny", workers=workers))
+        assert (p.part1_threads, p.threads) == (1, 1)

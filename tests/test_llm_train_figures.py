@@ -177,3 +177,62 @@ def test_crossed_ci_covers_the_truth_at_its_level():
     with pytest.raises(ValueError, match="seeds × prompts"):
         crossed_ci([])
     assert math.isfinite(crossed_ci([[1.0, 1.0], [1.0, 1.0]])["mean"])
+
+
+def test_every_comparison_carries_its_holm_adjusted_p_and_verdicts_survive_it():
+    """Issue 23: one Holm family over every CoPG-minus comparison (J_β at each common β, best β, off-policy rows);
+    ``significant`` and the verdicts follow the adjusted p, never the unadjusted interval alone."""
+    from llm.stats import holm
+
+    runs = _sweep(1.0, 0.2)
+    for s in range(3):
+        runs.append(_run("pg", 0.1, s, lambda p: 0.2, kl=2.0, part="offpolicy"))
+    out = summarise(runs, SFT, SEL, REP, [0.1, 1.0], offpolicy_beta=0.1)
+    family = [d for r in out["jbeta"] for d in r["copg_minus"].values()]
+    family += list(out["paired_best"].values()) + [r["copg_minus_pg"] for r in out["offpolicy"]["rows"]]
+    assert len(family) == len(out["holm"]["comparisons"]) == 4
+    assert [d["p_holm"] for d in family] == pytest.approx(holm([d["p"] for d in family]))
+    assert all(d["significant"] == (d["p_holm"] <= 0.05) for d in family)
+    assert len(out["verdicts"]) == sum(d["significant"] for d in family) > 0
+    assert all("Holm-adjusted p" in v for v in out["verdicts"])
+
+
+def test_an_interval_that_excludes_zero_is_no_verdict_unless_it_survives_holm():
+    """Hand computation: p = 0.03, 0.5, 0.9 over three comparisons → Holm 0.09, 1.0, 1.0: the first interval
+    excludes 0 (unadjusted) but gives no verdict; alone in its family (p_holm = 0.03) it gives one."""
+    from llm.plots import _holm
+
+    def comp(p, excludes):
+        return {"mean": 0.4, "low": 0.1, "high": 0.7, "p": p, "ci_excludes_0": excludes, "seeds": 3, "prompts": 16}
+
+    out = {"verdicts": [], "_family": [("CoPG − DPO", " here", comp(0.03, True))]}
+    out["_family"] += [("CoPG − IPO", " here", comp(0.5, False)), ("CoPG − PG", " here", comp(0.9, False))]
+    first = out["_family"][0][2]
+    _holm(out)
+    assert [c["p_holm"] for c in out["holm"]["comparisons"]] == pytest.approx([0.09, 1.0, 1.0])
+    assert not first["significant"] and out["verdicts"] == []
+    alone = {"verdicts": [], "_family": [("CoPG − DPO", " here", comp(0.03, True))]}
+    _holm(alone)
+    assert alone["holm"]["comparisons"][0]["p_holm"] == pytest.approx(0.03) and len(alone["verdicts"]) == 1
+    assert "p = 0.03, Holm-adjusted p = 0.03 over 1 comparisons" in alone["verdicts"][0]
+
+
+def test_kl_intervals_respect_kl_nonnegative():
+    """The frontier drew KL intervals down to −7.5 nats (symmetric t on 2 df); the lower bound is now clipped at 0
+    (and says so) and the per-seed means are kept."""
+    runs = []
+    for s, kl in enumerate((0.05, 0.1, 6.0)):  # one seed far from the others: a symmetric interval crosses 0
+        runs.append(_run("copg", 0.1, s, lambda p: 0.5, kl=kl))
+        runs.append(_run("dpo", 0.1, s, lambda p: 0.5, kl=0.3))
+    out = summarise(runs, SFT, SEL, REP, [0.1])
+    kl = next(p for p in out["points"] if p["method"] == "copg")["kl"]
+    raw = crossed_ci(
+        [
+            r["eval"][-1]["per_prompt"]["kl_exact"][8:]
+            for r in sorted(runs, key=lambda r: r["seed"])
+            if r["method"] == "copg"
+        ]
+    )
+    assert raw["low"] < 0 and kl["low"] == 0.0 and kl["clipped_at_0"] and kl["high"] == pytest.approx(raw["high"])
+    assert kl["seed_means"] == pytest.approx([0.05, 0.1, 6.0], abs=0.02)
+    assert all(p["kl"]["low"] >= 0 for p in out["points"])

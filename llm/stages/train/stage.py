@@ -99,7 +99,7 @@ def train(
 
     Returns:
         summary dict (also written to ``<output_dir>/run.json``): ``config``, ``eval`` (records per evaluation step),
-        ``train_log`` (Trainer log history), ``wall_clock_s``, ``output_dir``.
+        ``train_log`` (Trainer log history), ``wall_clock_s``, ``output_dir``, ``torch_threads``.
     """
     t0 = time.time()
     out = Path(cfg.output_dir)
@@ -163,6 +163,7 @@ def train(
         "train_log": trainer.state.log_history,
         "wall_clock_s": time.time() - t0,
         "output_dir": str(out),
+        "torch_threads": torch.get_num_threads(),  # CPU results are deterministic for a given thread count only
     }
     if trainer.is_world_process_zero():
         atomic_write_json(out / "run.json", summary)
