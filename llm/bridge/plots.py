@@ -13,6 +13,7 @@ Redraw without training: ``python -m bandit plot figures/bridge_converged.json``
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,8 @@ def _f(v: float | None) -> float:
 def _with_nearest(summary: dict, label: str, styles: dict) -> str:
     """Tick label: the method, then whose limit its network is nearest."""
     own, near = summary["nearest_is_own"], summary["nearest_limit"]
-    tag = {True: "✓ nearest: own", None: "no finite limit"}.get(own, f"✗ nearest: {styles[near]['label']}")
-    return f"{label}\n{tag}"
+    tag = {True: "✓ nearest:\nown", None: "no finite\nlimit"}.get(own, f"✗ nearest:\n{styles[near]['label']}")
+    return f"{textwrap.fill(label, 11)}\n{tag}"
 
 
 def _draw_converged(data: dict) -> Any:
@@ -60,7 +61,8 @@ def _draw_converged(data: dict) -> Any:
     ax.set_xticks(range(len(names)), [_with_nearest(s[m], styles[m]["label"], styles) for m in names], fontsize=7)
     ax.set_ylabel("held-in regret β·KL(π‖π*)")
     ax.set_title(
-        "Converged network (bar; dots: task seeds) vs its tabular limit (—)\nunder each method: the nearest limit",
+        "Converged network (bar: mean; dots: task seeds; whisker: upper 95 % bound) vs its tabular limit (—)\n"
+        "under each method: whose tabular limit the network is nearest (KL(limit ‖ network) on the held-in prompts)",
         fontsize=9,
     )
     _floor(ax)
@@ -69,7 +71,7 @@ def _draw_converged(data: dict) -> Any:
     for i, m in enumerate(names):
         c = styles[m]["color"]
         bx.bar(i - width / 2, _f(s[m]["kl_to_own_limit_support"]), width, color=c, alpha=0.5, hatch="//",
-               label="on S (sampled completions)" if i == 0 else None)  # fmt: skip
+               label="on S (the completions the data sampled)" if i == 0 else None)  # fmt: skip
         bx.bar(i + width / 2, _f(s[m]["kl_to_own_limit"]), width, color=c, alpha=0.9,
                label="all completions" if i == 0 else None)  # fmt: skip
     bx.axhline(0.01, color="k", ls="--", lw=0.8)
@@ -81,7 +83,11 @@ def _draw_converged(data: dict) -> Any:
         if s[m]["kl_to_own_limit"] is None:
             bx.text(i, FLOOR, "no limit", ha="center", va="bottom", fontsize=7, rotation=90)
     bx.set_ylabel("KL(limit ‖ network)")
-    bx.set_title("Distance to its own limit (mean over held-in prompts, task seeds)", fontsize=9)
+    bx.set_title(
+        "Distance to its own limit, KL(limit ‖ network) (mean over held-in prompts and task seeds;\n"
+        "dashed: the 0.01 the converged networks are held to)",
+        fontsize=9,
+    )
     _floor(bx, "floor: ≤ 1e-5")
     bx.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
