@@ -308,6 +308,11 @@ def _err(c: dict) -> list[list[float]]:
     return [[c["mean"] - c["low"]], [c["high"] - c["mean"]]]
 
 
+def _errs(cs: list[dict]) -> list[list[float]]:
+    """Matplotlib's asymmetric error bars [[below...], [above...]] of several intervals."""
+    return [[c["mean"] - c["low"] for c in cs], [c["high"] - c["mean"] for c in cs]]
+
+
 def _diff_panel(
     ax: Any, xs: list, diffs: list[dict], labels: list[str], colors: list, title: str, xlabel: str
 ) -> None:
@@ -323,47 +328,48 @@ def _diff_panel(
 
 
 def draw_frontier(data: dict) -> Any:
-    """(a) reward vs exact KL(π‖π_ref): every (method, β), 95 % intervals on both axes (KL's clipped at 0) and each
-    seed's mean KL as a dot, π_ref at KL = 0."""
+    """(a) reward vs exact KL(π‖π_ref), one panel per method (the others' means in grey behind it): every β, 95 %
+    intervals on both axes (KL's clipped at 0), each seed's mean KL as a dot, π_ref at KL = 0."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for m in data["methods"]:
-        pts = sorted((p for p in data["points"] if p["method"] == m), key=lambda p: p["kl"]["mean"])
+    methods = list(data["methods"])
+    fig, axes = plt.subplots(
+        1, len(methods), figsize=(4.2 * len(methods), 4.4), sharex=True, sharey=True, squeeze=False
+    )
+    by_method = {m: sorted((p for p in data["points"] if p["method"] == m), key=lambda p: p["beta"]) for m in methods}
+    s = data["sft"]["reward"]
+    for ax, m in zip(axes[0], methods):
         st = style(m)
+        for other in methods:  # the other methods' β paths, for comparison
+            if other != m:
+                pts = by_method[other]
+                ax.plot(
+                    [p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts], color="0.8", lw=1, zorder=1
+                )
+        pts = by_method[m]
         ax.errorbar(
             [p["kl"]["mean"] for p in pts],
             [p["reward"]["mean"] for p in pts],
-            xerr=[[p["kl"]["mean"] - p["kl"]["low"] for p in pts], [p["kl"]["high"] - p["kl"]["mean"] for p in pts]],
-            yerr=[
-                [p["reward"]["mean"] - p["reward"]["low"] for p in pts],
-                [p["reward"]["high"] - p["reward"]["mean"] for p in pts],
-            ],
-            color=st.color,
-            marker="o",
-            ms=4,
-            capsize=2,
-            label=st.label,
-        )
+            xerr=_errs([p["kl"] for p in pts]),
+            yerr=_errs([p["reward"] for p in pts]),
+            color=st.color, marker="o", ms=5, capsize=2, lw=1.2, zorder=3, label=f"{st.label} (line: β in order)",
+        )  # fmt: skip
         seed_kl = [(k, p["reward"]["mean"]) for p in pts for k in p["kl"].get("seed_means", [])]
         if seed_kl:  # each seed's mean KL: the KL interval's lower bound is clipped at 0, the seeds are not
-            ax.scatter(*zip(*seed_kl), s=7, color=st.color, alpha=0.45, lw=0)
+            ax.scatter(*zip(*seed_kl), s=10, color=st.color, alpha=0.5, lw=0, zorder=2, label="one seed's KL")
         for p in pts:
-            ax.annotate(
-                f"β={p['beta']:g}",
-                (p["kl"]["mean"], p["reward"]["mean"]),
-                fontsize=6,
-                color=st.color,
-                xytext=(3, -8),
-                textcoords="offset points",
-            )
-    s = data["sft"]["reward"]
-    ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=10, label="π_ref (SFT)")
-    ax.set_xlabel("KL(π‖π_ref), exact per-token, nats (interval clipped at 0; dots: per-seed means)")
-    ax.set_ylabel("reward (standardised units)")
-    ax.set_title(
-        f"(a) reward–KL frontier: mean over seeds × {data['report_prompts']} report prompts, 95 % CI", fontsize=10
+            ax.annotate(f"β={p['beta']:g}", (p["kl"]["mean"], p["reward"]["mean"]), fontsize=8, color=st.color,
+                        xytext=(5, 4), textcoords="offset points", weight="bold")  # fmt: skip
+        ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=11, zorder=4, label="π_ref (SFT)")
+        ax.set_title(st.label, fontsize=10, color=st.color)
+        ax.set_xlabel("KL(π‖π_ref), exact, nats")
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0][0].set_ylabel("reward (standardised units)")
+    fig.suptitle(
+        f"(a) reward vs KL per β: mean over {len(data['points'][0]['seeds'])} seeds × {data['report_prompts']} report "
+        "prompts, 95 % intervals "
+        "(KL's clipped at 0); up and to the left is better; grey: the other methods",
+        fontsize=10,
     )
-    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
