@@ -484,29 +484,32 @@ def draw_best_beta(data: dict) -> Any:
 
 
 def draw_curves(data: dict) -> Any:
-    """Reward vs step of every (method, β), mean over seeds with 95 % bands: one panel per method."""
+    """Reward vs step of every (method, β), mean over seeds with 95 % intervals: one panel per method."""
     plt = _plt()
     methods = data["methods"]
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(methods), figsize=(5.2 * len(methods), 4.4), sharey=True, squeeze=False)
     cmap = plt.get_cmap("viridis")
+    moving = 0
     for ax, m in zip(axes[0], methods):
-        cs = [c for c in data["curves"] if c["method"] == m]
-        for k, c in enumerate(sorted(cs, key=lambda c: c["beta"])):
-            col = cmap(k / max(len(cs) - 1, 1))
-            xs = [p["step"] for p in c["curve"]]
+        cs = sorted((c for c in data["curves"] if c["method"] == m), key=lambda c: c["beta"])
+        for k, c in enumerate(cs):
+            col = cmap(0.85 * k / max(len(cs) - 1, 1))  # viridis without its pale yellow end
+            xs = [p["step"] + 1.5 * (k - (len(cs) - 1) / 2) for p in c["curve"]]  # a small offset per β
             last = c.get("last_change")
+            moving += bool(last and (last["low"] > 0 or last["high"] < 0))
             label = f"β = {c['beta']:g}" + (
-                f": last Δ {last['mean']:+.2f} [{last['low']:+.2f}, {last['high']:+.2f}]" if last else ""
+                f" (last Δ {last['mean']:+.2f} [{last['low']:+.2f}, {last['high']:+.2f}])" if last else ""
             )
-            ax.plot(xs, [p["mean"] for p in c["curve"]], marker="o", ms=2, color=col, label=label)
-            ax.fill_between(xs, [p["low"] for p in c["curve"]], [p["high"] for p in c["curve"]], color=col, alpha=0.12)
-        ax.set_title(style(m).label, fontsize=10)
+            ax.errorbar(xs, [p["mean"] for p in c["curve"]], yerr=_errs(c["curve"]), marker="o", ms=3, color=col,
+                        capsize=2, lw=1.3, elinewidth=0.7, label=label)  # fmt: skip
+        ax.set_title(style(m).label, fontsize=10, color=style(m).color)
         ax.set_xlabel("step")
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("reward (selection split)")
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0][0].set_ylabel("reward (selection split, standardised)")
+    n = len(data["curves"])
     fig.suptitle(
-        "Training curves (selection split): mean over seeds, 95 % CI over seeds × prompts; "
-        "last Δ = paired change over the last interval (flat where its CI covers 0)",
+        "Training curves on the selection split: mean over seeds, 95 % intervals over seeds × prompts. "
+        f"last Δ = paired change over the last interval: it excludes 0 for {moving} of {n} curves",
         fontsize=9,
     )
     fig.tight_layout()
