@@ -7,14 +7,14 @@ practical budget is from the limits.
 
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
-from llm.stages.train import CoPGConfig, train
+from llm.bridge.world import train_from_reference
+from llm.stages.train import CoPGConfig
 
 __all__ = ["ExactRegretCallback", "train_practical"]
 
@@ -66,15 +66,6 @@ def train_practical(world: Any, rows: list[dict], method: Any, seed: int, out_di
     )
     cb = ExactRegretCallback(world, cfg.trainer_eval_every)
     t0 = time.time()
-    model = copy.deepcopy(world.ref_model).requires_grad_(True).train()
-    train(
-        args,
-        model=model,
-        ref_model=world.ref_model,
-        tokenizer=world.tokenizer,
-        train_rows=rows,
-        reward_fn=world.task.reward_fn,
-        callbacks=[cb],
-    )
+    train_from_reference(world, args, rows, cb)
     ref0 = {k: float(v.mean()) for k, v in world.metrics(world.ref_logp["train"], "train").items()}
     return {"method": method.name, "seed": seed, "curve": [{"step": 0, **ref0}, *cb.records], "s": time.time() - t0}

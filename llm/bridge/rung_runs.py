@@ -8,7 +8,6 @@ curve (reward, exact KL and J_β of fresh samples on the selection prompts) ever
 
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 from transformers import TrainerCallback
 
 from llm.bridge.sampled import SampledWorld, bt_labelled, evaluate, network_on_limits
-from llm.stages.train import CoPGConfig, train
+from llm.bridge.world import train_from_reference
+from llm.stages.train import CoPGConfig
 
 __all__ = ["RungMethod", "RUNG_METHODS", "train_method", "run_record", "run_key", "CurveCallback"]
 
@@ -105,17 +105,8 @@ def train_method(
         use_cpu=True,
     )
     cb = CurveCallback(world, cfg.curve_every, beta)
-    model = copy.deepcopy(world.ref_model).requires_grad_(True).train()
     t0 = time.time()
-    train(
-        args,
-        model=model,
-        ref_model=world.ref_model,
-        tokenizer=world.tokenizer,
-        train_rows=rows,
-        reward_fn=world.task.reward_fn,
-        callbacks=[cb],
-    )
+    model = train_from_reference(world, args, rows, cb)
     seconds = time.time() - t0
     model.eval().requires_grad_(False)
     ev0 = evaluate(world, world.ref_model, "select", cfg.curve_samples, seed=4242, beta=beta)

@@ -6,6 +6,7 @@ at temperature T, exactly enumerated). The offline rows are the LLM lab's JSONL 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from typing import Any
@@ -18,6 +19,7 @@ from llm.bridge.exact import enumerate_completions, exact_metrics, log_policy_ta
 from llm.bridge.task import BridgeTask, build_policy, make_tokenizer, summary_reward
 from llm.data.batching import collate
 from llm.stages.sft import sft_loss
+from llm.stages.train import CoPGConfig, train
 
 __all__ = [
     "World",
@@ -193,3 +195,19 @@ def support_mass(world: World, support: torch.Tensor) -> torch.Tensor:
     """π*'s mass on S per held-in prompt: ``[X]`` (Theorem 1 needs it near 1)."""
     star = optimal_log_policy(world.ref_logp["train"], world.rewards["train"], world.cfg.beta).exp()
     return (star * support).sum(-1)
+
+
+def train_from_reference(world: Any, args: CoPGConfig, rows: list[dict], callback: Any) -> Any:
+    """A copy of ``world.ref_model`` trained by the lab's trainer on offline ``rows`` (the task's reward for online
+    methods), π_ref as the reference; returns the trained model (the exact bridge's panel b and the middle rung)."""
+    model = copy.deepcopy(world.ref_model).requires_grad_(True).train()
+    train(
+        args,
+        model=model,
+        ref_model=world.ref_model,
+        tokenizer=world.tokenizer,
+        train_rows=rows,
+        reward_fn=world.task.reward_fn,
+        callbacks=[callback],
+    )
+    return model
