@@ -36,7 +36,7 @@ from llm.data.offline import load_offline
 from llm.methods import METHODS
 from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
-from llm.model.rewards import REWARD_KINDS, load_reward, reward_of_dataset
+from llm.model.rewards import DEFAULT_REWARD, REWARD_KINDS, load_reward, reward_of_dataset
 from llm.plots import figure_names, make_figures, summarise
 from llm.presets import get_preset, preset_help
 from llm.run import MAIN, RunPaths, UserError, check_run_dir, cli_errors, parse_cli, quiet_transformers
@@ -65,9 +65,10 @@ class PipelineConfig:
     """Training seeds per (method, β): seeds 0..N−1; default: the preset's (≥ 3 for intervals over seeds)."""
     offpolicy: tuple[str, ...] | None = None
     """Behaviour policies of the off-policy sweep (T<x> or human; none: `--offpolicy`); default: the preset's."""
-    reward: str = "content"
-    """Reward of the offline datasets: content (programmatic, default), rm (learned RM, behind its quality gate) or
-    gold (ROUGE-L vs the reference)."""
+    reward: str = DEFAULT_REWARD
+    """Reward of the offline datasets: overlap (letter-trigram F1 against the human summary, default), content (the
+    document's key words: won by listing them), rm (learned RM, behind its quality gate) or gold (ROUGE-L vs the
+    reference: the held-out check itself)."""
     allow_weak_rm: bool = False
     """With --reward rm: continue even if the RM fails its quality gate (held-out pair accuracy)."""
     workers: int = 1

@@ -14,7 +14,8 @@ the fraction of prompts on which the human summary scores strictly higher. Comma
 
     python -m llm.model.reward_checks --run-dir runs/small --n 160    # the evaluation prompts of a built corpus
 
-The content reward's and ROUGE-L F1's tables are in docs/llm-lab.md ("Is the reward won by copying?").
+The tables of the overlap reward, the content reward and ROUGE-L F1 are in docs/llm-lab.md ("Is the reward won
+by copying?").
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 from typing import Any
 
 from llm.data.corpus import load_eval_prompts
-from llm.model.rewards import ContentReward, RewardFn, rouge_l
+from llm.model.rewards import ContentReward, OverlapReward, RewardFn, rouge_l
 
 __all__ = ["CANDIDATES", "copy_candidates", "ranking_table", "main"]
 
@@ -74,7 +75,7 @@ def _rouge_l_f1(prompts: list[str], completions: list[str], references: list[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m llm.model.reward_checks``: the table for the content reward and ROUGE-L F1 on a run's prompts."""
+    """``python -m llm.model.reward_checks``: the table for the overlap and content rewards and ROUGE-L F1."""
     ap = argparse.ArgumentParser(prog="python -m llm.model.reward_checks", description=__doc__.split("\n\n")[0])
     ap.add_argument("--run-dir", required=True, help="run directory with a built corpus (python -m llm corpus)")
     ap.add_argument("--split", default="valid", help="corpus split of the evaluation prompts (default valid)")
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         rows = load_eval_prompts(args.run_dir, split=args.split, n=args.n)
-        table = ranking_table(rows, {"content": ContentReward(), "ROUGE-L F1": _rouge_l_f1})
+        table = ranking_table(
+            rows, {"overlap (default)": OverlapReward(), "content": ContentReward(), "ROUGE-L F1": _rouge_l_f1}
+        )
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

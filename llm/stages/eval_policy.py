@@ -22,7 +22,7 @@ from llm.data.corpus import load_eval_prompts
 from llm.data.offline import load_offline
 from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
-from llm.model.rewards import load_reward, reward_of_dataset
+from llm.model.rewards import DEFAULT_REWARD, REWARD_KINDS, load_reward, reward_of_dataset
 from llm.presets import get_preset, preset_help, resolve
 from llm.run import RunPaths, UserError, check_run_dir, cli_errors, parse_cli
 
@@ -57,7 +57,7 @@ class EvalConfig:
     samples_per_prompt: int | None = None
     """Completions sampled per prompt; default: the preset's."""
     reward: str | None = None
-    """content | rm | gold; default: the reward of the run's offline dataset, in its standardised units."""
+    """overlap | content | rm | gold; default: the reward of the run's offline dataset, in its standardised units."""
     temperature: float | None = None
     """Sampling temperature T (KL to π_ref is estimated only at T = 1); default: the preset's (1.0)."""
     seed: int | None = None
@@ -89,8 +89,8 @@ class EvalConfig:
             v = getattr(self, name)
             if v is not None and not 0 < v < math.inf:
                 raise UserError(f"eval: --{name} must be a finite number > 0, got {v!r}")
-        if self.reward is not None and self.reward not in ("content", "rm", "gold"):
-            raise UserError(f"eval: --reward must be content, rm or gold, got {self.reward!r}")
+        if self.reward is not None and self.reward not in REWARD_KINDS:
+            raise UserError(f"eval: --reward must be one of {', '.join(REWARD_KINDS)}, got {self.reward!r}")
         if self.run_dir is not None:
             check_run_dir(self.run_dir)
         if self.model is not None and not Path(self.model).is_dir():
@@ -114,13 +114,13 @@ _EVAL_ALIASES = {
 
 
 def _reward(cfg: EvalConfig) -> Any:
-    """The reward to evaluate with: --reward, else the offline dataset's (standardised), else the content reward."""
+    """The reward to evaluate with: --reward, else the offline dataset's (standardised), else the default reward."""
     if cfg.reward:
         return load_reward(cfg.run_dir, kind=cfg.reward)
     paths = RunPaths(cfg.run_dir)
     if paths.offline_dataset.exists():
         return reward_of_dataset(cfg.run_dir, load_offline(paths.offline_dataset))
-    return load_reward(cfg.run_dir, kind="content")
+    return load_reward(cfg.run_dir, kind=DEFAULT_REWARD)
 
 
 def _preset_of(run_dir: str) -> str:

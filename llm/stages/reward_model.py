@@ -5,11 +5,11 @@
 * Learned RM: the SFT model's trunk with a scalar head (``AutoModelForSequenceClassification``, ``num_labels=1``),
   read at the completion's final EOS token, trained with the Bradley–Terry loss −ln σ(R(y⁺) − R(y⁻)) (paper, Eq. 26)
   on preference pairs of summaries sampled from π_ref (plus optionally the human reference), each pair labelled by
-  the content reward (``--labels content``, default; ``llm.model.rewards.ContentReward``) or the gold score
-  (``--labels gold``). Its held-out accuracy on sampled-vs-sampled pairs and its correlation with the labels are the
-  quality gate that ``python -m llm sample --reward rm`` checks. As in the paper (Sec. 6), the RM is then *the*
-  reward that the offline dataset carries and alignment optimises (with ``--reward rm``; the pipeline's default
-  reward is the content reward itself).
+  the reference-overlap reward (``--labels overlap``, default; ``llm.model.rewards.OverlapReward``), the content
+  reward (``--labels content``) or the gold score (``--labels gold``). Its held-out accuracy on sampled-vs-sampled
+  pairs and its correlation with the labels are the quality gate that ``python -m llm sample --reward rm`` checks.
+  As in the paper (Sec. 6), the RM is then *the* reward that the offline dataset carries and alignment optimises
+  (with ``--reward rm``; the pipeline's default reward is the overlap reward itself).
 
 Any callable ``f(prompts, completions, **kw) -> list[float]`` (TRL's ``reward_funcs`` signature) is a reward too;
 unknown keyword arguments are ignored.
@@ -38,7 +38,7 @@ from llm.data.corpus import load_split, make_completion, make_prompt, prompt_ord
 from llm.model.generation import generate
 from llm.model.models import load_policy
 from llm.model.optim import train_steps
-from llm.model.rewards import ContentReward, GoldReward, RewardModelReward, reward_scores
+from llm.model.rewards import ContentReward, GoldReward, OverlapReward, RewardModelReward, reward_scores
 from llm.presets import get_preset
 from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
@@ -87,8 +87,9 @@ class RewardConfig(StageConfig):
     """Sampling temperature T of the RM's training summaries."""
     include_human: bool = False
     """Add the human reference as one more candidate of every prompt (easy pairs; not counted in the gate)."""
-    labels: str = "content"
-    """Labels of the pairs: content (the content reward, the pipeline's programmatic reward) or gold (ROUGE-L)."""
+    labels: str = "overlap"
+    """Labels of the pairs: overlap (letter-trigram F1 against the human summary, the pipeline's default reward),
+    content (the content reward) or gold (ROUGE-L)."""
     margin: float = 0.05
     """A pair is used only if the label scores differ by more than this (near-ties carry no label)."""
     length_weight: float | None = None
@@ -113,8 +114,8 @@ class RewardConfig(StageConfig):
         super().__post_init__()  # every None field from the preset
         if self.valid_prompts is None:
             object.__setattr__(self, "valid_prompts", max(self.rm_prompts // 4, 8))
-        if self.labels not in ("content", "gold"):
-            raise UserError(f"RewardConfig: --labels must be content or gold, got {self.labels!r}")
+        if self.labels not in ("overlap", "content", "gold"):
+            raise UserError(f"RewardConfig: --labels must be overlap, content or gold, got {self.labels!r}")
         if self.rm_samples + int(self.include_human) < 2:
             raise UserError("RewardConfig: need at least 2 candidates per prompt (rm_samples + include_human ≥ 2)")
 
@@ -137,12 +138,12 @@ def _candidates(model, tokenizer, rows, config, max_new, progress, seed):
     groups = [outs[i * config.rm_samples : (i + 1) * config.rm_samples] for i in range(len(rows))]
     if config.include_human:
         groups = [g + [r] for g, r in zip(groups, refs)]
-    if config.labels == "content":
-        label_fn = ContentReward()
-        labels = [label_fn([p] * len(g), g) for p, g in zip(prompts, groups)]
-    else:
-        label_fn = GoldReward(length_weight=config.length_weight)
-        labels = [label_fn([p] * len(g), g, references=[r] * len(g)) for p, g, r in zip(prompts, groups, refs)]
+    label_fn = {
+        "overlap": OverlapReward(),
+        "content": ContentReward(),
+        "gold": GoldReward(length_weight=config.length_weight),
+    }[config.labels]
+    labels = [label_fn([p] * len(g), g, references=[r] * len(g)) for p, g, r in zip(prompts, groups, refs)]
     return prompts, groups, labels
 
 

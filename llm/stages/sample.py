@@ -41,7 +41,7 @@ from llm.data.corpus import load_split, make_completion, make_prompt, prompt_ord
 from llm.data.offline import write_offline
 from llm.model.generation import completion_logps, generate
 from llm.model.models import load_policy
-from llm.model.rewards import REWARD_KINDS, GoldReward, check_reward_model, gold_settings, load_reward
+from llm.model.rewards import DEFAULT_REWARD, REWARD_KINDS, GoldReward, check_reward_model, gold_settings, load_reward
 from llm.run import RunPaths, Stage, StageConfig, UserError, cli_errors
 
 __all__ = ["SampleConfig", "build_offline_dataset", "main", "STAGE", "run"]
@@ -57,9 +57,10 @@ class SampleConfig(StageConfig):
     """Sampling temperatures T > 0 of the SFT behaviour policies, one completion each; default: the preset's."""
     include_human: bool | None = None
     """Add the human reference summary as one more completion (source "human"); default: the preset's."""
-    reward: str = "content"
-    """Reward: content (programmatic content reward, llm.model.rewards.ContentReward), rm (the learned reward model,
-    the paper's setting) or gold (ROUGE-L F1 against the reference)."""
+    reward: str = DEFAULT_REWARD
+    """Reward: overlap (letter-trigram F1 against the human summary, llm.model.rewards.OverlapReward: the default),
+    content (the document's key words, llm.model.rewards.ContentReward: won by listing them), rm (the learned reward
+    model, the paper's setting) or gold (ROUGE-L F1 against the reference: the held-out check itself)."""
     standardise: bool = True
     """Store (r − mean)/std in `rewards` (raw values in `raw_rewards`); False stores the raw rewards."""
     reward_scale: tuple[float, float] | None = None
@@ -266,16 +267,16 @@ def build_offline_dataset(config: SampleConfig) -> dict:
     del model
     k = len(cols["completions"])
 
-    # rewards: content (default), learned RM or gold; gold ROUGE-L always stored; then standardised
+    # rewards: overlap (default), content, learned RM or gold; gold ROUGE-L always stored; then standardised
     flat_p = [p for p in prompts for _ in range(k)]
     flat_c = [cols["completions"][j][n] for n in range(N) for j in range(k)]
     flat_ref = [refs[n] for n in range(N) for _ in range(k)]
     gold = GoldReward(length_weight=gold_settings(paths.root)["length_weight"])(flat_p, flat_c, references=flat_ref)
     ts = time.perf_counter()
-    if config.reward == "gold":
-        raw = gold
-    else:
-        raw = load_reward(paths.root, config.reward, batch_size=config.batch_size)(flat_p, flat_c)
+    reward_fn = None
+    if config.reward != "gold":
+        reward_fn = load_reward(paths.root, config.reward, batch_size=config.batch_size)
+    raw = gold if reward_fn is None else reward_fn(flat_p, flat_c, references=flat_ref)
     reward_seconds = round(time.perf_counter() - ts, 1)
     scale = _reward_scale(raw, config)
     rewards = [(r - scale["mean"]) / scale["std"] for r in raw]
@@ -312,7 +313,7 @@ def build_offline_dataset(config: SampleConfig) -> dict:
         "rows": N,
         "k": k,
         "reward": config.reward,
-        "reward_settings": load_reward(paths.root, "content").settings() if config.reward == "content" else None,
+        "reward_settings": reward_fn.settings() if hasattr(reward_fn, "settings") else None,
         "reward_scale": scale,
         "within_prompt_sd": round(math.sqrt(sum(within) / N), 4),
         "reward_model_quality": rm_quality,
