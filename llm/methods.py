@@ -2,8 +2,9 @@
 
 Every method trains on the *same* offline dataset (one row per prompt, k rewarded completions) and differs only in
 
-* ``select``: which of the k completions of each prompt are forwarded and in which order (all of them, an
-  unranked random pair, or the highest/lowest-reward pair for the preference losses, column 0 preferred);
+* ``select``: which of the k completions of each prompt are forwarded (all of them, or an unranked random pair);
+  the preference losses form every pair of the k completions ranked by reward and average over the pairs with a
+  reward gap (:func:`ranked_pairs`), so every method sees the same completions;
 * ``loss``: a one-line call of a function of :mod:`bandit.losses` on the gathered ``[B, M]`` tensors.
 
 No loss is written here: every ``loss`` entry *calls* ``bandit.losses``. The trainer (``llm.stages.train``) looks the
@@ -14,9 +15,9 @@ method         completions in the loss (M per prompt)     loss (``bandit.losses`
 =============  =========================================  ================================================
 ``copg``       all k (k-way CoPG = Var_unbiased(R_β)/β)   ``copg_loss``
 ``copg_pair``  2 distinct columns drawn uniformly          ``copg_loss`` with K = 2 (the paper's pair loss)
-``ipo``        best / worst by reward (column 0 = best)    ``ipo_loss`` on sequence sums (IPO / CoPG papers)
-``ipo_mean``   best / worst by reward                      ``ipo_loss(lengths=…)``: per-token means (TRL)
-``dpo``        best / worst by reward                      ``dpo_loss`` (pairs ranked by the same RM, paper §6)
+``ipo``        all k: every ranked pair with a reward gap  ``ipo_loss`` on sequence sums (IPO / CoPG papers)
+``ipo_mean``   all k: every ranked pair with a reward gap  ``ipo_loss(lengths=…)``: per-token means (TRL)
+``dpo``        all k: every ranked pair with a reward gap  ``dpo_loss`` (pairs ranked by the same reward, §6)
 ``pg``         all k                                       ``pg_loss`` naive off-policy PG, no IS (Eqs. 23–24);
                                                            b = 0, per-prompt mean, LOO or batch mean
 ``pg_is``      the k' non-"human" columns (μ known)       ``pg_loss(behaviour_logps=…)``: importance sampling
@@ -40,7 +41,6 @@ from bandit.losses import (
     gather_pairs,
     ipo_loss,
     pg_loss,
-    preference_pairs,
     qrpo_loss,
     qrpo_rebel_loss,
     rebel_loss,
@@ -48,7 +48,7 @@ from bandit.losses import (
     rpo_sq_loss,
 )
 
-__all__ = ["LossInputs", "Method", "get_method", "gather", "HUMAN_SOURCE"]  # + the METHODS table (a dict)
+__all__ = ["LossInputs", "Method", "get_method", "gather", "ranked_pairs", "HUMAN_SOURCE"]  # + METHODS (a dict)
 
 HUMAN_SOURCE = "human"
 """``source`` of a human-written completion: its behaviour probability μ(y|x) is unknown (no importance weight)."""
@@ -64,6 +64,8 @@ class LossInputs:
         rewards: [B, M] proxy reward-model scores R(x, y); data.
         behaviour_logps: [B, M] ln μ(y|x) of the policy that sampled y; data.
         lengths: [B, M] completion lengths in tokens (incl. EOS), float; data.
+        reward_offset: [B] mean/s.d. of the dataset's reward standardisation (``rewards + reward_offset`` = the raw
+            reward in s.d. units: what naive PG with b = 0 weights by); None = rewards are raw already; data.
     """
 
     logps: torch.Tensor
@@ -71,6 +73,7 @@ class LossInputs:
     rewards: torch.Tensor
     behaviour_logps: torch.Tensor
     lengths: torch.Tensor
+    reward_offset: torch.Tensor | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,9 +110,31 @@ def _random_pair(rewards: torch.Tensor, sources: list[list[str]], gen: torch.Gen
     return torch.rand(b, k, generator=gen).topk(2, dim=1).indices  # [B, 2]
 
 
-def _reward_ranked_pair(rewards: torch.Tensor, sources: list[list[str]], gen: torch.Generator) -> torch.Tensor:
-    # The paper ranks DPO/IPO pairs with the same reward model CoPG optimises (Sec. 6): column 0 = highest reward.
-    return preference_pairs(rewards.float(), how="reward")  # [B, 2]
+def ranked_pairs(rewards: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every pair of a prompt's k completions, the higher-reward one first (the paper ranks DPO/IPO pairs with the
+    reward CoPG optimises, Sec. 6): ``([B, P, 2] column indices, [B, P] True where the rewards differ)``,
+    P = k(k−1)/2. Tied pairs carry no preference; the losses give them weight 0."""
+    k = rewards.shape[1]
+    i, j = torch.triu_indices(k, k, offset=1, device=rewards.device)  # [P] each
+    ri, rj = rewards[:, i], rewards[:, j]  # [B, P]
+    first = ri >= rj
+    win, lose = torch.where(first, i, j), torch.where(first, j, i)  # [B, P]
+    return torch.stack([win, lose], dim=-1), ri != rj
+
+
+def _over_ranked_pairs(x: LossInputs, pair_loss: Callable[..., torch.Tensor], lengths: bool = False) -> torch.Tensor:
+    # [B, M] → every ranked pair as a [B·P, 2] row of the pair loss → [B] mean over the pairs with a reward gap
+    pairs, gap = ranked_pairs(x.rewards)
+    b, p, _ = pairs.shape
+    flat = pairs.reshape(b, 2 * p)  # [B, 2P]: winner, loser, winner, loser, …
+
+    def rows(t: torch.Tensor) -> torch.Tensor:
+        return t.gather(1, flat).view(b * p, 2)  # [B·P, 2]
+
+    extra = {"lengths": rows(x.lengths)} if lengths else {}
+    per_pair = pair_loss(rows(x.logps), rows(x.ref_logps), **extra).view(b, p)  # [B, P]
+    w = gap.to(per_pair.dtype)
+    return (per_pair * w).sum(1) / w.sum(1).clamp(min=1.0)  # [B]; a prompt whose rewards all tie contributes 0
 
 
 def _known_behaviour(rewards: torch.Tensor, sources: list[list[str]], gen: torch.Generator) -> torch.Tensor:
@@ -134,15 +159,15 @@ def _copg(x: LossInputs, cfg: Any) -> torch.Tensor:
 
 
 def _ipo_sum(x: LossInputs, cfg: Any) -> torch.Tensor:
-    return ipo_loss(x.logps, x.ref_logps, cfg.beta)
+    return _over_ranked_pairs(x, lambda lp, ref: ipo_loss(lp, ref, cfg.beta))
 
 
 def _ipo_mean(x: LossInputs, cfg: Any) -> torch.Tensor:
-    return ipo_loss(x.logps, x.ref_logps, cfg.beta, lengths=x.lengths)
+    return _over_ranked_pairs(x, lambda lp, ref, lengths: ipo_loss(lp, ref, cfg.beta, lengths=lengths), lengths=True)
 
 
 def _dpo(x: LossInputs, cfg: Any) -> torch.Tensor:
-    return dpo_loss(x.logps, x.ref_logps, cfg.beta)
+    return _over_ranked_pairs(x, lambda lp, ref: dpo_loss(lp, ref, cfg.beta))
 
 
 def _pg_baseline(x: LossInputs, cfg: Any) -> str | torch.Tensor:
@@ -153,15 +178,23 @@ def _pg_baseline(x: LossInputs, cfg: Any) -> str | torch.Tensor:
     return reg.mean().expand(reg.shape[0])  # [B]
 
 
+def _pg_rewards(x: LossInputs, cfg: Any) -> torch.Tensor:
+    # The paper's naive PG (b = 0) weights by the raw reward: a standardised dataset's centring would be a mean
+    # baseline in disguise, so b = 0 adds the dataset mean back (in s.d. units); other baselines are shift-invariant.
+    if cfg.pg_baseline == "none" and x.reward_offset is not None:
+        return x.rewards + x.reward_offset[:, None]  # [B, M]
+    return x.rewards
+
+
 def _pg(x: LossInputs, cfg: Any) -> torch.Tensor:
-    return pg_loss(x.logps, x.ref_logps, x.rewards, cfg.beta, baseline=_pg_baseline(x, cfg))
+    return pg_loss(x.logps, x.ref_logps, _pg_rewards(x, cfg), cfg.beta, baseline=_pg_baseline(x, cfg))
 
 
 def _pg_is(x: LossInputs, cfg: Any) -> torch.Tensor:
     return pg_loss(
         x.logps,
         x.ref_logps,
-        x.rewards,
+        _pg_rewards(x, cfg),
         cfg.beta,
         baseline=_pg_baseline(x, cfg),
         behaviour_logps=x.behaviour_logps,
@@ -179,18 +212,16 @@ METHODS: dict[str, Method] = {
             "copg_pair", "CoPG on one random unranked pair per prompt (the paper's pair loss)", _random_pair, _copg, 2
         ),
         Method(
-            "ipo", "IPO on the best/worst-reward pair, sequence-summed log-ratios", _reward_ranked_pair, _ipo_sum, 2
+            "ipo", "IPO on every reward-ranked pair of the k, sequence-summed log-ratios", _all_columns, _ipo_sum, 2
         ),
         Method(
             "ipo_mean",
-            "IPO with per-token mean log-ratios (TRL's DPOTrainer loss_type='ipo')",
-            _reward_ranked_pair,
+            "IPO on every reward-ranked pair, per-token mean log-ratios (TRL's DPOTrainer loss_type='ipo')",
+            _all_columns,
             _ipo_mean,
             2,
         ),
-        Method(
-            "dpo", "DPO on the best/worst-reward pair (ranked by the same reward model)", _reward_ranked_pair, _dpo, 2
-        ),
+        Method("dpo", "DPO on every reward-ranked pair of the k (ranked by the same reward)", _all_columns, _dpo, 2),
         Method("pg", "naive off-policy policy gradient, no importance sampling (biased)", _all_columns, _pg, 1),
         Method(
             "pg_is", "importance-sampled policy gradient with the behaviour log-probs", _known_behaviour, _pg_is, 1

@@ -102,3 +102,21 @@ def config(tmp_path, **kw):
     )
     base.update(kw)
     return CoPGConfig(**base)
+
+
+def ranked_pairs_loss_by_hand(fn, logps: torch.Tensor, ref_logps: torch.Tensor, rewards: torch.Tensor, beta: float):
+    """A preference loss over every pair of each prompt's k completions, the higher reward first, tied pairs left
+    out, averaged per prompt then over prompts — written as loops, independently of ``llm.methods.ranked_pairs``."""
+    b, k = rewards.shape
+    per_prompt = []
+    for row in range(b):
+        terms = []
+        for i in range(k):
+            for j in range(i + 1, k):
+                if rewards[row, i] == rewards[row, j]:
+                    continue
+                w, lo = (i, j) if rewards[row, i] > rewards[row, j] else (j, i)
+                idx = torch.tensor([w, lo])
+                terms.append(fn(logps[row, idx][None], ref_logps[row, idx][None], beta)[0])
+        per_prompt.append(torch.stack(terms).mean() if terms else logps.sum() * 0)
+    return torch.stack(per_prompt).mean()

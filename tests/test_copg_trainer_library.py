@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
-from bandit.losses import copg_loss, dpo_loss, ipo_loss, pg_loss, preference_pairs
-from tests.llm_helpers import make_model, make_tokenizer
+from bandit.losses import copg_loss, dpo_loss, ipo_loss, pg_loss
+from tests.llm_helpers import make_model, make_tokenizer, ranked_pairs_loss_by_hand
 
 BETA = 0.5
 ROWS = [
@@ -72,9 +72,8 @@ def _expected(loss_type: str, logps, ref, rewards) -> float:
         return float(copg_loss(logps, ref, rewards, BETA).mean())
     if loss_type == "pg":
         return float(pg_loss(logps, ref, rewards, BETA).mean())
-    cols = preference_pairs(rewards, how="reward")  # [B, 2]: highest then lowest reward
-    fn = dpo_loss if loss_type == "dpo" else ipo_loss
-    return float(fn(logps.gather(1, cols), ref.gather(1, cols), BETA).mean())
+    fn = dpo_loss if loss_type == "dpo" else ipo_loss  # every reward-ranked pair of the k, tied pairs left out
+    return float(ranked_pairs_loss_by_hand(fn, logps, ref, rewards, BETA))
 
 
 @pytest.mark.parametrize("loss_type", ["copg", "dpo", "ipo", "pg"])

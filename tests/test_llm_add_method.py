@@ -62,3 +62,29 @@ def test_an_unregistered_method_is_a_clear_error(tmp_path):
 
     with pytest.raises(ValueError, match="loss_type 'copg_top2' is unknown; choose one of copg"):
         CoPGConfig(output_dir=str(tmp_path), loss_type="copg_top2")
+
+
+def test_naive_pg_weights_by_the_raw_reward_and_other_baselines_ignore_the_offset():
+    """PG with b = 0 on standardised rewards adds the dataset mean back (raw reward / s.d.); the mean and LOO
+    baselines, CoPG and the pair losses are unchanged by the offset (they are shift-invariant)."""
+    import types
+
+    import torch
+
+    from bandit.losses import pg_loss
+    from llm.methods import LossInputs, get_method
+
+    g = torch.Generator().manual_seed(0)
+    logps, ref = -torch.rand(3, 4, generator=g) * 5, -torch.rand(3, 4, generator=g) * 5
+    rewards, offset = torch.randn(3, 4, generator=g), torch.tensor([2.0, 2.0, 2.0])
+
+    def loss(name, baseline, off):
+        x = LossInputs(logps, ref, rewards, ref, torch.full((3, 4), 5.0), reward_offset=off)
+        cfg = types.SimpleNamespace(beta=0.1, pg_baseline=baseline, is_clip=None)
+        return get_method(name).loss(x, cfg)
+
+    expected = pg_loss(logps, ref, rewards + 2.0, 0.1, baseline="none")
+    assert torch.allclose(loss("pg", "none", offset), expected)
+    assert not torch.allclose(loss("pg", "none", offset), loss("pg", "none", None))
+    for name, baseline in [("pg", "mean"), ("pg", "loo"), ("copg", "none"), ("ipo", "none"), ("dpo", "none")]:
+        assert torch.allclose(loss(name, baseline, offset), loss(name, baseline, None)), (name, baseline)

@@ -1,8 +1,8 @@
 """Bridge between the labs: the LLM trainer is the bandit loss applied to sequence log-probs.
 
 1. On a tiny GPT-2, ``CoPGTrainer.compute_loss`` and its parameter gradient equal ``bandit.losses`` applied to
-   ``sequence_logps`` of the same completions (selected as the paper says: all k for CoPG, the best/worst-reward pair
-   for DPO/IPO).
+   ``sequence_logps`` of the same completions (all k for CoPG; for DPO/IPO every pair of the k ranked by the reward,
+   tied pairs left out, as the paper ranks its pairs with the reward CoPG optimises).
 2. On a one-token "LLM" (vocabulary = arms + BOS, prompt = BOS, completion = one arm token) whose logits are a free
    parameter vector θ, trainer steps reproduce the tabular update θ ← θ − η·∇θ mean_b copg_loss(ln softmax(θ)[arms])
    of the bandit lab exactly (SGD), and AdamW steps match torch's AdamW on the tabular θ.
@@ -16,10 +16,10 @@ import types
 import pytest
 import torch
 
-from bandit.losses import copg_loss, dpo_loss, gather_pairs, ipo_loss, pg_loss, preference_pairs
+from bandit.losses import copg_loss, dpo_loss, ipo_loss, pg_loss
 from llm.model.logprobs import sequence_logps
 from llm.stages.train import CoPGTrainer, OfflineDataset
-from tests.llm_helpers import config, make_model, make_rows, make_tokenizer
+from tests.llm_helpers import config, make_model, make_rows, make_tokenizer, ranked_pairs_loss_by_hand
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +68,9 @@ def test_trainer_loss_and_gradient_equal_the_bandit_loss_on_sequence_logps(tmp_p
         loss_b = pg_loss(logps, ref_logps, rewards, beta, baseline=b).mean()
     elif method == "pg":
         loss_b = pg_loss(logps, ref_logps, rewards, beta, baseline="none").mean()
-    else:
-        pairs = preference_pairs(rewards, how="reward")  # the paper ranks pairs by the same reward (Sec. 6)
+    else:  # every pair of the k ranked by the same reward (Sec. 6), tied pairs left out, mean per prompt
         fn = ipo_loss if method == "ipo" else dpo_loss
-        loss_b = fn(gather_pairs(logps, pairs), gather_pairs(ref_logps, pairs), beta).mean()
+        loss_b = ranked_pairs_loss_by_hand(fn, logps, ref_logps, rewards, beta)
     loss_b.backward()
     assert loss_a.item() == pytest.approx(loss_b.item(), rel=1e-5, abs=1e-6)
     assert torch.allclose(_grads(model_a), _grads(model_b), rtol=1e-4, atol=1e-6)

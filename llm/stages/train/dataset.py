@@ -202,8 +202,13 @@ class OfflineCollator:
         def f32(key: str) -> torch.Tensor:
             return torch.tensor([r[key] for r in rows], dtype=torch.float32)  # [B, K]
 
+        def offset(r: dict) -> float:  # mean/s.d. of the standardisation: rewards + offset = raw reward / s.d.
+            scale = r.get("reward_scale") or {}
+            return float(scale.get("mean", 0.0)) / float(scale.get("std", 1.0)) if scale else 0.0
+
         batch.update(
             rewards=f32("rewards"),
+            reward_offsets=torch.tensor([offset(r) for r in rows], dtype=torch.float32),  # [B]
             ref_logps=f32("ref_logps"),
             behaviour_logps=f32("behaviour_logps"),
             sources=[list(r["source"]) for r in rows],

@@ -189,6 +189,7 @@ class CoPGTrainer(Trainer):
             rewards=gather(batch["rewards"], cols),  # [B, M] R(x, y), data
             behaviour_logps=gather(batch["behaviour_logps"], cols),  # [B, M] ln μ(y|x), data
             lengths=None,  # filled below
+            reward_offset=batch.get("reward_offsets"),  # [B] mean/s.d. of the standardisation (naive PG, b = 0)
         )
         seqs = select_rows(batch, cols)  # [B·M, T] tokens of the completions in the loss
         x.lengths = seqs["completion_mask"].sum(-1).float().view(b, m)  # [B, M] tokens incl. EOS (none if truncated)
