@@ -14,36 +14,30 @@ reward per method at its best β, KL reached, gold score, paired differences wit
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
-import multiprocessing
 import shlex
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated, Any
 
 import torch
 import tyro
 
-from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, prepare_output_dir
 from llm.data import corpus, tokenizer
-from llm.data.corpus import SPLITS, content_hash, load_eval_prompts
-from llm.data.offline import load_offline
+from llm.data.corpus import SPLITS, content_hash
+from llm.jobs import JobContext, TrainJob, fmt_seconds, run_jobs, select_learning_rates, shared
 from llm.methods import METHODS
 from llm.model.evaluation import Decoding, evaluate_policy
-from llm.model.models import load_policy
-from llm.model.rewards import DEFAULT_REWARD, REWARD_KINDS, load_reward, reward_of_dataset
+from llm.model.rewards import DEFAULT_REWARD, REWARD_KINDS
 from llm.plots import figure_names, make_figures, summarise
 from llm.presets import get_preset, preset_help
-from llm.run import MAIN, RunPaths, UserError, check_run_dir, cli_errors, parse_cli, quiet_transformers
+from llm.run import MAIN, RunPaths, UserError, check_run_dir, cli_errors, parse_cli
 from llm.stages import reward_model, sample, sft
-from llm.stages.train import CoPGConfig, train
 
-__all__ = ["PipelineConfig", "Plan", "plan", "JobContext", "TrainJob", "run_pipeline", "report", "main"]
+__all__ = ["PipelineConfig", "Plan", "plan", "make_jobs", "run_pipeline", "report", "main"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +55,9 @@ class PipelineConfig:
     """β values for every method; default: each method's grid in the preset's sweeps."""
     max_steps: int | None = None
     """Training steps per run; default: the preset's train budget."""
+    lr_grid: tuple[float, ...] | None = None
+    """Learning rates tried for each method before the sweeps (seed 0, the off-policy β; the highest J_β on the
+    selection prompts wins; llm.jobs.select_learning_rates); default: the preset's (none: the budget's one rate)."""
     seeds: int | None = None
     """Training seeds per (method, β): seeds 0..N−1; default: the preset's (≥ 3 for intervals over seeds)."""
     offpolicy: tuple[str, ...] | None = None
@@ -90,10 +87,6 @@ class PipelineConfig:
     0.158), so the default is fixed at 1, the stages' own default; another count gives another π_ref."""
     progress: bool = True
     """Show progress bars (--no-progress turns them off)."""
-
-
-def _fmt(seconds: float) -> str:
-    return f"{seconds // 60:.0f}m{seconds % 60:04.1f}s"
 
 
 def part1_artefacts(paths: RunPaths, reward_model: bool = True) -> dict[str, Any]:
@@ -173,6 +166,7 @@ class Plan:
     budget: dict[str, Any]
     part1_threads: int
     threads: int
+    lr_grid: tuple[float, ...] = ()
 
 
 def plan(cfg: PipelineConfig) -> Plan:
@@ -190,6 +184,8 @@ def plan(cfg: PipelineConfig) -> Plan:
         raise UserError(f"pipeline: --betas must be one or more finite values > 0, got {list(cfg.betas)}")
     if cfg.seeds is not None and cfg.seeds < 1:
         raise UserError(f"pipeline: --seeds must be ≥ 1 (≥ 3 for intervals over seeds), got {cfg.seeds}")
+    if cfg.lr_grid is not None and not all(0 < lr < math.inf for lr in cfg.lr_grid):
+        raise UserError(f"pipeline: --lr-grid must be finite values > 0, got {list(cfg.lr_grid)}")
     if cfg.max_steps is not None and cfg.max_steps < 1:
         raise UserError(f"pipeline: --max-steps must be ≥ 1, got {cfg.max_steps}")
     if cfg.methods is not None and not cfg.methods:
@@ -218,6 +214,7 @@ def plan(cfg: PipelineConfig) -> Plan:
         offpolicy=offpolicy,
         budget=budget,
         part1_threads=cfg.part1_threads or torch.get_num_threads(),
+        lr_grid=tuple(float(x) for x in (preset.lr_grid if cfg.lr_grid is None else cfg.lr_grid)),
         threads=cfg.threads or torch.get_num_threads(),  # 0: this machine's default, fixed here and recorded
     )
 
@@ -252,119 +249,9 @@ def run_part1(cfg: PipelineConfig, p: Plan, times: dict[str, float]) -> None:
         times["sample_offpolicy"] = time.time() - t0
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Training jobs (run in this process or in worker processes: every job depends only on its own spec)
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class JobContext:
-    """What every training job shares, by name: loaded once per process by :func:`shared`."""
-
-    run_dir: str
-    preset: str
-    datasets: tuple[str, ...]
-    eval_prompts: int
-    threads: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Shared:
-    """The loaded objects of a :class:`JobContext`: π_ref, tokenizer, datasets, evaluation prompts, rewards."""
-
-    tokenizer: Any
-    ref: torch.nn.Module
-    rows: dict[str, list[dict]]
-    eval_rows: list[dict]
-    reward: Any
-    gold: Any
-
-
-@functools.lru_cache(maxsize=1)
-def shared(ctx: JobContext) -> Shared:
-    """Load what the jobs of ``ctx`` share, once per process (a worker keeps it for all its jobs)."""
-    if ctx.threads:
-        torch.set_num_threads(ctx.threads)
-    quiet_transformers()  # a worker process: no per-load progress bars between the [eval] lines
-    paths = RunPaths(ctx.run_dir)
-    tok, ref = load_policy(ctx.run_dir)
-    ref.requires_grad_(False)
-    rows = {d: load_offline(paths.require(paths.offline_named(d), "sample")) for d in ctx.datasets}
-    return Shared(
-        tokenizer=tok,
-        ref=ref,
-        rows=rows,
-        eval_rows=load_eval_prompts(ctx.run_dir, split="valid", n=ctx.eval_prompts),
-        reward=reward_of_dataset(ctx.run_dir, rows[MAIN]),  # one unit for every run: the main dataset's scale
-        gold=load_reward(ctx.run_dir, kind="gold"),
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainJob:
-    """One alignment run: a method at one β and seed on one offline dataset, with the preset's train budget."""
-
-    method: str
-    beta: float
-    seed: int
-    dataset: str
-    part: str  # beta_sweep | offpolicy (the figure it serves first)
-    budget: dict[str, Any]
-    threads: int = 1  # torch threads the job trains with (part of its identity: another count, other weights)
-
-    def key(self) -> tuple:
-        return (self.method, self.beta, self.seed, self.dataset)
-
-    def record(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def out_dir(self, run_dir: str) -> Path:
-        return Path(run_dir) / "train" / self.dataset / f"{self.method}_beta{self.beta:g}_seed{self.seed}"
-
-
-def run_job(ctx: JobContext, job: TrainJob) -> dict:
-    """Train one job and return its evaluation records; reuses a finished identical job."""
-    out, record = job.out_dir(ctx.run_dir), job.record()
-    done = out / "job.json"
-    if done.exists():
-        prev = json.loads(done.read_text(encoding="utf-8"))
-        if prev.get("job") == record:
-            return {**record, "eval": prev["eval"], "wall_clock_s": prev["wall_clock_s"], "reused": True}
-    t0 = time.time()
-    st = shared(ctx)
-    torch.set_num_threads(job.threads)
-    _, policy = load_policy(ctx.run_dir)
-    tcfg = CoPGConfig(
-        **job.budget,
-        preset=ctx.preset,
-        run_dir=ctx.run_dir,
-        output_dir=str(out),
-        loss_type=job.method,
-        beta=float(job.beta),
-        seed=job.seed,
-        eval_at_start=False,
-        save_strategy="no",
-        save_final=False,
-        disable_tqdm=True,
-        log_to_stdout=False,
-    )
-    res = train(
-        tcfg,
-        model=policy,
-        ref_model=st.ref,
-        tokenizer=st.tokenizer,
-        train_rows=st.rows[job.dataset],
-        eval_rows=st.eval_rows,
-        reward_fn=st.reward,
-        gold_fn=st.gold,
-    )
-    result = {"job": record, "eval": res["eval"], "wall_clock_s": time.time() - t0}
-    atomic_write_json(done, result)  # written last: its presence marks a finished job (resume skips it)
-    return {**record, "eval": res["eval"], "wall_clock_s": result["wall_clock_s"], "reused": False}
-
-
-def make_jobs(cfg: PipelineConfig, p: Plan) -> list[TrainJob]:
-    """Every method × β × seed on the main dataset, then the off-policy sweep; a run both parts need appears once."""
+def make_jobs(cfg: PipelineConfig, p: Plan, lrs: dict[str, float] | None = None) -> list[TrainJob]:
+    """Every method × β × seed on the main dataset, then the off-policy sweep; a run both parts need appears once.
+    ``lrs``: each method's learning rate (:func:`llm.jobs.select_learning_rates`); default the budget's."""
     preset = get_preset(cfg.preset)
     specs = [(m, b, s, MAIN, "beta_sweep") for m in p.methods for b in p.betas[m] for s in p.seeds]
     for spec in p.offpolicy:
@@ -373,43 +260,10 @@ def make_jobs(cfg: PipelineConfig, p: Plan) -> list[TrainJob]:
         specs += [("pg", preset.offpolicy_beta, s, MAIN, "offpolicy") for s in p.seeds]
     unique: dict[tuple, TrainJob] = {}
     for m, b, s, d, part in specs:  # the β sweep's copy of a run serves the off-policy sweep too
-        job = TrainJob(method=m, beta=float(b), seed=s, dataset=d, part=part, budget=p.budget, threads=p.threads)
+        budget = {**p.budget, "learning_rate": (lrs or {}).get(m, p.budget["learning_rate"])}
+        job = TrainJob(method=m, beta=float(b), seed=s, dataset=d, part=part, budget=budget, threads=p.threads)
         unique.setdefault(job.key(), job)
     return list(unique.values())
-
-
-def run_jobs(ctx: JobContext, jobs: list[TrainJob], workers: int, progress: bool) -> list[dict]:
-    """Every job, in ``workers`` processes (1 = here); results in the order of ``jobs``, one line per finished job."""
-    results: list[dict | None] = [None] * len(jobs)
-    bar = progress_bar(total=len(jobs), desc="alignment runs", disable=not progress)
-    t0 = time.time()
-
-    def done(i: int, r: dict) -> None:
-        results[i] = r
-        bar.update(1)
-        last = r["eval"][-1]
-        n = sum(x is not None for x in results)
-        eta = (time.time() - t0) / n * (len(jobs) - n)
-        took = "reused" if r["reused"] else f"{r['wall_clock_s']:.0f} s"
-        print(
-            f"[pipeline] {n}/{len(jobs)} {r['dataset']}/{r['method']} β={r['beta']:g} seed {r['seed']}: reward "
-            f"{last['reward/proxy_mean']:+.3f}, KL {last.get('policy/kl_exact', float('nan')):.2f} "
-            f"({took}; ETA {_fmt(eta)})",
-            flush=True,
-        )
-
-    if workers <= 1:
-        for i, job in enumerate(jobs):
-            done(i, run_job(ctx, job))
-    else:
-        shared.cache_clear()  # the workers load their own copies
-        ctx_spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx_spawn) as ex:
-            futures = {ex.submit(run_job, ctx, job): i for i, job in enumerate(jobs)}
-            for f in as_completed(futures):
-                done(futures[f], f.result())
-    bar.close()
-    return [r for r in results if r is not None]
 
 
 def evaluate_reference(cfg: PipelineConfig, ctx: JobContext, times: dict[str, float]) -> tuple[dict, dict]:
@@ -464,15 +318,22 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     ctx = JobContext(p.run_dir, cfg.preset, (MAIN, *p.offpolicy), ev.prompts, p.threads)  # every worker alike
     sft_record, eval_kw = evaluate_reference(cfg, ctx, times)
     n_eval = len(shared(ctx).eval_rows)
-    jobs = make_jobs(cfg, p)
+    n_sel = ev.selection_prompts or ev.prompts // 2
+    selection, report_split = list(range(n_sel)), list(range(n_sel, n_eval))
+    t0 = time.time()
+    every_method = tuple(dict.fromkeys(p.methods + (tuple(preset.offpolicy_methods) if p.offpolicy else ())))
+    lrs = select_learning_rates(
+        ctx, every_method, p.lr_grid, preset.offpolicy_beta, p.budget, selection, p.threads, cfg.workers, cfg.progress
+    )
+    if p.lr_grid:
+        times["lr_selection"] = time.time() - t0
+    jobs = make_jobs(cfg, p, lrs["chosen"])
     print(f"[pipeline] ── {len(jobs)} alignment runs × {p.budget['max_steps']} steps, {cfg.workers} worker(s)")
     t0 = time.time()
     runs = run_jobs(ctx, jobs, cfg.workers, cfg.progress)
     times["train_sweep"] = time.time() - t0
 
     t0 = time.time()
-    n_sel = ev.selection_prompts or ev.prompts // 2
-    selection, report_split = list(range(n_sel)), list(range(n_sel, n_eval))
     common_betas = sorted(set.intersection(*(set(p.betas[m]) for m in p.methods))) if p.methods else []
     offpolicy_beta = preset.offpolicy_beta if p.offpolicy else None
     summary = summarise(runs, sft_record, selection, report_split, common_betas, offpolicy_beta)
@@ -480,6 +341,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     config = {
         "pipeline": dataclasses.asdict(cfg),
         "train_budget": p.budget,
+        "learning_rates": lrs,  # each method's rate, chosen on the selection prompts (llm.jobs.select_learning_rates)
         "sweep": {m: list(b) for m, b in p.betas.items()},
         "seeds": list(p.seeds),
         "offpolicy": {
@@ -578,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         out = run_pipeline(cfg, command="python -m llm pipeline " + shlex.join(args))
         print("\n[pipeline] stage times (this machine):")
         for stage, secs in out["times"].items():
-            print(f"  {stage:<16} {_fmt(secs)}")
+            print(f"  {stage:<16} {fmt_seconds(secs)}")
         print(report(out["summary"]))
         print(f"[pipeline] figures: {', '.join(Path(p).name for p in out['figures'])}")
         return 0

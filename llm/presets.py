@@ -149,7 +149,12 @@ class Preset:
     offpolicy_methods: tuple[str, ...] = ("copg", "pg")
     """Methods trained on every off-policy dataset (at ``offpolicy_beta``)."""
     offpolicy_beta: float = 0.1
-    """β of the off-policy sweep (fixed in advance, a point of the common grid)."""
+    """β of the off-policy sweep (fixed in advance, a point of the common grid); also the β at which the pipeline
+    chooses each method's learning rate."""
+    lr_grid: tuple[float, ...] = ()
+    """Learning rates the pipeline tries for each method (seed 0, ``offpolicy_beta``) before its sweeps, keeping the
+    one with the highest J_β on the selection prompts (``llm.jobs.select_learning_rates``); () = every method uses
+    ``train.learning_rate``."""
     trainable_blocks: int = 0
     """Top transformer blocks (+ final norm) trained by SFT and alignment; embeddings, head and lower blocks frozen.
     0 = train every parameter (full fine-tuning; LM pretraining always trains all)."""
@@ -263,7 +268,7 @@ PRESETS: dict[str, Preset] = {
             max_steps=90,  # derived: 90 × 4 prompts ≈ 1.4 epochs of the 256 offline prompts; the curves figure shows
             # whether each method has flattened (paired change over the last 30 steps, docs/results.md)
             per_device_train_batch_size=4,  # 4 prompts × 4 completions = 16 sequences ≈ 0.1 s per step
-            learning_rate=3e-4,  # measured on the selection prompts (CoPG β = 0.1): 1e-3 oscillated (docs/llm-lab.md)
+            learning_rate=3e-4,  # the middle of lr_grid; each method's own rate is chosen from lr_grid by the pipeline
             eval_steps=30,  # derived: curve points at steps 30 and 60 on the 32 selection prompts (eval.curve_prompts)
             # and the full evaluation (160 prompts × 4 samples, exact KL) at step 90
             save_steps=90,  # one checkpoint at the end (use --save-steps to checkpoint more often)
@@ -280,6 +285,7 @@ PRESETS: dict[str, Preset] = {
         eval=EvalProtocol(prompts=160, samples_per_prompt=4, selection_prompts=32, curve_prompts=32),
         seeds=3,  # the issue's minimum: intervals over seeds have 2 degrees of freedom for the seed term
         offpolicy=("T1.3", "human"),  # a flatter μ than π_ref, and human text mixed in (μ1 ≠ μ2 as in Sec. 3.2)
+        lr_grid=(1e-4, 3e-4, 1e-3),  # every method's rate chosen by one procedure on the selection prompts
     ),
     "gpt2": Preset(
         name="gpt2",

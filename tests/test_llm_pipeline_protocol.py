@@ -1,0 +1,53 @@
+"""The real-text lab's protocol end to end at tiny scale (issue 23): every method's learning rate is chosen by one
+procedure on the selection prompts, and every sweep run of that method trains with it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from llm.pipeline import main
+
+    rd = tmp_path_factory.mktemp("protocol")
+    argv = ["--preset", "tiny", "--run-dir", str(rd), "--methods", "copg", "dpo", "--betas", "0.1", "--seeds", "1"]
+    assert main([*argv, "--offpolicy", "--lr-grid", "1e-3", "3e-3", "--no-progress", "--max-steps", "4"]) == 0
+    return rd, json.loads((rd / "pipeline.json").read_text())
+
+
+def test_each_method_keeps_the_rate_with_the_highest_selection_j_beta(tiny_run):
+    rd, out = tiny_run
+    lrs = out["config"]["learning_rates"]
+    assert lrs["grid"] == [1e-3, 3e-3] and set(lrs["chosen"]) == {"copg", "dpo"}
+    for m, scores in lrs["scores"].items():
+        assert set(scores) == {"0.001", "0.003"}
+        best = max(scores, key=lambda k: (scores[k], -float(k)))
+        assert lrs["chosen"][m] == float(best), (m, scores)
+    # the scores are J_β on the selection prompts of each lr-selection run's final evaluation
+    sel = out["config"]["eval"]["selection_prompts"]
+    for m in ("copg", "dpo"):
+        for lr in ("0.001", "0.003"):
+            job = json.loads((rd / "train" / "lr_selection" / f"{m}_beta0.1_lr{lr}_seed0" / "job.json").read_text())
+            per = job["eval"][-1]["per_prompt"]
+            j = [per["proxy"][i] - 0.1 * per["kl_exact"][i] for i in range(sel)]
+            assert lrs["scores"][m][lr] == pytest.approx(sum(j) / sel)
+
+
+def test_sweep_runs_train_with_their_methods_chosen_rate(tiny_run):
+    rd, out = tiny_run
+    chosen = out["config"]["learning_rates"]["chosen"]
+    for m in ("copg", "dpo"):
+        job = json.loads((rd / "train" / "train" / f"{m}_beta0.1_seed0" / "job.json").read_text())
+        assert job["job"]["budget"]["learning_rate"] == chosen[m]
+
+
+def test_bad_lr_grid_is_one_line(tmp_path, capsys):
+    from llm.pipeline import main
+
+    assert main(["--preset", "tiny", "--run-dir", str(tmp_path / "r"), "--lr-grid", "0", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--lr-grid" in err[0]
+    assert not (tmp_path / "r").exists()
