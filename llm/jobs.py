@@ -34,6 +34,7 @@ __all__ = ["JobContext", "Shared", "shared", "TrainJob", "run_job", "run_jobs", 
 
 
 def fmt_seconds(seconds: float) -> str:
+    """``"3m07.2s"``: a duration for the progress lines and the stage-time table."""
     return f"{seconds // 60:.0f}m{seconds % 60:04.1f}s"
 
 

@@ -17,6 +17,7 @@ LAYERS = [
     ("llm.data",),
     ("llm.model",),
     ("llm.stages",),
+    ("llm.jobs",),
     ("llm.plots", "llm.pipeline", "llm.bridge", "llm.__main__"),
 ]
 

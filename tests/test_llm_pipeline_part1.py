@@ -45,8 +45,8 @@ def run_dir(tmp_path_factory):
     assert reward_model.main([*common, "--rm-steps", "40", "--labels", "gold", "--include-human"]) == 0
     # the paper's setting (learned RM, heterogeneous μ: two temperatures + the human reference) as offline/train.jsonl
     assert sample.main([*common, *PAPER]) == 0
-    # the default reward (content, standardised) as a second named dataset
-    assert sample.main([*common, "--dataset", "content"]) == 0
+    # the default reward (overlap, standardised) as a second named dataset
+    assert sample.main([*common, "--dataset", "default"]) == 0
     return rd
 
 
@@ -62,8 +62,8 @@ def test_stage_outputs(run_dir):
         "reward/metrics.json",
         "offline/train.jsonl",
         "offline/stats.json",
-        "offline/content.jsonl",
-        "offline/content.stats.json",
+        "offline/default.jsonl",
+        "offline/default.stats.json",
         "config/sft.json",
     ]:
         assert (run_dir / rel).exists(), rel
@@ -122,11 +122,11 @@ def test_offline_dataset_consistent(run_dir):
 @pytest.mark.slow  # the whole tiny chain (module fixture): make test runs it, the -m "not slow" loop does not
 def test_rewards_are_standardised_per_dataset_and_the_scale_is_recorded(run_dir):
     """Issue 14: ``rewards`` = (raw − mean)/s.d. of the dataset, raw rewards and the scale stored in every row and in
-    the stats; the default raw reward is the content reward of (prompt, completion text)."""
+    the stats; the default raw reward is the overlap reward of (prompt's reference, completion text)."""
     from llm.data.offline import load_offline
-    from llm.model.rewards import ContentReward
+    from llm.model.rewards import load_reward
 
-    for name in ("train", "content"):
+    for name in ("train", "default"):
         rows = load_offline(run_dir / "offline" / f"{name}.jsonl")
         stats = json.loads(
             (run_dir / "offline" / ("stats.json" if name == "train" else f"{name}.stats.json")).read_text()
@@ -138,12 +138,12 @@ def test_rewards_are_standardised_per_dataset_and_the_scale_is_recorded(run_dir)
             std = [(v - scale["mean"]) / scale["std"] for v in r["raw_rewards"]]
             assert r["rewards"] == pytest.approx(std, abs=1e-5)
         assert sum(raw) / len(raw) == pytest.approx(scale["mean"], abs=1e-5)
-    rows = load_offline(run_dir / "offline" / "content.jsonl")
-    assert rows[0]["reward_scale"]["kind"] == "content"
+    rows = load_offline(run_dir / "offline" / "default.jsonl")
+    assert rows[0]["reward_scale"]["kind"] == "overlap"
+    overlap = load_reward(run_dir, "overlap")  # the references of every corpus split, by prompt
     for r in rows[:4]:
-        assert r["raw_rewards"] == pytest.approx(
-            ContentReward()([r["prompt"]] * len(r["completions"]), r["completions"]), abs=1e-6
-        )
+        expected = overlap([r["prompt"]] * len(r["completions"]), r["completions"])
+        assert r["raw_rewards"] == pytest.approx(expected, abs=1e-6)
     stats = json.loads((run_dir / "offline" / "stats.json").read_text())
     assert stats["reward"] == "rm" and stats["reward_model_quality"]["min_accuracy"] == 0.75
 
