@@ -201,7 +201,8 @@ def select_learning_rates(
     the main dataset, ``budget`` otherwise) and keep the rate with the highest J_β = reward − β·KL(π‖π_ref) (exact
     per-token KL) averaged over the ``selection`` prompts of the final evaluation; ties go to the smaller rate.
 
-    Returns ``{"grid", "beta", "seed", "criterion", "scores": {method: {lr: J_β}}, "chosen": {method: lr}}``; with
+    Returns ``{"grid", "beta", "seed", "criterion", "scores": {method: {lr: J_β}}, "chosen": {method: lr},
+    "at_grid_edge": [methods whose rate is the grid's smallest or largest]}``; with
     an empty grid every method keeps ``budget["learning_rate"]`` (``"criterion": "fixed"``).
     """
     if not grid:
@@ -213,6 +214,7 @@ def select_learning_rates(
             "criterion": "fixed",
             "scores": {},
             "chosen": dict.fromkeys(methods, lr),
+            "at_grid_edge": [],
         }
     jobs = [
         TrainJob(method=m, beta=float(beta), seed=0, dataset=MAIN, part="lr_selection",
@@ -232,7 +234,12 @@ def select_learning_rates(
         best = max(sorted(grid), key=lambda lr: scores[m][f"{lr:g}"])  # max keeps the first (smaller) on ties
         chosen[m] = float(best)
         table = ", ".join(f"{lr} → {v:+.3f}" for lr, v in scores[m].items())
-        print(f"[pipeline] {m}: J_β on the selection prompts {table}; chosen {best:g}", flush=True)
+        edge = (
+            " (at the edge of the grid: the grid does not bracket the best rate)"
+            if len(grid) > 1 and best in (min(grid), max(grid))
+            else ""
+        )
+        print(f"[pipeline] {m}: J_β on the selection prompts {table}; chosen {best:g}{edge}", flush=True)
     return {
         "grid": [float(x) for x in grid],
         "beta": float(beta),
@@ -240,4 +247,5 @@ def select_learning_rates(
         "criterion": "J_beta = reward - beta * exact KL, mean over the selection prompts, final evaluation",
         "scores": scores,
         "chosen": chosen,
+        "at_grid_edge": [m for m in methods if len(grid) > 1 and chosen[m] in (min(grid), max(grid))],
     }

@@ -36,6 +36,7 @@ from llm.plots import figure_names, make_figures, summarise
 from llm.presets import get_preset, preset_help
 from llm.run import MAIN, RunPaths, UserError, check_run_dir, cli_errors, parse_cli
 from llm.stages import reward_model, sample, sft
+from llm.stats import crossed_ci, t_pvalue
 
 __all__ = ["PipelineConfig", "Plan", "plan", "make_jobs", "run_pipeline", "report", "main"]
 
@@ -337,6 +338,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     common_betas = sorted(set.intersection(*(set(p.betas[m]) for m in p.methods))) if p.methods else []
     offpolicy_beta = preset.offpolicy_beta if p.offpolicy else None
     summary = summarise(runs, sft_record, selection, report_split, common_betas, offpolicy_beta)
+    summary["heldout_check"] = heldout_check(summary, runs, sft_record, report_split)
     stats = json.loads(paths.offline_stats(MAIN).read_text(encoding="utf-8"))  # the main dataset's rows and scale
     config = {
         "pipeline": dataclasses.asdict(cfg),
@@ -372,6 +374,27 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     return out
 
 
+def heldout_check(summary: dict, runs: list[dict], sft: dict, report: list[int]) -> dict[str, Any]:
+    """Did optimising the reward move the held-out check? For each method at its best β: the reward and the gold
+    score (ROUGE-L F1 against the human summary) minus π_ref's, paired per report prompt, over seeds × prompts
+    (:func:`llm.stats.crossed_ci`, with its two-sided p). A check of each method against π_ref, not a comparison of
+    methods: it is not in the Holm family of the CoPG-vs-baseline comparisons."""
+    out = {}
+    for m, best in summary["best"].items():
+        chosen = sorted(
+            (r for r in runs if r["method"] == m and r["dataset"] == MAIN and r["beta"] == best["beta"]),
+            key=lambda r: r["seed"],
+        )
+        row = {"beta": best["beta"]}
+        for key in ("proxy", "gold"):
+            ref = sft["per_prompt"][key]
+            table = [[r["eval"][-1]["per_prompt"][key][i] - ref[i] for i in report] for r in chosen]
+            ci = crossed_ci(table)
+            row[f"{key}_minus_ref"] = {**{k: ci[k] for k in ("mean", "low", "high", "sem", "df")}, "p": t_pvalue(ci)}
+        out[m] = row
+    return out
+
+
 def _ci_text(c: dict) -> str:
     return f"{c['mean']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]"
 
@@ -399,6 +422,11 @@ def report(summary: dict) -> str:
         lines.append(f"  {m:<6} β={b['beta']:<5g} reward {_ci_text(b['reward'])}  KL {_ci_text(b['kl'])}{clip}")
     for m, d in s["paired_best"].items():
         lines.append(f"  CoPG − {m:<5} {_cmp_text(d)}")
+    if s.get("heldout_check"):
+        lines.append("[pipeline] held-out check at each best β, minus π_ref (paired; not in the Holm family):")
+        for m, c in s["heldout_check"].items():
+            r, g = c["proxy_minus_ref"], c["gold_minus_ref"]
+            lines.append(f"  {m:<6} reward {_ci_text(r)} (p {r['p']:.2g})  ROUGE-L F1 {_ci_text(g)} (p {g['p']:.2g})")
     lines.append("[pipeline] (b) J_β = reward − β·KL at a common β, CoPG minus each method (paired, 95 % CI):")
     for row in s["jbeta"]:
         js = "  ".join(f"{m} {c['mean']:+.3f}" for m, c in row["J"].items())

@@ -51,3 +51,18 @@ def test_bad_lr_grid_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--lr-grid" in err[0]
     assert not (tmp_path / "r").exists()
+
+
+def test_heldout_check_is_the_paired_gold_change_against_pi_ref(tiny_run):
+    """ROUGE-L F1 (the held-out check) at each method's best β minus π_ref's, paired per report prompt."""
+    rd, out = tiny_run
+    check = out["summary"]["heldout_check"]
+    sft = json.loads((rd / "eval" / "sft.json").read_text())["per_prompt"]["gold"]
+    sel = out["config"]["eval"]["selection_prompts"]
+    for m in ("copg", "dpo"):
+        beta = check[m]["beta"]
+        job = json.loads((rd / "train" / "train" / f"{m}_beta{beta:g}_seed0" / "job.json").read_text())
+        gold = job["eval"][-1]["per_prompt"]["gold"]
+        diffs = [gold[i] - sft[i] for i in range(sel, len(sft))]
+        assert check[m]["gold_minus_ref"]["mean"] == pytest.approx(sum(diffs) / len(diffs))
+        assert 0.0 <= check[m]["gold_minus_ref"]["p"] <= 1.0
