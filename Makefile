@@ -59,8 +59,8 @@ reproduce: reproduce-bandit reproduce-llm reproduce-bridge  ## regenerate every 
 reproduce-bandit: $(STAMP)  ## the seven bandit figures (about half a minute)
 	$(PY) -m bandit all --out figures --replace-tracked
 
-reproduce-llm: $(STAMP)  ## the LLM comparison (small preset, 51 runs on 2 workers), its five figures (checks part-1 hashes)
-	$(PY) -m llm pipeline --preset small --workers 2 --figures figures --replace-tracked
+reproduce-llm: $(STAMP)  ## the LLM comparison on 2 independent chains (small preset, 2 x 63 runs on 2 workers): chain 0's five figures + llm_chains
+	$(PY) -m llm chains --preset small --chains 2 --workers 2 --figures figures --replace-tracked
 
 reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method converged vs its tabular limit): figures/bridge_*.{png,json}
 	$(PY) -m llm bridge --out runs/bridge --figures figures --replace-tracked --task-seeds 0 1 --panels converged trainer coverage heldout

@@ -240,7 +240,7 @@ def read_record(path: str | os.PathLike) -> dict:
 
 #: The registry of drawers: the only modules :func:`redraw` will import for a figure record's ``"drawer"`` field. A
 #: figure file never chooses which code runs: any other name is refused before anything is imported.
-DRAWERS: tuple[str, ...] = ("bandit.plotting", "llm.plots", "llm.bridge.plots", "llm.bridge.rung_plots")
+DRAWERS: tuple[str, ...] = ("bandit.plotting", "llm.plots", "llm.chains", "llm.bridge.plots", "llm.bridge.rung_plots")
 
 
 def redraw_target(

@@ -28,6 +28,7 @@ STAGES = {
     "train": ("llm.stages.train", "CoPG / IPO / DPO / PG training on the offline dataset (accelerate)"),
     "eval": ("llm.stages.eval_policy", "generate on held-out prompts, score with proxy and gold rewards, estimate KL"),
     "pipeline": ("llm.pipeline", "run every stage end to end and draw the figures"),
+    "chains": ("llm.chains", "the pipeline on independent π_ref + data chains: which verdicts replicate"),
     "bridge": ("llm.bridge.experiment", "exact bridge: an enumerable task, every method vs the bandit lab's theory"),
     "rung": ("llm.bridge.rung", "middle rung: the bridge's task past enumeration, every method compared on samples"),
 }

@@ -38,7 +38,10 @@ from llm.run import MAIN, RunPaths, UserError, check_run_dir, cli_errors, parse_
 from llm.stages import reward_model, sample, sft
 from llm.stats import crossed_ci, t_pvalue
 
-__all__ = ["PipelineConfig", "Plan", "plan", "make_jobs", "run_pipeline", "report", "main"]
+SAMPLE_SEED_STRIDE = 1000
+"""Chain c samples its offline datasets with seeds 1000·c + i (completion i): no two chains share a sampling seed."""
+
+__all__ = ["SAMPLE_SEED_STRIDE", "PipelineConfig", "Plan", "plan", "make_jobs", "run_pipeline", "report", "main"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +89,9 @@ class PipelineConfig:
     """torch CPU threads of the part-1 stages (sft, reward, sample), independent of --workers. Part 1 is
     deterministic for a given thread count only (measured on `small`: 1 vs 2 threads move SFT weights by up to
     0.158), so the default is fixed at 1, the stages' own default; another count gives another π_ref."""
+    chain_seed: int = 0
+    """Seed of part 1's SFT (π_ref's initialisation and batches) and of its sampling (the offline datasets): each
+    value is an independent π_ref + data chain on the same corpus (`python -m llm chains` runs several)."""
     progress: bool = True
     """Show progress bars (--no-progress turns them off)."""
 
@@ -187,6 +193,8 @@ def plan(cfg: PipelineConfig) -> Plan:
         raise UserError(f"pipeline: --seeds must be ≥ 1 (≥ 3 for intervals over seeds), got {cfg.seeds}")
     if cfg.lr_grid is not None and not all(0 < lr < math.inf for lr in cfg.lr_grid):
         raise UserError(f"pipeline: --lr-grid must be finite values > 0, got {list(cfg.lr_grid)}")
+    if cfg.chain_seed < 0:
+        raise UserError(f"pipeline: --chain-seed must be ≥ 0, got {cfg.chain_seed}")
     if cfg.max_steps is not None and cfg.max_steps < 1:
         raise UserError(f"pipeline: --max-steps must be ≥ 1, got {cfg.max_steps}")
     if cfg.methods is not None and not cfg.methods:
@@ -229,9 +237,9 @@ def run_part1(cfg: PipelineConfig, p: Plan, times: dict[str, float]) -> None:
     stages = [
         ("corpus", lambda: corpus.run(corpus.CorpusConfig(**common))),
         ("tokenizer", lambda: tokenizer.run(tokenizer.TokenizerConfig(**common))),
-        ("sft", lambda: sft.run(sft.SFTConfig(**threaded))),
-        ("reward", lambda: reward_model.run(reward_model.RewardConfig(**threaded))),
-        ("sample", lambda: sample.run(sample.SampleConfig(**rewarded))),
+        ("sft", lambda: sft.run(sft.SFTConfig(**threaded, seed=cfg.chain_seed))),
+        ("reward", lambda: reward_model.run(reward_model.RewardConfig(**threaded, seed=cfg.chain_seed))),
+        ("sample", lambda: sample.run(sample.SampleConfig(**rewarded, seed=SAMPLE_SEED_STRIDE * cfg.chain_seed))),
     ]
     for name, run in stages:
         if name == "reward" and cfg.reward != "rm":
@@ -245,7 +253,8 @@ def run_part1(cfg: PipelineConfig, p: Plan, times: dict[str, float]) -> None:
     t0 = time.time()
     for spec in p.offpolicy:
         print(f"[pipeline] ── sample μ = {spec}", flush=True)
-        sample.run(sample.SampleConfig(**rewarded, **_behaviour(spec, stats["k"]), dataset=spec, reward_scale=scale))
+        behaviour = dict(_behaviour(spec, stats["k"]), dataset=spec, reward_scale=scale)
+        sample.run(sample.SampleConfig(**rewarded, **behaviour, seed=SAMPLE_SEED_STRIDE * cfg.chain_seed))
     if p.offpolicy:
         times["sample_offpolicy"] = time.time() - t0
 

@@ -19,6 +19,7 @@ LAYERS = [
     ("llm.stages",),
     ("llm.jobs",),
     ("llm.plots", "llm.pipeline", "llm.bridge", "llm.__main__"),
+    ("llm.chains",),
 ]
 
 
