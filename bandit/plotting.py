@@ -8,13 +8,16 @@ unsaved (the notebooks display it inline). Colours and labels come from :mod:`ba
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from bandit.style import style
 
-__all__ = ["draw_record", "simplex_xy"]
+__all__ = ["draw_record", "draw_simplex", "simplex_xy"]
 
+_LONG_DASH = "– –"
 _FLOOR = 1e-5  # regrets below this are drawn at the floor of log-scale axes
 
 
@@ -262,7 +265,9 @@ def _draw_support(rec: dict) -> plt.Figure:
     return fig
 
 
-def _draw_simplex(rec: dict) -> plt.Figure:
+def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
+    """Flows on the simplex: ``front`` (the subject, CoPG) thick and underneath, every other flow dashed on top, so
+    that flows which run together stay visible; stationary points that coincide are drawn as nested rings."""
     fig, ax = plt.subplots(figsize=(7.5, 6.8))
     tri = simplex_xy(np.eye(3))
     ax.fill(tri[:, 0], tri[:, 1], facecolor="none", edgecolor="k", lw=1)
@@ -270,30 +275,41 @@ def _draw_simplex(rec: dict) -> plt.Figure:
     for a, (cx, cy) in enumerate(tri):
         text = f"arm {a}" + (f" (R={rewards[a]:g})" if rewards else "")
         ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14 if cy == 0 else 6))
+    o = simplex_xy(rec["optimal_policy"])
+    at_star = []  # methods whose stationary point is π* (their rings are nested around the star)
     for name, m in rec["methods"].items():
         c = _color(name)
         xy = simplex_xy(m["flow"])
         found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
         note = f"regret {m['stationary_regret']:.3f}" if found else "no finite stationary point"
-        ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.5, label=f"{m['label']} ({note})")
+        if name == front:
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=4.5, alpha=0.55, zorder=3, label=f"{m['label']} ({note}; thick)")
+        else:
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.4, ls=(0, (4, 2)), zorder=4, label=f"{m['label']} ({note})")
         for traj in m.get("sampled", []):
             st = simplex_xy(traj)
-            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=3, alpha=0.6)
+            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=3, alpha=0.6, zorder=2)
         if found:
             sxy = simplex_xy(m["stationary_policy"])
-            ax.plot(*sxy, marker="o", mfc="none", color=c, ms=9, mew=1.5)
+            near = bool(np.hypot(*(sxy - o)) < 1e-3)
+            ms = 9 + 5 * len(at_star) if near else 9
+            at_star += [m["label"]] if near else []
+            ax.plot(*sxy, marker="o", mfc="none", color=c, ms=ms, mew=2.0 if name == front else 1.5, zorder=6)
     r = simplex_xy(rec["ref_policy"])
-    o = simplex_xy(rec["optimal_policy"])
-    ax.plot(*r, "ks", ms=7, label="π_ref (start)")
-    ax.plot(*o, "k*", ms=14, label="π*")
+    ax.plot(*r, "ks", ms=7, label="π_ref (start)", zorder=7)
+    ax.plot(*o, "k*", ms=9, label="π*", zorder=7)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=f"{_LONG_DASH} dashed: on top of the "
+              "thick subject line", title_fontsize=7)  # fmt: skip
+    if len(at_star) > 1:
+        ax.text(0.0, -0.06, textwrap.fill(f"Stop exactly at π* (nested rings around the star): {', '.join(at_star)}; "
+                "their flows run close together near π*.", 100), transform=ax.transAxes, fontsize=7)  # fmt: skip
     cfg = rec["config"]
     sampled = any(m.get("sampled") for m in rec["methods"].values())
     mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
     ax.set_title(
-        f"Exact expected-gradient flows ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
+        f"Exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
         + (f", sampled Adam epochs (lr {cfg['lr']:g}; dots)" if sampled else "")
         + f",\nstationary points (circles); β={cfg['beta']:g}, μ1=({mu1}), μ2=({mu2})",
         fontsize=8,
@@ -335,7 +351,7 @@ _DRAWERS = {
     "beta_sweep": _draw_beta,
     "data_size": _draw_data_size,
     "support": _draw_support,
-    "simplex": _draw_simplex,
+    "simplex": draw_simplex,
     "loss_family": _draw_loss_family,
 }
 
