@@ -42,18 +42,33 @@ def _floor(x) -> np.ndarray:
     return np.maximum(np.asarray(x, dtype=float), _FLOOR)
 
 
-def _floor_note(ax: plt.Axes) -> None:
-    """Mark the floor of a log-scale regret axis: values ≤ _FLOOR, an exact 0 included, are drawn on it."""
+def _floor_note(ax: plt.Axes, x: float = 0.01) -> None:
+    """Mark the floor of a log-scale regret axis: values ≤ _FLOOR, an exact 0 included, are drawn on it. The label
+    sits just below the line (the axis reaches down to _FLOOR / 4), where no curve or legend can cover it."""
     ax.axhline(_FLOOR, color="0.55", lw=0.7, zorder=0)
+    ax.set_ylim(bottom=_FLOOR / 4)
     ax.annotate(
-        f"floor: regret ≤ {_FLOOR:g} (exactly 0 included) is drawn here",
-        (0.01, _FLOOR),
+        f"floor: regret ≤ {_FLOOR:g} (exactly 0 included) is drawn on this line",
+        (x, _FLOOR),
         xycoords=("axes fraction", "data"),
-        xytext=(0, 3),
+        xytext=(0, -2),
         textcoords="offset points",
         fontsize=7,
         color="0.35",
+        va="top",
     )
+
+
+def _clipped_errorbar(ax: plt.Axes, x, mean, std, color: str, label: str) -> bool:
+    """Dots at the mean with ± std whiskers on a log axis; a lower whisker that would reach ≤ the floor (mean − std ≤
+    _FLOOR, which a log axis cannot show) stops at the floor and ends in a ▼. Returns whether any was clipped."""
+    mean, std = _floor(mean), np.asarray(std, dtype=float)
+    low = np.maximum(mean - std, _FLOOR)
+    ax.errorbar(x, mean, yerr=[mean - low, std], fmt="o", color=color, ms=4, capsize=2, label=label)
+    clipped = (np.asarray(mean) - std) <= _FLOOR
+    if clipped.any():
+        ax.plot(np.asarray(x, dtype=float)[clipped], low[clipped], "v", color=color, ms=5)
+    return bool(clipped.any())
 
 
 def _draw_paper_fig1(rec: dict) -> plt.Figure:
@@ -79,7 +94,6 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         end = max(len(epochs), int(below[0]) + 1 if below.size else len(cont))
         ax.set_xlim(0, 1.08 * end)
     ax.set_yscale("log")
-    ax.set_ylim(bottom=_FLOOR * 0.8)
     _floor_note(ax)
     ax.set_xlabel(f"epoch ({rec['steps_per_epoch']} Adam steps of batch {cfg['batch_size']})")
     ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)")
@@ -139,33 +153,38 @@ def _regret_axes(fig: plt.Figure, spec, rec: dict) -> tuple[plt.Axes, plt.Axes |
     return ax, strip
 
 
-def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> None:
-    """Exact stationary regret (lines; methods at 0 everywhere go to the strip) and sampled finals (dots ± std)."""
+def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> bool:
+    """Exact stationary regret (lines; methods at 0 everywhere go to the strip) and sampled finals (dots ± std).
+    Returns whether a lower whisker was clipped at the floor (see :func:`_clipped_errorbar`)."""
     zero = set(_at_zero(rec))
+    clipped = False
     for name, m in rec["methods"].items():
         c = _color(name)
         if name not in zero:
             ax.plot(x_exact, _floor(m["exact_regret"]), color=c, lw=1.4, label=m["label"])
         if "regret_mean" in m:
-            mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
-            ax.errorbar(x_sampled, _floor(mean), yerr=std, fmt="o", color=c, ms=4, capsize=2,
-                        label=f"{m['label']} (sampled)")  # fmt: skip
+            clipped |= _clipped_errorbar(
+                ax, x_sampled, m["regret_mean"], m["regret_std"], c, f"{m['label']} (sampled)"
+            )
     ax.set_yscale("log")
-    ax.set_ylim(bottom=_FLOOR * 0.8)
     _floor_note(ax)
+    return clipped
+
+
+_CLIP_NOTE = "; ▼: lower whisker (mean − std ≤ 1e-5) clipped at the floor"
 
 
 def _draw_offpolicy(rec: dict) -> plt.Figure:
     fig = plt.figure(figsize=(8.5, 5.4))
     ax, strip = _regret_axes(fig, fig.add_gridspec(1, 1)[0], rec)
-    _draw_regret_lines(ax, rec, np.array(rec["exact_alphas"]), rec["alphas"])
+    clipped = _draw_regret_lines(ax, rec, np.array(rec["exact_alphas"]), rec["alphas"])
     (strip or ax).set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
     ax.set_ylabel("final regret J(π*) − J(π)")
     cfg = rec["config"]
     ax.set_title(
         f"Off-policy sweep on R = {tuple(cfg['rewards'])}, uniform π_ref, β = {cfg['beta']:g}: lines = exact "
         f"stationary regret,\ndots = sampled after {cfg['epochs']} epochs (Adam lr {cfg['lr']:g}, mean ± std over "
-        f"{cfg['seeds']} seeds; a fixed budget, not always converged; DPO's sampled regret > 0 is label noise)",
+        f"{cfg['seeds']} seeds; a fixed budget, not always converged{_CLIP_NOTE if clipped else ''})",
         fontsize=8,
     )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -179,7 +198,7 @@ def _draw_beta(rec: dict) -> plt.Figure:
     ax, strip = _regret_axes(fig, outer[0], rec)
     ax2 = fig.add_subplot(outer[1])
     xb = np.array(rec["exact_betas"])
-    _draw_regret_lines(ax, rec, xb, rec["betas"])
+    clipped = _draw_regret_lines(ax, rec, xb, rec["betas"])
     zero = _at_zero(rec)
     for name, m in rec["methods"].items():
         c = _color(name)
@@ -198,16 +217,20 @@ def _draw_beta(rec: dict) -> plt.Figure:
     ax.set_ylabel("final regret J(π*) − J(π)")
     ax2.set_ylabel("KL(π‖π_ref) at the end point")
     ax2.set_yscale("log")
-    ax.legend(fontsize=6.5, loc="lower center", bbox_to_anchor=(0.5, 0.04), ncol=2)
+    top = max(max(m["exact_regret"]) for m in rec["methods"].values())
+    ax.set_ylim(top=top * 300)  # room above the curves for the legend, so it covers no curve or dot
+    ax.legend(fontsize=6.5, loc="upper center", ncol=2)
     ax2.legend(fontsize=7, loc="lower left")
     cfg = rec["config"]
     fig.suptitle(
         f"β sweep on the paper's bandit (R = {tuple(cfg['rewards'])}, μ1, μ2 fixed; IPO's τ and DPO's β set to β).\n"
-        f"Dots: sampled runs after a fixed budget of {cfg['epochs']} epochs (mean ± std over {cfg['seeds']} seeds): "
-        "at small β, π* is nearly greedy and the runs have not converged, so a dot can sit above its own line.",
+        f"Dots: sampled runs after a fixed budget of {cfg['epochs']} epochs (mean ± std over {cfg['seeds']} seeds):\n"
+        "at small β, π* is nearly greedy and the runs have not converged, so a dot can sit above its own line"
+        + (_CLIP_NOTE if clipped else "")
+        + ".",
         fontsize=9,
     )
-    fig.subplots_adjust(top=0.86)
+    fig.subplots_adjust(top=0.84)
     return fig
 
 
@@ -331,7 +354,6 @@ def _draw_loss_family(rec: dict) -> plt.Figure:
         ]
         ax.axhline(_FLOOR, color=_color("copg"), lw=2.6, label="\n".join(lines))
     ax.set_yscale("log")
-    ax.set_ylim(bottom=_FLOOR * 0.5)
     for x, text in ((0.0, "μ = π*"), (0.5, "μ = π_ref")):
         ax.axvline(x, color="0.6", ls=":", lw=1, zorder=0)
         ax.annotate(text, (x, 0.5), xycoords=("data", "axes fraction"), xytext=(3, 0), textcoords="offset points",
