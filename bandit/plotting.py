@@ -235,7 +235,7 @@ def _draw_beta(rec: dict) -> plt.Figure:
 
 
 def _draw_data_size(rec: dict) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
     n = np.array(rec["sizes"], dtype=float)
     mean = np.array(rec["regret_mean"])
     per_seed = np.array(rec["regret_per_seed"])  # [M, S]
@@ -243,12 +243,12 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     ax.plot(
         n, _floor(mean), "o-", color=_color("copg"), label=f"exact empirical CoPG optimum, mean of {len(rec['seeds'])}"
     )
-    ax.fill_between(n, _floor(lo), _floor(hi), color=_color("copg"), alpha=0.15, label="10–90 % of datasets")
+    ax.fill_between(n, lo, hi, color=_color("copg"), alpha=0.15, label="10–90 % of datasets")
     ax.plot(n, _floor(rec["regret_median"]), "x", color=_color("copg"), label="median")
     if rec.get("slope") is not None:
-        ref = n >= 100
+        ref = n >= 100  # the range bandit.experiments.data_size fits the slope on
         k = mean[ref][0] * n[ref][0]
-        ax.plot(n[ref], k / n[ref], "k:", label=f"∝ 1/n (fitted slope {rec['slope']:.2f})")
+        ax.plot(n[ref], k / n[ref], "k:", label=f"∝ 1/n; slope fitted on n ≥ 100: {rec['slope']:.2f}")
     s = rec["sampled"]
     if s["sizes"]:
         cfg = rec["config"]
@@ -256,6 +256,9 @@ def _draw_data_size(rec: dict) -> plt.Figure:
         ax.plot(s["sizes"], _floor(s["regret_mean"]), "s", color="tab:orange", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    positive = np.concatenate([lo[lo > 0], mean[mean > 0]])
+    if positive.size:  # the axis reaches the lowest 10 % quantile, so the band is not cut off
+        ax.set_ylim(bottom=min(_FLOOR, positive.min()) / 2)
     ax.set_xlabel("number of pairs n")
     ax.set_ylabel("regret")
     ax.set_title(f"CoPG finite-sample error (reward noise σ = {rec['reward_noise']:g}, paper μ1, μ2)", fontsize=9)
@@ -341,16 +344,17 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
 
 
 def _draw_loss_family(rec: dict) -> plt.Figure:
-    """Exact regret vs α per variant; the variants whose regret is exactly 0 share one labelled floor line."""
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    """Exact regret vs α per variant; the variants whose regret is exactly 0 share one labelled floor line.
+    Labels come from :mod:`bandit.style` (readable names), not the record's stored labels."""
+    fig, ax = plt.subplots(figsize=(10.5, 5.2))
     xa = np.array(rec["exact_alphas"])
-    zero = [m["label"] for m in rec["methods"].values() if max(m["exact_regret"]) <= _FLOOR]
+    zero = [style(name).label for name, m in rec["methods"].items() if max(m["exact_regret"]) <= _FLOOR]
     for name, m in rec["methods"].items():
         if max(m["exact_regret"]) > _FLOOR:
-            ax.plot(xa, _floor(m["exact_regret"]), color=_color(name), lw=1.6, label=m["label"])
+            ax.plot(xa, _floor(m["exact_regret"]), color=_color(name), lw=1.6, label=style(name).label)
     if zero:
-        lines = ["regret exactly 0 at every α (on the floor):"] + [
-            ", ".join(zero[i : i + 3]) for i in range(0, len(zero), 3)
+        lines = ["regret exactly 0 at every α (thick line on the floor):"] + [
+            ", ".join(zero[i : i + 2]) for i in range(0, len(zero), 2)
         ]
         ax.axhline(_FLOOR, color=_color("copg"), lw=2.6, label="\n".join(lines))
     ax.set_yscale("log")
@@ -358,12 +362,14 @@ def _draw_loss_family(rec: dict) -> plt.Figure:
         ax.axvline(x, color="0.6", ls=":", lw=1, zorder=0)
         ax.annotate(text, (x, 0.5), xycoords=("data", "axes fraction"), xytext=(3, 0), textcoords="offset points",
                     fontsize=7, color="0.35", rotation=90)  # fmt: skip
-    _floor_note(ax)
+    _floor_note(ax, x=0.2)
     ax.set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
     ax.set_ylabel("exact fixed-point regret β·KL(π̂‖π*)")
-    ax.set_title(f"One loss under many names: where each variant lands (arm lengths {rec['lengths']} for the "
-                 f"token-mean IPO)", fontsize=8)  # fmt: skip
+    lengths = ", ".join(f"arm {a}: {n:g}" for a, n in enumerate(rec["lengths"]))
+    ax.set_title(f"One loss under many names: where each variant lands.\nToken-mean IPO divides each answer's "
+                 f"log-ratio by its length in tokens ({lengths})", fontsize=8)  # fmt: skip
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
     return fig
 
 
