@@ -78,7 +78,9 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     for name, m in rec["methods"].items():
         c = _color(name)
         mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
-        ax.plot(epochs, _floor(mean), color=c, label=f"{m['label']}")
+        front = name == "copg"  # the subject: thick and in front, so DPO / PG-E[R] curves running close cannot hide it
+        ax.plot(epochs, _floor(mean), color=c, lw=2.6 if front else 1.2, zorder=5 if front else 3,
+                label=f"{m['label']}" + (" (thick, in front)" if front else ""))  # fmt: skip
         ax.fill_between(epochs, _floor(mean - std), _floor(mean + std), color=c, alpha=0.2)
         ax.axhline(max(m["stationary_regret"], _FLOOR), color=c, ls="--", lw=1)
     summ = rec.get("summary", {})
@@ -102,7 +104,7 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         f"{len(rec['seeds'])} seeds (mean ± std)",
         fontsize=9,
     )
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.06), title="dashed: exact stationary regret",
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.12), title="dashed: exact stationary regret",
               title_fontsize=7, framealpha=0.9)  # fmt: skip
     names = list(rec["methods"])
     arms = len(rec["problem"]["rewards"])
@@ -115,7 +117,14 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         ax2.bar(xs, m["final_policy_mean"], width, color=_color(name), alpha=0.8, label=m["label"])
         ax2.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
     ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR={r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
-    ax2.set_ylabel(f"π after epoch {epochs[-1] if len(epochs) else 0} (black tick: stationary policy)")
+    last = int(epochs[-1]) if len(epochs) else 0
+    ax2.set_ylabel("final π (bars); black tick: the method's exact stationary policy", fontsize=8)
+    thr, copg = summ.get("threshold"), rec["methods"].get("copg")
+    if thr is not None and copg is not None and copg["regret_mean"] and copg["regret_mean"][-1] > thr:
+        ax2.set_title(f"after {last} epochs: not converged (CoPG regret {copg['regret_mean'][-1]:.3g} > {thr:g})",
+                      fontsize=9)  # fmt: skip
+    else:
+        ax2.set_title(f"after {last} epochs", fontsize=9)
     ax2.legend(fontsize=7)
     return fig
 
@@ -285,8 +294,12 @@ def _draw_support(rec: dict) -> plt.Figure:
         x + 0.4 - width / 2,
         [f"arm {a}, R={r:g}" + (" (no data)" if a in miss else "") for a, r in enumerate(rec["problem"]["rewards"])],
     )
-    ax.set_ylabel("final π (black tick: stationary policy)")
-    ax.set_title(f"Partial support: μ1, μ2 have no mass on arm(s) {miss}", fontsize=10)
+    ax.set_ylabel("final π (bars: mean ± std over seeds)")
+    arms_txt = ("arm " if len(miss) == 1 else "arms ") + ", ".join(str(a) for a in miss[:-1]) + (
+        " and " if len(miss) > 1 else "") + str(miss[-1]) if miss else "no arm"  # fmt: skip
+    ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}.\n"
+                 "Black tick on each bar: the method's exact stationary policy (where its expected gradient is 0)",
+                 fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return fig
 
