@@ -19,12 +19,28 @@ from typing import Any
 
 from bandit.records import provenance, write_figure
 
-__all__ = ["FIGURE_NAMES", "FLOOR", "make_figures", "draw_record"]
+__all__ = ["FIGURE_NAMES", "FLOOR", "check_text", "make_figures", "draw_record"]
 
 FIGURE_NAMES = ("converged", "regret_vs_step", "coverage", "heldout")
 """The figures a run can write, as ``bridge_<name>.{png,json}``."""
 FLOOR = 1e-5
 """Lowest regret / KL drawn; smaller values sit on this labelled floor."""
+
+
+def check_text(name: str, check: dict) -> str:
+    """One line of the console report for one of the run's ``checks`` (no raw dict), e.g.
+    ``check copg_le_0.1x_ipo: copg 0.000235, ipo 0.0419, ratio 0.0056 → holds``; a per-method entry
+    (``{"kl": …, "holds": …}`` or a bare bool) gets ✓ or ✗."""
+    mark = {True: "✓", False: "✗"}
+
+    def one(key: str, x: Any) -> str:
+        if isinstance(x, dict):
+            return f"{key} {x['kl']:.3g} {mark[x['holds']]}" if "kl" in x else f"{key} {x}"
+        return f"{key} {mark[x]}" if isinstance(x, bool) else f"{key} {x:.3g}"
+
+    parts = ", ".join(one(k, x) for k, x in check.items() if k != "holds")
+    verdict = f" → {'holds' if check['holds'] else 'FAILS'}" if "holds" in check else ""
+    return f"check {name}: {parts}{verdict}"
 
 
 def _floor(ax: Any, label: str = "floor: values ≤ 1e-5 (a limit equal to π*: 0 up to rounding)") -> None:
