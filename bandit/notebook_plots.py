@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bandit.plotting import draw_record, simplex_xy
+from bandit.plotting import draw_simplex, simplex_xy
 from bandit.style import style
 
 __all__ = ["SideBySide", "function_body", "regression_scatter", "side_by_side", "simplex_picture", "theorem1_figure"]
@@ -91,18 +91,11 @@ def simplex_picture(record: dict, front: str = "copg") -> plt.Figure:
     Returns:
         The matplotlib Figure (unsaved).
     """
-    fig = draw_record(record)
+    if front not in record["methods"]:
+        raise ValueError(f"simplex_picture: front={front!r} is not a method of the record; use one of "
+                         f"{list(record['methods'])}")  # fmt: skip
+    fig = draw_simplex(record, front=front)
     ax = fig.axes[0]
-    labels = {m["label"]: name for name, m in record["methods"].items()}
-    for line in ax.lines:
-        name = labels.get(str(line.get_label()).split(" (")[0])
-        if name == front and len(line.get_xdata()) > 1:
-            line.set_zorder(4)
-            line.set_linewidth(3.0)
-            line.set_alpha(0.8)
-        elif name is not None and len(line.get_xdata()) > 1 and line.get_linestyle() == "-":
-            line.set_zorder(5)
-            line.set_linestyle((0, (4, 3)))  # dashed, on top: the thick line of `front` shows beneath
     for key, (marker, label) in _DATA_MARKERS.items():
         xy = simplex_xy(np.asarray(record["config"][key], dtype=float))
         ax.plot(*xy, marker=marker, color="0.3", ms=10, ls="none", label=label, zorder=6)

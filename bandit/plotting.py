@@ -8,13 +8,16 @@ unsaved (the notebooks display it inline). Colours and labels come from :mod:`ba
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from bandit.style import style
 
-__all__ = ["draw_record", "simplex_xy"]
+__all__ = ["draw_record", "draw_simplex", "simplex_xy"]
 
+_LONG_DASH = "– –"
 _FLOOR = 1e-5  # regrets below this are drawn at the floor of log-scale axes
 
 
@@ -39,18 +42,33 @@ def _floor(x) -> np.ndarray:
     return np.maximum(np.asarray(x, dtype=float), _FLOOR)
 
 
-def _floor_note(ax: plt.Axes) -> None:
-    """Mark the floor of a log-scale regret axis: values ≤ _FLOOR, an exact 0 included, are drawn on it."""
+def _floor_note(ax: plt.Axes, x: float = 0.01) -> None:
+    """Mark the floor of a log-scale regret axis: values ≤ _FLOOR, an exact 0 included, are drawn on it. The label
+    sits just below the line (the axis reaches down to _FLOOR / 4), where no curve or legend can cover it."""
     ax.axhline(_FLOOR, color="0.55", lw=0.7, zorder=0)
+    ax.set_ylim(bottom=_FLOOR / 4)
     ax.annotate(
-        f"floor: regret ≤ {_FLOOR:g} (exactly 0 included) is drawn here",
-        (0.01, _FLOOR),
+        f"floor: regret ≤ {_FLOOR:g} (exactly 0 included) is drawn on this line",
+        (x, _FLOOR),
         xycoords=("axes fraction", "data"),
-        xytext=(0, 3),
+        xytext=(0, -2),
         textcoords="offset points",
         fontsize=7,
         color="0.35",
+        va="top",
     )
+
+
+def _clipped_errorbar(ax: plt.Axes, x, mean, std, color: str, label: str) -> bool:
+    """Dots at the mean with ± std whiskers on a log axis; a lower whisker that would reach ≤ the floor (mean − std ≤
+    _FLOOR, which a log axis cannot show) stops at the floor and ends in a ▼. Returns whether any was clipped."""
+    mean, std = _floor(mean), np.asarray(std, dtype=float)
+    low = np.maximum(mean - std, _FLOOR)
+    ax.errorbar(x, mean, yerr=[mean - low, std], fmt="o", color=color, ms=4, capsize=2, label=label)
+    clipped = (np.asarray(mean) - std) <= _FLOOR
+    if clipped.any():
+        ax.plot(np.asarray(x, dtype=float)[clipped], low[clipped], "v", color=color, ms=5)
+    return bool(clipped.any())
 
 
 def _draw_paper_fig1(rec: dict) -> plt.Figure:
@@ -60,7 +78,9 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     for name, m in rec["methods"].items():
         c = _color(name)
         mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
-        ax.plot(epochs, _floor(mean), color=c, label=f"{m['label']}")
+        front = name == "copg"  # the subject: thick and in front, so DPO / PG-E[R] curves running close cannot hide it
+        ax.plot(epochs, _floor(mean), color=c, lw=2.6 if front else 1.2, zorder=5 if front else 3,
+                label=f"{m['label']}" + (" (thick, in front)" if front else ""))  # fmt: skip
         ax.fill_between(epochs, _floor(mean - std), _floor(mean + std), color=c, alpha=0.2)
         ax.axhline(max(m["stationary_regret"], _FLOOR), color=c, ls="--", lw=1)
     summ = rec.get("summary", {})
@@ -76,7 +96,6 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         end = max(len(epochs), int(below[0]) + 1 if below.size else len(cont))
         ax.set_xlim(0, 1.08 * end)
     ax.set_yscale("log")
-    ax.set_ylim(bottom=_FLOOR * 0.8)
     _floor_note(ax)
     ax.set_xlabel(f"epoch ({rec['steps_per_epoch']} Adam steps of batch {cfg['batch_size']})")
     ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)")
@@ -85,7 +104,7 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         f"{len(rec['seeds'])} seeds (mean ± std)",
         fontsize=9,
     )
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.06), title="dashed: exact stationary regret",
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.12), title="dashed: exact stationary regret",
               title_fontsize=7, framealpha=0.9)  # fmt: skip
     names = list(rec["methods"])
     arms = len(rec["problem"]["rewards"])
@@ -98,7 +117,14 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         ax2.bar(xs, m["final_policy_mean"], width, color=_color(name), alpha=0.8, label=m["label"])
         ax2.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
     ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR={r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
-    ax2.set_ylabel(f"π after epoch {epochs[-1] if len(epochs) else 0} (black tick: stationary policy)")
+    last = int(epochs[-1]) if len(epochs) else 0
+    ax2.set_ylabel("final π (bars); black tick: the method's exact stationary policy", fontsize=8)
+    thr, copg = summ.get("threshold"), rec["methods"].get("copg")
+    if thr is not None and copg is not None and copg["regret_mean"] and copg["regret_mean"][-1] > thr:
+        ax2.set_title(f"after {last} epochs: not converged (CoPG regret {copg['regret_mean'][-1]:.3g} > {thr:g})",
+                      fontsize=9)  # fmt: skip
+    else:
+        ax2.set_title(f"after {last} epochs", fontsize=9)
     ax2.legend(fontsize=7)
     return fig
 
@@ -136,33 +162,38 @@ def _regret_axes(fig: plt.Figure, spec, rec: dict) -> tuple[plt.Axes, plt.Axes |
     return ax, strip
 
 
-def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> None:
-    """Exact stationary regret (lines; methods at 0 everywhere go to the strip) and sampled finals (dots ± std)."""
+def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> bool:
+    """Exact stationary regret (lines; methods at 0 everywhere go to the strip) and sampled finals (dots ± std).
+    Returns whether a lower whisker was clipped at the floor (see :func:`_clipped_errorbar`)."""
     zero = set(_at_zero(rec))
+    clipped = False
     for name, m in rec["methods"].items():
         c = _color(name)
         if name not in zero:
             ax.plot(x_exact, _floor(m["exact_regret"]), color=c, lw=1.4, label=m["label"])
         if "regret_mean" in m:
-            mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
-            ax.errorbar(x_sampled, _floor(mean), yerr=std, fmt="o", color=c, ms=4, capsize=2,
-                        label=f"{m['label']} (sampled)")  # fmt: skip
+            clipped |= _clipped_errorbar(
+                ax, x_sampled, m["regret_mean"], m["regret_std"], c, f"{m['label']} (sampled)"
+            )
     ax.set_yscale("log")
-    ax.set_ylim(bottom=_FLOOR * 0.8)
     _floor_note(ax)
+    return clipped
+
+
+_CLIP_NOTE = "; ▼: lower whisker (mean − std ≤ 1e-5) clipped at the floor"
 
 
 def _draw_offpolicy(rec: dict) -> plt.Figure:
     fig = plt.figure(figsize=(8.5, 5.4))
     ax, strip = _regret_axes(fig, fig.add_gridspec(1, 1)[0], rec)
-    _draw_regret_lines(ax, rec, np.array(rec["exact_alphas"]), rec["alphas"])
+    clipped = _draw_regret_lines(ax, rec, np.array(rec["exact_alphas"]), rec["alphas"])
     (strip or ax).set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
     ax.set_ylabel("final regret J(π*) − J(π)")
     cfg = rec["config"]
     ax.set_title(
         f"Off-policy sweep on R = {tuple(cfg['rewards'])}, uniform π_ref, β = {cfg['beta']:g}: lines = exact "
         f"stationary regret,\ndots = sampled after {cfg['epochs']} epochs (Adam lr {cfg['lr']:g}, mean ± std over "
-        f"{cfg['seeds']} seeds; a fixed budget, not always converged; DPO's sampled regret > 0 is label noise)",
+        f"{cfg['seeds']} seeds; a fixed budget, not always converged{_CLIP_NOTE if clipped else ''})",
         fontsize=8,
     )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -176,7 +207,7 @@ def _draw_beta(rec: dict) -> plt.Figure:
     ax, strip = _regret_axes(fig, outer[0], rec)
     ax2 = fig.add_subplot(outer[1])
     xb = np.array(rec["exact_betas"])
-    _draw_regret_lines(ax, rec, xb, rec["betas"])
+    clipped = _draw_regret_lines(ax, rec, xb, rec["betas"])
     zero = _at_zero(rec)
     for name, m in rec["methods"].items():
         c = _color(name)
@@ -195,21 +226,25 @@ def _draw_beta(rec: dict) -> plt.Figure:
     ax.set_ylabel("final regret J(π*) − J(π)")
     ax2.set_ylabel("KL(π‖π_ref) at the end point")
     ax2.set_yscale("log")
-    ax.legend(fontsize=6.5, loc="lower center", bbox_to_anchor=(0.5, 0.04), ncol=2)
+    top = max(max(m["exact_regret"]) for m in rec["methods"].values())
+    ax.set_ylim(top=top * 300)  # room above the curves for the legend, so it covers no curve or dot
+    ax.legend(fontsize=6.5, loc="upper center", ncol=2)
     ax2.legend(fontsize=7, loc="lower left")
     cfg = rec["config"]
     fig.suptitle(
         f"β sweep on the paper's bandit (R = {tuple(cfg['rewards'])}, μ1, μ2 fixed; IPO's τ and DPO's β set to β).\n"
-        f"Dots: sampled runs after a fixed budget of {cfg['epochs']} epochs (mean ± std over {cfg['seeds']} seeds): "
-        "at small β, π* is nearly greedy and the runs have not converged, so a dot can sit above its own line.",
+        f"Dots: sampled runs after a fixed budget of {cfg['epochs']} epochs (mean ± std over {cfg['seeds']} seeds):\n"
+        "at small β, π* is nearly greedy and the runs have not converged, so a dot can sit above its own line"
+        + (_CLIP_NOTE if clipped else "")
+        + ".",
         fontsize=9,
     )
-    fig.subplots_adjust(top=0.86)
+    fig.subplots_adjust(top=0.84)
     return fig
 
 
 def _draw_data_size(rec: dict) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
     n = np.array(rec["sizes"], dtype=float)
     mean = np.array(rec["regret_mean"])
     per_seed = np.array(rec["regret_per_seed"])  # [M, S]
@@ -217,12 +252,12 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     ax.plot(
         n, _floor(mean), "o-", color=_color("copg"), label=f"exact empirical CoPG optimum, mean of {len(rec['seeds'])}"
     )
-    ax.fill_between(n, _floor(lo), _floor(hi), color=_color("copg"), alpha=0.15, label="10–90 % of datasets")
+    ax.fill_between(n, lo, hi, color=_color("copg"), alpha=0.15, label="10–90 % of datasets")
     ax.plot(n, _floor(rec["regret_median"]), "x", color=_color("copg"), label="median")
     if rec.get("slope") is not None:
-        ref = n >= 100
+        ref = n >= 100  # the range bandit.experiments.data_size fits the slope on
         k = mean[ref][0] * n[ref][0]
-        ax.plot(n[ref], k / n[ref], "k:", label=f"∝ 1/n (fitted slope {rec['slope']:.2f})")
+        ax.plot(n[ref], k / n[ref], "k:", label=f"∝ 1/n; slope fitted on n ≥ 100: {rec['slope']:.2f}")
     s = rec["sampled"]
     if s["sizes"]:
         cfg = rec["config"]
@@ -230,6 +265,9 @@ def _draw_data_size(rec: dict) -> plt.Figure:
         ax.plot(s["sizes"], _floor(s["regret_mean"]), "s", color="tab:orange", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    positive = np.concatenate([lo[lo > 0], mean[mean > 0]])
+    if positive.size:  # the axis reaches the lowest 10 % quantile, so the band is not cut off
+        ax.set_ylim(bottom=min(_FLOOR, positive.min()) / 2)
     ax.set_xlabel("number of pairs n")
     ax.set_ylabel("regret")
     ax.set_title(f"CoPG finite-sample error (reward noise σ = {rec['reward_noise']:g}, paper μ1, μ2)", fontsize=9)
@@ -256,13 +294,19 @@ def _draw_support(rec: dict) -> plt.Figure:
         x + 0.4 - width / 2,
         [f"arm {a}, R={r:g}" + (" (no data)" if a in miss else "") for a, r in enumerate(rec["problem"]["rewards"])],
     )
-    ax.set_ylabel("final π (black tick: stationary policy)")
-    ax.set_title(f"Partial support: μ1, μ2 have no mass on arm(s) {miss}", fontsize=10)
+    ax.set_ylabel("final π (bars: mean ± std over seeds)")
+    arms_txt = ("arm " if len(miss) == 1 else "arms ") + ", ".join(str(a) for a in miss[:-1]) + (
+        " and " if len(miss) > 1 else "") + str(miss[-1]) if miss else "no arm"  # fmt: skip
+    ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}.\n"
+                 "Black tick on each bar: the method's exact stationary policy (where its expected gradient is 0)",
+                 fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return fig
 
 
-def _draw_simplex(rec: dict) -> plt.Figure:
+def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
+    """Flows on the simplex: ``front`` (the subject, CoPG) thick and underneath, every other flow dashed on top, so
+    that flows which run together stay visible; stationary points that coincide are drawn as nested rings."""
     fig, ax = plt.subplots(figsize=(7.5, 6.8))
     tri = simplex_xy(np.eye(3))
     ax.fill(tri[:, 0], tri[:, 1], facecolor="none", edgecolor="k", lw=1)
@@ -270,30 +314,41 @@ def _draw_simplex(rec: dict) -> plt.Figure:
     for a, (cx, cy) in enumerate(tri):
         text = f"arm {a}" + (f" (R={rewards[a]:g})" if rewards else "")
         ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14 if cy == 0 else 6))
+    o = simplex_xy(rec["optimal_policy"])
+    at_star = []  # methods whose stationary point is π* (their rings are nested around the star)
     for name, m in rec["methods"].items():
         c = _color(name)
         xy = simplex_xy(m["flow"])
         found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
         note = f"regret {m['stationary_regret']:.3f}" if found else "no finite stationary point"
-        ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.5, label=f"{m['label']} ({note})")
+        if name == front:
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=4.5, alpha=0.55, zorder=3, label=f"{m['label']} ({note}; thick)")
+        else:
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.4, ls=(0, (4, 2)), zorder=4, label=f"{m['label']} ({note})")
         for traj in m.get("sampled", []):
             st = simplex_xy(traj)
-            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=3, alpha=0.6)
+            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=3, alpha=0.6, zorder=2)
         if found:
             sxy = simplex_xy(m["stationary_policy"])
-            ax.plot(*sxy, marker="o", mfc="none", color=c, ms=9, mew=1.5)
+            near = bool(np.hypot(*(sxy - o)) < 1e-3)
+            ms = 9 + 5 * len(at_star) if near else 9
+            at_star += [m["label"]] if near else []
+            ax.plot(*sxy, marker="o", mfc="none", color=c, ms=ms, mew=2.0 if name == front else 1.5, zorder=6)
     r = simplex_xy(rec["ref_policy"])
-    o = simplex_xy(rec["optimal_policy"])
-    ax.plot(*r, "ks", ms=7, label="π_ref (start)")
-    ax.plot(*o, "k*", ms=14, label="π*")
+    ax.plot(*r, "ks", ms=7, label="π_ref (start)", zorder=7)
+    ax.plot(*o, "k*", ms=9, label="π*", zorder=7)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=f"{_LONG_DASH} dashed: on top of the "
+              "thick subject line", title_fontsize=7)  # fmt: skip
+    if len(at_star) > 1:
+        ax.text(0.0, -0.06, textwrap.fill(f"Stop exactly at π* (nested rings around the star): {', '.join(at_star)}; "
+                "their flows run close together near π*.", 100), transform=ax.transAxes, fontsize=7)  # fmt: skip
     cfg = rec["config"]
     sampled = any(m.get("sampled") for m in rec["methods"].values())
     mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
     ax.set_title(
-        f"Exact expected-gradient flows ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
+        f"Exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
         + (f", sampled Adam epochs (lr {cfg['lr']:g}; dots)" if sampled else "")
         + f",\nstationary points (circles); β={cfg['beta']:g}, μ1=({mu1}), μ2=({mu2})",
         fontsize=8,
@@ -302,30 +357,32 @@ def _draw_simplex(rec: dict) -> plt.Figure:
 
 
 def _draw_loss_family(rec: dict) -> plt.Figure:
-    """Exact regret vs α per variant; the variants whose regret is exactly 0 share one labelled floor line."""
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    """Exact regret vs α per variant; the variants whose regret is exactly 0 share one labelled floor line.
+    Labels come from :mod:`bandit.style` (readable names), not the record's stored labels."""
+    fig, ax = plt.subplots(figsize=(10.5, 5.2))
     xa = np.array(rec["exact_alphas"])
-    zero = [m["label"] for m in rec["methods"].values() if max(m["exact_regret"]) <= _FLOOR]
+    zero = [style(name).label for name, m in rec["methods"].items() if max(m["exact_regret"]) <= _FLOOR]
     for name, m in rec["methods"].items():
         if max(m["exact_regret"]) > _FLOOR:
-            ax.plot(xa, _floor(m["exact_regret"]), color=_color(name), lw=1.6, label=m["label"])
+            ax.plot(xa, _floor(m["exact_regret"]), color=_color(name), lw=1.6, label=style(name).label)
     if zero:
-        lines = ["regret exactly 0 at every α (on the floor):"] + [
-            ", ".join(zero[i : i + 3]) for i in range(0, len(zero), 3)
+        lines = ["regret exactly 0 at every α (thick line on the floor):"] + [
+            ", ".join(zero[i : i + 2]) for i in range(0, len(zero), 2)
         ]
         ax.axhline(_FLOOR, color=_color("copg"), lw=2.6, label="\n".join(lines))
     ax.set_yscale("log")
-    ax.set_ylim(bottom=_FLOOR * 0.5)
     for x, text in ((0.0, "μ = π*"), (0.5, "μ = π_ref")):
         ax.axvline(x, color="0.6", ls=":", lw=1, zorder=0)
         ax.annotate(text, (x, 0.5), xycoords=("data", "axes fraction"), xytext=(3, 0), textcoords="offset points",
                     fontsize=7, color="0.35", rotation=90)  # fmt: skip
-    _floor_note(ax)
+    _floor_note(ax, x=0.2)
     ax.set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
     ax.set_ylabel("exact fixed-point regret β·KL(π̂‖π*)")
-    ax.set_title(f"One loss under many names: where each variant lands (arm lengths {rec['lengths']} for the "
-                 f"token-mean IPO)", fontsize=8)  # fmt: skip
+    lengths = ", ".join(f"arm {a}: {n:g}" for a, n in enumerate(rec["lengths"]))
+    ax.set_title(f"One loss under many names: where each variant lands.\nToken-mean IPO divides each answer's "
+                 f"log-ratio by its length in tokens ({lengths})", fontsize=8)  # fmt: skip
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
     return fig
 
 
@@ -335,7 +392,7 @@ _DRAWERS = {
     "beta_sweep": _draw_beta,
     "data_size": _draw_data_size,
     "support": _draw_support,
-    "simplex": _draw_simplex,
+    "simplex": draw_simplex,
     "loss_family": _draw_loss_family,
 }
 

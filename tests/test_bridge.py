@@ -456,3 +456,17 @@ def test_pg_is_limit_is_the_stationary_point_of_the_dataset_loss():
         limits[name] = torch.stack(rows_theta)
     assert dataset_gradient(limits["ratio on μ"]).abs().max() < 1e-9
     assert dataset_gradient(limits["ratio on μ̂"]).abs().max() > 1e-3
+
+
+def test_check_text_prints_words_not_dicts():
+    """The bridge's console report gives each check as numbers and ✓/✗ words, never a raw dict, and says FAILS."""
+    from llm.bridge.plots import check_text
+
+    line = check_text("copg_le_0.1x_ipo", {"copg": 2.3e-4, "ipo": 0.04, "ratio": 5.75e-3, "holds": True})
+    assert line == "check copg_le_0.1x_ipo: copg 0.00023, ipo 0.04, ratio 0.00575 → holds"
+    assert (
+        check_text("nearest_own_limit", {"copg": True, "pg_is": False}) == "check nearest_own_limit: copg ✓, pg_is ✗"
+    )
+    nested = check_text("kl", {"copg": {"kl": 0.0024, "holds": True}, "pg": {"kl": 0.02, "holds": False}})
+    assert nested == "check kl: copg 0.0024 ✓, pg 0.02 ✗" and "{" not in nested
+    assert check_text("x", {"a": 1.0, "holds": False}).endswith("→ FAILS")

@@ -43,7 +43,7 @@ from llm.bridge.limits import (
     pair_graph_limits,
     tabular_predictions,
 )
-from llm.bridge.plots import FIGURE_NAMES, make_figures
+from llm.bridge.plots import FIGURE_NAMES, check_text, make_figures
 from llm.bridge.practical import train_practical
 from llm.bridge.table import TABLE_METHODS, ExactTrainConfig, PrefixTree, count_table, train_exact
 from llm.bridge.task import TaskConfig
@@ -555,8 +555,7 @@ def report(res: dict) -> str:
                 f"off-S mass {p['off_support_mass']:.4f} (π*: {p['pi_star_off_support_mass']:.4f})"
             )
     lines.append("")
-    for k, v in res["checks"].items():
-        lines.append(f"check {k}: {v}")
+    lines += [check_text(k, v) for k, v in res["checks"].items()]
     return "\n".join(lines)
 
 

@@ -19,12 +19,28 @@ from typing import Any
 
 from bandit.records import provenance, write_figure
 
-__all__ = ["FIGURE_NAMES", "FLOOR", "make_figures", "draw_record"]
+__all__ = ["FIGURE_NAMES", "FLOOR", "check_text", "make_figures", "draw_record"]
 
 FIGURE_NAMES = ("converged", "regret_vs_step", "coverage", "heldout")
 """The figures a run can write, as ``bridge_<name>.{png,json}``."""
 FLOOR = 1e-5
 """Lowest regret / KL drawn; smaller values sit on this labelled floor."""
+
+
+def check_text(name: str, check: dict) -> str:
+    """One line of the console report for one of the run's ``checks`` (no raw dict), e.g.
+    ``check copg_le_0.1x_ipo: copg 0.000235, ipo 0.0419, ratio 0.0056 → holds``; a per-method entry
+    (``{"kl": …, "holds": …}`` or a bare bool) gets ✓ or ✗."""
+    mark = {True: "✓", False: "✗"}
+
+    def one(key: str, x: Any) -> str:
+        if isinstance(x, dict):
+            return f"{key} {x['kl']:.3g} {mark[x['holds']]}" if "kl" in x else f"{key} {x}"
+        return f"{key} {mark[x]}" if isinstance(x, bool) else f"{key} {x:.3g}"
+
+    parts = ", ".join(one(k, x) for k, x in check.items() if k != "holds")
+    verdict = f" → {'holds' if check['holds'] else 'FAILS'}" if "holds" in check else ""
+    return f"check {name}: {parts}{verdict}"
 
 
 def _floor(ax: Any, label: str = "floor: values ≤ 1e-5 (a limit equal to π*: 0 up to rounding)") -> None:
@@ -96,30 +112,41 @@ def _draw_converged(data: dict) -> Any:
 
 def _draw_regret_vs_step(data: dict) -> Any:
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     styles = data["methods"]
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    seeds = {len(runs) for runs in data["curves"].values()}
     for m, runs in data["curves"].items():
         c = styles[m]["color"]
         steps = [p["step"] for p in runs[0]]
         ys = [sum(r[i]["policy/regret"] for r in runs) / len(runs) for i in range(len(steps))]
         ax.plot(steps, [_f(y) for y in ys], marker="o", ms=3, color=c, label=f"{styles[m]['label']}: trainer")
         lim = data["limits"].get(m, {})
-        if lim.get("tabular_regret") is not None:
-            ax.axhline(_f(lim["tabular_regret"]), color=c, ls="--", lw=1)
+        if lim.get("tabular_regret") is not None:  # dashed limit and dotted network (markers at the right end) can
+            ax.axhline(_f(lim["tabular_regret"]), color=c, ls="--", lw=1)  # coincide: the markers keep both visible
+            ax.plot([steps[-1]], [_f(lim["tabular_regret"])], marker="_", ms=14, mew=2, color=c, clip_on=False)
         if lim.get("network_regret") is not None:
             ax.axhline(_f(lim["network_regret"]), color=c, ls=":", lw=1.5)
+            ax.plot([steps[-1]], [_f(lim["network_regret"])], marker="D", ms=5, mfc="none", color=c, clip_on=False)
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, None)
     _floor(ax)
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], color="0.3", ls="--", marker="_", ms=10, mew=2, label="tabular limit (method's colour)"),
+        Line2D([], [], color="0.3", ls=":", marker="D", ms=5, mfc="none",
+               label="same network trained to convergence\n(full batch; method's colour)"),
+    ]  # fmt: skip
     ax.set_xlabel("optimizer step (minibatches of offline rows)")
     ax.set_ylabel("held-in regret β·KL(π‖π*)")
+    n = "/".join(str(k) for k in sorted(seeds))
     ax.set_title(
         f"Practical trainer at the lab's budget ({data['budget']})\n"
-        "dashed: tabular limit; dotted: the same network trained to convergence (full batch)",
+        f"curves and horizontal lines: means over {n} task seeds",
         fontsize=9,
     )
-    ax.legend(fontsize=8)
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 
@@ -128,19 +155,22 @@ def _draw_coverage(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
     c = data["methods"]["copg"]["color"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
     panels = (
-        ("network_regret", "tabular_regret", "held-in regret β·KL(π‖π*)", "CoPG's regret"),
-        ("kl_to_limit_support", None, "KL(limit|S ‖ network|S)", "distance to the limit on S"),
-        ("off_support_mass", "pi_star_off_support_mass", "mass off S", "mass on unsampled completions"),
+        ("network_regret", "tabular_regret", "held-in regret β·KL(π‖π*)", "CoPG's regret", "tabular limit"),
+        ("kl_to_limit_support", None, "KL(limit|S ‖ network|S)", "distance to the limit on S", None),
+        ("off_support_mass", "pi_star_off_support_mass", "mass off S", "mass on unsampled completions", "π* (target)"),
     )
-    for ax, (key, ref, ylabel, title) in zip(axes, panels):
-        for seed, pts in data["points"].items():
+    markers, lines = ("o", "s", "^", "v", "D"), ("-", "-.", "--", ":")
+    for ax, (key, ref, ylabel, title, ref_label) in zip(axes, panels):
+        for j, (seed, pts) in enumerate(data["points"].items()):
             xs = [p["pairs_per_prompt"] for p in pts]
-            ax.plot(xs, [_f(p[key]) for p in pts], marker="o", color=c, label=f"network, task seed {seed}")
+            mk = markers[j % len(markers)]
+            ax.plot(xs, [_f(p[key]) for p in pts], marker=mk, ls=lines[j % len(lines)], color=c, alpha=0.85,
+                    label=f"CoPG network, task seed {seed}")  # fmt: skip
             if ref:
-                lab = "tabular limit" if key == "network_regret" else "π*"
-                ax.plot(xs, [_f(p[ref]) for p in pts], ls="--", marker="x", color="k", lw=1, label=f"{lab}, {seed}")
+                ax.plot(xs, [_f(p[ref]) for p in pts], ls="--", marker=mk, mfc="none", color="k", lw=1, alpha=0.7,
+                        label=f"{ref_label}, task seed {seed}")  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("pairs per held-in prompt")
@@ -148,7 +178,11 @@ def _draw_coverage(data: dict) -> Any:
         ax.set_title(title, fontsize=9)
         _floor(ax, "floor: ≤ 1e-5")
         ax.legend(fontsize=7)
-    fig.suptitle("Coverage: CoPG's converged network as the data sample more of the completions", fontsize=10)
+    fig.suptitle(
+        "Coverage: CoPG's converged network as the data sample more of the completions "
+        "(S = the completions the data sampled)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -165,8 +199,11 @@ def _draw_heldout(data: dict) -> Any:
         ax.bar(i - width / 2, _f(s[m]["network_regret"]["mean"]), width, color=c, alpha=0.5, hatch="//",
                label="held-in prompts" if i == 0 else None)  # fmt: skip
         h = s[m]["heldout_regret"]
-        ax.bar(i + width / 2, _f(h["mean"]), width, color=c, alpha=0.95, yerr=h["ci95"], capsize=3,
+        ax.bar(i + width / 2, _f(h["mean"]), width, color=c, alpha=0.95,
                label="held-out prompts" if i == 0 else None)  # fmt: skip
+        for side, vals in ((-1, s[m]["network_regret"].get("values", [])), (1, h.get("values", []))):
+            ax.scatter([i + side * width / 2] * len(vals), [_f(v) for v in vals], color="k", s=10, zorder=3,
+                       label="one task seed" if i == 0 and side == 1 else None)  # fmt: skip
     ref = data["pi_ref_regret"]
     ax.axhline(ref["heldout"], color="0.3", ls="--", lw=1, label=f"π_ref, held-out ({ref['heldout']:.3f})")
     ax.axhline(ref["train"], color="0.3", ls=":", lw=1, label=f"π_ref, held-in ({ref['train']:.3f})")
@@ -175,7 +212,9 @@ def _draw_heldout(data: dict) -> Any:
     _floor(ax)
     ax.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("regret β·KL(π‖π*)")
-    ax.set_title("Converged networks on prompts they never saw (mean over task seeds)", fontsize=9)
+    n = max(len(s[m]["heldout_regret"].get("values", [])) for m in names)
+    ax.set_title(f"Converged networks on prompts they never saw (bar: mean over {n} task seeds; dots: each seed)",
+                 fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
