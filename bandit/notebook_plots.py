@@ -129,8 +129,13 @@ def theorem1_figure(
     copg, pg = style("copg").color, style("pg").color
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
     xy = simplex_xy(grid)
-    cs = ax.tricontourf(xy[:, 0], xy[:, 1], np.log10(np.maximum(loss_gap, 1e-6)), levels=20, cmap="Greys")
-    fig.colorbar(cs, ax=ax, label="log10( expected loss − loss at π* )  (floored at 1e-6)")
+    # log scale: a gap of exactly 0 (a grid point on π*) is drawn at 1e-12; the lightest colour is the smallest gap on
+    # the grid, i.e. the grid point nearest π*, whose value sets where the colourbar ends
+    cs = ax.tricontourf(xy[:, 0], xy[:, 1], np.log10(np.maximum(loss_gap, 1e-12)), levels=20, cmap="Greys")
+    lowest = float(np.log10(max(loss_gap.min(), 1e-12)))
+    fig.colorbar(
+        cs, ax=ax, label=f"log10( expected loss − loss at π* ); lightest = grid point nearest π* ({lowest:.1f})"
+    )
     for k in range(flows.shape[1]):
         path = simplex_xy(flows[:, k])
         ax.plot(path[:, 0], path[:, 1], color=copg, lw=1.5, label="CoPG flows from random starts" if k == 0 else None)
