@@ -163,7 +163,8 @@ def _regret_axes(fig: plt.Figure, spec, rec: dict) -> tuple[plt.Axes, plt.Axes |
 
 
 def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> bool:
-    """Exact stationary regret (lines; methods at 0 everywhere go to the strip) and sampled finals (dots ± std).
+    """Exact stationary regret (lines; methods at 0 everywhere go to the strip) and sampled finals: each seed and
+    the mean where the record keeps the seeds, else mean ± std.
     Returns whether a lower whisker was clipped at the floor (see :func:`_clipped_errorbar`)."""
     zero = set(_at_zero(rec))
     clipped = False
@@ -171,7 +172,12 @@ def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> bool:
         c = _color(name)
         if name not in zero:
             ax.plot(x_exact, _floor(m["exact_regret"]), color=c, lw=1.4, label=m["label"])
-        if "regret_mean" in m:
+        if "regret_per_seed" in m:  # each seed a small dot, the mean an open circle: no whisker to clip
+            for xi, seeds in zip(x_sampled, m["regret_per_seed"]):
+                ax.plot([xi] * len(seeds), _floor(seeds), ".", color=c, ms=4, alpha=0.6)
+            ax.plot(x_sampled, _floor(m["regret_mean"]), "o", mfc="white", mec=c, mew=1.5, ms=6,
+                    label=f"{m['label']} (sampled)")  # fmt: skip
+        elif "regret_mean" in m:
             clipped |= _clipped_errorbar(
                 ax, x_sampled, m["regret_mean"], m["regret_std"], c, f"{m['label']} (sampled)"
             )
@@ -190,10 +196,13 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     (strip or ax).set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
     ax.set_ylabel("final regret J(π*) − J(π)")
     cfg = rec["config"]
+    seeds = any("regret_per_seed" in m for m in rec["methods"].values())
+    spread = f"small dots: each of {cfg['seeds']} seeds, open circles: their mean" if seeds else (
+        f"mean ± std over {cfg['seeds']} seeds")  # fmt: skip
     ax.set_title(
         f"Off-policy sweep on R = {tuple(cfg['rewards'])}, uniform π_ref, β = {cfg['beta']:g}: lines = exact "
-        f"stationary regret,\ndots = sampled after {cfg['epochs']} epochs (Adam lr {cfg['lr']:g}, mean ± std over "
-        f"{cfg['seeds']} seeds; a fixed budget, not always converged{_CLIP_NOTE if clipped else ''})",
+        f"stationary regret,\ndots = sampled after {cfg['epochs']} epochs (Adam lr {cfg['lr']:g}; {spread}; "
+        f"a fixed budget, not always converged{_CLIP_NOTE if clipped else ''})",
         fontsize=8,
     )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
