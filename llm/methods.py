@@ -112,8 +112,10 @@ def _random_pair(rewards: torch.Tensor, sources: list[list[str]], gen: torch.Gen
 
 def ranked_pairs(rewards: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Every pair of a prompt's k completions, the higher-reward one first (the paper ranks DPO/IPO pairs with the
-    reward CoPG optimises, Sec. 6): ``([B, P, 2] column indices, [B, P] True where the rewards differ)``,
-    P = k(k−1)/2. Tied pairs carry no preference; the losses give them weight 0."""
+    reward CoPG optimises, Sec. 6; ties: the earlier column first): ``([B, P, 2] column indices, [B, P] True where
+    the rewards differ)``, P = k(k−1)/2. Tied pairs carry no preference: with ``pair_ties="drop"`` (the default) the
+    losses give them weight 0; with ``"first"`` they count, the earlier column preferred, as the bandit lab's
+    ``preference_pairs`` and the exact bridge's tables rank a pair."""
     k = rewards.shape[1]
     i, j = torch.triu_indices(k, k, offset=1, device=rewards.device)  # [P] each
     ri, rj = rewards[:, i], rewards[:, j]  # [B, P]
@@ -122,7 +124,9 @@ def ranked_pairs(rewards: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([win, lose], dim=-1), ri != rj
 
 
-def _over_ranked_pairs(x: LossInputs, pair_loss: Callable[..., torch.Tensor], lengths: bool = False) -> torch.Tensor:
+def _over_ranked_pairs(
+    x: LossInputs, pair_loss: Callable[..., torch.Tensor], cfg: Any, lengths: bool = False
+) -> torch.Tensor:
     # [B, M] → every ranked pair as a [B·P, 2] row of the pair loss → [B] mean over the pairs with a reward gap
     pairs, gap = ranked_pairs(x.rewards)
     b, p, _ = pairs.shape
@@ -133,7 +137,7 @@ def _over_ranked_pairs(x: LossInputs, pair_loss: Callable[..., torch.Tensor], le
 
     extra = {"lengths": rows(x.lengths)} if lengths else {}
     per_pair = pair_loss(rows(x.logps), rows(x.ref_logps), **extra).view(b, p)  # [B, P]
-    w = gap.to(per_pair.dtype)
+    w = gap.to(per_pair.dtype) if getattr(cfg, "pair_ties", "drop") == "drop" else torch.ones_like(per_pair)
     return (per_pair * w).sum(1) / w.sum(1).clamp(min=1.0)  # [B]; a prompt whose rewards all tie contributes 0
 
 
@@ -159,15 +163,15 @@ def _copg(x: LossInputs, cfg: Any) -> torch.Tensor:
 
 
 def _ipo_sum(x: LossInputs, cfg: Any) -> torch.Tensor:
-    return _over_ranked_pairs(x, lambda lp, ref: ipo_loss(lp, ref, cfg.beta))
+    return _over_ranked_pairs(x, lambda lp, ref: ipo_loss(lp, ref, cfg.beta), cfg)
 
 
 def _ipo_mean(x: LossInputs, cfg: Any) -> torch.Tensor:
-    return _over_ranked_pairs(x, lambda lp, ref, lengths: ipo_loss(lp, ref, cfg.beta, lengths=lengths), lengths=True)
+    return _over_ranked_pairs(x, lambda lp, ref, lengths: ipo_loss(lp, ref, cfg.beta, lengths=lengths), cfg, True)
 
 
 def _dpo(x: LossInputs, cfg: Any) -> torch.Tensor:
-    return _over_ranked_pairs(x, lambda lp, ref: dpo_loss(lp, ref, cfg.beta))
+    return _over_ranked_pairs(x, lambda lp, ref: dpo_loss(lp, ref, cfg.beta), cfg)
 
 
 def _pg_baseline(x: LossInputs, cfg: Any) -> str | torch.Tensor:

@@ -350,7 +350,7 @@ def test_table_loss_and_gradient_equal_the_trainer_on_the_same_rows(tmp_path, ti
     policy = build_policy(tok, cfg, n_layer=2, n_embd=32, n_head=2, seed=0)  # float32, as the trainer runs
     tr = CoPGTrainer(
         model=copy.deepcopy(policy).requires_grad_(True),
-        args=config(tmp_path, loss_type=spec.llm_method, beta=beta, pg_baseline=spec.pg_baseline),
+        args=config(tmp_path, loss_type=spec.llm_method, beta=beta, pg_baseline=spec.pg_baseline, pair_ties="first"),
         train_dataset=OfflineDataset(rows),
         processing_class=tok,
     )

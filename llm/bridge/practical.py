@@ -45,6 +45,7 @@ def train_practical(world: Any, rows: list[dict], method: Any, seed: int, out_di
         output_dir=str(out_dir),
         loss_type=method.llm_method,
         pg_baseline=method.pg_baseline,
+        pair_ties="first",  # a tied pair ranked as the tabular limits and the exact tables rank it
         beta=cfg.beta,
         max_steps=cfg.trainer_steps,
         per_device_train_batch_size=cfg.trainer_rows,

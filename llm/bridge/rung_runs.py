@@ -85,6 +85,7 @@ def train_method(
         output_dir=str(out_dir),
         loss_type=method.llm_method,
         pg_baseline=method.pg_baseline,
+        pair_ties="first",  # a tied pair ranked as the tabular limits and the exact tables rank it
         beta=beta,
         max_steps=cfg.steps,
         per_device_train_batch_size=cfg.rows,

@@ -74,6 +74,7 @@ def parse_config(argv: list[str] | None) -> CoPGConfig:
 _ONLY_FOR = {
     "is_clip": ("pg_is",),
     "pg_baseline": ("pg", "pg_is"),
+    "pair_ties": ("ipo", "ipo_mean", "dpo"),
     "online_k": ("online",),
     "online_offline_k": ("online",),
     "online_temperature": ("online",),

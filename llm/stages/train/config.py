@@ -88,6 +88,14 @@ class CoPGConfig(TrainingArguments):
     beta: float = field(
         default=0.1, metadata={"help": "β > 0, KL strength in J = E[R] − β·KL(π‖π_ref) (IPO's τ = β)."}
     )
+    pair_ties: str = field(
+        default="drop",
+        metadata={
+            "help": "Tied pairs of ipo / ipo_mean / dpo (two completions with equal reward): drop (no loss, the "
+            "lab's default) or first (the first column preferred, as the bandit lab and the exact bridge's tables "
+            "rank a pair)."
+        },
+    )
     pg_baseline: str = field(
         default="none",
         metadata={
@@ -246,6 +254,8 @@ class CoPGConfig(TrainingArguments):
             raise ValueError(f"{fn}: loss_type {self.loss_type!r} is unknown; choose one of {', '.join(METHODS)}")
         if isinstance(self.beta, bool) or not math.isfinite(self.beta) or self.beta <= 0:
             raise ValueError(f"{fn}: beta must be a finite float > 0 (the KL strength β), got {self.beta}; e.g. 0.1")
+        if self.pair_ties not in ("drop", "first"):
+            raise ValueError(f"{fn}: pair_ties must be drop or first, got {self.pair_ties!r}")
         if self.pg_baseline not in ("none", "mean", "loo", "batch"):
             raise ValueError(f"{fn}: pg_baseline must be none, mean, loo or batch, got {self.pg_baseline!r}")
         if self.is_clip is not None and not self.is_clip > 0:
