@@ -88,3 +88,23 @@ def test_naive_pg_weights_by_the_raw_reward_and_other_baselines_ignore_the_offse
     assert not torch.allclose(loss("pg", "none", offset), loss("pg", "none", None))
     for name, baseline in [("pg", "mean"), ("pg", "loo"), ("copg", "none"), ("ipo", "none"), ("dpo", "none")]:
         assert torch.allclose(loss(name, baseline, offset), loss(name, baseline, None)), (name, baseline)
+
+
+def test_tied_pairs_are_dropped_by_default_and_ranked_first_on_request():
+    """A prompt whose two completions tie: no IPO loss by default; with pair_ties="first", column 0 preferred (as
+    bandit.losses.preference_pairs ranks it)."""
+    import types
+
+    import torch
+
+    from bandit.losses import gather_pairs, ipo_loss, preference_pairs
+    from llm.methods import LossInputs, get_method
+
+    logps, ref = torch.tensor([[-3.0, -4.0]]), torch.tensor([[-3.5, -3.0]])
+    rewards = torch.tensor([[0.5, 0.5]])
+    x = LossInputs(logps, ref, rewards, ref, torch.full((1, 2), 3.0))
+    drop = get_method("ipo").loss(x, types.SimpleNamespace(beta=0.1, pair_ties="drop"))
+    first = get_method("ipo").loss(x, types.SimpleNamespace(beta=0.1, pair_ties="first"))
+    pairs = preference_pairs(rewards, how="reward")
+    assert drop.item() == 0.0
+    assert torch.allclose(first, ipo_loss(gather_pairs(logps, pairs), gather_pairs(ref, pairs), 0.1))
