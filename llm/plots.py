@@ -410,7 +410,8 @@ def draw_jbeta(data: dict) -> Any:
             diffs,
             [f"CoPG − {style(m).label}"] + [None] * (len(xs) - 1),
             [style(m).color] * len(xs),
-            "CoPG minus each method (paired, 95 % CI; filled = Holm p ≤ 0.05)",
+            "CoPG minus each method (paired, 95 % CI; filled = Holm p ≤ 0.05;\n"
+            "hollow: not after Holm, whatever the unadjusted CI)",
             "β",
         )
     a2.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
@@ -546,7 +547,7 @@ def draw_offpolicy(data: dict) -> Any:
         [r["copg_minus_pg"] for r in rows],
         ["CoPG − PG"] + [None] * (len(xs) - 1),
         [style("copg").color] * len(xs),
-        "CoPG minus PG (paired, 95 % CI; filled = Holm p ≤ 0.05)",
+        "CoPG minus PG (paired, 95 % CI; filled = Holm p ≤ 0.05; hollow: not after Holm,\nwhatever the unadjusted CI)",
         "μ",
     )
     a2.set_xticks(xs, names)

@@ -101,7 +101,7 @@ def _draw_converged(data: dict) -> Any:
     bx.set_ylabel("KL(limit ‖ network)")
     bx.set_title(
         "Distance to its own limit, KL(limit ‖ network) (mean over held-in prompts and task seeds;\n"
-        "dashed: the 0.01 the converged networks are held to)",
+        "dashed: 0.01, the acceptance bar checked for CoPG and PG b = 0 only; others may sit above it)",
         fontsize=9,
     )
     _floor(bx, "floor: ≤ 1e-5")
