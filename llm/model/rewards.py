@@ -86,15 +86,15 @@ def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in STOPWORDS]
 
 
-def letter_trigrams(text: str) -> frozenset[str]:
-    """The set of letter trigrams of the lower-cased alphabetic words of ≥ 3 letters (``"Buffers"`` → buf, uff, …)."""
-    return frozenset(w[i : i + 3] for w in _LETTERS.findall(text.lower()) if len(w) >= 3 for i in range(len(w) - 2))
-
-
 def letter_trigram_counts(text: str) -> Counter[str]:
     """The multiset of letter trigrams of the lower-cased alphabetic words of ≥ 3 letters (a repeated word counts
     again: ``"abc abc"`` → ``{"abc": 2}``)."""
     return Counter(w[i : i + 3] for w in _LETTERS.findall(text.lower()) if len(w) >= 3 for i in range(len(w) - 2))
+
+
+def letter_trigrams(text: str) -> frozenset[str]:
+    """The set of letter trigrams of the lower-cased alphabetic words of ≥ 3 letters (``"Buffers"`` → buf, uff, …)."""
+    return frozenset(letter_trigram_counts(text))
 
 
 class OverlapReward:
