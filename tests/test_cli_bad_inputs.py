@@ -192,6 +192,8 @@ def _llm_main(stage: str):
         "eval": "llm.stages.eval_policy",
         "pipeline": "llm.pipeline",
         "bridge": "llm.bridge.experiment",
+        "rung": "llm.bridge.rung",
+        "chains": "llm.chains",
     }
     return importlib.import_module(modules[stage]).main
 
@@ -288,6 +290,46 @@ LLM_CASES = [
             (["--figures", "FILE"], "--figures"),
         ]
     ],
+    # the middle rung (NEW: its --out; every case is rejected before the task is built)
+    *[
+        ("rung", ["--out", "NEW", *args], needle)
+        for args, needle in [
+            (["--chains", "0"], "--chains"),
+            (["--seeds", "0"], "--seeds"),
+            (["--beta", "nan"], "--beta"),
+            (["--beta", "-1"], "--beta"),
+            (["--lr-grid"], "--lr-grid"),
+            (["--lr-grid", "0"], "--lr-grid"),
+            (["--frontier-betas", "-1"], "--frontier-betas"),
+            (["--sft-lr", "inf"], "--sft-lr"),
+            (["--methods", "nope"], "--methods"),
+            (["--methods", "ipo"], "--methods"),
+            (["--methods", "copg", "copg"], "--methods"),
+            (["--topic-share", "1.5"], "--topic-share"),
+            (["--topic-share", "0"], "--topic-share"),
+            (["--noise", "2"], "--noise"),
+            (["--length-cost", "nan"], "--length-cost"),
+            (["--ess-min", "-1"], "--ess-min"),
+            (["--n-embd", "30"], "--n-head"),
+            (["--n-layer", "0"], "--n-layer"),
+            (["--max-topics", "0"], "--max-topics"),
+            (["--max-topics", "9"], "--max-topics"),
+            (["--filler-words", "99"], "--filler-words"),
+            (["--num-words", "0"], "--num-words"),
+            (["--limit-prompts", "999"], "--limit-prompts"),
+            (["--workers", "0"], "--workers"),
+            (["--task-seed", "3"], "--task-seed"),
+            (["--fast", "--steps", "5"], "--steps"),
+            (["--out", "FILE"], "--out"),
+            (["--figures", "FILE"], "--figures"),
+        ]
+    ],
+    ("chains", ["--run-dir", "NEW", "--chains", "1"], "--chains"),
+    ("chains", ["--run-dir", "NEW", "--workers", "0"], "--workers"),
+    ("chains", ["--run-dir", "NEW", "--preset", "nope"], "nope"),
+    ("chains", ["--run-dir", "FILE"], "is a file"),
+    ("chains", ["--run-dir", "NEW", "--figures", "FILE"], "--figures"),
+    ("chains", ["--run-dir", "NEW", "--betas", "-1"], "--betas"),
 ]
 
 

@@ -195,31 +195,57 @@ class RungConfig:
         )
 
     def check(self) -> None:
-        """Raise :class:`llm.run.UserError` (one line, exit 2 in the CLI) on an invalid option."""
+        """Raise :class:`llm.run.UserError` (one line naming the flag, exit 2 in the CLI) on an invalid option."""
+
+        def flag(name: str) -> str:
+            return "--" + name.replace("_", "-")
+
         bad = [m for m in self.methods if m not in RUNG_METHODS]
-        if bad or "copg" not in self.methods:
+        if bad or "copg" not in self.methods or len(set(self.methods)) != len(self.methods):
             raise UserError(
-                f"rung: --methods got {list(self.methods)}; choose copg and others of {', '.join(RUNG_METHODS)}"
+                f"rung: --methods got {list(self.methods)}; choose copg and others of {', '.join(RUNG_METHODS)}, "
+                "each once"
             )
-        for name in ("beta", *(f"lr_grid[{i}]" for i in range(len(self.lr_grid)))):
-            v = self.beta if name == "beta" else self.lr_grid[int(name[8:-1])]
-            if not (math.isfinite(v) and v > 0):
-                raise UserError(f"rung: --{name.split('[')[0].replace('_', '-')} must be finite and > 0, got {v}")
-        if not self.lr_grid or any(not (math.isfinite(b) and b > 0) for b in self.frontier_betas):
-            raise UserError("rung: --lr-grid needs ≥ 1 value; --frontier-betas must be finite and > 0")
+        for name, lo in (("lr_grid", 1), ("frontier_betas", 0)):
+            if len(getattr(self, name)) < lo:
+                raise UserError(f"rung: {flag(name)} needs at least {lo} value")
+        positive = {"beta": [self.beta], "sft_lr": [self.sft_lr], "lr_grid": self.lr_grid}
+        positive["frontier_betas"] = self.frontier_betas
+        for name, values in positive.items():
+            for v in values:
+                if not (math.isfinite(v) and v > 0):
+                    raise UserError(f"rung: {flag(name)} must be finite and > 0, got {v}")
+        for name, lo, hi in (("topic_share", 0, 1), ("noise", 0, 1), ("length_cost", 0, math.inf)):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and lo <= v <= hi) or (name == "topic_share" and v == 0):
+                span = f"in ({lo}, {hi}]" if name == "topic_share" else f"in [{lo}, {hi}]" if hi < 9 else "≥ 0"
+                raise UserError(f"rung: {flag(name)} must be finite and {span}, got {v}")
+        if not (math.isfinite(self.ess_min) and self.ess_min >= 0):
+            raise UserError(f"rung: --ess-min must be finite and ≥ 0, got {self.ess_min}")
         for name in (
             *("chains", "seeds", "train_prompts", "select_prompts", "heldout_prompts", "sft_docs", "sft_steps"),
             *("pairs_per_prompt", "steps", "rows", "curve_every", "curve_samples", "eval_samples", "is_samples"),
-            *("limit_prompts", "gen_batch", "threads", "workers", "sft_batch"),
+            *("limit_prompts", "gen_batch", "threads", "workers", "sft_batch", "n_layer", "n_embd", "n_head"),
+            *("num_words", "doc_len", "max_words", "max_topics", "filler_words"),
         ):
             if getattr(self, name) < 1:
-                raise UserError(f"rung: --{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
+                raise UserError(f"rung: {flag(name)} must be ≥ 1, got {getattr(self, name)}")
+        if self.n_embd % self.n_head:
+            raise UserError(f"rung: --n-embd ({self.n_embd}) must be a multiple of --n-head ({self.n_head})")
         if self.limit_prompts > self.train_prompts:
             raise UserError("rung: --limit-prompts must be ≤ --train-prompts")
+        n_topic = round(self.topic_share * self.doc_len)
+        if n_topic < 2 * self.max_topics:
+            raise UserError(
+                f"rung: --topic-share × --doc-len = {n_topic} topic tokens; each of --max-topics ({self.max_topics}) "
+                f"topic words appears at least twice, so it must be ≥ {2 * self.max_topics}"
+            )
         try:
             _ = self.task
         except ValueError as e:
-            raise UserError(f"rung: {e}") from None
+            names = {"num_words": "--num-words", "filler_words": "--filler-words", "max_topics": "--max-topics"}
+            hint = ", ".join(f for k, f in names.items() if k in str(e)) or "the task options"
+            raise UserError(f"rung: {hint}: {e}") from None
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -186,6 +186,8 @@ class TaskConfig:
             raise ValueError("TaskConfig: doc_style must be dirichlet or topic, reference top_k or best")
         if not 0 <= self.filler_words <= len(FILLER):
             raise ValueError(f"TaskConfig: filler_words must be in 0..{len(FILLER)}, got {self.filler_words}")
+        if self.doc_style == "topic" and not 0 < self.topic_share <= 1:
+            raise ValueError(f"TaskConfig: topic_share must be in (0, 1], got {self.topic_share}")
         if self.doc_style == "topic":
             n_topic = round(self.topic_share * self.doc_len)
             if self.filler_words < 1 or not 1 <= self.max_topics <= self.num_words or n_topic < 2 * self.max_topics:
