@@ -35,6 +35,15 @@ def _execute(path, tmp_path, monkeypatch, drop_solutions: bool = False):
     assert not errors, f"{path.name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
     unrun = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and cell.get("execution_count") is None]
     assert not unrun, f"{path.name}: code cells {unrun} did not execute"
+    # a static copy shows an output's plain text: a widget's repr ("interactive(children=…)") teaches nothing there
+    reprs = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if "".join(out.get("data", {}).get("text/plain", "")).startswith(("interactive(", "VBox(", "HBox("))
+    ]
+    assert not reprs, f"{path.name}: code cells {reprs} show a widget's repr as their static text"
 
 
 @pytest.mark.slow  # a Jupyter kernel per notebook (subprocess): make test runs it, the -m "not slow" loop does not
