@@ -18,6 +18,7 @@ from bandit.style import style
 __all__ = ["draw_record", "draw_simplex", "simplex_xy"]
 
 _LONG_DASH = "– –"
+_MARKERS = ("v", "^", "s", "D", "P", "X", "<", ">")
 _FLOOR = 1e-5  # regrets below this are drawn at the floor of log-scale axes
 
 
@@ -313,10 +314,31 @@ def _draw_support(rec: dict) -> plt.Figure:
     return fig
 
 
+def _path_gap(f: np.ndarray, g: np.ndarray) -> float:
+    """How far path ``f`` runs from path ``g`` (simplex units, triangle side 1): the distance from each point of f to
+    the nearest point of g, averaged along f's length (the many points f spends at its end point do not count)."""
+    d = np.hypot(*(f[:, None, :] - g[None, :, :]).transpose(2, 0, 1)).min(axis=1)  # [len(f)]
+    seg = np.r_[0.0, np.hypot(*np.diff(f, axis=0).T)]
+    return float((d * seg).sum() / seg.sum()) if seg.sum() > 0 else float(d.max())
+
+
+def _coinciding(paths: dict[str, np.ndarray], labels: dict[str, str], tol: float = 0.01) -> list[str]:
+    """Plain words for the flows that run along an earlier-drawn flow (within ``tol`` on average)."""
+    out, names = [], list(paths)
+    for i, n in enumerate(names[1:], start=1):
+        gaps = {m: _path_gap(paths[n], paths[m]) for m in names[:i]}
+        m = min(gaps, key=gaps.get)
+        if gaps[m] < tol:
+            how = "exactly" if gaps[m] < 1e-9 else f"within {gaps[m]:.3f} on average (triangle side 1)"
+            out.append(f"{labels[n]}'s flow runs along {labels[m]}'s, {how}")
+    return out
+
+
 def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
-    """Flows on the simplex: ``front`` (the subject, CoPG) thick and underneath, every other flow dashed on top, so
-    that flows which run together stay visible; stationary points that coincide are drawn as nested rings."""
-    fig, ax = plt.subplots(figsize=(7.5, 6.8))
+    """Flows on the simplex: ``front`` (the subject, CoPG) thick and underneath, every other flow dashed on top with
+    its own marker (staggered, so flows that run together stay visible); the figure says in words which flows
+    coincide; stationary points that coincide are drawn as nested rings."""
+    fig, ax = plt.subplots(figsize=(7.5, 7.2))
     tri = simplex_xy(np.eye(3))
     ax.fill(tri[:, 0], tri[:, 1], facecolor="none", edgecolor="k", lw=1)
     rewards = rec["config"].get("rewards")
@@ -324,19 +346,21 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
         text = f"arm {a}" + (f" (R={rewards[a]:g})" if rewards else "")
         ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14 if cy == 0 else 6))
     o = simplex_xy(rec["optimal_policy"])
+    order = [front, *(n for n in rec["methods"] if n != front)] if front in rec["methods"] else list(rec["methods"])
+    paths = {n: simplex_xy(rec["methods"][n]["flow"]) for n in order}
     at_star = []  # methods whose stationary point is π* (their rings are nested around the star)
-    for name, m in rec["methods"].items():
-        c = _color(name)
-        xy = simplex_xy(m["flow"])
+    for k, name in enumerate(order):
+        m, c, xy = rec["methods"][name], _color(name), paths[name]
         found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
         note = f"regret {m['stationary_regret']:.3f}" if found else "no finite stationary point"
         if name == front:
             ax.plot(xy[:, 0], xy[:, 1], color=c, lw=4.5, alpha=0.55, zorder=3, label=f"{m['label']} ({note}; thick)")
         else:
-            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.4, ls=(0, (4, 2)), zorder=4, label=f"{m['label']} ({note})")
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.4, ls=(0, (4, 2)), zorder=4 + k / 100, label=f"{m['label']} "
+                    f"({note})", marker=_MARKERS[k % len(_MARKERS)], ms=4.5, markevery=(0.025 * k, 0.2))  # fmt: skip
         for traj in m.get("sampled", []):
             st = simplex_xy(traj)
-            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=3, alpha=0.6, zorder=2)
+            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=4, alpha=0.8, zorder=2)
         if found:
             sxy = simplex_xy(m["stationary_policy"])
             near = bool(np.hypot(*(sxy - o)) < 1e-3)
@@ -348,11 +372,15 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     ax.plot(*o, "k*", ms=9, label="π*", zorder=7)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=f"{_LONG_DASH} dashed: on top of the "
-              "thick subject line", title_fontsize=7)  # fmt: skip
+    subject = rec["methods"].get(front, {}).get("label", front)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=f"{subject}: thick line, underneath; "
+              "others: dashed, on top", title_fontsize=7)  # fmt: skip
+    words = _coinciding(paths, {n: rec["methods"][n]["label"] for n in order})
     if len(at_star) > 1:
-        ax.text(0.0, -0.06, textwrap.fill(f"Stop exactly at π* (nested rings around the star): {', '.join(at_star)}; "
-                "their flows run close together near π*.", 100), transform=ax.transAxes, fontsize=7)  # fmt: skip
+        words.append(f"Stop exactly at π* (nested rings around the star): {', '.join(at_star)}")
+    if words:
+        ax.text(0.0, -0.04, "\n".join(textwrap.fill(w + ".", 110) for w in words), transform=ax.transAxes,
+                fontsize=7, va="top")  # fmt: skip
     cfg = rec["config"]
     sampled = any(m.get("sampled") for m in rec["methods"].values())
     mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
@@ -362,23 +390,30 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
         + f",\nstationary points (circles); β={cfg['beta']:g}, μ1=({mu1}), μ2=({mu2})",
         fontsize=8,
     )
+    fig.tight_layout()
     return fig
 
 
 def _draw_loss_family(rec: dict) -> plt.Figure:
-    """Exact regret vs α per variant; the variants whose regret is exactly 0 share one labelled floor line.
-    Labels come from :mod:`bandit.style` (readable names), not the record's stored labels."""
-    fig, ax = plt.subplots(figsize=(10.5, 5.2))
+    """Exact regret vs α per variant, in two legend groups outside the axes: the variants with a curve, and the
+    variants whose regret is exactly 0 at every α (one entry each; they share the thick floor line, drawn underneath
+    so that curves reaching the floor stay visible). Labels come from :mod:`bandit.style` (readable names)."""
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(11, 5.2))
     xa = np.array(rec["exact_alphas"])
     zero = [style(name).label for name, m in rec["methods"].items() if max(m["exact_regret"]) <= _FLOOR]
     for name, m in rec["methods"].items():
         if max(m["exact_regret"]) > _FLOOR:
-            ax.plot(xa, _floor(m["exact_regret"]), color=_color(name), lw=1.6, label=style(name).label)
+            ax.plot(xa, _floor(m["exact_regret"]), color=_color(name), lw=1.6, zorder=3, label=style(name).label)
+    curves = ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="regret > 0 somewhere",
+                       title_fontsize=7, alignment="left")  # fmt: skip
     if zero:
-        lines = ["regret exactly 0 at every α (thick line on the floor):"] + [
-            ", ".join(zero[i : i + 2]) for i in range(0, len(zero), 2)
-        ]
-        ax.axhline(_FLOOR, color=_color("copg"), lw=2.6, label="\n".join(lines))
+        ax.axhline(_FLOOR, color=_color("copg"), lw=2.6, alpha=0.6, zorder=1)
+        handles = [Line2D([], [], color=_color("copg"), lw=2.6, alpha=0.6, label=label) for label in zero]
+        ax.add_artist(curves)
+        ax.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0), title="regret exactly 0 "
+                  "at every α\n(all on the thick floor line)", title_fontsize=7, alignment="left")  # fmt: skip
     ax.set_yscale("log")
     for x, text in ((0.0, "μ = π*"), (0.5, "μ = π_ref")):
         ax.axvline(x, color="0.6", ls=":", lw=1, zorder=0)
@@ -390,7 +425,6 @@ def _draw_loss_family(rec: dict) -> plt.Figure:
     lengths = ", ".join(f"arm {a}: {n:g}" for a, n in enumerate(rec["lengths"]))
     ax.set_title(f"One loss under many names: where each variant lands.\nToken-mean IPO divides each answer's "
                  f"log-ratio by its length in tokens ({lengths})", fontsize=8)  # fmt: skip
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 
