@@ -83,7 +83,8 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         ax.plot(epochs, _floor(mean), color=c, lw=2.6 if front else 1.2, zorder=5 if front else 3,
                 label=f"{m['label']}" + (" (thick, in front)" if front else ""))  # fmt: skip
         ax.fill_between(epochs, _floor(mean - std), _floor(mean + std), color=c, alpha=0.2)
-        ax.axhline(max(m["stationary_regret"], _FLOOR), color=c, ls="--", lw=1)
+        if m["stationary_regret"] > _FLOOR:  # a stationary regret of 0 would hide on the floor line: named instead
+            ax.axhline(m["stationary_regret"], color=c, ls="--", lw=1)
     summ = rec.get("summary", {})
     cont = summ.get("copg_exact_adam_continuation")
     if cont:
@@ -105,8 +106,10 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         f"{len(rec['seeds'])} seeds (mean ± std)",
         fontsize=9,
     )
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.12), title="dashed: exact stationary regret",
-              title_fontsize=7, framealpha=0.9)  # fmt: skip
+    at_floor = [m["label"] for m in rec["methods"].values() if m["stationary_regret"] <= _FLOOR]
+    head = "dashed: exact stationary regret" + (f"\n(0 for {', '.join(at_floor)}: no dashed line)" if at_floor else "")
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.12), title=head, title_fontsize=7,
+              framealpha=0.9)  # fmt: skip
     names = list(rec["methods"])
     arms = len(rec["problem"]["rewards"])
     width = 0.8 / (len(names) + 1)
@@ -116,10 +119,11 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         m = rec["methods"][name]
         xs = x + (i + 1) * width
         ax2.bar(xs, m["final_policy_mean"], width, color=_color(name), alpha=0.8, label=m["label"])
-        ax2.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
+        ax2.bar(xs, m["stationary_policy"], width, fill=False, edgecolor="k", lw=0.9, ls="--", zorder=3,
+                label="exact stationary policy\n(dashed outline on each bar)" if i == 0 else None)  # fmt: skip
     ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR={r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
     last = int(epochs[-1]) if len(epochs) else 0
-    ax2.set_ylabel("final π (bars); black tick: the method's exact stationary policy", fontsize=8)
+    ax2.set_ylabel("final π (bars); dashed outline: its exact stationary policy", fontsize=9)
     thr, copg = summ.get("threshold"), rec["methods"].get("copg")
     if thr is not None and copg is not None and copg["regret_mean"] and copg["regret_mean"][-1] > thr:
         ax2.set_title(f"after {last} epochs: not converged (CoPG regret {copg['regret_mean'][-1]:.3g} > {thr:g})",
@@ -224,32 +228,38 @@ def _draw_beta(rec: dict) -> plt.Figure:
         if name not in zero:
             ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
         if "kl_to_ref_mean" in m:
-            ax2.errorbar(rec["betas"], m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o", color=c, ms=4)
+            ax2.errorbar(rec["betas"], m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o", color=c, ms=4,
+                         label=f"{m['label']} (sampled)")  # fmt: skip
     on_target = ", ".join(rec["methods"][n]["label"] for n in zero)
     ax2.plot(xb, rec["optimal_kl_to_ref"], color="k", ls=":", lw=2,
-             label="π* (target)" + (f" = {on_target}" if on_target else ""))  # fmt: skip
+             label="π* (target)" + (f" =\n{textwrap.fill(on_target, 45)}" if on_target else ""))  # fmt: skip
     for a in (ax, ax2, strip):
         if a is not None:
             a.set_xscale("log")
     (strip or ax).set_xlabel("β")
     ax2.set_xlabel("β")
     ax.set_ylabel("final regret J(π*) − J(π)")
-    ax2.set_ylabel("KL(π‖π_ref) at the end point")
+    ax2.set_ylabel("KL(π‖π_ref) at the end point (nats)")
     ax2.set_yscale("log")
+    kls = [v for m in rec["methods"].values() for v in m.get("exact_kl_to_ref", []) if v > 0]
+    if kls:
+        ax2.set_ylim(bottom=min(kls) / 60)  # room below the curves for the legend
     top = max(max(m["exact_regret"]) for m in rec["methods"].values())
     ax.set_ylim(top=top * 300)  # room above the curves for the legend, so it covers no curve or dot
-    ax.legend(fontsize=6.5, loc="upper center", ncol=2)
-    ax2.legend(fontsize=7, loc="lower left")
+    handles, _ = ax.get_legend_handles_labels()
+    if clipped:
+        handles.append(plt.Line2D([], [], ls="none", marker="v", color="0.3", label=_CLIP_NOTE.removeprefix("; ▼: ")))
+    ax.legend(handles=handles, fontsize=6.5, loc="upper center", ncol=2)
+    ax2.legend(fontsize=6.5, loc="lower left", ncol=2)
     cfg = rec["config"]
     fig.suptitle(
-        f"β sweep on the paper's bandit (R = {tuple(cfg['rewards'])}, μ1, μ2 fixed; IPO's τ and DPO's β set to β).\n"
-        f"Dots: sampled runs after a fixed budget of {cfg['epochs']} epochs (mean ± std over {cfg['seeds']} seeds):\n"
-        "at small β, π* is nearly greedy and the runs have not converged, so a dot can sit above its own line"
-        + (_CLIP_NOTE if clipped else "")
-        + ".",
-        fontsize=9,
+        f"β sweep on the paper's bandit (R = {tuple(cfg['rewards'])}; μ1, μ2 fixed; IPO's τ and DPO's β set to β): "
+        f"lines = exact stationary points\ndots = sampled runs after {cfg['epochs']} epochs (mean ± std over "
+        f"{cfg['seeds']} seeds); at small β, π* is nearly greedy and the runs have not converged, so a dot can sit "
+        "above its own line",
+        fontsize=8.5,
     )
-    fig.subplots_adjust(top=0.84)
+    fig.subplots_adjust(top=0.88)
     return fig
 
 
