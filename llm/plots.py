@@ -38,7 +38,7 @@ from bandit.style import style
 from llm.run import MAIN
 from llm.stats import crossed_ci, holm, t_pvalue
 
-__all__ = ["FIGURE_NAMES", "figure_names", "summarise", "make_figures", "draw_record"]  # + FIGURES (a dict)
+__all__ = ["FIGURE_NAMES", "figure_names", "summarise", "make_figures", "draw_record", "mu_label"]  # + FIGURES
 
 FIGURE_NAMES = ("llm_frontier", "llm_jbeta", "llm_best_beta", "llm_curves", "llm_offpolicy")
 ALPHA = 0.05
@@ -527,7 +527,7 @@ def draw_offpolicy(data: dict) -> Any:
     rows = off["rows"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     xs = list(range(len(rows)))
-    names = [_mu_label(r["dataset"]) for r in rows]
+    names = [mu_label(r["dataset"]) for r in rows]
     for k, m in enumerate(("copg", "pg")):
         st = style(m)
         cis = [r[m] for r in rows]
@@ -552,13 +552,14 @@ def draw_offpolicy(data: dict) -> Any:
     return fig
 
 
-def _mu_label(dataset: str) -> str:
+def mu_label(dataset: str) -> str:
+    """A behaviour policy μ's offline dataset key (``train``, ``T1.3``, ``human``) in words for a figure."""
     if dataset == MAIN:
-        return "π_ref (T = 1)"
+        return "π_ref at T = 1"
     if dataset.startswith("T"):
         return f"π_ref at T = {dataset[1:]}"
     if dataset == "human":
-        return "π_ref + human ref."
+        return "π_ref + the human summary"
     return dataset
 
 
