@@ -532,8 +532,9 @@ def draw_offpolicy(data: dict) -> Any:
         st = style(m)
         cis = [r[m] for r in rows]
         a1.errorbar([x + (k - 0.5) * 0.1 for x in xs], [c["mean"] for c in cis], yerr=_errs(cis), color=st.color,
-                    marker="o", capsize=3, label=st.label)  # fmt: skip
+                    marker="o", ls="none", capsize=3, label=st.label)  # fmt: skip
     a1.set_xticks(xs, names)
+    a1.set_xlabel("μ, the policy that sampled the offline data (categories, not a scale)")
     a1.set_ylabel(f"J_β (β = {off['beta']:g})")
     a1.set_title("Off-policy data: CoPG vs naive PG (b = 0) per behaviour policy μ", fontsize=10)
     a1.legend(fontsize=8)
