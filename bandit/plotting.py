@@ -210,8 +210,20 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
         f"a fixed budget, not always converged{_CLIP_NOTE if clipped else ''})",
         fontsize=8,
     )
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.subplots_adjust(left=0.1, right=0.74, bottom=0.12, top=0.93)
+    handles, _ = ax.get_legend_handles_labels()
+    if seeds:
+        handles.append(
+            plt.Line2D([], [], ls="none", marker=".", ms=4, color="0.4", label="one seed (method's colour)")
+        )
+    behind = [m["label"] for n, m in rec["methods"].items() if n in _at_zero(rec) and "regret_mean" in m
+              and max(m["regret_mean"]) > 10 * _FLOOR]  # fmt: skip
+    if behind:
+        note = (
+            f"{', '.join(behind)}: exact regret 0 (strip below);\nsampled runs above it after {cfg['epochs']} epochs"
+        )
+        handles.append(plt.Line2D([], [], ls="none", label=note))
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.subplots_adjust(left=0.1, right=0.72, bottom=0.12, top=0.93)
     return fig
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bandit.records import provenance, write_figure
-from bandit.style import style
+from bandit.style import label_points, style
 from llm.run import MAIN
 from llm.stats import crossed_ci, holm, t_pvalue
 
@@ -339,12 +339,9 @@ def draw_frontier(data: dict) -> Any:
     s = data["sft"]["reward"]
     for ax, m in zip(axes[0], methods):
         st = style(m)
-        for other in methods:  # the other methods' β paths, for comparison
-            if other != m:
-                pts = by_method[other]
-                ax.plot(
-                    [p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts], color="0.8", lw=1, zorder=1
-                )
+        for j, other in enumerate(o for o in methods if o != m):  # the other methods' β paths, for comparison
+            ax.plot([p["kl"]["mean"] for p in by_method[other]], [p["reward"]["mean"] for p in by_method[other]],
+                    color="0.8", lw=1, zorder=1, label="the other methods (means)" if j == 0 else None)  # fmt: skip
         pts = by_method[m]
         ax.errorbar(
             [p["kl"]["mean"] for p in pts],
@@ -356,9 +353,6 @@ def draw_frontier(data: dict) -> Any:
         seed_kl = [(k, p["reward"]["mean"]) for p in pts for k in p["kl"].get("seed_means", [])]
         if seed_kl:  # each seed's mean KL: the KL interval's lower bound is clipped at 0, the seeds are not
             ax.scatter(*zip(*seed_kl), s=10, color=st.color, alpha=0.5, lw=0, zorder=2, label="one seed's KL")
-        for p in pts:
-            ax.annotate(f"β={p['beta']:g}", (p["kl"]["mean"], p["reward"]["mean"]), fontsize=8, color=st.color,
-                        xytext=(5, 4), textcoords="offset points", weight="bold")  # fmt: skip
         ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=11, zorder=4, label="π_ref (SFT)")
         ax.set_title(st.label, fontsize=10, color=st.color)
         ax.set_xlabel("KL(π‖π_ref), exact, nats")
@@ -367,10 +361,13 @@ def draw_frontier(data: dict) -> Any:
     fig.suptitle(
         f"Reward vs KL(π‖π_ref) per β: mean over {len(data['points'][0]['seeds'])} seeds × "
         f"{data['report_prompts']} report prompts, 95 % intervals "
-        "(KL's clipped at 0); up and to the left is better; grey: the other methods",
+        "(KL's clipped at 0); up and to the left is better",
         fontsize=10,
     )
     fig.tight_layout()
+    for ax, m in zip(axes[0], methods):  # after the layout: positions are final
+        pts = [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in by_method[m]]
+        label_points(ax, pts, color=style(m).color, weight="bold", zorder=5)
     return fig
 
 
