@@ -281,9 +281,8 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     mean = np.array(rec["regret_mean"])
     per_seed = np.array(rec["regret_per_seed"])  # [M, S]
     lo, hi = np.quantile(per_seed, 0.1, axis=1), np.quantile(per_seed, 0.9, axis=1)
-    ax.plot(
-        n, _floor(mean), "o-", color=_color("copg"), label=f"exact empirical CoPG optimum, mean of {len(rec['seeds'])}"
-    )
+    ax.plot(n, _floor(mean), "o-", color=_color("copg"),
+            label=f"exact empirical CoPG optimum, mean over {len(rec['seeds'])} datasets (one per seed)")  # fmt: skip
     ax.fill_between(n, lo, hi, color=_color("copg"), alpha=0.15, label="10–90 % of datasets")
     ax.plot(n, _floor(rec["regret_median"]), "x", color=_color("copg"), label="median")
     if rec.get("slope") is not None:
@@ -293,16 +292,22 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     s = rec["sampled"]
     if s["sizes"]:
         cfg = rec["config"]
-        label = f"sampled Adam (lr {cfg['lr']:g}, {cfg['sampled_steps']} steps)"
-        ax.plot(s["sizes"], _floor(s["regret_mean"]), "s", color="tab:orange", label=label)
+        sm, sd = _floor(s["regret_mean"]), np.asarray(s["regret_std"], dtype=float)
+        low = np.maximum(sm - sd, _FLOOR)  # a log axis cannot show mean − std ≤ 0: the whisker stops at the floor
+        label = (f"sampled Adam (lr {cfg['lr']:g}, {cfg['sampled_steps']} steps), mean ± std over "
+                 f"{cfg['sampled_seeds']} datasets" + (" (lower whisker cut at 1e-5)" if (sm - sd <= _FLOOR).any()
+                                                      else ""))  # fmt: skip
+        ax.errorbar(s["sizes"], sm, yerr=[sm - low, sd], fmt="s", color="tab:orange", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     positive = np.concatenate([lo[lo > 0], mean[mean > 0]])
     if positive.size:  # the axis reaches the lowest 10 % quantile, so the band is not cut off
         ax.set_ylim(bottom=min(_FLOOR, positive.min()) / 2)
     ax.set_xlabel("number of pairs n")
-    ax.set_ylabel("regret")
-    ax.set_title(f"CoPG finite-sample error (reward noise σ = {rec['reward_noise']:g}, paper μ1, μ2)", fontsize=9)
+    ax.set_ylabel("regret J(π*) − J(π̂) = β·KL(π̂‖π*)")
+    fall = f": regret falls as n^{rec['slope']:.2f}" if rec.get("slope") is not None else ""
+    ax.set_title(f"CoPG finite-sample error{fall} (reward noise σ = {rec['reward_noise']:g}, paper μ1, μ2;\n"
+                 "π̂: the policy that minimises CoPG's loss on n sampled pairs)", fontsize=9)  # fmt: skip
     ax.legend(fontsize=7)
     return fig
 
@@ -317,10 +322,11 @@ def _draw_support(rec: dict) -> plt.Figure:
     for i, name in enumerate(names):
         m = rec["methods"][name]
         xs = x + (i + 1) * width
-        label = f"{m['label']}: regret {m['final_regret_mean']:.3f} (stat. {m['stationary_regret']:.3f})"
+        label = f"{m['label']}: regret {m['final_regret_mean']:.3f} (stationary {m['stationary_regret']:.3f})"
         ax.bar(xs, m["final_policy_mean"], width, yerr=m["final_policy_std"], color=_color(name),
                alpha=0.85, label=label)  # fmt: skip
-        ax.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
+        ax.bar(xs, m["stationary_policy"], width, fill=False, edgecolor="k", lw=0.9, ls="--", zorder=3,
+               label="exact stationary policy (dashed outline)" if i == 0 else None)  # fmt: skip
     miss = rec["missing"]
     ax.set_xticks(
         x + 0.4 - width / 2,
@@ -330,7 +336,7 @@ def _draw_support(rec: dict) -> plt.Figure:
     arms_txt = ("arm " if len(miss) == 1 else "arms ") + ", ".join(str(a) for a in miss[:-1]) + (
         " and " if len(miss) > 1 else "") + str(miss[-1]) if miss else "no arm"  # fmt: skip
     ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}.\n"
-                 "Black tick on each bar: the method's exact stationary policy (where its expected gradient is 0)",
+                 "Dashed outline on each bar: the method's exact stationary policy (where its expected gradient is 0)",
                  fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return fig

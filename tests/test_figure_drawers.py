@@ -145,7 +145,7 @@ def test_support_title_is_words():
     _, fig = _draw("support")
     title = fig.axes[0].get_title()
     assert "arm(s)" not in title and "[0]" not in title and "no mass on arm 0" in title
-    assert "Black tick" in title
+    assert "Dashed outline" in title and "stat." not in _texts(fig)
 
 
 def test_bridge_converged_ticks_and_titles_say_the_same_thing_about_the_0_01_bar():
