@@ -107,7 +107,9 @@ def _converged_regret(ax: Any, data: dict) -> None:
 def _converged_distance(bx: Any, data: dict) -> None:
     s, styles = data["summary"], data["methods"]
     names = list(s)
-    width, bar = 0.38, 0.01
+    checks = data.get("checks", {})  # the run's acceptance bar on KL(limit ‖ network), from its check's name
+    key = next((k for k in checks if k.startswith("kl_to_own_limit_le_")), "kl_to_own_limit_le_0.01")
+    width, bar = 0.38, float(key.removeprefix("kl_to_own_limit_le_"))
     for i, m in enumerate(names):
         c = styles[m]["color"]
         bx.bar(i - width / 2, _f(s[m]["kl_to_own_limit_support"]), width, color=c, alpha=0.5, hatch="//",
@@ -116,7 +118,7 @@ def _converged_distance(bx: Any, data: dict) -> None:
                label="all completions" if i == 0 else None)  # fmt: skip
         if s[m]["kl_to_own_limit"] is None:
             bx.text(i, FLOOR, "no limit", ha="center", va="bottom", fontsize=7, rotation=90)
-    checked = list(data.get("checks", {}).get(f"kl_to_own_limit_le_{bar:g}", {}))
+    checked = list(checks.get(key, {}))
     bx.axhline(bar, color="k", ls="--", lw=0.8, label=f"{bar:g}: the acceptance bar, checked for "
                f"{' and '.join(styles[m]['label'] for m in checked) or 'no method'}")  # fmt: skip
     bx.set_yscale("log")
