@@ -18,6 +18,7 @@ from bandit.style import style
 __all__ = ["draw_record", "draw_simplex", "simplex_xy"]
 
 _LONG_DASH = "– –"
+_MARKERS = ("v", "^", "s", "D", "P", "X", "<", ">")
 _FLOOR = 1e-5  # regrets below this are drawn at the floor of log-scale axes
 
 
@@ -82,7 +83,8 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         ax.plot(epochs, _floor(mean), color=c, lw=2.6 if front else 1.2, zorder=5 if front else 3,
                 label=f"{m['label']}" + (" (thick, in front)" if front else ""))  # fmt: skip
         ax.fill_between(epochs, _floor(mean - std), _floor(mean + std), color=c, alpha=0.2)
-        ax.axhline(max(m["stationary_regret"], _FLOOR), color=c, ls="--", lw=1)
+        if m["stationary_regret"] > _FLOOR:  # a stationary regret of 0 would hide on the floor line: named instead
+            ax.axhline(m["stationary_regret"], color=c, ls="--", lw=1)
     summ = rec.get("summary", {})
     cont = summ.get("copg_exact_adam_continuation")
     if cont:
@@ -104,8 +106,10 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         f"{len(rec['seeds'])} seeds (mean ± std)",
         fontsize=9,
     )
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.12), title="dashed: exact stationary regret",
-              title_fontsize=7, framealpha=0.9)  # fmt: skip
+    at_floor = [m["label"] for m in rec["methods"].values() if m["stationary_regret"] <= _FLOOR]
+    head = "dashed: exact stationary regret" + (f"\n(0 for {', '.join(at_floor)}: no dashed line)" if at_floor else "")
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.12), title=head, title_fontsize=7,
+              framealpha=0.9)  # fmt: skip
     names = list(rec["methods"])
     arms = len(rec["problem"]["rewards"])
     width = 0.8 / (len(names) + 1)
@@ -115,10 +119,11 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         m = rec["methods"][name]
         xs = x + (i + 1) * width
         ax2.bar(xs, m["final_policy_mean"], width, color=_color(name), alpha=0.8, label=m["label"])
-        ax2.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
+        ax2.bar(xs, m["stationary_policy"], width, fill=False, edgecolor="k", lw=0.9, ls="--", zorder=3,
+                label="exact stationary policy\n(dashed outline on each bar)" if i == 0 else None)  # fmt: skip
     ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR={r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
     last = int(epochs[-1]) if len(epochs) else 0
-    ax2.set_ylabel("final π (bars); black tick: the method's exact stationary policy", fontsize=8)
+    ax2.set_ylabel("final π (bars); dashed outline: its exact stationary policy", fontsize=9)
     thr, copg = summ.get("threshold"), rec["methods"].get("copg")
     if thr is not None and copg is not None and copg["regret_mean"] and copg["regret_mean"][-1] > thr:
         ax2.set_title(f"after {last} epochs: not converged (CoPG regret {copg['regret_mean'][-1]:.3g} > {thr:g})",
@@ -205,8 +210,20 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
         f"a fixed budget, not always converged{_CLIP_NOTE if clipped else ''})",
         fontsize=8,
     )
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.subplots_adjust(left=0.1, right=0.74, bottom=0.12, top=0.93)
+    handles, _ = ax.get_legend_handles_labels()
+    if seeds:
+        handles.append(
+            plt.Line2D([], [], ls="none", marker=".", ms=4, color="0.4", label="one seed (method's colour)")
+        )
+    behind = [m["label"] for n, m in rec["methods"].items() if n in _at_zero(rec) and "regret_mean" in m
+              and max(m["regret_mean"]) > 10 * _FLOOR]  # fmt: skip
+    if behind:
+        note = (
+            f"{', '.join(behind)}: exact regret 0 (strip below);\nsampled runs above it after {cfg['epochs']} epochs"
+        )
+        handles.append(plt.Line2D([], [], ls="none", label=note))
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.subplots_adjust(left=0.1, right=0.72, bottom=0.12, top=0.93)
     return fig
 
 
@@ -223,32 +240,38 @@ def _draw_beta(rec: dict) -> plt.Figure:
         if name not in zero:
             ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
         if "kl_to_ref_mean" in m:
-            ax2.errorbar(rec["betas"], m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o", color=c, ms=4)
+            ax2.errorbar(rec["betas"], m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o", color=c, ms=4,
+                         label=f"{m['label']} (sampled)")  # fmt: skip
     on_target = ", ".join(rec["methods"][n]["label"] for n in zero)
     ax2.plot(xb, rec["optimal_kl_to_ref"], color="k", ls=":", lw=2,
-             label="π* (target)" + (f" = {on_target}" if on_target else ""))  # fmt: skip
+             label="π* (target)" + (f" =\n{textwrap.fill(on_target, 45)}" if on_target else ""))  # fmt: skip
     for a in (ax, ax2, strip):
         if a is not None:
             a.set_xscale("log")
     (strip or ax).set_xlabel("β")
     ax2.set_xlabel("β")
     ax.set_ylabel("final regret J(π*) − J(π)")
-    ax2.set_ylabel("KL(π‖π_ref) at the end point")
+    ax2.set_ylabel("KL(π‖π_ref) at the end point (nats)")
     ax2.set_yscale("log")
+    kls = [v for m in rec["methods"].values() for v in m.get("exact_kl_to_ref", []) if v > 0]
+    if kls:
+        ax2.set_ylim(bottom=min(kls) / 60)  # room below the curves for the legend
     top = max(max(m["exact_regret"]) for m in rec["methods"].values())
     ax.set_ylim(top=top * 300)  # room above the curves for the legend, so it covers no curve or dot
-    ax.legend(fontsize=6.5, loc="upper center", ncol=2)
-    ax2.legend(fontsize=7, loc="lower left")
+    handles, _ = ax.get_legend_handles_labels()
+    if clipped:
+        handles.append(plt.Line2D([], [], ls="none", marker="v", color="0.3", label=_CLIP_NOTE.removeprefix("; ▼: ")))
+    ax.legend(handles=handles, fontsize=6.5, loc="upper center", ncol=2)
+    ax2.legend(fontsize=6.5, loc="lower left", ncol=2)
     cfg = rec["config"]
     fig.suptitle(
-        f"β sweep on the paper's bandit (R = {tuple(cfg['rewards'])}, μ1, μ2 fixed; IPO's τ and DPO's β set to β).\n"
-        f"Dots: sampled runs after a fixed budget of {cfg['epochs']} epochs (mean ± std over {cfg['seeds']} seeds):\n"
-        "at small β, π* is nearly greedy and the runs have not converged, so a dot can sit above its own line"
-        + (_CLIP_NOTE if clipped else "")
-        + ".",
-        fontsize=9,
+        f"β sweep on the paper's bandit (R = {tuple(cfg['rewards'])}; μ1, μ2 fixed; IPO's τ and DPO's β set to β): "
+        f"lines = exact stationary points\ndots = sampled runs after {cfg['epochs']} epochs (mean ± std over "
+        f"{cfg['seeds']} seeds); at small β, π* is nearly greedy and the runs have not converged, so a dot can sit "
+        "above its own line",
+        fontsize=8.5,
     )
-    fig.subplots_adjust(top=0.84)
+    fig.subplots_adjust(top=0.88)
     return fig
 
 
@@ -258,9 +281,8 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     mean = np.array(rec["regret_mean"])
     per_seed = np.array(rec["regret_per_seed"])  # [M, S]
     lo, hi = np.quantile(per_seed, 0.1, axis=1), np.quantile(per_seed, 0.9, axis=1)
-    ax.plot(
-        n, _floor(mean), "o-", color=_color("copg"), label=f"exact empirical CoPG optimum, mean of {len(rec['seeds'])}"
-    )
+    ax.plot(n, _floor(mean), "o-", color=_color("copg"),
+            label=f"exact empirical CoPG optimum, mean over {len(rec['seeds'])} datasets (one per seed)")  # fmt: skip
     ax.fill_between(n, lo, hi, color=_color("copg"), alpha=0.15, label="10–90 % of datasets")
     ax.plot(n, _floor(rec["regret_median"]), "x", color=_color("copg"), label="median")
     if rec.get("slope") is not None:
@@ -270,16 +292,22 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     s = rec["sampled"]
     if s["sizes"]:
         cfg = rec["config"]
-        label = f"sampled Adam (lr {cfg['lr']:g}, {cfg['sampled_steps']} steps)"
-        ax.plot(s["sizes"], _floor(s["regret_mean"]), "s", color="tab:orange", label=label)
+        sm, sd = _floor(s["regret_mean"]), np.asarray(s["regret_std"], dtype=float)
+        low = np.maximum(sm - sd, _FLOOR)  # a log axis cannot show mean − std ≤ 0: the whisker stops at the floor
+        label = (f"sampled Adam (lr {cfg['lr']:g}, {cfg['sampled_steps']} steps), mean ± std over "
+                 f"{cfg['sampled_seeds']} datasets" + (" (lower whisker cut at 1e-5)" if (sm - sd <= _FLOOR).any()
+                                                      else ""))  # fmt: skip
+        ax.errorbar(s["sizes"], sm, yerr=[sm - low, sd], fmt="s", color="tab:orange", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     positive = np.concatenate([lo[lo > 0], mean[mean > 0]])
     if positive.size:  # the axis reaches the lowest 10 % quantile, so the band is not cut off
         ax.set_ylim(bottom=min(_FLOOR, positive.min()) / 2)
     ax.set_xlabel("number of pairs n")
-    ax.set_ylabel("regret")
-    ax.set_title(f"CoPG finite-sample error (reward noise σ = {rec['reward_noise']:g}, paper μ1, μ2)", fontsize=9)
+    ax.set_ylabel("regret J(π*) − J(π̂) = β·KL(π̂‖π*)")
+    fall = f": regret falls as n^{rec['slope']:.2f}" if rec.get("slope") is not None else ""
+    ax.set_title(f"CoPG finite-sample error{fall} (reward noise σ = {rec['reward_noise']:g}, paper μ1, μ2;\n"
+                 "π̂: the policy that minimises CoPG's loss on n sampled pairs)", fontsize=9)  # fmt: skip
     ax.legend(fontsize=7)
     return fig
 
@@ -294,10 +322,11 @@ def _draw_support(rec: dict) -> plt.Figure:
     for i, name in enumerate(names):
         m = rec["methods"][name]
         xs = x + (i + 1) * width
-        label = f"{m['label']}: regret {m['final_regret_mean']:.3f} (stat. {m['stationary_regret']:.3f})"
+        label = f"{m['label']}: regret {m['final_regret_mean']:.3f} (stationary {m['stationary_regret']:.3f})"
         ax.bar(xs, m["final_policy_mean"], width, yerr=m["final_policy_std"], color=_color(name),
                alpha=0.85, label=label)  # fmt: skip
-        ax.scatter(xs, m["stationary_policy"], marker="_", color="k", s=60, zorder=3)
+        ax.bar(xs, m["stationary_policy"], width, fill=False, edgecolor="k", lw=0.9, ls="--", zorder=3,
+               label="exact stationary policy (dashed outline)" if i == 0 else None)  # fmt: skip
     miss = rec["missing"]
     ax.set_xticks(
         x + 0.4 - width / 2,
@@ -307,16 +336,37 @@ def _draw_support(rec: dict) -> plt.Figure:
     arms_txt = ("arm " if len(miss) == 1 else "arms ") + ", ".join(str(a) for a in miss[:-1]) + (
         " and " if len(miss) > 1 else "") + str(miss[-1]) if miss else "no arm"  # fmt: skip
     ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}.\n"
-                 "Black tick on each bar: the method's exact stationary policy (where its expected gradient is 0)",
+                 "Dashed outline on each bar: the method's exact stationary policy (where its expected gradient is 0)",
                  fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return fig
 
 
+def _path_gap(f: np.ndarray, g: np.ndarray) -> float:
+    """How far path ``f`` runs from path ``g`` (simplex units, triangle side 1): the distance from each point of f to
+    the nearest point of g, averaged along f's length (the many points f spends at its end point do not count)."""
+    d = np.hypot(*(f[:, None, :] - g[None, :, :]).transpose(2, 0, 1)).min(axis=1)  # [len(f)]
+    seg = np.r_[0.0, np.hypot(*np.diff(f, axis=0).T)]
+    return float((d * seg).sum() / seg.sum()) if seg.sum() > 0 else float(d.max())
+
+
+def _coinciding(paths: dict[str, np.ndarray], labels: dict[str, str], tol: float = 0.01) -> list[str]:
+    """Plain words for the flows that run along an earlier-drawn flow (within ``tol`` on average)."""
+    out, names = [], list(paths)
+    for i, n in enumerate(names[1:], start=1):
+        gaps = {m: _path_gap(paths[n], paths[m]) for m in names[:i]}
+        m = min(gaps, key=gaps.get)
+        if gaps[m] < tol:
+            how = "exactly" if gaps[m] < 1e-9 else f"within {gaps[m]:.3f} on average (triangle side 1)"
+            out.append(f"{labels[n]}'s flow runs along {labels[m]}'s, {how}")
+    return out
+
+
 def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
-    """Flows on the simplex: ``front`` (the subject, CoPG) thick and underneath, every other flow dashed on top, so
-    that flows which run together stay visible; stationary points that coincide are drawn as nested rings."""
-    fig, ax = plt.subplots(figsize=(7.5, 6.8))
+    """Flows on the simplex: ``front`` (the subject, CoPG) thick and underneath, every other flow dashed on top with
+    its own marker (staggered, so flows that run together stay visible); the figure says in words which flows
+    coincide; stationary points that coincide are drawn as nested rings."""
+    fig, ax = plt.subplots(figsize=(7.5, 7.2))
     tri = simplex_xy(np.eye(3))
     ax.fill(tri[:, 0], tri[:, 1], facecolor="none", edgecolor="k", lw=1)
     rewards = rec["config"].get("rewards")
@@ -324,19 +374,21 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
         text = f"arm {a}" + (f" (R={rewards[a]:g})" if rewards else "")
         ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14 if cy == 0 else 6))
     o = simplex_xy(rec["optimal_policy"])
+    order = [front, *(n for n in rec["methods"] if n != front)] if front in rec["methods"] else list(rec["methods"])
+    paths = {n: simplex_xy(rec["methods"][n]["flow"]) for n in order}
     at_star = []  # methods whose stationary point is π* (their rings are nested around the star)
-    for name, m in rec["methods"].items():
-        c = _color(name)
-        xy = simplex_xy(m["flow"])
+    for k, name in enumerate(order):
+        m, c, xy = rec["methods"][name], _color(name), paths[name]
         found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
         note = f"regret {m['stationary_regret']:.3f}" if found else "no finite stationary point"
         if name == front:
             ax.plot(xy[:, 0], xy[:, 1], color=c, lw=4.5, alpha=0.55, zorder=3, label=f"{m['label']} ({note}; thick)")
         else:
-            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.4, ls=(0, (4, 2)), zorder=4, label=f"{m['label']} ({note})")
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.4, ls=(0, (4, 2)), zorder=4 + k / 100, label=f"{m['label']} "
+                    f"({note})", marker=_MARKERS[k % len(_MARKERS)], ms=4.5, markevery=(0.025 * k, 0.2))  # fmt: skip
         for traj in m.get("sampled", []):
             st = simplex_xy(traj)
-            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=3, alpha=0.6, zorder=2)
+            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=4, alpha=0.8, zorder=2)
         if found:
             sxy = simplex_xy(m["stationary_policy"])
             near = bool(np.hypot(*(sxy - o)) < 1e-3)
@@ -348,11 +400,15 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     ax.plot(*o, "k*", ms=9, label="π*", zorder=7)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=f"{_LONG_DASH} dashed: on top of the "
-              "thick subject line", title_fontsize=7)  # fmt: skip
+    subject = rec["methods"].get(front, {}).get("label", front)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=f"{subject}: thick line, underneath; "
+              "others: dashed, on top", title_fontsize=7)  # fmt: skip
+    words = _coinciding(paths, {n: rec["methods"][n]["label"] for n in order})
     if len(at_star) > 1:
-        ax.text(0.0, -0.06, textwrap.fill(f"Stop exactly at π* (nested rings around the star): {', '.join(at_star)}; "
-                "their flows run close together near π*.", 100), transform=ax.transAxes, fontsize=7)  # fmt: skip
+        words.append(f"Stop exactly at π* (nested rings around the star): {', '.join(at_star)}")
+    if words:
+        ax.text(0.0, -0.04, "\n".join(textwrap.fill(w + ".", 110) for w in words), transform=ax.transAxes,
+                fontsize=7, va="top")  # fmt: skip
     cfg = rec["config"]
     sampled = any(m.get("sampled") for m in rec["methods"].values())
     mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
@@ -362,23 +418,30 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
         + f",\nstationary points (circles); β={cfg['beta']:g}, μ1=({mu1}), μ2=({mu2})",
         fontsize=8,
     )
+    fig.tight_layout()
     return fig
 
 
 def _draw_loss_family(rec: dict) -> plt.Figure:
-    """Exact regret vs α per variant; the variants whose regret is exactly 0 share one labelled floor line.
-    Labels come from :mod:`bandit.style` (readable names), not the record's stored labels."""
-    fig, ax = plt.subplots(figsize=(10.5, 5.2))
+    """Exact regret vs α per variant, in two legend groups outside the axes: the variants with a curve, and the
+    variants whose regret is exactly 0 at every α (one entry each; they share the thick floor line, drawn underneath
+    so that curves reaching the floor stay visible). Labels come from :mod:`bandit.style` (readable names)."""
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(11, 5.2))
     xa = np.array(rec["exact_alphas"])
     zero = [style(name).label for name, m in rec["methods"].items() if max(m["exact_regret"]) <= _FLOOR]
     for name, m in rec["methods"].items():
         if max(m["exact_regret"]) > _FLOOR:
-            ax.plot(xa, _floor(m["exact_regret"]), color=_color(name), lw=1.6, label=style(name).label)
+            ax.plot(xa, _floor(m["exact_regret"]), color=_color(name), lw=1.6, zorder=3, label=style(name).label)
+    curves = ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="regret > 0 somewhere",
+                       title_fontsize=7, alignment="left")  # fmt: skip
     if zero:
-        lines = ["regret exactly 0 at every α (thick line on the floor):"] + [
-            ", ".join(zero[i : i + 2]) for i in range(0, len(zero), 2)
-        ]
-        ax.axhline(_FLOOR, color=_color("copg"), lw=2.6, label="\n".join(lines))
+        ax.axhline(_FLOOR, color=_color("copg"), lw=2.6, alpha=0.6, zorder=1)
+        handles = [Line2D([], [], color=_color("copg"), lw=2.6, alpha=0.6, label=label) for label in zero]
+        ax.add_artist(curves)
+        ax.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0), title="regret exactly 0 "
+                  "at every α\n(all on the thick floor line)", title_fontsize=7, alignment="left")  # fmt: skip
     ax.set_yscale("log")
     for x, text in ((0.0, "μ = π*"), (0.5, "μ = π_ref")):
         ax.axvline(x, color="0.6", ls=":", lw=1, zorder=0)
@@ -390,7 +453,6 @@ def _draw_loss_family(rec: dict) -> plt.Figure:
     lengths = ", ".join(f"arm {a}: {n:g}" for a, n in enumerate(rec["lengths"]))
     ax.set_title(f"One loss under many names: where each variant lands.\nToken-mean IPO divides each answer's "
                  f"log-ratio by its length in tokens ({lengths})", fontsize=8)  # fmt: skip
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MethodStyle", "STYLES", "style"]
+__all__ = ["MethodStyle", "STYLES", "style", "label_points"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,25 @@ STYLES: dict[str, MethodStyle] = {
 def style(method: str) -> MethodStyle:
     """The style of ``method``; unknown names get black with the name as label (a new method still draws)."""
     return STYLES.get(method, MethodStyle("k", method))
+
+
+def label_points(ax, points: list[tuple[float, float, str]], fontsize: float = 8, **kw) -> None:
+    """Write each text beside its (x, y) data point at the first of four offsets (above right, below right, above
+    left, below left) whose box overlaps no label placed before it, on a white ground and joined to its point by a
+    thin line: labels of close points neither collide nor leave unclear which point they name. Call it once the
+    axes' limits and layout are final. ``kw`` goes to ``ax.annotate``."""
+    scale = ax.figure.dpi / 72  # points → pixels
+    ax.get_xlim(), ax.get_ylim()  # settle the autoscaled limits before reading positions
+    placed: list[tuple[float, float, float, float]] = []
+    for x, y, text in points:
+        px, py = ax.transData.transform((x, y))
+        w, h = 0.62 * fontsize * len(text) + 4, fontsize + 4  # the text's box, in points (approximate)
+        for dx, dy in ((6, 6), (6, -8 - h), (-8 - w, 6), (-8 - w, -8 - h)):
+            box = (px + dx * scale, py + dy * scale, px + (dx + w) * scale, py + (dy + h) * scale)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(text, (x, y), xytext=(dx + 2, dy + 2), textcoords="offset points", fontsize=fontsize,
+                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8),
+                    arrowprops=dict(arrowstyle="-", lw=0.6, color=kw.get("color", "k"), shrinkA=0, shrinkB=3),
+                    **kw)  # fmt: skip

@@ -30,6 +30,7 @@ import tyro
 
 from bandit.records import prepare_output_dir, provenance, write_figure
 from llm.pipeline import PipelineConfig, report, run_pipeline
+from llm.plots import mu_label
 from llm.presets import preset_help
 from llm.run import UserError, check_run_dir, cli_errors, parse_cli
 
@@ -142,6 +143,13 @@ def run_chains(cfg: ChainsConfig, command: str = "") -> dict[str, Any]:
     return record
 
 
+def _plain(comparison: str) -> str:
+    """A comparison's stored name in words: μ's dataset key spelled out, the paper-figure aside dropped."""
+    name = comparison.replace(" (paper Fig. 6 view)", "")
+    head, sep, mu = name.rpartition(" with μ = ")
+    return f"{head}{sep}{mu_label(mu)}" if sep else name
+
+
 def draw_record(record: dict) -> Any:
     """``llm_chains``: every comparison's 95 % interval in every chain (filled: survives Holm in that chain)."""
     data = record["data"]
@@ -159,15 +167,17 @@ def draw_record(record: dict) -> Any:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(n))
     ax.set_yticklabels(
-        [("✓ " if r["replicated"] else "") + r["comparison"] for r in rows][::-1],
+        [("✓ " if r["replicated"] else "") + _plain(r["comparison"]) for r in rows][::-1],
         fontsize=8,
     )
-    ax.set_xlabel("CoPG minus the baseline (standardised reward units; 95 % interval over seeds × prompts)")
+    ax.set_xlabel("CoPG minus the baseline (standardised reward units; 95 % interval with seeds and prompts both "
+                  "random:\nwide where the few seeds disagree)")  # fmt: skip
     ax.set_title(
         f"Which CoPG-vs-baseline comparisons replicate across {k} independent π_ref + data chains?\n"
-        f"filled: survives Holm within its chain; ✓: survives in every chain with one sign "
-        f"({len(data['replicated'])} of {n})",
-        fontsize=10,
+        f"filled: significant after Holm within its chain (hollow: not, whatever the interval); ✓: significant in "
+        f"every chain with one sign ({len(data['replicated'])} of {n})\nJ_β = E[R] − β·KL(π‖π_ref); "
+        "μ = the policy that sampled the offline data",
+        fontsize=9,
     )
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)

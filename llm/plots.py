@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from bandit.records import provenance, write_figure
-from bandit.style import style
+from bandit.style import label_points, style
 from llm.run import MAIN
 from llm.stats import crossed_ci, holm, t_pvalue
 
-__all__ = ["FIGURE_NAMES", "figure_names", "summarise", "make_figures", "draw_record"]  # + FIGURES (a dict)
+__all__ = ["FIGURE_NAMES", "figure_names", "summarise", "make_figures", "draw_record", "mu_label"]  # + FIGURES
 
 FIGURE_NAMES = ("llm_frontier", "llm_jbeta", "llm_best_beta", "llm_curves", "llm_offpolicy")
 ALPHA = 0.05
@@ -339,12 +339,9 @@ def draw_frontier(data: dict) -> Any:
     s = data["sft"]["reward"]
     for ax, m in zip(axes[0], methods):
         st = style(m)
-        for other in methods:  # the other methods' β paths, for comparison
-            if other != m:
-                pts = by_method[other]
-                ax.plot(
-                    [p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts], color="0.8", lw=1, zorder=1
-                )
+        for j, other in enumerate(o for o in methods if o != m):  # the other methods' β paths, for comparison
+            ax.plot([p["kl"]["mean"] for p in by_method[other]], [p["reward"]["mean"] for p in by_method[other]],
+                    color="0.8", lw=1, zorder=1, label="the other methods (means)" if j == 0 else None)  # fmt: skip
         pts = by_method[m]
         ax.errorbar(
             [p["kl"]["mean"] for p in pts],
@@ -356,21 +353,21 @@ def draw_frontier(data: dict) -> Any:
         seed_kl = [(k, p["reward"]["mean"]) for p in pts for k in p["kl"].get("seed_means", [])]
         if seed_kl:  # each seed's mean KL: the KL interval's lower bound is clipped at 0, the seeds are not
             ax.scatter(*zip(*seed_kl), s=10, color=st.color, alpha=0.5, lw=0, zorder=2, label="one seed's KL")
-        for p in pts:
-            ax.annotate(f"β={p['beta']:g}", (p["kl"]["mean"], p["reward"]["mean"]), fontsize=8, color=st.color,
-                        xytext=(5, 4), textcoords="offset points", weight="bold")  # fmt: skip
         ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=11, zorder=4, label="π_ref (SFT)")
         ax.set_title(st.label, fontsize=10, color=st.color)
         ax.set_xlabel("KL(π‖π_ref), exact, nats")
         ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_ylabel("reward (standardised units)")
     fig.suptitle(
-        f"(a) reward vs KL per β: mean over {len(data['points'][0]['seeds'])} seeds × {data['report_prompts']} report "
-        "prompts, 95 % intervals "
-        "(KL's clipped at 0); up and to the left is better; grey: the other methods",
+        f"Reward vs KL(π‖π_ref) per β: mean over {len(data['points'][0]['seeds'])} seeds × "
+        f"{data['report_prompts']} report prompts, 95 % intervals "
+        "(KL's clipped at 0); up and to the left is better",
         fontsize=10,
     )
     fig.tight_layout()
+    for ax, m in zip(axes[0], methods):  # after the layout: positions are final
+        pts = [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in by_method[m]]
+        label_points(ax, pts, color=style(m).color, weight="bold", zorder=5)
     return fig
 
 
@@ -398,7 +395,7 @@ def draw_jbeta(data: dict) -> Any:
     a1.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
     a1.set_xlabel("β (training and objective)")
     a1.set_ylabel("J_β = E[R] − β·KL(π‖π_ref)")
-    a1.set_title("(b) the KL-regularised objective each method is trained at", fontsize=10)
+    a1.set_title("The KL-regularised objective each method is trained at", fontsize=10)
     a1.legend(fontsize=8)
     others = [m for m in methods if m != "copg"]
     for k, m in enumerate(others):
@@ -415,103 +412,106 @@ def draw_jbeta(data: dict) -> Any:
             "β",
         )
     a2.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
-    a2.set_ylabel("ΔJ_β")
+    a2.set_ylabel("ΔJ_β (standardised reward units)")
     if others:  # one method alone (e.g. a single-method run): no difference to label
         a2.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
+def _p_text(d: dict) -> str:
+    """A comparison's verdict in words: the Holm-adjusted p and whether it is significant after Holm."""
+    verdict = "significant" if d.get("significant") else "not significant"
+    return f"{verdict} (Holm-adjusted p = {d['p_holm']:.2f})" if "p_holm" in d else verdict
+
+
 def draw_best_beta(data: dict) -> Any:
-    """(c) the paper's Fig. 6 view: each method at its best β (chosen on the selection split). Left: its reward on
+    """Each method at its best β (chosen on the selection split; the paper's Fig. 6 comparison). Left: its reward on
     the report split with 95 % intervals (π_ref's as a band); middle: CoPG minus each, paired, with the Holm-adjusted
-    p; right: the selection-split curves that chose β (optimistic by construction)."""
+    p; right: the selection-split curves that chose β (optimistic by construction), offset per method."""
     plt = _plt()
-    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1.1, 1, 1.4]})
-    methods = list(data["best"])
+    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1.1, 1, 1.4]})
+    methods, others = list(data["best"]), list(data["paired_best"])
     s = data["sft"]["reward"]
     a0.axhspan(s["low"], s["high"], color="0.85", label="π_ref (95 % interval)")
     a0.axhline(s["mean"], color="k", lw=1)
     for k, m in enumerate(methods):
         b, st = data["best"][m], style(m)
         a0.errorbar([k], [b["reward"]["mean"]], yerr=_err(b["reward"]), fmt="o", color=st.color, capsize=4, ms=7)
-        a0.annotate(f"KL {b['kl']['mean']:.2f}", (k, b["reward"]["high"]), fontsize=8, ha="center",
+        a0.annotate(f"KL {b['kl']['mean']:.2f} nats", (k, b["reward"]["high"]), fontsize=8, ha="center",
                     xytext=(0, 3), textcoords="offset points")  # fmt: skip
     a0.set_xticks(range(len(methods)), [f"{style(m).label}\nβ = {data['best'][m]['beta']:g}" for m in methods])
     a0.set_xlim(-0.6, len(methods) - 0.4)
     a0.margins(y=0.12)
     a0.set_ylabel("reward on the report split (standardised units)")
-    a0.set_title(f"final reward at its best β ({data['report_prompts']} report prompts)", fontsize=10)
+    a0.set_title(f"final reward at its best β ({data['report_prompts']} report prompts;\nKL = KL(π‖π_ref) in nats)",
+                 fontsize=9)  # fmt: skip
     a0.legend(fontsize=8, loc="lower right")
-    others = list(data["paired_best"])
-    _diff_panel(
-        a1,
-        list(range(len(others))),
-        [data["paired_best"][m] for m in others],
-        [f"CoPG − {style(m).label}" for m in others],
-        [style(m).color for m in others],
-        "CoPG minus each, paired (filled: survives Holm)",
-        "",
-    )
-    for k, m in enumerate(others):
-        d = data["paired_best"][m]
+    pairs = [data["paired_best"][m] for m in others]
+    _diff_panel(a1, list(range(len(others))), pairs, [None] * len(others), [style(m).color for m in others],
+                "CoPG minus each, paired (95 % CI;\nfilled: significant after Holm, hollow: not)", "")  # fmt: skip
+    for k, d in enumerate(pairs):
         if "p_holm" in d:
-            a1.annotate(f"Holm p {d['p_holm']:.2g}", (k, d["high"]), fontsize=8, ha="center", xytext=(0, 3),
-                        textcoords="offset points")  # fmt: skip
+            a1.annotate(f"Holm-adjusted\np = {d['p_holm']:.2f}", (k, d["high"]), fontsize=8, ha="center",
+                        xytext=(0, 3), textcoords="offset points")  # fmt: skip
     a1.set_xticks(range(len(others)), [f"CoPG − {style(m).label}" for m in others])
     a1.set_xlim(-0.6, len(others) - 0.4)
-    a1.margins(y=0.12)
-    for m, b in data["best"].items():
-        st = style(m)
-        xs = [c["step"] for c in b["curve"]]
-        a2.plot(
-            xs,
-            [c["mean"] for c in b["curve"]],
-            marker="o",
-            ms=3,
-            color=st.color,
-            label=f"{st.label} (β = {b['beta']:g})",
-        )
-        a2.fill_between(
-            xs, [c["low"] for c in b["curve"]], [c["high"] for c in b["curve"]], color=st.color, alpha=0.08
-        )
+    a1.margins(y=0.2)
+    a1.set_ylabel("reward difference (standardised units)")
+    for k, (m, b) in enumerate(data["best"].items()):
+        st, off = style(m), 2.0 * (k - (len(methods) - 1) / 2)  # a small step offset per method
+        a2.errorbar([c["step"] + off for c in b["curve"]], [c["mean"] for c in b["curve"]], yerr=_errs(b["curve"]),
+                    marker="o", ms=3, color=st.color, capsize=2, lw=1.3, elinewidth=0.8,
+                    label=f"{st.label} (β = {b['beta']:g})")  # fmt: skip
     a2.set_xlabel("step")
-    a2.set_ylabel("reward, selection split")
-    a2.set_title("the curves that chose β (selection split: optimistic)", fontsize=10)
-    a2.legend(fontsize=8)
-    fig.suptitle("(c) the paper's Fig. 6 view: each method at the β that did best on the selection split", fontsize=11)
+    a2.set_ylabel("reward, selection split (standardised)")
+    a2.set_title("the curves that chose β (mean, 95 % interval;\nselection split: optimistic by construction)",
+                 fontsize=9)  # fmt: skip
+    a2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(methods))
+    verdicts = "; ".join(f"CoPG − {style(m).label} {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], "
+                         f"{_p_text(d)}" for m, d in zip(others, pairs))  # fmt: skip
+    fig.suptitle(
+        "Each method at the β that did best on the selection split, reported on the separate report split "
+        f"(the paper's Fig. 6 comparison)\n{verdicts}",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
 
 def draw_curves(data: dict) -> Any:
-    """Reward vs step of every (method, β), mean over seeds with 95 % intervals: one panel per method."""
+    """Reward vs step of every (method, β), mean over seeds with 95 % intervals: one panel per method, a small step
+    offset per β, the legend below each panel; the paired change over the last interval in each legend entry."""
     plt = _plt()
     methods = data["methods"]
-    fig, axes = plt.subplots(1, len(methods), figsize=(5.2 * len(methods), 4.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(methods), figsize=(5.4 * len(methods), 5.0), sharey=True, squeeze=False)
     cmap = plt.get_cmap("viridis")
-    moving = 0
+    moving, spans = 0, set()
     for ax, m in zip(axes[0], methods):
         cs = sorted((c for c in data["curves"] if c["method"] == m), key=lambda c: c["beta"])
         for k, c in enumerate(cs):
             col = cmap(0.85 * k / max(len(cs) - 1, 1))  # viridis without its pale yellow end
-            xs = [p["step"] + 1.5 * (k - (len(cs) - 1) / 2) for p in c["curve"]]  # a small offset per β
+            xs = [p["step"] + 2.5 * (k - (len(cs) - 1) / 2) for p in c["curve"]]  # a small offset per β
             last = c.get("last_change")
             moving += bool(last and (last["low"] > 0 or last["high"] < 0))
+            if last and "from_step" in last:
+                spans.add(f"steps {last['from_step']}→{last['to_step']}")
             label = f"β = {c['beta']:g}" + (
-                f" (last Δ {last['mean']:+.2f} [{last['low']:+.2f}, {last['high']:+.2f}])" if last else ""
+                f": {last['mean']:+.2f} [{last['low']:+.2f}, {last['high']:+.2f}]" if last else ""
             )
             ax.errorbar(xs, [p["mean"] for p in c["curve"]], yerr=_errs(c["curve"]), marker="o", ms=3, color=col,
-                        capsize=2, lw=1.3, elinewidth=0.7, label=label)  # fmt: skip
+                        capsize=2, lw=1.3, elinewidth=0.7, alpha=0.9, label=label)  # fmt: skip
         ax.set_title(style(m).label, fontsize=10, color=style(m).color)
-        ax.set_xlabel("step")
-        ax.legend(fontsize=7, loc="lower left")
+        ax.set_xlabel("step (points offset slightly per β)")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, title="last change, 95 % "
+                  "interval" if any(c.get("last_change") for c in cs) else None, title_fontsize=8)  # fmt: skip
     axes[0][0].set_ylabel("reward (selection split, standardised)")
-    n = len(data["curves"])
+    n, span = len(data["curves"]), " / ".join(sorted(spans)) or "the last interval"
     fig.suptitle(
-        "Training curves on the selection split: mean over seeds, 95 % intervals over seeds × prompts. "
-        f"last Δ = paired change over the last interval: it excludes 0 for {moving} of {n} curves",
-        fontsize=9,
+        "Training curves on the selection split: mean over seeds, 95 % intervals over seeds × prompts\n"
+        f"last change = paired reward change over {span} (95 % interval): it excludes 0 for {moving} of {n} curves"
+        + (" — no curve is still clearly moving" if moving == 0 else ""),
+        fontsize=10,
     )
     fig.tight_layout()
     return fig
@@ -524,20 +524,14 @@ def draw_offpolicy(data: dict) -> Any:
     rows = off["rows"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     xs = list(range(len(rows)))
-    names = [_mu_label(r["dataset"]) for r in rows]
+    names = [mu_label(r["dataset"]) for r in rows]
     for k, m in enumerate(("copg", "pg")):
         st = style(m)
         cis = [r[m] for r in rows]
-        a1.errorbar(
-            [x + (k - 0.5) * 0.1 for x in xs],
-            [c["mean"] for c in cis],
-            yerr=[[c["mean"] - c["low"] for c in cis], [c["high"] - c["mean"] for c in cis]],
-            color=st.color,
-            marker="o",
-            capsize=3,
-            label=st.label,
-        )
+        a1.errorbar([x + (k - 0.5) * 0.1 for x in xs], [c["mean"] for c in cis], yerr=_errs(cis), color=st.color,
+                    marker="o", ls="none", capsize=3, label=st.label)  # fmt: skip
     a1.set_xticks(xs, names)
+    a1.set_xlabel("μ, the policy that sampled the offline data (categories, not a scale)")
     a1.set_ylabel(f"J_β (β = {off['beta']:g})")
     a1.set_title("Off-policy data: CoPG vs naive PG (b = 0) per behaviour policy μ", fontsize=10)
     a1.legend(fontsize=8)
@@ -556,13 +550,14 @@ def draw_offpolicy(data: dict) -> Any:
     return fig
 
 
-def _mu_label(dataset: str) -> str:
+def mu_label(dataset: str) -> str:
+    """A behaviour policy μ's offline dataset key (``train``, ``T1.3``, ``human``) in words for a figure."""
     if dataset == MAIN:
-        return "π_ref (T = 1)"
+        return "π_ref at T = 1"
     if dataset.startswith("T"):
         return f"π_ref at T = {dataset[1:]}"
     if dataset == "human":
-        return "π_ref + human ref."
+        return "π_ref + the human summary"
     return dataset
 
 

@@ -145,4 +145,95 @@ def test_support_title_is_words():
     _, fig = _draw("support")
     title = fig.axes[0].get_title()
     assert "arm(s)" not in title and "[0]" not in title and "no mass on arm 0" in title
-    assert "Black tick" in title
+    assert "Dashed outline" in title and "stat." not in _texts(fig)
+
+
+def test_bridge_converged_ticks_and_titles_say_the_same_thing_about_the_0_01_bar():
+    """A ✓ (nearest its own limit) never reads as "within 0.01": each tick carries its KL to the own limit, and the
+    right title lists who is within and who above the bar, read from the JSON."""
+    rec, fig = _draw("bridge_converged")
+    s = rec["data"]["summary"]
+    ticks = "\n".join(t.get_text() for t in fig.axes[0].get_xticklabels())
+    for m, v in s.items():
+        if v["kl_to_own_limit"] is not None:
+            assert f"KL {v['kl_to_own_limit']:.2g}" in ticks, m
+    title = fig.axes[1].get_title()
+    above = [v["label"] for v in s.values() if v["kl_to_own_limit"] is not None and v["kl_to_own_limit"] > 0.01]
+    assert above and all(label in title.split("above 0.01:")[1] for label in above)
+    assert "KL to own" not in ticks and "nearest: own" not in ticks
+    for ax in fig.axes:  # the legends sit in free space: above every bar top and whisker
+        box = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+        ylow = ax.transData.inverted().transform((0, box.y0))[1]
+        tops = [p.get_height() for p in ax.patches if p.get_height() > 0]
+        assert max(tops) < ylow
+
+
+def test_bridge_regret_vs_step_draws_the_limit_dashed_in_the_legend():
+    _, fig = _draw("bridge_regret_vs_step")
+    legend = fig.axes[0].get_legend()
+    dashed = [h for h, t in zip(legend.legend_handles, legend.get_texts()) if "tabular limit" in t.get_text()]
+    assert dashed and dashed[0].get_linestyle() == "--" and dashed[0].get_marker() in ("None", None, "")
+    assert "no method is near its limit" in fig.axes[0].get_title()
+
+
+def test_bridge_heldout_states_the_comparison_with_pi_ref_from_the_json():
+    rec, fig = _draw("bridge_heldout")
+    ref = rec["data"]["pi_ref_regret"]["heldout"]
+    means = [v["heldout_regret"]["mean"] for v in rec["data"]["summary"].values()]
+    title = fig.axes[0].get_title()
+    assert f"{ref:.3f}" in title
+    assert ("every method's held-out regret is ≥ π_ref's" in title) == all(v >= ref for v in means)
+
+
+def test_bridge_coverage_names_its_references_one_way_and_states_the_point():
+    rec, fig = _draw("bridge_coverage")
+    text = _texts(fig)
+    assert "π* (target)" not in text and "reference: its tabular limit" in text and "reference: π*" in text
+    pts = list(rec["data"]["points"].values())
+    assert f"from {pts[0][0]['pairs_per_prompt']} to {pts[0][-1]['pairs_per_prompt']} pairs" in text
+    middle = fig.axes[1]  # data far above the floor: no floor line dragging the axis down
+    assert middle.get_ylim()[0] > 1e-4
+
+
+def test_simplex_says_which_flows_run_together():
+    _, fig = _draw("simplex")
+    text = _texts(fig)
+    assert "on-policy RLOO's flow runs along PG + IS's, exactly" in text  # the same expected gradient
+    assert "PG, b = batch mean's flow runs along CoPG's" in text
+    markers = {line.get_marker() for line in fig.axes[0].lines if line.get_linestyle() not in ("None", "-")}
+    assert len(markers) >= 6  # each dashed flow has its own marker
+
+
+def test_loss_family_names_each_zero_variant_in_its_own_legend_entry():
+    rec, fig = _draw("loss_family")
+    zero = [style(n).label for n, m in rec["methods"].items() if max(m["exact_regret"]) <= 1e-5]
+    entries = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert entries == zero
+
+
+def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_two_lines():
+    rec, fig = _draw("beta_sweep")
+    right = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    sampled = [m["label"] for m in rec["methods"].values() if "kl_to_ref_mean" in m]
+    assert sampled and all(f"{label} (sampled)" in right for label in sampled)
+    assert fig._suptitle.get_text().count("\n") == 1
+
+
+def test_paper_fig1_draws_no_stationary_line_on_the_floor_and_outlines_the_stationary_policy():
+    rec, fig = _draw("paper_fig1")
+    ax, ax2 = fig.axes[:2]
+    dashed = [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"]
+    assert dashed and min(dashed) > 1e-5
+    at_zero = [m["label"] for m in rec["methods"].values() if m["stationary_regret"] <= 1e-5]
+    assert all(label in ax.get_legend().get_title().get_text() for label in at_zero)
+    outlines = [p for p in ax2.patches if not p.get_fill()]
+    assert len(outlines) == len(rec["methods"]) * len(rec["problem"]["rewards"])
+
+
+def test_llm_figures_speak_words_not_keys():
+    figs = [_draw(name)[1] for name in ("llm_best_beta", "llm_curves", "llm_chains")]
+    ticks = [t.get_text() for fig in figs for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    text = "\n".join([*(_texts(fig) for fig in figs), *ticks])
+    for jargon in ("(c)", "Fig. 6 view", "last Δ", "Holm p 1", "μ = T1.3", "μ = train"):
+        assert jargon not in text, jargon
+    assert "Holm-adjusted p = 1.00" in text and "nats" in text and "μ = π_ref at T = 1.3" in text

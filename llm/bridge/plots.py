@@ -13,6 +13,7 @@ Redraw without training: ``python -m bandit plot figures/bridge_converged.json``
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -51,61 +52,98 @@ def _f(v: float | None) -> float:
     return max(v, FLOOR) if v is not None and v == v else float("nan")
 
 
-def _with_nearest(summary: dict, label: str, styles: dict) -> str:
-    """Tick label: the method, then whose limit its network is nearest."""
-    own, near = summary["nearest_is_own"], summary["nearest_limit"]
-    tag = {True: "✓ nearest:\nown", None: "no finite\nlimit"}.get(own, f"✗ nearest:\n{styles[near]['label']}")
-    return f"{textwrap.fill(label, 11)}\n{tag}"
+def _tick(summary: dict, label: str, styles: dict) -> str:
+    """Tick label: the method; whether its network is nearest its own limit of all the methods' limits; and how far
+    from its own limit it is (KL(limit ‖ network), the right panel), so a ✓ never reads as "close"."""
+    own, near, kl = summary["nearest_is_own"], summary["nearest_limit"], summary["kl_to_own_limit"]
+    if own is None:
+        return f"{textwrap.fill(label, 11)}\nno finite\nlimit"
+    tag = "✓ nearest\nown limit" if own else f"✗ nearest\n{textwrap.fill(styles[near]['label'], 11)}"
+    return f"{textwrap.fill(label, 11)}\n{tag}\nKL {kl:.2g}"
 
 
-def _draw_converged(data: dict) -> Any:
-    import matplotlib.pyplot as plt
+def _top(values: list[float], share: float = 0.22) -> float:
+    """Top of a log axis from FLOOR / 2 that leaves the upper ``share`` of its height free for a one-row legend."""
+    hi = max([v for v in values if v == v] or [1.0])
+    return 10 ** ((math.log10(hi) - share * math.log10(FLOOR / 2)) / (1 - share))
+
+
+def _converged_regret(ax: Any, data: dict) -> None:
+    from matplotlib.lines import Line2D
 
     s, styles = data["summary"], data["methods"]
     names = list(s)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5))
+    tops = []
     for i, m in enumerate(names):
         c = styles[m]["color"]
         r = s[m]["network_regret"]
-        ax.bar(i, _f(r["mean"]), color=c, alpha=0.85, width=0.6, label="network" if i == 0 else None)
-        ax.errorbar(i, _f(r["mean"]), yerr=[[0], [r["ci95"]]], color="k", capsize=3, lw=1)
+        ax.bar(i, _f(r["mean"]), color=c, alpha=0.85, width=0.6, label="network (bar: mean; dots: task seeds)"
+               if i == 0 else None)  # fmt: skip
+        ax.errorbar(i, _f(r["mean"]), yerr=[[0], [r["ci95"]]], color="k", capsize=3, lw=1,
+                    label="upper 95 % bound" if i == 0 else None)  # fmt: skip
         ax.scatter([i] * len(r["values"]), [_f(v) for v in r["values"]], color="k", s=8, zorder=3)
-        ax.scatter(i, _f(s[m]["tabular_regret"]), marker="_", s=500, color="k", lw=2.5, zorder=4,
-                   label="tabular limit" if i == 0 else None)  # fmt: skip
+        ax.scatter(i, _f(s[m]["tabular_regret"]), marker="_", s=500, color="k", lw=2.5, zorder=4)
+        tops += [_f(r["mean"] + r["ci95"]), _f(s[m]["tabular_regret"]), *(_f(v) for v in r["values"])]
     ax.set_yscale("log")
-    ax.set_ylim(FLOOR / 2, None)
-    ax.set_xticks(range(len(names)), [_with_nearest(s[m], styles[m]["label"], styles) for m in names], fontsize=7)
+    ax.set_ylim(FLOOR / 2, _top(tops))
+    ax.set_xticks(range(len(names)), [_tick(s[m], styles[m]["label"], styles) for m in names], fontsize=7)
     ax.set_ylabel("held-in regret β·KL(π‖π*)")
+    checks = data.get("checks", {})
+    ratios = [f"{c['ratio']:.2g} × {styles[k.rsplit('x_', 1)[-1]]['label']}'s"
+              for k, c in checks.items() if k.startswith("copg_le_") and "ratio" in c]  # fmt: skip
+    point = f"CoPG's held-in regret is {' and '.join(ratios)}" if ratios else "each network against its limit"
     ax.set_title(
-        "Converged network (bar: mean; dots: task seeds; whisker: upper 95 % bound) vs its tabular limit (—)\n"
-        "under each method: whose tabular limit the network is nearest (KL(limit ‖ network) on the held-in prompts)",
-        fontsize=9,
+        f"Converged networks vs their tabular limits: {point}\n"
+        "under each method: ✓ = of all the methods' limits, the network is nearest its own (✗: whose it is nearest);\n"
+        "KL = KL(own limit ‖ network) in nats (right panel): a ✓ with a large KL is nearest, yet not close",
+        fontsize=8,
     )
-    _floor(ax)
-    ax.legend(fontsize=8, loc="upper left")
-    width = 0.38
+    _floor(ax, "floor: ≤ 1e-5 (0 up to rounding)")
+    handles, _ = ax.get_legend_handles_labels()
+    tick = Line2D([], [], marker="_", ms=12, mew=2.5, ls="none", color="k", label="tabular limit (—)")
+    ax.legend(handles=[tick, *handles], fontsize=7, loc="upper left", ncol=2, handlelength=1.5)
+
+
+def _converged_distance(bx: Any, data: dict) -> None:
+    s, styles = data["summary"], data["methods"]
+    names = list(s)
+    checks = data.get("checks", {})  # the run's acceptance bar on KL(limit ‖ network), from its check's name
+    key = next((k for k in checks if k.startswith("kl_to_own_limit_le_")), "kl_to_own_limit_le_0.01")
+    width, bar = 0.38, float(key.removeprefix("kl_to_own_limit_le_"))
     for i, m in enumerate(names):
         c = styles[m]["color"]
         bx.bar(i - width / 2, _f(s[m]["kl_to_own_limit_support"]), width, color=c, alpha=0.5, hatch="//",
                label="on S (the completions the data sampled)" if i == 0 else None)  # fmt: skip
         bx.bar(i + width / 2, _f(s[m]["kl_to_own_limit"]), width, color=c, alpha=0.9,
                label="all completions" if i == 0 else None)  # fmt: skip
-    bx.axhline(0.01, color="k", ls="--", lw=0.8)
-    bx.text(len(names) - 0.5, 0.012, "0.01", fontsize=7, ha="right")
-    bx.set_yscale("log")
-    bx.set_ylim(FLOOR / 2, None)
-    bx.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
-    for i, m in enumerate(names):
         if s[m]["kl_to_own_limit"] is None:
             bx.text(i, FLOOR, "no limit", ha="center", va="bottom", fontsize=7, rotation=90)
-    bx.set_ylabel("KL(limit ‖ network)")
+    checked = list(checks.get(key, {}))
+    bx.axhline(bar, color="k", ls="--", lw=0.8, label=f"{bar:g}: the acceptance bar, checked for "
+               f"{' and '.join(styles[m]['label'] for m in checked) or 'no method'}")  # fmt: skip
+    bx.set_yscale("log")
+    bx.set_ylim(FLOOR / 2, _top([_f(s[m]["kl_to_own_limit"]) for m in names] + [bar]))
+    bx.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
+    bx.set_ylabel("KL(limit ‖ network) (nats)")
+    within = [styles[m]["label"] for m in names if s[m]["kl_to_own_limit"] is not None
+              and s[m]["kl_to_own_limit"] <= bar]  # fmt: skip
+    above = [styles[m]["label"] for m in names if s[m]["kl_to_own_limit"] is not None
+             and s[m]["kl_to_own_limit"] > bar]  # fmt: skip
     bx.set_title(
-        "Distance to its own limit, KL(limit ‖ network) (mean over held-in prompts and task seeds;\n"
-        "dashed: 0.01, the acceptance bar checked for CoPG and PG b = 0 only; others may sit above it)",
-        fontsize=9,
+        "How far each network is from its own limit (mean over held-in prompts and task seeds)\n"
+        f"within {bar:g}: {', '.join(within) or 'none'}; above {bar:g}: {', '.join(above) or 'none'}",
+        fontsize=8,
     )
     _floor(bx, "floor: ≤ 1e-5")
-    bx.legend(fontsize=8, loc="upper left")
+    bx.legend(fontsize=7, loc="upper left", ncol=2, handlelength=1.5)
+
+
+def _draw_converged(data: dict) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5.4))
+    _converged_regret(ax, data)
+    _converged_distance(bx, data)
     fig.tight_layout()
     return fig
 
@@ -115,12 +153,13 @@ def _draw_regret_vs_step(data: dict) -> Any:
     from matplotlib.lines import Line2D
 
     styles = data["methods"]
-    fig, ax = plt.subplots(figsize=(8.5, 4.8))
-    seeds = {len(runs) for runs in data["curves"].values()}
+    fig, ax = plt.subplots(figsize=(9.5, 4.8))
+    seeds, last = {len(runs) for runs in data["curves"].values()}, {}
     for m, runs in data["curves"].items():
         c = styles[m]["color"]
         steps = [p["step"] for p in runs[0]]
         ys = [sum(r[i]["policy/regret"] for r in runs) / len(runs) for i in range(len(steps))]
+        last[m] = ys[-1]
         front = dict(lw=3, zorder=5) if m == "copg" else dict(lw=1.5, ls="-.", zorder=4)  # CoPG never hidden
         ax.plot(steps, [_f(y) for y in ys], marker="o", ms=3, color=c, label=f"{styles[m]['label']}: trainer", **front)
         lim = data["limits"].get(m, {})
@@ -135,57 +174,99 @@ def _draw_regret_vs_step(data: dict) -> Any:
     _floor(ax)
     handles, _ = ax.get_legend_handles_labels()
     handles += [
-        Line2D([], [], color="0.3", ls="--", marker="_", ms=10, mew=2, label="tabular limit (method's colour)"),
-        Line2D([], [], color="0.3", ls=":", marker="D", ms=5, mfc="none",
-               label="same network trained to convergence\n(full batch; method's colour)"),
+        Line2D([], [], color="0.3", ls="--", lw=1.2, label="dashed: tabular limit (method's colour;\n"
+               "the tick ▬ at the right end marks it)"),
+        Line2D([], [], color="0.3", ls=":", lw=1.5, marker="D", ms=5, mfc="none", markevery=[1],
+               label="dotted, ◇: same network trained to convergence\n(full batch; method's colour)"),
     ]  # fmt: skip
+    same = [styles[m]["label"] for m, lim in data["limits"].items() if None not in lim.values()
+            and abs(math.log10(_f(lim["tabular_regret"]) / _f(lim["network_regret"]))) < 0.05]  # fmt: skip
+    if same:
+        handles.append(Line2D([], [], ls="none", label=f"{', '.join(same)}: dashed and dotted lines\ncoincide "
+                              "(network at its limit)"))  # fmt: skip
     ax.set_xlabel("optimizer step (minibatches of offline rows)")
     ax.set_ylabel("held-in regret β·KL(π‖π*)")
     n = "/".join(str(k) for k in sorted(seeds))
+    gap = [f"{styles[m]['label']} {last[m]:.2g} vs {data['limits'][m]['network_regret']:.2g}"
+           for m in last if data["limits"].get(m, {}).get("network_regret") is not None]  # fmt: skip
     ax.set_title(
-        f"Practical trainer at the lab's budget ({data['budget']})\n"
-        f"curves and horizontal lines: means over {n} task seeds; at this budget no method is near its limit",
+        f"Practical trainer at the lab's budget ({data['budget']}): no method is near its limit\n"
+        f"last step vs the converged network: {'; '.join(gap)}\n"
+        f"curves and horizontal lines: means over {n} task seeds",
         fontsize=9,
     )
-    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), handlelength=3.5)
     fig.tight_layout()
     return fig
+
+
+def _coverage_point(points: dict) -> str:
+    """The coverage figure's point in numbers: seed means at the fewest and the most pairs per prompt."""
+    runs = list(points.values())
+
+    def mean(key: str, j: int) -> float:
+        return sum(pts[j][key] for pts in runs) / len(runs)
+
+    lo, hi = runs[0][0]["pairs_per_prompt"], runs[0][-1]["pairs_per_prompt"]
+    net, lim = (mean("network_regret", 0), mean("network_regret", -1)), (mean("tabular_regret", 0),
+                                                                          mean("tabular_regret", -1))  # fmt: skip
+    return (
+        f"from {lo} to {hi} pairs per prompt (mean over task seeds), CoPG's regret falls {net[0]:.2g} → {net[1]:.2g} "
+        f"and its tabular limit's {lim[0]:.2g} → {lim[1]:.2g}:\nthe network is {net[0] / lim[0]:.0f}× its limit "
+        f"at {lo} pairs and {net[1] / lim[1]:.0f}× at {hi}; it stops following the limit down as the data grow"
+    )
 
 
 def _draw_coverage(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
     c = data["methods"]["copg"]["color"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
     panels = (
-        ("network_regret", "tabular_regret", "held-in regret β·KL(π‖π*)", "CoPG's regret", "tabular limit"),
-        ("kl_to_limit_support", None, "KL(limit|S ‖ network|S)", "distance to the limit on S", None),
-        ("off_support_mass", "pi_star_off_support_mass", "mass off S", "mass on unsampled completions", "π* (target)"),
+        ("network_regret", "tabular_regret", "held-in regret β·KL(π‖π*)", "CoPG's regret", "its tabular limit"),
+        ("kl_to_limit_support", None, "KL(limit|S ‖ network|S) (nats)", "distance to the tabular limit on S", None),
+        ("off_support_mass", "pi_star_off_support_mass", "mass off S", "mass on unsampled completions", "π*"),
     )
     markers, lines = ("o", "s", "^", "v", "D"), ("-", "-.", "--", ":")
     for ax, (key, ref, ylabel, title, ref_label) in zip(axes, panels):
+        values = []
         for j, (seed, pts) in enumerate(data["points"].items()):
             xs = [p["pairs_per_prompt"] for p in pts]
             mk = markers[j % len(markers)]
+            values += [p[key] for p in pts] + ([p[ref] for p in pts] if ref else [])
             ax.plot(xs, [_f(p[key]) for p in pts], marker=mk, ls=lines[j % len(lines)], color=c, alpha=0.85,
                     label=f"CoPG network, task seed {seed}")  # fmt: skip
             if ref:
                 ax.plot(xs, [_f(p[ref]) for p in pts], ls="--", marker=mk, mfc="none", color="k", lw=1, alpha=0.7,
-                        label=f"{ref_label}, task seed {seed}")  # fmt: skip
+                        label=f"reference: {ref_label}, task seed {seed}")  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("pairs per held-in prompt")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=9)
-        _floor(ax, "floor: ≤ 1e-5")
+        if min(values) <= 10 * FLOOR:  # the floor only where data come near it
+            _floor(ax, "floor: ≤ 1e-5")
         ax.legend(fontsize=7)
     fig.suptitle(
-        "Coverage: CoPG's converged network as the data sample more of the completions "
-        "(S = the completions the data sampled)",
-        fontsize=10,
+        "Coverage: CoPG's converged network as the data sample more of the completions (S = the completions sampled; "
+        "black hollow, dashed: the reference each panel compares with)\n" + _coverage_point(data["points"]),
+        fontsize=9,
     )
     fig.tight_layout()
     return fig
+
+
+def _heldout_point(summary: dict, ref: float, styles: dict) -> str:
+    """Whether every method's held-out regret is at or above π_ref's, read from the data."""
+    means = {m: s["heldout_regret"]["mean"] for m, s in summary.items()}
+    seeds = [v for s in summary.values() for v in s["heldout_regret"].get("values", [])]
+    above = [m for m, v in means.items() if v >= ref]
+    if len(above) == len(means):
+        each = " (every task seed too)" if seeds and min(seeds) >= ref else ""
+        return (f"every method's held-out regret is ≥ π_ref's ({ref:.3f}){each}: "
+                "fitting the held-in prompts made the unseen prompts no better than the untrained policy")  # fmt: skip
+    below = ", ".join(styles[m]["label"] for m in means if m not in above)
+    return f"{len(above)} of {len(means)} methods end at or above π_ref's held-out regret ({ref:.3f}); below: {below}"
 
 
 def _draw_heldout(data: dict) -> Any:
@@ -193,7 +274,7 @@ def _draw_heldout(data: dict) -> Any:
 
     s, styles = data["summary"], data["methods"]
     names = list(s)
-    fig, ax = plt.subplots(figsize=(11, 4.4))
+    fig, ax = plt.subplots(figsize=(11, 4.6))
     width = 0.38
     for i, m in enumerate(names):
         c = styles[m]["color"]
@@ -210,12 +291,16 @@ def _draw_heldout(data: dict) -> Any:
     ax.axhline(ref["train"], color="0.3", ls=":", lw=1, label=f"π_ref, held-in ({ref['train']:.3f})")
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, None)
-    _floor(ax)
+    if min(_f(s[m]["network_regret"]["mean"]) for m in names) <= 10 * FLOOR:  # the floor only where data come near
+        _floor(ax)
     ax.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("regret β·KL(π‖π*)")
     n = max(len(s[m]["heldout_regret"].get("values", [])) for m in names)
-    ax.set_title(f"Converged networks on prompts they never saw (bar: mean over {n} task seeds; dots: each seed)",
-                 fontsize=9)  # fmt: skip
+    ax.set_title(
+        f"Converged networks on prompts they never saw (bar: mean over {n} task seeds; dots: each seed)\n"
+        + _heldout_point(s, ref["heldout"], styles),
+        fontsize=9,
+    )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
