@@ -281,7 +281,7 @@ def plan(cfg: PipelineConfig) -> Plan:
         specs += [("pg", preset.offpolicy_beta, s, MAIN, "offpolicy") for s in seeds]
     jobs: dict[tuple, TrainJob] = {}
     for m, b, s, d, part in specs:  # the β sweep's copy of a run serves the off-policy sweep too
-        job = TrainJob(method=m, beta=float(b), seed=s, dataset=d, part=part, budget=budget, threads=threads)
+        job = TrainJob(method=m, beta=float(b), seed=s, dataset=d, part=part, budget=dict(budget), threads=threads)
         jobs.setdefault(job.key(), job)
 
     ev = preset.eval
