@@ -200,7 +200,7 @@ def _check(cfg: PipelineConfig) -> None:
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """What the pipeline will run, resolved once from its config and preset: every step after :func:`plan` reads
-    this plan (and the outputs of the steps before it), never the preset or the command line again."""
+    this plan (and the outputs of the steps before it); none looks the preset up or resolves a default again."""
 
     config: PipelineConfig
     """The options as given (recorded in every figure JSON)."""
@@ -213,6 +213,8 @@ class Plan:
     offpolicy_sample: sample.SampleConfig
     """The sampling config of the off-policy datasets, less each behaviour's fields and the main dataset's scale."""
     methods: tuple[str, ...]
+    lr_methods: tuple[str, ...]
+    """The methods whose learning rate is selected: the swept ones, then the off-policy sweep's."""
     betas: dict[str, tuple[float, ...]]
     common_betas: list[float]
     """The β values every swept method shares (J_β at a common β)."""
@@ -228,8 +230,8 @@ class Plan:
     """What every training job (and π_ref's evaluation) loads, the same in every worker."""
     decoding: Decoding
     """The evaluation protocol of π_ref and of every run."""
-    selection_prompts: int | None
-    """Evaluation prompts that choose each method's β (the others report); None: half of them."""
+    selection_prompts: int
+    """Evaluation prompts that choose each method's β and learning rate (the others report)."""
     jobs: tuple[TrainJob, ...]
     """Every alignment run (β sweep, then the off-policy sweep; a run both need once) at the budget's learning rate;
     each method's selected rate replaces it (:func:`llm.jobs.with_learning_rates`)."""
@@ -293,6 +295,7 @@ def plan(cfg: PipelineConfig) -> Plan:
         part1=part1,
         offpolicy_sample=part1[-1][2],
         methods=methods,
+        lr_methods=tuple(dict.fromkeys(methods + offpolicy_methods)),
         betas=betas,
         common_betas=sorted(set.intersection(*(set(betas[m]) for m in methods))) if methods else [],
         seeds=seeds,
@@ -312,7 +315,7 @@ def plan(cfg: PipelineConfig) -> Plan:
             max_prompt_tokens=preset.max_prompt_tokens,
             samples_per_prompt=ev.samples_per_prompt,
         ),
-        selection_prompts=ev.selection_prompts,
+        selection_prompts=ev.selection_prompts or ev.prompts // 2,
         jobs=tuple(jobs.values()),
     )
 
@@ -342,27 +345,27 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     torch.set_num_threads(p.threads)
     times: dict[str, float] = {}
     t_all = time.time()
-    if not cfg.skip_part1:
+    if not p.config.skip_part1:
         run_part1(p, times)
-    artefacts = part1_artefacts(p.paths, reward_model=cfg.reward == "rm")  # the RM counts only where it is the reward
+    reward_model = p.config.reward == "rm"  # the RM counts only where it is the reward
+    artefacts = part1_artefacts(p.paths, reward_model=reward_model)
     compare_artefacts(artefacts, Path(p.figures) / "llm_best_beta.json")
 
     t0 = time.time()
     sft_record, n_eval = evaluate_reference(p.context, p.decoding)
     times["eval_sft"] = time.time() - t0
-    n_sel = p.selection_prompts or p.context.eval_prompts // 2
+    n_sel, workers, progress = p.selection_prompts, p.config.workers, p.config.progress
     selection, report_split = list(range(n_sel)), list(range(n_sel, n_eval))
     t0 = time.time()
-    every_method = tuple(dict.fromkeys(p.methods + (p.offpolicy_methods if p.offpolicy else ())))
     lrs = select_learning_rates(
-        p.context, every_method, p.lr_grid, p.offpolicy_beta, p.budget, selection, p.threads, cfg.workers, cfg.progress
+        p.context, p.lr_methods, p.lr_grid, p.offpolicy_beta, p.budget, selection, p.threads, workers, progress
     )
     if p.lr_grid:
         times["lr_selection"] = time.time() - t0
     jobs = with_learning_rates(p.jobs, lrs["chosen"])
-    print(f"[pipeline] ── {len(jobs)} alignment runs × {p.budget['max_steps']} steps, {cfg.workers} worker(s)")
+    print(f"[pipeline] ── {len(jobs)} alignment runs × {p.budget['max_steps']} steps, {workers} worker(s)")
     t0 = time.time()
-    runs = run_jobs(p.context, jobs, cfg.workers, cfg.progress)
+    runs = run_jobs(p.context, jobs, workers, progress)
     times["train_sweep"] = time.time() - t0
 
     t0 = time.time()
@@ -372,7 +375,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     summary["heldout_check"] = heldout_check(summary, runs, sft_record, report_split)
     stats = json.loads(p.paths.offline_stats(MAIN).read_text(encoding="utf-8"))  # the main dataset's rows and scale
     config = {
-        "pipeline": dataclasses.asdict(cfg),
+        "pipeline": dataclasses.asdict(p.config),
         "train_budget": p.budget,
         "learning_rates": lrs,  # each method's rate, chosen on the selection prompts (llm.jobs.select_learning_rates)
         "sweep": {m: list(b) for m, b in p.betas.items()},
@@ -380,7 +383,7 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
         "offpolicy": {"behaviours": list(p.offpolicy), "methods": list(p.offpolicy_methods), "beta": p.offpolicy_beta},
         "eval": {**dataclasses.asdict(p.decoding), "prompts": n_eval, "selection_prompts": n_sel},
         "offline_prompts": stats["rows"],
-        "reward": {"kind": cfg.reward, **stats["reward_scale"]},
+        "reward": {"kind": p.config.reward, **stats["reward_scale"]},
         "artefacts": artefacts,
         "torch_threads": {"part1": p.part1_threads, "alignment": p.threads},  # results depend on them, not on workers
     }
