@@ -6,6 +6,7 @@ Every job depends only on its own spec (method, β, seed, dataset, budget, threa
 unchanged (its ``job.json`` is written last). :func:`select_learning_rates` trains every method at every learning
 rate of a grid (seed 0, one β) and keeps, per method, the rate whose run reaches the highest J_β = reward − β·KL on
 the selection prompts: the same procedure for every method, on prompts disjoint from those the results are reported on.
+:func:`evaluate_reference` evaluates π_ref with the same context and protocol (step 0 of every curve).
 """
 
 from __future__ import annotations
@@ -25,12 +26,24 @@ from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json
 from llm.data.corpus import load_eval_prompts
 from llm.data.offline import load_offline
+from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import load_reward, reward_of_dataset
 from llm.run import MAIN, RunPaths, quiet_transformers
 from llm.stages.train import CoPGConfig, train
 
-__all__ = ["JobContext", "Shared", "shared", "TrainJob", "run_job", "run_jobs", "select_learning_rates", "fmt_seconds"]
+__all__ = [
+    "JobContext",
+    "Shared",
+    "shared",
+    "TrainJob",
+    "with_learning_rates",
+    "run_job",
+    "run_jobs",
+    "select_learning_rates",
+    "evaluate_reference",
+    "fmt_seconds",
+]
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -109,6 +122,42 @@ class TrainJob:
             name = f"{self.method}_beta{self.beta:g}_lr{self.budget['learning_rate']:g}_seed{self.seed}"
             return Path(run_dir) / "train" / "lr_selection" / name
         return Path(run_dir) / "train" / self.dataset / f"{self.method}_beta{self.beta:g}_seed{self.seed}"
+
+
+def with_learning_rates(jobs: tuple[TrainJob, ...], chosen: dict[str, float]) -> list[TrainJob]:
+    """``jobs`` with each method's learning rate from ``chosen`` (:func:`select_learning_rates`)."""
+    return [
+        dataclasses.replace(
+            job, budget={**job.budget, "learning_rate": chosen.get(job.method, job.budget["learning_rate"])}
+        )
+        for job in jobs
+    ]
+
+
+def evaluate_reference(ctx: JobContext, decoding: Decoding) -> tuple[dict[str, Any], int]:
+    """π_ref's evaluation on the context's prompts with the protocol every run uses (step 0 of every curve), written
+    to ``<run_dir>/eval/sft.json``; returns (its record, the number of evaluation prompts)."""
+    t0 = time.time()
+    st = shared(ctx)
+    prompts, references = [r["prompt"] for r in st.eval_rows], [r["reference"] for r in st.eval_rows]
+    metrics, per_prompt, samples = evaluate_policy(
+        st.ref, st.ref, st.tokenizer, prompts, references, st.reward, st.gold, decoding=decoding
+    )
+    record = {
+        "metrics": metrics,
+        "per_prompt": per_prompt,
+        "samples": samples,
+        "decoding": dataclasses.asdict(decoding),
+    }
+    atomic_write_json(Path(ctx.run_dir) / "eval" / "sft.json", record)
+    print(
+        f"[pipeline] π_ref: reward {metrics['reward/proxy_mean']:+.3f} ± {metrics['reward/proxy_sem']:.3f} "
+        f"(s.e. over {len(prompts)} prompts × {decoding.samples_per_prompt} samples), within-prompt s.d. "
+        f"{metrics.get('reward/within_prompt_sd', float('nan')):.3f}, gold "
+        f"{metrics.get('reward/gold_mean', float('nan')):.3f} ({time.time() - t0:.0f} s)",
+        flush=True,
+    )
+    return {"step": 0, **metrics, "per_prompt": per_prompt}, len(prompts)
 
 
 def run_job(ctx: JobContext, job: TrainJob) -> dict:

@@ -19,6 +19,7 @@ import math
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,22 +27,30 @@ import torch
 import tyro
 
 from bandit.records import atomic_write_json, prepare_output_dir
+from llm.comparison import heldout_check, summarise
 from llm.data import corpus, tokenizer
 from llm.data.corpus import SPLITS, content_hash
-from llm.jobs import JobContext, TrainJob, fmt_seconds, run_jobs, select_learning_rates, shared
+from llm.jobs import (
+    JobContext,
+    TrainJob,
+    evaluate_reference,
+    fmt_seconds,
+    run_jobs,
+    select_learning_rates,
+    with_learning_rates,
+)
 from llm.methods import METHODS
-from llm.model.evaluation import Decoding, evaluate_policy
+from llm.model.evaluation import Decoding
 from llm.model.rewards import DEFAULT_REWARD, REWARD_KINDS
-from llm.plots import figure_names, make_figures, summarise
+from llm.plots import figure_names, make_figures
 from llm.presets import get_preset, preset_help
 from llm.run import MAIN, RunPaths, UserError, check_run_dir, cli_errors, parse_cli
 from llm.stages import reward_model, sample, sft
-from llm.stats import crossed_ci, t_pvalue
 
 SAMPLE_SEED_STRIDE = 1000
 """Chain c samples its offline datasets with seeds 1000·c + i (completion i): no two chains share a sampling seed."""
 
-__all__ = ["SAMPLE_SEED_STRIDE", "PipelineConfig", "Plan", "plan", "make_jobs", "run_pipeline", "report", "main"]
+__all__ = ["SAMPLE_SEED_STRIDE", "PipelineConfig", "Plan", "plan", "run_part1", "run_pipeline", "report", "main"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,25 +169,8 @@ def _behaviour(spec: str, k: int) -> dict[str, Any]:
     raise UserError(f"pipeline: off-policy behaviour {spec!r} is not T<temperature> (e.g. T1.3) or 'human'")
 
 
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """What the pipeline will run, resolved once from its config and preset."""
-
-    run_dir: str
-    figures: str
-    methods: tuple[str, ...]
-    betas: dict[str, tuple[float, ...]]
-    seeds: tuple[int, ...]
-    offpolicy: tuple[str, ...]
-    budget: dict[str, Any]
-    part1_threads: int
-    threads: int
-    lr_grid: tuple[float, ...] = ()
-
-
-def plan(cfg: PipelineConfig) -> Plan:
-    """Check the pipeline's options against the preset (one-line errors) and resolve every default."""
-    preset = get_preset(cfg.preset)
+def _check(cfg: PipelineConfig) -> None:
+    """One-line errors for options that are wrong whatever the preset."""
     if cfg.reward not in REWARD_KINDS:
         raise UserError(f"pipeline: --reward must be one of {', '.join(REWARD_KINDS)}, got {cfg.reward!r}")
     if cfg.part1_threads < 0:
@@ -203,170 +195,199 @@ def plan(cfg: PipelineConfig) -> Plan:
         raise UserError("pipeline: --skip-part1 and --force conflict (--force re-runs part 1); pass one of them")
     if cfg.allow_weak_rm and cfg.reward != "rm":
         raise UserError(f"pipeline: --allow-weak-rm applies only with --reward rm, got --reward {cfg.reward}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What the pipeline will run, resolved once from its config and preset: every step after :func:`plan` reads
+    this plan (and the outputs of the steps before it); none looks the preset up or resolves a default again."""
+
+    config: PipelineConfig
+    """The options as given (recorded in every figure JSON)."""
+    paths: RunPaths
+    figures: str
+    replaced: tuple[str, ...]
+    """Files tracked by git in ``figures`` that the figures will replace (allowed by --replace-tracked)."""
+    part1: tuple[tuple[str, Callable[[Any], Path], Any], ...]
+    """The part-1 stages in order: (name, its ``run`` function, its config)."""
+    offpolicy_sample: sample.SampleConfig
+    """The sampling config of the off-policy datasets, less each behaviour's fields and the main dataset's scale."""
+    methods: tuple[str, ...]
+    lr_methods: tuple[str, ...]
+    """The methods whose learning rate is selected: the swept ones, then the off-policy sweep's."""
+    betas: dict[str, tuple[float, ...]]
+    common_betas: list[float]
+    """The β values every swept method shares (J_β at a common β)."""
+    seeds: tuple[int, ...]
+    offpolicy: tuple[str, ...]
+    offpolicy_methods: tuple[str, ...]
+    offpolicy_beta: float
+    budget: dict[str, Any]
+    part1_threads: int
+    threads: int
+    lr_grid: tuple[float, ...]
+    context: JobContext
+    """What every training job (and π_ref's evaluation) loads, the same in every worker."""
+    decoding: Decoding
+    """The evaluation protocol of π_ref and of every run."""
+    selection_prompts: int
+    """Evaluation prompts that choose each method's β and learning rate (the others report)."""
+    jobs: tuple[TrainJob, ...]
+    """Every alignment run (β sweep, then the off-policy sweep; a run both need once) at the budget's learning rate;
+    each method's selected rate replaces it (:func:`llm.jobs.with_learning_rates`)."""
+
+
+def plan(cfg: PipelineConfig) -> Plan:
+    """Check the pipeline's options (one-line errors, nothing written) and resolve every default from the preset."""
+    _check(cfg)
     run_dir = str(check_run_dir(cfg.run_dir or f"runs/{cfg.preset}"))
+    preset = get_preset(cfg.preset)
     methods = tuple(cfg.methods or preset.sweeps)
     offpolicy = tuple(preset.offpolicy if cfg.offpolicy is None else cfg.offpolicy)
+    offpolicy_methods = tuple(preset.offpolicy_methods) if offpolicy else ()
     for spec in offpolicy:
         _behaviour(spec, 2)  # a bad behaviour spec fails now, not after part 1
-    for m in methods + tuple(preset.offpolicy_methods if offpolicy else ()):
+    for m in methods + offpolicy_methods:
         if m not in METHODS:
             raise UserError(f"pipeline: unknown method {m!r}; choose from {', '.join(METHODS)}")
+    figures = cfg.figures or str(Path(run_dir) / "figures")
+    names = [f"{n}{ext}" for n in figure_names(bool(offpolicy)) for ext in (".json", ".png")]
+    replaced = prepare_output_dir(figures, names, cfg.replace_tracked, flag="--figures")  # before any work
     budget = dataclasses.asdict(preset.train)
     if cfg.max_steps:
         budget.update(max_steps=cfg.max_steps, save_steps=cfg.max_steps, eval_steps=max(1, cfg.max_steps // 4))
+    betas = {m: tuple(cfg.betas or preset.sweeps.get(m, (0.1,))) for m in methods}
+    seeds = tuple(range(cfg.seeds if cfg.seeds is not None else preset.seeds))
+    threads = cfg.threads or torch.get_num_threads()  # 0: this machine's default, fixed here and recorded
+    part1_threads = cfg.part1_threads or torch.get_num_threads()
+
+    common = dict(preset=cfg.preset, run_dir=run_dir, force=cfg.force, progress=cfg.progress)
+    threaded = dict(common, threads=part1_threads)
+    rewarded = dict(threaded, reward=cfg.reward, allow_weak_rm=cfg.allow_weak_rm)
+    part1 = (
+        ("corpus", corpus.run, corpus.CorpusConfig(**common)),
+        ("tokenizer", tokenizer.run, tokenizer.TokenizerConfig(**common)),
+        ("sft", sft.run, sft.SFTConfig(**threaded, seed=cfg.chain_seed)),
+        *(
+            (("reward", reward_model.run, reward_model.RewardConfig(**threaded, seed=cfg.chain_seed)),)
+            if cfg.reward == "rm"
+            else ()
+        ),  # the reward model is trained only where it is the reward
+        ("sample", sample.run, sample.SampleConfig(**rewarded, seed=SAMPLE_SEED_STRIDE * cfg.chain_seed)),
+    )
+
+    specs = [(m, b, s, MAIN, "beta_sweep") for m in methods for b in betas[m] for s in seeds]
+    for spec in offpolicy:
+        specs += [(m, preset.offpolicy_beta, s, spec, "offpolicy") for m in offpolicy_methods for s in seeds]
+    if "pg" in offpolicy_methods:  # naive PG on π_ref's own samples: the on-policy end of the off-policy sweep
+        specs += [("pg", preset.offpolicy_beta, s, MAIN, "offpolicy") for s in seeds]
+    jobs: dict[tuple, TrainJob] = {}
+    for m, b, s, d, part in specs:  # the β sweep's copy of a run serves the off-policy sweep too
+        job = TrainJob(method=m, beta=float(b), seed=s, dataset=d, part=part, budget=dict(budget), threads=threads)
+        jobs.setdefault(job.key(), job)
+
+    ev = preset.eval
     return Plan(
-        run_dir=run_dir,
-        figures=cfg.figures or str(Path(run_dir) / "figures"),
+        config=cfg,
+        paths=RunPaths(run_dir),
+        figures=figures,
+        replaced=tuple(replaced),
+        part1=part1,
+        offpolicy_sample=part1[-1][2],
         methods=methods,
-        betas={m: tuple(cfg.betas or preset.sweeps.get(m, (0.1,))) for m in methods},
-        seeds=tuple(range(cfg.seeds if cfg.seeds is not None else preset.seeds)),
+        lr_methods=tuple(dict.fromkeys(methods + offpolicy_methods)),
+        betas=betas,
+        common_betas=sorted(set.intersection(*(set(betas[m]) for m in methods))) if methods else [],
+        seeds=seeds,
         offpolicy=offpolicy,
+        offpolicy_methods=tuple(preset.offpolicy_methods),
+        offpolicy_beta=preset.offpolicy_beta,
         budget=budget,
-        part1_threads=cfg.part1_threads or torch.get_num_threads(),
+        part1_threads=part1_threads,
+        threads=threads,
         lr_grid=tuple(float(x) for x in (preset.lr_grid if cfg.lr_grid is None else cfg.lr_grid)),
-        threads=cfg.threads or torch.get_num_threads(),  # 0: this machine's default, fixed here and recorded
+        context=JobContext(run_dir, cfg.preset, (MAIN, *offpolicy), ev.prompts, threads),  # every worker alike
+        decoding=Decoding(
+            max_new_tokens=preset.max_completion_tokens,
+            temperature=ev.temperature,
+            seed=ev.seed,
+            batch_size=ev.generation_batch,
+            max_prompt_tokens=preset.max_prompt_tokens,
+            samples_per_prompt=ev.samples_per_prompt,
+        ),
+        selection_prompts=ev.selection_prompts or ev.prompts // 2,
+        jobs=tuple(jobs.values()),
     )
 
 
-def run_part1(cfg: PipelineConfig, p: Plan, times: dict[str, float]) -> None:
+def run_part1(p: Plan, times: dict[str, float]) -> None:
     """Part 1: each stage's ``run`` on its config (cached stages are reused unless --force), then the off-policy
     datasets on the main dataset's reward scale (so β means the same on every dataset)."""
-    common = dict(preset=cfg.preset, run_dir=p.run_dir, force=cfg.force, progress=cfg.progress)
-    threaded = dict(common, threads=p.part1_threads)
-    rewarded = dict(threaded, reward=cfg.reward, allow_weak_rm=cfg.allow_weak_rm)
-    stages = [
-        ("corpus", lambda: corpus.run(corpus.CorpusConfig(**common))),
-        ("tokenizer", lambda: tokenizer.run(tokenizer.TokenizerConfig(**common))),
-        ("sft", lambda: sft.run(sft.SFTConfig(**threaded, seed=cfg.chain_seed))),
-        ("reward", lambda: reward_model.run(reward_model.RewardConfig(**threaded, seed=cfg.chain_seed))),
-        ("sample", lambda: sample.run(sample.SampleConfig(**rewarded, seed=SAMPLE_SEED_STRIDE * cfg.chain_seed))),
-    ]
-    for name, run in stages:
-        if name == "reward" and cfg.reward != "rm":
-            continue  # the reward model is trained only where it is the reward
+    for name, run, config in p.part1:
         t0 = time.time()
         print(f"[pipeline] ── {name}", flush=True)
-        run()
+        run(config)
         times[name] = time.time() - t0
-    stats = json.loads(RunPaths(p.run_dir).offline_stats(MAIN).read_text(encoding="utf-8"))
+    stats = json.loads(p.paths.offline_stats(MAIN).read_text(encoding="utf-8"))
     scale = (stats["reward_scale"]["mean"], stats["reward_scale"]["std"])
     t0 = time.time()
     for spec in p.offpolicy:
         print(f"[pipeline] ── sample μ = {spec}", flush=True)
         behaviour = dict(_behaviour(spec, stats["k"]), dataset=spec, reward_scale=scale)
-        sample.run(sample.SampleConfig(**rewarded, **behaviour, seed=SAMPLE_SEED_STRIDE * cfg.chain_seed))
+        sample.run(dataclasses.replace(p.offpolicy_sample, **behaviour))
     if p.offpolicy:
         times["sample_offpolicy"] = time.time() - t0
-
-
-def make_jobs(cfg: PipelineConfig, p: Plan, lrs: dict[str, float] | None = None) -> list[TrainJob]:
-    """Every method × β × seed on the main dataset, then the off-policy sweep; a run both parts need appears once.
-    ``lrs``: each method's learning rate (:func:`llm.jobs.select_learning_rates`); default the budget's."""
-    preset = get_preset(cfg.preset)
-    specs = [(m, b, s, MAIN, "beta_sweep") for m in p.methods for b in p.betas[m] for s in p.seeds]
-    for spec in p.offpolicy:
-        specs += [(m, preset.offpolicy_beta, s, spec, "offpolicy") for m in preset.offpolicy_methods for s in p.seeds]
-    if p.offpolicy and "pg" in preset.offpolicy_methods:  # naive PG on π_ref's own samples: the on-policy end
-        specs += [("pg", preset.offpolicy_beta, s, MAIN, "offpolicy") for s in p.seeds]
-    unique: dict[tuple, TrainJob] = {}
-    for m, b, s, d, part in specs:  # the β sweep's copy of a run serves the off-policy sweep too
-        budget = {**p.budget, "learning_rate": (lrs or {}).get(m, p.budget["learning_rate"])}
-        job = TrainJob(method=m, beta=float(b), seed=s, dataset=d, part=part, budget=budget, threads=p.threads)
-        unique.setdefault(job.key(), job)
-    return list(unique.values())
-
-
-def evaluate_reference(cfg: PipelineConfig, ctx: JobContext, times: dict[str, float]) -> tuple[dict, dict]:
-    """π_ref's evaluation (step 0 of every curve) with the protocol every run uses; returns (record, decoding)."""
-    preset, ev = get_preset(cfg.preset), get_preset(cfg.preset).eval
-    t0 = time.time()
-    st = shared(ctx)
-    decoding = Decoding(
-        max_new_tokens=preset.max_completion_tokens,
-        temperature=ev.temperature,
-        seed=ev.seed,
-        batch_size=ev.generation_batch,
-        max_prompt_tokens=preset.max_prompt_tokens,
-        samples_per_prompt=ev.samples_per_prompt,
-    )
-    eval_kw = dataclasses.asdict(decoding)
-    prompts, references = [r["prompt"] for r in st.eval_rows], [r["reference"] for r in st.eval_rows]
-    metrics, per_prompt, samples = evaluate_policy(
-        st.ref, st.ref, st.tokenizer, prompts, references, st.reward, st.gold, decoding=decoding
-    )
-    atomic_write_json(
-        Path(ctx.run_dir) / "eval" / "sft.json",
-        {"metrics": metrics, "per_prompt": per_prompt, "samples": samples, "decoding": eval_kw},
-    )
-    times["eval_sft"] = time.time() - t0
-    print(
-        f"[pipeline] π_ref: reward {metrics['reward/proxy_mean']:+.3f} ± {metrics['reward/proxy_sem']:.3f} "
-        f"(s.e. over {len(prompts)} prompts × {ev.samples_per_prompt} samples), within-prompt s.d. "
-        f"{metrics.get('reward/within_prompt_sd', float('nan')):.3f}, gold "
-        f"{metrics.get('reward/gold_mean', float('nan')):.3f} ({times['eval_sft']:.0f} s)",
-        flush=True,
-    )
-    return {"step": 0, **metrics, "per_prompt": per_prompt}, eval_kw
 
 
 def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     """Run every stage; returns ``{"times": {stage: s}, "summary": the comparison, "config": ...}``."""
     p = plan(cfg)
-    preset = get_preset(cfg.preset)
     torch.set_num_threads(p.threads)
-    paths = RunPaths(p.run_dir)
-    names = [f"{n}{ext}" for n in figure_names(bool(p.offpolicy)) for ext in (".json", ".png")]
-    replaced = prepare_output_dir(p.figures, names, cfg.replace_tracked, flag="--figures")  # before any work
     times: dict[str, float] = {}
     t_all = time.time()
-    if not cfg.skip_part1:
-        run_part1(cfg, p, times)
-    artefacts = part1_artefacts(paths, reward_model=cfg.reward == "rm")  # the RM counts only where it is the reward
+    if not p.config.skip_part1:
+        run_part1(p, times)
+    reward_model = p.config.reward == "rm"  # the RM counts only where it is the reward
+    artefacts = part1_artefacts(p.paths, reward_model=reward_model)
     compare_artefacts(artefacts, Path(p.figures) / "llm_best_beta.json")
 
-    ev = preset.eval
-    ctx = JobContext(p.run_dir, cfg.preset, (MAIN, *p.offpolicy), ev.prompts, p.threads)  # every worker alike
-    sft_record, eval_kw = evaluate_reference(cfg, ctx, times)
-    n_eval = len(shared(ctx).eval_rows)
-    n_sel = ev.selection_prompts or ev.prompts // 2
+    t0 = time.time()
+    sft_record, n_eval = evaluate_reference(p.context, p.decoding)
+    times["eval_sft"] = time.time() - t0
+    n_sel, workers, progress = p.selection_prompts, p.config.workers, p.config.progress
     selection, report_split = list(range(n_sel)), list(range(n_sel, n_eval))
     t0 = time.time()
-    every_method = tuple(dict.fromkeys(p.methods + (tuple(preset.offpolicy_methods) if p.offpolicy else ())))
     lrs = select_learning_rates(
-        ctx, every_method, p.lr_grid, preset.offpolicy_beta, p.budget, selection, p.threads, cfg.workers, cfg.progress
+        p.context, p.lr_methods, p.lr_grid, p.offpolicy_beta, p.budget, selection, p.threads, workers, progress
     )
     if p.lr_grid:
         times["lr_selection"] = time.time() - t0
-    jobs = make_jobs(cfg, p, lrs["chosen"])
-    print(f"[pipeline] ── {len(jobs)} alignment runs × {p.budget['max_steps']} steps, {cfg.workers} worker(s)")
+    jobs = with_learning_rates(p.jobs, lrs["chosen"])
+    print(f"[pipeline] ── {len(jobs)} alignment runs × {p.budget['max_steps']} steps, {workers} worker(s)")
     t0 = time.time()
-    runs = run_jobs(ctx, jobs, cfg.workers, cfg.progress)
+    runs = run_jobs(p.context, jobs, workers, progress)
     times["train_sweep"] = time.time() - t0
 
     t0 = time.time()
-    common_betas = sorted(set.intersection(*(set(p.betas[m]) for m in p.methods))) if p.methods else []
-    offpolicy_beta = preset.offpolicy_beta if p.offpolicy else None
-    summary = summarise(runs, sft_record, selection, report_split, common_betas, offpolicy_beta)
+    summary = summarise(
+        runs, sft_record, selection, report_split, p.common_betas, p.offpolicy_beta if p.offpolicy else None
+    )
     summary["heldout_check"] = heldout_check(summary, runs, sft_record, report_split)
-    stats = json.loads(paths.offline_stats(MAIN).read_text(encoding="utf-8"))  # the main dataset's rows and scale
+    stats = json.loads(p.paths.offline_stats(MAIN).read_text(encoding="utf-8"))  # the main dataset's rows and scale
     config = {
-        "pipeline": dataclasses.asdict(cfg),
+        "pipeline": dataclasses.asdict(p.config),
         "train_budget": p.budget,
         "learning_rates": lrs,  # each method's rate, chosen on the selection prompts (llm.jobs.select_learning_rates)
         "sweep": {m: list(b) for m, b in p.betas.items()},
         "seeds": list(p.seeds),
-        "offpolicy": {
-            "behaviours": list(p.offpolicy),
-            "methods": list(preset.offpolicy_methods),
-            "beta": preset.offpolicy_beta,
-        },
-        "eval": {**eval_kw, "prompts": n_eval, "selection_prompts": n_sel},
+        "offpolicy": {"behaviours": list(p.offpolicy), "methods": list(p.offpolicy_methods), "beta": p.offpolicy_beta},
+        "eval": {**dataclasses.asdict(p.decoding), "prompts": n_eval, "selection_prompts": n_sel},
         "offline_prompts": stats["rows"],
-        "reward": {"kind": cfg.reward, **stats["reward_scale"]},
+        "reward": {"kind": p.config.reward, **stats["reward_scale"]},
         "artefacts": artefacts,
         "torch_threads": {"part1": p.part1_threads, "alignment": p.threads},  # results depend on them, not on workers
     }
-    atomic_write_json(paths.root / "summary.json", {"summary": summary, "config": config})  # before drawing
+    atomic_write_json(p.paths.root / "summary.json", {"summary": summary, "config": config})  # before drawing
     written = make_figures(summary, p.figures, command or "python -m llm pipeline", config)
     times["figures"] = time.time() - t0
     times["total"] = time.time() - t_all
@@ -377,30 +398,9 @@ def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
         "config": config,
         "runs": [{k: v for k, v in r.items() if k not in ("eval", "budget")} for r in runs],
     }
-    atomic_write_json(paths.root / "pipeline.json", out)
-    if replaced:
-        print(f"[pipeline] replaced {len(replaced)} tracked file(s) in {p.figures} (git diff shows what changed)")
-    return out
-
-
-def heldout_check(summary: dict, runs: list[dict], sft: dict, report: list[int]) -> dict[str, Any]:
-    """Did optimising the reward move the held-out check? For each method at its best β: the reward and the gold
-    score (ROUGE-L F1 against the human summary) minus π_ref's, paired per report prompt, over seeds × prompts
-    (:func:`llm.stats.crossed_ci`, with its two-sided p). A check of each method against π_ref, not a comparison of
-    methods: it is not in the Holm family of the CoPG-vs-baseline comparisons."""
-    out = {}
-    for m, best in summary["best"].items():
-        chosen = sorted(
-            (r for r in runs if r["method"] == m and r["dataset"] == MAIN and r["beta"] == best["beta"]),
-            key=lambda r: r["seed"],
-        )
-        row = {"beta": best["beta"]}
-        for key in ("proxy", "gold"):
-            ref = sft["per_prompt"][key]
-            table = [[r["eval"][-1]["per_prompt"][key][i] - ref[i] for i in report] for r in chosen]
-            ci = crossed_ci(table)
-            row[f"{key}_minus_ref"] = {**{k: ci[k] for k in ("mean", "low", "high", "sem", "df")}, "p": t_pvalue(ci)}
-        out[m] = row
+    atomic_write_json(p.paths.root / "pipeline.json", out)
+    if p.replaced:
+        print(f"[pipeline] replaced {len(p.replaced)} tracked file(s) in {p.figures} (git diff shows what changed)")
     return out
 
 

@@ -18,7 +18,7 @@ LAYERS = [
     ("llm.model",),
     ("llm.stages",),
     ("llm.jobs",),
-    ("llm.plots", "llm.pipeline", "llm.bridge", "llm.__main__"),
+    ("llm.comparison", "llm.plots", "llm.pipeline", "llm.bridge", "llm.__main__"),
     ("llm.chains",),
 ]
 

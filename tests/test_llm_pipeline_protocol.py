@@ -66,3 +66,28 @@ def test_heldout_check_is_the_paired_gold_change_against_pi_ref(tiny_run):
         diffs = [gold[i] - sft[i] for i in range(sel, len(sft))]
         assert check[m]["gold_minus_ref"]["mean"] == pytest.approx(sum(diffs) / len(diffs))
         assert 0.0 <= check[m]["gold_minus_ref"]["p"] <= 1.0
+
+
+def test_plan_lists_every_run_once_and_writes_nothing(tmp_path):
+    """The plan resolves every alignment run from the preset up front: the β sweep and the off-policy sweep (with
+    naive PG on π_ref's own samples, whose copy from the β sweep serves both), each (method, β, seed, dataset) once;
+    each method's selected learning rate then replaces the budget's on its runs alone."""
+    from llm.jobs import with_learning_rates
+    from llm.pipeline import PipelineConfig, plan
+    from llm.run import MAIN
+
+    p = plan(PipelineConfig(preset="tiny", run_dir=str(tmp_path / "run"), offpolicy=("T1.3",), seeds=2))
+    keys = [j.key() for j in p.jobs]
+    assert len(keys) == len(set(keys))
+    want = {(m, float(b), s, MAIN) for m in p.methods for b in p.betas[m] for s in p.seeds}
+    want |= {(m, p.offpolicy_beta, s, "T1.3") for m in p.offpolicy_methods for s in p.seeds}
+    want |= {("pg", p.offpolicy_beta, s, MAIN) for s in p.seeds}
+    assert set(keys) == want
+    assert p.offpolicy_sample.dataset == MAIN and p.context.datasets == (MAIN, "T1.3")
+    assert not (tmp_path / "run").exists()  # planning checks and resolves; it writes nothing
+
+    rate = p.budget["learning_rate"]
+    jobs = with_learning_rates(p.jobs, {"copg": 10 * rate})
+    assert [j.key() for j in jobs] == keys
+    assert all(j.budget["learning_rate"] == (10 * rate if j.method == "copg" else rate) for j in jobs)
+    assert all(j.budget["learning_rate"] == rate for j in p.jobs)  # the plan itself is unchanged

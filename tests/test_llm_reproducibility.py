@@ -145,7 +145,7 @@ import json, sys
 from llm.pipeline import PipelineConfig, part1_artefacts, plan, run_part1
 from llm.run import RunPaths
 cfg = PipelineConfig(preset="tiny", run_dir=sys.argv[1], workers=int(sys.argv[2]), progress=False)
-run_part1(cfg, plan(cfg), {})
+run_part1(plan(cfg), {})
 print("ARTEFACTS " + json.dumps(part1_artefacts(RunPaths(sys.argv[1]), reward_model=False)))
 """
 

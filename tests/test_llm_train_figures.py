@@ -1,6 +1,6 @@
-"""The LLM comparison (llm.plots): statistics over seeds × prompts with paired 95 % intervals, β chosen on the
-selection split and reported on the report split, verdicts only where an interval excludes 0, and figures that
-redraw from their JSON alone."""
+"""The LLM comparison (llm.comparison, llm.plots): statistics over seeds × prompts with paired 95 % intervals, β
+chosen on the selection split and reported on the report split, verdicts only where an interval excludes 0, and
+figures that redraw from their JSON alone."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import random
 import pytest
 
 from bandit.records import redraw
+from llm.comparison import summarise
 from llm.model.evaluation import crossed_ci, mean_ci
-from llm.plots import figure_names, make_figures, summarise
+from llm.plots import figure_names, make_figures
 
 P = 24  # evaluation prompts: 8 selection + 16 report
 SEL, REP = list(range(8)), list(range(8, P))
@@ -200,7 +201,7 @@ def test_every_comparison_carries_its_holm_adjusted_p_and_verdicts_survive_it():
 def test_an_interval_that_excludes_zero_is_no_verdict_unless_it_survives_holm():
     """Hand computation: p = 0.03, 0.5, 0.9 over three comparisons → Holm 0.09, 1.0, 1.0: the first interval
     excludes 0 (unadjusted) but gives no verdict; alone in its family (p_holm = 0.03) it gives one."""
-    from llm.plots import _holm
+    from llm.comparison import _holm
 
     def comp(p, excludes):
         return {"mean": 0.4, "low": 0.1, "high": 0.7, "p": p, "ci_excludes_0": excludes, "seeds": 3, "prompts": 16}
