@@ -205,13 +205,17 @@ def replicated(per_chain: list[dict[str, Any]], adjusted_p: list[float], alpha: 
 
 
 def t_pvalue(ci: dict[str, Any]) -> float:
-    """Two-sided p-value of "the mean is 0" for an interval of this module (its mean, sem and df)."""
+    """Two-sided p-value of "the mean is 0" for an interval of this module (its mean, sem and df).
+
+    The degrees of freedom are floored at 1, as in the interval (Satterthwaite's approximation can give fewer with two
+    chains), so p < 0.05 exactly when the 95 % interval excludes 0."""
     from scipy.stats import t
 
     mean, sem = float(ci["mean"]), float(ci["sem"])
     df = float(ci.get("df", ci.get("n", 2) - 1))
-    if not math.isfinite(sem) or df < 1:
+    if not (math.isfinite(sem) and math.isfinite(df)) or df <= 0:
         return 1.0
+    df = max(df, 1.0)
     if sem == 0.0:
         return 1.0 if mean == 0.0 else 0.0
     return float(2.0 * t.sf(abs(mean) / sem, df))

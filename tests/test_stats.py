@@ -44,6 +44,14 @@ def test_pvalue_matches_the_interval():
     shifted = {**ci, "mean": ci["mean"] - ci["low"]}  # low end moved onto 0
     assert t_pvalue(shifted) == pytest.approx(0.05, rel=1e-9)
     assert t_pvalue({"mean": 0.0, "sem": 1.0, "df": 5}) == pytest.approx(1.0)
+    # Satterthwaite's df below 1 (two chains): the interval floors it at 1, and so does the p-value
+    from scipy.stats import t
+
+    for sem in (0.001, 0.01, 0.1):
+        few = {"mean": 0.1, "sem": sem, "df": 0.4}
+        assert (t_pvalue(few) < 0.05) == (few["mean"] - t.ppf(0.975, 1.0) * sem > 0)
+    half = {"mean": 1.0, "sem": 0.01, "df": 0.5}
+    assert t_pvalue(half) == pytest.approx(t_pvalue({**half, "df": 1}))
     c = crossed_ci(np.random.default_rng(1).normal(0.3, 1, size=(3, 40)).tolist())
     assert (t_pvalue(c) < 0.05) == c["significant"]
 

@@ -463,22 +463,34 @@ def report(res: dict) -> str:
         "(unreliable)",
         "",
         f"{'method':<10} {'μ':<7} {'held-out J_β':>22} {'regret (est.)':>14} {'held-in J_β − π_ref':>26} "
-        f"{'nearest limit':>16}",
+        f"{'nearest limit (runs nearest own)':>30}",
     ]
     for row in s["table"]:
         j, g, d = row["heldout_jbeta"], row["regret"], row["heldin_vs_ref"]
-        near = row["nearest_limit"] + {True: "", False: " (!)", None: ""}[row["nearest_is_own"]]
+        own = row.get("nearest_own_runs")
+        near = row["nearest_limit"] + (f" (own {own[0]}/{own[1]})" if own else "")
         lines.append(
             f"{row['method']:<10} {row['mu']:<7} {j['mean']:>+8.4f} [{j['low']:+.3f}, {j['high']:+.3f}] "
-            f"{g['mean']:>14.4f} {d['mean']:>+9.4f} [{d['low']:+.3f}, {d['high']:+.3f}] {near:>16}"
+            f"{g['mean']:>14.4f} {d['mean']:>+9.4f} [{d['low']:+.3f}, {d['high']:+.3f}] {near:>30}"
         )
     lines.append("")
     for v in s["verdicts"]:
-        tag = "SIGNIFICANT" if v["holm_significant"] else "not significant"
+        tag = "significant after Holm" if v["holm_significant"] else "not significant"
+        rep = {
+            None: "one chain: replication not tested",
+            1: "replicated: CoPG ahead in every chain",
+            -1: "replicated: the baseline ahead in every chain",
+        }.get(v["replicated"], "not replicated")
         lines.append(
             f"CoPG − {v['baseline']:<8} μ={v['mu']:<6} {v['mean']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}] "
-            f"Holm p {v['holm_p']:.3g} ({tag}; MDE {v['mde']:.4f}; replicated {v['replicated']})"
+            f"Holm-adjusted p {v['holm_p']:.3g} ({tag}; MDE {v['mde']:.4f}; {rep})"
         )
+    lines.append(
+        "nearest limit: the tabular limit (on each prompt's sampled completions) nearest the network, most often over "
+        "runs; own k/n: in k of n runs the network is nearest its own method's limit (a limit that coincides with "
+        "its own counts as own). "
+        "MDE = minimum detectable effect (80 % power at Holm's strictest level)"
+    )
     return "\n".join(lines)
 
 

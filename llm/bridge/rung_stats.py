@@ -69,13 +69,20 @@ def _limits(chains: list[dict], cfg: Any, mu: str, method: str) -> dict[str, Any
     ]
     recs = [r for r in recs if r]
     if not recs:
-        return {"nearest_limit": "n/a", "nearest_is_own": None, "kl_to_own": None, "kl_to_limits": None}
+        return {
+            "nearest_limit": "n/a",
+            "nearest_is_own": None,
+            "nearest_own_runs": None,
+            "kl_to_own": None,
+            "kl_to_limits": None,
+        }
     near = Counter(r["nearest_limit"] for r in recs).most_common(1)[0][0]
     owns = [r["nearest_is_own"] for r in recs]
     kls = {m: sum(r["kl_to_limits"][m] for r in recs) / len(recs) for m in recs[0]["kl_to_limits"]}
     return {
         "nearest_limit": near,
         "nearest_is_own": None if owns[0] is None else all(owns),
+        "nearest_own_runs": None if owns[0] is None else [sum(bool(o) for o in owns), len(owns)],
         "kl_to_own": kls.get(method),
         "kl_to_limits": kls,
     }
