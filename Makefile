@@ -54,7 +54,7 @@ constraints: $(STAMP)  ## rewrite requirements/constraints.txt from .venv (after
 	@{ head -3 $(CONSTRAINTS); $(PIP) freeze --exclude-editable | grep -v '^torch[ =@]'; } > $(CONSTRAINTS).tmp
 	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 
-reproduce: reproduce-bandit reproduce-llm reproduce-bridge  ## regenerate every figure in figures/
+reproduce: reproduce-bandit reproduce-llm reproduce-bridge reproduce-rung  ## regenerate every figure in figures/
 
 reproduce-bandit: $(STAMP)  ## the seven bandit figures (about half a minute)
 	$(PY) -m bandit all --out figures --replace-tracked
