@@ -85,6 +85,12 @@ def _run_one(name: str, cfg: ExperimentConfig, command: str) -> int:
     return sum(not c["holds"] for c in claims)
 
 
+def _given(argv: list[str], option: str) -> bool:
+    """Whether the command line passes ``--option`` (tyro's dashed or underscored spelling, or ``--option=…``)."""
+    names = {"--" + option.replace("_", "-"), "--" + option}
+    return any(a.split("=", 1)[0] in names for a in argv)
+
+
 def _name_of(cfg: ExperimentConfig) -> str:
     return next(n for n, (cls, _) in EXPERIMENTS.items() if type(cfg) is cls)
 
@@ -109,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             DEFER_VALIDATION.reset(token)
         if isinstance(cfg, ExperimentConfig):
             cfg.validate()
+            unused = [o for o in getattr(cfg, "unused_options", ()) if _given(argv, o)]
+            if unused:
+                flags = ", ".join("--" + o.replace("_", "-") for o in unused)
+                raise ValueError(f"{_name_of(cfg)} does not use {flags} (its numbers are exact); leave it out")
         command = "python -m bandit " + shlex.join(argv)
         if not isinstance(cfg, PlotConfig):  # before any computation: a bad --out fails now, in one line
             names = list(EXPERIMENTS) if isinstance(cfg, AllConfig) else [_name_of(cfg)]

@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stage, rest = argv[0], argv[1:]
     if stage not in STAGES:
-        print(f"python -m llm: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)
+        print(
+            f"error: unknown stage {stage!r}; choose one of {', '.join(STAGES)} (python -m llm --help)",
+            file=sys.stderr,
+        )
         return 2
     module = importlib.import_module(STAGES[stage][0])
     return int(module.main(rest) or 0)

@@ -48,6 +48,8 @@ BANDIT_CASES = [
     (["paper-fig1", "--seeds", "abc"], "--seeds"),
     (["paper-fig1", "--no-such-flag", "1"], "--no-such-flag"),
     (["no-such-experiment"], "no-such-experiment"),
+    (["loss-family", "--seeds", "3"], "--seeds"),
+    (["loss-family", "--lr", "0.1", "--mu1", "0.2", "0.3", "0.5"], "--mu1"),
     (["offpolicy-sweep", "--alphas", "-0.5"], "--alphas"),
     (["offpolicy-sweep", "--alphas", "nan"], "--alphas"),
     (["offpolicy-sweep", "--alphas", "1.5"], "--alphas"),
@@ -206,6 +208,18 @@ LLM_CASES = [
     ("corpus", ["--jsonl", "/nonexistent/pairs.jsonl", "--run-dir", "NEW", "--force"], "/nonexistent/pairs.jsonl"),
     ("tokenizer", ["--run-dir", "FILE"], "is a file"),
     ("sft", ["--run-dir", "RUN", "--no-such-option", "1"], "--no-such-option"),
+    ("sft", ["--run-dir", "RUN", "--force", "--sft-steps", "-1"], "sft-steps"),
+    ("sft", ["--run-dir", "RUN", "--force", "--sft-lr", "nan"], "sft-lr"),
+    ("sft", ["--run-dir", "RUN", "--force", "--sft-batch", "0"], "sft-batch"),
+    ("reward", ["--run-dir", "RUN", "--force", "--rm-steps", "0"], "rm-steps"),
+    ("reward", ["--run-dir", "RUN", "--force", "--rm-lr", "-1"], "rm-lr"),
+    ("reward", ["--run-dir", "RUN", "--force", "--sample-temperature", "0"], "sample-temperature"),
+    ("sample", ["--run-dir", "RUN", "--force", "--temperatures", "nan"], "temperatures"),
+    ("sample", ["--run-dir", "RUN", "--force", "--offline-prompts", "0"], "offline-prompts"),
+    ("sample", ["--run-dir", "RUN", "--force", "--batch-size", "0"], "batch-size"),
+    ("sample", ["--run-dir", "RUN", "--force", "--reward", "vibes"], "reward"),
+    ("tokenizer", ["--run-dir", "RUN", "--force", "--vocab-size", "0"], "vocab-size"),
+    ("train", ["--run-dir", "RUN", "--per-device-train-batch-size", "0", "--output-dir", "NEW"], "batch_size"),
     ("sample", ["--run-dir", "RUN", "--k", "1", "--dataset", "other"], "k"),
     ("train", ["--run-dir", "RUN", "--max-steps", "0", "--output-dir", "NEW"], "max_steps"),
     ("train", ["--run-dir", "RUN", "--learning-rate", "nan", "--output-dir", "NEW"], "learning_rate"),
@@ -350,3 +364,13 @@ def test_llm_bad_input(stage, args, needle, llm_run, tmp_path, capsys):
     assert err[0].startswith("error: ") and needle in err[0], (needle, err[0])
     assert _snapshot(llm_run) == before_run
     assert _snapshot(tmp_path) == before_tmp
+
+
+@pytest.mark.parametrize("argv", [["nope"], ["Train"], ["--method"]])
+def test_llm_unknown_stage_is_one_line(argv, capsys):
+    """``python -m llm <not a stage>``: exit 2, one line naming it and the stages, no usage dump."""
+    from llm.__main__ import main as llm_main
+
+    assert llm_main(argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and argv[0] in err[0] and "pipeline" in err[0], err

@@ -28,9 +28,13 @@ class LossFamilyConfig(ExperimentConfig):
     """loss-family: exact fixed-point regret of CoPG under other names (REBEL, rpo_sq, QRPO, Command A, IPO, A*-PO)."""
 
     _min_seeds: ClassVar[int] = 0  # exact computation: nothing is sampled
+    #: Options of the shared config this exact experiment never reads: passing one is an error naming it.
+    unused_options: ClassVar[tuple[str, ...]] = (
+        *("seeds", "epochs", "seed", "mu1", "mu2", "num_pairs", "batch_size", "lr", "optimizer", "reward_noise"),
+    )
 
     seeds: int = 0
-    """Unused (every number is exact; no sampled runs)."""
+    """Not used: every number is exact (passing --seeds is an error, as is any option of sampled training)."""
     exact_points: int = 21
     """Number of α values on [0, 1] (μ_α ∝ π_ref·exp((1 − 2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)."""
     lengths: tuple[float, ...] = (3.0, 2.0, 1.0)
