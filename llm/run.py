@@ -54,6 +54,49 @@ class UserError(ValueError):
     """A user mistake (bad path, malformed input, missing stage output): the CLI prints it on one line and exits 2."""
 
 
+#: The range of every numeric option the stages share, by field name (the option is ``--<name with dashes>``):
+#: "count" ≥ 1, "count0" ≥ 0, "positive" finite > 0, "nonneg" finite ≥ 0, "unit" in [0, 1], "finite".
+NUMBER_RULES: dict[str, str] = {
+    **dict.fromkeys(("pretrain_batch", "sft_batch", "sft_steps", "eval_every", "rm_steps", "rm_batch"), "count"),
+    **dict.fromkeys(("rm_prompts", "valid_prompts", "rm_samples", "offline_prompts", "batch_size"), "count"),
+    **dict.fromkeys(("max_prompt_tokens", "max_new_tokens", "min_frequency"), "count"),
+    **dict.fromkeys(("pretrain_steps", "threads", "eval_pairs", "n_samples"), "count0"),
+    **dict.fromkeys(("sft_lr", "rm_lr", "sample_temperature", "temperatures"), "positive"),
+    **dict.fromkeys(("pretrain_lr", "weight_decay", "margin"), "nonneg"),  # pretrain_lr 0: presets that skip it
+    "rm_min_accuracy": "unit",
+    **dict.fromkeys(("length_weight", "reward_scale"), "finite"),
+}
+_RULE_TEXT = {
+    "count": "an integer ≥ 1",
+    "count0": "an integer ≥ 0",
+    "positive": "finite and > 0",
+    "nonneg": "finite and ≥ 0",
+    "unit": "in [0, 1]",
+    "finite": "finite",
+}
+
+
+def check_numbers(config: Any) -> None:
+    """Raise :class:`UserError` naming the option (``--sft-lr must be finite and > 0, got nan``) when a numeric
+    field of ``config`` breaks its rule in :data:`NUMBER_RULES`; ``None`` (unset) fields are skipped."""
+    import math
+
+    def ok(rule: str, v: Any) -> bool:
+        if rule in ("count", "count0"):
+            return isinstance(v, int) and v >= (1 if rule == "count" else 0)
+        v = float(v)
+        return math.isfinite(v) and {"positive": v > 0, "nonneg": v >= 0, "unit": 0 <= v <= 1}.get(rule, True)
+
+    for name, rule in NUMBER_RULES.items():
+        value = getattr(config, name, None)
+        if value is None:
+            continue
+        for v in value if isinstance(value, tuple | list) else (value,):
+            if not ok(rule, v):
+                flag = "--" + name.replace("_", "-")
+                raise UserError(f"{flag} must be {_RULE_TEXT[rule]}, got {value if isinstance(value, tuple) else v}")
+
+
 @dataclasses.dataclass(frozen=True)
 class StageConfig:
     """The fields every cached stage of the chain shares; a stage config subclasses it and adds its own.
@@ -78,6 +121,7 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         resolve(self, self.PRESET_ALIASES)
+        check_numbers(self)
 
 
 @dataclasses.dataclass(frozen=True)

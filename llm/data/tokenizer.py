@@ -153,6 +153,8 @@ class TokenizerConfig(StageConfig):
         super().__post_init__()  # every None field from the preset
         if self.tokenizer not in ("gpt2", "local", "model"):
             raise UserError(f"TokenizerConfig: tokenizer must be gpt2, local or model, got {self.tokenizer!r}")
+        if self.tokenizer == "local" and self.vocab_size is not None and self.vocab_size < 258:
+            raise UserError(f"--vocab-size must be ≥ 258 (256 bytes + EOS + 1 merge), got {self.vocab_size}")
 
 
 def tokenizer_stats(tok: Any, texts: list[str]) -> dict:

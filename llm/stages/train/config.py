@@ -285,6 +285,9 @@ class CoPGConfig(TrainingArguments):
             raise ValueError(f"{fn}: trainable_blocks must be an int ≥ 0 (0 = train all), got {self.trainable_blocks}")
         if self.eval_prompts < 0 or self.max_train_prompts < 0 or self.eval_curve_prompts < 0:
             raise ValueError(f"{fn}: eval_prompts, eval_curve_prompts and max_train_prompts must be ≥ 0")
+        for name in ("per_device_train_batch_size", "gradient_accumulation_steps"):
+            if isinstance(getattr(self, name), bool) or getattr(self, name) < 1:
+                raise ValueError(f"{fn}: {name} must be an integer ≥ 1, got {getattr(self, name)}")
         if self.eval_samples_per_prompt < 1:
             raise ValueError(f"{fn}: eval_samples_per_prompt must be ≥ 1, got {self.eval_samples_per_prompt}")
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < math.inf):
