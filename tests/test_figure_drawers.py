@@ -76,7 +76,7 @@ def test_simplex_copg_is_thick_underneath_and_the_methods_at_pi_star_are_named()
 def test_bridge_coverage_tells_the_task_seeds_apart():
     rec, fig = _draw("bridge_coverage")
     for ax in fig.axes:
-        nets = [line for line in ax.lines if str(line.get_label()).startswith("CoPG network, task seed")]
+        nets = [line for line in ax.lines if str(line.get_label()).startswith("CoPG network, task ")]
         assert len(nets) == len(rec["data"]["points"]) >= 2
         assert len({(line.get_marker(), str(line.get_linestyle())) for line in nets}) == len(nets)
     assert "π*, 0" not in _texts(fig)
@@ -85,8 +85,9 @@ def test_bridge_coverage_tells_the_task_seeds_apart():
 def test_bridge_regret_vs_step_puts_the_limits_in_the_legend_and_says_what_is_averaged():
     rec, fig = _draw("bridge_regret_vs_step")
     text = _texts(fig)
-    assert "tabular limit" in text and "trained to convergence" in text
-    assert f"means over {len(rec['seeds'])} task seeds" in text
+    assert "exact\nminimiser" in text and "trained to convergence" in text
+    assert f"means over {len(rec['seeds'])} random tasks" in text
+    assert "held-in" not in text and "task seed" not in text and "lab's budget" not in text
 
 
 def test_bridge_heldout_draws_each_seed_and_no_interval_off_the_axis():
@@ -171,9 +172,30 @@ def test_bridge_converged_ticks_and_titles_say_the_same_thing_about_the_0_01_bar
 def test_bridge_regret_vs_step_draws_the_limit_dashed_in_the_legend():
     _, fig = _draw("bridge_regret_vs_step")
     legend = fig.axes[0].get_legend()
-    dashed = [h for h, t in zip(legend.legend_handles, legend.get_texts()) if "tabular limit" in t.get_text()]
+    dashed = [h for h, t in zip(legend.legend_handles, legend.get_texts()) if "exact\nminimiser" in t.get_text()]
     assert dashed and dashed[0].get_linestyle() == "--" and dashed[0].get_marker() in ("None", None, "")
-    assert "no method is near its limit" in fig.axes[0].get_title()
+    assert "no method is near its limit" not in fig.axes[0].get_title()
+
+
+def test_bridge_regret_vs_step_title_states_each_gap_computed_from_the_json():
+    from llm.bridge.plots import _trainer_gap
+
+    rec, fig = _draw("bridge_regret_vs_step")
+    d = rec["data"]
+    last = {m: sum(r[-1]["policy/regret"] for r in runs) / len(runs) for m, runs in d["curves"].items()}
+    title = fig.axes[0].get_title()
+    for m, v in last.items():
+        assert f"({v / d['limits'][m]['network_regret']:.3g}×)" in title
+    styles = {m: {"label": m} for m in ("a", "b")}
+    limits = {"a": {"network_regret": 1.0}, "b": {"network_regret": 1.0}}
+    assert "within 2× of the converged network: a; further: b" in _trainer_gap({"a": 1.5, "b": 3.0}, limits, styles)
+    assert "within 2× of the converged network: none; further: a, b" in _trainer_gap({"a": 9, "b": 3}, limits, styles)
+
+
+def test_bridge_coverage_says_which_way_the_ratio_to_the_limit_moves():
+    from llm.bridge.plots import _follows
+
+    assert "more slowly" in _follows(9, 19) and "closes in" in _follows(61, 38) and "same ratio" in _follows(10, 11)
 
 
 def test_bridge_heldout_states_the_comparison_with_pi_ref_from_the_json():
@@ -188,7 +210,7 @@ def test_bridge_heldout_states_the_comparison_with_pi_ref_from_the_json():
 def test_bridge_coverage_names_its_references_one_way_and_states_the_point():
     rec, fig = _draw("bridge_coverage")
     text = _texts(fig)
-    assert "π* (target)" not in text and "reference: its tabular limit" in text and "reference: π*" in text
+    assert "π* (target)" not in text and "reference: its exact limit" in text and "reference: π*" in text
     pts = list(rec["data"]["points"].values())
     assert f"from {pts[0][0]['pairs_per_prompt']} to {pts[0][-1]['pairs_per_prompt']} pairs" in text
     middle = fig.axes[1]  # data far above the floor: no floor line dragging the axis down
