@@ -6,9 +6,10 @@ The bandit lab and the LLM lab share method names where the method is the same (
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-__all__ = ["MethodStyle", "STYLES", "style", "label_points"]
+__all__ = ["MethodStyle", "STYLES", "style", "label_points", "holm_interval", "HOLM_LEGEND"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,34 @@ def label_points(ax, points: list[tuple[float, float, str]], fontsize: float = 8
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8),
                     arrowprops=dict(arrowstyle="-", lw=0.6, color=kw.get("color", "k"), shrinkA=0, shrinkB=3),
                     **kw)  # fmt: skip
+
+
+HOLM_LEGEND = "thick: Holm-level interval (excludes 0 exactly when significant after Holm); thin grey: unadjusted 95 %"
+"""Legend text of a difference drawn with :func:`holm_interval` (thick) over its unadjusted 95 % interval (thin)."""
+
+
+def holm_interval(d: dict, alpha: float = 0.05) -> tuple[float, float] | None:
+    """The t-interval of a difference ``d`` at the per-comparison level that Holm's step-down used for it,
+    1 − alpha·p/p_holm: it excludes 0 exactly when ``p_holm ≤ alpha``, so a bar and a filled/hollow marker never
+    disagree. ``d`` needs mean, low, high (the unadjusted 95 % t-interval), p and p_holm; sem and df are read when
+    present, else recovered from the 95 % half-width and p. None when p or p_holm is missing."""
+    from scipy import optimize, stats
+
+    if d.get("p") is None or d.get("p_holm") is None:
+        return None
+    mean, half, p = d["mean"], (d["high"] - d["low"]) / 2, min(max(d["p"], 1e-300), 1.0)
+    if half <= 0:
+        return (mean, mean)
+    df = d.get("df")
+    if df is None:  # the df whose 95 % interval and two-sided p agree with the stored ones
+
+        def gap(log_df: float) -> float:
+            v = math.exp(log_df)
+            return 2 * stats.t.sf(abs(mean) * stats.t.ppf(0.975, v) / half, v) - p
+
+        lo, hi = math.log(0.05), math.log(1e6)
+        df = math.exp(optimize.brentq(gap, lo, hi)) if gap(lo) * gap(hi) < 0 else 1e6
+    sem = d.get("sem") or half / stats.t.ppf(0.975, df)
+    level = alpha * p / max(d["p_holm"], p)
+    w = sem * stats.t.ppf(1 - level / 2, df)
+    return (mean - w, mean + w)

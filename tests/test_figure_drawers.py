@@ -259,3 +259,46 @@ def test_llm_figures_speak_words_not_keys():
     for jargon in ("(c)", "Fig. 6 view", "last Δ", "Holm p 1", "μ = T1.3", "μ = train"):
         assert jargon not in text, jargon
     assert "Holm-adjusted p = 1.00" in text and "nats" in text and "μ = π_ref at T = 1.3" in text
+
+
+def _diffs(o):
+    if isinstance(o, dict):
+        if {"p", "p_holm", "significant", "low"} <= set(o):
+            yield o
+        for v in o.values():
+            yield from _diffs(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from _diffs(v)
+
+
+@pytest.mark.parametrize("name", ["llm_jbeta", "llm_offpolicy", "llm_chains", "llm_best_beta"])
+def test_holm_level_interval_excludes_0_exactly_when_the_marker_is_filled(name):
+    from bandit.style import holm_interval
+
+    rec, fig = _draw(name)
+    diffs = list(_diffs(rec["data"]))
+    assert diffs
+    for d in diffs:
+        lo, hi = holm_interval(d)
+        assert (lo > 0 or hi < 0) == d["significant"], d
+        assert lo <= d["low"] + 1e-9 and hi >= d["high"] - 1e-9  # never narrower than the unadjusted interval
+    text = _texts(fig)
+    assert "Holm-level interval" in text and "unadjusted 95 %" in text and "whatever" not in text
+
+
+def test_holm_interval_recovers_df_from_p_when_the_json_has_none():
+    from scipy import stats
+
+    from bandit.style import holm_interval
+
+    mean, sem, df = 0.3, 0.1, 4.0
+    half, p = sem * stats.t.ppf(0.975, df), 2 * stats.t.sf(3.0, df)
+    d = {"mean": mean, "low": mean - half, "high": mean + half, "p": p}
+    with_df, without = (
+        holm_interval({**d, "p_holm": 3 * p, "df": df, "sem": sem}),
+        holm_interval({**d, "p_holm": 3 * p}),
+    )
+    assert np.allclose(with_df, without)
+    assert np.isclose(with_df[1] - mean, sem * stats.t.ppf(1 - 0.05 / 3 / 2, df))  # Holm level α·p/p_holm = α/3
+    assert holm_interval({**d, "p_holm": None}) is None
