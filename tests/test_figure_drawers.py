@@ -302,3 +302,33 @@ def test_holm_interval_recovers_df_from_p_when_the_json_has_none():
     assert np.allclose(with_df, without)
     assert np.isclose(with_df[1] - mean, sem * stats.t.ppf(1 - 0.05 / 3 / 2, df))  # Holm level α·p/p_holm = α/3
     assert holm_interval({**d, "p_holm": None}) is None
+
+
+def _rung_point(beta, mean, sem, df, kl_mean, kl_sem, kl_df):
+    from scipy import stats
+
+    def ci(m, s, d):
+        h = s * stats.t.ppf(0.975, d)
+        return {"mean": m, "sem": s, "df": d, "low": m - h, "high": m + h, "seeds": 2}
+
+    return {"beta": beta, "reward": ci(mean, sem, df), "kl": ci(kl_mean, kl_sem, kl_df)}
+
+
+def test_rung_frontier_draws_one_interval_kind_and_clips_kl_at_0():
+    from scipy import stats
+
+    from llm.bridge.rung_plots import _chain_interval, draw_record
+
+    narrow = _rung_point(0.03, 0.28, 0.01, 255.0, 1.0, 0.03, 255.0)  # chain variance estimated 0: df = prompts − 1
+    wide = _rung_point(0.3, 0.26, 0.01, 1.0, 0.2, 0.02, 1.0)  # its KL interval reaches below 0
+    lo, hi = _chain_interval(narrow["reward"])
+    assert np.isclose(hi - 0.28, 0.01 * stats.t.ppf(0.975, 1))  # df capped at chains − 1, like its neighbours
+    assert _chain_interval(wide["kl"])[0] < 0
+    rec = {"kind": "frontier", "data": {"methods": {"dpo": {"color": "tab:brown", "label": "DPO"}}, "beta": 0.1,
+                                        "frontier": {"dpo": [narrow, wide]}}}  # fmt: skip
+    fig = draw_record(rec)
+    ax = fig.axes[0]
+    assert "the same kind for every point" in ax.get_title() and "clipped at 0" in ax.get_title()
+    xs = np.concatenate([seg[:, 0] for c in ax.collections for seg in c.get_segments()])
+    assert xs.min() >= 0
+    plt.close(fig)
