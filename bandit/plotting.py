@@ -173,14 +173,14 @@ def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> bool:
     Returns whether a lower whisker was clipped at the floor (see :func:`_clipped_errorbar`)."""
     zero = set(_at_zero(rec))
     clipped = False
-    for name, m in rec["methods"].items():
-        c = _color(name)
+    for k, (name, m) in enumerate(rec["methods"].items()):
+        c, shape = _color(name), _SHAPES[k % len(_SHAPES)]  # a shape per method: close colours stay apart
         if name not in zero:
             ax.plot(x_exact, _floor(m["exact_regret"]), color=c, lw=1.4, label=m["label"])
-        if "regret_per_seed" in m:  # each seed a small dot, the mean an open circle: no whisker to clip
+        if "regret_per_seed" in m:  # each seed a small mark, the mean a larger open one: no whisker to clip
             for xi, seeds in zip(x_sampled, m["regret_per_seed"]):
-                ax.plot([xi] * len(seeds), _floor(seeds), ".", color=c, ms=4, alpha=0.6)
-            ax.plot(x_sampled, _floor(m["regret_mean"]), "o", mfc="white", mec=c, mew=1.5, ms=6,
+                ax.plot([xi] * len(seeds), _floor(seeds), shape, color=c, ms=3.5, alpha=0.6)
+            ax.plot(x_sampled, _floor(m["regret_mean"]), shape, mfc="white", mec=c, mew=1.5, ms=7,
                     label=f"{m['label']} (sampled)")  # fmt: skip
         elif "regret_mean" in m:
             clipped |= _clipped_errorbar(
@@ -190,6 +190,9 @@ def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> bool:
     _floor_note(ax)
     return clipped
 
+
+_SHAPES = ("o", "s", "^", "D", "v", "P", "X", "*")
+"""Marker shape of each method's sampled points, in the record's method order."""
 
 _CLIP_NOTE = "; ▼: lower whisker (mean − std ≤ 1e-5) clipped at the floor"
 
@@ -202,7 +205,7 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     ax.set_ylabel("final regret J(π*) − J(π)")
     cfg = rec["config"]
     seeds = any("regret_per_seed" in m for m in rec["methods"].values())
-    spread = f"small dots: each of {cfg['seeds']} seeds, open circles: their mean" if seeds else (
+    spread = f"small marks: each of {cfg['seeds']} seeds, large open marks: their mean" if seeds else (
         f"mean ± std over {cfg['seeds']} seeds")  # fmt: skip
     ax.set_title(
         f"Off-policy sweep on R = {tuple(cfg['rewards'])}, uniform π_ref, β = {cfg['beta']:g}: lines = exact "
@@ -213,7 +216,9 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     handles, _ = ax.get_legend_handles_labels()
     if seeds:
         handles.append(
-            plt.Line2D([], [], ls="none", marker=".", ms=4, color="0.4", label="one seed (method's colour)")
+            plt.Line2D(
+                [], [], ls="none", marker="o", ms=3.5, color="0.4", label="small: one seed (method's colour and shape)"
+            )
         )
     behind = [m["label"] for n, m in rec["methods"].items() if n in _at_zero(rec) and "regret_mean" in m
               and max(m["regret_mean"]) > 10 * _FLOOR]  # fmt: skip
@@ -235,13 +240,15 @@ def _draw_beta(rec: dict) -> plt.Figure:
     xb = np.array(rec["exact_betas"])
     clipped = _draw_regret_lines(ax, rec, xb, rec["betas"])
     zero = _at_zero(rec)
+    sampled = [n for n, m in rec["methods"].items() if "kl_to_ref_mean" in m]
     for name, m in rec["methods"].items():
         c = _color(name)
         if name not in zero:
             ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
-        if "kl_to_ref_mean" in m:
-            ax2.errorbar(rec["betas"], m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o", color=c, ms=4,
-                         label=f"{m['label']} (sampled)")  # fmt: skip
+        if "kl_to_ref_mean" in m:  # sideways apart on the log axis: no method's dot hides another's
+            dodge = 10 ** (0.035 * (sampled.index(name) - (len(sampled) - 1) / 2))
+            ax2.errorbar(np.array(rec["betas"]) * dodge, m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o",
+                         color=c, ms=4, zorder=4, label=f"{m['label']} (sampled)")  # fmt: skip
     on_target = ", ".join(rec["methods"][n]["label"] for n in zero)
     ax2.plot(xb, rec["optimal_kl_to_ref"], color="k", ls=":", lw=2,
              label="π* (target)" + (f" =\n{textwrap.fill(on_target, 45)}" if on_target else ""))  # fmt: skip
@@ -265,10 +272,9 @@ def _draw_beta(rec: dict) -> plt.Figure:
     ax2.legend(fontsize=6.5, loc="lower left", ncol=2)
     cfg = rec["config"]
     fig.suptitle(
-        f"β sweep on the paper's bandit (R = {tuple(cfg['rewards'])}; μ1, μ2 fixed; IPO's τ and DPO's β set to β): "
-        f"lines = exact stationary points\ndots = sampled runs after {cfg['epochs']} epochs (mean ± std over "
-        f"{cfg['seeds']} seeds); at small β, π* is nearly greedy and the runs have not converged, so a dot can sit "
-        "above its own line",
+        f"β sweep, paper's bandit (R = {tuple(cfg['rewards'])}): lines = exact stationary points; dots = sampled runs "
+        f"({cfg['epochs']} epochs, mean ± std over {cfg['seeds']} seeds, set side by side)\nat small β the runs "
+        "have not converged, so a dot can sit above its own line",
         fontsize=8.5,
     )
     fig.subplots_adjust(top=0.88)

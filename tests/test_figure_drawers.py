@@ -109,8 +109,11 @@ def test_offpolicy_sweep_makes_no_claim_the_figure_does_not_show_and_no_whisker_
     assert "label noise" not in text
     ax = fig.axes[0]
     seeds = [v for m in rec["methods"].values() for per_x in m.get("regret_per_seed", []) for v in per_x]
-    dots = [y for line in ax.lines if line.get_marker() == "." for y in line.get_ydata()]
+    dots = [y for line in ax.lines if line.get_markersize() == 3.5 and line.get_linestyle() == "None"
+            for y in line.get_ydata()]  # fmt: skip
     assert seeds and sorted(dots) == pytest.approx(sorted(max(v, 1e-5) for v in seeds))  # every seed drawn
+    shapes = {line.get_color(): line.get_marker() for line in ax.lines if line.get_markersize() == 3.5}
+    assert len(set(shapes.values())) == len(shapes)  # each method's seeds have their own shape (DPO vs PG b = 0)
     low = ax.get_ylim()[0]
     for coll in ax.collections:  # any error bar must end above the bottom of the log axis
         for seg in getattr(coll, "get_segments", lambda: [])():
