@@ -130,7 +130,8 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
                       fontsize=9)  # fmt: skip
     else:
         ax2.set_title(f"after {last} epochs", fontsize=9)
-    ax2.legend(fontsize=7)
+    ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars: it covers none
+    fig.tight_layout()
     return fig
 
 
@@ -378,7 +379,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     rewards = rec["config"].get("rewards")
     for a, (cx, cy) in enumerate(tri):
         text = f"arm {a}" + (f" (R={rewards[a]:g})" if rewards else "")
-        ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14 if cy == 0 else 6))
+        ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14) if cy == 0 else (8, -6))
     o = simplex_xy(rec["optimal_policy"])
     order = [front, *(n for n in rec["methods"] if n != front)] if front in rec["methods"] else list(rec["methods"])
     paths = {n: simplex_xy(rec["methods"][n]["flow"]) for n in order}
@@ -388,13 +389,15 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
         found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
         note = f"regret {m['stationary_regret']:.3f}" if found else "no finite stationary point"
         if name == front:
-            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=4.5, alpha=0.55, zorder=3, label=f"{m['label']} ({note}; thick)")
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=8, alpha=0.4, zorder=3, solid_capstyle="round",
+                    label=f"{m['label']} ({note}; wide, pale)")  # fmt: skip
         else:
             ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.4, ls=(0, (4, 2)), zorder=4 + k / 100, label=f"{m['label']} "
                     f"({note})", marker=_MARKERS[k % len(_MARKERS)], ms=4.5, markevery=(0.025 * k, 0.2))  # fmt: skip
         for traj in m.get("sampled", []):
             st = simplex_xy(traj)
-            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=4, alpha=0.8, zorder=2)
+            shape = "o" if name == front else _MARKERS[k % len(_MARKERS)]  # the method's marker: dots are tied to it
+            ax.plot(st[:, 0], st[:, 1], shape, color=c, mfc="none", ms=4, mew=0.8, alpha=0.8, zorder=2)
         if found:
             sxy = simplex_xy(m["stationary_policy"])
             near = bool(np.hypot(*(sxy - o)) < 1e-3)
@@ -407,8 +410,12 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     ax.set_aspect("equal")
     ax.axis("off")
     subject = rec["methods"].get(front, {}).get("label", front)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=f"{subject}: thick line, underneath; "
-              "others: dashed, on top", title_fontsize=7)  # fmt: skip
+    head = (
+        f"{subject}: wide pale line, underneath; others: dashed, on top\nsmall hollow marks: sampled epochs, in the "
+    )
+    ax.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=head + "method's marker", title_fontsize=7
+    )
     words = _coinciding(paths, {n: rec["methods"][n]["label"] for n in order})
     if len(at_star) > 1:
         words.append(f"Stop exactly at π* (nested rings around the star): {', '.join(at_star)}")
@@ -420,7 +427,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
     ax.set_title(
         f"Exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
-        + (f", sampled Adam epochs (lr {cfg['lr']:g}; dots)" if sampled else "")
+        + (f", sampled Adam epochs (lr {cfg['lr']:g}; small marks)" if sampled else "")
         + f",\nstationary points (circles); β={cfg['beta']:g}, μ1=({mu1}), μ2=({mu2})",
         fontsize=8,
     )
