@@ -299,11 +299,12 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     s = rec["sampled"]
     if s["sizes"]:
         cfg = rec["config"]
-        sm, sd = _floor(s["regret_mean"]), np.asarray(s["regret_std"], dtype=float)
-        low = np.maximum(sm - sd, _FLOOR)  # a log axis cannot show mean − std ≤ 0: the whisker stops at the floor
-        label = (f"sampled Adam (lr {cfg['lr']:g}, {cfg['sampled_steps']} steps), mean ± std over "
-                 f"{cfg['sampled_seeds']} datasets" + (" (lower whisker cut at 1e-5)" if (sm - sd <= _FLOOR).any()
-                                                      else ""))  # fmt: skip
+        k = cfg["sampled_seeds"]  # whiskers: the standard error of the mean, std/√k (the spread of one dataset,
+        sm, sd = _floor(s["regret_mean"]), np.asarray(s["regret_std"], dtype=float) / np.sqrt(k)  # ± std, would
+        low = np.maximum(sm - sd, _FLOOR)  # reach below 0 and read as "could be 0"); a log axis stops it at the floor
+        label = (f"sampled Adam (lr {cfg['lr']:g}, {cfg['sampled_steps']} steps): mean over {k} datasets,\n"
+                 f"whiskers ± standard error (std/√{k})" + (" (lower whisker cut at 1e-5)" if (sm - sd <= _FLOOR).any()
+                                                           else ""))  # fmt: skip
         ax.errorbar(s["sizes"], sm, yerr=[sm - low, sd], fmt="s", color="tab:orange", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")

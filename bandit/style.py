@@ -39,10 +39,10 @@ STYLES: dict[str, MethodStyle] = {
     "online": MethodStyle("tab:green", "online CoPG (RLOO)"),
     "sft": MethodStyle("tab:gray", "SFT (π_ref)"),
     # the CoPG family under other names (bandit.family; the LLM lab's rows of the same names)
-    "rebel": MethodStyle("navy", "REBEL = 2β·CoPG (compose-rl)"),
-    "qrpo_rebel": MethodStyle("royalblue", "REBEL = (2/β)·CoPG (QRPO repo)"),
+    "rebel": MethodStyle("navy", "REBEL, written as 2β·CoPG"),
+    "qrpo_rebel": MethodStyle("royalblue", "REBEL, written as (2/β)·CoPG"),
     "command_a": MethodStyle("deepskyblue", "Command A k-sample = βk·CoPG"),
-    "rpo_sq": MethodStyle("slateblue", "squared RPO, η = 1: 2β·CoPG (NeMo)"),
+    "rpo_sq": MethodStyle("slateblue", "squared RPO, η = 1: 2β·CoPG"),
     "qrpo": MethodStyle("teal", "QRPO (quantile reward)"),
     "apo": MethodStyle("black", "A*-PO, exact V*"),
     "apo_n1": MethodStyle("lightcoral", "A*-PO offline, N = 1"),

@@ -132,7 +132,7 @@ def test_loss_family_labels_are_words_and_every_zero_variant_is_named():
     rec, fig = _draw("loss_family")
     text = _texts(fig)
     assert "repo rebel" not in text and "rpo_sq" not in text
-    assert "REBEL = (2/β)·CoPG (QRPO repo)" in text and "divides each answer's log-ratio by its length" in text
+    assert "REBEL, written as (2/β)·CoPG" in text and "repo" not in text and "NeMo" not in text and "divides each answer's log-ratio by its length" in text
     zero = [n for n, m in rec["methods"].items() if max(m["exact_regret"]) <= 1e-5]
     assert len(zero) >= 2 and all(style(n).label in text for n in zero)
 
