@@ -58,7 +58,7 @@ def _tick(summary: dict, label: str, styles: dict) -> str:
     own, near, kl = summary["nearest_is_own"], summary["nearest_limit"], summary["kl_to_own_limit"]
     if own is None:
         return f"{textwrap.fill(label, 11)}\nno finite\nlimit"
-    tag = "✓ nearest\nown limit" if own else f"✗ nearest\n{textwrap.fill(styles[near]['label'], 11)}"
+    tag = "✓ nearest its\nown limit" if own else f"✗ nearest\n{textwrap.fill(styles[near]['label'], 11)}'s"
     return f"{textwrap.fill(label, 11)}\n{tag}\nKL {kl:.2g}"
 
 
@@ -95,9 +95,9 @@ def _converged_regret(ax: Any, data: dict) -> None:
         f"CoPG's regret on training prompts is {' and '.join(ratios)}" if ratios else "each network against its limit"
     )
     ax.set_title(
-        f"Converged networks vs their exact limits (each loss's minimiser over a free probability table): {point}\n"
-        "under each method: ✓ = of all the methods' limits, the network is nearest its own (✗: whose it is nearest);\n"
-        "KL = KL(own limit ‖ network) in nats (right panel): a ✓ with a large KL is nearest, yet not close",
+        "Converged networks vs their exact limits (each loss's minimiser over a free probability table)\n"
+        f"{point}\nunder each bar: whose limit the network is nearest, of all the methods' limits, and its distance "
+        "KL(own limit ‖ network) in nats\n(right panel): a network nearest its own limit can still be far from it",
         fontsize=8,
     )
     _floor(ax, "floor: ≤ 1e-5 (0 up to rounding)")
@@ -121,7 +121,7 @@ def _converged_distance(bx: Any, data: dict) -> None:
         if s[m]["kl_to_own_limit"] is None:
             bx.text(i, FLOOR, "no limit", ha="center", va="bottom", fontsize=7, rotation=90)
     checked = list(checks.get(key, {}))
-    bx.axhline(bar, color="k", ls="--", lw=0.8, label=f"{bar:g}: the target distance, set for "
+    bx.axhline(bar, color="k", ls="--", lw=0.8, label=f"{bar:g}: the distance the run requires of "
                f"{' and '.join(styles[m]['label'] for m in checked) or 'no method'}")  # fmt: skip
     bx.set_yscale("log")
     bx.set_ylim(FLOOR / 2, _top([_f(s[m]["kl_to_own_limit"]) for m in names] + [bar]))
