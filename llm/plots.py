@@ -234,6 +234,16 @@ def draw_best_beta(data: dict) -> Any:
     return fig
 
 
+def _plateau_text(curves: list[dict], moving: int) -> str:
+    """What the last-change intervals show when none excludes 0: no curve shown to move, yet no plateau shown either
+    where the intervals are wide (their half-widths, from the data)."""
+    halves = [(c["last_change"]["high"] - c["last_change"]["low"]) / 2 for c in curves if c.get("last_change")]
+    if moving or not halves:
+        return ""
+    return (f"\nno curve is shown to be still moving, nor shown flat: the intervals' half-widths are "
+            f"{min(halves):.2f}–{max(halves):.2f}")  # fmt: skip
+
+
 def draw_curves(data: dict) -> Any:
     """Reward vs step of every (method, β), mean over seeds with 95 % intervals: one panel per method, a small step
     offset per β, the legend below each panel; the paired change over the last interval in each legend entry."""
@@ -265,7 +275,7 @@ def draw_curves(data: dict) -> Any:
     fig.suptitle(
         "Training curves on the selection split: mean over seeds, 95 % intervals over seeds × prompts\n"
         f"last change = paired reward change over {span} (95 % interval): it excludes 0 for {moving} of {n} curves"
-        + (" — no curve is still clearly moving" if moving == 0 else ""),
+        + _plateau_text(data["curves"], moving),
         fontsize=10,
     )
     fig.tight_layout()

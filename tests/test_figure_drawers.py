@@ -132,7 +132,12 @@ def test_loss_family_labels_are_words_and_every_zero_variant_is_named():
     rec, fig = _draw("loss_family")
     text = _texts(fig)
     assert "repo rebel" not in text and "rpo_sq" not in text
-    assert "REBEL, written as (2/β)·CoPG" in text and "repo" not in text and "NeMo" not in text and "divides each answer's log-ratio by its length" in text
+    assert (
+        "REBEL, written as (2/β)·CoPG" in text
+        and "repo" not in text
+        and "NeMo" not in text
+        and "divides each answer's log-ratio by its length" in text
+    )
     zero = [n for n, m in rec["methods"].items() if max(m["exact_regret"]) <= 1e-5]
     assert len(zero) >= 2 and all(style(n).label in text for n in zero)
 
@@ -335,3 +340,14 @@ def test_rung_frontier_draws_one_interval_kind_and_clips_kl_at_0():
     xs = np.concatenate([seg[:, 0] for c in ax.collections for seg in c.get_segments()])
     assert xs.min() >= 0
     plt.close(fig)
+
+
+def test_llm_curves_title_claims_no_plateau_when_the_intervals_are_wide():
+    from llm.plots import _plateau_text
+
+    curves = [{"last_change": {"mean": 0.0, "low": -0.3, "high": 0.3}}, {"last_change": {"low": -0.1, "high": 0.14}}]
+    text = _plateau_text(curves, moving=0)
+    assert "nor shown flat" in text and "0.12–0.30" in text
+    assert _plateau_text(curves, moving=1) == ""
+    _, fig = _draw("llm_curves")
+    assert "no curve is still clearly moving" not in _texts(fig)
