@@ -320,6 +320,20 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     return fig
 
 
+def _support_point(rec: dict, tol: float = 0.05) -> str:
+    """The support figure's point from the data: π*'s mass on the arms without data, which methods end within
+    ``tol`` of it there, and the range where the others end."""
+    miss = rec["missing"]
+    if not miss:
+        return ""
+    target = float(np.sum(np.asarray(rec["problem"]["optimal_policy"])[miss]))
+    mass = {m["label"]: float(np.sum(np.asarray(m["final_policy_mean"])[miss])) for m in rec["methods"].values()}
+    near = [k for k, v in mass.items() if abs(v - target) <= tol]
+    rest = [v for k, v in mass.items() if k not in near]
+    out = f"\nπ* puts {target:.2f} there; within {tol:g} of it: {', '.join(near) or 'no method'}"
+    return out + (f"; the others end at {min(rest):.2f}–{max(rest):.2f}" if rest else "")
+
+
 def _draw_support(rec: dict) -> plt.Figure:
     names = list(rec["methods"])
     arms = len(rec["problem"]["rewards"])
@@ -343,7 +357,7 @@ def _draw_support(rec: dict) -> plt.Figure:
     ax.set_ylabel("final π (bars: mean ± std over seeds)")
     arms_txt = ("arm " if len(miss) == 1 else "arms ") + ", ".join(str(a) for a in miss[:-1]) + (
         " and " if len(miss) > 1 else "") + str(miss[-1]) if miss else "no arm"  # fmt: skip
-    ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}.\n"
+    ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}.{_support_point(rec)}\n"
                  "Dashed outline on each bar: the method's exact stationary policy (where its expected gradient is 0)",
                  fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))

@@ -351,3 +351,16 @@ def test_llm_curves_title_claims_no_plateau_when_the_intervals_are_wide():
     assert _plateau_text(curves, moving=1) == ""
     _, fig = _draw("llm_curves")
     assert "no curve is still clearly moving" not in _texts(fig)
+
+
+def test_support_title_states_the_mass_on_the_arm_without_data_from_the_json():
+    from bandit.plotting import _support_point
+
+    rec, fig = _draw("support")
+    target = sum(rec["problem"]["optimal_policy"][a] for a in rec["missing"])
+    assert f"π* puts {target:.2f} there" in fig.axes[0].get_title()
+    toy = {"missing": [0], "problem": {"optimal_policy": [0.7, 0.2, 0.1]},
+           "methods": {"a": {"label": "A", "final_policy_mean": [0.68, 0.2, 0.12]},
+                       "b": {"label": "B", "final_policy_mean": [0.3, 0.4, 0.3]}}}  # fmt: skip
+    assert _support_point(toy).endswith("within 0.05 of it: A; the others end at 0.30–0.30")
+    plt.close(fig)
