@@ -279,6 +279,8 @@ def _draw_coverage(data: dict) -> Any:
         ax.set_yscale("log")
         ax.set_xlabel("pairs per training prompt")
         ax.set_ylabel(ylabel)
+        if ref is None:  # a distance with no reference: say its range, so small wiggles do not read as a trend
+            title += f"\nbetween {min(values):.1g} and {max(values):.1g} nats at every n and task"
         ax.set_title(title, fontsize=9)
         if min(values) <= 10 * FLOOR:  # the floor only where data come near it
             _floor(ax, "floor: ≤ 1e-5")
