@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["MethodStyle", "STYLES", "style", "label_points", "holm_interval", "HOLM_LEGEND"]
+__all__ = ["MethodStyle", "STYLES", "style", "label_points", "holm_interval"]
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,19 @@ def style(method: str) -> MethodStyle:
 
 def label_points(ax, points: list[tuple[float, float, str]], fontsize: float = 8, **kw) -> None:
     """Write each text beside its (x, y) data point at the first of four offsets (above right, below right, above
-    left, below left) whose box overlaps no label placed before it, on a white ground and joined to its point by a
-    thin line: labels of close points neither collide nor leave unclear which point they name. Call it once the
-    axes' limits and layout are final. ``kw`` goes to ``ax.annotate``."""
+    left, below left; then the same four farther out) whose box overlaps no label placed before it and no point, on a
+    white ground and joined to its point by a thin line: labels of close points neither collide nor leave unclear
+    which point they name. Call it once the axes' limits and layout are final. ``kw`` goes to ``ax.annotate``."""
     scale = ax.figure.dpi / 72  # points → pixels
     ax.get_xlim(), ax.get_ylim()  # settle the autoscaled limits before reading positions
-    placed: list[tuple[float, float, float, float]] = []
+    marks = [tuple(ax.transData.transform((x, y))) for x, y, _ in points]  # no label covers another point either
+    placed: list[tuple[float, float, float, float]] = [(mx - 5 * scale, my - 5 * scale, mx + 5 * scale,
+                                                         my + 5 * scale) for mx, my in marks]  # fmt: skip
     for x, y, text in points:
         px, py = ax.transData.transform((x, y))
         w, h = 0.62 * fontsize * len(text) + 4, fontsize + 4  # the text's box, in points (approximate)
-        for dx, dy in ((6, 6), (6, -8 - h), (-8 - w, 6), (-8 - w, -8 - h)):
+        near = ((6, 6), (6, -8 - h), (-8 - w, 6), (-8 - w, -8 - h))
+        for dx, dy in (*near, *((2.5 * a, 2.5 * b) for a, b in near)):  # then the same four, farther out
             box = (px + dx * scale, py + dy * scale, px + (dx + w) * scale, py + (dy + h) * scale)
             if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
                 break
@@ -77,10 +80,6 @@ def label_points(ax, points: list[tuple[float, float, str]], fontsize: float = 8
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8),
                     arrowprops=dict(arrowstyle="-", lw=0.6, color=kw.get("color", "k"), shrinkA=0, shrinkB=3),
                     **kw)  # fmt: skip
-
-
-HOLM_LEGEND = "thick: Holm-level interval (excludes 0 exactly when significant after Holm); thin grey: unadjusted 95 %"
-"""Legend text of a difference drawn with :func:`holm_interval` (thick) over its unadjusted 95 % interval (thin)."""
 
 
 def holm_interval(d: dict, alpha: float = 0.05) -> tuple[float, float] | None:
