@@ -279,8 +279,9 @@ def _draw_coverage(data: dict) -> Any:
         ax.set_yscale("log")
         ax.set_xlabel("pairs per training prompt")
         ax.set_ylabel(ylabel)
-        if ref is None:  # a distance with no reference: say its range, so small wiggles do not read as a trend
-            title += f"\nbetween {min(values):.1g} and {max(values):.1g} nats at every n and task"
+        finite = [v for v in values if v is not None and v == v]
+        if ref is None and finite:  # a distance with no reference: its range, so small wiggles do not read as a trend
+            title += f"\nbetween {min(finite):.1g} and {max(finite):.1g} nats at every n and task"
         ax.set_title(title, fontsize=9)
         if min(values) <= 10 * FLOOR:  # the floor only where data come near it
             _floor(ax, "floor: ≤ 1e-5")
@@ -326,8 +327,9 @@ def _draw_heldout(data: dict) -> Any:
             ax.scatter([i + side * width / 2] * len(vals), [_f(v) for v in vals], color="k", s=10, zorder=3,
                        label="one random task" if i == 0 and side == 1 else None)  # fmt: skip
     ref = data["pi_ref_regret"]
-    ax.axhline(ref["heldout"], color="0.3", ls="--", lw=1, label=f"π_ref, held-out ({ref['heldout']:.3f})")
-    ax.axhline(ref["train"], color="0.3", ls=":", lw=1, label=f"π_ref, training prompts ({ref['train']:.3f})")
+    ax.axhline(ref["heldout"], color="k", ls="--", lw=1.2, label=f"π_ref, held-out ({ref['heldout']:.3f})")
+    ax.axhline(ref["train"], color="0.55", ls=":", lw=2.2, label=f"π_ref, training prompts ({ref['train']:.3f}; "
+               "grey dots, close to the dashed line)")  # fmt: skip
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, None)
     if min(_f(s[m]["network_regret"]["mean"]) for m in names) <= 10 * FLOOR:  # the floor only where data come near
@@ -336,7 +338,7 @@ def _draw_heldout(data: dict) -> Any:
     ax.set_ylabel("regret β·KL(π‖π*)")
     n = max(len(s[m]["heldout_regret"].get("values", [])) for m in names)
     ax.set_title(
-        f"Converged networks on prompts they never saw (bar: mean over {n} random tasks; dots: each seed)\n"
+        f"Converged networks on prompts they never saw (bar: mean over {n} random tasks; dots: each task)\n"
         + _heldout_point(s, ref["heldout"], styles),
         fontsize=9,
     )
