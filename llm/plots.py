@@ -81,6 +81,11 @@ def _diff_panel(
     ax.set_xlabel(xlabel)
 
 
+def _count(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless n is 1: "1 seed", "3 seeds"."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def draw_frontier(data: dict) -> Any:
     """(a) reward vs exact KL(π‖π_ref), one panel per method (the others' means in grey behind it): every β, 95 %
     intervals on both axes (KL's clipped at 0), each seed's mean KL as a dot, π_ref at KL = 0."""
@@ -113,7 +118,7 @@ def draw_frontier(data: dict) -> Any:
         ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_ylabel("reward (standardised units)")
     fig.suptitle(
-        f"Reward vs KL(π‖π_ref) per β: mean over {len(data['points'][0]['seeds'])} seeds × "
+        f"Reward vs KL(π‖π_ref) per β: mean over {_count(len(data['points'][0]['seeds']), 'seed')} × "
         f"{data['report_prompts']} report prompts, 95 % intervals "
         "(KL's clipped at 0); up and to the left is better",
         fontsize=10,
