@@ -130,7 +130,8 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
                       fontsize=9)  # fmt: skip
     else:
         ax2.set_title(f"after {last} epochs", fontsize=9)
-    ax2.legend(fontsize=7)
+    ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars: it covers none
+    fig.tight_layout()
     return fig
 
 
@@ -173,14 +174,14 @@ def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> bool:
     Returns whether a lower whisker was clipped at the floor (see :func:`_clipped_errorbar`)."""
     zero = set(_at_zero(rec))
     clipped = False
-    for name, m in rec["methods"].items():
-        c = _color(name)
+    for k, (name, m) in enumerate(rec["methods"].items()):
+        c, shape = _color(name), _SHAPES[k % len(_SHAPES)]  # a shape per method: close colours stay apart
         if name not in zero:
             ax.plot(x_exact, _floor(m["exact_regret"]), color=c, lw=1.4, label=m["label"])
-        if "regret_per_seed" in m:  # each seed a small dot, the mean an open circle: no whisker to clip
+        if "regret_per_seed" in m:  # each seed a small mark, the mean a larger open one: no whisker to clip
             for xi, seeds in zip(x_sampled, m["regret_per_seed"]):
-                ax.plot([xi] * len(seeds), _floor(seeds), ".", color=c, ms=4, alpha=0.6)
-            ax.plot(x_sampled, _floor(m["regret_mean"]), "o", mfc="white", mec=c, mew=1.5, ms=6,
+                ax.plot([xi] * len(seeds), _floor(seeds), shape, color=c, ms=3.5, alpha=0.6)
+            ax.plot(x_sampled, _floor(m["regret_mean"]), shape, mfc="white", mec=c, mew=1.5, ms=7,
                     label=f"{m['label']} (sampled)")  # fmt: skip
         elif "regret_mean" in m:
             clipped |= _clipped_errorbar(
@@ -190,6 +191,9 @@ def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> bool:
     _floor_note(ax)
     return clipped
 
+
+_SHAPES = ("o", "s", "^", "D", "v", "P", "X", "*")
+"""Marker shape of each method's sampled points, in the record's method order."""
 
 _CLIP_NOTE = "; ▼: lower whisker (mean − std ≤ 1e-5) clipped at the floor"
 
@@ -202,7 +206,7 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     ax.set_ylabel("final regret J(π*) − J(π)")
     cfg = rec["config"]
     seeds = any("regret_per_seed" in m for m in rec["methods"].values())
-    spread = f"small dots: each of {cfg['seeds']} seeds, open circles: their mean" if seeds else (
+    spread = f"small marks: each of {cfg['seeds']} seeds, large open marks: their mean" if seeds else (
         f"mean ± std over {cfg['seeds']} seeds")  # fmt: skip
     ax.set_title(
         f"Off-policy sweep on R = {tuple(cfg['rewards'])}, uniform π_ref, β = {cfg['beta']:g}: lines = exact "
@@ -213,7 +217,9 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     handles, _ = ax.get_legend_handles_labels()
     if seeds:
         handles.append(
-            plt.Line2D([], [], ls="none", marker=".", ms=4, color="0.4", label="one seed (method's colour)")
+            plt.Line2D(
+                [], [], ls="none", marker="o", ms=3.5, color="0.4", label="small: one seed (method's colour and shape)"
+            )
         )
     behind = [m["label"] for n, m in rec["methods"].items() if n in _at_zero(rec) and "regret_mean" in m
               and max(m["regret_mean"]) > 10 * _FLOOR]  # fmt: skip
@@ -235,13 +241,15 @@ def _draw_beta(rec: dict) -> plt.Figure:
     xb = np.array(rec["exact_betas"])
     clipped = _draw_regret_lines(ax, rec, xb, rec["betas"])
     zero = _at_zero(rec)
+    sampled = [n for n, m in rec["methods"].items() if "kl_to_ref_mean" in m]
     for name, m in rec["methods"].items():
         c = _color(name)
         if name not in zero:
             ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
-        if "kl_to_ref_mean" in m:
-            ax2.errorbar(rec["betas"], m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o", color=c, ms=4,
-                         label=f"{m['label']} (sampled)")  # fmt: skip
+        if "kl_to_ref_mean" in m:  # sideways apart on the log axis: no method's dot hides another's
+            dodge = 10 ** (0.035 * (sampled.index(name) - (len(sampled) - 1) / 2))
+            ax2.errorbar(np.array(rec["betas"]) * dodge, m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o",
+                         color=c, ms=4, zorder=4, label=f"{m['label']} (sampled)")  # fmt: skip
     on_target = ", ".join(rec["methods"][n]["label"] for n in zero)
     ax2.plot(xb, rec["optimal_kl_to_ref"], color="k", ls=":", lw=2,
              label="π* (target)" + (f" =\n{textwrap.fill(on_target, 45)}" if on_target else ""))  # fmt: skip
@@ -265,10 +273,9 @@ def _draw_beta(rec: dict) -> plt.Figure:
     ax2.legend(fontsize=6.5, loc="lower left", ncol=2)
     cfg = rec["config"]
     fig.suptitle(
-        f"β sweep on the paper's bandit (R = {tuple(cfg['rewards'])}; μ1, μ2 fixed; IPO's τ and DPO's β set to β): "
-        f"lines = exact stationary points\ndots = sampled runs after {cfg['epochs']} epochs (mean ± std over "
-        f"{cfg['seeds']} seeds); at small β, π* is nearly greedy and the runs have not converged, so a dot can sit "
-        "above its own line",
+        f"β sweep, paper's bandit (R = {tuple(cfg['rewards'])}): lines = exact stationary points; dots = sampled runs "
+        f"({cfg['epochs']} epochs, mean ± std over {cfg['seeds']} seeds, set side by side)\nat small β the runs "
+        "have not converged, so a dot can sit above its own line",
         fontsize=8.5,
     )
     fig.subplots_adjust(top=0.88)
@@ -292,11 +299,12 @@ def _draw_data_size(rec: dict) -> plt.Figure:
     s = rec["sampled"]
     if s["sizes"]:
         cfg = rec["config"]
-        sm, sd = _floor(s["regret_mean"]), np.asarray(s["regret_std"], dtype=float)
-        low = np.maximum(sm - sd, _FLOOR)  # a log axis cannot show mean − std ≤ 0: the whisker stops at the floor
-        label = (f"sampled Adam (lr {cfg['lr']:g}, {cfg['sampled_steps']} steps), mean ± std over "
-                 f"{cfg['sampled_seeds']} datasets" + (" (lower whisker cut at 1e-5)" if (sm - sd <= _FLOOR).any()
-                                                      else ""))  # fmt: skip
+        k = cfg["sampled_seeds"]  # whiskers: the standard error of the mean, std/√k (the spread of one dataset,
+        sm, sd = _floor(s["regret_mean"]), np.asarray(s["regret_std"], dtype=float) / np.sqrt(k)  # ± std, would
+        low = np.maximum(sm - sd, _FLOOR)  # reach below 0 and read as "could be 0"); a log axis stops it at the floor
+        label = (f"sampled Adam (lr {cfg['lr']:g}, {cfg['sampled_steps']} steps): mean over {k} datasets,\n"
+                 f"whiskers ± standard error (std/√{k})" + (" (lower whisker cut at 1e-5)" if (sm - sd <= _FLOOR).any()
+                                                           else ""))  # fmt: skip
         ax.errorbar(s["sizes"], sm, yerr=[sm - low, sd], fmt="s", color="tab:orange", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -310,6 +318,20 @@ def _draw_data_size(rec: dict) -> plt.Figure:
                  "π̂: the policy that minimises CoPG's loss on n sampled pairs)", fontsize=9)  # fmt: skip
     ax.legend(fontsize=7)
     return fig
+
+
+def _support_point(rec: dict, tol: float = 0.05) -> str:
+    """The support figure's point from the data: π*'s mass on the arms without data, which methods end within
+    ``tol`` of it there, and the range where the others end."""
+    miss = rec["missing"]
+    if not miss:
+        return ""
+    target = float(np.sum(np.asarray(rec["problem"]["optimal_policy"])[miss]))
+    mass = {m["label"]: float(np.sum(np.asarray(m["final_policy_mean"])[miss])) for m in rec["methods"].values()}
+    near = [k for k, v in mass.items() if abs(v - target) <= tol]
+    rest = [v for k, v in mass.items() if k not in near]
+    out = f"\nπ* puts {target:.2f} there; within {tol:g} of it: {', '.join(near) or 'no method'}"
+    return out + (f"; the others end at {min(rest):.2f}–{max(rest):.2f}" if rest else "")
 
 
 def _draw_support(rec: dict) -> plt.Figure:
@@ -335,7 +357,7 @@ def _draw_support(rec: dict) -> plt.Figure:
     ax.set_ylabel("final π (bars: mean ± std over seeds)")
     arms_txt = ("arm " if len(miss) == 1 else "arms ") + ", ".join(str(a) for a in miss[:-1]) + (
         " and " if len(miss) > 1 else "") + str(miss[-1]) if miss else "no arm"  # fmt: skip
-    ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}.\n"
+    ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}.{_support_point(rec)}\n"
                  "Dashed outline on each bar: the method's exact stationary policy (where its expected gradient is 0)",
                  fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
@@ -372,7 +394,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     rewards = rec["config"].get("rewards")
     for a, (cx, cy) in enumerate(tri):
         text = f"arm {a}" + (f" (R={rewards[a]:g})" if rewards else "")
-        ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14 if cy == 0 else 6))
+        ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14) if cy == 0 else (8, -6))
     o = simplex_xy(rec["optimal_policy"])
     order = [front, *(n for n in rec["methods"] if n != front)] if front in rec["methods"] else list(rec["methods"])
     paths = {n: simplex_xy(rec["methods"][n]["flow"]) for n in order}
@@ -382,13 +404,15 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
         found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
         note = f"regret {m['stationary_regret']:.3f}" if found else "no finite stationary point"
         if name == front:
-            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=4.5, alpha=0.55, zorder=3, label=f"{m['label']} ({note}; thick)")
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=8, alpha=0.4, zorder=3, solid_capstyle="round",
+                    label=f"{m['label']} ({note}; wide, pale)")  # fmt: skip
         else:
             ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.4, ls=(0, (4, 2)), zorder=4 + k / 100, label=f"{m['label']} "
                     f"({note})", marker=_MARKERS[k % len(_MARKERS)], ms=4.5, markevery=(0.025 * k, 0.2))  # fmt: skip
         for traj in m.get("sampled", []):
             st = simplex_xy(traj)
-            ax.plot(st[:, 0], st[:, 1], ".", color=c, ms=4, alpha=0.8, zorder=2)
+            shape = "o" if name == front else _MARKERS[k % len(_MARKERS)]  # the method's marker: dots are tied to it
+            ax.plot(st[:, 0], st[:, 1], shape, color=c, mfc="none", ms=4, mew=0.8, alpha=0.8, zorder=2)
         if found:
             sxy = simplex_xy(m["stationary_policy"])
             near = bool(np.hypot(*(sxy - o)) < 1e-3)
@@ -401,8 +425,12 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     ax.set_aspect("equal")
     ax.axis("off")
     subject = rec["methods"].get(front, {}).get("label", front)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=f"{subject}: thick line, underneath; "
-              "others: dashed, on top", title_fontsize=7)  # fmt: skip
+    head = (
+        f"{subject}: wide pale line, underneath; others: dashed, on top\nsmall hollow marks: sampled epochs, in the "
+    )
+    ax.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=head + "method's marker", title_fontsize=7
+    )
     words = _coinciding(paths, {n: rec["methods"][n]["label"] for n in order})
     if len(at_star) > 1:
         words.append(f"Stop exactly at π* (nested rings around the star): {', '.join(at_star)}")
@@ -414,7 +442,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
     ax.set_title(
         f"Exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
-        + (f", sampled Adam epochs (lr {cfg['lr']:g}; dots)" if sampled else "")
+        + (f", sampled Adam epochs (lr {cfg['lr']:g}; small marks)" if sampled else "")
         + f",\nstationary points (circles); β={cfg['beta']:g}, μ1=({mu1}), μ2=({mu2})",
         fontsize=8,
     )

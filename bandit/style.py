@@ -6,9 +6,10 @@ The bandit lab and the LLM lab share method names where the method is the same (
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-__all__ = ["MethodStyle", "STYLES", "style", "label_points"]
+__all__ = ["MethodStyle", "STYLES", "style", "label_points", "holm_interval"]
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,10 @@ STYLES: dict[str, MethodStyle] = {
     "online": MethodStyle("tab:green", "online CoPG (RLOO)"),
     "sft": MethodStyle("tab:gray", "SFT (π_ref)"),
     # the CoPG family under other names (bandit.family; the LLM lab's rows of the same names)
-    "rebel": MethodStyle("navy", "REBEL = 2β·CoPG (compose-rl)"),
-    "qrpo_rebel": MethodStyle("royalblue", "REBEL = (2/β)·CoPG (QRPO repo)"),
+    "rebel": MethodStyle("navy", "REBEL, written as 2β·CoPG"),
+    "qrpo_rebel": MethodStyle("royalblue", "REBEL, written as (2/β)·CoPG"),
     "command_a": MethodStyle("deepskyblue", "Command A k-sample = βk·CoPG"),
-    "rpo_sq": MethodStyle("slateblue", "squared RPO, η = 1: 2β·CoPG (NeMo)"),
+    "rpo_sq": MethodStyle("slateblue", "squared RPO, η = 1: 2β·CoPG"),
     "qrpo": MethodStyle("teal", "QRPO (quantile reward)"),
     "apo": MethodStyle("black", "A*-PO, exact V*"),
     "apo_n1": MethodStyle("lightcoral", "A*-PO offline, N = 1"),
@@ -58,16 +59,19 @@ def style(method: str) -> MethodStyle:
 
 def label_points(ax, points: list[tuple[float, float, str]], fontsize: float = 8, **kw) -> None:
     """Write each text beside its (x, y) data point at the first of four offsets (above right, below right, above
-    left, below left) whose box overlaps no label placed before it, on a white ground and joined to its point by a
-    thin line: labels of close points neither collide nor leave unclear which point they name. Call it once the
-    axes' limits and layout are final. ``kw`` goes to ``ax.annotate``."""
+    left, below left; then the same four farther out) whose box overlaps no label placed before it and no point, on a
+    white ground and joined to its point by a thin line: labels of close points neither collide nor leave unclear
+    which point they name. Call it once the axes' limits and layout are final. ``kw`` goes to ``ax.annotate``."""
     scale = ax.figure.dpi / 72  # points → pixels
     ax.get_xlim(), ax.get_ylim()  # settle the autoscaled limits before reading positions
-    placed: list[tuple[float, float, float, float]] = []
+    marks = [tuple(ax.transData.transform((x, y))) for x, y, _ in points]  # no label covers another point either
+    placed: list[tuple[float, float, float, float]] = [(mx - 5 * scale, my - 5 * scale, mx + 5 * scale,
+                                                         my + 5 * scale) for mx, my in marks]  # fmt: skip
     for x, y, text in points:
         px, py = ax.transData.transform((x, y))
         w, h = 0.62 * fontsize * len(text) + 4, fontsize + 4  # the text's box, in points (approximate)
-        for dx, dy in ((6, 6), (6, -8 - h), (-8 - w, 6), (-8 - w, -8 - h)):
+        near = ((6, 6), (6, -8 - h), (-8 - w, 6), (-8 - w, -8 - h))
+        for dx, dy in (*near, *((2.5 * a, 2.5 * b) for a, b in near)):  # then the same four, farther out
             box = (px + dx * scale, py + dy * scale, px + (dx + w) * scale, py + (dy + h) * scale)
             if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
                 break
@@ -76,3 +80,30 @@ def label_points(ax, points: list[tuple[float, float, str]], fontsize: float = 8
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8),
                     arrowprops=dict(arrowstyle="-", lw=0.6, color=kw.get("color", "k"), shrinkA=0, shrinkB=3),
                     **kw)  # fmt: skip
+
+
+def holm_interval(d: dict, alpha: float = 0.05) -> tuple[float, float] | None:
+    """The t-interval of a difference ``d`` at the per-comparison level that Holm's step-down used for it,
+    1 − alpha·p/p_holm: it excludes 0 exactly when ``p_holm ≤ alpha``, so a bar and a filled/hollow marker never
+    disagree. ``d`` needs mean, low, high (the unadjusted 95 % t-interval), p and p_holm; sem and df are read when
+    present, else recovered from the 95 % half-width and p. None when p or p_holm is missing."""
+    from scipy import optimize, stats
+
+    if d.get("p") is None or d.get("p_holm") is None:
+        return None
+    mean, half, p = d["mean"], (d["high"] - d["low"]) / 2, min(max(d["p"], 1e-300), 1.0)
+    if half <= 0:
+        return (mean, mean)
+    df = d.get("df")
+    if df is None:  # the df whose 95 % interval and two-sided p agree with the stored ones
+
+        def gap(log_df: float) -> float:
+            v = math.exp(log_df)
+            return 2 * stats.t.sf(abs(mean) * stats.t.ppf(0.975, v) / half, v) - p
+
+        lo, hi = math.log(0.05), math.log(1e6)
+        df = math.exp(optimize.brentq(gap, lo, hi)) if gap(lo) * gap(hi) < 0 else 1e6
+    sem = d.get("sem") or half / stats.t.ppf(0.975, df)
+    level = alpha * p / max(d["p_holm"], p)
+    w = sem * stats.t.ppf(1 - level / 2, df)
+    return (mean - w, mean + w)

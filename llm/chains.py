@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt
 import tyro
 
 from bandit.records import prepare_output_dir, provenance, write_figure
+from bandit.style import holm_interval
 from llm.pipeline import PipelineConfig, report, run_pipeline
 from llm.plots import mu_label
 from llm.presets import preset_help
@@ -161,7 +162,11 @@ def draw_record(record: dict) -> Any:
         for c, cs in enumerate(row["chains"]):
             dy = (c - (k - 1) / 2) * 0.22
             colour = CHAIN_COLOURS[c % len(CHAIN_COLOURS)]
-            ax.plot([cs["low"], cs["high"]], [y + dy] * 2, color=colour, lw=2)
+            holm = holm_interval(cs)
+            if holm is not None:
+                ax.plot(holm, [y + dy] * 2, color=colour, lw=4, alpha=0.55, solid_capstyle="butt")
+            ax.errorbar([cs["mean"]], [y + dy], xerr=[[cs["mean"] - cs["low"]], [cs["high"] - cs["mean"]]],
+                        fmt="none", ecolor="0.35", elinewidth=1, capsize=3, zorder=3)  # fmt: skip
             ax.plot(cs["mean"], y + dy, "o", color=colour, mfc=colour if cs["significant"] else "white", ms=7,
                     label=f"chain {c}" if i == 0 else None)  # fmt: skip
     ax.axvline(0, color="black", lw=0.8)
@@ -170,15 +175,18 @@ def draw_record(record: dict) -> Any:
         [("✓ " if r["replicated"] else "") + _plain(r["comparison"]) for r in rows][::-1],
         fontsize=8,
     )
-    ax.set_xlabel("CoPG minus the baseline (standardised reward units; 95 % interval with seeds and prompts both "
-                  "random:\nwide where the few seeds disagree)")  # fmt: skip
+    ax.set_xlabel("CoPG minus the baseline (standardised reward units; seeds and prompts both random: intervals are "
+                  "wide where the few seeds disagree)\nthick, coloured: Holm-level interval (excludes 0 exactly when "
+                  "the marker is filled); thin grey, capped: unadjusted 95 % interval")  # fmt: skip
     ax.set_title(
         f"Which CoPG-vs-baseline comparisons replicate across {k} independent π_ref + data chains?\n"
-        f"filled: significant after Holm within its chain (hollow: not, whatever the interval); ✓: significant in "
-        f"every chain with one sign ({len(data['replicated'])} of {n})\nJ_β = E[R] − β·KL(π‖π_ref); "
+        f"filled: significant after Holm within its chain, hollow: not; replicated (significant in every chain with "
+        f"one sign, marked ✓): {len(data['replicated'])} of {n}\nJ_β = E[R] − β·KL(π‖π_ref); "
         "μ = the policy that sampled the offline data",
         fontsize=9,
     )
+    ax.plot([], [], color="0.3", lw=4, alpha=0.55, label="Holm-level interval")
+    ax.errorbar([], [], xerr=[], fmt="none", ecolor="0.35", elinewidth=1, capsize=3, label="unadjusted 95 % interval")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

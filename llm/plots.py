@@ -13,7 +13,9 @@ Figures (``<dir>/<name>.png`` + ``.json``; ``python -m bandit plot <json>`` redr
 * ``llm_offpolicy``  CoPG vs naive PG as the behaviour policy μ moves away from π_ref (the LLM analogue of the bandit
   lab's off-policy figure): J_β of both and their paired difference per μ.
 
-A filled marker is a difference that survives the Holm correction (``significant``); a hollow one does not.
+A filled marker is a difference that survives the Holm correction (``significant``); a hollow one does not. Each
+difference shows its unadjusted 95 % interval (thin, grey) and its Holm-level interval (thick, in colour), which
+excludes 0 exactly when the marker is filled.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bandit.records import provenance, write_figure
-from bandit.style import label_points, style
+from bandit.style import holm_interval, label_points, style
 from llm.run import MAIN
 
 __all__ = ["FIGURE_NAMES", "figure_names", "make_figures", "draw_record", "mu_label"]  # + FIGURES (a dict)
@@ -59,15 +61,29 @@ def _errs(cs: list[dict]) -> list[list[float]]:
 def _diff_panel(
     ax: Any, xs: list, diffs: list[dict], labels: list[str], colors: list, title: str, xlabel: str
 ) -> None:
-    """Paired differences with 95 % intervals; filled markers where the difference survives Holm (p_holm ≤ 0.05)."""
+    """Paired differences: the unadjusted 95 % interval thin and grey, the Holm-level interval thick in colour
+    (:func:`bandit.style.holm_interval`: it excludes 0 exactly when the marker is filled, p_holm ≤ 0.05)."""
     for k, (d, lab, col) in enumerate(zip(diffs, labels, colors)):
         if d is None:
             continue
         face = col if d["significant"] else "white"
-        ax.errorbar([xs[k]], [d["mean"]], yerr=_err(d), fmt="o", color=col, mfc=face, capsize=3, label=lab)
+        ax.errorbar([xs[k]], [d["mean"]], yerr=_err(d), fmt="none", ecolor="0.45", elinewidth=1, capsize=5, zorder=3)
+        holm = holm_interval(d)
+        if holm is not None:
+            ax.plot([xs[k]] * 2, holm, color=col, lw=4, alpha=0.6, solid_capstyle="butt", zorder=2)
+        ax.plot([xs[k]], [d["mean"]], "o", color=col, mfc=face, ms=7, zorder=4, label=lab)
+    if "Holm-level interval" not in " ".join(ax.get_legend_handles_labels()[1]):
+        ax.plot([], [], color="0.3", lw=4, alpha=0.6, label="thick: Holm-level interval\n(excludes 0 ⇔ filled marker)")
+        ax.errorbar([], [], yerr=[], fmt="none", ecolor="0.45", elinewidth=1, capsize=5,
+                    label="thin grey, capped: unadjusted 95 % CI")  # fmt: skip
     ax.axhline(0, color="grey", lw=1)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
+
+
+def _count(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless n is 1: "1 seed", "3 seeds"."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def draw_frontier(data: dict) -> Any:
@@ -102,7 +118,7 @@ def draw_frontier(data: dict) -> Any:
         ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_ylabel("reward (standardised units)")
     fig.suptitle(
-        f"Reward vs KL(π‖π_ref) per β: mean over {len(data['points'][0]['seeds'])} seeds × "
+        f"Reward vs KL(π‖π_ref) per β: mean over {_count(len(data['points'][0]['seeds']), 'seed')} × "
         f"{data['report_prompts']} report prompts, 95 % intervals "
         "(KL's clipped at 0); up and to the left is better",
         fontsize=10,
@@ -150,8 +166,7 @@ def draw_jbeta(data: dict) -> Any:
             diffs,
             [f"CoPG − {style(m).label}"] + [None] * (len(xs) - 1),
             [style(m).color] * len(xs),
-            "CoPG minus each method (paired, 95 % CI; filled = Holm p ≤ 0.05;\n"
-            "hollow: not after Holm, whatever the unadjusted CI)",
+            "CoPG minus each method (paired; filled: significant after Holm,\nhollow: not)",
             "β",
         )
     a2.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
@@ -192,11 +207,13 @@ def draw_best_beta(data: dict) -> Any:
     a0.legend(fontsize=8, loc="lower right")
     pairs = [data["paired_best"][m] for m in others]
     _diff_panel(a1, list(range(len(others))), pairs, [None] * len(others), [style(m).color for m in others],
-                "CoPG minus each, paired (95 % CI;\nfilled: significant after Holm, hollow: not)", "")  # fmt: skip
+                "CoPG minus each, paired\n(filled: significant after Holm, hollow: not)", "")  # fmt: skip
     for k, d in enumerate(pairs):
         if "p_holm" in d:
-            a1.annotate(f"Holm-adjusted\np = {d['p_holm']:.2f}", (k, d["high"]), fontsize=8, ha="center",
+            top = max(d["high"], (holm_interval(d) or (0, d["high"]))[1])
+            a1.annotate(f"Holm-adjusted\np = {d['p_holm']:.2f}", (k, top), fontsize=8, ha="center",
                         xytext=(0, 3), textcoords="offset points")  # fmt: skip
+    a1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     a1.set_xticks(range(len(others)), [f"CoPG − {style(m).label}" for m in others])
     a1.set_xlim(-0.6, len(others) - 0.4)
     a1.margins(y=0.2)
@@ -220,6 +237,16 @@ def draw_best_beta(data: dict) -> Any:
     )
     fig.tight_layout()
     return fig
+
+
+def _plateau_text(curves: list[dict], moving: int) -> str:
+    """What the last-change intervals show when none excludes 0: no curve shown to move, yet no plateau shown either
+    where the intervals are wide (their half-widths, from the data)."""
+    halves = [(c["last_change"]["high"] - c["last_change"]["low"]) / 2 for c in curves if c.get("last_change")]
+    if moving or not halves:
+        return ""
+    return (f"\nno curve is shown to be still moving, nor shown flat: the intervals' half-widths are "
+            f"{min(halves):.2f}–{max(halves):.2f}")  # fmt: skip
 
 
 def draw_curves(data: dict) -> Any:
@@ -253,7 +280,7 @@ def draw_curves(data: dict) -> Any:
     fig.suptitle(
         "Training curves on the selection split: mean over seeds, 95 % intervals over seeds × prompts\n"
         f"last change = paired reward change over {span} (95 % interval): it excludes 0 for {moving} of {n} curves"
-        + (" — no curve is still clearly moving" if moving == 0 else ""),
+        + _plateau_text(data["curves"], moving),
         fontsize=10,
     )
     fig.tight_layout()
@@ -275,7 +302,7 @@ def draw_offpolicy(data: dict) -> Any:
                     marker="o", ls="none", capsize=3, label=st.label)  # fmt: skip
     a1.set_xticks(xs, names)
     a1.set_xlabel("μ, the policy that sampled the offline data (categories, not a scale)")
-    a1.set_ylabel(f"J_β (β = {off['beta']:g})")
+    a1.set_ylabel(f"J_β (β = {off['beta']:g}; standardised reward units)")
     a1.set_title("Off-policy data: CoPG vs naive PG (b = 0) per behaviour policy μ", fontsize=10)
     a1.legend(fontsize=8)
     _diff_panel(
@@ -284,11 +311,12 @@ def draw_offpolicy(data: dict) -> Any:
         [r["copg_minus_pg"] for r in rows],
         ["CoPG − PG"] + [None] * (len(xs) - 1),
         [style("copg").color] * len(xs),
-        "CoPG minus PG (paired, 95 % CI; filled = Holm p ≤ 0.05; hollow: not after Holm,\nwhatever the unadjusted CI)",
+        "CoPG minus PG (paired; filled: significant after Holm, hollow: not)",
         "μ",
     )
     a2.set_xticks(xs, names)
-    a2.legend(fontsize=8)
+    a2.set_ylabel("ΔJ_β (standardised reward units)")
+    a2.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 

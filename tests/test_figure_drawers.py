@@ -76,7 +76,7 @@ def test_simplex_copg_is_thick_underneath_and_the_methods_at_pi_star_are_named()
 def test_bridge_coverage_tells_the_task_seeds_apart():
     rec, fig = _draw("bridge_coverage")
     for ax in fig.axes:
-        nets = [line for line in ax.lines if str(line.get_label()).startswith("CoPG network, task seed")]
+        nets = [line for line in ax.lines if str(line.get_label()).startswith("CoPG network, task ")]
         assert len(nets) == len(rec["data"]["points"]) >= 2
         assert len({(line.get_marker(), str(line.get_linestyle())) for line in nets}) == len(nets)
     assert "π*, 0" not in _texts(fig)
@@ -85,8 +85,9 @@ def test_bridge_coverage_tells_the_task_seeds_apart():
 def test_bridge_regret_vs_step_puts_the_limits_in_the_legend_and_says_what_is_averaged():
     rec, fig = _draw("bridge_regret_vs_step")
     text = _texts(fig)
-    assert "tabular limit" in text and "trained to convergence" in text
-    assert f"means over {len(rec['seeds'])} task seeds" in text
+    assert "exact\nminimiser" in text and "trained to convergence" in text
+    assert f"means over {len(rec['seeds'])} random tasks" in text
+    assert "held-in" not in text and "task seed" not in text and "lab's budget" not in text
 
 
 def test_bridge_heldout_draws_each_seed_and_no_interval_off_the_axis():
@@ -108,8 +109,11 @@ def test_offpolicy_sweep_makes_no_claim_the_figure_does_not_show_and_no_whisker_
     assert "label noise" not in text
     ax = fig.axes[0]
     seeds = [v for m in rec["methods"].values() for per_x in m.get("regret_per_seed", []) for v in per_x]
-    dots = [y for line in ax.lines if line.get_marker() == "." for y in line.get_ydata()]
+    dots = [y for line in ax.lines if line.get_markersize() == 3.5 and line.get_linestyle() == "None"
+            for y in line.get_ydata()]  # fmt: skip
     assert seeds and sorted(dots) == pytest.approx(sorted(max(v, 1e-5) for v in seeds))  # every seed drawn
+    shapes = {line.get_color(): line.get_marker() for line in ax.lines if line.get_markersize() == 3.5}
+    assert len(set(shapes.values())) == len(shapes)  # each method's seeds have their own shape (DPO vs PG b = 0)
     low = ax.get_ylim()[0]
     for coll in ax.collections:  # any error bar must end above the bottom of the log axis
         for seg in getattr(coll, "get_segments", lambda: [])():
@@ -128,7 +132,12 @@ def test_loss_family_labels_are_words_and_every_zero_variant_is_named():
     rec, fig = _draw("loss_family")
     text = _texts(fig)
     assert "repo rebel" not in text and "rpo_sq" not in text
-    assert "REBEL = (2/β)·CoPG (QRPO repo)" in text and "divides each answer's log-ratio by its length" in text
+    assert (
+        "REBEL, written as (2/β)·CoPG" in text
+        and "repo" not in text
+        and "NeMo" not in text
+        and "divides each answer's log-ratio by its length" in text
+    )
     zero = [n for n, m in rec["methods"].items() if max(m["exact_regret"]) <= 1e-5]
     assert len(zero) >= 2 and all(style(n).label in text for n in zero)
 
@@ -171,9 +180,30 @@ def test_bridge_converged_ticks_and_titles_say_the_same_thing_about_the_0_01_bar
 def test_bridge_regret_vs_step_draws_the_limit_dashed_in_the_legend():
     _, fig = _draw("bridge_regret_vs_step")
     legend = fig.axes[0].get_legend()
-    dashed = [h for h, t in zip(legend.legend_handles, legend.get_texts()) if "tabular limit" in t.get_text()]
+    dashed = [h for h, t in zip(legend.legend_handles, legend.get_texts()) if "exact\nminimiser" in t.get_text()]
     assert dashed and dashed[0].get_linestyle() == "--" and dashed[0].get_marker() in ("None", None, "")
-    assert "no method is near its limit" in fig.axes[0].get_title()
+    assert "no method is near its limit" not in fig.axes[0].get_title()
+
+
+def test_bridge_regret_vs_step_title_states_each_gap_computed_from_the_json():
+    from llm.bridge.plots import _trainer_gap
+
+    rec, fig = _draw("bridge_regret_vs_step")
+    d = rec["data"]
+    last = {m: sum(r[-1]["policy/regret"] for r in runs) / len(runs) for m, runs in d["curves"].items()}
+    title = fig.axes[0].get_title()
+    for m, v in last.items():
+        assert f"({v / d['limits'][m]['network_regret']:.3g}×)" in title
+    styles = {m: {"label": m} for m in ("a", "b")}
+    limits = {"a": {"network_regret": 1.0}, "b": {"network_regret": 1.0}}
+    assert "within 2× of the converged network: a; further: b" in _trainer_gap({"a": 1.5, "b": 3.0}, limits, styles)
+    assert "within 2× of the converged network: none; further: a, b" in _trainer_gap({"a": 9, "b": 3}, limits, styles)
+
+
+def test_bridge_coverage_says_which_way_the_ratio_to_the_limit_moves():
+    from llm.bridge.plots import _follows
+
+    assert "more slowly" in _follows(9, 19) and "closes in" in _follows(61, 38) and "same ratio" in _follows(10, 11)
 
 
 def test_bridge_heldout_states_the_comparison_with_pi_ref_from_the_json():
@@ -188,7 +218,7 @@ def test_bridge_heldout_states_the_comparison_with_pi_ref_from_the_json():
 def test_bridge_coverage_names_its_references_one_way_and_states_the_point():
     rec, fig = _draw("bridge_coverage")
     text = _texts(fig)
-    assert "π* (target)" not in text and "reference: its tabular limit" in text and "reference: π*" in text
+    assert "π* (target)" not in text and "reference: its exact limit" in text and "reference: π*" in text
     pts = list(rec["data"]["points"].values())
     assert f"from {pts[0][0]['pairs_per_prompt']} to {pts[0][-1]['pairs_per_prompt']} pairs" in text
     middle = fig.axes[1]  # data far above the floor: no floor line dragging the axis down
@@ -237,3 +267,100 @@ def test_llm_figures_speak_words_not_keys():
     for jargon in ("(c)", "Fig. 6 view", "last Δ", "Holm p 1", "μ = T1.3", "μ = train"):
         assert jargon not in text, jargon
     assert "Holm-adjusted p = 1.00" in text and "nats" in text and "μ = π_ref at T = 1.3" in text
+
+
+def _diffs(o):
+    if isinstance(o, dict):
+        if {"p", "p_holm", "significant", "low"} <= set(o):
+            yield o
+        for v in o.values():
+            yield from _diffs(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from _diffs(v)
+
+
+@pytest.mark.parametrize("name", ["llm_jbeta", "llm_offpolicy", "llm_chains", "llm_best_beta"])
+def test_holm_level_interval_excludes_0_exactly_when_the_marker_is_filled(name):
+    from bandit.style import holm_interval
+
+    rec, fig = _draw(name)
+    diffs = list(_diffs(rec["data"]))
+    assert diffs
+    for d in diffs:
+        lo, hi = holm_interval(d)
+        assert (lo > 0 or hi < 0) == d["significant"], d
+        assert lo <= d["low"] + 1e-9 and hi >= d["high"] - 1e-9  # never narrower than the unadjusted interval
+    text = _texts(fig)
+    assert "Holm-level interval" in text and "unadjusted 95 %" in text and "whatever" not in text
+
+
+def test_holm_interval_recovers_df_from_p_when_the_json_has_none():
+    from scipy import stats
+
+    from bandit.style import holm_interval
+
+    mean, sem, df = 0.3, 0.1, 4.0
+    half, p = sem * stats.t.ppf(0.975, df), 2 * stats.t.sf(3.0, df)
+    d = {"mean": mean, "low": mean - half, "high": mean + half, "p": p}
+    with_df, without = (
+        holm_interval({**d, "p_holm": 3 * p, "df": df, "sem": sem}),
+        holm_interval({**d, "p_holm": 3 * p}),
+    )
+    assert np.allclose(with_df, without)
+    assert np.isclose(with_df[1] - mean, sem * stats.t.ppf(1 - 0.05 / 3 / 2, df))  # Holm level α·p/p_holm = α/3
+    assert holm_interval({**d, "p_holm": None}) is None
+
+
+def _rung_point(beta, mean, sem, df, kl_mean, kl_sem, kl_df):
+    from scipy import stats
+
+    def ci(m, s, d):
+        h = s * stats.t.ppf(0.975, d)
+        return {"mean": m, "sem": s, "df": d, "low": m - h, "high": m + h, "seeds": 2}
+
+    return {"beta": beta, "reward": ci(mean, sem, df), "kl": ci(kl_mean, kl_sem, kl_df)}
+
+
+def test_rung_frontier_draws_one_interval_kind_and_clips_kl_at_0():
+    from scipy import stats
+
+    from llm.bridge.rung_plots import _chain_interval, draw_record
+
+    narrow = _rung_point(0.03, 0.28, 0.01, 255.0, 1.0, 0.03, 255.0)  # chain variance estimated 0: df = prompts − 1
+    wide = _rung_point(0.3, 0.26, 0.01, 1.0, 0.2, 0.02, 1.0)  # its KL interval reaches below 0
+    lo, hi = _chain_interval(narrow["reward"])
+    assert np.isclose(hi - 0.28, 0.01 * stats.t.ppf(0.975, 1))  # df capped at chains − 1, like its neighbours
+    assert _chain_interval(wide["kl"])[0] < 0
+    rec = {"kind": "frontier", "data": {"methods": {"dpo": {"color": "tab:brown", "label": "DPO"}}, "beta": 0.1,
+                                        "frontier": {"dpo": [narrow, wide]}}}  # fmt: skip
+    fig = draw_record(rec)
+    ax = fig.axes[0]
+    assert "the same kind for every point" in ax.get_title() and "clipped at 0" in ax.get_title()
+    xs = np.concatenate([seg[:, 0] for c in ax.collections for seg in c.get_segments()])
+    assert xs.min() >= 0
+    plt.close(fig)
+
+
+def test_llm_curves_title_claims_no_plateau_when_the_intervals_are_wide():
+    from llm.plots import _plateau_text
+
+    curves = [{"last_change": {"mean": 0.0, "low": -0.3, "high": 0.3}}, {"last_change": {"low": -0.1, "high": 0.14}}]
+    text = _plateau_text(curves, moving=0)
+    assert "nor shown flat" in text and "0.12–0.30" in text
+    assert _plateau_text(curves, moving=1) == ""
+    _, fig = _draw("llm_curves")
+    assert "no curve is still clearly moving" not in _texts(fig)
+
+
+def test_support_title_states_the_mass_on_the_arm_without_data_from_the_json():
+    from bandit.plotting import _support_point
+
+    rec, fig = _draw("support")
+    target = sum(rec["problem"]["optimal_policy"][a] for a in rec["missing"])
+    assert f"π* puts {target:.2f} there" in fig.axes[0].get_title()
+    toy = {"missing": [0], "problem": {"optimal_policy": [0.7, 0.2, 0.1]},
+           "methods": {"a": {"label": "A", "final_policy_mean": [0.68, 0.2, 0.12]},
+                       "b": {"label": "B", "final_policy_mean": [0.3, 0.4, 0.3]}}}  # fmt: skip
+    assert _support_point(toy).endswith("within 0.05 of it: A; the others end at 0.30–0.30")
+    plt.close(fig)

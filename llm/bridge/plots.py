@@ -58,7 +58,7 @@ def _tick(summary: dict, label: str, styles: dict) -> str:
     own, near, kl = summary["nearest_is_own"], summary["nearest_limit"], summary["kl_to_own_limit"]
     if own is None:
         return f"{textwrap.fill(label, 11)}\nno finite\nlimit"
-    tag = "✓ nearest\nown limit" if own else f"✗ nearest\n{textwrap.fill(styles[near]['label'], 11)}"
+    tag = "✓ nearest its\nown limit" if own else f"✗ nearest\n{textwrap.fill(styles[near]['label'], 11)}'s"
     return f"{textwrap.fill(label, 11)}\n{tag}\nKL {kl:.2g}"
 
 
@@ -77,7 +77,7 @@ def _converged_regret(ax: Any, data: dict) -> None:
     for i, m in enumerate(names):
         c = styles[m]["color"]
         r = s[m]["network_regret"]
-        ax.bar(i, _f(r["mean"]), color=c, alpha=0.85, width=0.6, label="network (bar: mean; dots: task seeds)"
+        ax.bar(i, _f(r["mean"]), color=c, alpha=0.85, width=0.6, label="network (bar: mean; dots: random tasks)"
                if i == 0 else None)  # fmt: skip
         ax.errorbar(i, _f(r["mean"]), yerr=[[0], [r["ci95"]]], color="k", capsize=3, lw=1,
                     label="upper 95 % bound" if i == 0 else None)  # fmt: skip
@@ -87,20 +87,22 @@ def _converged_regret(ax: Any, data: dict) -> None:
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, _top(tops))
     ax.set_xticks(range(len(names)), [_tick(s[m], styles[m]["label"], styles) for m in names], fontsize=7)
-    ax.set_ylabel("held-in regret β·KL(π‖π*)")
+    ax.set_ylabel("regret on training prompts β·KL(π‖π*)")
     checks = data.get("checks", {})
     ratios = [f"{c['ratio']:.2g} × {styles[k.rsplit('x_', 1)[-1]]['label']}'s"
               for k, c in checks.items() if k.startswith("copg_le_") and "ratio" in c]  # fmt: skip
-    point = f"CoPG's held-in regret is {' and '.join(ratios)}" if ratios else "each network against its limit"
+    point = (
+        f"CoPG's regret on training prompts is {' and '.join(ratios)}" if ratios else "each network against its limit"
+    )
     ax.set_title(
-        f"Converged networks vs their tabular limits: {point}\n"
-        "under each method: ✓ = of all the methods' limits, the network is nearest its own (✗: whose it is nearest);\n"
-        "KL = KL(own limit ‖ network) in nats (right panel): a ✓ with a large KL is nearest, yet not close",
+        "Converged networks vs their exact limits (each loss's minimiser over a free probability table)\n"
+        f"{point}\nunder each bar: whose limit the network is nearest, of all the methods' limits, and its distance "
+        "KL(own limit ‖ network) in nats\n(right panel): a network nearest its own limit can still be far from it",
         fontsize=8,
     )
     _floor(ax, "floor: ≤ 1e-5 (0 up to rounding)")
     handles, _ = ax.get_legend_handles_labels()
-    tick = Line2D([], [], marker="_", ms=12, mew=2.5, ls="none", color="k", label="tabular limit (—)")
+    tick = Line2D([], [], marker="_", ms=12, mew=2.5, ls="none", color="k", label="exact limit (—)")
     ax.legend(handles=[tick, *handles], fontsize=7, loc="upper left", ncol=2, handlelength=1.5)
 
 
@@ -119,7 +121,7 @@ def _converged_distance(bx: Any, data: dict) -> None:
         if s[m]["kl_to_own_limit"] is None:
             bx.text(i, FLOOR, "no limit", ha="center", va="bottom", fontsize=7, rotation=90)
     checked = list(checks.get(key, {}))
-    bx.axhline(bar, color="k", ls="--", lw=0.8, label=f"{bar:g}: the acceptance bar, checked for "
+    bx.axhline(bar, color="k", ls="--", lw=0.8, label=f"{bar:g}: the distance the run requires of "
                f"{' and '.join(styles[m]['label'] for m in checked) or 'no method'}")  # fmt: skip
     bx.set_yscale("log")
     bx.set_ylim(FLOOR / 2, _top([_f(s[m]["kl_to_own_limit"]) for m in names] + [bar]))
@@ -130,7 +132,7 @@ def _converged_distance(bx: Any, data: dict) -> None:
     above = [styles[m]["label"] for m in names if s[m]["kl_to_own_limit"] is not None
              and s[m]["kl_to_own_limit"] > bar]  # fmt: skip
     bx.set_title(
-        "How far each network is from its own limit (mean over held-in prompts and task seeds)\n"
+        "How far each network is from its own limit (mean over training prompts and random tasks)\n"
         f"within {bar:g}: {', '.join(within) or 'none'}; above {bar:g}: {', '.join(above) or 'none'}",
         fontsize=8,
     )
@@ -148,6 +150,21 @@ def _draw_converged(data: dict) -> Any:
     return fig
 
 
+def _trainer_gap(last: dict, limits: dict, styles: dict, near: float = 2.0) -> str:
+    """How far each method's last trainer step is from its converged network, read from the data: the ratio, and
+    which methods are within ``near``× of it and which are not (no fixed verdict)."""
+    ratio = {m: last[m] / limits[m]["network_regret"] for m in last if limits.get(m, {}).get("network_regret")}
+    if not ratio:
+        return "no converged network to compare with"
+    parts = "; ".join(f"{styles[m]['label']} {last[m]:.2g} vs {limits[m]['network_regret']:.2g} ({r:.3g}×)"
+                      for m, r in ratio.items())  # fmt: skip
+    inside = [styles[m]["label"] for m, r in ratio.items() if r <= near]
+    outside = [styles[m]["label"] for m, r in ratio.items() if r > near]
+    verdict = (f"within {near:g}× of the converged network: {', '.join(inside) or 'none'}; "
+               f"further: {', '.join(outside) or 'none'}")  # fmt: skip
+    return f"last step vs the same network trained to convergence: {parts}\n{verdict}"
+
+
 def _draw_regret_vs_step(data: dict) -> Any:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -160,8 +177,9 @@ def _draw_regret_vs_step(data: dict) -> Any:
         steps = [p["step"] for p in runs[0]]
         ys = [sum(r[i]["policy/regret"] for r in runs) / len(runs) for i in range(len(steps))]
         last[m] = ys[-1]
-        front = dict(lw=3, zorder=5) if m == "copg" else dict(lw=1.5, ls="-.", zorder=4)  # CoPG never hidden
-        ax.plot(steps, [_f(y) for y in ys], marker="o", ms=3, color=c, label=f"{styles[m]['label']}: trainer", **front)
+        # CoPG wide and pale underneath, the others thin on top: neither hides the other where the curves meet
+        front = dict(lw=6, alpha=0.4, zorder=3) if m == "copg" else dict(lw=1.5, ls="-.", marker="o", ms=3, zorder=5)
+        ax.plot(steps, [_f(y) for y in ys], color=c, label=f"{styles[m]['label']}: trainer", **front)
         lim = data["limits"].get(m, {})
         if lim.get("tabular_regret") is not None:  # dashed limit and dotted network (markers at the right end) can
             ax.axhline(_f(lim["tabular_regret"]), color=c, ls="--", lw=1)  # coincide: the markers keep both visible
@@ -174,8 +192,8 @@ def _draw_regret_vs_step(data: dict) -> Any:
     _floor(ax)
     handles, _ = ax.get_legend_handles_labels()
     handles += [
-        Line2D([], [], color="0.3", ls="--", lw=1.2, label="dashed: tabular limit (method's colour;\n"
-               "the tick ▬ at the right end marks it)"),
+        Line2D([], [], color="0.3", ls="--", lw=1.2, label="dashed, ▬ at the right end: the loss's exact\n"
+               "minimiser (best table of probabilities)"),
         Line2D([], [], color="0.3", ls=":", lw=1.5, marker="D", ms=5, mfc="none", markevery=[1],
                label="dotted, ◇: same network trained to convergence\n(full batch; method's colour)"),
     ]  # fmt: skip
@@ -185,14 +203,11 @@ def _draw_regret_vs_step(data: dict) -> Any:
         handles.append(Line2D([], [], ls="none", label=f"{', '.join(same)}: dashed and dotted lines\ncoincide "
                               "(network at its limit)"))  # fmt: skip
     ax.set_xlabel("optimizer step (minibatches of offline rows)")
-    ax.set_ylabel("held-in regret β·KL(π‖π*)")
+    ax.set_ylabel("regret β·KL(π‖π*) on the training prompts")
     n = "/".join(str(k) for k in sorted(seeds))
-    gap = [f"{styles[m]['label']} {last[m]:.2g} vs {data['limits'][m]['network_regret']:.2g}"
-           for m in last if data["limits"].get(m, {}).get("network_regret") is not None]  # fmt: skip
     ax.set_title(
-        f"Practical trainer at the lab's budget ({data['budget']}): no method is near its limit\n"
-        f"last step vs the converged network: {'; '.join(gap)}\n"
-        f"curves and horizontal lines: means over {n} task seeds",
+        f"Practical trainer at a small fixed budget ({data['budget']})\n{_trainer_gap(last, data['limits'], styles)}\n"
+        f"curves and horizontal lines: means over {n} random tasks",
         fontsize=9,
     )
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), handlelength=3.5)
@@ -211,10 +226,19 @@ def _coverage_point(points: dict) -> str:
     net, lim = (mean("network_regret", 0), mean("network_regret", -1)), (mean("tabular_regret", 0),
                                                                           mean("tabular_regret", -1))  # fmt: skip
     return (
-        f"from {lo} to {hi} pairs per prompt (mean over task seeds), CoPG's regret falls {net[0]:.2g} → {net[1]:.2g} "
-        f"and its tabular limit's {lim[0]:.2g} → {lim[1]:.2g}:\nthe network is {net[0] / lim[0]:.0f}× its limit "
-        f"at {lo} pairs and {net[1] / lim[1]:.0f}× at {hi}; it stops following the limit down as the data grow"
+        f"from {lo} to {hi} pairs per prompt (mean over tasks), CoPG's regret falls {net[0]:.2g} → {net[1]:.2g} "
+        f"and its exact limit's {lim[0]:.2g} → {lim[1]:.2g}:\nthe network is {net[0] / lim[0]:.0f}× its limit "
+        f"at {lo} pairs and {net[1] / lim[1]:.0f}× at {hi}; {_follows(net[0] / lim[0], net[1] / lim[1])}"
     )
+
+
+def _follows(before: float, after: float) -> str:
+    """What the ratio network ÷ limit does as the data grow, in words (computed, both directions)."""
+    if after > 1.25 * before:
+        return "the network falls more slowly than its limit as the data grow"
+    if after < before / 1.25:
+        return "the network closes in on its limit as the data grow"
+    return "the network follows its limit down at about the same ratio"
 
 
 def _draw_coverage(data: dict) -> Any:
@@ -223,8 +247,20 @@ def _draw_coverage(data: dict) -> Any:
     c = data["methods"]["copg"]["color"]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
     panels = (
-        ("network_regret", "tabular_regret", "held-in regret β·KL(π‖π*)", "CoPG's regret", "its tabular limit"),
-        ("kl_to_limit_support", None, "KL(limit|S ‖ network|S) (nats)", "distance to the tabular limit on S", None),
+        (
+            "network_regret",
+            "tabular_regret",
+            "regret on training prompts β·KL(π‖π*)",
+            "CoPG's regret",
+            "its exact limit",
+        ),
+        (
+            "kl_to_limit_support",
+            None,
+            "KL(limit|S ‖ network|S) (nats)",
+            "distance to the exact limit on S (no reference line)",
+            None,
+        ),
         ("off_support_mass", "pi_star_off_support_mass", "mass off S", "mass on unsampled completions", "π*"),
     )
     markers, lines = ("o", "s", "^", "v", "D"), ("-", "-.", "--", ":")
@@ -235,21 +271,25 @@ def _draw_coverage(data: dict) -> Any:
             mk = markers[j % len(markers)]
             values += [p[key] for p in pts] + ([p[ref] for p in pts] if ref else [])
             ax.plot(xs, [_f(p[key]) for p in pts], marker=mk, ls=lines[j % len(lines)], color=c, alpha=0.85,
-                    label=f"CoPG network, task seed {seed}")  # fmt: skip
+                    label=f"CoPG network, task {seed}")  # fmt: skip
             if ref:
                 ax.plot(xs, [_f(p[ref]) for p in pts], ls="--", marker=mk, mfc="none", color="k", lw=1, alpha=0.7,
-                        label=f"reference: {ref_label}, task seed {seed}")  # fmt: skip
+                        label=f"reference: {ref_label}, task {seed}")  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("pairs per held-in prompt")
+        ax.set_xlabel("pairs per training prompt")
         ax.set_ylabel(ylabel)
+        finite = [v for v in values if v is not None and v == v]
+        if ref is None and finite:  # a distance with no reference: its range, so small wiggles do not read as a trend
+            title += f"\nbetween {min(finite):.1g} and {max(finite):.1g} nats at every n and task"
         ax.set_title(title, fontsize=9)
         if min(values) <= 10 * FLOOR:  # the floor only where data come near it
             _floor(ax, "floor: ≤ 1e-5")
         ax.legend(fontsize=7)
     fig.suptitle(
         "Coverage: CoPG's converged network as the data sample more of the completions (S = the completions sampled; "
-        "black hollow, dashed: the reference each panel compares with)\n" + _coverage_point(data["points"]),
+        "black hollow, dashed: the reference, left: exact limit, right: π*; the middle panel is itself a distance)\n"
+        + _coverage_point(data["points"]),
         fontsize=9,
     )
     fig.tight_layout()
@@ -262,9 +302,9 @@ def _heldout_point(summary: dict, ref: float, styles: dict) -> str:
     seeds = [v for s in summary.values() for v in s["heldout_regret"].get("values", [])]
     above = [m for m, v in means.items() if v >= ref]
     if len(above) == len(means):
-        each = " (every task seed too)" if seeds and min(seeds) >= ref else ""
+        each = " (every random task too)" if seeds and min(seeds) >= ref else ""
         return (f"every method's held-out regret is ≥ π_ref's ({ref:.3f}){each}: "
-                "fitting the held-in prompts made the unseen prompts no better than the untrained policy")  # fmt: skip
+                "training left the unseen prompts no better than the untrained policy")  # fmt: skip
     below = ", ".join(styles[m]["label"] for m in means if m not in above)
     return f"{len(above)} of {len(means)} methods end at or above π_ref's held-out regret ({ref:.3f}); below: {below}"
 
@@ -279,16 +319,17 @@ def _draw_heldout(data: dict) -> Any:
     for i, m in enumerate(names):
         c = styles[m]["color"]
         ax.bar(i - width / 2, _f(s[m]["network_regret"]["mean"]), width, color=c, alpha=0.5, hatch="//",
-               label="held-in prompts" if i == 0 else None)  # fmt: skip
+               label="training prompts" if i == 0 else None)  # fmt: skip
         h = s[m]["heldout_regret"]
         ax.bar(i + width / 2, _f(h["mean"]), width, color=c, alpha=0.95,
                label="held-out prompts" if i == 0 else None)  # fmt: skip
         for side, vals in ((-1, s[m]["network_regret"].get("values", [])), (1, h.get("values", []))):
             ax.scatter([i + side * width / 2] * len(vals), [_f(v) for v in vals], color="k", s=10, zorder=3,
-                       label="one task seed" if i == 0 and side == 1 else None)  # fmt: skip
+                       label="one random task" if i == 0 and side == 1 else None)  # fmt: skip
     ref = data["pi_ref_regret"]
-    ax.axhline(ref["heldout"], color="0.3", ls="--", lw=1, label=f"π_ref, held-out ({ref['heldout']:.3f})")
-    ax.axhline(ref["train"], color="0.3", ls=":", lw=1, label=f"π_ref, held-in ({ref['train']:.3f})")
+    ax.axhline(ref["heldout"], color="k", ls="--", lw=1.2, label=f"π_ref, held-out ({ref['heldout']:.3f})")
+    ax.axhline(ref["train"], color="0.55", ls=":", lw=2.2, label=f"π_ref, training prompts ({ref['train']:.3f}; "
+               "grey dots, close to the dashed line)")  # fmt: skip
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, None)
     if min(_f(s[m]["network_regret"]["mean"]) for m in names) <= 10 * FLOOR:  # the floor only where data come near
@@ -297,7 +338,7 @@ def _draw_heldout(data: dict) -> Any:
     ax.set_ylabel("regret β·KL(π‖π*)")
     n = max(len(s[m]["heldout_regret"].get("values", [])) for m in names)
     ax.set_title(
-        f"Converged networks on prompts they never saw (bar: mean over {n} task seeds; dots: each seed)\n"
+        f"Converged networks on prompts they never saw (bar: mean over {n} random tasks; dots: each task)\n"
         + _heldout_point(s, ref["heldout"], styles),
         fontsize=9,
     )

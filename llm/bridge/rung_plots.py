@@ -3,8 +3,10 @@
 * ``rung_offpolicy``: held-out J_β and estimated regret J_β(π*) − J_β of every method vs how far the data's μ is
   from π_ref (E_μ[−ln π_ref] − E_{π_ref}[−ln π_ref]), 95 % intervals over chains × seeds × prompts; the verdicts
   (CoPG − each baseline, Holm-adjusted) are ``data.verdicts``;
-* ``rung_frontier``: held-out reward vs exact KL(π‖π_ref) of CoPG, IPO and DPO over β (μ = π_ref);
-* ``rung_curves``: J_β, reward and KL on the selection prompts vs step (μ = π_ref), mean over chains and seeds.
+* ``rung_frontier``: held-out reward vs exact KL(π‖π_ref) of CoPG, IPO and DPO over β (μ = π_ref); every bar is
+  the same kind, a 95 % t-interval with df = min(stored df, chains − 1), KL bars clipped at 0;
+* ``rung_curves``: J_β, reward and KL on the selection prompts vs step (μ = π_ref), mean over chains and seeds
+  (means only: no intervals), axes from 0.
 
 Colours and labels come from ``bandit.style``. Redraw: ``python -m bandit plot figures/rung_offpolicy.json``.
 """
@@ -32,7 +34,7 @@ def _style(m: str) -> dict:
 def _draw_offpolicy(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6))
     methods = list(dict.fromkeys(r["method"] for r in data["table"]))
     for ax, field, title in (
         (axes[0], "heldout_jbeta", "held-out J_β = E[R] − β·KL (higher is better)"),
@@ -41,14 +43,16 @@ def _draw_offpolicy(data: dict) -> Any:
         mus = sorted(data["distance"], key=data["distance"].get)  # one column per μ, nearest π_ref first
         for k, m in enumerate(methods):
             rows = sorted((r for r in data["table"] if r["method"] == m), key=lambda r: r["distance"])
-            x = [mus.index(r["mu"]) + 0.06 * (k - (len(methods) - 1) / 2) for r in rows]
+            x = [mus.index(r["mu"]) + 0.1 * (k - (len(methods) - 1) / 2) for r in rows]
             y = [r[field]["mean"] for r in rows]
             err = [
                 [r[field]["mean"] - r[field]["low"] for r in rows],
                 [r[field]["high"] - r[field]["mean"] for r in rows],
             ]
             st = data["methods"][m]
-            ax.errorbar(x, y, yerr=err, color=st["color"], marker="o", ms=4, capsize=3, label=st["label"])
+            label = st["label"] + (" (samples itself: μ unused)" if m == "online" else "")
+            ax.errorbar(x, y, yerr=err, color=st["color"], marker="o", ms=4, capsize=3, ls="none", label=label)
+            ax.set_xlim(-0.5, len(mus) - 0.5)
         if field == "heldout_jbeta":
             ax.axhline(data["pi_ref_jbeta"], color="0.4", ls="--", lw=1, label="π_ref")
             ax.axhline(data["pi_star_jbeta"], color="k", ls=":", lw=1, label="π* (importance sampling)")
@@ -61,7 +65,8 @@ def _draw_offpolicy(data: dict) -> Any:
         )
         ax.set_xlabel("behaviour policy μ, ordered by its distance from π_ref: E_μ[−ln π_ref] − E_π_ref[−ln π_ref]")
         ax.set_title(title, fontsize=9)
-    axes[0].legend(fontsize=7, loc="best")
+    handles, names = axes[0].get_legend_handles_labels()  # below the panels: no error bar is covered
+    fig.legend(handles, names, fontsize=7, loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0))
     sig = [v for v in data["verdicts"] if v["holm_significant"]]
     rep = [v for v in data["verdicts"] if v.get("replicated")]
     fig.suptitle(
@@ -70,53 +75,85 @@ def _draw_offpolicy(data: dict) -> Any:
         f"{len(rep)} separate after Holm within every chain, in the same direction",
         fontsize=9,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
+
+
+def _chain_interval(ci: dict) -> tuple[float, float]:
+    """One interval model for every point: the 95 % t-interval on the stored sem with df = min(stored df, chains − 1),
+    chains being the unit (a point whose chain variance was estimated 0 got df ≈ prompts − 1 and would look far more
+    precise than its neighbours). An entry without sem/df keeps its stored interval."""
+    from scipy import stats
+
+    if ci.get("sem") is None or ci.get("df") is None:
+        return ci["low"], ci["high"]
+    df = min(ci["df"], max(ci.get("seeds", 2) - 1, 1))
+    half = ci["sem"] * stats.t.ppf(0.975, df)
+    return ci["mean"] - half, ci["mean"] + half
 
 
 def _draw_frontier(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    from bandit.style import label_points
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    labels, clipped = [], False
     for m, pts in data["frontier"].items():
         st = data["methods"].get(m, {"color": "0.4", "label": "π_ref"})
         xs, ys = [p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts]
+        ry, kx = [_chain_interval(p["reward"]) for p in pts], [_chain_interval(p["kl"]) for p in pts]
+        clipped |= any(lo < 0 for lo, _ in kx)
+        kx = [(max(lo, 0.0), hi) for lo, hi in kx]  # KL ≥ 0: an interval below 0 is clipped at 0 (said in the title)
         ax.errorbar(
             xs,
             ys,
-            yerr=[
-                [p["reward"]["mean"] - p["reward"]["low"] for p in pts],
-                [p["reward"]["high"] - p["reward"]["mean"] for p in pts],
-            ],
-            xerr=[[p["kl"]["mean"] - p["kl"]["low"] for p in pts], [p["kl"]["high"] - p["kl"]["mean"] for p in pts]],
+            yerr=[[y - lo for y, (lo, _) in zip(ys, ry)], [hi - y for y, (_, hi) in zip(ys, ry)]],
+            xerr=[[x - lo for x, (lo, _) in zip(xs, kx)], [hi - x for x, (_, hi) in zip(xs, kx)]],
             color=st["color"] if m != "pi_ref" else "0.3",
             marker="o" if m != "pi_ref" else "s",
             capsize=2,
+            elinewidth=1,
+            alpha=0.85,
             label=st["label"] if m != "pi_ref" else "π_ref",
         )
-        for p, x, y in zip(pts, xs, ys):
-            if m != "pi_ref":
-                ax.annotate(f"β={p['beta']:g}", (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        labels += [(x, y, f"{st['label']} β={p['beta']:g}") for p, x, y in zip(pts, xs, ys) if m != "pi_ref"]
+    ax.set_xlim(left=-0.04)  # π_ref sits at KL = 0
     ax.set_xlabel("exact KL(π‖π_ref) of held-out samples (nats)")
-    ax.set_ylabel("held-out mean reward")
-    ax.set_title("reward–KL frontier over β (μ = π_ref; seed 0 of each chain)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_ylabel("held-out mean reward (reward-model units)")
+    n = max(p["reward"].get("seeds", 0) for pts in data["frontier"].values() for p in pts)
+    ax.set_title(
+        f"Reward vs KL over β (μ = π_ref; mean over {n} chains, seed 0 each)\n"
+        f"bars: 95 % t-intervals with chains as the unit (df ≤ {max(n - 1, 1)}), the same kind for every point"
+        + ("; KL bars clipped at 0 (KL ≥ 0)" if clipped else ""),
+        fontsize=9,
+    )
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+    label_points(ax, labels, fontsize=6, color="0.3")
     return fig
 
 
-def _draw_curves(data: dict) -> Any:
+def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
     for m, c in data["curves"].items():
         st = data["methods"][m]
         for ax, k in zip(axes, ("jbeta", "reward", "kl")):
             ax.plot(c["steps"], c[k], color=st["color"], marker=".", label=st["label"])
-    for ax, t in zip(axes, ("J_β", "mean reward", "exact KL(π‖π_ref)")):
+    units = ("reward-model units", "reward-model units", "nats")
+    for ax, t, u in zip(axes, ("J_β = E[R] − β·KL", "mean reward", "exact KL(π‖π_ref)"), units):
         ax.set_xlabel("optimizer step")
+        ax.set_ylabel(f"{t} ({u})")
+        ax.set_ylim(bottom=0)  # from 0: small changes are drawn at their true size
         ax.set_title(f"{t}, selection prompts (μ = π_ref)", fontsize=9)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(
+        f"Training curves at β = {data['beta']:g}: mean over {runs} per method (the run stores means only: "
+        "no intervals drawn)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -164,4 +201,7 @@ def make_figures(results: dict, out_dir: Path) -> list[Path]:
 
 def draw_record(record: dict) -> Any:
     """The figure of a rung figure record, unsaved (``bandit.records.redraw`` saves it)."""
+    cfg = record.get("config", {})
+    if record["kind"] == "curves" and "chains" in cfg and "seeds" in cfg:
+        return _draw_curves(record["data"], f"{cfg['chains']} chains × {cfg['seeds']} seeds")
     return FIGURES[record["kind"]](record["data"])
