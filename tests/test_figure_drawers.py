@@ -364,3 +364,26 @@ def test_support_title_states_the_mass_on_the_arm_without_data_from_the_json():
                        "b": {"label": "B", "final_policy_mean": [0.3, 0.4, 0.3]}}}  # fmt: skip
     assert _support_point(toy).endswith("within 0.05 of it: A; the others end at 0.30–0.30")
     plt.close(fig)
+
+
+def test_rung_offpolicy_draws_the_paired_differences_with_a_star_per_replicated_verdict():
+    """The third panel shows what the verdicts are about: CoPG − each baseline per μ, one star per comparison that
+    separates after Holm within every chain (read from data.verdicts, never written into the drawer)."""
+    import copy
+
+    from llm.bridge.rung_plots import draw_record
+
+    rec = json.loads((ROOT / "figures" / "rung_offpolicy.json").read_text())
+    for wanted in (0, 1, 3):
+        r = copy.deepcopy(rec)
+        for i, v in enumerate(r["data"]["verdicts"]):
+            v["replicated"] = 1 if i < wanted else 0
+        fig = draw_record(r)
+        try:
+            assert len(fig.axes) == 3
+            stars = [t for t in fig.axes[2].texts if t.get_text() == "★"]
+            assert len(stars) == wanted
+        finally:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
