@@ -322,23 +322,29 @@ def _rung_point(beta, mean, sem, df, kl_mean, kl_sem, kl_df):
     return {"beta": beta, "reward": ci(mean, sem, df), "kl": ci(kl_mean, kl_sem, kl_df)}
 
 
-def test_rung_frontier_draws_one_interval_kind_and_clips_kl_at_0():
-    from scipy import stats
+def test_rung_frontier_draws_the_json_intervals_clips_kl_at_0_and_states_its_point_from_the_data():
+    from llm.bridge.rung_plots import draw_record
 
-    from llm.bridge.rung_plots import _chain_interval, draw_record
-
-    narrow = _rung_point(0.03, 0.28, 0.01, 255.0, 1.0, 0.03, 255.0)  # chain variance estimated 0: df = prompts − 1
-    wide = _rung_point(0.3, 0.26, 0.01, 1.0, 0.2, 0.02, 1.0)  # its KL interval reaches below 0
-    lo, hi = _chain_interval(narrow["reward"])
-    assert np.isclose(hi - 0.28, 0.01 * stats.t.ppf(0.975, 1))  # df capped at chains − 1, like its neighbours
-    assert _chain_interval(wide["kl"])[0] < 0
+    small_beta = _rung_point(0.03, 0.28, 0.01, 255.0, 1.0, 0.03, 255.0)
+    large_beta = _rung_point(0.3, 0.26, 0.01, 1.0, 0.2, 0.02, 1.0)  # its KL interval reaches below 0
     rec = {"kind": "frontier", "data": {"methods": {"dpo": {"color": "tab:brown", "label": "DPO"}}, "beta": 0.1,
-                                        "frontier": {"dpo": [narrow, wide]}}}  # fmt: skip
+                                        "frontier": {"dpo": [small_beta, large_beta]}}}  # fmt: skip
     fig = draw_record(rec)
     ax = fig.axes[0]
-    assert "the same kind for every point" in ax.get_title() and "clipped at 0" in ax.get_title()
-    xs = np.concatenate([seg[:, 0] for c in ax.collections for seg in c.get_segments()])
-    assert xs.min() >= 0
+    title = ax.get_title()
+    assert "clipped at 0" in title and "as stored in the JSON" in title
+    assert "smaller β buys reward with KL" in title and "DPO 0.280 at KL 1.00" in title
+    segs = [seg for c in ax.collections for seg in c.get_segments()]
+    xs = np.concatenate([seg[:, 0] for seg in segs])
+    assert xs.min() >= 0  # the KL bar below 0 is clipped
+    ys = np.concatenate([seg[:, 1] for seg in segs])
+    stored = [small_beta["reward"]["low"], small_beta["reward"]["high"], large_beta["reward"]["low"]]
+    stored.append(large_beta["reward"]["high"])
+    assert all(np.isclose(ys, v).any() for v in stored)  # the stored intervals, not recomputed ones
+    plt.close(fig)
+    rec["data"]["frontier"]["dpo"] = [large_beta, small_beta]  # reward falls as β falls: no monotone claim
+    fig = draw_record(rec)
+    assert "not monotone" in fig.axes[0].get_title()
     plt.close(fig)
 
 

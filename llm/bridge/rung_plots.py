@@ -4,7 +4,7 @@
   from π_ref (E_μ[−ln π_ref] − E_{π_ref}[−ln π_ref]), 95 % intervals over chains × seeds × prompts; the verdicts
   (CoPG − each baseline, Holm-adjusted) are ``data.verdicts``;
 * ``rung_frontier``: held-out reward vs exact KL(π‖π_ref) of CoPG, IPO and DPO over β (μ = π_ref); every bar is
-  the same kind, a 95 % t-interval with df = min(stored df, chains − 1), KL bars clipped at 0;
+  the JSON's 95 % interval with the chains as a random effect (chains × prompts), KL bars clipped at 0;
 * ``rung_curves``: J_β, reward and KL on the selection prompts vs step (μ = π_ref), mean over chains and seeds
   (means only: no intervals), axes from 0.
 
@@ -65,16 +65,18 @@ def _draw_offpolicy(data: dict) -> Any:
         )
         ax.set_xlabel("behaviour policy μ, ordered by its distance from π_ref: E_μ[−ln π_ref] − E_π_ref[−ln π_ref]")
         ax.set_title(title, fontsize=9)
+        ax.set_ylabel({"heldout_jbeta": "held-out J_β (task reward − β·KL)", "regret": "J_β(π*) − J_β"}[field])
     _draw_differences(axes[2], data, methods)
     handles, names = axes[0].get_legend_handles_labels()  # below the panels: no error bar is covered
     fig.legend(handles, names, fontsize=7, loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0))
     sig = [v for v in data["verdicts"] if v["holm_significant"]]
     rep = [v for v in data["verdicts"] if v.get("replicated")]
     fig.suptitle(
-        f"Middle rung, β = {data['beta']:g}: {len(sig)} of {len(data['verdicts'])} CoPG-vs-baseline held-out "
-        "comparisons separate after Holm with chains as a random effect (95 % intervals: chains × seeds × prompts); "
-        f"{len(rep)} separate after Holm within every chain, in the same direction",
-        fontsize=9,
+        f"Middle rung, β = {data['beta']:g}, CoPG vs each baseline on held-out prompts ({len(data['verdicts'])} "
+        f"comparisons, Holm-corrected): pooled over the chains (chains as a random effect) {len(sig)} separate;\n"
+        f"tested in each chain on its own (seeds × prompts), {len(rep)} separate in every chain with the same sign "
+        "(★, right panel) — a statement about these chains, not about a population of chains",
+        fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
@@ -110,19 +112,6 @@ def _draw_differences(ax: Any, data: dict, methods: list[str]) -> None:
     )
 
 
-def _chain_interval(ci: dict) -> tuple[float, float]:
-    """One interval model for every point: the 95 % t-interval on the stored sem with df = min(stored df, chains − 1),
-    chains being the unit (a point whose chain variance was estimated 0 got df ≈ prompts − 1 and would look far more
-    precise than its neighbours). An entry without sem/df keeps its stored interval."""
-    from scipy import stats
-
-    if ci.get("sem") is None or ci.get("df") is None:
-        return ci["low"], ci["high"]
-    df = min(ci["df"], max(ci.get("seeds", 2) - 1, 1))
-    half = ci["sem"] * stats.t.ppf(0.975, df)
-    return ci["mean"] - half, ci["mean"] + half
-
-
 def _draw_frontier(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
@@ -133,7 +122,8 @@ def _draw_frontier(data: dict) -> Any:
     for m, pts in data["frontier"].items():
         st = data["methods"].get(m, {"color": "0.4", "label": "π_ref"})
         xs, ys = [p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts]
-        ry, kx = [_chain_interval(p["reward"]) for p in pts], [_chain_interval(p["kl"]) for p in pts]
+        ry = [(p["reward"]["low"], p["reward"]["high"]) for p in pts]  # the JSON's intervals, as stored
+        kx = [(p["kl"]["low"], p["kl"]["high"]) for p in pts]
         clipped |= any(lo < 0 for lo, _ in kx)
         kx = [(max(lo, 0.0), hi) for lo, hi in kx]  # KL ≥ 0: an interval below 0 is clipped at 0 (said in the title)
         ax.errorbar(
@@ -151,13 +141,26 @@ def _draw_frontier(data: dict) -> Any:
         labels += [(x, y, f"{st['label']} β={p['beta']:g}") for p, x, y in zip(pts, xs, ys) if m != "pi_ref"]
     ax.set_xlim(left=-0.04)  # π_ref sits at KL = 0
     ax.set_xlabel("exact KL(π‖π_ref) of held-out samples (nats)")
-    ax.set_ylabel("held-out mean reward (reward-model units)")
-    n = max(p["reward"].get("seeds", 0) for pts in data["frontier"].values() for p in pts)
+    ax.set_ylabel("held-out mean task reward (coverage − length cost − repeats)")
+    pts = {m: p for m, p in data["frontier"].items() if m != "pi_ref"}
+    monotone = all(
+        all(
+            a["reward"]["mean"] >= b["reward"]["mean"] and a["kl"]["mean"] >= b["kl"]["mean"] for a, b in zip(p, p[1:])
+        )
+        for p in pts.values()
+    )  # points sorted by β ascending
+    best = {m: max(p, key=lambda q: q["reward"]["mean"]) for m, p in pts.items()}
     ax.set_title(
-        f"Reward vs KL over β (μ = π_ref; mean over {n} chains, seed 0 each)\n"
-        f"bars: 95 % t-intervals with chains as the unit (df ≤ {max(n - 1, 1)}), the same kind for every point"
+        "Reward vs KL over β (μ = π_ref; seed 0 of each chain): "
+        + ("smaller β buys reward with KL for every method" if monotone else "reward and KL are not monotone in β")
+        + "\nhighest reward: "
+        + ", ".join(
+            f"{data['methods'][m]['label']} {q['reward']['mean']:.3f} at KL {q['kl']['mean']:.2f}"
+            for m, q in best.items()
+        )
+        + "\nbars: 95 % intervals with the chains as a random effect (chains × prompts), as stored in the JSON"
         + ("; KL bars clipped at 0 (KL ≥ 0)" if clipped else ""),
-        fontsize=9,
+        fontsize=8,
     )
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -173,7 +176,7 @@ def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
         st = data["methods"][m]
         for ax, k in zip(axes, ("jbeta", "reward", "kl")):
             ax.plot(c["steps"], c[k], color=st["color"], marker=".", label=st["label"])
-    units = ("reward-model units", "reward-model units", "nats")
+    units = ("task reward", "task reward", "nats")
     for ax, t, u in zip(axes, ("J_β = E[R] − β·KL", "mean reward", "exact KL(π‖π_ref)"), units):
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(f"{t} ({u})")

@@ -178,12 +178,12 @@ def _frontier(chains: list[dict], cfg: Any) -> dict[str, list[dict]]:
             out[m].append(
                 {
                     "beta": b,
-                    "reward": crossed_ci([r["reward"] for r in recs]),
-                    "kl": crossed_ci([r["kl"] for r in recs]),
+                    "reward": _ci([[r["reward"]] for r in recs]),  # chains × 1 seed × prompts, chains random
+                    "kl": _ci([[r["kl"]] for r in recs]),
                 }
             )
-    ref = [c["pi_ref"]["heldout"]["reward"] for c in chains]
-    out["pi_ref"] = [{"beta": 0.0, "reward": crossed_ci(ref), "kl": {"mean": 0.0, "low": 0.0, "high": 0.0}}]
+    ref = [[c["pi_ref"]["heldout"]["reward"]] for c in chains]
+    out["pi_ref"] = [{"beta": 0.0, "reward": _ci(ref), "kl": {"mean": 0.0, "low": 0.0, "high": 0.0}}]
     return out
 
 
