@@ -152,6 +152,9 @@ def test_rewards_are_standardised_per_dataset_and_the_scale_is_recorded(run_dir)
 def test_reward_model_gate_refuses_a_weak_model_unless_told(run_dir, capsys):
     from llm.stages import sample
 
+    acc = json.loads((run_dir / "reward" / "metrics.json").read_text())["valid_accuracy_sampled_only"]
+    assert acc < 1.0, "the tiny reward model is perfect: this gate test needs one below 1"
+    gate = f"{(acc + 1.0) / 2:.6f}"  # strictly above this model's accuracy, within the option's range [0, 1]
     rc = sample.main(
         [
             "--preset",
@@ -162,7 +165,7 @@ def test_reward_model_gate_refuses_a_weak_model_unless_told(run_dir, capsys):
             "--reward",
             "rm",
             "--rm-min-accuracy",
-            "1.01",
+            gate,
             "--dataset",
             "gate",
             "--temperatures",
