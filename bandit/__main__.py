@@ -29,7 +29,7 @@ import tyro
 
 matplotlib.use("Agg")  # the CLI only writes PNG files: never open a window (the library leaves the backend alone)
 
-from bandit.cli import one_line_parse
+from bandit.cli import explicit_options, one_line_parse
 from bandit.experiments import DEFER_VALIDATION, EXPERIMENTS, ExperimentConfig, file_stem, run_experiment
 from bandit.records import prepare_output_dir, redraw
 
@@ -85,12 +85,6 @@ def _run_one(name: str, cfg: ExperimentConfig, command: str) -> int:
     return sum(not c["holds"] for c in claims)
 
 
-def _given(argv: list[str], option: str) -> bool:
-    """Whether the command line passes ``--option`` (tyro's dashed or underscored spelling, or ``--option=…``)."""
-    names = {"--" + option.replace("_", "-"), "--" + option}
-    return any(a.split("=", 1)[0] in names for a in argv)
-
-
 def _name_of(cfg: ExperimentConfig) -> str:
     return next(n for n, (cls, _) in EXPERIMENTS.items() if type(cfg) is cls)
 
@@ -115,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             DEFER_VALIDATION.reset(token)
         if isinstance(cfg, ExperimentConfig):
             cfg.validate()
-            unused = [o for o in getattr(cfg, "unused_options", ()) if _given(argv, o)]
+            unused = [o for o in getattr(cfg, "unused_options", ()) if o in explicit_options(argv)]
             if unused:
                 flags = ", ".join("--" + o.replace("_", "-") for o in unused)
                 raise ValueError(f"{_name_of(cfg)} does not use {flags} (its numbers are exact); leave it out")

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["UsageError", "condense_tyro_error", "one_line_parse"]
+__all__ = ["UsageError", "condense_tyro_error", "explicit_options", "one_line_parse"]
 
 T = TypeVar("T")
 
@@ -69,3 +69,9 @@ def one_line_parse(parse: Callable[[], T], help_hint: str) -> T:
             sys.stderr.write(buf.getvalue())
             raise
         raise UsageError(f"{condense_tyro_error(buf.getvalue())} (see {help_hint})") from None
+
+
+def explicit_options(argv: list[str]) -> set[str]:
+    """Config fields given on a command line (``--steps 5`` or ``--steps=5`` → ``steps``), to tell an option the user
+    passed from its default (a conflicting or inapplicable flag is then an error naming it)."""
+    return {a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")}

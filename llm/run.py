@@ -72,29 +72,34 @@ _RULE_TEXT = {
     "positive": "finite and > 0",
     "nonneg": "finite and ≥ 0",
     "unit": "in [0, 1]",
+    "share": "in (0, 1]",
     "finite": "finite",
 }
 
 
-def check_numbers(config: Any) -> None:
+def check_numbers(config: Any, rules: dict[str, str] | None = None, prefix: str = "") -> None:
     """Raise :class:`UserError` naming the option (``--sft-lr must be finite and > 0, got nan``) when a numeric
-    field of ``config`` breaks its rule in :data:`NUMBER_RULES`; ``None`` (unset) fields are skipped."""
+    field of ``config`` breaks its rule in ``rules`` (default :data:`NUMBER_RULES`; kinds as there, plus "share"
+    in (0, 1]); ``None`` (unset) fields are skipped, a tuple is checked value by value. ``prefix`` starts the
+    message (e.g. ``"rung: "``)."""
     import math
 
     def ok(rule: str, v: Any) -> bool:
         if rule in ("count", "count0"):
             return isinstance(v, int) and v >= (1 if rule == "count" else 0)
         v = float(v)
-        return math.isfinite(v) and {"positive": v > 0, "nonneg": v >= 0, "unit": 0 <= v <= 1}.get(rule, True)
+        within = {"positive": v > 0, "nonneg": v >= 0, "unit": 0 <= v <= 1, "share": 0 < v <= 1}
+        return math.isfinite(v) and within.get(rule, True)
 
-    for name, rule in NUMBER_RULES.items():
+    for name, rule in (NUMBER_RULES if rules is None else rules).items():
         value = getattr(config, name, None)
         if value is None:
             continue
         for v in value if isinstance(value, tuple | list) else (value,):
             if not ok(rule, v):
                 flag = "--" + name.replace("_", "-")
-                raise UserError(f"{flag} must be {_RULE_TEXT[rule]}, got {value if isinstance(value, tuple) else v}")
+                shown = value if isinstance(value, tuple) else v
+                raise UserError(f"{prefix}{flag} must be {_RULE_TEXT[rule]}, got {shown}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,6 +32,7 @@ from typing import Annotated, Any
 import torch
 import tyro
 
+from bandit.cli import explicit_options
 from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, prepare_output_dir
 from bandit.style import style
@@ -559,11 +560,6 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _explicit(argv: list[str]) -> set[str]:
-    """Config fields given on the command line (``--steps 5`` or ``--steps=5``)."""
-    return {a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm bridge``: the exact bridge experiment."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -571,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     @cli_errors
     def _run() -> int:
         cfg = parse_cli(BridgeConfig, argv, __doc__, "python -m llm bridge")  # a parse error: one line
-        both = sorted(_explicit(argv) & set(FAST)) if cfg.fast else []
+        both = sorted(explicit_options(argv) & set(FAST)) if cfg.fast else []
         if both:
             flags = ", ".join("--" + b.replace("_", "-") for b in both)
             raise UserError(f"bridge: --fast sets {flags} itself; pass either --fast or {flags}, not both")

@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import math
 import shlex
 import sys
 import time
@@ -35,6 +34,7 @@ from typing import Any
 
 import torch
 
+from bandit.cli import explicit_options
 from bandit.progress import progress as progress_bar
 from bandit.records import atomic_write_json, prepare_output_dir
 from llm.bridge.rung_plots import FIGURE_NAMES, make_figures
@@ -50,7 +50,7 @@ from llm.bridge.sampled import (
     random_baseline,
 )
 from llm.bridge.task import TaskConfig
-from llm.run import UserError, cli_errors, quiet_transformers, torch_threads
+from llm.run import UserError, check_numbers, cli_errors, quiet_transformers, torch_threads
 
 __all__ = ["RungConfig", "FAST", "run_rung", "main"]
 
@@ -197,39 +197,15 @@ class RungConfig:
     def check(self) -> None:
         """Raise :class:`llm.run.UserError` (one line naming the flag, exit 2 in the CLI) on an invalid option."""
 
-        def flag(name: str) -> str:
-            return "--" + name.replace("_", "-")
-
         bad = [m for m in self.methods if m not in RUNG_METHODS]
         if bad or "copg" not in self.methods or len(set(self.methods)) != len(self.methods):
             raise UserError(
                 f"rung: --methods got {list(self.methods)}; choose copg and others of {', '.join(RUNG_METHODS)}, "
                 "each once"
             )
-        for name, lo in (("lr_grid", 1), ("frontier_betas", 0)):
-            if len(getattr(self, name)) < lo:
-                raise UserError(f"rung: {flag(name)} needs at least {lo} value")
-        positive = {"beta": [self.beta], "sft_lr": [self.sft_lr], "lr_grid": self.lr_grid}
-        positive["frontier_betas"] = self.frontier_betas
-        for name, values in positive.items():
-            for v in values:
-                if not (math.isfinite(v) and v > 0):
-                    raise UserError(f"rung: {flag(name)} must be finite and > 0, got {v}")
-        for name, lo, hi in (("topic_share", 0, 1), ("noise", 0, 1), ("length_cost", 0, math.inf)):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and lo <= v <= hi) or (name == "topic_share" and v == 0):
-                span = f"in ({lo}, {hi}]" if name == "topic_share" else f"in [{lo}, {hi}]" if hi < 9 else "≥ 0"
-                raise UserError(f"rung: {flag(name)} must be finite and {span}, got {v}")
-        if not (math.isfinite(self.ess_min) and self.ess_min >= 0):
-            raise UserError(f"rung: --ess-min must be finite and ≥ 0, got {self.ess_min}")
-        for name in (
-            *("chains", "seeds", "train_prompts", "select_prompts", "heldout_prompts", "sft_docs", "sft_steps"),
-            *("pairs_per_prompt", "steps", "rows", "curve_every", "curve_samples", "eval_samples", "is_samples"),
-            *("limit_prompts", "gen_batch", "threads", "workers", "sft_batch", "n_layer", "n_embd", "n_head"),
-            *("num_words", "doc_len", "max_words", "max_topics", "filler_words"),
-        ):
-            if getattr(self, name) < 1:
-                raise UserError(f"rung: {flag(name)} must be ≥ 1, got {getattr(self, name)}")
+        if not self.lr_grid:
+            raise UserError("rung: --lr-grid needs at least 1 value")
+        check_numbers(self, RUNG_NUMBER_RULES, prefix="rung: ")
         if self.n_embd % self.n_head:
             raise UserError(f"rung: --n-embd ({self.n_embd}) must be a multiple of --n-head ({self.n_head})")
         if self.limit_prompts > self.train_prompts:
@@ -254,6 +230,24 @@ class RungConfig:
 
 _CHAIN: dict[str, Any] = {}
 PROPOSALS = ("online", "copg")  # the IS proposals' networks (μ = π_ref, seed 0), kept as state dicts
+
+
+#: The range of every numeric option of :class:`RungConfig` (kinds of :func:`llm.run.check_numbers`).
+RUNG_NUMBER_RULES: dict[str, str] = {
+    **dict.fromkeys(("beta", "sft_lr", "lr_grid", "frontier_betas"), "positive"),
+    **dict.fromkeys(("length_cost", "ess_min"), "nonneg"),
+    "noise": "unit",
+    "topic_share": "share",
+    **dict.fromkeys(
+        (
+            *("chains", "seeds", "train_prompts", "select_prompts", "heldout_prompts", "sft_docs", "sft_steps"),
+            *("pairs_per_prompt", "steps", "rows", "curve_every", "curve_samples", "eval_samples", "is_samples"),
+            *("limit_prompts", "gen_batch", "threads", "workers", "sft_batch", "n_layer", "n_embd", "n_head"),
+            *("num_words", "doc_len", "max_words", "max_topics", "filler_words"),
+        ),
+        "count",
+    ),
+}
 
 
 def _job(job: dict) -> tuple[str, dict]:
@@ -494,10 +488,6 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _explicit(argv: list[str]) -> set[str]:
-    return {a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm rung``: the middle rung."""
     import tyro
@@ -507,11 +497,11 @@ def main(argv: list[str] | None = None) -> int:
     @cli_errors
     def _run() -> int:
         cfg = tyro.cli(RungConfig, args=argv, description=__doc__, prog="python -m llm rung")
-        both = sorted(_explicit(argv) & set(FAST)) if cfg.fast else []
+        both = sorted(explicit_options(argv) & set(FAST)) if cfg.fast else []
         if both:
             flags = ", ".join("--" + b.replace("_", "-") for b in both)
             raise UserError(f"rung: --fast sets {flags} itself; pass either --fast or {flags}, not both")
-        if "task_seed" in _explicit(argv):
+        if "task_seed" in explicit_options(argv):
             raise UserError("rung: --task-seed is set internally per chain; pass --chains instead")
         cfg.check()
         out = Path(cfg.out)

@@ -87,11 +87,7 @@ class SampleConfig(StageConfig):
     def __post_init__(self) -> None:
 
         super().__post_init__()  # every None field from the preset
-        object.__setattr__(self, "temperatures", tuple(self.temperatures))
-        if any(not t > 0 for t in self.temperatures):
-            raise UserError(
-                f"SampleConfig: temperatures must be > 0 (μ_T must have full support), got {self.temperatures}"
-            )
+        object.__setattr__(self, "temperatures", tuple(self.temperatures))  # each > 0 (llm.run.NUMBER_RULES)
         if len(self.temperatures) + int(self.include_human) < 2:
             raise UserError("SampleConfig: need k ≥ 2 completions per prompt (temperatures + include_human)")
         if self.reward not in REWARD_KINDS:

@@ -82,10 +82,7 @@ class SFTConfig(StageConfig):
 
     def __post_init__(self) -> None:
 
-        super().__post_init__()  # every None field from the preset
-        for name in ("pretrain_batch", "sft_batch", "eval_every"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"SFTConfig: {name} must be > 0, got {getattr(self, name)}")
+        super().__post_init__()  # every None field from the preset; numeric ranges by llm.run.NUMBER_RULES
         if self.trainable_blocks < 0:
             raise UserError(f"SFTConfig: trainable_blocks must be ≥ 0 (0 = train all), got {self.trainable_blocks}")
 
