@@ -5,8 +5,8 @@
   (CoPG − each baseline, Holm-adjusted) are ``data.verdicts``;
 * ``rung_frontier``: held-out reward vs exact KL(π‖π_ref) of CoPG, IPO and DPO over β (μ = π_ref); every bar is
   the JSON's 95 % interval with the chains as a random effect (chains × prompts), KL bars clipped at 0;
-* ``rung_curves``: J_β, reward and KL on the selection prompts vs step (μ = π_ref), mean over chains and seeds
-  (means only: no intervals), axes from 0.
+* ``rung_curves``: J_β, reward and KL on the selection prompts vs step (μ = π_ref): the mean over chains and seeds,
+  shaded from the lowest to the highest run at each step (``range`` in the JSON; a JSON without it draws means only).
 
 Colours and labels come from ``bandit.style``. Redraw: ``python -m bandit plot figures/rung_offpolicy.json``.
 """
@@ -24,6 +24,8 @@ __all__ = ["FIGURE_NAMES", "make_figures", "draw_record"]
 
 FIGURE_NAMES = ("offpolicy", "frontier", "curves")
 """The figures a run writes, as ``rung_<name>.{png,json}``."""
+PLATEAU_TOLERANCE = 0.005
+"""A mean J_β that changes by at most this over the last quarter of training is called levelled off in the title."""
 MU_LABELS = {"ref": "μ = π_ref", "T1.5": "π_ref at T = 1.5", "refmix": "½ π_ref + ½ noisy refs"}
 
 
@@ -171,24 +173,46 @@ def _draw_frontier(data: dict) -> Any:
 def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.0))
+    banded = all("range" in c for c in data["curves"].values())
     for m, c in data["curves"].items():
         st = data["methods"][m]
         for ax, k in zip(axes, ("jbeta", "reward", "kl")):
-            ax.plot(c["steps"], c[k], color=st["color"], marker=".", label=st["label"])
+            ax.plot(c["steps"], c[k], color=st["color"], marker=".", lw=1.6, label=st["label"])
+            if banded:
+                lo, hi = c["range"][k]["min"], c["range"][k]["max"]
+                ax.fill_between(c["steps"], lo, hi, color=st["color"], alpha=0.12, lw=0)
     units = ("task reward", "task reward", "nats")
     for ax, t, u in zip(axes, ("J_β = E[R] − β·KL", "mean reward", "exact KL(π‖π_ref)"), units):
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(f"{t} ({u})")
-        ax.set_ylim(bottom=0)  # from 0: small changes are drawn at their true size
         ax.set_title(f"{t}, selection prompts (μ = π_ref)", fontsize=9)
-    axes[0].legend(fontsize=7, loc="lower right")
+        ax.grid(alpha=0.3)
+    axes[2].set_ylim(bottom=0)  # KL ≥ 0; J_β and reward use the data's own range (their changes are small)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    changes = {data["methods"][m]["label"]: c["last_quarter_change"] for m, c in data["curves"].items()}
+    worst = max(changes, key=lambda k: abs(changes[k]))
+    top = max(data["curves"], key=lambda m: data["curves"][m]["jbeta"][-1])
+    last = data["curves"][top]["jbeta"][-1]
+    spread = (
+        f"lines: mean over {runs}; shaded: lowest to highest run at each step"
+        if banded
+        else f"lines: mean over {runs} (this JSON stores means only: no spread drawn)"
+    )
+    moved = abs(changes[worst])
+    c0 = next(iter(data["curves"].values()))
+    span = f" (step {c0['last_quarter_from_step']} to {c0['steps'][-1]})" if "last_quarter_from_step" in c0 else ""
+    if banded and c0["runs"] == 1:
+        spread = f"lines: {runs} (one run per method: no spread)"
+    verdict = "levelled off" if moved <= PLATEAU_TOLERANCE else "still moving"
     fig.suptitle(
-        f"Training curves at β = {data['beta']:g}: mean over {runs} per method (the run stores means only: "
-        "no intervals drawn)",
+        f"Training curves at β = {data['beta']:g}: {spread}\n"
+        f"last quarter of training{span}: mean J_β moves at most {moved:.4f} ({worst}); {verdict} at the "
+        f"±{PLATEAU_TOLERANCE:g} level; highest final mean J_β: {data['methods'][top]['label']} {last:.3f}",
         fontsize=9,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -237,5 +261,6 @@ def draw_record(record: dict) -> Any:
     """The figure of a rung figure record, unsaved (``bandit.records.redraw`` saves it)."""
     cfg = record.get("config", {})
     if record["kind"] == "curves" and "chains" in cfg and "seeds" in cfg:
-        return _draw_curves(record["data"], f"{cfg['chains']} chains × {cfg['seeds']} seeds")
+        c, s = cfg["chains"], cfg["seeds"]
+        return _draw_curves(record["data"], f"{c} chain{'s' * (c != 1)} × {s} seed{'s' * (s != 1)}")
     return FIGURES[record["kind"]](record["data"])

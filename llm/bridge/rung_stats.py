@@ -36,6 +36,11 @@ def _minus(a: list, b: list) -> list:
     return [[[x - y for x, y in zip(ps, qs)] for ps, qs in zip(sa, sb)] for sa, sb in zip(a, b)]
 
 
+def _chain_means(values: list) -> list[float]:
+    """Each chain's mean over its seeds and prompts (``values`` is ``[C][S][P]``)."""
+    return [sum(sum(p) for p in c) / sum(len(p) for p in c) for c in values]
+
+
 def _ci(values: list) -> dict[str, Any]:
     ci = chain_ci(values)
     return {k: ci[k] for k in ("mean", "low", "high", "sem", "df", "significant")}
@@ -91,11 +96,13 @@ def _limits(chains: list[dict], cfg: Any, mu: str, method: str) -> dict[str, Any
 def _rows(chains: list[dict], cfg: Any) -> list[dict]:
     vstar = [[c["vstar"]["heldout"]["v_star"]] * cfg.seeds for c in chains]
     ref_train = [[c["pi_ref"]["train"]["jbeta"]] * cfg.seeds for c in chains]
+    ref_held = [[c["pi_ref"]["heldout"]["jbeta"]] * cfg.seeds for c in chains]
     rows = []
     for mu in MU_NAMES:
         dist = sum(c["distance"][mu] for c in chains) / len(chains)
         for m in cfg.methods:
             j = table_of(chains, cfg, mu, m, "heldout", "jbeta")
+            vs_ref, regret = _minus(j, ref_held), _minus(vstar, j)
             rows.append(
                 {
                     "mu": mu,
@@ -104,7 +111,14 @@ def _rows(chains: list[dict], cfg: Any) -> list[dict]:
                     "heldout_jbeta": _ci(j),
                     "heldout_reward": _ci(table_of(chains, cfg, mu, m, "heldout", "reward")),
                     "heldout_kl": _ci(table_of(chains, cfg, mu, m, "heldout", "kl")),
-                    "regret": _ci(_minus(vstar, j)),
+                    "regret": _ci(regret),
+                    # paired on prompts with π_ref's own held-out J_β: the prompts' spread cancels
+                    "heldout_vs_ref": _ci(vs_ref),
+                    "chain_means": {
+                        "heldout_jbeta": _chain_means(j),
+                        "regret": _chain_means(regret),
+                        "heldout_vs_ref": _chain_means(vs_ref),
+                    },
                     "heldin_jbeta": _ci(table_of(chains, cfg, mu, m, "train", "jbeta")),
                     "heldin_vs_ref": _ci(_minus(table_of(chains, cfg, mu, m, "train", "jbeta"), ref_train)),
                     **_limits(chains, cfg, mu, m),
@@ -152,17 +166,38 @@ def _verdicts(chains: list[dict], cfg: Any) -> list[dict]:
 
 
 def _curves(chains: list[dict], cfg: Any) -> dict[str, dict]:
-    """Per method (μ = π_ref): the mean learning curve over chains and seeds, and its change over the last quarter."""
+    """Per method (μ = π_ref): the mean learning curve over chains and seeds, its change over the last quarter, and
+    the spread of the runs it averages (``range``: the lowest and highest run at each step, chains and seeds alike;
+    ``chain_means``: each chain's mean curve over its seeds)."""
+    keys = ("jbeta", "reward", "kl")
     out = {}
     for m in cfg.methods:
-        curves = [_run(c, cfg, "ref", m, s)["curve"] for c in chains for s in range(cfg.seeds)]
+        per_chain = [[_run(c, cfg, "ref", m, s)["curve"] for s in range(cfg.seeds)] for c in chains]
+        curves = [cv for runs in per_chain for cv in runs]
         steps = [p["step"] for p in curves[0]]
-        mean = {
-            k: [sum(cv[i][k] for cv in curves) / len(curves) for i in range(len(steps))]
-            for k in ("jbeta", "reward", "kl")
+        n = range(len(steps))
+        mean = {k: [sum(cv[i][k] for cv in curves) / len(curves) for i in n] for k in keys}
+        # the last quarter's first point, and never the last point itself (a short run has few points)
+        q = min(next(i for i, s in enumerate(steps) if s >= 0.75 * steps[-1]), len(steps) - 2)
+        changes = [cv[-1]["jbeta"] - cv[q]["jbeta"] for cv in curves]
+        out[m] = {
+            "steps": steps,
+            **mean,
+            "last_quarter_change": mean["jbeta"][-1] - mean["jbeta"][q],
+            "last_quarter_from_step": steps[q],
+            "runs": len(curves),
+            "range": {
+                k: {
+                    "min": [min(cv[i][k] for cv in curves) for i in n],
+                    "max": [max(cv[i][k] for cv in curves) for i in n],
+                }
+                for k in keys
+            },
+            "chain_means": {
+                k: [[sum(cv[i][k] for cv in runs) / len(runs) for i in n] for runs in per_chain] for k in keys
+            },
+            "last_quarter_change_range": [min(changes), max(changes)],
         }
-        q = next(i for i, s in enumerate(steps) if s >= 0.75 * steps[-1])
-        out[m] = {"steps": steps, **mean, "last_quarter_change": mean["jbeta"][-1] - mean["jbeta"][q]}
     return out
 
 
@@ -175,15 +210,24 @@ def _frontier(chains: list[dict], cfg: Any) -> dict[str, list[dict]]:
         out[m] = []
         for b in betas:
             recs = [_run(c, cfg, "ref", m, 0, b)["heldout"] for c in chains]
+            reward, kl = [[r["reward"]] for r in recs], [[r["kl"]] for r in recs]  # chains × 1 seed × prompts
             out[m].append(
                 {
                     "beta": b,
-                    "reward": _ci([[r["reward"]] for r in recs]),  # chains × 1 seed × prompts, chains random
-                    "kl": _ci([[r["kl"]] for r in recs]),
+                    "reward": _ci(reward),  # chains random
+                    "kl": _ci(kl),
+                    "chain_means": {"reward": _chain_means(reward), "kl": _chain_means(kl)},
                 }
             )
     ref = [[c["pi_ref"]["heldout"]["reward"]] for c in chains]
-    out["pi_ref"] = [{"beta": 0.0, "reward": _ci(ref), "kl": {"mean": 0.0, "low": 0.0, "high": 0.0}}]
+    out["pi_ref"] = [
+        {
+            "beta": 0.0,
+            "reward": _ci(ref),
+            "kl": {"mean": 0.0, "low": 0.0, "high": 0.0},
+            "chain_means": {"reward": _chain_means(ref), "kl": [0.0] * len(chains)},
+        }
+    ]
     return out
 
 
