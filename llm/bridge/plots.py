@@ -1,9 +1,11 @@
 """Figures of the exact bridge: ``bridge_<name>.png`` + ``.json`` (data, config, task seeds, exact command).
 
-* ``bridge_converged`` (panel a, the headline): per method, the network's held-in regret next to its tabular
-  limit's, and KL(limit ‖ network) on the sampled set S and in full; ``data.summary[method]`` carries the verdict;
-* ``bridge_regret_vs_step`` (panel b): the practical trainer's exact regret vs step against the limits;
-* ``bridge_coverage`` (panel c): CoPG's network as the pairs per prompt grow;
+* ``bridge_converged`` (panel a, the headline): per method, the network's held-in regret (bar: mean; one dot per
+  random task) next to its tabular limit's, and KL(limit ‖ network) on the sampled set S and in full; whose limit
+  each task's network is nearest is read per task (``data.summary[method].per_task_seed``);
+* ``bridge_regret_vs_step`` (panel b): left, the practical trainer's exact regret vs step on its own range (mean and
+  each task); right, its last step against the same network trained to convergence and the exact limit (log axis);
+* ``bridge_coverage`` (panel c): CoPG's network as the pairs per prompt grow, with network ÷ limit per task;
 * ``bridge_heldout`` (panel d): held-in vs held-out regret of the converged networks.
 
 Regret axes are logarithmic down to a floor (:data:`FLOOR`): a value below it (a limit that is exactly π*, regret
@@ -13,7 +15,6 @@ Redraw without training: ``python -m bandit plot figures/bridge_converged.json``
 
 from __future__ import annotations
 
-import math
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -52,245 +53,390 @@ def _f(v: float | None) -> float:
     return max(v, FLOOR) if v is not None and v == v else float("nan")
 
 
-def _tick(summary: dict, label: str, styles: dict) -> str:
-    """Tick label: the method; whether its network is nearest its own limit of all the methods' limits; and how far
-    from its own limit it is (KL(limit ‖ network), the right panel), so a ✓ never reads as "close"."""
-    own, near, kl = summary["nearest_is_own"], summary["nearest_limit"], summary["kl_to_own_limit"]
-    if own is None:
-        return f"{textwrap.fill(label, 11)}\nno finite\nlimit"
-    tag = "✓ nearest its\nown limit" if own else f"✗ nearest\n{textwrap.fill(styles[near]['label'], 11)}'s"
-    return f"{textwrap.fill(label, 11)}\n{tag}\nKL {kl:.2g}"
+TASK_MARKERS = ("o", "^", "s", "v", "D")
+"""One marker per random task, in the order the JSON lists the tasks."""
+TASK_LINES = ("-", "-.", "--", ":")
 
 
-def _top(values: list[float], share: float = 0.22) -> float:
-    """Top of a log axis from FLOOR / 2 that leaves the upper ``share`` of its height free for a one-row legend."""
-    hi = max([v for v in values if v == v] or [1.0])
-    return 10 ** ((math.log10(hi) - share * math.log10(FLOOR / 2)) / (1 - share))
+def _names(labels: list[str]) -> str:
+    """Method labels joined by ';' so a label's own comma ('PG, b = 0') never reads as a separator."""
+    return "; ".join(labels) or "none"
+
+
+def _pts(points: float) -> float:
+    """Font size in points, never below 8."""
+    return max(points, 8)
+
+
+def _legend_above(ax: Any, handles: list, title: str, ncol: int = 2) -> None:
+    """A legend in the free band between the axes and its title (outside the data), the title above it."""
+    leg = ax.legend(handles=handles, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=ncol,
+                    handlelength=2.2, borderaxespad=0, frameon=False)  # fmt: skip
+    fig = ax.figure
+    fig.canvas.draw()
+    pad = leg.get_window_extent().height * 72 / fig.dpi + 6
+    ax.set_title(title, fontsize=9, pad=pad)
+
+
+def _task_seeds(summary: dict) -> list[str]:
+    return list(next(iter(summary.values())).get("per_task_seed", {}))
+
+
+def _nearest_of(rec: dict, styles: dict, rel: float = 1e-6) -> str:
+    """Whose limit one task's network is nearest (the JSON's ``nearest_limit``), naming limits at the same KL from it
+    (limits that coincide, e.g. CoPG's and PG, b = batch mean's) together."""
+    row = {b: v for b, v in rec["kl_to_limits"].items() if v is not None and v == v}
+    best = rec["nearest_limit"]
+    same = [b for b, v in row.items() if b != best and best in row and abs(v - row[best]) <= rel * abs(row[best])]
+    owners = _names([f"{styles[b]['label']}'s" for b in same])
+    tie = f" (as near: {owners})" if same else ""
+    return f"{styles[best]['label']}'s limit{tie}"
+
+
+def _tick(summary: dict, label: str) -> str:
+    """Tick label: the method, and in how many of the random tasks its network is nearest its own limit (of all
+    the methods' limits); the distance to that limit is the right panel's."""
+    if summary["nearest_is_own"] is None:
+        return f"{textwrap.fill(label, 12)}\nno finite\nlimit"
+    per = summary.get("per_task_seed") or {"all": {"nearest_is_own": summary["nearest_is_own"]}}
+    k, n = sum(bool(r["nearest_is_own"]) for r in per.values()), len(per)
+    mark = "✓" if k == n else ("✗" if k == 0 else "~")
+    return f"{textwrap.fill(label, 12)}\n{mark} own limit\nnearest in\n{k} of {n} tasks"
+
+
+def _nearest_note(summary: dict, styles: dict) -> str:
+    """Footnote: for every method whose network is not nearest its own limit in some task, whose limit it is
+    nearest in each task (read per task from the JSON)."""
+    lines = []
+    for m, s in summary.items():
+        per = s.get("per_task_seed", {})
+        if s["nearest_is_own"] is None or all(r["nearest_is_own"] for r in per.values()):
+            continue
+        where = "; ".join(f"{_nearest_of(r, styles)} in task {t}" for t, r in per.items())
+        lines.append(f"{styles[m]['label']}'s network is nearest {where}")
+    return "\n".join(lines)
 
 
 def _converged_regret(ax: Any, data: dict) -> None:
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     s, styles = data["summary"], data["methods"]
-    names = list(s)
-    tops = []
+    names, seeds = list(s), _task_seeds(data["summary"])
     for i, m in enumerate(names):
-        c = styles[m]["color"]
         r = s[m]["network_regret"]
-        ax.bar(i, _f(r["mean"]), color=c, alpha=0.85, width=0.6, label="network (bar: mean; dots: random tasks)"
-               if i == 0 else None)  # fmt: skip
-        ax.errorbar(i, _f(r["mean"]), yerr=[[0], [r["ci95"]]], color="k", capsize=3, lw=1,
-                    label="upper 95 % bound" if i == 0 else None)  # fmt: skip
-        ax.scatter([i] * len(r["values"]), [_f(v) for v in r["values"]], color="k", s=8, zorder=3)
-        ax.scatter(i, _f(s[m]["tabular_regret"]), marker="_", s=500, color="k", lw=2.5, zorder=4)
-        tops += [_f(r["mean"] + r["ci95"]), _f(s[m]["tabular_regret"]), *(_f(v) for v in r["values"])]
+        ax.bar(i, _f(r["mean"]), color=styles[m]["color"], alpha=0.8, width=0.6)
+        for j, v in enumerate(r["values"]):
+            ax.plot(i - 0.12 + 0.24 * j / max(len(r["values"]) - 1, 1), _f(v), ls="none", color="k", ms=5,
+                    marker=TASK_MARKERS[j % len(TASK_MARKERS)], zorder=3)  # fmt: skip
+        ax.plot(i, _f(s[m]["tabular_regret"]), marker="_", ms=24, mew=2.5, color="k", zorder=4, ls="none")
     ax.set_yscale("log")
-    ax.set_ylim(FLOOR / 2, _top(tops))
-    ax.set_xticks(range(len(names)), [_tick(s[m], styles[m]["label"], styles) for m in names], fontsize=7)
-    ax.set_ylabel("regret on training prompts β·KL(π‖π*)")
+    ax.set_ylim(FLOOR / 2, None)
+    ax.set_xticks(range(len(names)), [_tick(s[m], styles[m]["label"]) for m in names], fontsize=8)
+    ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)\non the training prompts (reward units)", fontsize=9)
+    _floor(ax, "floor: ≤ 1e-5 (0 up to rounding)")
+    n = len(seeds) or max(len(s[m]["network_regret"]["values"]) for m in names)
+    handles = [
+        Patch(color="0.6", label=f"bar: converged network, mean of {n} random tasks"),
+        *(
+            Line2D(
+                [],
+                [],
+                marker=TASK_MARKERS[j % len(TASK_MARKERS)],
+                ls="none",
+                color="k",
+                ms=5,
+                label=f"network, task {t}",
+            )
+            for j, t in enumerate(seeds)
+        ),  # fmt: skip
+        Line2D(
+            [],
+            [],
+            marker="_",
+            ms=14,
+            mew=2.5,
+            ls="none",
+            color="k",
+            label=f"exact limit: the loss's minimiser over a\nfree probability table (mean of {n} tasks)",
+        ),
+        Line2D([], [], color="0.6", lw=0.8, ls=":", label="floor: ≤ 1e-5 (0 up to rounding)"),
+    ]
     checks = data.get("checks", {})
     ratios = [f"{c['ratio']:.2g} × {styles[k.rsplit('x_', 1)[-1]]['label']}'s"
               for k, c in checks.items() if k.startswith("copg_le_") and "ratio" in c]  # fmt: skip
-    point = (
-        f"CoPG's regret on training prompts is {' and '.join(ratios)}" if ratios else "each network against its limit"
-    )
-    ax.set_title(
-        "Converged networks vs their exact limits (each loss's minimiser over a free probability table)\n"
-        f"{point}\nunder each bar: whose limit the network is nearest, of all the methods' limits, and its distance "
-        "KL(own limit ‖ network) in nats\n(right panel): a network nearest its own limit can still be far from it",
-        fontsize=8,
-    )
-    _floor(ax, "floor: ≤ 1e-5 (0 up to rounding)")
-    handles, _ = ax.get_legend_handles_labels()
-    tick = Line2D([], [], marker="_", ms=12, mew=2.5, ls="none", color="k", label="exact limit (—)")
-    ax.legend(handles=[tick, *handles], fontsize=7, loc="upper left", ncol=2, handlelength=1.5)
+    point = f"CoPG's regret = {_names(ratios)} (means of {n} tasks)" if ratios else "each network against its limit"
+    _legend_above(ax, handles, f"Converged networks vs their exact limits\n{point}")
 
 
 def _converged_distance(bx: Any, data: dict) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     s, styles = data["summary"], data["methods"]
-    names = list(s)
+    names, seeds = list(s), _task_seeds(data["summary"])
     checks = data.get("checks", {})  # the run's acceptance bar on KL(limit ‖ network), from its check's name
     key = next((k for k in checks if k.startswith("kl_to_own_limit_le_")), "kl_to_own_limit_le_0.01")
     width, bar = 0.38, float(key.removeprefix("kl_to_own_limit_le_"))
     for i, m in enumerate(names):
         c = styles[m]["color"]
-        bx.bar(i - width / 2, _f(s[m]["kl_to_own_limit_support"]), width, color=c, alpha=0.5, hatch="//",
-               label="on S (the completions the data sampled)" if i == 0 else None)  # fmt: skip
-        bx.bar(i + width / 2, _f(s[m]["kl_to_own_limit"]), width, color=c, alpha=0.9,
-               label="all completions" if i == 0 else None)  # fmt: skip
+        for side, k, style in ((-1, "kl_to_own_limit_support", dict(alpha=0.45, hatch="//")),
+                               (1, "kl_to_own_limit", dict(alpha=0.9))):  # fmt: skip
+            bx.bar(i + side * width / 2, _f(s[m][k]), width, color=c, **style)
+            vals = [r[k] for r in s[m].get("per_task_seed", {}).values() if r[k] is not None]
+            for j, v in enumerate(vals):
+                bx.plot(i + side * width / 2 + 0.08 * (j - (len(vals) - 1) / 2), _f(v), ls="none", color="k", ms=4,
+                        marker=TASK_MARKERS[j % len(TASK_MARKERS)], zorder=3)  # fmt: skip
         if s[m]["kl_to_own_limit"] is None:
-            bx.text(i, FLOOR, "no limit", ha="center", va="bottom", fontsize=7, rotation=90)
-    checked = list(checks.get(key, {}))
-    bx.axhline(bar, color="k", ls="--", lw=0.8, label=f"{bar:g}: the distance the run requires of "
-               f"{' and '.join(styles[m]['label'] for m in checked) or 'no method'}")  # fmt: skip
+            bx.text(i, 2 * FLOOR, "no finite limit", ha="center", va="bottom", fontsize=8, rotation=90)
+    bx.axhline(bar, color="k", ls="--", lw=0.8)
     bx.set_yscale("log")
-    bx.set_ylim(FLOOR / 2, _top([_f(s[m]["kl_to_own_limit"]) for m in names] + [bar]))
-    bx.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
-    bx.set_ylabel("KL(limit ‖ network) (nats)")
-    within = [styles[m]["label"] for m in names if s[m]["kl_to_own_limit"] is not None
-              and s[m]["kl_to_own_limit"] <= bar]  # fmt: skip
-    above = [styles[m]["label"] for m in names if s[m]["kl_to_own_limit"] is not None
-             and s[m]["kl_to_own_limit"] > bar]  # fmt: skip
-    bx.set_title(
-        "How far each network is from its own limit (mean over training prompts and random tasks)\n"
-        f"within {bar:g}: {', '.join(within) or 'none'}; above {bar:g}: {', '.join(above) or 'none'}",
-        fontsize=8,
-    )
-    _floor(bx, "floor: ≤ 1e-5")
-    bx.legend(fontsize=7, loc="upper left", ncol=2, handlelength=1.5)
+    bx.set_ylim(FLOOR / 2, None)
+    bx.set_xticks(range(len(names)), [textwrap.fill(styles[m]["label"], 12) for m in names], fontsize=8)
+    bx.set_ylabel("KL(own limit ‖ network) (nats)", fontsize=9)
+    checked = _names([styles[m]["label"] for m in checks.get(key, {})])
+    handles = [
+        Patch(facecolor="0.75", hatch="//", label="on S, the completions the data sampled"),
+        Patch(facecolor="0.45", label="on all completions"),
+        Line2D([], [], color="k", ls="--", lw=0.8, label=f"{bar:g} nats: the run's threshold for {checked}"),
+        *(
+            Line2D([], [], marker=TASK_MARKERS[j % len(TASK_MARKERS)], ls="none", color="k", ms=4, label=f"task {t}")
+            for j, t in enumerate(seeds)
+        ),  # fmt: skip
+    ]
+    kls = {m: [r["kl_to_own_limit"] for r in s[m].get("per_task_seed", {}).values()] or [s[m]["kl_to_own_limit"]]
+           for m in names if s[m]["kl_to_own_limit"] is not None}  # fmt: skip
+    groups = {
+        f"≤ {bar:g} nats in every task": [m for m, v in kls.items() if max(v) <= bar],
+        f"> {bar:g} nats in every task": [m for m, v in kls.items() if min(v) > bar],
+        "on both sides": [m for m, v in kls.items() if min(v) <= bar < max(v)],
+    }
+    lines = [f"{head}: {_names([styles[m]['label'] for m in ms])}" for head, ms in groups.items() if ms]
+    _legend_above(bx, handles, "How far each network is from its own limit (bars: means)\n" + "\n".join(lines))
 
 
 def _draw_converged(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5.4))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6.2), width_ratios=(1.1, 1))
     _converged_regret(ax, data)
     _converged_distance(bx, data)
+    note = _nearest_note(data["summary"], data["methods"])
+    fig.text(0.01, 0.0, "✓ / ✗ under a bar: whether the network's nearest limit, of all the methods' limits by "
+             "KL(limit ‖ network), is its own method's; how far it is from it: right panel" + (f"\n{note}" if note
+             else ""), fontsize=8, va="top", ha="left")  # fmt: skip
     fig.tight_layout()
     return fig
 
 
 def _trainer_gap(last: dict, limits: dict, styles: dict, near: float = 2.0) -> str:
-    """How far each method's last trainer step is from its converged network, read from the data: the ratio, and
-    which methods are within ``near``× of it and which are not (no fixed verdict)."""
+    """Which methods' last trainer step is within ``near``× of their converged network and which are not, read from
+    the data (no fixed verdict)."""
     ratio = {m: last[m] / limits[m]["network_regret"] for m in last if limits.get(m, {}).get("network_regret")}
     if not ratio:
         return "no converged network to compare with"
-    parts = "; ".join(f"{styles[m]['label']} {last[m]:.2g} vs {limits[m]['network_regret']:.2g} ({r:.3g}×)"
-                      for m, r in ratio.items())  # fmt: skip
     inside = [styles[m]["label"] for m, r in ratio.items() if r <= near]
     outside = [styles[m]["label"] for m, r in ratio.items() if r > near]
-    verdict = (f"within {near:g}× of the converged network: {', '.join(inside) or 'none'}; "
-               f"further: {', '.join(outside) or 'none'}")  # fmt: skip
-    return f"last step vs the same network trained to convergence: {parts}\n{verdict}"
+    return f"last step within {near:g}× of the converged network: {_names(inside)}\nfurther: {_names(outside)}"
+
+
+def _order_at_end(curves: dict, styles: dict) -> str:
+    """The methods from lowest to highest mean regret at the last step, and whether every task has that order."""
+    mean = {m: sum(r[-1]["policy/regret"] for r in runs) / len(runs) for m, runs in curves.items()}
+    order = sorted(mean, key=mean.get)
+    n = min(len(runs) for runs in curves.values())
+    same = all(sorted(curves, key=lambda m: curves[m][j][-1]["policy/regret"]) == order for j in range(n))
+    step = next(iter(curves.values()))[0][-1]["step"]
+    each = "the same order in every task" if same else "the order differs between tasks"
+    return (f"at step {step}, lowest first (means): "
+            + "; ".join(f"{styles[m]['label']}: {mean[m]:.2g}" for m in order) + f"\n{each}")  # fmt: skip
 
 
 def _draw_regret_vs_step(data: dict) -> Any:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    styles = data["methods"]
-    fig, ax = plt.subplots(figsize=(9.5, 4.8))
-    seeds, last = {len(runs) for runs in data["curves"].values()}, {}
-    for m, runs in data["curves"].items():
-        c = styles[m]["color"]
+    styles, curves, limits = data["methods"], data["curves"], data["limits"]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5.6), width_ratios=(1.35, 1))
+    n = min(len(runs) for runs in curves.values())
+    looks = dict(zip(curves, zip(("o", "s", "^", "v", "D"), ("-", "--", ":", "-."))))
+    last = {}
+    handles = []
+    for k, (m, runs) in enumerate(curves.items()):
+        c, (mk, ls) = styles[m]["color"], looks[m]
         steps = [p["step"] for p in runs[0]]
+        for r in runs:  # each task thin and pale, under every mean
+            ax.plot([p["step"] for p in r], [p["policy/regret"] for p in r], color=c, lw=0.9, alpha=0.45, ls=ls,
+                    zorder=2)  # fmt: skip
         ys = [sum(r[i]["policy/regret"] for r in runs) / len(runs) for i in range(len(steps))]
         last[m] = ys[-1]
-        # CoPG wide and pale underneath, the others thin on top: neither hides the other where the curves meet
-        front = dict(lw=6, alpha=0.4, zorder=3) if m == "copg" else dict(lw=1.5, ls="-.", marker="o", ms=3, zorder=5)
-        ax.plot(steps, [_f(y) for y in ys], color=c, label=f"{styles[m]['label']}: trainer", **front)
-        lim = data["limits"].get(m, {})
-        if lim.get("tabular_regret") is not None:  # dashed limit and dotted network (markers at the right end) can
-            ax.axhline(_f(lim["tabular_regret"]), color=c, ls="--", lw=1)  # coincide: the markers keep both visible
-            ax.plot([steps[-1]], [_f(lim["tabular_regret"])], marker="_", ms=14, mew=2, color=c, clip_on=False)
-        if lim.get("network_regret") is not None:
-            ax.axhline(_f(lim["network_regret"]), color=c, ls=":", lw=1.5)
-            ax.plot([steps[-1]], [_f(lim["network_regret"])], marker="D", ms=5, mfc="none", color=c, clip_on=False)
-    ax.set_yscale("log")
-    ax.set_ylim(FLOOR / 2, None)
-    _floor(ax)
-    handles, _ = ax.get_legend_handles_labels()
-    handles += [
-        Line2D([], [], color="0.3", ls="--", lw=1.2, label="dashed, ▬ at the right end: the loss's exact\n"
-               "minimiser (best table of probabilities)"),
-        Line2D([], [], color="0.3", ls=":", lw=1.5, marker="D", ms=5, mfc="none", markevery=[1],
-               label="dotted, ◇: same network trained to convergence\n(full batch; method's colour)"),
-    ]  # fmt: skip
-    same = [styles[m]["label"] for m, lim in data["limits"].items() if None not in lim.values()
-            and abs(math.log10(_f(lim["tabular_regret"]) / _f(lim["network_regret"]))) < 0.05]  # fmt: skip
-    if same:
-        handles.append(Line2D([], [], ls="none", label=f"{', '.join(same)}: dashed and dotted lines\ncoincide "
-                              "(network at its limit)"))  # fmt: skip
-    ax.set_xlabel("optimizer step (minibatches of offline rows)")
-    ax.set_ylabel("regret β·KL(π‖π*) on the training prompts")
-    n = "/".join(str(k) for k in sorted(seeds))
-    ax.set_title(
-        f"Practical trainer at a small fixed budget ({data['budget']})\n{_trainer_gap(last, data['limits'], styles)}\n"
-        f"curves and horizontal lines: means over {n} random tasks",
-        fontsize=9,
-    )
-    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), handlelength=3.5)
+        ax.plot(steps, ys, color=c, lw=2, ls=ls, marker=mk, ms=5, mfc="white", zorder=4 + k)
+        handles.append(Line2D([], [], color=c, lw=2, ls=ls, marker=mk, ms=5, mfc="white",
+                              label=f"{styles[m]['label']}: mean of {n} tasks"))  # fmt: skip
+    handles.append(Line2D([], [], color="0.4", lw=0.9, alpha=0.6, label="thin: each task"))
+    ax.set_xlabel(f"optimizer step (one minibatch each; {data['budget']})", fontsize=9)
+    ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)\non the training prompts (reward units)", fontsize=9)
+    _legend_above(ax, handles, "The practical trainer's exact regret\n" + _order_at_end(curves, styles))
+
+    # right: where the last step sits against the same network trained to convergence and the exact limit
+    names = list(curves)
+    vals = []
+    for i, m in enumerate(names):
+        c, lim = styles[m]["color"], limits.get(m, {})
+        ends = [r[-1]["policy/regret"] for r in curves[m]]  # left to right: last step, converged, exact limit
+        bx.plot([i - 0.42 + 0.1 * j / max(len(ends) - 1, 1) for j in range(len(ends))], ends, ls="none",
+                marker="o", ms=4, color=c, alpha=0.6)  # fmt: skip
+        bx.plot(i - 0.2, last[m], marker="o", ms=9, color=c, ls="none", zorder=4)
+        net, tab = lim.get("network_regret"), lim.get("tabular_regret")
+        if net is not None:
+            bx.plot(i, _f(net), marker="D", ms=8, mfc="white", mew=2, color=c, ls="none", zorder=5)
+            bx.annotate("", xy=(i - 0.03, _f(net)), xytext=(i - 0.17, last[m]), zorder=3,
+                        arrowprops=dict(arrowstyle="->", color=c, lw=1))  # fmt: skip
+            bx.text(i - 0.1, last[m] * 1.6, f"{last[m] / net:.3g}×", fontsize=8, ha="center", va="bottom")
+        if tab is not None:
+            bx.plot(i + 0.2, _f(tab), marker="_", ms=18, mew=2.5, color="k", ls="none", zorder=6)
+        vals += [*ends, _f(net), _f(tab)]
+    finite = [v for v in vals if v == v]
+    bx.set_yscale("log")
+    bx.set_ylim(min(finite) / 3, max(finite) * 4)
+    if min(finite) <= FLOOR:  # the floor only where a value sits on it
+        _floor(bx)
+    bx.set_xlim(-0.6, len(names) - 0.4)
+    bx.set_xticks(range(len(names)), [textwrap.fill(styles[m]["label"], 12) for m in names], fontsize=8)
+    bx.set_ylabel("regret (reward units, log scale)", fontsize=9)
+    right = [
+        Line2D([], [], marker="o", ms=8, color="0.3", ls="none", label="last step, mean (small: each task)"),
+        Line2D(
+            [],
+            [],
+            marker="D",
+            ms=7,
+            mfc="white",
+            mew=2,
+            color="0.3",
+            ls="none",
+            label=f"same network trained to convergence (mean of {n} tasks)",
+        ),  # fmt: skip
+        Line2D(
+            [],
+            [],
+            marker="_",
+            ms=14,
+            mew=2.5,
+            color="k",
+            ls="none",
+            label=f"exact limit: the loss's minimiser over a\nfree probability table (mean of {n} tasks)",
+        ),
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            lw=1,
+            marker=r"$\rightarrow$",
+            ls="none",
+            ms=10,
+            label="arrow and number: last step ÷ converged",
+        ),  # fmt: skip
+    ]
+    _legend_above(bx, right, "Last step vs convergence vs the exact limit\n" + _trainer_gap(last, limits, styles), 1)
     fig.tight_layout()
     return fig
 
 
+def _trend(seqs: list[list[float]]) -> str | None:
+    """'falls' / 'rises' when every sequence does so at every step, else None."""
+    if all(all(b < a for a, b in zip(q, q[1:])) for q in seqs):
+        return "falls"
+    if all(all(b > a for a, b in zip(q, q[1:])) for q in seqs):
+        return "rises"
+    return None
+
+
 def _coverage_point(points: dict) -> str:
-    """The coverage figure's point in numbers: seed means at the fewest and the most pairs per prompt."""
+    """The coverage figure's point, every clause read from the data: where the network is below its limit, and
+    whether the network ÷ limit ratio moves one way as the pairs grow."""
     runs = list(points.values())
-
-    def mean(key: str, j: int) -> float:
-        return sum(pts[j][key] for pts in runs) / len(runs)
-
-    lo, hi = runs[0][0]["pairs_per_prompt"], runs[0][-1]["pairs_per_prompt"]
-    net, lim = (mean("network_regret", 0), mean("network_regret", -1)), (mean("tabular_regret", 0),
-                                                                          mean("tabular_regret", -1))  # fmt: skip
-    return (
-        f"from {lo} to {hi} pairs per prompt (mean over tasks), CoPG's regret falls {net[0]:.2g} → {net[1]:.2g} "
-        f"and its exact limit's {lim[0]:.2g} → {lim[1]:.2g}:\nthe network is {net[0] / lim[0]:.0f}× its limit "
-        f"at {lo} pairs and {net[1] / lim[1]:.0f}× at {hi}; {_follows(net[0] / lim[0], net[1] / lim[1])}"
-    )
-
-
-def _follows(before: float, after: float) -> str:
-    """What the ratio network ÷ limit does as the data grow, in words (computed, both directions)."""
-    if after > 1.25 * before:
-        return "the network falls more slowly than its limit as the data grow"
-    if after < before / 1.25:
-        return "the network closes in on its limit as the data grow"
-    return "the network follows its limit down at about the same ratio"
+    ns = [p["pairs_per_prompt"] for p in runs[0]]
+    ratios = [[p["network_regret"] / p["tabular_regret"] for p in pts] for pts in runs]
+    below = [(n, sum(r[j] < 1 for r in ratios)) for j, n in enumerate(ns) if any(r[j] < 1 for r in ratios)]
+    said = []
+    if below:
+        said.append("network below its exact limit at " + "; ".join(f"{n} pairs ({k} of {len(runs)} tasks)"
+                                                                      for n, k in below))  # fmt: skip
+    else:
+        said.append("network above its exact limit at every n and task")
+    move = _trend(ratios)
+    said.append(f"the ratio {move} with every doubling" if move else "the ratio does not move one way as n grows")
+    return "\n".join(said)
 
 
 def _draw_coverage(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
-    c = data["methods"]["copg"]["color"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
-    panels = (
-        (
-            "network_regret",
-            "tabular_regret",
-            "regret on training prompts β·KL(π‖π*)",
-            "CoPG's regret",
-            "its exact limit",
-        ),
-        (
-            "kl_to_limit_support",
-            None,
-            "KL(limit|S ‖ network|S) (nats)",
-            "distance to the exact limit on S (no reference line)",
-            None,
-        ),
-        ("off_support_mass", "pi_star_off_support_mass", "mass off S", "mass on unsampled completions", "π*"),
-    )
-    markers, lines = ("o", "s", "^", "v", "D"), ("-", "-.", "--", ":")
-    for ax, (key, ref, ylabel, title, ref_label) in zip(axes, panels):
-        values = []
-        for j, (seed, pts) in enumerate(data["points"].items()):
+    c, points = data["methods"]["copg"]["color"], data["points"]
+    fig, axes = plt.subplots(2, 2, figsize=(12.5, 10))
+
+    def ratio(p: dict) -> float:
+        return p["network_regret"] / p["tabular_regret"] if p["tabular_regret"] else float("nan")
+
+    def key(k: str):
+        return lambda p: p[k]
+
+    panels = (  # (value, reference value, y label, title, reference label)
+        (key("network_regret"), key("tabular_regret"), "regret on the training prompts (reward units)",
+         "regret: network and its exact limit\n(exact limit: the CoPG loss's minimiser over a free probability "
+         "table)", "exact limit"),
+        (ratio, None, "network's regret ÷ its exact limit's", "network's regret relative to its exact limit's", None),
+        (key("kl_to_limit_support"), None, "KL(limit|S ‖ network|S) (nats)", "distance to the exact limit on S",
+         None),
+        (key("off_support_mass"), key("pi_star_off_support_mass"), "probability mass off S",
+         "mass on completions never sampled (off S)", "π*"),
+    )  # fmt: skip
+    for ax, (val, ref, ylabel, title, ref_label) in zip(axes.flat, panels):
+        values, seqs = [], []
+        for j, (seed, pts) in enumerate(points.items()):
             xs = [p["pairs_per_prompt"] for p in pts]
-            mk = markers[j % len(markers)]
-            values += [p[key] for p in pts] + ([p[ref] for p in pts] if ref else [])
-            ax.plot(xs, [_f(p[key]) for p in pts], marker=mk, ls=lines[j % len(lines)], color=c, alpha=0.85,
-                    label=f"CoPG network, task {seed}")  # fmt: skip
+            mk, ls = TASK_MARKERS[j % len(TASK_MARKERS)], TASK_LINES[j % len(TASK_LINES)]
+            seqs.append([val(p) for p in pts])
+            values += seqs[-1]
+            ax.plot(xs, [_f(v) for v in seqs[-1]], marker=mk, ls=ls, color=c, label=f"CoPG network, task {seed}")
+            if val is ratio:  # the ratios in numbers: task 0 above its points, task 1 below, and so on
+                for x, v in zip(xs, seqs[-1]):
+                    ax.annotate(f"{v:.2g}", (x, v), xytext=(7, 3 if j % 2 == 0 else -3), textcoords="offset points",
+                                ha="left", va="bottom" if j % 2 == 0 else "top", fontsize=8,
+                                bbox=dict(fc="white", ec="none", pad=0.5, alpha=0.85))  # fmt: skip
             if ref:
-                ax.plot(xs, [_f(p[ref]) for p in pts], ls="--", marker=mk, mfc="none", color="k", lw=1, alpha=0.7,
-                        label=f"reference: {ref_label}, task {seed}")  # fmt: skip
+                seqs.append([ref(p) for p in pts])
+                values += seqs[-1]
+                ax.plot(xs, [_f(v) for v in seqs[-1]], ls="--", marker=mk, mfc="none", color="k", lw=1, alpha=0.75,
+                        label=f"{ref_label}, task {seed}")  # fmt: skip
         ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.minorticks_off()
         ax.set_yscale("log")
-        ax.set_xlabel("pairs per training prompt")
-        ax.set_ylabel(ylabel)
+        ax.set_xlabel("pairs sampled per training prompt (n)", fontsize=9)
+        ax.set_ylabel(ylabel, fontsize=9)
         finite = [v for v in values if v is not None and v == v]
-        if ref is None and finite:  # a distance with no reference: its range, so small wiggles do not read as a trend
+        move = _trend(seqs)
+        if val is ratio:  # the ratio's own sentence: where it is below 1, and whether it moves one way
+            ax.axhline(1, color="k", lw=0.8, ls="--", label="1: network = its exact limit")
+            ax.set_xlim(xs[0] / 1.25, xs[-1] * 1.4)
+            ax.set_ylim(min(finite + [1]) / 1.6, max(finite + [1]) * 1.6)
+            title += "\n" + _coverage_point(points)
+        elif ref is None and finite:  # a distance with no reference: its range, so wiggles do not read as a trend
             title += f"\nbetween {min(finite):.1g} and {max(finite):.1g} nats at every n and task"
-        ax.set_title(title, fontsize=9)
-        if min(values) <= 10 * FLOOR:  # the floor only where data come near it
+        elif move:
+            title += f"\nevery curve {move} with every doubling of n"
+        else:
+            title += "\nnot every curve moves one way as n grows"
+        if min(finite) <= FLOOR:  # the floor only where a value sits on it
             _floor(ax, "floor: ≤ 1e-5")
-        ax.legend(fontsize=7)
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.suptitle(
-        "Coverage: CoPG's converged network as the data sample more of the completions (S = the completions sampled; "
-        "black hollow, dashed: the reference, left: exact limit, right: π*; the middle panel is itself a distance)\n"
-        + _coverage_point(data["points"]),
-        fontsize=9,
+        f"CoPG's converged network as more pairs per prompt are sampled ({len(points)} random tasks; "
+        "S = the completions the pairs sampled)",
+        fontsize=10,
     )
     fig.tight_layout()
     return fig
