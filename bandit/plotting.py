@@ -43,7 +43,7 @@ def _floor(x) -> np.ndarray:
     return np.maximum(np.asarray(x, dtype=float), _FLOOR)
 
 
-def _floor_note(ax: plt.Axes, x: float = 0.01) -> None:
+def _floor_note(ax: plt.Axes, x: float = 0.01, fontsize: float = 7) -> None:
     """Mark the floor of a log-scale regret axis: values ≤ _FLOOR, an exact 0 included, are drawn on it. The label
     sits just below the line (the axis reaches down to _FLOOR / 4), where no curve or legend can cover it."""
     ax.axhline(_FLOOR, color="0.55", lw=0.7, zorder=0)
@@ -54,7 +54,7 @@ def _floor_note(ax: plt.Axes, x: float = 0.01) -> None:
         xycoords=("axes fraction", "data"),
         xytext=(0, -2),
         textcoords="offset points",
-        fontsize=7,
+        fontsize=fontsize,
         color="0.35",
         va="top",
     )
@@ -72,66 +72,161 @@ def _clipped_errorbar(ax: plt.Axes, x, mean, std, color: str, label: str) -> boo
     return bool(clipped.any())
 
 
+def _ranking(methods: dict, idx: int = -1) -> tuple[list[str], str]:
+    """The methods by mean regret at epoch index ``idx``, lowest first, and that order in words: neighbours joined
+    by "<" where their means differ by more than one std of the difference (√(s₁² + s₂²) over seeds), else "≈"."""
+    order = sorted(methods, key=lambda n: methods[n]["regret_mean"][idx])
+    words = []
+    for i, n in enumerate(order):
+        m = methods[n]
+        if i:
+            p = methods[order[i - 1]]
+            sd = float(np.hypot(m["regret_std"][idx], p["regret_std"][idx]))
+            words.append(" ≈ " if m["regret_mean"][idx] - p["regret_mean"][idx] <= sd else " < ")
+        words.append(f"{m['label']} {m['regret_mean'][idx]:.3g}")
+    return order, "".join(words)
+
+
+def _versus(methods: dict, ref: str, idx: int = -1) -> str:
+    """In words, which methods end ahead of ``ref`` (a lower mean regret by more than one std of the difference,
+    √(s₁² + s₂²) over seeds) and which within one std of it."""
+    r = methods[ref]
+    ahead, level = [], []
+    for n, m in methods.items():
+        if n == ref:
+            continue
+        gap = r["regret_mean"][idx] - m["regret_mean"][idx]
+        sd = float(np.hypot(m["regret_std"][idx], r["regret_std"][idx]))
+        (ahead if gap > sd else level if abs(gap) <= sd else []).append(m["label"])
+    label = r["label"]
+    if ahead:
+        out = f"{', '.join(ahead)} {'is' if len(ahead) == 1 else 'are'} ahead of {label} (lower regret by > 1 std)"
+    else:
+        out = f"no method is ahead of {label} by more than one std"
+    return out + (f"; within one std of {label}: {', '.join(level)}" if level else "")
+
+
 def _draw_paper_fig1(rec: dict) -> plt.Figure:
-    cfg = rec["config"]
+    """Regret vs epoch (log; the full range, with CoPG's noise-free continuation), each method's regret relative to
+    CoPG's (where curves that run together on the first panel come apart), and the final policies with each method's
+    exact stationary policy as a black tick on its bar. The title states the order at the last epoch, from the data."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    cfg, methods = rec["config"], rec["methods"]
     epochs = np.array(rec["epochs"])
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.6, 1]})
-    for name, m in rec["methods"].items():
-        c = _color(name)
+    names = list(methods)
+    ref = "copg" if "copg" in methods else names[0]  # the subject: drawn in front, the reference of panel 2
+    fig, (ax, ax_rel, ax2) = plt.subplots(1, 3, figsize=(17, 5.9), gridspec_kw={"width_ratios": [1.25, 1, 0.95]})
+    mark = max(1, len(epochs) // 10)
+    for name, m in methods.items():
+        c, front = _color(name), name == ref
         mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
-        front = name == "copg"  # the subject: thick and in front, so DPO / PG-E[R] curves running close cannot hide it
-        ax.plot(epochs, _floor(mean), color=c, lw=2.6 if front else 1.2, zorder=5 if front else 3,
-                label=f"{m['label']}" + (" (thick, in front)" if front else ""))  # fmt: skip
-        ax.fill_between(epochs, _floor(mean - std), _floor(mean + std), color=c, alpha=0.2)
+        # the subject in front with markers, at the others' width: it hides no curve running close to it
+        ax.plot(epochs, _floor(mean), color=c, lw=1.5, zorder=5 if front else 3, marker="o" if front else None,
+                ms=4, markevery=mark)  # fmt: skip
+        ax.fill_between(epochs, _floor(mean - std), _floor(mean + std), color=c, alpha=0.2, lw=0)
         if m["stationary_regret"] > _FLOOR:  # a stationary regret of 0 would hide on the floor line: named instead
             ax.axhline(m["stationary_regret"], color=c, ls="--", lw=1)
     summ = rec.get("summary", {})
-    cont = summ.get("copg_exact_adam_continuation")
+    cont, cross = summ.get("copg_exact_adam_continuation"), summ.get("copg_epoch_below_threshold_exact_adam")
     if cont:
-        ep = np.arange(1, len(cont) + 1)
-        cross = summ.get("copg_epoch_below_threshold_exact_adam")
-        label = "CoPG, noise-free Adam continued" + (f" (< {summ['threshold']:g} at epoch {cross})" if cross else "")
-        ax.plot(ep, _floor(cont), color=_color("copg"), ls=":", lw=1.5, label=label)
+        ax.plot(np.arange(1, len(cont) + 1), _floor(cont), color=_color("copg"), ls=":", lw=1.5)
         if cross:
             ax.axvline(cross, color=_color("copg"), ls=":", lw=0.8)
+            # low and left of the line: clear of the dotted curve
+            ax.annotate(
+                f"epoch {cross}: < {summ['threshold']:g}",
+                (cross, 0.25),
+                xycoords=("data", "axes fraction"),
+                xytext=(-3, 0),
+                textcoords="offset points",
+                fontsize=8,
+                color=_color("copg"),
+                rotation=90,
+                va="center",
+                ha="right",
+            )
         below = np.flatnonzero(np.array(cont) <= _FLOOR)  # stop the x-axis soon after the continuation hits the floor
         end = max(len(epochs), int(below[0]) + 1 if below.size else len(cont))
         ax.set_xlim(0, 1.08 * end)
     ax.set_yscale("log")
-    _floor_note(ax)
-    ax.set_xlabel(f"epoch ({rec['steps_per_epoch']} Adam steps of batch {cfg['batch_size']})")
+    _floor_note(ax, fontsize=8)
+    xlabel = f"epoch ({rec['steps_per_epoch']} Adam steps of batch {cfg['batch_size']})"
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)")
-    ax.set_title(
-        f"Paper Fig. 1 bandit: R={tuple(cfg['rewards'])}, β={cfg['beta']}, n={cfg['num_pairs']}, "
-        f"{len(rec['seeds'])} seeds (mean ± std)",
-        fontsize=9,
-    )
-    at_floor = [m["label"] for m in rec["methods"].values() if m["stationary_regret"] <= _FLOOR]
-    head = "dashed: exact stationary regret" + (f"\n(0 for {', '.join(at_floor)}: no dashed line)" if at_floor else "")
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.12), title=head, title_fontsize=7,
-              framealpha=0.9)  # fmt: skip
-    names = list(rec["methods"])
+    ax.set_title(f"regret vs epoch (mean ± std over {len(rec['seeds'])} seeds; log scale)", fontsize=9)
+
+    # panel 2: each method's regret over the reference's, per epoch: curves that coincide on a log axis separate
+    r = np.maximum(np.array(methods[ref]["regret_mean"], dtype=float), 1e-300)  # a regret of exactly 0: no inf
+    for name, m in methods.items():
+        c, front = _color(name), name == ref
+        ratio = np.array(m["regret_mean"]) / r
+        ax_rel.plot(epochs, ratio, color=c, lw=1.5, zorder=5 if front else 3, marker="o" if front else None, ms=4,
+                    markevery=mark)  # fmt: skip
+        per_seed = np.array(m.get("regret_per_seed", []), dtype=float)  # [S, E]
+        if not front and per_seed.ndim == 2 and per_seed.shape[0] > 1:
+            ax_rel.fill_between(epochs, per_seed.min(0) / r, per_seed.max(0) / r, color=c, alpha=0.2, lw=0)
+    ax_rel.set_yscale("log")
+    lo, hi = ax_rel.get_ylim()  # plain numbers on the log axis: 0.5, 1, 2, 5, …
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if lo <= t <= hi]
+    ax_rel.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax_rel.minorticks_off()
+    ax_rel.axhline(1.0, color="0.6", lw=0.6, zorder=1)
+    ax_rel.set_xlim(0, epochs[-1] if len(epochs) else 1)
+    ax_rel.set_xlabel(xlabel)
+    ax_rel.set_ylabel(f"regret ÷ {methods[ref]['label']}'s mean regret at the same epoch")
+    ax_rel.set_title(f"relative to {methods[ref]['label']} (> 1: behind it, < 1: ahead; log scale)\nshaded: lowest "
+                     "to highest seed", fontsize=9)  # fmt: skip
+
+    # panel 3: final policies; each method's exact stationary policy is a short black tick on its own bar
     arms = len(rec["problem"]["rewards"])
     width = 0.8 / (len(names) + 1)
     x = np.arange(arms)
-    ax2.bar(x, rec["problem"]["optimal_policy"], width, color="k", alpha=0.7, label="π*")
+    ax2.bar(x, rec["problem"]["optimal_policy"], width, color="k", alpha=0.7)
     for i, name in enumerate(names):
-        m = rec["methods"][name]
+        m = methods[name]
         xs = x + (i + 1) * width
-        ax2.bar(xs, m["final_policy_mean"], width, color=_color(name), alpha=0.8, label=m["label"])
-        ax2.bar(xs, m["stationary_policy"], width, fill=False, edgecolor="k", lw=0.9, ls="--", zorder=3,
-                label="exact stationary policy\n(dashed outline on each bar)" if i == 0 else None)  # fmt: skip
-    ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR={r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
+        ax2.bar(xs, m["final_policy_mean"], width, color=_color(name), alpha=0.8)
+        ax2.hlines(m["stationary_policy"], xs - 0.42 * width, xs + 0.42 * width, color="k", lw=2.2, zorder=4)
+    ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR = {r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
     last = int(epochs[-1]) if len(epochs) else 0
-    ax2.set_ylabel("final π (bars); dashed outline: its exact stationary policy", fontsize=9)
-    thr, copg = summ.get("threshold"), rec["methods"].get("copg")
-    if thr is not None and copg is not None and copg["regret_mean"] and copg["regret_mean"][-1] > thr:
-        ax2.set_title(f"after {last} epochs: not converged (CoPG regret {copg['regret_mean'][-1]:.3g} > {thr:g})",
-                      fontsize=9)  # fmt: skip
-    else:
-        ax2.set_title(f"after {last} epochs", fontsize=9)
-    ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars: it covers none
-    fig.tight_layout()
+    ax2.set_ylabel(f"π(arm) after {last} epochs (mean over seeds)")
+    ax2.set_title(f"final policy after {last} epochs\nblack tick: the method's exact stationary policy", fontsize=9)
+
+    handles = [Line2D([], [], color=_color(n), lw=1.5, marker="o" if n == ref else None, ms=4,
+                      label=methods[n]["label"]) for n in names]  # fmt: skip
+    handles.append(Patch(color="k", alpha=0.7, label="π* (bars)"))
+    at_floor = [methods[n]["label"] for n in names if methods[n]["stationary_regret"] <= _FLOOR]
+    handles.append(
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            ls="--",
+            lw=1,
+            label=f"exact stationary regret (dashed; none drawn for {', '.join(at_floor)}: it is 0)"
+            if at_floor
+            else "exact stationary regret (dashed)",
+        )
+    )
+    if cont:
+        handles.append(Line2D([], [], color=_color("copg"), ls=":", lw=1.5, label="CoPG, noise-free Adam continued"))
+    handles.append(Line2D([], [], color="k", lw=2.2, label="exact stationary policy (tick on each bar)"))
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
+
+    head = (f"Paper Fig. 1 bandit: R = {tuple(cfg['rewards'])}, β = {cfg['beta']:g}, {cfg['num_pairs']} pairs, "
+            f"{len(rec['seeds'])} seeds. After {last} epochs: {_versus(methods, ref)}")  # fmt: skip
+    _, order = _ranking(methods)
+    lines = [head, f"mean regret at epoch {last}, lowest first (≈: within one std of the difference): {order}"]
+    thr, m0 = summ.get("threshold"), methods[ref]
+    if thr is not None and ref == "copg":
+        final = m0["regret_mean"][-1]
+        state = f"not converged ({final:.3g} > {thr:g})" if final > thr else f"converged ({final:.3g} ≤ {thr:g})"
+        more = f"; noise-free Adam continued gets below {thr:g} at epoch {cross}" if cross else ""
+        lines.append(f"CoPG at epoch {last}: {state}{more}")
+    fig.suptitle("\n".join(lines), fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

@@ -143,11 +143,45 @@ def test_loss_family_labels_are_words_and_every_zero_variant_is_named():
 
 
 def test_paper_fig1_copg_visible_and_unconverged_bars_said():
+    """CoPG is drawn in front with markers at the others' width: a thick line hid the DPO and PG b = E_π[R] curves
+    that run close to it (reader, issue of paper_fig1)."""
     rec, fig = _draw("paper_fig1")
-    ax, ax2 = fig.axes[:2]
-    lines = {str(line.get_label()).split(" (")[0]: line for line in ax.lines}
-    assert all(lines["CoPG"].get_linewidth() > lines[m].get_linewidth() for m in ("DPO", "IPO", "PG, b = E_π[R]"))
+    ax = fig.axes[0]
+    lines = {line.get_color(): line for line in ax.lines if len(line.get_xdata()) == len(rec["epochs"])}
+    copg = lines.pop(style("copg").color)
+    others = [line for line in lines.values() if line.get_linestyle() == "-"]
+    assert len(others) == len(rec["methods"]) - 1
+    assert copg.get_marker() not in ("None", None, "") and all(copg.get_zorder() > o.get_zorder() for o in others)
+    assert all(copg.get_linewidth() <= 1.1 * o.get_linewidth() for o in others)
     assert "not converged" in _texts(fig)
+
+
+def test_paper_fig1_title_states_the_order_at_the_last_epoch_from_the_json():
+    from bandit.plotting import _ranking, _versus
+
+    rec, fig = _draw("paper_fig1")
+    title = fig._suptitle.get_text()
+    order, words = _ranking(rec["methods"])
+    finals = [rec["methods"][n]["regret_mean"][-1] for n in order]
+    assert finals == sorted(finals) and words in title
+    assert f"{rec['methods'][order[0]]['label']} {finals[0]:.3g}" in title
+    # the committed run: on-policy RLOO ends ahead of CoPG, DPO within one std of it
+    assert "on-policy RLOO is ahead of CoPG" in title and "within one std of CoPG: DPO" in title
+    toy = {"a": {"label": "A", "regret_mean": [0.5, 0.10], "regret_std": [0, 0.01]},
+           "b": {"label": "B", "regret_mean": [0.5, 0.105], "regret_std": [0, 0.01]},
+           "c": {"label": "C", "regret_mean": [0.5, 0.3], "regret_std": [0, 0.01]}}  # fmt: skip
+    assert _ranking(toy)[1] == "A 0.1 ≈ B 0.105 < C 0.3"
+    assert _versus(toy, "a") == "no method is ahead of A by more than one std; within one std of A: B"
+    assert _versus(toy, "c") == "A, B are ahead of C (lower regret by > 1 std)"
+
+
+def test_paper_fig1_relative_panel_is_each_regret_over_copgs():
+    rec, fig = _draw("paper_fig1")
+    rel = fig.axes[1]
+    copg = np.array(rec["methods"]["copg"]["regret_mean"])
+    curves = [np.asarray(line.get_ydata()) for line in rel.lines if len(line.get_xdata()) == len(rec["epochs"])]
+    for m in rec["methods"].values():
+        assert any(np.allclose(c, np.array(m["regret_mean"]) / copg) for c in curves), m["label"]
 
 
 def test_support_title_is_words():
@@ -276,15 +310,42 @@ def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_two_lines():
     assert fig._suptitle.get_text().count("\n") == 1
 
 
-def test_paper_fig1_draws_no_stationary_line_on_the_floor_and_outlines_the_stationary_policy():
+def test_paper_fig1_draws_no_stationary_line_on_the_floor_and_ticks_the_stationary_policy_on_each_bar():
+    """The stationary policy is a short tick on the method's own bar, not a dashed outline that crossed the
+    neighbouring bars."""
     rec, fig = _draw("paper_fig1")
-    ax, ax2 = fig.axes[:2]
+    ax, ax2 = fig.axes[0], fig.axes[2]
     dashed = [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"]
     assert dashed and min(dashed) > 1e-5
     at_zero = [m["label"] for m in rec["methods"].values() if m["stationary_regret"] <= 1e-5]
-    assert all(label in ax.get_legend().get_title().get_text() for label in at_zero)
-    outlines = [p for p in ax2.patches if not p.get_fill()]
-    assert len(outlines) == len(rec["methods"]) * len(rec["problem"]["rewards"])
+    legend = "\n".join(t.get_text() for leg in fig.legends for t in leg.get_texts())
+    assert all(label in legend.split("none drawn")[1] for label in at_zero)
+    assert not [p for p in ax2.patches if not p.get_fill()]  # no outline
+    bars = [p for p in ax2.patches if p.get_fill()]
+    ticks = [seg for c in ax2.collections for seg in c.get_segments()]
+    assert len(ticks) == len(rec["methods"]) * len(rec["problem"]["rewards"])
+    stationary = sorted(v for m in rec["methods"].values() for v in m["stationary_policy"])
+    assert sorted(seg[0, 1] for seg in ticks) == pytest.approx(stationary)
+    for seg in ticks:  # each tick lies within one bar's width
+        assert any(b.get_x() <= seg[:, 0].min() and seg[:, 0].max() <= b.get_x() + b.get_width() for b in bars)
+
+
+def _text_checks(fig) -> list[str]:
+    """Problems a reader would see: text under 8 pt, two texts that overlap (annotations by their text alone),
+    internal keys."""
+    import itertools
+
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    out = [f"{t.get_text()[:30]!r} at {t.get_fontsize()} pt" for t in texts if t.get_fontsize() < 8]
+    boxes = [(t.get_text()[:30], Text.get_window_extent(t, renderer)) for t in texts]
+    out += [f"{a!r} overlaps {b!r}" for (a, p), (b, q) in itertools.combinations(boxes, 2) if p.overlaps(q)]
+    text = "\n".join(t.get_text() for t in texts)
+    out += [k for k in ("pg_batch", "refmix", "T1.5", "heldout_vs_ref", "chain_means", "pg_value") if k in text]
+    return out
 
 
 def test_llm_figures_speak_words_not_keys():
@@ -400,7 +461,7 @@ def test_support_title_states_the_mass_on_the_arm_without_data_from_the_json():
 
 
 def test_rung_offpolicy_draws_the_paired_differences_with_a_star_per_replicated_verdict():
-    """The third panel shows what the verdicts are about: CoPG − each baseline per μ, one star per comparison that
+    """The right panel shows what the verdicts are about: CoPG − each baseline per μ, one star per comparison that
     separates after Holm within every chain (read from data.verdicts, never written into the drawer)."""
     import copy
 
@@ -412,14 +473,11 @@ def test_rung_offpolicy_draws_the_paired_differences_with_a_star_per_replicated_
         for i, v in enumerate(r["data"]["verdicts"]):
             v["replicated"] = 1 if i < wanted else 0
         fig = draw_record(r)
-        try:
-            assert len(fig.axes) == 3
-            stars = [t for t in fig.axes[2].texts if t.get_text() == "★"]
-            assert len(stars) == wanted
-        finally:
-            import matplotlib.pyplot as plt
-
-            plt.close(fig)
+        assert len(fig.axes) == 2
+        stars = [t for t in fig.axes[-1].texts if t.get_text() == "★"]
+        assert len(stars) == wanted
+        assert f"{wanted} separate within each of the 2 chains" in fig._suptitle.get_text()
+        plt.close(fig)
 
 
 BRIDGE_REDONE = ("bridge_converged", "bridge_regret_vs_step", "bridge_coverage")
@@ -514,3 +572,101 @@ def test_bridge_coverage_draws_the_ratio_to_the_limit_with_its_numbers():
         for p in pts:
             assert f"{p['network_regret'] / p['tabular_regret']:.2g}" in texts
     assert any(line.get_label().startswith("1: network = its exact limit") for line in ax.lines)
+
+
+def _with_chain_fields(kind: str) -> dict:
+    """The committed rung record of ``kind`` with the fields a newer summary stores (llm.bridge.rung_stats): per
+    table row ``heldout_vs_ref`` and ``chain_means``, per frontier point ``chain_means``. The values are made up
+    here, distinct from every stored number, so a test can tell which field a mark was drawn from."""
+    import copy
+
+    rec = copy.deepcopy(json.loads((ROOT / "figures" / f"rung_{kind}.json").read_text()))
+    d = rec["data"]
+    for i, r in enumerate(d.get("table", [])):
+        m = -0.02 + 0.004 * i  # some above 0, some below; intervals narrow enough to separate
+        r["heldout_vs_ref"] = {"mean": m, "low": m - 0.011, "high": m + 0.011, "sem": 0.004, "df": 3.0,
+                               "significant": abs(m) > 0.011}  # fmt: skip
+        r["chain_means"] = {
+            "heldout_jbeta": [r["heldout_jbeta"]["mean"] - 0.01, r["heldout_jbeta"]["mean"] + 0.01],
+            "regret": [r["regret"]["mean"] - 0.01, r["regret"]["mean"] + 0.01],
+            "heldout_vs_ref": [m - 0.003, m + 0.005],
+        }
+    for pts in d.get("frontier", {}).values():
+        for p in pts:
+            r, k = p["reward"]["mean"], p["kl"]["mean"]
+            p["chain_means"] = {"reward": [r - 0.02, r + 0.02], "kl": [k * 0.9, k * 1.1]}
+    return rec
+
+
+def test_rung_offpolicy_main_panel_is_each_method_minus_pi_ref_with_each_chains_mean():
+    """With the paired field, the left panel draws heldout_vs_ref (y = 0 is π_ref, the π* line sits at
+    J_β(π*) − J_β(π_ref)), each chain's mean as a small hollow dot, and the title counts the separations."""
+    from llm.bridge.rung_plots import draw_record
+
+    rec = _with_chain_fields("offpolicy")
+    d = rec["data"]
+    fig = draw_record(rec)
+    ax = fig.axes[0]
+    segs = [seg for c in ax.collections for seg in c.get_segments()]
+    ends = sorted(y for seg in segs for y in (seg[:, 1].min(), seg[:, 1].max()))
+    stored = sorted(v for r in d["table"] for v in (r["heldout_vs_ref"]["low"], r["heldout_vs_ref"]["high"]))
+    assert ends == pytest.approx(stored)  # the paired intervals, not the absolute ones
+    dots = sorted(y for line in ax.lines if line.get_markerfacecolor() == "white" for y in line.get_ydata())
+    assert dots == pytest.approx(sorted(v for r in d["table"] for v in r["chain_means"]["heldout_vs_ref"]))
+    flat = sorted(line.get_ydata()[0] for line in ax.lines if len(set(line.get_ydata())) == 1 and
+                  line.get_linestyle() in ("--", ":"))  # fmt: skip
+    assert flat == pytest.approx(sorted([0.0, d["pi_star_jbeta"] - d["pi_ref_jbeta"]]))
+    rows = [r for r in d["table"] if r["method"] != "online" or r["mu"] == d["table"][0]["mu"]]
+    up = sum(r["heldout_vs_ref"]["low"] > 0 for r in rows)
+    down = sum(r["heldout_vs_ref"]["high"] < 0 for r in rows)
+    assert f"{up} of {len(rows)} (method, μ) results above π_ref and {down} below it" in fig._suptitle.get_text()
+    assert "older JSON" not in _texts(fig)
+    assert not _text_checks(fig), _text_checks(fig)
+
+
+def test_rung_offpolicy_from_an_older_json_says_what_it_lacks():
+    rec, fig = _draw("rung_offpolicy")
+    text = _texts(fig)
+    assert "this older JSON has no J_β paired with π_ref's" in text and "no paired comparison with π_ref" in text
+    assert not [line for line in fig.axes[0].lines if line.get_markerfacecolor() == "white"]  # no chain dots
+    assert not _text_checks(fig), _text_checks(fig)
+    labels = [fig.axes[i].xaxis.label.get_window_extent(fig.canvas.get_renderer()) for i in (0, 1)]
+    assert not labels[0].overlaps(labels[1])  # the old long x-label of panel 1 ran into panel 2
+
+
+def test_rung_frontier_draws_each_chains_point_joined_to_its_mean():
+    from llm.bridge.rung_plots import draw_record
+
+    rec = _with_chain_fields("frontier")
+    pts = rec["data"]["frontier"]
+    fig = draw_record(rec)
+    ax = fig.axes[0]
+    hollow = [(x, y) for line in ax.lines if line.get_markerfacecolor() == "white" and len(line.get_xdata()) == 1
+              for x, y in zip(line.get_xdata(), line.get_ydata())]  # fmt: skip
+    want = [
+        (k, r) for p in pts.values() for q in p for k, r in zip(q["chain_means"]["kl"], q["chain_means"]["reward"])
+    ]
+    assert np.allclose(sorted(hollow), sorted(want))
+    spokes = [line for line in ax.lines if len(line.get_xdata()) == 2 and line.get_linewidth() < 1]
+    assert len(spokes) == len(want)
+    title = ax.get_title()
+    assert "in every chain KL falls as β rises for: CoPG, IPO, DPO\n" in title  # points are stored β ascending
+    gap = max(max(q["chain_means"]["reward"]) - min(q["chain_means"]["reward"]) for p in pts.values() for q in p)
+    assert f"widest gap between two chains at one point: reward {gap:.3f}" in title
+    assert all(c.get_alpha() is not None and c.get_alpha() <= 0.3 for c in ax.collections)  # light intervals
+    assert not _text_checks(fig), _text_checks(fig)
+    plt.close(fig)
+    pts["dpo"][-1]["chain_means"]["kl"][1] = 5.0  # chain 1's DPO: KL rises at the largest β
+    title = draw_record(rec).axes[0].get_title()
+    assert "for: CoPG, IPO; not for: DPO" in title
+
+
+def test_rung_frontier_from_an_older_json_says_what_it_lacks_and_labels_do_not_overlap():
+    rec, fig = _draw("rung_frontier")
+    assert "this older JSON has no per-chain points" in fig.axes[0].get_title()
+    assert not _text_checks(fig), _text_checks(fig)
+
+
+def test_paper_fig1_text_is_readable():
+    _, fig = _draw("paper_fig1")
+    assert not _text_checks(fig), _text_checks(fig)

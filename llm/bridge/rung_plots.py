@@ -1,10 +1,13 @@
 """Figures of the middle rung: ``rung_<name>.png`` + ``.json`` (data, config, the exact command).
 
-* ``rung_offpolicy``: held-out J_β and estimated regret J_β(π*) − J_β of every method vs how far the data's μ is
-  from π_ref (E_μ[−ln π_ref] − E_{π_ref}[−ln π_ref]), 95 % intervals over chains × seeds × prompts; the verdicts
-  (CoPG − each baseline, Holm-adjusted) are ``data.verdicts``;
-* ``rung_frontier``: held-out reward vs exact KL(π‖π_ref) of CoPG, IPO and DPO over β (μ = π_ref); every bar is
-  the JSON's 95 % interval with the chains as a random effect (chains × prompts), KL bars clipped at 0;
+* ``rung_offpolicy``: left, each method's held-out J_β minus π_ref's, paired on prompts (``heldout_vs_ref``; an
+  older JSON without it draws the absolute held-out J_β and says so), its 95 % interval over chains × seeds × prompts
+  and each chain's mean, per μ ordered by its distance from π_ref (E_μ[−ln π_ref] − E_{π_ref}[−ln π_ref]); the π*
+  line sits at J_β(π*) − J_β(π_ref), so a point's estimated regret is its distance below it. Right: CoPG − each
+  baseline (``data.verdicts``, Holm-adjusted; ★ where a verdict replicates within every chain);
+* ``rung_frontier``: held-out reward vs exact KL(π‖π_ref) of CoPG, IPO and DPO over β (μ = π_ref): the mean points,
+  each chain's own point (``chain_means``) joined to its mean, and the JSON's 95 % intervals drawn light (chains as
+  a random effect; KL bars clipped at 0);
 * ``rung_curves``: J_β, reward and KL on the selection prompts vs step (μ = π_ref): the mean over chains and seeds,
   shaded from the lowest to the highest run at each step (``range`` in the JSON; a JSON without it draws means only).
 
@@ -33,118 +36,230 @@ def _style(m: str) -> dict:
     return dataclasses.asdict(style({"pg_batch": "pg_mean"}.get(m, m)))
 
 
-def _draw_offpolicy(data: dict) -> Any:
-    import matplotlib.pyplot as plt
+def _mu_axis(ax: Any, data: dict) -> list[str]:
+    """One column per μ, nearest π_ref first, ticked with its name and distance; returns the μ keys in order."""
+    mus = sorted(data["distance"], key=data["distance"].get)
+    ax.set_xlim(-0.5, len(mus) - 0.5)
+    ax.set_xticks(range(len(mus)), [f"{MU_LABELS.get(mu, mu)}\n{data['distance'][mu]:.2f} nats" for mu in mus],
+                  fontsize=8)  # fmt: skip
+    ax.set_xlabel("behaviour policy μ of the offline data; tick: its distance from π_ref,\n"
+                  "E_μ[−ln π_ref] − E_π_ref[−ln π_ref] (nats)", fontsize=9)  # fmt: skip
+    return mus
 
-    fig, axes = plt.subplots(1, 3, figsize=(19, 5.6), gridspec_kw={"width_ratios": [1, 1, 1.1]})
+
+def _chain_dots(ax: Any, x: float, values: list[float], color: str) -> None:
+    """Each chain's mean: a small hollow dot just right of its interval (the mean's marker cannot cover it)."""
+    ax.plot([x + 0.035] * len(values), values, "o", mfc="white", mec=color, mew=1.0, ms=3.5, ls="none", zorder=5)
+
+
+def _separate(rows: list[dict], field: str) -> tuple[int, int, int]:
+    """(above 0, below 0, cells) over the (method, μ) cells: a 95 % interval of ``field`` entirely above or below 0.
+    Online RLOO does not read μ: its one result is counted once."""
+    seen = [r for r in rows if r["method"] != "online" or r["mu"] == rows[0]["mu"]]
+    return (sum(r[field]["low"] > 0 for r in seen), sum(r[field]["high"] < 0 for r in seen), len(seen))
+
+
+def _draw_offpolicy(data: dict, runs: str | None = None) -> Any:
+    """Left: each method's held-out J_β minus π_ref's, paired on prompts (a JSON without ``heldout_vs_ref``: the
+    absolute held-out J_β, said in the titles), 95 % interval and each chain's mean; right: CoPG − each baseline."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(16, 6.4), gridspec_kw={"width_ratios": [1.15, 1]})
     methods = list(dict.fromkeys(r["method"] for r in data["table"]))
-    for ax, field, title in (
-        (axes[0], "heldout_jbeta", "held-out J_β = E[R] − β·KL (higher is better)"),
-        (axes[1], "regret", "estimated regret J_β(π*) − J_β (lower is better)"),
-    ):
-        mus = sorted(data["distance"], key=data["distance"].get)  # one column per μ, nearest π_ref first
-        for k, m in enumerate(methods):
-            rows = sorted((r for r in data["table"] if r["method"] == m), key=lambda r: r["distance"])
-            x = [mus.index(r["mu"]) + 0.1 * (k - (len(methods) - 1) / 2) for r in rows]
-            y = [r[field]["mean"] for r in rows]
-            err = [
-                [r[field]["mean"] - r[field]["low"] for r in rows],
-                [r[field]["high"] - r[field]["mean"] for r in rows],
-            ]
-            st = data["methods"][m]
-            label = st["label"] + (" (samples itself: μ unused)" if m == "online" else "")
-            ax.errorbar(x, y, yerr=err, color=st["color"], marker="o", ms=4, capsize=3, ls="none", label=label)
-            ax.set_xlim(-0.5, len(mus) - 0.5)
-        if field == "heldout_jbeta":
-            ax.axhline(data["pi_ref_jbeta"], color="0.4", ls="--", lw=1, label="π_ref")
-            ax.axhline(data["pi_star_jbeta"], color="k", ls=":", lw=1, label="π* (importance sampling)")
-        else:
-            ax.axhline(data["pi_star_jbeta"] - data["pi_ref_jbeta"], color="0.4", ls="--", lw=1, label="π_ref")
-        ax.set_xticks(
-            range(len(mus)),
-            [f"{MU_LABELS.get(mu, mu)}\n{data['distance'][mu]:.2f} nats" for mu in mus],
-            fontsize=7,
-        )
-        ax.set_xlabel("behaviour policy μ, ordered by its distance from π_ref: E_μ[−ln π_ref] − E_π_ref[−ln π_ref]")
-        ax.set_title(title, fontsize=9)
-        ax.set_ylabel({"heldout_jbeta": "held-out J_β (task reward − β·KL)", "regret": "J_β(π*) − J_β"}[field])
-    _draw_differences(axes[2], data, methods)
-    handles, names = axes[0].get_legend_handles_labels()  # below the panels: no error bar is covered
-    fig.legend(handles, names, fontsize=7, loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0))
-    sig = [v for v in data["verdicts"] if v["holm_significant"]]
-    rep = [v for v in data["verdicts"] if v.get("replicated")]
-    fig.suptitle(
-        f"Middle rung, β = {data['beta']:g}, CoPG vs each baseline on held-out prompts ({len(data['verdicts'])} "
-        f"comparisons, Holm-corrected): pooled over the chains (chains as a random effect) {len(sig)} separate;\n"
-        f"tested in each chain on its own (seeds × prompts), {len(rep)} separate in every chain with the same sign "
-        "(★, right panel) — a statement about these chains, not about a population of chains",
-        fontsize=10,
-    )
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    paired = all("heldout_vs_ref" in r for r in data["table"])
+    field = "heldout_vs_ref" if paired else "heldout_jbeta"
+    mus = _mu_axis(ax, data)
+    dots = False
+    for k, m in enumerate(methods):
+        st = data["methods"][m]
+        for r in (r for r in data["table"] if r["method"] == m):
+            x, ci = mus.index(r["mu"]) + 0.12 * (k - (len(methods) - 1) / 2), r[field]
+            ax.errorbar(x, ci["mean"], yerr=[[ci["mean"] - ci["low"]], [ci["high"] - ci["mean"]]], color=st["color"],
+                        marker="o", ms=5, capsize=3, lw=1.2, ls="none")  # fmt: skip
+            own = r.get("chain_means", {}).get(field)
+            if own:
+                _chain_dots(ax, x, own, st["color"])
+                dots = True
+    gap = data["pi_star_jbeta"] - data["pi_ref_jbeta"]
+    if paired:
+        ax.axhline(0.0, color="0.3", ls="--", lw=1, zorder=1)
+        ax.axhline(gap, color="k", ls=":", lw=1.2, zorder=1)
+        ax.set_ylabel("held-out J_β − π_ref's held-out J_β\n(task-reward units; paired on the same prompts)")
+        ax.set_title("each method minus π_ref (> 0: better than π_ref); bar: 95 % interval, chains as a random "
+                     "effect\nestimated regret of a point = its distance below the π* line", fontsize=9)  # fmt: skip
+    else:
+        ax.axhline(data["pi_ref_jbeta"], color="0.3", ls="--", lw=1, zorder=1)
+        ax.axhline(data["pi_star_jbeta"], color="k", ls=":", lw=1.2, zorder=1)
+        ax.set_ylabel("held-out J_β = E[R] − β·KL (task-reward units)")
+        ax.set_title("absolute held-out J_β: this older JSON has no J_β paired with π_ref's\nbar: 95 % "
+                     "interval including the prompts' spread; estimated regret = distance below the π* line",
+                     fontsize=9)  # fmt: skip
+    _draw_differences(ax_d, data, methods)
+    handles = [Line2D([], [], color=data["methods"][m]["color"], marker="o", ms=5, lw=1.2,
+                      label=data["methods"][m]["label"] + (" (samples itself:\nμ unused, same runs in each column)"
+                                                           if m == "online" else "")) for m in methods]  # fmt: skip
+    handles.append(Line2D([], [], color="0.3", ls="--", lw=1, label="π_ref" + (" (= 0, left)" if paired else "")))
+    handles.append(Line2D([], [], color="k", ls=":", lw=1.2, label="π* (J_β by importance sampling)"))
+    stars = any(v.get("replicated") for v in data["verdicts"])
+    if dots or any(v.get("chain_means") for v in data["verdicts"]):
+        handles.append(Line2D([], [], color="0.3", marker="o", mfc="white", ms=3.5, ls="none",
+                              label="each chain's mean"))  # fmt: skip
+    if stars:
+        handles.append(Line2D([], [], color="0.3", marker="*", ms=9, ls="none", label="separates after Holm\n"
+                              "in every chain, same sign"))  # fmt: skip
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(0.855, 0.5), fontsize=8.5, frameon=False,
+               title="colour: method\n(right panel: the baseline)", title_fontsize=8.5)  # fmt: skip
+    up, down, cells = _separate(data["table"], field)
+    sig = sum(bool(v["holm_significant"]) for v in data["verdicts"])
+    rep = [v.get("replicated") for v in data["verdicts"]]
+    chains = len(data["verdicts"][0].get("chain_means", [])) if data["verdicts"] else 0
+    if paired:
+        first = (f"{up} of {cells} (method, μ) results above π_ref and {down} below it (95 % interval excluding 0)"
+                 if up or down else f"none of {cells} (method, μ) results separates from π_ref (every interval "
+                 "covers 0)")  # fmt: skip
+    else:
+        first = "no paired comparison with π_ref in this JSON (older record)"
+    head = f"Middle rung, β = {data['beta']:g}" + (f", {runs}" if runs else "") + f", held-out prompts: {first}"
+    if any(r is None for r in rep):
+        tail = "one chain: no replication test"
+    else:
+        tail = f"{sum(bool(r) for r in rep)} separate within each of the {chains} chains, same sign (★)"
+    fig.suptitle(f"{head}\nCoPG − each baseline ({len(data['verdicts'])} comparisons, Holm-corrected): {sig} "
+                 f"separate when pooled over the chains; {tail}", fontsize=10)  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 0.85, 1))
     return fig
 
 
 def _draw_differences(ax: Any, data: dict, methods: list[str]) -> None:
-    """CoPG − each baseline (paired, held-out J_β) per μ: the pooled 95 % interval with chains as a random effect
-    (thin), each chain's mean (small dots) and a star where the difference separates after Holm in every chain."""
-    mus = sorted(data["distance"], key=data["distance"].get)
+    """CoPG − each baseline (paired, held-out J_β) per μ: the pooled 95 % interval with chains as a random effect,
+    each chain's mean (small hollow dots) and a star where the difference separates after Holm in every chain."""
+    mus = _mu_axis(ax, data)
     base = [m for m in methods if m != "copg"]
     for k, b in enumerate(base):
         st = data["methods"][b]
         for v in (v for v in data["verdicts"] if v["baseline"] == b):
             x = mus.index(v["mu"]) + 0.12 * (k - (len(base) - 1) / 2)
             ax.errorbar(x, v["mean"], yerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], color=st["color"],
-                        marker="o", ms=5, capsize=3, lw=1)  # fmt: skip
-            ax.plot([x] * len(v["chain_means"]), v["chain_means"], ".", color=st["color"], ms=3, alpha=0.8)
+                        marker="o", ms=5, capsize=3, lw=1.2)  # fmt: skip
+            if v.get("chain_means"):
+                _chain_dots(ax, x, v["chain_means"], st["color"])
             if v.get("replicated"):
                 ax.annotate("★", (x, v["high"]), xytext=(0, 3), textcoords="offset points", ha="center",
                             color=st["color"], fontsize=11)  # fmt: skip
     ax.axhline(0.0, color="k", lw=0.8)
-    ax.set_xlim(-0.5, len(mus) - 0.5)
-    ax.set_xticks(
-        range(len(mus)), [f"{MU_LABELS.get(mu, mu)}\n{data['distance'][mu]:.2f} nats" for mu in mus], fontsize=7
-    )
-    ax.set_xlabel("behaviour policy μ (as in the other panels)")
-    ax.set_ylabel("CoPG − baseline, held-out J_β (same prompts and samples)")
-    ax.set_title(
-        "CoPG minus each baseline (> 0: CoPG better), colour = the baseline\n"
-        "bar: 95 % before Holm, over chains × seeds × prompts (≈ 1 df with two chains); dots: each chain's mean;\n"
-        "★ separates after Holm within every chain, same sign",
-        fontsize=8,
-    )
+    ax.set_ylabel("CoPG − baseline, held-out J_β\n(task-reward units; same prompts and samples)")
+    ax.set_title("CoPG minus each baseline (> 0: CoPG better), colour = the baseline\n"
+                 "bar: 95 % before Holm, chains as a random effect", fontsize=9)  # fmt: skip
+
+
+_CHAIN_MARKERS = ("^", "v", "<", ">", "D", "P", "X", "s")
+"""Marker of each chain's own point on the frontier, by chain index."""
+
+
+def _place_labels(ax: Any, labels: list[tuple[float, float, str, str]], avoid: list[tuple[float, float]],
+                  fontsize: float = 8) -> None:  # fmt: skip
+    """Write each (x, y, text, colour) beside its point at the first of 16 offsets whose box (measured) stays inside
+    the axes and overlaps no earlier label and no point of ``avoid`` (data coordinates), joined to the point by a
+    thin line; where none is free, the offset with the fewest overlaps. Call once the limits and layout are final."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer, scale = fig.canvas.get_renderer(), fig.dpi / 72  # points → pixels
+    frame = ax.get_window_extent(renderer)
+    taken = [(mx - 4 * scale, my - 4 * scale, mx + 4 * scale, my + 4 * scale)
+             for mx, my in (ax.transData.transform(p) for p in avoid)]  # fmt: skip
+    for x, y, text, color in labels:
+        probe = ax.text(0, 0, text, fontsize=fontsize)
+        ext = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = ext.width / scale + 3, ext.height / scale + 3  # points, with the white ground's margin
+        px, py = ax.transData.transform((x, y))
+        near = [(5, 5), (5, -5 - h), (-5 - w, 5), (-5 - w, -5 - h), (-w / 2, 7), (-w / 2, -7 - h), (7, -h / 2),
+                (-7 - w, -h / 2)]  # fmt: skip
+        best, fewest, chosen = near[0], None, None
+        for dx, dy in (*near, *((2.6 * a, 2.6 * b) for a, b in near)):
+            box = (px + dx * scale, py + dy * scale, px + (dx + w) * scale, py + (dy + h) * scale)
+            inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1
+            hits = sum(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in taken)
+            cost = hits + (0 if inside else 100)
+            if fewest is None or cost < fewest:
+                best, fewest, chosen = (dx, dy), cost, box
+            if cost == 0:
+                break
+        taken.append(chosen)
+        ax.annotate(text, (x, y), xytext=(best[0] + 1.5, best[1] + 1.5), textcoords="offset points",
+                    fontsize=fontsize, color=color, ha="left", va="bottom",
+                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85),
+                    arrowprops=dict(arrowstyle="-", lw=0.6, color=color, shrinkA=0, shrinkB=3))  # fmt: skip
+
+
+def _along(xs: list[float], ys: list[float], n: int = 12) -> list[tuple[float, float]]:
+    """The points (xs, ys) and ``n`` more on each segment between them: a label placed clear of these is clear of
+    the line too."""
+    out = list(zip(xs, ys))
+    for (x0, y0), (x1, y1) in zip(out[:-1], out[1:]):
+        out += [(x0 + (x1 - x0) * t / n, y0 + (y1 - y0) * t / n) for t in range(1, n)]
+    return out
+
+
+def _chain_agreement(pts: dict[str, list[dict]], methods: dict) -> str:
+    """In words, from each chain's own points: for which methods KL falls as β rises in every chain, and the widest
+    gap between two chains at one point, in reward and in KL."""
+    falls, not_falls, gap_r, gap_k = [], [], 0.0, 0.0
+    for m, p in pts.items():
+        per = [q["chain_means"] for q in p]
+        gap_r = max([gap_r, *(max(c["reward"]) - min(c["reward"]) for c in per)])
+        gap_k = max([gap_k, *(max(c["kl"]) - min(c["kl"]) for c in per)])
+        if m == "pi_ref" or len(p) < 2:
+            continue
+        chains = range(len(per[0]["kl"]))
+        ok = all(all(a["kl"][c] >= b["kl"][c] for a, b in zip(per, per[1:])) for c in chains)  # β ascending
+        (falls if ok else not_falls).append(methods.get(m, {"label": m})["label"])
+    out = f"in every chain KL falls as β rises for: {', '.join(falls) or 'no method'}"
+    out += f"; not for: {', '.join(not_falls)}" if not_falls else ""
+    return out + f"\nwidest gap between two chains at one point: reward {gap_r:.3f}, KL {gap_k:.2f} nats"
 
 
 def _draw_frontier(data: dict) -> Any:
+    """Held-out reward vs exact KL over β: each method's mean points joined in β order; each chain's own point
+    (``chain_means``) as a small hollow marker joined to its mean; the JSON's 95 % intervals drawn light."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    from bandit.style import label_points
-
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
-    labels, clipped = [], False
-    for m, pts in data["frontier"].items():
-        st = data["methods"].get(m, {"color": "0.4", "label": "π_ref"})
+    fig, ax = plt.subplots(figsize=(10, 6.2))
+    frontier = data["frontier"]
+    per_chain = all("chain_means" in p for pts in frontier.values() for p in pts)
+    labels, clipped, avoid, n_chains = [], False, [], 0
+    for m, pts in frontier.items():
+        ref = m == "pi_ref"
+        st = data["methods"].get(m, {"color": "0.3", "label": "π_ref"})
+        color = "0.3" if ref else st["color"]
         xs, ys = [p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts]
         ry = [(p["reward"]["low"], p["reward"]["high"]) for p in pts]  # the JSON's intervals, as stored
         kx = [(p["kl"]["low"], p["kl"]["high"]) for p in pts]
         clipped |= any(lo < 0 for lo, _ in kx)
         kx = [(max(lo, 0.0), hi) for lo, hi in kx]  # KL ≥ 0: an interval below 0 is clipped at 0 (said in the title)
-        ax.errorbar(
-            xs,
-            ys,
-            yerr=[[y - lo for y, (lo, _) in zip(ys, ry)], [hi - y for y, (_, hi) in zip(ys, ry)]],
-            xerr=[[x - lo for x, (lo, _) in zip(xs, kx)], [hi - x for x, (_, hi) in zip(xs, kx)]],
-            color=st["color"] if m != "pi_ref" else "0.3",
-            marker="o" if m != "pi_ref" else "s",
-            capsize=2,
-            elinewidth=1,
-            alpha=0.85,
-            label=st["label"] if m != "pi_ref" else "π_ref",
-        )
-        labels += [(x, y, f"{st['label']} β={p['beta']:g}") for p, x, y in zip(pts, xs, ys) if m != "pi_ref"]
+        ax.errorbar(xs, ys, yerr=[[y - lo for y, (lo, _) in zip(ys, ry)], [hi - y for y, (_, hi) in zip(ys, ry)]],
+                    xerr=[[x - lo for x, (lo, _) in zip(xs, kx)], [hi - x for x, (_, hi) in zip(xs, kx)]],
+                    fmt="none", ecolor=color, alpha=0.25, elinewidth=2.5, capsize=0, zorder=1)  # fmt: skip
+        ax.plot(xs, ys, color=color, marker="s" if ref else "o", ms=7, lw=1.6, zorder=4, label=st["label"])
+        avoid += _along(xs, ys)
+        if per_chain:
+            for p, x, y in zip(pts, xs, ys):
+                cm = p["chain_means"]
+                n_chains = max(n_chains, len(cm["kl"]))
+                for c, (kc, rc) in enumerate(zip(cm["kl"], cm["reward"])):
+                    ax.plot([x, kc], [y, rc], color=color, lw=0.7, alpha=0.8, zorder=3)
+                    avoid += _along([x, kc], [y, rc], 4)
+                    ax.plot(kc, rc, _CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white", mec=color, mew=1.0, ms=5,
+                            zorder=5)  # fmt: skip
+                    avoid.append((kc, rc))
+        if not ref:
+            labels += [(x, y, f"β={p['beta']:g}", color) for p, x, y in zip(pts, xs, ys)]
     ax.set_xlim(left=-0.04)  # π_ref sits at KL = 0
     ax.set_xlabel("exact KL(π‖π_ref) of held-out samples (nats)")
-    ax.set_ylabel("held-out mean task reward (coverage − length cost − repeats)")
-    pts = {m: p for m, p in data["frontier"].items() if m != "pi_ref"}
+    ax.set_ylabel("held-out mean task reward\n(coverage − length cost − repeats; task-reward units)")
+    pts = {m: p for m, p in frontier.items() if m != "pi_ref"}
     monotone = all(
         all(
             a["reward"]["mean"] >= b["reward"]["mean"] and a["kl"]["mean"] >= b["kl"]["mean"] for a, b in zip(p, p[1:])
@@ -152,21 +267,31 @@ def _draw_frontier(data: dict) -> Any:
         for p in pts.values()
     )  # points sorted by β ascending
     best = {m: max(p, key=lambda q: q["reward"]["mean"]) for m, p in pts.items()}
-    ax.set_title(
-        "Reward vs KL over β (μ = π_ref; seed 0 of each chain): "
-        + ("smaller β buys reward with KL for every method" if monotone else "reward and KL are not monotone in β")
-        + "\nhighest reward: "
+    chains_txt = f"seed 0 of each of {n_chains} chains" if n_chains else "seed 0 of each chain"
+    lines = [
+        f"Held-out reward vs KL over β (μ = π_ref; {chains_txt}): "
+        + ("smaller β buys reward with KL for every method" if monotone else "reward and KL are not monotone in β"),
+        "highest mean reward: "
         + ", ".join(
             f"{data['methods'][m]['label']} {q['reward']['mean']:.3f} at KL {q['kl']['mean']:.2f}"
             for m, q in best.items()
-        )
-        + "\nbars: 95 % intervals with the chains as a random effect (chains × prompts), as stored in the JSON"
+        ),  # fmt: skip
+        _chain_agreement(frontier, data["methods"])
+        if per_chain
+        else "this older JSON has no per-chain points: means and intervals only",
+        "light bars: 95 % intervals as stored in the JSON (chains as a random effect)"
         + ("; KL bars clipped at 0 (KL ≥ 0)" if clipped else ""),
-        fontsize=8,
-    )
-    ax.legend(fontsize=7, loc="lower right")
+    ]
+    ax.set_title("\n".join(lines), fontsize=9)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color="0.5", alpha=0.4, lw=2.5, label="95 % interval (light)"))
+    for c in range(n_chains):
+        handles.append(Line2D([], [], color="0.3", marker=_CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white", ms=5,
+                              lw=0.7, label=f"chain {c}'s own point,\njoined to the mean" if c == 0 else
+                              f"chain {c}'s own point"))  # fmt: skip
+    ax.legend(handles=handles, fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    label_points(ax, labels, fontsize=6, color="0.3")
+    _place_labels(ax, labels, avoid)
     return fig
 
 
@@ -260,7 +385,8 @@ def make_figures(results: dict, out_dir: Path) -> list[Path]:
 def draw_record(record: dict) -> Any:
     """The figure of a rung figure record, unsaved (``bandit.records.redraw`` saves it)."""
     cfg = record.get("config", {})
-    if record["kind"] == "curves" and "chains" in cfg and "seeds" in cfg:
+    if record["kind"] in ("curves", "offpolicy") and "chains" in cfg and "seeds" in cfg:
         c, s = cfg["chains"], cfg["seeds"]
-        return _draw_curves(record["data"], f"{c} chain{'s' * (c != 1)} × {s} seed{'s' * (s != 1)}")
+        runs = f"{c} chain{'s' * (c != 1)} × {s} seed{'s' * (s != 1)}"
+        return FIGURES[record["kind"]](record["data"], runs)
     return FIGURES[record["kind"]](record["data"])
