@@ -24,7 +24,7 @@ from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import DEFAULT_REWARD, REWARD_KINDS, load_reward, reward_of_dataset
 from llm.presets import get_preset, preset_help, resolve
-from llm.run import RunPaths, UserError, check_run_dir, cli_errors, parse_cli
+from llm.run import RunPaths, UserError, check_numbers, check_run_dir, cli_errors, parse_cli
 
 __all__ = ["EvalConfig", "run", "main"]
 
@@ -98,6 +98,9 @@ class EvalConfig:
             raise UserError(f"eval: --model {self.model} {what}; pass a saved policy directory (<output_dir>/final)")
         if self.out is not None and Path(self.out).is_dir():
             raise UserError(f"eval: --out {self.out} is a directory; pass a JSON file path")
+        if self.out is not None and Path(self.out).suffix.lower() != ".json":
+            raise UserError(f"eval: --out {self.out} is not a .json path; pass a JSON file path such as eval/x.json")
+        check_numbers(self, {"seed": "count0"}, prefix="eval: ")
 
 
 # Evaluation options named after the preset's evaluation protocol (llm.presets.EvalProtocol). The preset's `model` is
