@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[bandit] replaced {len(replaced)} tracked file(s) in {cfg.out} (git diff shows what changed)")
             if failed:
                 print(f"[bandit] {failed} claim(s) did not hold with these settings (✗ above): a result, not an error")
-    except (ValueError, FileNotFoundError, json.JSONDecodeError, KeyError) as err:
+    except (ValueError, OSError, json.JSONDecodeError, KeyError) as err:  # OSError: e.g. --out not writable
         print(f"python -m bandit: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -261,7 +261,8 @@ def cli_errors(fn: Any) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> int:
         try:
             return int(fn(*args, **kwargs) or 0)
-        except (ValueError, FileNotFoundError) as e:  # UserError is a ValueError
+        except (ValueError, OSError) as e:  # UserError is a ValueError; OSError: a file missing, unreadable or
+            # malformed where a library reads it (transformers' invalid config.json), or an output not writable
             print(f"error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

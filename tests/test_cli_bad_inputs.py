@@ -457,6 +457,7 @@ LLM_CASES = [
         ]
     ],
     ("train", ["--run-dir", "RUN", "--output-dir", "NEW", "--resume"], "--resume"),
+    ("tokenizer", ["--run-dir", "RUN", "--force", "--vocab-size", str(10**12)], "--vocab-size"),  # was a crash
 ]
 
 
@@ -488,3 +489,34 @@ def test_llm_unknown_stage_is_one_line(argv, capsys):
     assert llm_main(argv) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and argv[0] in err[0] and "pipeline" in err[0], err
+
+
+def _truncate(path: Path) -> None:
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stage", "args", "broken", "needle"),
+    [
+        ("train", ["--output-dir", "NEW", "--eval-prompts", "0"], "offline/train.jsonl", "train.jsonl:"),
+        ("eval", ["--out", "NEW.json"], "sft/model/config.json", "config.json"),
+    ],
+)
+def test_llm_malformed_run_file(stage, args, broken, needle, llm_run, tmp_path, capsys, monkeypatch):
+    """A malformed file of a run directory: one line naming it, exit 2, and no library progress bar before it (the
+    data are read before any model is loaded; transformers' loading bars are off); nothing is written."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    shutil.copytree(llm_run, run, ignore=shutil.ignore_patterns("train"))
+    _truncate(run / broken)
+    argv = [str(tmp_path / "new") + a[3:] if a.startswith("NEW") else a for a in args]
+    before = _snapshot(tmp_path)
+    capsys.readouterr()
+    assert _llm_main(stage)(["--preset", "tiny", "--run-dir", str(run), *argv, "--no-progress"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+    assert _snapshot(tmp_path) == before
