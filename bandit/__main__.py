@@ -104,15 +104,17 @@ def main(argv: list[str] | None = None) -> int:
                     subcommands, args=argv, prog="python -m bandit", description=__doc__.split("\n\n")[0]
                 ),
                 "python -m bandit --help",
+                argv,
             )
         finally:
             DEFER_VALIDATION.reset(token)
         if isinstance(cfg, ExperimentConfig):
             cfg.validate()
-            unused = [o for o in getattr(cfg, "unused_options", ()) if o in explicit_options(argv)]
+            options, reason = cfg.ignored_options()
+            unused = [o for o in options if o in explicit_options(argv)]
             if unused:
                 flags = ", ".join("--" + o.replace("_", "-") for o in unused)
-                raise ValueError(f"{_name_of(cfg)} does not use {flags} (its numbers are exact); leave it out")
+                raise ValueError(f"{_name_of(cfg)} does not use {flags} ({reason}); leave it out")
         command = "python -m bandit " + shlex.join(argv)
         if not isinstance(cfg, PlotConfig):  # before any computation: a bad --out fails now, in one line
             names = list(EXPERIMENTS) if isinstance(cfg, AllConfig) else [_name_of(cfg)]
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[bandit] replaced {len(replaced)} tracked file(s) in {cfg.out} (git diff shows what changed)")
             if failed:
                 print(f"[bandit] {failed} claim(s) did not hold with these settings (✗ above): a result, not an error")
-    except (ValueError, FileNotFoundError, json.JSONDecodeError, KeyError) as err:
+    except (ValueError, OSError, json.JSONDecodeError, KeyError) as err:  # OSError: e.g. --out not writable
         print(f"python -m bandit: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["UsageError", "condense_tyro_error", "explicit_options", "one_line_parse"]
+__all__ = ["UsageError", "condense_tyro_error", "explicit_options", "one_line_parse", "reject_empty_values"]
 
 T = TypeVar("T")
 
@@ -55,11 +55,24 @@ def condense_tyro_error(text: str) -> str:
     return re.sub(r"\s+", " ", " ".join(message)).strip()
 
 
-def one_line_parse(parse: Callable[[], T], help_hint: str) -> T:
+def reject_empty_values(argv: list[str]) -> None:
+    """:class:`UsageError` naming the first option given an empty value (``--out ""`` or ``--out=``): tyro would
+    read an empty path as the current directory and an empty name as "unset", so the option would silently not do
+    what was asked."""
+    for i, arg in enumerate(argv):
+        if arg == "" or (arg.startswith("--") and arg.endswith("=")):
+            flag = arg[:-1] if arg else next((a for a in reversed(argv[:i]) if a.startswith("--")), "an argument")
+            raise UsageError(f"{flag} is given an empty value; pass a value or leave the option out")
+
+
+def one_line_parse(parse: Callable[[], T], help_hint: str, argv: list[str] | None = None) -> T:
     """Run ``parse()`` (a tyro call); a parse error becomes :class:`UsageError` with one line ending in ``help_hint``.
 
-    Output of ``--help`` (exit 0) passes through unchanged.
+    ``argv``, when given, is checked first for options given an empty value (:func:`reject_empty_values`). Output of
+    ``--help`` (exit 0) passes through unchanged.
     """
+    if argv is not None:
+        reject_empty_values(argv)
     buf = io.StringIO()
     try:
         with contextlib.redirect_stderr(buf):

@@ -254,6 +254,11 @@ def redraw_target(
     a ``.png`` path or its directory cannot be written, or when git tracks the target and ``replace_tracked`` is
     False (a committed figure is only ever replaced on purpose).
     """
+    if not str(json_path) or (png_path is not None and not str(png_path)):
+        which = "PATH" if not str(json_path) else "--out"
+        raise ValueError(
+            f"{which} is an empty string; pass a figure JSON (and, for --out, a .png file or a directory)"
+        )
     json_path = Path(json_path)
     if json_path.is_dir():
         raise ValueError(f"{json_path} is a directory; pass one figure JSON such as figures/paper_fig1.json")
@@ -264,6 +269,9 @@ def redraw_target(
             f"{json_path}: drawer {drawer!r} is not one of this package's drawers {list(DRAWERS)}; refusing to "
             "import it (a figure file never chooses which code runs)"
         )
+    dpi = record.get("dpi", 130)
+    if isinstance(dpi, bool) or not isinstance(dpi, int | float) or not 10 <= dpi <= 1200:
+        raise ValueError(f"{json_path}: its 'dpi' must be a number in [10, 1200], got {dpi!r}; fix or remove the key")
     out = json_path.with_suffix(".png") if png_path is None else Path(png_path)
     if out.is_dir():
         out = out / json_path.with_suffix(".png").name
@@ -290,9 +298,19 @@ def redraw(
     imported.
     """
     record, out = redraw_target(json_path, png_path, replace_tracked)
-    out.parent.mkdir(parents=True, exist_ok=True)
     module = importlib.import_module(record["drawer"])
-    return save_png(module.draw_record(record), out, dpi=int(record.get("dpi", 130)))
+    try:  # draw before creating anything: a record its drawer cannot draw leaves no directory behind
+        fig = module.draw_record(record)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        what = (
+            f"missing key {e}" if isinstance(e, KeyError) else str(e).splitlines()[0] if str(e) else type(e).__name__
+        )
+        raise ValueError(
+            f"{json_path}: {record['drawer']} cannot draw this record ({what}); pass a figure JSON written by this "
+            "package, unedited"
+        ) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return save_png(fig, out, dpi=int(record.get("dpi", 130)))
 
 
 def tracked_files(directory: str | os.PathLike, names: Iterable[str] | None = None) -> list[str]:

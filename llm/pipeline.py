@@ -44,7 +44,7 @@ from llm.model.evaluation import Decoding
 from llm.model.rewards import DEFAULT_REWARD, REWARD_KINDS
 from llm.plots import figure_names, make_figures
 from llm.presets import get_preset, preset_help
-from llm.run import MAIN, RunPaths, UserError, check_run_dir, cli_errors, parse_cli
+from llm.run import MAIN, RunPaths, UserError, check_numbers, check_run_dir, cli_errors, parse_cli
 from llm.stages import reward_model, sample, sft
 
 SAMPLE_SEED_STRIDE = 1000
@@ -179,18 +179,20 @@ def _check(cfg: PipelineConfig) -> None:
         raise UserError(f"pipeline: --workers must be ≥ 1, got {cfg.workers}")
     if cfg.threads < 0:
         raise UserError(f"pipeline: --threads must be ≥ 0 (0 = torch's default), got {cfg.threads}")
-    if cfg.betas is not None and (not cfg.betas or not all(0 < b < math.inf for b in cfg.betas)):
+    if cfg.betas is not None and not cfg.betas:
         raise UserError(f"pipeline: --betas must be one or more finite values > 0, got {list(cfg.betas)}")
+    check_numbers(cfg, {"betas": "positive", "lr_grid": "positive"}, prefix="pipeline: ")  # ranges, no repeats
     if cfg.seeds is not None and cfg.seeds < 1:
         raise UserError(f"pipeline: --seeds must be ≥ 1 (≥ 3 for intervals over seeds), got {cfg.seeds}")
-    if cfg.lr_grid is not None and not all(0 < lr < math.inf for lr in cfg.lr_grid):
-        raise UserError(f"pipeline: --lr-grid must be finite values > 0, got {list(cfg.lr_grid)}")
     if cfg.chain_seed < 0:
         raise UserError(f"pipeline: --chain-seed must be ≥ 0, got {cfg.chain_seed}")
     if cfg.max_steps is not None and cfg.max_steps < 1:
         raise UserError(f"pipeline: --max-steps must be ≥ 1, got {cfg.max_steps}")
     if cfg.methods is not None and not cfg.methods:
         raise UserError("pipeline: --methods needs at least one method (or leave it out for the preset's)")
+    for flag, names in (("--methods", cfg.methods), ("--offpolicy", cfg.offpolicy)):
+        if names is not None and len(set(names)) != len(names):
+            raise UserError(f"pipeline: {flag} names {list(names)}, one of them twice; name each once")
     if cfg.skip_part1 and cfg.force:
         raise UserError("pipeline: --skip-part1 and --force conflict (--force re-runs part 1); pass one of them")
     if cfg.allow_weak_rm and cfg.reward != "rm":

@@ -60,12 +60,19 @@ NUMBER_RULES: dict[str, str] = {
     **dict.fromkeys(("pretrain_batch", "sft_batch", "sft_steps", "eval_every", "rm_steps", "rm_batch"), "count"),
     **dict.fromkeys(("rm_prompts", "valid_prompts", "rm_samples", "offline_prompts", "batch_size"), "count"),
     **dict.fromkeys(("max_prompt_tokens", "max_new_tokens", "min_frequency"), "count"),
-    **dict.fromkeys(("pretrain_steps", "threads", "eval_pairs", "n_samples"), "count0"),
+    **dict.fromkeys(("pretrain_steps", "threads", "eval_pairs", "n_samples", "seed"), "count0"),
+    # the corpus: caps where 0 = all, then counts and the code share
+    **dict.fromkeys(("max_pairs", "max_files", "max_man_pages", "min_doc_words"), "count0"),
+    **dict.fromkeys(("workers", "max_doc_chars", "min_summary_words", "max_summary_words"), "count"),
+    "max_code_fraction": "unit",
     **dict.fromkeys(("sft_lr", "rm_lr", "sample_temperature", "temperatures"), "positive"),
     **dict.fromkeys(("pretrain_lr", "weight_decay", "margin"), "nonneg"),  # pretrain_lr 0: presets that skip it
     "rm_min_accuracy": "unit",
     **dict.fromkeys(("length_weight", "reward_scale"), "finite"),
 }
+#: Tuple options where a repeated value has a meaning: one completion per temperature, so (1.0, 1.0) is two
+#: completions at T = 1. Every other tuple (a grid, a list of betas) must not repeat a value.
+REPEATABLE = frozenset({"temperatures"})
 _RULE_TEXT = {
     "count": "an integer ≥ 1",
     "count0": "an integer ≥ 0",
@@ -80,8 +87,9 @@ _RULE_TEXT = {
 def check_numbers(config: Any, rules: dict[str, str] | None = None, prefix: str = "") -> None:
     """Raise :class:`UserError` naming the option (``--sft-lr must be finite and > 0, got nan``) when a numeric
     field of ``config`` breaks its rule in ``rules`` (default :data:`NUMBER_RULES`; kinds as there, plus "share"
-    in (0, 1]); ``None`` (unset) fields are skipped, a tuple is checked value by value. ``prefix`` starts the
-    message (e.g. ``"rung: "``)."""
+    in (0, 1]); ``None`` (unset) fields are skipped, a tuple is checked value by value and must not repeat a value
+    unless :data:`REPEATABLE` (a repeated grid point would silently be run twice). ``prefix`` starts the message
+    (e.g. ``"rung: "``)."""
     import math
 
     def ok(rule: str, v: Any) -> bool:
@@ -95,11 +103,13 @@ def check_numbers(config: Any, rules: dict[str, str] | None = None, prefix: str 
         value = getattr(config, name, None)
         if value is None:
             continue
+        flag = "--" + name.replace("_", "-")
         for v in value if isinstance(value, tuple | list) else (value,):
             if not ok(rule, v):
-                flag = "--" + name.replace("_", "-")
                 shown = value if isinstance(value, tuple) else v
                 raise UserError(f"{prefix}{flag} must be {_RULE_TEXT[rule]}, got {shown}")
+        if isinstance(value, tuple | list) and len(set(value)) != len(value) and name not in REPEATABLE:
+            raise UserError(f"{prefix}{flag} repeats a value, got {tuple(value)}; pass each value once")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,7 +251,7 @@ def check_run_dir(run_dir: str | os.PathLike, flag: str = "--run-dir") -> Path:
 def parse_cli(config_cls: type, argv: list[str] | None, description: str | None, prog: str) -> Any:
     """tyro's parse of ``argv`` into ``config_cls``; a parse error is one :class:`UserError` line (no box)."""
     return one_line_parse(
-        lambda: tyro.cli(config_cls, args=argv, description=description, prog=prog), f"{prog} --help"
+        lambda: tyro.cli(config_cls, args=argv, description=description, prog=prog), f"{prog} --help", argv
     )
 
 
@@ -251,7 +261,8 @@ def cli_errors(fn: Any) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> int:
         try:
             return int(fn(*args, **kwargs) or 0)
-        except (ValueError, FileNotFoundError) as e:  # UserError is a ValueError
+        except (ValueError, OSError) as e:  # UserError is a ValueError; OSError: a file missing, unreadable or
+            # malformed where a library reads it (transformers' invalid config.json), or an output not writable
             print(f"error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

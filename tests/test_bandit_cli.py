@@ -137,7 +137,7 @@ def test_tracked_figures_need_an_explicit_flag(tmp_path, capsys):
     [
         (["--out", "FILE"], "is a file, not a directory"),
         (["--threshold", "-1"], "--threshold must be a finite number > 0"),
-        (["--max-exact-epochs", "-1"], "--max-exact-epochs must be an integer >= 1"),
+        (["--max-exact-epochs", "-1"], "--max-exact-epochs must be an integer in [1, "),
     ],
 )
 def test_bad_options_fail_in_one_line_before_computing(args, needle, tmp_path, capsys):

@@ -82,6 +82,43 @@ BANDIT_CASES = [
     (["loss-family", "--apo-samples"], "--apo-samples"),
     (["all", "--seeds", "0"], "--seeds"),
     (["all", "--epochs", "-2"], "--epochs"),
+    # seeds, zero and runaway counts (refused before anything is allocated), repeated grid values
+    (["paper-fig1", "--seed", "-1"], "--seed"),
+    (["paper-fig1", "--seed", str(2**70)], "--seed"),
+    (["paper-fig1", "--epochs", "0"], "--epochs"),
+    (["paper-fig1", "--epochs", str(10**12)], "--epochs"),
+    (["paper-fig1", "--num-pairs", str(10**12)], "--num-pairs"),
+    (["paper-fig1", "--seeds", "10000"], "--num-pairs"),
+    (["offpolicy-sweep", "--exact-points", str(10**12)], "--exact-points"),
+    (["offpolicy-sweep", "--alphas", "0.5", "0.5"], "--alphas"),
+    (["beta-sweep", "--betas", "1", "1"], "--betas"),
+    (["data-size", "--sizes", "10", "10"], "--sizes"),
+    (["data-size", "--sampled-sizes", "100", "100"], "--sampled-sizes"),
+    (["data-size", "--sampled-sizes", str(10**12)], "--sampled-sizes"),
+    (["support", "--missing"], "--missing"),
+    (["support", "--missing", "0", "0"], "--missing"),
+    (["simplex", "--flow-steps", str(10**12)], "--flow-steps"),
+    (["loss-family", "--apo-samples", "1", "1"], "--apo-samples"),
+    (["loss-family", "--exact-points", str(10**12)], "--exact-points"),
+    (
+        [
+            "simplex",
+            "--rewards",
+            "1",
+            "2",
+            "3",
+            "4",
+            *[x for f in ("--ref-policy", "--mu1", "--mu2") for x in (f, *["0.25"] * 4)],
+        ],
+        "3 arms",
+    ),  # fmt: skip
+    # options the experiment would silently ignore
+    (["offpolicy-sweep", "--mu1", "0.2", "0.3", "0.5"], "--mu1"),
+    (["beta-sweep", "--beta", "0.3"], "--beta"),
+    (["beta-sweep", "--pref-beta", "0.3"], "--pref-beta"),
+    (["data-size", "--epochs", "5"], "--epochs"),
+    (["data-size", "--num-pairs", "50"], "--num-pairs"),
+    (["simplex", "--seeds", "0", "--epochs", "5"], "--epochs"),
 ]
 
 
@@ -106,6 +143,15 @@ def test_bandit_bad_input(args, needle, tmp_path, capsys):
     assert _snapshot(tmp_path) == before and not out.exists()
 
 
+@pytest.mark.parametrize("argv", [["paper-fig1", "--out", ""], ["paper-fig1", "--out="], ["all", "--out", ""]])
+def test_bandit_empty_value(argv, tmp_path, capsys, monkeypatch):
+    """An empty value is refused, not read as the current directory (which would receive the figures)."""
+    monkeypatch.chdir(tmp_path)
+    assert bandit_main([*argv, "--no-progress"]) == 2
+    _check_one_line(capsys, "python -m bandit", "--out")
+    assert not any(tmp_path.iterdir())
+
+
 def _figure(tmp_path: Path) -> Path:
     path = tmp_path / "support.json"
     path.write_text((ROOT / "figures" / "support.json").read_text())
@@ -122,10 +168,31 @@ PLOT_CASES = [
 ]
 
 
+# records a registered drawer cannot draw, or with a bad 'dpi' (each --out in a missing directory: it must not appear)
+BROKEN_RECORDS = {
+    "kind.json": {"experiment": "nope"},
+    "drawer.json": {"drawer": "llm.plots"},
+    "dpi.json": {"dpi": 10**7},
+    "dpistr.json": {"dpi": "abc"},
+}
+PLOT_CASES += [
+    (lambda t, name=name: ["plot", str(t / name), "--out", str(t / "new" / "x.png")], name) for name in BROKEN_RECORDS
+]
+PLOT_CASES += [
+    (lambda t: ["plot", str(t / "nokeys.json"), "--out", str(t / "new" / "x.png")], "nokeys.json"),
+    (lambda t: ["plot", str(t / "support.json"), "--out", ""], "--out"),
+    (lambda t: ["plot", ""], "empty value"),
+]
+
+
 @pytest.mark.parametrize(("make", "needle"), PLOT_CASES)
-def test_plot_bad_input(make, needle, tmp_path, capsys):
-    _figure(tmp_path)
+def test_plot_bad_input(make, needle, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # an empty --out must not mean the current directory
+    record = json.loads(_figure(tmp_path).read_text())
     (tmp_path / "bad.json").write_text(json.dumps({"drawer": "os", "experiment": "support"}))
+    (tmp_path / "nokeys.json").write_text(json.dumps({"drawer": "bandit.plotting", "experiment": "support"}))
+    for name, change in BROKEN_RECORDS.items():
+        (tmp_path / name).write_text(json.dumps({**record, **change}))
     before = _snapshot(tmp_path)
     assert bandit_main(make(tmp_path)) == 2
     _check_one_line(capsys, "python -m bandit", needle)
@@ -302,6 +369,10 @@ LLM_CASES = [
             (["--out", "FILE"], "--out"),
             (["--out", "FILE/sub"], "--out"),
             (["--figures", "FILE"], "--figures"),
+            (["--coverage-pairs", "16"], "--coverage-pairs"),  # without the coverage panel: ignored
+            (["--panels", "converged", "--trainer-lr", "0.01"], "--trainer-lr"),  # without the trainer panel
+            (["--panels", "converged", "coverage", "--coverage-pairs", "16", "16"], "--coverage-pairs"),
+            (["--out", ""], "--out"),
         ]
     ],
     # the middle rung (NEW: its --out; every case is rejected before the task is built)
@@ -336,22 +407,66 @@ LLM_CASES = [
             (["--fast", "--steps", "5"], "--steps"),
             (["--out", "FILE"], "--out"),
             (["--figures", "FILE"], "--figures"),
+            (["--lr-grid", "0.1", "0.1"], "--lr-grid"),
+            (["--frontier-betas", "0.3", "0.3"], "--frontier-betas"),
+            (["--steps", "abc"], "--steps"),  # tyro's parse error: one line, as every other command
+            (["--no-such-option", "1"], "--no-such-option"),
         ]
     ],
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--betas", "0.1", "0.1"], "--betas"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--lr-grid", "0.1", "0.1"], "--lr-grid"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--methods", "copg", "copg"], "--methods"),
+    ("pipeline", ["--preset", "tiny", "--run-dir", "RUN", "--offpolicy", "T1.3", "T1.3"], "--offpolicy"),
     ("chains", ["--run-dir", "NEW", "--chains", "1"], "--chains"),
     ("chains", ["--run-dir", "NEW", "--workers", "0"], "--workers"),
     ("chains", ["--run-dir", "NEW", "--preset", "nope"], "nope"),
     ("chains", ["--run-dir", "FILE"], "is a file"),
     ("chains", ["--run-dir", "NEW", "--figures", "FILE"], "--figures"),
     ("chains", ["--run-dir", "NEW", "--betas", "-1"], "--betas"),
+    # empty values (an empty path would mean the current directory, an empty file name "unset")
+    ("corpus", ["--run-dir", ""], "--run-dir"),
+    ("corpus", ["--run-dir", "NEW", "--jsonl", ""], "--jsonl"),
+    ("train", ["--run-dir", "RUN", "--output-dir", ""], "--output-dir"),
+    ("eval", ["--run-dir", "RUN", "--model", ""], "--model"),
+    # corpus: counts, the code share, conflicting sources, a file as --man-dir
+    ("corpus", ["--run-dir", "NEW", "--max-pairs", "-1"], "--max-pairs"),
+    ("corpus", ["--run-dir", "NEW", "--workers", "0"], "--workers"),
+    ("corpus", ["--run-dir", "NEW", "--min-doc-words", "-1"], "--min-doc-words"),
+    ("corpus", ["--run-dir", "NEW", "--max-code-fraction", "nan"], "--max-code-fraction"),
+    ("corpus", ["--run-dir", "NEW", "--jsonl", str(FIXTURE), "--hub-id", "x/y"], "--hub-id"),
+    ("corpus", ["--run-dir", "NEW", "--man-dir", "FILE"], "--man-dir"),
+    # negative seeds, repeated values
+    ("sft", ["--run-dir", "RUN", "--force", "--seed", "-1"], "--seed"),
+    ("reward", ["--run-dir", "RUN", "--force", "--seed", "-1"], "--seed"),
+    ("sample", ["--run-dir", "RUN", "--force", "--seed", "-1"], "--seed"),
+    ("eval", ["--run-dir", "RUN", "--seed", "-1"], "--seed"),
+    ("eval", ["--run-dir", "RUN", "--out", "FILE"], "--out"),
+    # train: the trainer's own numbers, and --resume without a checkpoint (no directory may appear)
+    *[
+        ("train", ["--run-dir", "RUN", "--output-dir", "NEW", flag, value], flag)
+        for flag, value in [
+            ("--save-steps", "0"),
+            ("--eval-steps", "0"),
+            ("--eval-temperature", "nan"),
+            ("--eval-temperature", "0"),
+            ("--eval-seed", "-1"),
+            ("--max-new-tokens", "0"),
+            ("--max-prompt-tokens", "0"),
+            ("--eval-generation-batch", "0"),
+            ("--save-total-limit", "-1"),
+        ]
+    ],
+    ("train", ["--run-dir", "RUN", "--output-dir", "NEW", "--resume"], "--resume"),
+    ("tokenizer", ["--run-dir", "RUN", "--force", "--vocab-size", str(10**12)], "--vocab-size"),  # was a crash
 ]
 
 
 @pytest.mark.slow  # the module's tiny run directory (≈ 20 s) is built once
 @pytest.mark.parametrize(("stage", "args", "needle"), LLM_CASES, ids=[f"{s} {' '.join(a)}" for s, a, _ in LLM_CASES])
-def test_llm_bad_input(stage, args, needle, llm_run, tmp_path, capsys):
+def test_llm_bad_input(stage, args, needle, llm_run, tmp_path, capsys, monkeypatch):
     """Each bad command: exit 2, one line on stderr naming the input, and neither the run directory nor the scratch
-    directory changes (no file created, rewritten or removed)."""
+    directory (also the working directory) changes (no file created, rewritten or removed)."""
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "FILE").write_text("not a directory")
     subs = {"RUN": str(llm_run), "FILE": str(tmp_path / "FILE"), "NEW": str(tmp_path / "new"),
             "FINISHED": str(llm_run / "train" / "finished")}  # fmt: skip
@@ -374,3 +489,34 @@ def test_llm_unknown_stage_is_one_line(argv, capsys):
     assert llm_main(argv) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and argv[0] in err[0] and "pipeline" in err[0], err
+
+
+def _truncate(path: Path) -> None:
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stage", "args", "broken", "needle"),
+    [
+        ("train", ["--output-dir", "NEW", "--eval-prompts", "0"], "offline/train.jsonl", "train.jsonl:"),
+        ("eval", ["--out", "NEW.json"], "sft/model/config.json", "config.json"),
+    ],
+)
+def test_llm_malformed_run_file(stage, args, broken, needle, llm_run, tmp_path, capsys, monkeypatch):
+    """A malformed file of a run directory: one line naming it, exit 2, and no library progress bar before it (the
+    data are read before any model is loaded; transformers' loading bars are off); nothing is written."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    shutil.copytree(llm_run, run, ignore=shutil.ignore_patterns("train"))
+    _truncate(run / broken)
+    argv = [str(tmp_path / "new") + a[3:] if a.startswith("NEW") else a for a in args]
+    before = _snapshot(tmp_path)
+    capsys.readouterr()
+    assert _llm_main(stage)(["--preset", "tiny", "--run-dir", str(run), *argv, "--no-progress"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+    assert _snapshot(tmp_path) == before

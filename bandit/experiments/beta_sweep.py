@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -23,6 +24,9 @@ __all__ = ["BetaSweepConfig", "run_beta_sweep"]
 @dataclass
 class BetaSweepConfig(ExperimentConfig):
     """beta-sweep: final regret and KL(π‖π_ref) vs β on the paper's μ1, μ2 (IPO/DPO use τ = β)."""
+
+    unused_options: ClassVar[tuple[str, ...]] = ("beta", "pref_beta")
+    unused_reason: ClassVar[str] = "β and IPO/DPO's τ = β take the values of --betas"
 
     seeds: int = 5
     """S, seeds per β value."""

@@ -67,12 +67,24 @@ def _flag(field_name: str) -> str:
     return field_name.replace("_", "-")
 
 
+#: Largest accepted value of each count: a runaway guard (well above what any figure uses), so a slip such as
+#: --epochs 1000000000000 is refused up front instead of running for days or failing to allocate memory.
+COUNT_MAX = {"seeds": 10**4, "epochs": 10**5, "num_pairs": 10**7, "batch_size": 10**7, "exact_points": 10**4,
+             "exact_betas": 10**4, "sampled_seeds": 10**4, "sampled_steps": 10**6, "flow_steps": 10**6,
+             "max_exact_epochs": 10**6, "sizes": 10**7, "sampled_sizes": 10**7}  # fmt: skip
+#: Most sampled pairs held at once (seeds × pairs per dataset; ≈ 32 bytes each, so about 0.6 GB).
+MAX_PAIRS = 2 * 10**7
+#: Base seeds accepted by --seed (seed s of a run uses seed + s; NumPy's generators need seeds below 2**32).
+SEED_RANGE = (0, 2**31 - 1)
+
+
 def _check_grid(name: str, field_name: str, values: tuple, ok: Callable, expected: str) -> None:
     """A non-empty grid of finite values that all satisfy ``ok``; else one ValueError naming the flag."""
     bad = [v for v in values if not (isinstance(v, numbers.Real) and math.isfinite(v) and ok(v))]
-    if not values or bad:
+    if not values or bad or len(set(values)) != len(values):
         raise ValueError(
-            f"{name}: --{_flag(field_name)} must be a non-empty list of values {expected}, got {list(values)!r}"
+            f"{name}: --{_flag(field_name)} must be a non-empty list of distinct values {expected}, "
+            f"got {list(values)!r}"
         )
 
 
@@ -81,6 +93,10 @@ class ExperimentConfig:
     """Options shared by every bandit experiment."""
 
     _min_seeds: ClassVar[int] = 1  # smallest valid --seeds (the simplex figure allows 0: exact flows only)
+    #: Options of the shared config this experiment never reads, and why: on the command line, passing one is an
+    #: error naming it (an ignored flag would silently not do what was asked).
+    unused_options: ClassVar[tuple[str, ...]] = ()
+    unused_reason: ClassVar[str] = ""
 
     out: Path = Path("runs/bandit")
     """Output directory for <name>.png and <name>.json (created if missing; `make reproduce` writes figures/)."""
@@ -134,14 +150,17 @@ class ExperimentConfig:
         refused before anything is printed, computed or written.
         """
         name = type(self).__name__
-        minimum = {"epochs": 0, "seeds": self._min_seeds, "exact_points": 2, "exact_betas": 2}
+        minimum = {"seeds": self._min_seeds, "exact_points": 2, "exact_betas": 2}
         for field_name in ("seeds", "epochs", "num_pairs", "batch_size", "exact_points", "exact_betas",
                            "sampled_seeds", "sampled_steps", "flow_steps", "max_exact_epochs"):  # fmt: skip
             if not hasattr(self, field_name):
                 continue
-            v, low = getattr(self, field_name), minimum.get(field_name, 1)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"{name}: --{_flag(field_name)} must be an integer >= {low}, got {v!r}")
+            v, low, high = getattr(self, field_name), minimum.get(field_name, 1), COUNT_MAX[field_name]
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+                raise ValueError(f"{name}: --{_flag(field_name)} must be an integer in [{low}, {high}], got {v!r}")
+        low, high = SEED_RANGE
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not low <= self.seed <= high:
+            raise ValueError(f"{name}: --seed must be an integer in [{low}, {high}], got {self.seed!r}")
         for field_name in ("lr", "flow_lr", "pref_beta", "threshold"):
             v = getattr(self, field_name, 1.0)
             if not (isinstance(v, numbers.Real) and 0 < v < math.inf):
@@ -151,23 +170,42 @@ class ExperimentConfig:
         _check_grid(name, "alphas", getattr(self, "alphas", (0.0,)), lambda a: 0 <= a <= 1, "in [0, 1]")
         _check_grid(name, "betas", getattr(self, "betas", (1.0,)), lambda b: 0 < b < math.inf, "finite and > 0")
         for field_name in ("sizes", "sampled_sizes"):
-            _check_grid(name, field_name, getattr(self, field_name, (1,)), lambda n: n >= 1, "integers >= 1")
+            high = COUNT_MAX[field_name]
+            _check_grid(name, field_name, getattr(self, field_name, (1,)), lambda n, high=high: 1 <= n <= high,
+                        f"integers in [1, {high}]")  # fmt: skip
+        for sizes, seeds in (("num_pairs", "seeds"), ("sizes", "seeds"), ("sampled_sizes", "sampled_seeds")):
+            n, s = getattr(self, sizes, 0), getattr(self, seeds, 0)
+            most = max(n, default=0) if isinstance(n, tuple) else n
+            if most * s > MAX_PAIRS:
+                raise ValueError(
+                    f"{name}: --{_flag(seeds)} × --{_flag(sizes)} asks for {s} × {most} sampled pairs at once, more "
+                    f"than {MAX_PAIRS}; lower one of them"
+                )
         if self.preference not in PREFERENCES:
             raise ValueError(f"{name}: --preference must be one of {PREFERENCES}, got {self.preference!r}")
         problem = self.problem()  # validates rewards, ref_policy, beta
         arms = problem.num_arms
         check_distribution(name, "--mu1", self.mu1, arms)
         check_distribution(name, "--mu2", self.mu2, arms)
-        missing = getattr(self, "missing", ())
-        if any(not 0 <= a < arms for a in missing) or len(set(missing)) >= arms:
+        missing = getattr(self, "missing", None)
+        if missing is not None and (
+            not missing or any(not 0 <= a < arms for a in missing) or len(set(missing)) != len(missing)
+            or len(missing) >= arms
+        ):  # fmt: skip
             raise ValueError(
-                f"{name}: --missing must name distinct arms in 0..{arms - 1} and leave at least one, got {missing!r}"
+                f"{name}: --missing must name at least one arm, distinct arms in 0..{arms - 1}, and leave at least "
+                f"one, got {missing!r}"
             )
         methods = getattr(self, "methods", None)
         if methods is not None and (not methods or len(set(methods)) != len(methods)):
             raise ValueError(f"{name}: --methods must name at least one method, each once, got {list(methods)!r}")
         for m in methods or ():
             get_method(m)
+
+    def ignored_options(self) -> tuple[tuple[str, ...], str]:
+        """(options this config will not read, why): :attr:`unused_options` unless a subclass says otherwise for its
+        settings (e.g. the simplex figure with --seeds 0 trains nothing on samples)."""
+        return self.unused_options, self.unused_reason
 
     def problem(self) -> BanditProblem:
         """The configured :class:`~bandit.problem.BanditProblem`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -19,6 +20,11 @@ __all__ = ["DataSizeConfig", "empirical_copg_optimum", "run_data_size"]
 @dataclass
 class DataSizeConfig(ExperimentConfig):
     """data-size: CoPG regret vs number of pairs n (log–log): the finite-sample error of the empirical objective."""
+
+    unused_options: ClassVar[tuple[str, ...]] = ("epochs", "num_pairs", "preference", "pref_beta")
+    unused_reason: ClassVar[str] = (
+        "dataset sizes are --sizes/--sampled-sizes, training length --sampled-steps, and CoPG needs no labels"
+    )
 
     seeds: int = 50
     """S, datasets per size for the exact empirical optimum."""

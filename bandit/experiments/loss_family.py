@@ -32,6 +32,7 @@ class LossFamilyConfig(ExperimentConfig):
     unused_options: ClassVar[tuple[str, ...]] = (
         *("seeds", "epochs", "seed", "mu1", "mu2", "num_pairs", "batch_size", "lr", "optimizer", "reward_noise"),
     )
+    unused_reason: ClassVar[str] = "its numbers are exact"
 
     seeds: int = 0
     """Not used: every number is exact (passing --seeds is an error, as is any option of sampled training)."""
@@ -50,9 +51,11 @@ class LossFamilyConfig(ExperimentConfig):
                 f"LossFamilyConfig: --lengths needs one finite token length > 0 per arm ({len(self.rewards)}), "
                 f"got {self.lengths!r}"
             )
-        if not self.apo_samples or not all(isinstance(n, int) and n >= 1 for n in self.apo_samples):
+        ok = all(isinstance(n, int) and n >= 1 for n in self.apo_samples)
+        if not self.apo_samples or not ok or len(set(self.apo_samples)) != len(self.apo_samples):
             raise ValueError(
-                f"LossFamilyConfig: --apo-samples must be a non-empty list of integers >= 1, got {self.apo_samples!r}"
+                "LossFamilyConfig: --apo-samples must be a non-empty list of distinct integers >= 1, got "
+                f"{self.apo_samples!r}"
             )
 
 

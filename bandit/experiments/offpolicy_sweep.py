@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -24,6 +25,9 @@ __all__ = ["OffPolicySweepConfig", "run_offpolicy_sweep"]
 @dataclass
 class OffPolicySweepConfig(ExperimentConfig):
     """offpolicy-sweep: final regret vs α with μ1 = μ2 = μ_α ∝ π_ref·exp((1 − 2α)R/β) (α = 0: π*; α = 1: far)."""
+
+    unused_options: ClassVar[tuple[str, ...]] = ("mu1", "mu2")
+    unused_reason: ClassVar[str] = "μ1 = μ2 = μ_α, set by --alphas"
 
     seeds: int = 5
     """S, seeds per α value (the α values are folded into the seed axis: one vectorised run per method)."""

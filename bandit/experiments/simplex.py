@@ -46,6 +46,21 @@ class SimplexConfig(ExperimentConfig):
     methods: tuple[str, ...] = ALL_METHODS
     """Methods to draw."""
 
+    def validate(self) -> None:
+        """Raise ValueError naming the option and the fix if a field is invalid (the figure needs 3 arms)."""
+        super().validate()
+        if len(self.rewards) != 3:
+            raise ValueError(
+                f"SimplexConfig: the simplex figure needs 3 arms, got {len(self.rewards)}; pass 3 rewards"
+            )
+
+    def ignored_options(self) -> tuple[tuple[str, ...], str]:
+        """With --seeds 0 nothing is sampled: the options of sampled training are not read."""
+        if self.seeds == 0:
+            sampled = ("epochs", "lr", "num_pairs", "batch_size", "optimizer", "reward_noise", "seed")
+            return sampled, "with --seeds 0 only the exact flows are drawn; pass --seeds ≥ 1 to train on samples"
+        return super().ignored_options()
+
 
 def simplex_trajectory(
     method: str,

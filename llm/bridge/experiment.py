@@ -95,6 +95,11 @@ BRIDGE_METHODS: dict[str, BridgeMethod] = {
         BridgeMethod("online", "online", "none"),
     )
 }
+#: Options that only one panel reads (given without that panel they would be silently ignored).
+PANEL_OPTIONS = {
+    "coverage": ("coverage_pairs",),
+    "trainer": ("trainer_methods", "trainer_lr", "trainer_steps", "trainer_rows", "trainer_eval_every"),
+}
 #: The panels: (a) converged, (b) trainer, (c) coverage, (d) heldout (d reads a's networks).
 PANELS = ("converged", "trainer", "coverage", "heldout")
 #: What ``--fast`` sets; passing one of these flags together with ``--fast`` is an error naming both.
@@ -236,8 +241,13 @@ class BridgeConfig:
                 raise UserError(f"bridge: --{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
         if self.n_embd % self.n_head:
             raise UserError(f"bridge: --n-head {self.n_head} must divide --n-embd {self.n_embd} (GPT-2's heads)")
-        if any(n < 1 for n in self.coverage_pairs):
-            raise UserError(f"bridge: --coverage-pairs must be ≥ 1 each, got {list(self.coverage_pairs)}")
+        if "coverage" in self.panels and (
+            not self.coverage_pairs or any(n < 1 for n in self.coverage_pairs)
+            or len(set(self.coverage_pairs)) != len(self.coverage_pairs)
+        ):  # fmt: skip
+            raise UserError(
+                f"bridge: --coverage-pairs must be distinct counts ≥ 1, one or more, got {list(self.coverage_pairs)}"
+            )
         try:
             TaskConfig(num_words=self.num_words, doc_len=self.doc_len, max_words=self.max_words)  # its own checks
         except ValueError as e:
@@ -571,6 +581,11 @@ def main(argv: list[str] | None = None) -> int:
         if both:
             flags = ", ".join("--" + b.replace("_", "-") for b in both)
             raise UserError(f"bridge: --fast sets {flags} itself; pass either --fast or {flags}, not both")
+        for panel, options in PANEL_OPTIONS.items():  # an option of a panel not drawn would be silently ignored
+            given = sorted(explicit_options(argv) & set(options))
+            if given and panel not in cfg.panels:
+                flags = ", ".join("--" + g.replace("_", "-") for g in given)
+                raise UserError(f"bridge: {flags} applies only with --panels {panel}; add {panel} to --panels")
         cfg.check()
         prepare_output_dir(cfg.out, ["results.json"], flag="--out")  # a file, or not writable: now, in one line
         names = [f"bridge_{n}{ext}" for n in FIGURE_NAMES for ext in (".json", ".png")]

@@ -50,7 +50,7 @@ from llm.bridge.sampled import (
     random_baseline,
 )
 from llm.bridge.task import TaskConfig
-from llm.run import UserError, check_numbers, cli_errors, quiet_transformers, torch_threads
+from llm.run import UserError, check_numbers, cli_errors, parse_cli, quiet_transformers, torch_threads
 
 __all__ = ["RungConfig", "FAST", "run_rung", "main"]
 
@@ -284,7 +284,9 @@ def _run_jobs(cfg: RungConfig, jobs: list[dict], bar: Any) -> dict[str, dict]:
         if path.exists() and not cfg.force:
             done[j["key"]] = json.loads(path.read_text())
             if (rdir / f"{j['key']}.pt").exists():
-                done[j["key"]]["state"] = torch.load(rdir / f"{j['key']}.pt")
+                done[j["key"]]["state"] = torch.load(
+                    rdir / f"{j['key']}.pt", weights_only=True
+                )  # tensors only, never code
             bar.update(1)
         else:
             todo.append(j)
@@ -490,13 +492,11 @@ def report(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm rung``: the middle rung."""
-    import tyro
-
     argv = list(sys.argv[1:] if argv is None else argv)
 
     @cli_errors
     def _run() -> int:
-        cfg = tyro.cli(RungConfig, args=argv, description=__doc__, prog="python -m llm rung")
+        cfg = parse_cli(RungConfig, argv, __doc__, "python -m llm rung")  # a parse error: one line
         both = sorted(explicit_options(argv) & set(FAST)) if cfg.fast else []
         if both:
             flags = ", ".join("--" + b.replace("_", "-") for b in both)

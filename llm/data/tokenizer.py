@@ -137,6 +137,11 @@ def load_tokenizer(path: str | os.PathLike) -> Any:
     return finish_tokenizer(AutoTokenizer.from_pretrained(str(path)))
 
 
+#: Largest --vocab-size of the local BPE (GPT-2 has 50257 tokens): the trainer allocates per entry, and a slip such
+#: as 10**12 aborted the process (a Rust out-of-memory crash, not an error message).
+MAX_VOCAB = 2**20
+
+
 @dataclasses.dataclass(frozen=True)
 class TokenizerConfig(StageConfig):
     """Prepare the tokenizer of a run."""
@@ -153,8 +158,11 @@ class TokenizerConfig(StageConfig):
         super().__post_init__()  # every None field from the preset
         if self.tokenizer not in ("gpt2", "local", "model"):
             raise UserError(f"TokenizerConfig: tokenizer must be gpt2, local or model, got {self.tokenizer!r}")
-        if self.tokenizer == "local" and self.vocab_size is not None and self.vocab_size < 258:
-            raise UserError(f"--vocab-size must be ≥ 258 (256 bytes + EOS + 1 merge), got {self.vocab_size}")
+        if self.tokenizer == "local" and self.vocab_size is not None and not 258 <= self.vocab_size <= MAX_VOCAB:
+            raise UserError(
+                f"--vocab-size must be in [258, {MAX_VOCAB}] (256 bytes + EOS + 1 merge; larger than any real "
+                f"vocabulary: the BPE trainer would try to allocate it), got {self.vocab_size}"
+            )
 
 
 def tokenizer_stats(tok: Any, texts: list[str]) -> dict:

@@ -24,7 +24,7 @@ from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import DEFAULT_REWARD, REWARD_KINDS, load_reward, reward_of_dataset
 from llm.presets import get_preset, preset_help, resolve
-from llm.run import RunPaths, UserError, check_run_dir, cli_errors, parse_cli
+from llm.run import RunPaths, UserError, check_numbers, check_run_dir, cli_errors, parse_cli, quiet_transformers
 
 __all__ = ["EvalConfig", "run", "main"]
 
@@ -98,6 +98,9 @@ class EvalConfig:
             raise UserError(f"eval: --model {self.model} {what}; pass a saved policy directory (<output_dir>/final)")
         if self.out is not None and Path(self.out).is_dir():
             raise UserError(f"eval: --out {self.out} is a directory; pass a JSON file path")
+        if self.out is not None and Path(self.out).suffix.lower() != ".json":
+            raise UserError(f"eval: --out {self.out} is not a .json path; pass a JSON file path such as eval/x.json")
+        check_numbers(self, {"seed": "count0"}, prefix="eval: ")
 
 
 # Evaluation options named after the preset's evaluation protocol (llm.presets.EvalProtocol). The preset's `model` is
@@ -136,6 +139,8 @@ def _preset_of(run_dir: str) -> str:
 def run(cfg: EvalConfig) -> Path:
     """Evaluate the policy of ``cfg``; writes and returns the JSON of metrics, per-prompt scores and samples."""
     preset = get_preset(cfg.preset)
+    quiet_transformers()  # no per-load progress bars
+    rows = load_eval_prompts(cfg.run_dir, split=cfg.split, n=cfg.n_prompts)  # the prompts first: a bad split fails now
     tokenizer, ref = load_policy(cfg.run_dir)
     if cfg.model:
         if not Path(cfg.model).exists():
@@ -143,7 +148,6 @@ def run(cfg: EvalConfig) -> Path:
         policy = AutoModelForCausalLM.from_pretrained(cfg.model).eval()
     else:
         _, policy = load_policy(cfg.run_dir)
-    rows = load_eval_prompts(cfg.run_dir, split=cfg.split, n=cfg.n_prompts)
     metrics, per_prompt, samples = evaluate_policy(
         policy,
         ref,

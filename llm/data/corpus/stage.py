@@ -102,6 +102,17 @@ class CorpusConfig(StageConfig):
             raise UserError(f"CorpusConfig: unknown sources {sorted(unknown)}; use man and/or docstrings")
         if not (0 <= self.valid_frac < 1 and 0 <= self.test_frac < 1 and self.valid_frac + self.test_frac < 1):
             raise UserError("CorpusConfig: valid_frac and test_frac must be in [0, 1) with a sum < 1")
+        if self.min_summary_words > self.max_summary_words:
+            raise UserError(
+                f"CorpusConfig: --min-summary-words {self.min_summary_words} exceeds --max-summary-words "
+                f"{self.max_summary_words}; no summary could pass"
+            )
+        if self.jsonl and self.hub_id:
+            raise UserError(
+                "CorpusConfig: --jsonl and --hub-id conflict (each replaces the built-in sources); pass one"
+            )
+        if not self.jsonl and not self.hub_id and "man" in self.sources and Path(self.man_dir).is_file():
+            raise UserError(f"CorpusConfig: --man-dir {self.man_dir} is a file; pass the man page root directory")
 
 
 def _subset(rows: list[dict], n: int) -> list[dict]:

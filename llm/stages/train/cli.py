@@ -13,7 +13,7 @@ import os
 import sys
 
 from llm.methods import METHODS
-from llm.run import cli_errors, parse_cli
+from llm.run import cli_errors, parse_cli, quiet_transformers
 from llm.stages.train.config import CoPGConfig
 from llm.stages.train.stage import train
 
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     @cli_errors
     def _run() -> int:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        quiet_transformers()  # no per-load progress bars (an error is then the only line on stderr)
         cfg = parse_config(argv)
         _refuse_finished(cfg)
         print("[train] config: " + json.dumps({k: v for k, v in cfg.to_dict().items() if k in _SHOWN}, default=str))

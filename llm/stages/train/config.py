@@ -22,8 +22,17 @@ from transformers import TrainingArguments
 
 from llm.methods import METHODS
 from llm.presets import PRESETS, preset_help, resolve
+from llm.run import check_numbers
 
 __all__ = ["CoPGConfig", "LIBRARY_DEFAULTS"]
+
+#: Ranges of the numeric options the trainer adds (kinds of :data:`llm.run.NUMBER_RULES`); None (unset) is skipped.
+#: save_steps and eval_steps are floats in transformers (< 1: a fraction of the run), so "positive", not "count".
+TRAIN_NUMBER_RULES: dict[str, str] = {
+    **dict.fromkeys(("seed", "eval_seed", "save_total_limit"), "count0"),
+    **dict.fromkeys(("max_new_tokens", "max_prompt_tokens", "eval_generation_batch"), "count"),
+    **dict.fromkeys(("save_steps", "eval_steps", "eval_temperature", "online_temperature"), "positive"),
+}
 
 LIBRARY_DEFAULTS: dict[str, object] = {
     "trainable_blocks": 0,  # every parameter trains
@@ -277,6 +286,7 @@ class CoPGConfig(TrainingArguments):
             raise ValueError(f"{fn}: preset {self.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
         else:
             resolve(self, {"max_new_tokens": "max_completion_tokens"})  # every None field from the preset
+        check_numbers(self, TRAIN_NUMBER_RULES, prefix=f"{fn}: ")
         if self.max_new_tokens is None and (self.loss_type == "online" or self.eval_prompts):
             raise ValueError(f"{fn}: online sampling and evaluation generate; set max_new_tokens (completion budget)")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):

@@ -106,12 +106,14 @@ def train(
     if cfg.resume and not cfg.resume_from_checkpoint and (done := _finished_run(out, cfg.max_steps)) is not None:
         print(f"[train] {out} already finished {cfg.max_steps} steps: nothing to resume, no file changed")
         return {**done, "trainer": None}
+    if cfg.resume and not cfg.resume_from_checkpoint and last_complete_checkpoint(out) is None:
+        raise ValueError(f"train: --resume but {out} has no checkpoint-* directory; run without --resume first")
+    if train_rows is None:  # the data first: a malformed dataset fails before any model is loaded
+        train_rows = load_offline(RunPaths(cfg.run_dir).require(RunPaths(cfg.run_dir).offline_dataset, "sample"))
     if model is None or tokenizer is None:
         tokenizer, model = load_policy(cfg.run_dir)
         if ref_model is None:
             _, ref_model = load_policy(cfg.run_dir)
-    if train_rows is None:
-        train_rows = load_offline(RunPaths(cfg.run_dir).require(RunPaths(cfg.run_dir).offline_dataset, "sample"))
     if cfg.max_train_prompts:
         train_rows = train_rows[: cfg.max_train_prompts]
     if cfg.eval_strategy != "no" or get_method(cfg.loss_type).online:
@@ -141,9 +143,7 @@ def train(
     )
     resume: str | bool | None = cfg.resume_from_checkpoint
     if cfg.resume and not resume:
-        resume = last_complete_checkpoint(out)
-        if resume is None:
-            raise ValueError(f"train: --resume but {out} has no checkpoint-* directory; run without --resume first")
+        resume = last_complete_checkpoint(out)  # exists: checked above, before anything was loaded or created
     if resume:
         checkpoint = resume if isinstance(resume, str) else last_complete_checkpoint(out)
         step = _checkpoint_step(Path(checkpoint)) if checkpoint else 0
