@@ -169,11 +169,14 @@ def _version(dist: str) -> str:
 
 
 def _hardware() -> str:
-    """One line: CPU architecture and cores, torch threads and the GPU when torch is loaded."""
+    """One line: CPU architecture and cores, torch threads, CPU kernels and the GPU when torch is loaded."""
     line = f"{platform.machine()} CPU, {os.cpu_count()} cores"
     torch = sys.modules.get("torch")
     if torch is not None:
         line += f", torch threads {torch.get_num_threads()}"
+        capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+        if capability is not None:  # the CPU kernels in use (AVX2 vs AVX-512 give different floats)
+            line += f", kernels {capability()}"
         if torch.cuda.is_available():
             line += f", GPU {torch.cuda.get_device_name(0)} × {torch.cuda.device_count()}"
     return line
