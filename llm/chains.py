@@ -140,7 +140,7 @@ def run_chains(cfg: ChainsConfig, command: str = "") -> dict[str, Any]:
         "kind": "chains",
         "data": data,
     }
-    write_figure(record, draw_record(record), Path(figures) / "llm_chains", dpi=120)
+    write_figure(record, draw_record(record), Path(figures) / "llm_chains")
     return record
 
 

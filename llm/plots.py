@@ -360,5 +360,5 @@ def make_figures(summary: dict, out_dir: str | os.PathLike, command: str, config
     for name in figure_names(bool(summary.get("offpolicy") and summary["offpolicy"]["rows"])):
         kind = name.removeprefix("llm_")
         record = {**base, "name": name, "kind": kind, "data": summary}
-        written.append(str(write_figure(record, draw_record(record), out_dir / name, dpi=120)))
+        written.append(str(write_figure(record, draw_record(record), out_dir / name)))
     return written

@@ -209,6 +209,14 @@ def test_fast_mode_end_to_end_resume_and_errors(tmp_path, capsys):
     )
     for row in s["table"]:
         assert row["heldout_kl"]["mean"] >= 0
+        # the paired difference with π_ref is the method's held-out J_β minus π_ref's, and each chain's mean is there
+        assert row["heldout_vs_ref"]["mean"] == pytest.approx(row["heldout_jbeta"]["mean"] - s["pi_ref_jbeta_heldout"])
+        assert len(row["chain_means"]["heldout_vs_ref"]) == res["config"]["chains"]
+    for m, curve in s["curves"].items():  # the spread drawn in rung_curves brackets the mean at every step
+        for k in ("jbeta", "reward", "kl"):
+            lo, hi = curve["range"][k]["min"], curve["range"][k]["max"]
+            assert all(a - 1e-12 <= b <= c + 1e-12 for a, b, c in zip(lo, curve[k], hi)), (m, k)
+        assert curve["last_quarter_from_step"] < curve["steps"][-1]  # a short run still measures a change
     # resume: every run is read back, the numbers are the same
     records = sorted((out / "records").rglob("*.json"))
     before = {p: p.read_text() for p in records}

@@ -536,7 +536,7 @@ def make_figures(results: dict, out_dir: Path) -> list[Path]:
     paths = []
     for kind, data in _figure_data(results).items():
         payload = {"kind": kind, "data": data, **common}
-        paths.append(write_figure(payload, draw_record(payload), Path(out_dir) / f"bridge_{kind}", dpi=120))
+        paths.append(write_figure(payload, draw_record(payload), Path(out_dir) / f"bridge_{kind}"))
     return paths
 
 

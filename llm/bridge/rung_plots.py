@@ -115,7 +115,8 @@ def _draw_offpolicy(data: dict, runs: str | None = None) -> Any:
     rep = [v.get("replicated") for v in data["verdicts"]]
     chains = len(data["verdicts"][0].get("chain_means", [])) if data["verdicts"] else 0
     if paired:
-        first = (f"{up} of {cells} (method, μ) results above π_ref and {down} below it (95 % interval excluding 0)"
+        first = (f"{up} of {cells} (method, μ) results above π_ref and {down} below it "
+                 "(95 % interval excluding 0, before Holm)"
                  if up or down else f"none of {cells} (method, μ) results separates from π_ref (every interval "
                  "covers 0)")  # fmt: skip
     else:
@@ -260,17 +261,25 @@ def _draw_frontier(data: dict) -> Any:
     ax.set_xlabel("exact KL(π‖π_ref) of held-out samples (nats)")
     ax.set_ylabel("held-out mean task reward\n(coverage − length cost − repeats; task-reward units)")
     pts = {m: p for m, p in frontier.items() if m != "pi_ref"}
-    monotone = all(
-        all(
+
+    def monotone(p: list[dict]) -> bool:  # points sorted by β ascending: reward and KL fall as β rises
+        return all(
             a["reward"]["mean"] >= b["reward"]["mean"] and a["kl"]["mean"] >= b["kl"]["mean"] for a, b in zip(p, p[1:])
         )
-        for p in pts.values()
-    )  # points sorted by β ascending
+
+    yes = [data["methods"][m]["label"] for m, p in pts.items() if monotone(p)]
+    no = [data["methods"][m]["label"] for m, p in pts.items() if not monotone(p)]
+    if not no:
+        trade = "a smaller β buys reward with KL for every method"
+    elif not yes:
+        trade = "for no method do reward and KL both rise as β falls"
+    else:
+        trade = f"reward and KL both rise as β falls for {' and '.join(yes)}; not for {' and '.join(no)}"
     best = {m: max(p, key=lambda q: q["reward"]["mean"]) for m, p in pts.items()}
     chains_txt = f"seed 0 of each of {n_chains} chains" if n_chains else "seed 0 of each chain"
     lines = [
-        f"Held-out reward vs KL over β (μ = π_ref; {chains_txt}): "
-        + ("smaller β buys reward with KL for every method" if monotone else "reward and KL are not monotone in β"),
+        f"Held-out reward vs KL over β (μ = π_ref; {chains_txt})",
+        trade,
         "highest mean reward: "
         + ", ".join(
             f"{data['methods'][m]['label']} {q['reward']['mean']:.3f} at KL {q['kl']['mean']:.2f}"
@@ -378,7 +387,7 @@ def make_figures(results: dict, out_dir: Path) -> list[Path]:
     paths = []
     for kind, data in _figure_data(results).items():
         payload = {"kind": kind, "data": data, **common}
-        paths.append(write_figure(payload, draw_record(payload), Path(out_dir) / f"rung_{kind}", dpi=120))
+        paths.append(write_figure(payload, draw_record(payload), Path(out_dir) / f"rung_{kind}"))
     return paths
 
 
