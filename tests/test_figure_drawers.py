@@ -420,8 +420,9 @@ def test_rung_frontier_draws_the_json_intervals_clips_kl_at_0_and_states_its_poi
     fig = draw_record(rec)
     ax = fig.axes[0]
     title = ax.get_title()
-    assert "clipped at 0" in title and "as stored in the JSON" in title
-    assert "smaller β buys reward with KL" in title and "DPO 0.280 at KL 1.00" in title
+    legend = "\n".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "KL clipped at 0" in legend and "95 % t-interval" in legend
+    assert "mean reward from β = 0.3 to 0.03: DPO +0.020 (inside the 95 % intervals)" in title
     segs = [seg for c in ax.collections for seg in c.get_segments()]
     xs = np.concatenate([seg[:, 0] for seg in segs])
     assert xs.min() >= 0  # the KL bar below 0 is clipped
@@ -432,7 +433,7 @@ def test_rung_frontier_draws_the_json_intervals_clips_kl_at_0_and_states_its_poi
     plt.close(fig)
     rec["data"]["frontier"]["dpo"] = [large_beta, small_beta]  # reward falls as β falls: no monotone claim
     fig = draw_record(rec)
-    assert "for no method do reward and KL both rise as β falls" in fig.axes[0].get_title()
+    assert "DPO -0.020" in fig.axes[0].get_title()
     plt.close(fig)
 
 
@@ -657,9 +658,14 @@ def test_rung_frontier_draws_each_chains_point_joined_to_its_mean():
     assert len(spokes) == len(want)
     title = ax.get_title()
     assert "in every chain KL falls as β rises for: CoPG, IPO, DPO\n" in title  # points are stored β ascending
-    gap = max(max(q["chain_means"]["reward"]) - min(q["chain_means"]["reward"]) for p in pts.values() for q in p)
-    assert f"widest gap between two chains at one point: reward {gap:.3f}" in title
-    assert all(c.get_alpha() is not None and c.get_alpha() <= 0.3 for c in ax.collections)  # light intervals
+    gap = max(
+        max(q["chain_means"]["reward"]) - min(q["chain_means"]["reward"])
+        for m, p in pts.items()
+        if m != "pi_ref"
+        for q in p
+    )
+    assert f"the chains' own points differ by at most {gap:.3f} in reward" in title
+    assert all(c.get_alpha() is not None and c.get_alpha() <= 0.5 for c in ax.collections)  # light intervals
     assert not _text_checks(fig), _text_checks(fig)
     plt.close(fig)
     pts["dpo"][-1]["chain_means"]["kl"][1] = 5.0  # chain 1's DPO: KL rises at the largest β
@@ -684,7 +690,7 @@ def test_paper_fig1_text_is_readable():
     assert not _text_checks(fig), _text_checks(fig)
 
 
-def test_rung_frontier_title_names_the_methods_whose_reward_and_kl_do_not_both_rise_as_beta_falls():
+def test_rung_frontier_title_states_each_methods_reward_change_over_beta_and_whether_intervals_resolve_it():
     from llm.bridge.rung_plots import draw_record
 
     up = [_rung_point(0.03, 0.28, 0.01, 5.0, 1.0, 0.03, 5.0), _rung_point(0.3, 0.26, 0.01, 5.0, 0.2, 0.02, 5.0)]
@@ -693,5 +699,9 @@ def test_rung_frontier_title_names_the_methods_whose_reward_and_kl_do_not_both_r
     rec = {"kind": "frontier", "data": {"methods": methods, "beta": 0.1, "frontier": {"copg": up, "dpo": flat}}}
     fig = draw_record(rec)
     title = fig.axes[0].get_title()
-    assert "reward and KL both rise as β falls for CoPG; not for DPO" in title
+    assert "CoPG +0.020; DPO -0.020 (inside the 95 % intervals)" in title
+    up[0]["reward"]["low"] = 0.27  # CoPG's smallest-β interval now lies wholly above its largest-β one
+    up[-1]["reward"]["high"] = 0.265
+    title = draw_record(rec).axes[0].get_title()
+    assert "(beyond the 95 % intervals for CoPG)" in title
     plt.close(fig)

@@ -205,20 +205,22 @@ def _along(xs: list[float], ys: list[float], n: int = 12) -> list[tuple[float, f
 
 def _chain_agreement(pts: dict[str, list[dict]], methods: dict) -> str:
     """In words, from each chain's own points: for which methods KL falls as β rises in every chain, and the widest
-    gap between two chains at one point, in reward and in KL."""
+    gap between two chains at one method's point, in reward and in KL (π_ref's point aside)."""
     falls, not_falls, gap_r, gap_k = [], [], 0.0, 0.0
     for m, p in pts.items():
+        if m == "pi_ref":
+            continue
         per = [q["chain_means"] for q in p]
         gap_r = max([gap_r, *(max(c["reward"]) - min(c["reward"]) for c in per)])
         gap_k = max([gap_k, *(max(c["kl"]) - min(c["kl"]) for c in per)])
-        if m == "pi_ref" or len(p) < 2:
+        if len(p) < 2:
             continue
         chains = range(len(per[0]["kl"]))
         ok = all(all(a["kl"][c] >= b["kl"][c] for a, b in zip(per, per[1:])) for c in chains)  # β ascending
         (falls if ok else not_falls).append(methods.get(m, {"label": m})["label"])
     out = f"in every chain KL falls as β rises for: {', '.join(falls) or 'no method'}"
     out += f"; not for: {', '.join(not_falls)}" if not_falls else ""
-    return out + f"\nwidest gap between two chains at one point: reward {gap_r:.3f}, KL {gap_k:.2f} nats"
+    return out + f"\nthe chains' own points differ by at most {gap_r:.3f} in reward and {gap_k:.2f} nats in KL"
 
 
 def _draw_frontier(data: dict) -> Any:
@@ -242,7 +244,7 @@ def _draw_frontier(data: dict) -> Any:
         kx = [(max(lo, 0.0), hi) for lo, hi in kx]  # KL ≥ 0: an interval below 0 is clipped at 0 (said in the title)
         ax.errorbar(xs, ys, yerr=[[y - lo for y, (lo, _) in zip(ys, ry)], [hi - y for y, (_, hi) in zip(ys, ry)]],
                     xerr=[[x - lo for x, (lo, _) in zip(xs, kx)], [hi - x for x, (_, hi) in zip(xs, kx)]],
-                    fmt="none", ecolor=color, alpha=0.25, elinewidth=2.5, capsize=0, zorder=1)  # fmt: skip
+                    fmt="none", ecolor=color, alpha=0.4, elinewidth=1.2, capsize=3, zorder=1)  # fmt: skip
         ax.plot(xs, ys, color=color, marker="s" if ref else "o", ms=7, lw=1.6, zorder=4, label=st["label"])
         avoid += _along(xs, ys)
         if per_chain:
@@ -262,38 +264,30 @@ def _draw_frontier(data: dict) -> Any:
     ax.set_ylabel("held-out mean task reward\n(coverage − length cost − repeats; task-reward units)")
     pts = {m: p for m, p in frontier.items() if m != "pi_ref"}
 
-    def monotone(p: list[dict]) -> bool:  # points sorted by β ascending: reward and KL fall as β rises
-        return all(
-            a["reward"]["mean"] >= b["reward"]["mean"] and a["kl"]["mean"] >= b["kl"]["mean"] for a, b in zip(p, p[1:])
-        )
-
-    yes = [data["methods"][m]["label"] for m, p in pts.items() if monotone(p)]
-    no = [data["methods"][m]["label"] for m, p in pts.items() if not monotone(p)]
-    if not no:
-        trade = "a smaller β buys reward with KL for every method"
-    elif not yes:
-        trade = "for no method do reward and KL both rise as β falls"
-    else:
-        trade = f"reward and KL both rise as β falls for {' and '.join(yes)}; not for {' and '.join(no)}"
-    best = {m: max(p, key=lambda q: q["reward"]["mean"]) for m, p in pts.items()}
+    rises = {data["methods"][m]["label"]: p[0]["reward"]["mean"] - p[-1]["reward"]["mean"] for m, p in pts.items()}
+    resolved = [  # the smallest β's reward interval lies wholly above the largest β's (points sorted β ascending)
+        data["methods"][m]["label"] for m, p in pts.items() if p[0]["reward"]["low"] > p[-1]["reward"]["high"]
+    ]
+    betas = sorted({p["beta"] for q in pts.values() for p in q})
+    reward_txt = (
+        f"mean reward from β = {betas[-1]:g} to {betas[0]:g}: "
+        + "; ".join(f"{k} {v:+.3f}" for k, v in rises.items())
+        + (f" (beyond the 95 % intervals for {', '.join(resolved)})" if resolved else " (inside the 95 % intervals)")
+    )
     chains_txt = f"seed 0 of each of {n_chains} chains" if n_chains else "seed 0 of each chain"
     lines = [
-        f"Held-out reward vs KL over β (μ = π_ref; {chains_txt})",
-        trade,
-        "highest mean reward: "
-        + ", ".join(
-            f"{data['methods'][m]['label']} {q['reward']['mean']:.3f} at KL {q['kl']['mean']:.2f}"
-            for m, q in best.items()
-        ),  # fmt: skip
+        f"Held-out reward vs KL(π‖π_ref) over β (μ = π_ref; {chains_txt})",
+        reward_txt,
         _chain_agreement(frontier, data["methods"])
         if per_chain
         else "this older JSON has no per-chain points: means and intervals only",
-        "light bars: 95 % intervals as stored in the JSON (chains as a random effect)"
-        + ("; KL bars clipped at 0 (KL ≥ 0)" if clipped else ""),
     ]
     ax.set_title("\n".join(lines), fontsize=9)
     handles, _ = ax.get_legend_handles_labels()
-    handles.append(Line2D([], [], color="0.5", alpha=0.4, lw=2.5, label="95 % interval (light)"))
+    handles.append(
+        Line2D([], [], color="0.5", alpha=0.5, lw=1.2, label="95 % t-interval (light),\nchains as a random effect"
+               + ("\n(KL clipped at 0)" if clipped else ""))
+    )  # fmt: skip
     for c in range(n_chains):
         handles.append(Line2D([], [], color="0.3", marker=_CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white", ms=5,
                               lw=0.7, label=f"chain {c}'s own point,\njoined to the mean" if c == 0 else
