@@ -69,8 +69,10 @@ reproduce-bandit: $(STAMP)  ## the seven bandit figures (about half a minute)
 reproduce-llm: $(STAMP)  ## the LLM comparison on 2 independent chains (small preset, 2 x 63 runs on 2 workers): chain 0's five figures + llm_chains
 	$(PY) -m llm chains --preset small --chains 2 --workers 2 --figures figures --replace-tracked
 
+# --force: a second `make reproduce-bridge` recomputes runs/bridge (results.json), which reproducing is for; the
+# committed figures are replaced through --replace-tracked as before.
 reproduce-bridge: $(STAMP)  ## the exact bridge (enumerable task, every method converged vs its tabular limit): figures/bridge_*.{png,json}
-	$(PY) -m llm bridge --out runs/bridge --figures figures --replace-tracked --task-seeds 0 1 --panels converged trainer coverage heldout
+	$(PY) -m llm bridge --out runs/bridge --force --figures figures --replace-tracked --task-seeds 0 1 --panels converged trainer coverage heldout
 
 reproduce-rung: $(STAMP)  ## the middle rung (sampled task, 2 chains x 3 seeds, every method and mu): figures/rung_*.{png,json}
 	$(PY) -m llm rung --chains 2 --seeds 3 --out runs/rung --figures figures --replace-tracked

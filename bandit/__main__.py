@@ -10,6 +10,8 @@ Examples::
 Every experiment writes ``<out>/<name>.json`` (config, seeds, curves and the provenance of ``bandit.records``) and
 ``<out>/<name>.png`` (file names use underscores: ``paper_fig1``, ``offpolicy_sweep``, ``beta_sweep``,
 ``data_size``, ``support``, ``simplex``). ``python -m bandit <name> --help`` lists every option with its default.
+A finished run is never overwritten silently: when one of these files already exists in ``--out`` the command stops
+before running (exit 2, one line) unless ``--force``; files tracked by git need ``--replace-tracked`` instead.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class AllConfig:
     """Output directory for every <name>.png and <name>.json (`make reproduce` writes figures/)."""
     replace_tracked: bool = False
     """Allow overwriting files tracked by git in --out (`make reproduce` passes it)."""
+    force: bool = False
+    """Overwrite a finished run: an untracked <name>.json or <name>.png already in --out (refused without it)."""
     seeds: int | None = None
     """Override every experiment's number of seeds S (default: each experiment's own)."""
     epochs: int | None = None
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         command = "python -m bandit " + shlex.join(argv)
         if not isinstance(cfg, PlotConfig):  # before any computation: a bad --out fails now, in one line
             names = list(EXPERIMENTS) if isinstance(cfg, AllConfig) else [_name_of(cfg)]
-            replaced = prepare_output_dir(cfg.out, _stems(names), cfg.replace_tracked)
+            replaced = prepare_output_dir(cfg.out, _stems(names), cfg.replace_tracked, force=cfg.force)
         if isinstance(cfg, PlotConfig):
             out = cfg.out if cfg.out is not None else Path("runs/redraw") / cfg.path.with_suffix(".png").name
             out = redraw(cfg.path, out, cfg.replace_tracked)  # any lab's figure, drawn by a registered drawer

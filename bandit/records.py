@@ -37,6 +37,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "prepare_output_dir",
+    "refuse_finished",
     "git_revision",
     "provenance",
     "read_record",
@@ -337,6 +338,7 @@ def prepare_output_dir(
     names: Iterable[str] | None = None,
     replace_tracked: bool = False,
     flag: str = "--out",
+    force: bool | None = None,
 ) -> list[str]:
     """Check, before any computation, that ``directory`` can take this command's outputs; returns the tracked files
     it will replace.
@@ -345,7 +347,9 @@ def prepare_output_dir(
     directory behind). ``ValueError`` (one line, naming ``flag`` and the fix) when ``directory`` or one of its
     parents is a file, when the directory (or, if missing, its nearest existing parent) cannot be written, or when it
     holds files tracked by git among ``names`` (all files if None) and ``replace_tracked`` is False: a committed
-    figure is only ever replaced on purpose (``make reproduce`` does).
+    figure is only ever replaced on purpose (``make reproduce`` does). With ``force`` given (a command with a
+    ``--force`` flag), an existing untracked file among ``names`` is a finished run: refused unless ``force``
+    (:func:`refuse_finished`); a tracked one needs only ``replace_tracked``.
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -364,4 +368,16 @@ def prepare_output_dir(
             f"{', …' if len(tracked) > 3 else ''}); write elsewhere (the default is under runs/) or pass "
             "--replace-tracked to overwrite them on purpose (make reproduce does)"
         )
+    if force is not None and names is not None:
+        refuse_finished([directory / n for n in names if n not in tracked], force, flag)
     return tracked
+
+
+def refuse_finished(paths: Iterable[str | os.PathLike], force: bool, flag: str = "--out") -> None:
+    """A finished run is never overwritten silently: ``ValueError`` (one line, naming the first of ``paths`` that
+    exists and the fix) unless ``force``. Call it before any computation, so a refused command changes nothing."""
+    if force:
+        return
+    for path in paths:
+        if os.path.lexists(path):
+            raise ValueError(f"{path} exists (a finished run); pass --force to overwrite it, or choose another {flag}")

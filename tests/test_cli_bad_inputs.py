@@ -520,3 +520,108 @@ def test_llm_malformed_run_file(stage, args, broken, needle, llm_run, tmp_path, 
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
     assert _snapshot(tmp_path) == before
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A finished run is never overwritten without --force: refused up front (exit 2, one line, nothing changed)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _contents(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file under ``root``: its modification time and bytes (a rewrite with equal bytes still shows)."""
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes()) for p in root.rglob("*") if p.is_file()}
+
+
+def _check_refused(capsys, line_start: str, path: Path) -> None:
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith(line_start), err
+    assert f"{path} exists (a finished run)" in err[0] and "--force" in err[0] and "Traceback" not in err[0], err[0]
+
+
+def test_bandit_second_run_needs_force(tmp_path, capsys):
+    """`python -m bandit <name>` twice into one --out: the second run is refused before any computation and leaves
+    the first run's <name>.json/.png as they were; with --force it runs and replaces them."""
+    out = tmp_path / "out"
+    args = ["loss-family", "--exact-points", "3", "--apo-samples", "1", "4", "--out", str(out), "--no-progress"]
+    assert bandit_main(args) == 0
+    first = _contents(tmp_path)
+    assert set(first) == {"out/loss_family.json", "out/loss_family.png"}
+    capsys.readouterr()
+    assert bandit_main(args) == 2
+    _check_refused(capsys, "python -m bandit: error: ", out / "loss_family.json")
+    assert _contents(tmp_path) == first
+    assert bandit_main(["all", "--out", str(out), "--no-progress"]) == 2  # `all` too, before its first experiment
+    _check_refused(capsys, "python -m bandit: error: ", out / "loss_family.json")
+    assert _contents(tmp_path) == first
+    assert bandit_main([*args, "--force"]) == 0
+    again = _contents(tmp_path)
+    assert set(again) == set(first) and all(again[k][0] != first[k][0] for k in first)  # both rewritten
+
+
+def test_tracked_outputs_need_replace_tracked_not_force(tmp_path):
+    """`make reproduce-bandit` twice on a fresh clone: files tracked by git are replaced with --replace-tracked alone
+    (no --force); an untracked file of the run beside them is a finished run (refused without --force)."""
+    import subprocess
+
+    from bandit.records import prepare_output_dir
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "a.json").write_text("{}")
+    subprocess.run(["git", "add", "a.json"], cwd=tmp_path, check=True)
+    assert prepare_output_dir(tmp_path, ["a.json", "a.png"], replace_tracked=True, force=False) == ["a.json"]
+    (tmp_path / "a.png").write_bytes(b"png")  # untracked
+    with pytest.raises(ValueError, match="a.png exists \\(a finished run\\); pass --force"):
+        prepare_output_dir(tmp_path, ["a.json", "a.png"], replace_tracked=True, force=False)
+    assert prepare_output_dir(tmp_path, ["a.json", "a.png"], replace_tracked=True, force=True) == ["a.json"]
+    assert prepare_output_dir(tmp_path, ["a.json", "a.png"], replace_tracked=True) == ["a.json"]  # no --force flag
+
+
+def test_bridge_second_run_needs_force(tmp_path, capsys, monkeypatch):
+    """`python -m llm bridge --out D` when D/results.json exists: refused before any work (the experiment itself is
+    replaced by a stub writing results.json and a figure, as the real one does), files unchanged; --force runs."""
+    import llm.bridge.experiment as bridge
+
+    calls = []
+
+    def fake_run(cfg, command=None):
+        calls.append(cfg.force)
+        (Path(cfg.out) / "figures").mkdir(parents=True, exist_ok=True)
+        (Path(cfg.out) / "results.json").write_text(json.dumps({"calls": len(calls)}))
+        (Path(cfg.out) / "figures" / "bridge_converged.json").write_text(json.dumps({"calls": len(calls)}))
+        return {}
+
+    monkeypatch.setattr(bridge, "run_bridge", fake_run)
+    monkeypatch.setattr(bridge, "report", lambda res: "")
+    out = tmp_path / "bridge"
+    assert bridge.main(["--fast", "--out", str(out), "--no-progress"]) == 0
+    first = _contents(tmp_path)
+    capsys.readouterr()
+    assert bridge.main(["--fast", "--out", str(out), "--no-progress"]) == 2
+    _check_refused(capsys, "error: ", out / "results.json")
+    assert _contents(tmp_path) == first and calls == [False]
+    (out / "results.json").unlink()  # its figures alone are a finished run too
+    first = _contents(tmp_path)
+    assert bridge.main(["--fast", "--out", str(out), "--no-progress"]) == 2
+    _check_refused(capsys, "error: ", out / "figures" / "bridge_converged.json")
+    assert _contents(tmp_path) == first and calls == [False]
+    assert bridge.main(["--fast", "--out", str(out), "--no-progress", "--force"]) == 0
+    assert calls == [False, True] and json.loads((out / "results.json").read_text()) == {"calls": 2}
+
+
+@pytest.mark.slow  # uses the module's tiny run directory
+def test_eval_second_run_needs_force(llm_run, tmp_path, capsys, monkeypatch):
+    """`python -m llm eval --out X.json` when X.json exists: refused before any model is loaded, X.json unchanged;
+    with --force it evaluates again and replaces it."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "e.json"
+    args = ["--preset", "tiny", "--run-dir", str(llm_run), "--n-prompts", "1", "--samples-per-prompt", "1"]
+    args += ["--max-new-tokens", "4", "--out", str(out), "--no-progress"]
+    eval_main = _llm_main("eval")
+    assert eval_main(args) == 0
+    first, run_before = _contents(tmp_path), _snapshot(llm_run)
+    capsys.readouterr()
+    assert eval_main(args) == 2
+    _check_refused(capsys, "error: ", out)
+    assert _contents(tmp_path) == first and _snapshot(llm_run) == run_before
+    assert eval_main([*args, "--force"]) == 0
+    assert _contents(tmp_path)["e.json"][0] != first["e.json"][0]

@@ -103,6 +103,8 @@ class ExperimentConfig:
     replace_tracked: bool = False
     """Allow overwriting files tracked by git in --out (`make reproduce` passes it): a committed figure is never
     replaced by accident."""
+    force: bool = False
+    """Overwrite a finished run: an untracked <name>.json or <name>.png already in --out (refused without it)."""
     seeds: int = 10
     """S, number of independent seeds; each seed has its own dataset and shuffling."""
     epochs: int = 100

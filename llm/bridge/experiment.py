@@ -14,8 +14,10 @@ pair, column 0 from μ1, column 1 from μ2); then the panels:
 Examples:
     python -m llm bridge                           # panels a, b, d on one task seed
     python -m llm bridge --fast --out /tmp/bridge  # the test mode (under a minute)
-    python -m llm bridge --figures figures --replace-tracked --task-seeds 0 1 --panels converged trainer \\
-        coverage heldout                           # `make reproduce-bridge`: figures/bridge_*.{png,json}
+    python -m llm bridge --force --figures figures --replace-tracked --task-seeds 0 1 --panels converged \\
+        trainer coverage heldout                   # `make reproduce-bridge`: figures/bridge_*.{png,json}
+
+A finished run (<out>/results.json, or an untracked figure in --figures) is refused before any work unless --force.
 """
 
 from __future__ import annotations
@@ -132,6 +134,9 @@ class BridgeConfig:
     """Directory for the figures bridge_*.{png,json}; default <out>/figures (`make reproduce-bridge`: figures)."""
     replace_tracked: bool = False
     """Allow overwriting figures tracked by git in --figures (`make reproduce-bridge` passes it)."""
+    force: bool = False
+    """Overwrite a finished run: <out>/results.json or untracked figures already there are refused without it
+    (`make reproduce-bridge` passes it: reproducing is its purpose)."""
     fast: bool = False
     """Test mode (under a minute): 4 words, ≤ 2-word completions, 4 prompts × 256 pairs, 300 full-batch steps,
     short SFT. It sets the options listed in llm.bridge.experiment.FAST; passing one of them too is an error."""
@@ -587,10 +592,11 @@ def main(argv: list[str] | None = None) -> int:
                 flags = ", ".join("--" + g.replace("_", "-") for g in given)
                 raise UserError(f"bridge: {flags} applies only with --panels {panel}; add {panel} to --panels")
         cfg.check()
-        prepare_output_dir(cfg.out, ["results.json"], flag="--out")  # a file, or not writable: now, in one line
+        # a file, not writable, or a finished run there (unless --force): now, in one line, before any work
+        prepare_output_dir(cfg.out, ["results.json"], flag="--out", force=cfg.force)
         names = [f"bridge_{n}{ext}" for n in FIGURE_NAMES for ext in (".json", ".png")]
         figures = Path(cfg.figures) if cfg.figures else Path(cfg.out) / "figures"
-        replaced = prepare_output_dir(figures, names, cfg.replace_tracked, flag="--figures")  # before any work
+        replaced = prepare_output_dir(figures, names, cfg.replace_tracked, flag="--figures", force=cfg.force)
         print("[bridge] config: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items()))
         command = "python -m llm bridge " + " ".join(shlex.quote(a) for a in argv)
         res = run_bridge(cfg, command=command.strip())

@@ -3,6 +3,9 @@
 Examples:
     python -m llm eval --run-dir runs/small                                   # the SFT policy π_ref
     python -m llm eval --run-dir runs/small --model runs/small/train/copg_beta0.1_seed0/final --n-prompts 128
+
+An existing evaluation (the --out file, or the default <run_dir>/eval/<name>.json) is refused before anything is
+loaded unless --force.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Annotated, Any
 import tyro
 from transformers import AutoModelForCausalLM
 
-from bandit.records import atomic_write_json
+from bandit.records import atomic_write_json, refuse_finished
 from llm.data.corpus import load_eval_prompts
 from llm.data.offline import load_offline
 from llm.model.evaluation import Decoding, evaluate_policy
@@ -70,6 +73,9 @@ class EvalConfig:
     """If set, also report reward/regularised_mean = J_β = reward − β·KL (exact per-token KL)."""
     out: str | None = None
     """Write metrics, per-prompt scores and samples to this JSON file (default <run_dir>/eval/<name>.json)."""
+    force: bool = False
+    """Overwrite a finished evaluation: an existing --out file (or the default <run_dir>/eval/<name>.json) is
+    refused without it."""
     progress: bool = True
     """Show progress bars (--no-progress turns them off)."""
 
@@ -101,6 +107,13 @@ class EvalConfig:
         if self.out is not None and Path(self.out).suffix.lower() != ".json":
             raise UserError(f"eval: --out {self.out} is not a .json path; pass a JSON file path such as eval/x.json")
         check_numbers(self, {"seed": "count0"}, prefix="eval: ")
+        refuse_finished([output_path(self)], self.force)  # before anything is loaded: a finished evaluation stays
+
+
+def output_path(cfg: EvalConfig) -> Path:
+    """Where ``cfg``'s evaluation goes: --out, else <run_dir>/eval/<name>.json (name: the policy's run, or sft)."""
+    name = Path(cfg.model).parent.name if cfg.model else "sft"
+    return Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "eval" / f"{name}.json"
 
 
 # Evaluation options named after the preset's evaluation protocol (llm.presets.EvalProtocol). The preset's `model` is
@@ -167,8 +180,7 @@ def run(cfg: EvalConfig) -> Path:
         beta=cfg.beta,
         progress=cfg.progress,
     )
-    name = Path(cfg.model).parent.name if cfg.model else "sft"
-    out = Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "eval" / f"{name}.json"
+    out = output_path(cfg)
     atomic_write_json(out, {"config": cfg, "metrics": metrics, "per_prompt": per_prompt, "samples": samples})
     print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
     print(f"[eval] → {out}")
