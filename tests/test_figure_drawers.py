@@ -339,7 +339,13 @@ def _text_checks(fig) -> list[str]:
 
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    hidden = set()  # tick labels of ticks outside the view: matplotlib keeps them but does not draw them
+    for ax in fig.axes:
+        for axis, (lo, hi) in ((ax.xaxis, sorted(ax.get_xlim())), (ax.yaxis, sorted(ax.get_ylim()))):
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - 1e-9 * abs(hi - lo) <= tick.get_loc() <= hi + 1e-9 * abs(hi - lo):
+                    hidden |= {id(tick.label1), id(tick.label2)}
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
     out = [f"{t.get_text()[:30]!r} at {t.get_fontsize()} pt" for t in texts if t.get_fontsize() < 8]
     boxes = [(t.get_text()[:30], Text.get_window_extent(t, renderer)) for t in texts]
     out += [f"{a!r} overlaps {b!r}" for (a, p), (b, q) in itertools.combinations(boxes, 2) if p.overlaps(q)]
@@ -704,4 +710,29 @@ def test_rung_frontier_title_states_each_methods_reward_change_over_beta_and_whe
     up[-1]["reward"]["high"] = 0.265
     title = draw_record(rec).axes[0].get_title()
     assert "(beyond the 95 % intervals for CoPG)" in title
+    plt.close(fig)
+
+
+def test_rung_curves_draws_each_methods_final_spread_beside_the_curves_and_says_whose_runs_reach_the_top():
+    """Six overlapping bands along the whole curve could not be told apart: the spread is drawn once, at the last
+    step, one bar per method side by side, and the title says whose final runs reach into the top method's range."""
+    rec, fig = _draw("rung_curves")
+    curves = rec["data"]["curves"]
+    ax = fig.axes[0]
+    bars = [line for line in ax.lines if len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]]
+    spans = sorted((min(b.get_ydata()), max(b.get_ydata())) for b in bars)
+    want = sorted((c["range"]["jbeta"]["min"][-1], c["range"]["jbeta"]["max"][-1]) for c in curves.values())
+    assert np.allclose(spans, want)
+    assert len({b.get_xdata()[0] for b in bars}) == len(curves)  # side by side, not on top of each other
+    assert not ax.collections  # no band along the curve
+    top = max(curves, key=lambda m: curves[m]["jbeta"][-1])
+    lo = curves[top]["range"]["jbeta"]["min"][-1]
+    reach = [
+        rec["data"]["methods"][m]["label"]
+        for m, c in curves.items()
+        if m != top and c["range"]["jbeta"]["max"][-1] >= lo
+    ]
+    title = fig._suptitle.get_text()
+    assert f"final runs span {lo:.3f}" in title and all(r in title for r in reach)
+    assert not _text_checks(fig), _text_checks(fig)
     plt.close(fig)

@@ -9,7 +9,8 @@
   each chain's own point (``chain_means``) joined to its mean, and the JSON's 95 % intervals drawn light (chains as
   a random effect; KL bars clipped at 0);
 * ``rung_curves``: J_β, reward and KL on the selection prompts vs step (μ = π_ref): the mean over chains and seeds,
-  shaded from the lowest to the highest run at each step (``range`` in the JSON; a JSON without it draws means only).
+  and right of the last step each method's lowest-to-highest run at that step (``range`` in the JSON; a JSON without
+  it draws means only).
 
 Colours and labels come from ``bandit.style``. Redraw: ``python -m bandit plot figures/rung_offpolicy.json``.
 """
@@ -298,48 +299,78 @@ def _draw_frontier(data: dict) -> Any:
     return fig
 
 
-def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
-    import matplotlib.pyplot as plt
+def _final_spread(data: dict, top: str) -> str:
+    """In words: the top method's lowest-to-highest final J_β over the runs, and whose final ranges reach into it."""
+    label = data["methods"][top]["label"]
+    r = data["curves"][top]["range"]["jbeta"]
+    lo, hi = r["min"][-1], r["max"][-1]
+    reach = [
+        data["methods"][m]["label"]
+        for m, c in data["curves"].items()
+        if m != top and c["range"]["jbeta"]["max"][-1] >= lo
+    ]
+    names = reach[0] if len(reach) == 1 else "; ".join(reach[:-1]) + " and " + reach[-1] if reach else ""
+    rest = f"the final runs of {names} reach into it" if reach else "above every other method's final runs"
+    return f"{label}'s final runs span {lo:.3f}–{hi:.3f}: {rest}"
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5.0))
-    banded = all("range" in c for c in data["curves"].values())
-    for m, c in data["curves"].items():
+
+def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
+    """Mean curves per method; at the right of the last step, each method's lowest-to-highest run at that step,
+    side by side (six overlapping bands along the whole curve could not be told apart)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
+    curves = data["curves"]
+    banded = all("range" in c for c in curves.values()) and next(iter(curves.values()))["runs"] > 1
+    last_step = max(c["steps"][-1] for c in curves.values())
+    dx = 0.025 * last_step
+    for n, (m, c) in enumerate(curves.items()):
         st = data["methods"][m]
         for ax, k in zip(axes, ("jbeta", "reward", "kl")):
             ax.plot(c["steps"], c[k], color=st["color"], marker=".", lw=1.6, label=st["label"])
             if banded:
-                lo, hi = c["range"][k]["min"], c["range"][k]["max"]
-                ax.fill_between(c["steps"], lo, hi, color=st["color"], alpha=0.12, lw=0)
+                x = last_step + dx * (n + 1.5)
+                lo, hi = c["range"][k]["min"][-1], c["range"][k]["max"][-1]
+                ax.plot([x, x], [lo, hi], color=st["color"], lw=2.2, solid_capstyle="butt")
+                ax.plot([x], [c[k][-1]], color=st["color"], marker="_", ms=8, mew=1.5)
     units = ("task reward", "task reward", "nats")
     for ax, t, u in zip(axes, ("J_β = E[R] − β·KL", "mean reward", "exact KL(π‖π_ref)"), units):
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(f"{t} ({u})")
         ax.set_title(f"{t}, selection prompts (μ = π_ref)", fontsize=9)
         ax.grid(alpha=0.3)
+        if banded:
+            ax.axvspan(last_step + dx * 0.6, last_step + dx * (len(curves) + 2.2), color="0.93", zorder=0)
+            ax.set_xlim(right=last_step + dx * (len(curves) + 2.2))
     axes[2].set_ylim(bottom=0)  # KL ≥ 0; J_β and reward use the data's own range (their changes are small)
     handles, labels = axes[0].get_legend_handles_labels()
+    if banded:
+        handles.append(Line2D([], [], color="0.3", lw=2.2))
+        labels.append(f"grey strip: each method's lowest to highest run at step {last_step} (tick: mean)")
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    changes = {data["methods"][m]["label"]: c["last_quarter_change"] for m, c in data["curves"].items()}
+    changes = {data["methods"][m]["label"]: c["last_quarter_change"] for m, c in curves.items()}
     worst = max(changes, key=lambda k: abs(changes[k]))
-    top = max(data["curves"], key=lambda m: data["curves"][m]["jbeta"][-1])
-    last = data["curves"][top]["jbeta"][-1]
-    spread = (
-        f"lines: mean over {runs}; shaded: lowest to highest run at each step"
-        if banded
-        else f"lines: mean over {runs} (this JSON stores means only: no spread drawn)"
-    )
-    moved = abs(changes[worst])
-    c0 = next(iter(data["curves"].values()))
-    span = f" (step {c0['last_quarter_from_step']} to {c0['steps'][-1]})" if "last_quarter_from_step" in c0 else ""
-    if banded and c0["runs"] == 1:
+    top = max(curves, key=lambda m: curves[m]["jbeta"][-1])
+    last = curves[top]["jbeta"][-1]
+    c0 = next(iter(curves.values()))
+    if banded:
+        spread = f"lines: mean over {runs}"
+    elif "range" in c0:
         spread = f"lines: {runs} (one run per method: no spread)"
+    else:
+        spread = f"lines: mean over {runs} (this JSON stores means only: no spread drawn)"
+    moved = abs(changes[worst])
+    span = f" (step {c0['last_quarter_from_step']} to {c0['steps'][-1]})" if "last_quarter_from_step" in c0 else ""
     verdict = "levelled off" if moved <= PLATEAU_TOLERANCE else "still moving"
-    fig.suptitle(
-        f"Training curves at β = {data['beta']:g}: {spread}\n"
+    lines = [
+        f"Training curves at β = {data['beta']:g}: {spread}",
         f"last quarter of training{span}: mean J_β moves at most {moved:.4f} ({worst}); {verdict} at the "
-        f"±{PLATEAU_TOLERANCE:g} level; highest final mean J_β: {data['methods'][top]['label']} {last:.3f}",
-        fontsize=9,
-    )
+        f"±{PLATEAU_TOLERANCE:g} level",
+        f"highest final mean J_β: {data['methods'][top]['label']} {last:.3f}"
+        + (f"; {_final_spread(data, top)}" if banded else ""),
+    ]
+    fig.suptitle("\n".join(lines), fontsize=9.5)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
