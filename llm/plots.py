@@ -176,7 +176,7 @@ def draw_frontier(data: dict) -> Any:
 def draw_jbeta(data: dict) -> Any:
     """(b) J_β of each method trained at β (left) and CoPG − each method, paired (right)."""
     plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 4.4))
     rows = data["jbeta"]
     xs = list(range(len(rows)))
     methods = data["methods"]
@@ -216,7 +216,7 @@ def draw_jbeta(data: dict) -> Any:
     a2.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
     a2.set_ylabel("ΔJ_β (standardised reward units)")
     if others:  # one method alone (e.g. a single-method run): no difference to label
-        a2.legend(fontsize=8)
+        a2.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: no bar under it
     fig.tight_layout()
     return fig
 
@@ -232,7 +232,7 @@ def draw_best_beta(data: dict) -> Any:
     the report split with 95 % intervals (π_ref's as a band); middle: CoPG minus each, paired, with the Holm-adjusted
     p; right: the selection-split curves that chose β (optimistic by construction), offset per method."""
     plt = _plt()
-    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1.1, 1, 1.4]})
+    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1.1, 1.25, 1.4]})
     methods, others = list(data["best"]), list(data["paired_best"])
     s = data["sft"]["reward"]
     a0.axhspan(s["low"], s["high"], color="0.85", label="π_ref (95 % interval)")
@@ -248,7 +248,7 @@ def draw_best_beta(data: dict) -> Any:
     a0.set_ylabel("reward on the report split (standardised units)")
     a0.set_title(f"final reward at its best β ({data['report_prompts']} report prompts;\nKL = KL(π‖π_ref) in nats)",
                  fontsize=9)  # fmt: skip
-    a0.legend(fontsize=8, loc="lower right")
+    a0.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below: off the band
     pairs = [data["paired_best"][m] for m in others]
     _diff_panel(a1, list(range(len(others))), pairs, [None] * len(others), [style(m).color for m in others],
                 "CoPG minus each, paired\n(filled: significant after Holm, hollow: not)", "",
