@@ -113,6 +113,67 @@ _BETA_MARKERS = ("o", "s", "D", "^", "v", "P", "X", "p")
 """Marker of each β in a method's panel, smallest β first: close points' whiskers are told apart by shade and shape."""
 
 
+def _beta_points(ax: Any, pts: list[dict], color: Any, ms: float = 5) -> None:
+    """Each β of one method as a mean with 95 % intervals on both axes, in its own shade of ``color`` and marker
+    (``pts`` sorted by β; each dict may carry its index in the full list as ``_k``/``_n``)."""
+    for i, p in enumerate(pts):
+        k, n = p.get("_k", i), p.get("_n", len(pts))
+        ax.errorbar([p["kl"]["mean"]], [p["reward"]["mean"]], xerr=_err(p["kl"]), yerr=_err(p["reward"]),
+                    color=_shade(color, 0.6 * (k / max(n - 1, 1) - 0.5)), marker=_BETA_MARKERS[k % len(_BETA_MARKERS)],
+                    ms=ms, capsize=3, lw=1.2, zorder=4)  # fmt: skip
+
+
+def _whiskers(pts: list[dict], sft: dict) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """π_ref's reward interval and each point's intervals on both axes, as data-space segments."""
+    out = [((0, sft["low"]), (0, sft["high"]))]
+    for p in pts:
+        kl, r = p["kl"]["mean"], p["reward"]["mean"]
+        out += [((p["kl"]["low"], r), (p["kl"]["high"], r)), ((kl, p["reward"]["low"]), (kl, p["reward"]["high"]))]
+    return out
+
+
+def _zoom_close_points(ax: Any, pts: list[dict], sft: dict, color: Any, near_pt: float = 20) -> Any:
+    """Where two of ``pts`` (sorted by β) lie within ``near_pt`` points of each other on the page (their whiskers
+    tangle), an enlarged copy of them, labelled, in an inset at the first corner of ``ax`` (lower right, upper
+    right, upper left, lower left) that covers no mean and no whisker; returns the inset, or None when no two points
+    are that close or no corner is free. Call it once the layout is final."""
+    import numpy as np
+
+    scale = ax.figure.dpi / 72
+    ax.get_xlim(), ax.get_ylim()
+    xy = [np.array(ax.transData.transform((p["kl"]["mean"], p["reward"]["mean"]))) for p in pts]
+    close = [i for i in range(len(pts)) if any(j != i and np.hypot(*(xy[i] - xy[j])) < near_pt * scale
+                                               for j in range(len(pts)))]  # fmt: skip
+    if not close:
+        return None
+    cl = [{**pts[i], "_k": i, "_n": len(pts)} for i in close]
+    segs = [ax.transData.transform(np.array(seg)) for seg in _whiskers(pts, sft)]
+    frame, size = ax.get_window_extent(), 0.36  # the corners leave room for the inset's own tick labels
+    for fx, fy in ((0.61, 0.13), (0.61, 0.58), (0.13, 0.58), (0.13, 0.13)):
+        x0, y0 = frame.x0 + fx * frame.width, frame.y0 + fy * frame.height
+        x1, y1 = x0 + size * frame.width, y0 + size * frame.height
+        if not any(s[:, 0].min() < x1 and x0 < s[:, 0].max() and s[:, 1].min() < y1 and y0 < s[:, 1].max()
+                   for s in segs) and not any(x0 < px < x1 and y0 < py < y1 for px, py in xy):  # fmt: skip
+            break
+    else:
+        return None
+    ins = ax.inset_axes([fx, fy, size, size])
+    _beta_points(ins, cl, color, ms=6)
+    ins.errorbar([0], [sft["mean"]], yerr=_err(sft), fmt="*", color="k", ms=11, zorder=4)
+    lo_x, hi_x = min(p["kl"]["low"] for p in cl), max(p["kl"]["high"] for p in cl)
+    lo_y, hi_y = min(p["reward"]["low"] for p in cl), max(p["reward"]["high"] for p in cl)
+    pad_x, pad_y = 0.2 * (hi_x - lo_x) or 0.05, 0.12 * (hi_y - lo_y) or 0.05
+    ins.set_xlim(lo_x - pad_x, hi_x + pad_x)
+    ins.set_ylim(lo_y - pad_y, hi_y + pad_y)
+    ins.tick_params(labelsize=8)
+    ins.locator_params(nbins=3)
+    ins.set_title("enlarged", fontsize=8, pad=2)
+    ax.indicate_inset_zoom(ins, edgecolor="0.5")
+    label_points(ins, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in cl],
+                 avoid=_whiskers(cl, sft), color=color, weight="bold", zorder=5)  # fmt: skip
+    return ins
+
+
 def draw_frontier(data: dict) -> Any:
     """(a) reward vs exact KL(π‖π_ref), one panel per method (the others' means behind it, each in its colour and
     dash): every β in its own shade and marker, 95 % intervals on both axes (KL's clipped at 0), each seed's mean KL
@@ -133,11 +194,7 @@ def draw_frontier(data: dict) -> Any:
         pts = by_method[m]
         ax.plot([p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts], color=st.color, lw=1.2,
                 zorder=3, label=f"{st.label}: line joins β in order")  # fmt: skip
-        for i, p in enumerate(pts):
-            shade = _shade(st.color, 0.6 * (i / max(len(pts) - 1, 1) - 0.5))
-            ax.errorbar([p["kl"]["mean"]], [p["reward"]["mean"]], xerr=_err(p["kl"]), yerr=_err(p["reward"]),
-                        color=shade, marker=_BETA_MARKERS[i % len(_BETA_MARKERS)], ms=5, capsize=3, lw=1.2,
-                        zorder=4)  # fmt: skip
+        _beta_points(ax, pts, st.color)
         seed_kl = [(k, p["reward"]["mean"]) for p in pts for k in p["kl"].get("seed_means", [])]
         if seed_kl:  # each seed's mean KL: the KL interval's lower bound is clipped at 0, the seeds are not
             ax.scatter(*zip(*seed_kl), s=10, color=st.color, alpha=0.5, lw=0, zorder=2, label="one seed's KL")
@@ -154,22 +211,13 @@ def draw_frontier(data: dict) -> Any:
     )
     fig.tight_layout()
     for ax, m in zip(axes[0], methods):  # after the layout: positions are final
-        pts = by_method[m]
-        whiskers = [((0, s["low"]), (0, s["high"]))]  # π_ref's, and each β's on both axes
-        for p in pts:
-            kl, r = p["kl"]["mean"], p["reward"]["mean"]
-            whiskers += [
-                ((p["kl"]["low"], r), (p["kl"]["high"], r)),
-                ((kl, p["reward"]["low"]), (kl, p["reward"]["high"])),
-            ]
-        label_points(
-            ax,
-            [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in pts],
-            avoid=whiskers,
-            color=style(m).color,
-            weight="bold",
-            zorder=5,
-        )
+        whiskers = _whiskers(by_method[m], s)
+        ins = _zoom_close_points(ax, by_method[m], s, style(m).color)
+        if ins is not None:  # the labels keep off the inset too, its tick labels included
+            box = ins.get_tightbbox(fig.canvas.get_renderer())
+            whiskers.append(tuple(map(tuple, ax.transData.inverted().transform([[box.x0, box.y0], [box.x1, box.y1]]))))
+        label_points(ax, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in by_method[m]],
+                     avoid=whiskers, color=style(m).color, weight="bold", zorder=5)  # fmt: skip
     return fig
 
 

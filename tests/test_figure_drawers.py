@@ -747,6 +747,13 @@ def test_llm_frontier_beta_labels_stay_inside_the_axes_and_off_every_whisker_and
             line.get_marker() for line in ax.lines if line.get_marker() not in ("None", "*", "", "_", "|")
         }  # not caps
         assert len(markers) == len(labels)  # each β its own marker (and shade): close whiskers told apart
+        pts = [p for p in rec["data"]["points"] if p["method"] == m]
+        xy = ax.transData.transform([(p["kl"]["mean"], p["reward"]["mean"]) for p in pts])
+        close = {f"β={pts[i]['beta']:g}" for i in range(len(pts)) for j in range(len(pts))
+                 if i != j and np.hypot(*(xy[i] - xy[j])) < 20 * fig.dpi / 72}  # fmt: skip
+        enlarged = {t.get_text() for child in ax.child_axes for t in child.texts}
+        assert enlarged == close  # IPO's β = 1 and 0.3, whose whiskers lie on each other, are shown enlarged
+    assert any(ax.child_axes for ax in fig.axes)
 
 
 @pytest.mark.parametrize("name", ["llm_offpolicy", "llm_jbeta", "llm_best_beta"])
