@@ -43,13 +43,25 @@ def _floor(x) -> np.ndarray:
     return np.maximum(np.asarray(x, dtype=float), _FLOOR)
 
 
-def _floor_note(ax: plt.Axes, x: float = 0.01, fontsize: float = 7) -> None:
+_FLOOR_TEXT = f"floor: regret ≤ {_FLOOR:g} (exactly 0 included) is drawn on this line"
+
+
+def _floor_note(ax: plt.Axes, x: float = 0.01, fontsize: float = 7, in_legend: bool = False) -> None:
     """Mark the floor of a log-scale regret axis: values ≤ _FLOOR, an exact 0 included, are drawn on it. The label
-    sits just below the line (the axis reaches down to _FLOOR / 4), where no curve or legend can cover it."""
-    ax.axhline(_FLOOR, color="0.55", lw=0.7, zorder=0)
+    sits just below the line (the axis reaches down to _FLOOR / 4), where no curve or legend can cover it; or, with
+    ``in_legend``, it is the line's legend entry (where marks sit on the floor and would run into the text)."""
+    ax.axhline(
+        _FLOOR,
+        color="0.55",
+        lw=0.7,
+        zorder=0,
+        label=_FLOOR_TEXT.replace(" is drawn", "\nis drawn") if in_legend else None,
+    )
     ax.set_ylim(bottom=_FLOOR / 4)
+    if in_legend:
+        return
     ax.annotate(
-        f"floor: regret ≤ {_FLOOR:g} (exactly 0 included) is drawn on this line",
+        _FLOOR_TEXT,
         (x, _FLOOR),
         xycoords=("axes fraction", "data"),
         xytext=(0, -2),
@@ -235,13 +247,13 @@ def _at_zero(rec: dict) -> list[str]:
     return [n for n, m in rec["methods"].items() if max(m["exact_regret"]) <= _FLOOR]
 
 
-def _zero_strip(ax: plt.Axes, rec: dict, names: list[str]) -> None:
+def _zero_strip(ax: plt.Axes, rec: dict, names: list[str], fontsize: float = 7) -> None:
     """One row per method whose exact regret is 0 at every x, so none hides under another's line or the legend."""
     x = np.array(rec["exact_alphas"] if "exact_alphas" in rec else rec["exact_betas"])
     for i, name in enumerate(names):
         row = len(names) - 1 - i
         ax.plot(x, np.full_like(x, row, dtype=float), color=_color(name), lw=3, solid_capstyle="butt")
-        ax.text(0.01, row + 0.22, rec["methods"][name]["label"], transform=ax.get_yaxis_transform(), fontsize=7,
+        ax.text(0.01, row + 0.22, rec["methods"][name]["label"], transform=ax.get_yaxis_transform(), fontsize=fontsize,
                 color=_color(name), va="bottom")  # fmt: skip
     ax.set_ylim(-0.6, len(names) - 0.1)
     ax.set_yticks([])
@@ -250,40 +262,54 @@ def _zero_strip(ax: plt.Axes, rec: dict, names: list[str]) -> None:
         ax.spines[side].set_visible(False)
 
 
-def _regret_axes(fig: plt.Figure, spec, rec: dict) -> tuple[plt.Axes, plt.Axes | None]:
-    """A log regret axis, with a strip below it for the methods whose exact regret is 0 everywhere."""
+def _regret_axes(fig: plt.Figure, spec, rec: dict, fontsize: float = 7) -> tuple[plt.Axes, plt.Axes | None]:
+    """A log regret axis, with a strip below it for the methods whose exact regret is 0 everywhere (named in
+    ``fontsize``)."""
     zero = _at_zero(rec)
     if not zero:
         return fig.add_subplot(spec), None
     inner = spec.subgridspec(2, 1, height_ratios=[4, 0.35 + 0.3 * len(zero)], hspace=0.08)
     ax = fig.add_subplot(inner[0])
     strip = fig.add_subplot(inner[1], sharex=ax)
-    _zero_strip(strip, rec, zero)
+    _zero_strip(strip, rec, zero, fontsize)
     ax.tick_params(labelbottom=False)
     return ax, strip
 
 
-def _draw_regret_lines(ax: plt.Axes, rec: dict, x_exact, x_sampled) -> bool:
+def _dodge(k: int, n: int, step: float) -> float:
+    """The sideways offset of the k-th of n methods drawn at one x, ``step`` apart and centred on x: their marks
+    sit side by side instead of on top of each other (add it on a linear axis, use 10 ** it as a factor on a log
+    one)."""
+    return step * (k - (n - 1) / 2)
+
+
+def _draw_regret_lines(
+    ax: plt.Axes, rec: dict, x_exact, x_sampled, dodge: float = 0.0, floor_in_legend: bool = False
+) -> bool:
     """Exact stationary regret (lines; methods at 0 everywhere go to the strip) and sampled finals: each seed and
-    the mean where the record keeps the seeds, else mean ± std.
+    the mean where the record keeps the seeds, else mean ± std; the sampled methods set ``dodge`` apart sideways
+    (:func:`_dodge`, on a linear x). ``floor_in_legend``: see :func:`_floor_note`.
     Returns whether a lower whisker was clipped at the floor (see :func:`_clipped_errorbar`)."""
     zero = set(_at_zero(rec))
     clipped = False
+    sampled = [n for n, m in rec["methods"].items() if "regret_mean" in m]
     for k, (name, m) in enumerate(rec["methods"].items()):
         c, shape = _color(name), _SHAPES[k % len(_SHAPES)]  # a shape per method: close colours stay apart
+        if name in sampled:
+            x_sampled_k = np.asarray(x_sampled, dtype=float) + _dodge(sampled.index(name), len(sampled), dodge)
         if name not in zero:
             ax.plot(x_exact, _floor(m["exact_regret"]), color=c, lw=1.4, label=m["label"])
         if "regret_per_seed" in m:  # each seed a small mark, the mean a larger open one: no whisker to clip
-            for xi, seeds in zip(x_sampled, m["regret_per_seed"]):
+            for xi, seeds in zip(x_sampled_k, m["regret_per_seed"]):
                 ax.plot([xi] * len(seeds), _floor(seeds), shape, color=c, ms=3.5, alpha=0.6)
-            ax.plot(x_sampled, _floor(m["regret_mean"]), shape, mfc="white", mec=c, mew=1.5, ms=7,
+            ax.plot(x_sampled_k, _floor(m["regret_mean"]), shape, mfc="white", mec=c, mew=1.5, ms=7,
                     label=f"{m['label']} (sampled)")  # fmt: skip
         elif "regret_mean" in m:
             clipped |= _clipped_errorbar(
-                ax, x_sampled, m["regret_mean"], m["regret_std"], c, f"{m['label']} (sampled)"
+                ax, x_sampled_k, m["regret_mean"], m["regret_std"], c, f"{m['label']} (sampled)"
             )
     ax.set_yscale("log")
-    _floor_note(ax)
+    _floor_note(ax, in_legend=floor_in_legend)
     return clipped
 
 
@@ -294,20 +320,23 @@ _CLIP_NOTE = "; ▼: lower whisker (mean − std ≤ 1e-5) clipped at the floor"
 
 
 def _draw_offpolicy(rec: dict) -> plt.Figure:
-    fig = plt.figure(figsize=(8.5, 5.4))
-    ax, strip = _regret_axes(fig, fig.add_gridspec(1, 1)[0], rec)
-    clipped = _draw_regret_lines(ax, rec, np.array(rec["exact_alphas"]), rec["alphas"])
+    fig = plt.figure(figsize=(11, 6.4))
+    ax, strip = _regret_axes(fig, fig.add_gridspec(1, 1)[0], rec, fontsize=8)
+    alphas = rec["alphas"]
+    step = 0.4 * min(np.diff(alphas), default=1.0) / max(sum("regret_mean" in m for m in rec["methods"].values()), 1)
+    clipped = _draw_regret_lines(ax, rec, np.array(rec["exact_alphas"]), alphas, dodge=step, floor_in_legend=True)
     (strip or ax).set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
     ax.set_ylabel("final regret J(π*) − J(π)")
     cfg = rec["config"]
     seeds = any("regret_per_seed" in m for m in rec["methods"].values())
     spread = f"small marks: each of {cfg['seeds']} seeds, large open marks: their mean" if seeds else (
         f"mean ± std over {cfg['seeds']} seeds")  # fmt: skip
-    ax.set_title(
+    fig.suptitle(
         f"Off-policy sweep on R = {tuple(cfg['rewards'])}, uniform π_ref, β = {cfg['beta']:g}: lines = exact "
-        f"stationary regret,\ndots = sampled after {cfg['epochs']} epochs (Adam lr {cfg['lr']:g}; {spread}; "
-        f"a fixed budget, not always converged{_CLIP_NOTE if clipped else ''})",
-        fontsize=8,
+        f"stationary regret,\nmarks = sampled after {cfg['epochs']} epochs (Adam lr {cfg['lr']:g}; a fixed budget, "
+        f"not always converged{_CLIP_NOTE if clipped else ''});\n{spread}; "
+        "the marks of the methods are set side by side about each α",
+        fontsize=10,
     )
     handles, _ = ax.get_legend_handles_labels()
     if seeds:
@@ -323,8 +352,8 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
             f"{', '.join(behind)}: exact regret 0 (strip below);\nsampled runs above it after {cfg['epochs']} epochs"
         )
         handles.append(plt.Line2D([], [], ls="none", label=note))
-    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.subplots_adjust(left=0.1, right=0.72, bottom=0.12, top=0.93)
+    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.subplots_adjust(left=0.09, right=0.66, bottom=0.1, top=0.86)
     return fig
 
 
@@ -342,7 +371,7 @@ def _draw_beta(rec: dict) -> plt.Figure:
         if name not in zero:
             ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
         if "kl_to_ref_mean" in m:  # sideways apart on the log axis: no method's dot hides another's
-            dodge = 10 ** (0.035 * (sampled.index(name) - (len(sampled) - 1) / 2))
+            dodge = 10 ** _dodge(sampled.index(name), len(sampled), 0.035)
             ax2.errorbar(np.array(rec["betas"]) * dodge, m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o",
                          color=c, ms=4, zorder=4, label=f"{m['label']} (sampled)")  # fmt: skip
     on_target = ", ".join(rec["methods"][n]["label"] for n in zero)

@@ -57,25 +57,44 @@ def style(method: str) -> MethodStyle:
     return STYLES.get(method, MethodStyle("k", method))
 
 
-def label_points(ax, points: list[tuple[float, float, str]], fontsize: float = 8, **kw) -> None:
-    """Write each text beside its (x, y) data point at the first of four offsets (above right, below right, above
-    left, below left; then the same four farther out) whose box overlaps no label placed before it and no point, on a
-    white ground and joined to its point by a thin line: labels of close points neither collide nor leave unclear
-    which point they name. Call it once the axes' limits and layout are final. ``kw`` goes to ``ax.annotate``."""
+def label_points(ax, points: list[tuple[float, float, str]], fontsize: float = 8, avoid=(), **kw) -> None:
+    """Write each text beside its (x, y) data point at the first of several offsets (above right, below right, above
+    left, below left, right, left, above, below; then the same farther out) whose box stays inside the axes and
+    overlaps no label placed before it, no point and no segment of ``avoid`` (data-space ((x0, y0), (x1, y1)) pairs,
+    e.g. error bars' whiskers); where every offset collides, the one with the fewest collisions. Each label sits on a
+    white ground, joined to its point by a thin line: labels of close points neither collide nor leave unclear which
+    point they name. Call it once the axes' limits and layout are final. ``kw`` goes to ``ax.annotate``."""
     scale = ax.figure.dpi / 72  # points → pixels
     ax.get_xlim(), ax.get_ylim()  # settle the autoscaled limits before reading positions
+    frame = ax.get_window_extent()
     marks = [tuple(ax.transData.transform((x, y))) for x, y, _ in points]  # no label covers another point either
     placed: list[tuple[float, float, float, float]] = [(mx - 5 * scale, my - 5 * scale, mx + 5 * scale,
                                                          my + 5 * scale) for mx, my in marks]  # fmt: skip
+    lines = []  # the segments to keep clear of, as pixel boxes a little wider than the line
+    for a, b in avoid:
+        (x0, y0), (x1, y1) = ax.transData.transform(a), ax.transData.transform(b)
+        lines.append(
+            (min(x0, x1) - 2 * scale, min(y0, y1) - 2 * scale, max(x0, x1) + 2 * scale, max(y0, y1) + 2 * scale)
+        )
+
+    def hits(box: tuple[float, float, float, float]) -> int:
+        outside = box[0] < frame.x0 or box[1] < frame.y0 or box[2] > frame.x1 or box[3] > frame.y1
+        n = sum(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed + lines)
+        return n + 100 * outside
+
     for x, y, text in points:
         px, py = ax.transData.transform((x, y))
         w, h = 0.62 * fontsize * len(text) + 4, fontsize + 4  # the text's box, in points (approximate)
-        near = ((6, 6), (6, -8 - h), (-8 - w, 6), (-8 - w, -8 - h))
-        for dx, dy in (*near, *((2.5 * a, 2.5 * b) for a, b in near)):  # then the same four, farther out
-            box = (px + dx * scale, py + dy * scale, px + (dx + w) * scale, py + (dy + h) * scale)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
-                break
-        placed.append(box)
+        offsets = [(dx, dy) for g in (6, 15, 24, 40, 60)  # the gap to the point, nearest first
+                   for dx, dy in ((g, g), (g, -g - h), (-g - w, g), (-g - w, -g - h), (g + 2, -h / 2),
+                                  (-g - 2 - w, -h / 2), (-w / 2, g + 2), (-w / 2, -g - 2 - h))]  # fmt: skip
+        boxes = [
+            (px + dx * scale, py + dy * scale, px + (dx + w) * scale, py + (dy + h) * scale) for dx, dy in offsets
+        ]
+        costs = [hits(box) for box in boxes]
+        k = costs.index(min(costs))  # the first offset that collides with nothing, if any
+        dx, dy = offsets[k]
+        placed.append(boxes[k])
         ax.annotate(text, (x, y), xytext=(dx + 2, dy + 2), textcoords="offset points", fontsize=fontsize,
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8),
                     arrowprops=dict(arrowstyle="-", lw=0.6, color=kw.get("color", "k"), shrinkA=0, shrinkB=3),

@@ -58,11 +58,19 @@ def _errs(cs: list[dict]) -> list[list[float]]:
     return [[c["mean"] - c["low"] for c in cs], [c["high"] - c["mean"] for c in cs]]
 
 
+def _family(data: dict) -> str:
+    """The size of the Holm family in words (from the summary's list of comparisons), which explains how wide a
+    Holm-level interval is; empty for a summary without that list."""
+    n = len(data.get("holm", {}).get("comparisons", []))
+    return f";\nHolm family: {n} comparisons, corrected together" if n else ""
+
+
 def _diff_panel(
-    ax: Any, xs: list, diffs: list[dict], labels: list[str], colors: list, title: str, xlabel: str
+    ax: Any, xs: list, diffs: list[dict], labels: list[str], colors: list, title: str, xlabel: str, family: str = ""
 ) -> None:
     """Paired differences: the unadjusted 95 % interval thin and grey, the Holm-level interval thick in colour
-    (:func:`bandit.style.holm_interval`: it excludes 0 exactly when the marker is filled, p_holm ≤ 0.05)."""
+    (:func:`bandit.style.holm_interval`: it excludes 0 exactly when the marker is filled, p_holm ≤ 0.05); ``family``
+    (:func:`_family`) is said in its legend entry."""
     for k, (d, lab, col) in enumerate(zip(diffs, labels, colors)):
         if d is None:
             continue
@@ -73,7 +81,14 @@ def _diff_panel(
             ax.plot([xs[k]] * 2, holm, color=col, lw=4, alpha=0.6, solid_capstyle="butt", zorder=2)
         ax.plot([xs[k]], [d["mean"]], "o", color=col, mfc=face, ms=7, zorder=4, label=lab)
     if "Holm-level interval" not in " ".join(ax.get_legend_handles_labels()[1]):
-        ax.plot([], [], color="0.3", lw=4, alpha=0.6, label="thick: Holm-level interval\n(excludes 0 ⇔ filled marker)")
+        ax.plot(
+            [],
+            [],
+            color="0.3",
+            lw=4,
+            alpha=0.6,
+            label=f"thick: Holm-level interval\n(excludes 0 ⇔ filled marker{family})",
+        )
         ax.errorbar([], [], yerr=[], fmt="none", ecolor="0.45", elinewidth=1, capsize=5,
                     label="thin grey, capped: unadjusted 95 % CI")  # fmt: skip
     ax.axhline(0, color="grey", lw=1)
@@ -86,13 +101,87 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def _shade(color: Any, t: float) -> tuple[float, float, float]:
+    """``color`` mixed toward black (t < 0) or white (t > 0) by |t|: the β of one method told apart."""
+    from matplotlib.colors import to_rgb
+
+    c, end = to_rgb(color), (1.0, 1.0, 1.0) if t > 0 else (0.0, 0.0, 0.0)
+    return tuple(a + abs(t) * (b - a) for a, b in zip(c, end))
+
+
+_BETA_MARKERS = ("o", "s", "D", "^", "v", "P", "X", "p")
+"""Marker of each β in a method's panel, smallest β first: close points' whiskers are told apart by shade and shape."""
+
+
+def _beta_points(ax: Any, pts: list[dict], color: Any, ms: float = 5) -> None:
+    """Each β of one method as a mean with 95 % intervals on both axes, in its own shade of ``color`` and marker
+    (``pts`` sorted by β; each dict may carry its index in the full list as ``_k``/``_n``)."""
+    for i, p in enumerate(pts):
+        k, n = p.get("_k", i), p.get("_n", len(pts))
+        ax.errorbar([p["kl"]["mean"]], [p["reward"]["mean"]], xerr=_err(p["kl"]), yerr=_err(p["reward"]),
+                    color=_shade(color, 0.6 * (k / max(n - 1, 1) - 0.5)), marker=_BETA_MARKERS[k % len(_BETA_MARKERS)],
+                    ms=ms, capsize=3, lw=1.2, zorder=4)  # fmt: skip
+
+
+def _whiskers(pts: list[dict], sft: dict) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """π_ref's reward interval and each point's intervals on both axes, as data-space segments."""
+    out = [((0, sft["low"]), (0, sft["high"]))]
+    for p in pts:
+        kl, r = p["kl"]["mean"], p["reward"]["mean"]
+        out += [((p["kl"]["low"], r), (p["kl"]["high"], r)), ((kl, p["reward"]["low"]), (kl, p["reward"]["high"]))]
+    return out
+
+
+def _zoom_close_points(ax: Any, pts: list[dict], sft: dict, color: Any, near_pt: float = 20) -> Any:
+    """Where two of ``pts`` (sorted by β) lie within ``near_pt`` points of each other on the page (their whiskers
+    tangle), an enlarged copy of them, labelled, in an inset at the first corner of ``ax`` (lower right, upper
+    right, upper left, lower left) that covers no mean and no whisker; returns the inset, or None when no two points
+    are that close or no corner is free. Call it once the layout is final."""
+    import numpy as np
+
+    scale = ax.figure.dpi / 72
+    ax.get_xlim(), ax.get_ylim()
+    xy = [np.array(ax.transData.transform((p["kl"]["mean"], p["reward"]["mean"]))) for p in pts]
+    close = [i for i in range(len(pts)) if any(j != i and np.hypot(*(xy[i] - xy[j])) < near_pt * scale
+                                               for j in range(len(pts)))]  # fmt: skip
+    if not close:
+        return None
+    cl = [{**pts[i], "_k": i, "_n": len(pts)} for i in close]
+    segs = [ax.transData.transform(np.array(seg)) for seg in _whiskers(pts, sft)]
+    frame, size = ax.get_window_extent(), 0.36  # the corners leave room for the inset's own tick labels
+    for fx, fy in ((0.61, 0.13), (0.61, 0.58), (0.13, 0.58), (0.13, 0.13)):
+        x0, y0 = frame.x0 + fx * frame.width, frame.y0 + fy * frame.height
+        x1, y1 = x0 + size * frame.width, y0 + size * frame.height
+        if not any(s[:, 0].min() < x1 and x0 < s[:, 0].max() and s[:, 1].min() < y1 and y0 < s[:, 1].max()
+                   for s in segs) and not any(x0 < px < x1 and y0 < py < y1 for px, py in xy):  # fmt: skip
+            break
+    else:
+        return None
+    ins = ax.inset_axes([fx, fy, size, size])
+    _beta_points(ins, cl, color, ms=6)
+    ins.errorbar([0], [sft["mean"]], yerr=_err(sft), fmt="*", color="k", ms=11, zorder=4)
+    lo_x, hi_x = min(p["kl"]["low"] for p in cl), max(p["kl"]["high"] for p in cl)
+    lo_y, hi_y = min(p["reward"]["low"] for p in cl), max(p["reward"]["high"] for p in cl)
+    pad_x, pad_y = 0.2 * (hi_x - lo_x) or 0.05, 0.12 * (hi_y - lo_y) or 0.05
+    ins.set_xlim(lo_x - pad_x, hi_x + pad_x)
+    ins.set_ylim(lo_y - pad_y, hi_y + pad_y)
+    ins.tick_params(labelsize=8)
+    ins.locator_params(nbins=3)
+    ins.set_title("enlarged", fontsize=8, pad=2)
+    ax.indicate_inset_zoom(ins, edgecolor="0.5")
+    label_points(ins, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in cl],
+                 avoid=_whiskers(cl, sft), color=color, weight="bold", zorder=5)  # fmt: skip
+    return ins
+
+
 def draw_frontier(data: dict) -> Any:
-    """(a) reward vs exact KL(π‖π_ref), one panel per method (the others' means in grey behind it): every β, 95 %
-    intervals on both axes (KL's clipped at 0), each seed's mean KL as a dot, π_ref at KL = 0."""
+    """(a) reward vs exact KL(π‖π_ref), one panel per method (the others' means behind it, each in its colour and
+    dash): every β in its own shade and marker, 95 % intervals on both axes (KL's clipped at 0), each seed's mean KL
+    as a dot, π_ref at KL = 0; the β labels inside the axes, clear of every whisker; the legend below each panel."""
     plt = _plt()
     methods = list(data["methods"])
     fig, axes = plt.subplots(
-        1, len(methods), figsize=(4.2 * len(methods), 4.4), sharex=True, sharey=True, squeeze=False
+        1, len(methods), figsize=(4.4 * len(methods), 5.4), sharex=True, sharey=True, squeeze=False
     )
     by_method = {m: sorted((p for p in data["points"] if p["method"] == m), key=lambda p: p["beta"]) for m in methods}
     s = data["sft"]["reward"]
@@ -100,40 +189,42 @@ def draw_frontier(data: dict) -> Any:
         st = style(m)
         for j, other in enumerate(o for o in methods if o != m):  # the other methods' β paths, for comparison
             ax.plot([p["kl"]["mean"] for p in by_method[other]], [p["reward"]["mean"] for p in by_method[other]],
-                    color="0.8", lw=1, zorder=1, label="the other methods (means)" if j == 0 else None)  # fmt: skip
+                    color=style(other).color, alpha=0.45, lw=1.2, ls=("--", ":", "-.")[j % 3], zorder=1,
+                    label=f"{style(other).label}: its means (β path)")  # fmt: skip
         pts = by_method[m]
-        ax.errorbar(
-            [p["kl"]["mean"] for p in pts],
-            [p["reward"]["mean"] for p in pts],
-            xerr=_errs([p["kl"] for p in pts]),
-            yerr=_errs([p["reward"] for p in pts]),
-            color=st.color, marker="o", ms=5, capsize=2, lw=1.2, zorder=3, label=f"{st.label} (line: β in order)",
-        )  # fmt: skip
+        ax.plot([p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts], color=st.color, lw=1.2,
+                zorder=3, label=f"{st.label}: line joins β in order")  # fmt: skip
+        _beta_points(ax, pts, st.color)
         seed_kl = [(k, p["reward"]["mean"]) for p in pts for k in p["kl"].get("seed_means", [])]
         if seed_kl:  # each seed's mean KL: the KL interval's lower bound is clipped at 0, the seeds are not
             ax.scatter(*zip(*seed_kl), s=10, color=st.color, alpha=0.5, lw=0, zorder=2, label="one seed's KL")
         ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=11, zorder=4, label="π_ref (SFT)")
         ax.set_title(st.label, fontsize=10, color=st.color)
         ax.set_xlabel("KL(π‖π_ref), exact, nats")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     axes[0][0].set_ylabel("reward (standardised units)")
     fig.suptitle(
         f"Reward vs KL(π‖π_ref) per β: mean over {_count(len(data['points'][0]['seeds']), 'seed')} × "
         f"{data['report_prompts']} report prompts, 95 % intervals "
-        "(KL's clipped at 0); up and to the left is better",
+        "(KL's clipped at 0); up and to the left is better\nin each panel every β has its own shade and marker",
         fontsize=10,
     )
     fig.tight_layout()
     for ax, m in zip(axes[0], methods):  # after the layout: positions are final
-        pts = [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in by_method[m]]
-        label_points(ax, pts, color=style(m).color, weight="bold", zorder=5)
+        whiskers = _whiskers(by_method[m], s)
+        ins = _zoom_close_points(ax, by_method[m], s, style(m).color)
+        if ins is not None:  # the labels keep off the inset too, its tick labels included
+            box = ins.get_tightbbox(fig.canvas.get_renderer())
+            whiskers.append(tuple(map(tuple, ax.transData.inverted().transform([[box.x0, box.y0], [box.x1, box.y1]]))))
+        label_points(ax, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in by_method[m]],
+                     avoid=whiskers, color=style(m).color, weight="bold", zorder=5)  # fmt: skip
     return fig
 
 
 def draw_jbeta(data: dict) -> Any:
     """(b) J_β of each method trained at β (left) and CoPG − each method, paired (right)."""
     plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 4.4))
     rows = data["jbeta"]
     xs = list(range(len(rows)))
     methods = data["methods"]
@@ -168,11 +259,12 @@ def draw_jbeta(data: dict) -> Any:
             [style(m).color] * len(xs),
             "CoPG minus each method (paired; filled: significant after Holm,\nhollow: not)",
             "β",
+            _family(data),
         )
     a2.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
     a2.set_ylabel("ΔJ_β (standardised reward units)")
     if others:  # one method alone (e.g. a single-method run): no difference to label
-        a2.legend(fontsize=8)
+        a2.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: no bar under it
     fig.tight_layout()
     return fig
 
@@ -188,7 +280,7 @@ def draw_best_beta(data: dict) -> Any:
     the report split with 95 % intervals (π_ref's as a band); middle: CoPG minus each, paired, with the Holm-adjusted
     p; right: the selection-split curves that chose β (optimistic by construction), offset per method."""
     plt = _plt()
-    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1.1, 1, 1.4]})
+    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1.1, 1.25, 1.4]})
     methods, others = list(data["best"]), list(data["paired_best"])
     s = data["sft"]["reward"]
     a0.axhspan(s["low"], s["high"], color="0.85", label="π_ref (95 % interval)")
@@ -204,16 +296,17 @@ def draw_best_beta(data: dict) -> Any:
     a0.set_ylabel("reward on the report split (standardised units)")
     a0.set_title(f"final reward at its best β ({data['report_prompts']} report prompts;\nKL = KL(π‖π_ref) in nats)",
                  fontsize=9)  # fmt: skip
-    a0.legend(fontsize=8, loc="lower right")
+    a0.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below: off the band
     pairs = [data["paired_best"][m] for m in others]
     _diff_panel(a1, list(range(len(others))), pairs, [None] * len(others), [style(m).color for m in others],
-                "CoPG minus each, paired\n(filled: significant after Holm, hollow: not)", "")  # fmt: skip
+                "CoPG minus each, paired\n(filled: significant after Holm, hollow: not)", "",
+                _family(data))  # fmt: skip
     for k, d in enumerate(pairs):
         if "p_holm" in d:
             top = max(d["high"], (holm_interval(d) or (0, d["high"]))[1])
             a1.annotate(f"Holm-adjusted\np = {d['p_holm']:.2f}", (k, top), fontsize=8, ha="center",
                         xytext=(0, 3), textcoords="offset points")  # fmt: skip
-    a1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     a1.set_xticks(range(len(others)), [f"CoPG − {style(m).label}" for m in others])
     a1.set_xlim(-0.6, len(others) - 0.4)
     a1.margins(y=0.2)
@@ -254,7 +347,7 @@ def draw_curves(data: dict) -> Any:
     offset per β, the legend below each panel; the paired change over the last interval in each legend entry."""
     plt = _plt()
     methods = data["methods"]
-    fig, axes = plt.subplots(1, len(methods), figsize=(5.4 * len(methods), 5.0), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(methods), figsize=(5.8 * len(methods), 5.2), sharey=True, squeeze=False)
     cmap = plt.get_cmap("viridis")
     moving, spans = 0, set()
     for ax, m in zip(axes[0], methods):
@@ -273,8 +366,8 @@ def draw_curves(data: dict) -> Any:
                         capsize=2, lw=1.3, elinewidth=0.7, alpha=0.9, label=label)  # fmt: skip
         ax.set_title(style(m).label, fontsize=10, color=style(m).color)
         ax.set_xlabel("step (points offset slightly per β)")
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, title="last change, 95 % "
-                  "interval" if any(c.get("last_change") for c in cs) else None, title_fontsize=8)  # fmt: skip
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, title="last change, 95 % "
+                  "interval" if any(c.get("last_change") for c in cs) else None, title_fontsize=9)  # fmt: skip
     axes[0][0].set_ylabel("reward (selection split, standardised)")
     n, span = len(data["curves"]), " / ".join(sorted(spans)) or "the last interval"
     fig.suptitle(
@@ -292,7 +385,7 @@ def draw_offpolicy(data: dict) -> Any:
     plt = _plt()
     off = data["offpolicy"]
     rows = off["rows"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 4.6), gridspec_kw={"width_ratios": [1, 1]})
     xs = list(range(len(rows)))
     names = [mu_label(r["dataset"]) for r in rows]
     for k, m in enumerate(("copg", "pg")):
@@ -304,7 +397,7 @@ def draw_offpolicy(data: dict) -> Any:
     a1.set_xlabel("μ, the policy that sampled the offline data (categories, not a scale)")
     a1.set_ylabel(f"J_β (β = {off['beta']:g}; standardised reward units)")
     a1.set_title("Off-policy data: CoPG vs naive PG (b = 0) per behaviour policy μ", fontsize=10)
-    a1.legend(fontsize=8)
+    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     _diff_panel(
         a2,
         xs,
@@ -313,10 +406,11 @@ def draw_offpolicy(data: dict) -> Any:
         [style("copg").color] * len(xs),
         "CoPG minus PG (paired; filled: significant after Holm, hollow: not)",
         "μ",
+        _family(data),
     )
     a2.set_xticks(xs, names)
     a2.set_ylabel("ΔJ_β (standardised reward units)")
-    a2.legend(fontsize=8, loc="lower left")
+    a2.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: no bar under it
     fig.tight_layout()
     return fig
 

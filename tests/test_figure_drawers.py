@@ -736,3 +736,84 @@ def test_rung_curves_draws_each_methods_final_spread_beside_the_curves_and_says_
     assert f"final runs span {lo:.3f}" in title and all(r in title for r in reach)
     assert not _text_checks(fig), _text_checks(fig)
     plt.close(fig)
+
+
+def _pixel_boxes_of_whiskers(ax):
+    """Every error-bar whisker of ``ax`` (its line collections' segments) as a pixel box, 1 px wider each way."""
+    boxes = []
+    for coll in ax.collections:
+        for seg in getattr(coll, "get_segments", lambda: [])():
+            (x0, y0), (x1, y1) = ax.transData.transform(np.asarray(seg)[[0, -1]])
+            boxes.append((min(x0, x1) - 1, min(y0, y1) - 1, max(x0, x1) + 1, max(y0, y1) + 1))
+    return boxes
+
+
+def test_llm_frontier_beta_labels_stay_inside_the_axes_and_off_every_whisker_and_the_other_methods_are_named():
+    from matplotlib.text import Text
+
+    rec, fig = _draw("llm_frontier")
+    assert not _text_checks(fig), _text_checks(fig)
+    renderer = fig.canvas.get_renderer()
+    methods = rec["data"]["methods"]
+    for ax, m in zip(fig.axes, methods):
+        frame = ax.get_window_extent()
+        labels = [t for t in ax.texts if t.get_text().startswith("β=")]
+        assert len(labels) == sum(p["method"] == m for p in rec["data"]["points"])
+        for t in labels:  # the old IPO panel's "β=1" stuck out past the left spine onto π_ref's whisker
+            b = Text.get_window_extent(t, renderer)
+            assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1, t.get_text()
+            for w in _pixel_boxes_of_whiskers(ax):
+                assert not (b.x0 < w[2] and w[0] < b.x1 and b.y0 < w[3] and w[1] < b.y1), t.get_text()
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        for other in (o for o in methods if o != m):  # each grey path used to say only "the other methods"
+            assert any(text.startswith(style(other).label + ":") for text in legend), (m, other)
+        assert not ax.get_legend().get_window_extent(renderer).overlaps(frame)  # below the panel, off the data
+        markers = {
+            line.get_marker() for line in ax.lines if line.get_marker() not in ("None", "*", "", "_", "|")
+        }  # not caps
+        assert len(markers) == len(labels)  # each β its own marker (and shade): close whiskers told apart
+        pts = [p for p in rec["data"]["points"] if p["method"] == m]
+        xy = ax.transData.transform([(p["kl"]["mean"], p["reward"]["mean"]) for p in pts])
+        close = {f"β={pts[i]['beta']:g}" for i in range(len(pts)) for j in range(len(pts))
+                 if i != j and np.hypot(*(xy[i] - xy[j])) < 20 * fig.dpi / 72}  # fmt: skip
+        enlarged = {t.get_text() for child in ax.child_axes for t in child.texts}
+        assert enlarged == close  # IPO's β = 1 and 0.3, whose whiskers lie on each other, are shown enlarged
+    assert any(ax.child_axes for ax in fig.axes)
+
+
+@pytest.mark.parametrize("name", ["llm_offpolicy", "llm_jbeta", "llm_best_beta"])
+def test_llm_difference_figures_say_how_many_comparisons_the_holm_family_has(name):
+    rec, fig = _draw(name)
+    n = len(rec["data"]["holm"]["comparisons"])
+    assert f"Holm family: {n} comparisons" in _texts(fig)
+    assert not _text_checks(fig), _text_checks(fig)
+
+
+@pytest.mark.parametrize("name", ["llm_offpolicy", "llm_jbeta", "llm_best_beta"])
+def test_llm_difference_panels_keep_their_legends_outside_the_data(name):
+    rec, fig = _draw(name)
+    renderer = fig.canvas.get_renderer()
+    # llm_offpolicy's old lower-left legend covered the T = 1.3 Holm bar's tip; llm_best_beta's lay on π_ref's band
+    for ax in fig.axes[1:] if name == "llm_jbeta" else fig.axes[:2]:
+        assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent())
+
+
+def test_llm_curves_legend_is_readable():
+    rec, fig = _draw("llm_curves")
+    assert not _text_checks(fig), _text_checks(fig)
+    for ax in fig.axes:
+        assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 9
+
+
+def test_offpolicy_sweep_floor_note_in_the_legend_methods_side_by_side_and_a_readable_title():
+    rec, fig = _draw("offpolicy_sweep")
+    assert not _text_checks(fig), _text_checks(fig)
+    ax = fig.axes[0]
+    assert not [t for t in ax.texts if "floor" in t.get_text()]  # the old note ran into CoPG's circles on the floor
+    assert any("floor: regret ≤ 1e-05" in t.get_text() for t in ax.get_legend().get_texts())
+    means = [line for line in ax.lines if line.get_markersize() == 7 and line.get_linestyle() == "None"]
+    assert len(means) == sum("regret_mean" in m for m in rec["methods"].values())
+    for i, alpha in enumerate(rec["alphas"]):  # no two methods' marks at one x: the α = 0 blob is taken apart
+        xs = [float(line.get_xdata()[i]) for line in means]
+        assert len(set(xs)) == len(xs) and max(abs(x - alpha) for x in xs) < 0.5 * min(np.diff(rec["alphas"]))
+    assert fig._suptitle is not None and fig._suptitle.get_fontsize() >= 10
