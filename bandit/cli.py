@@ -81,7 +81,9 @@ def one_line_parse(parse: Callable[[], T], help_hint: str, argv: list[str] | Non
         if exc.code in (0, None):
             sys.stderr.write(buf.getvalue())
             raise
-        raise UsageError(f"{condense_tyro_error(buf.getvalue())} (see {help_hint})") from None
+        # a config's own check (__post_init__) comes as tyro's "Error parsing <Class>: <message>": keep the message
+        message = re.sub(r"^Error parsing [\w.]+: ", "", condense_tyro_error(buf.getvalue()))
+        raise UsageError(f"{message} (see {help_hint})") from None
 
 
 def explicit_options(argv: list[str]) -> set[str]:

@@ -108,6 +108,7 @@ class EvalConfig:
             raise UserError(f"eval: --out {self.out} is not a .json path; pass a JSON file path such as eval/x.json")
         check_numbers(self, {"seed": "count0"}, prefix="eval: ")
         refuse_finished([output_path(self)], self.force)  # before anything is loaded: a finished evaluation stays
+        check_run_dir(output_path(self).parent, "--out" if self.out else "--run-dir", writable=True)
 
 
 def output_path(cfg: EvalConfig) -> Path:

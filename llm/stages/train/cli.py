@@ -13,7 +13,7 @@ import os
 import sys
 
 from llm.methods import METHODS
-from llm.run import cli_errors, parse_cli, quiet_transformers
+from llm.run import check_run_dir, cli_errors, parse_cli, quiet_transformers
 from llm.stages.train.config import CoPGConfig
 from llm.stages.train.stage import train
 
@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet_transformers()  # no per-load progress bars (an error is then the only line on stderr)
         cfg = parse_config(argv)
         _refuse_finished(cfg)
+        check_run_dir(cfg.output_dir, "--output-dir", writable=True)  # before any model is loaded
         print("[train] config: " + json.dumps({k: v for k, v in cfg.to_dict().items() if k in _SHOWN}, default=str))
         summary = train(cfg)
         last = summary["eval"][-1] if summary["eval"] else {}
