@@ -93,13 +93,23 @@ def _check_applicable(argv: list[str], loss_type: str) -> None:
 
 
 def _refuse_finished(cfg: CoPGConfig) -> None:
-    """A finished run (its run.json) in output_dir is never retrained silently: --force, --resume or another dir."""
+    """A finished run (its run.json) in output_dir is never retrained silently: --force, --resume or another dir.
+    Nor is an interrupted one (checkpoint-* and no run.json): a fresh start would keep its checkpoints beside the new
+    run's, and a later --resume could continue the old run's weights."""
     done = os.path.join(cfg.output_dir, "run.json")
     if os.path.exists(done) and not cfg.resume and not cfg.force:
         raise ValueError(
             f"train: {cfg.output_dir} already holds a finished run ({done}); nothing was changed. Pass --force to "
             "retrain it, --resume to continue it, or another --output-dir"
         )
+    if not cfg.resume and not cfg.force and os.path.isdir(cfg.output_dir):
+        from transformers.trainer_utils import get_last_checkpoint
+
+        if (last := get_last_checkpoint(cfg.output_dir)) is not None:
+            raise ValueError(
+                f"train: {cfg.output_dir} holds an interrupted run ({last}); nothing was changed. Pass --resume to "
+                "continue it, --force to start over, or another --output-dir"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
