@@ -785,3 +785,32 @@ def test_train_force_starts_clean(llm_run, tmp_path, capsys):
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
     assert not any((out / d / "old").exists() for d in ("final", "samples"))
     assert json.loads((out / "run.json").read_text())["train_log"]
+
+
+@pytest.mark.slow  # uses the module's tiny run directory
+@pytest.mark.parametrize(
+    ("stage", "args"),
+    [
+        ("eval", ["--out", "REPO/e.json", "--force"]),
+        ("train", ["--output-dir", "REPO", "--force", "--max-steps", "2"]),
+    ],
+)
+def test_llm_never_replaces_a_tracked_file(stage, args, llm_run, tmp_path, capsys):
+    """`eval --out X --force` used to overwrite X when git tracks it (e.g. --out figures/llm_curves.json, a committed
+    figure); `train --force` into a directory whose run.json is tracked likewise. Neither command has
+    --replace-tracked: refused, one line, nothing changed."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    for name in ("e.json", "run.json"):
+        (repo / name).write_text("{}")
+    subprocess.run(["git", "add", "e.json", "run.json"], cwd=repo, check=True)
+    argv = ["--preset", "tiny", "--run-dir", str(llm_run), *[a.replace("REPO", str(repo)) for a in args]]
+    before = _contents(tmp_path)
+    capsys.readouterr()
+    assert _llm_main(stage)([*argv, "--no-progress"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: ") and "tracked by git" in err[0], err
+    assert _contents(tmp_path) == before

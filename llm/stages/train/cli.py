@@ -12,8 +12,9 @@ import json
 import os
 import sys
 
+from bandit.records import prepare_output_dir
 from llm.methods import METHODS
-from llm.run import check_run_dir, cli_errors, parse_cli, quiet_transformers
+from llm.run import cli_errors, parse_cli, quiet_transformers
 from llm.stages.train.config import CoPGConfig
 from llm.stages.train.stage import train
 
@@ -121,7 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         quiet_transformers()  # no per-load progress bars (an error is then the only line on stderr)
         cfg = parse_config(argv)
         _refuse_finished(cfg)
-        check_run_dir(cfg.output_dir, "--output-dir", writable=True)  # before any model is loaded
+        # before any model is loaded: a directory that cannot be written, or run files tracked by git, fail now
+        names = ["run.json", "metrics.jsonl", "eval.jsonl"]
+        if tracked := prepare_output_dir(cfg.output_dir, names, replace_tracked=True, flag="--output-dir"):
+            raise ValueError(
+                f"train: --output-dir {cfg.output_dir} holds files tracked by git ({', '.join(tracked)}); "
+                "pass another --output-dir (the default is under the run directory)"
+            )
         print("[train] config: " + json.dumps({k: v for k, v in cfg.to_dict().items() if k in _SHOWN}, default=str))
         summary = train(cfg)
         last = summary["eval"][-1] if summary["eval"] else {}
