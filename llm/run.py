@@ -296,8 +296,10 @@ def _leave_quietly(signum: int, frame: Any) -> None:
 
 def worker_init(init: Callable[..., Any] | None = None, *args: Any) -> None:
     """``ProcessPoolExecutor`` initializer of every worker pool: Ctrl-C reaches the workers too (one process group),
-    and each leaves without a traceback (the parent prints the one line); then ``init(*args)`` if given."""
+    and each leaves without a traceback (the parent prints the one line); SIGTERM, by which a pool ends its workers,
+    is reset to its default (a forked worker inherits cli_errors' handler); then ``init(*args)`` if given."""
     signal.signal(signal.SIGINT, _leave_quietly)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if init is not None:
         init(*args)
 

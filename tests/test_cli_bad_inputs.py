@@ -814,3 +814,23 @@ def test_llm_never_replaces_a_tracked_file(stage, args, llm_run, tmp_path, capsy
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error: ") and "tracked by git" in err[0], err
     assert _contents(tmp_path) == before
+
+
+def test_pool_workers_leave_quietly(capfd):
+    """A Ctrl-C in the corpus stage's docstring pool printed each worker's traceback (twice: a forked worker also
+    inherited cli_errors' SIGTERM handler, by which the pool then ended it). With worker_init: no traceback."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    from llm.run import worker_init
+
+    with multiprocessing.get_context("fork").Pool(2, initializer=worker_init) as pool:
+        result = pool.map_async(time.sleep, [30, 30])
+        time.sleep(1)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGINT)
+        time.sleep(1)
+        assert not result.ready()
+    assert "Traceback" not in capfd.readouterr().err
