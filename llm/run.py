@@ -24,14 +24,13 @@ import json
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import tyro
 
-from bandit.cli import one_line_parse
+from bandit.cli import one_line_parse, sigterm_as_interrupt
 from bandit.records import atomic_write_json, prepare_output_dir, to_jsonable
 from llm.presets import preset_help, resolve
 
@@ -261,19 +260,14 @@ def parse_cli(config_cls: type, argv: list[str] | None, description: str | None,
     )
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: temporary files are removed and worker pools shut down
-
-
 def cli_errors(fn: Any) -> Any:
     """Decorator for stage ``main`` functions: user errors become one line on stderr and exit code 2; an interrupt
     (Ctrl-C, or SIGTERM as from ``kill`` or ``timeout``) one line and exit code 130."""
 
     def wrapper(*args: Any, **kwargs: Any) -> int:
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
         try:
-            return int(fn(*args, **kwargs) or 0)
+            with sigterm_as_interrupt():  # SIGTERM as Ctrl-C: temporary files removed, worker pools shut down
+                return int(fn(*args, **kwargs) or 0)
         except (ValueError, OSError) as e:  # UserError is a ValueError; OSError: a file missing, unreadable or
             # malformed where a library reads it (transformers' invalid config.json), or an output not writable
             print(f"error: {e}", file=sys.stderr)
@@ -281,9 +275,6 @@ def cli_errors(fn: Any) -> Any:
         except KeyboardInterrupt:
             print("interrupted; completed outputs are kept, the stage can be re-run", file=sys.stderr)
             return 130
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
 
     wrapper.__name__ = getattr(fn, "__name__", "main")
     wrapper.__doc__ = fn.__doc__

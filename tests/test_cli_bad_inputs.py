@@ -834,3 +834,25 @@ def test_pool_workers_leave_quietly(capfd):
         time.sleep(1)
         assert not result.ready()
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
+def test_bandit_interrupt_is_one_line(how, tmp_path, capsys, monkeypatch):
+    """Ctrl-C in `python -m bandit <experiment>` printed a 40-line traceback, SIGTERM nothing: now one line, exit 130,
+    and no output file (the figure is written whole or not at all)."""
+    import os
+    import signal
+    import time
+
+    import bandit.__main__ as cli
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), getattr(signal, how))
+        time.sleep(5)
+
+    monkeypatch.setattr(cli, "run_experiment", interrupted)
+    out = tmp_path / "out"
+    assert bandit_main(["loss-family", "--out", str(out), "--no-progress"]) == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("python -m bandit: interrupted"), err
+    assert not out.exists()
