@@ -370,6 +370,15 @@ class Stage:
         paths = RunPaths(check_run_dir(config.run_dir))
         print(f"[{self.name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False), flush=True)
         target = self.output(paths, config)
+        # a file where the stage writes a directory, or a directory where its output file goes: one line now (not an
+        # OSError after the work, nor a directory taken for a cached output)
+        for parent in target.relative_to(paths.root).parents:
+            if (paths.root / parent).is_file():
+                raise UserError(f"--run-dir {paths.root}: {paths.root / parent} is a file, not a directory; remove it")
+        if target.suffix and target.is_dir():
+            raise UserError(
+                f"--run-dir {paths.root}: {target} is a directory, not the {self.name} stage's output file; remove it"
+            )
         if target.exists() and not config.force:
             print(f"[{self.name}] {target} exists (cached); --force redoes it")
             return target

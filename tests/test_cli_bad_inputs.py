@@ -856,3 +856,29 @@ def test_bandit_interrupt_is_one_line(how, tmp_path, capsys, monkeypatch):
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("python -m bandit: interrupted"), err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("stage", "blocker", "needle"),
+    [
+        ("sample", "offline", "is a file"),  # was an OSError after sampling
+        ("corpus", "corpus", "is a file"),  # was an OSError after collecting
+        ("sample", "offline/train.jsonl/", "is a directory"),  # was taken for a cached dataset
+        ("sft", "sft/model/config.json/", "is a directory"),
+    ],
+)
+def test_stage_output_path_blocked(stage, blocker, needle, tmp_path, capsys):
+    """A file where a stage writes a directory of the run, or a directory where its output file goes: one line naming
+    it, before any work, nothing changed."""
+    run = tmp_path / "run"
+    if blocker.endswith("/"):
+        (run / blocker).mkdir(parents=True)
+    else:
+        run.mkdir()
+        (run / blocker).write_text("not a directory")
+    before = _snapshot(tmp_path)
+    capsys.readouterr()
+    assert _llm_main(stage)(["--preset", "tiny", "--run-dir", str(run), "--no-progress"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: --run-dir ") and needle in err[0], err
+    assert _snapshot(tmp_path) == before
