@@ -31,7 +31,7 @@ import tyro
 
 matplotlib.use("Agg")  # the CLI only writes PNG files: never open a window (the library leaves the backend alone)
 
-from bandit.cli import explicit_options, one_line_parse
+from bandit.cli import explicit_options, one_line_parse, sigterm_as_interrupt
 from bandit.experiments import DEFER_VALIDATION, EXPERIMENTS, ExperimentConfig, file_stem, run_experiment
 from bandit.records import prepare_output_dir, redraw
 
@@ -94,12 +94,22 @@ def _name_of(cfg: ExperimentConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (default ``sys.argv[1:]``), run, and return the exit code (user errors: one line, code 2)."""
+    """Parse ``argv`` (default ``sys.argv[1:]``), run, and return the exit code (user errors: one line, code 2;
+    Ctrl-C or SIGTERM: one line, code 130)."""
     torch.set_num_threads(1)  # tiny tensors: one thread is faster and keeps runs reproducible
     subcommands: dict = {name: cls for name, (cls, _) in EXPERIMENTS.items()}
     subcommands["all"] = AllConfig
     subcommands["plot"] = PlotConfig
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        with sigterm_as_interrupt():
+            return _main(argv, subcommands)
+    except KeyboardInterrupt:
+        print("python -m bandit: interrupted; finished figures are kept (no file is half-written)", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str], subcommands: dict) -> int:
     try:
         token = DEFER_VALIDATION.set(True)  # validate after parsing: bad values become one-line errors below
         try:

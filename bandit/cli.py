@@ -11,11 +11,20 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import signal
 import sys
-from collections.abc import Callable
-from typing import TypeVar
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-__all__ = ["UsageError", "condense_tyro_error", "explicit_options", "one_line_parse", "reject_empty_values"]
+__all__ = [
+    "UsageError",
+    "condense_tyro_error",
+    "explicit_options",
+    "one_line_parse",
+    "reject_empty_values",
+    "sigterm_as_interrupt",
+]
 
 T = TypeVar("T")
 
@@ -81,10 +90,31 @@ def one_line_parse(parse: Callable[[], T], help_hint: str, argv: list[str] | Non
         if exc.code in (0, None):
             sys.stderr.write(buf.getvalue())
             raise
-        raise UsageError(f"{condense_tyro_error(buf.getvalue())} (see {help_hint})") from None
+        # a config's own check (__post_init__) comes as tyro's "Error parsing <Class>: <message>": keep the message
+        message = re.sub(r"^Error parsing [\w.]+: ", "", condense_tyro_error(buf.getvalue()))
+        raise UsageError(f"{message} (see {help_hint})") from None
 
 
 def explicit_options(argv: list[str]) -> set[str]:
     """Config fields given on a command line (``--steps 5`` or ``--steps=5`` → ``steps``), to tell an option the user
     passed from its default (a conflicting or inapplicable flag is then an error naming it)."""
     return {a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block SIGTERM (``kill``, ``timeout``) raises KeyboardInterrupt as Ctrl-C does, so a command ends
+    the same way (temporary files removed as the stack unwinds, one line, exit 130); the previous handler is restored.
+    Outside the main thread (where handlers cannot be set) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -284,6 +284,7 @@ def redraw_target(
     parent = out.parent
     if parent.exists() and not parent.is_dir():
         raise ValueError(f"--out {out}: {parent} is a file, not a directory; pass a path in a directory")
+    prepare_output_dir(parent, (), flag="--out")  # a directory that cannot be written fails before drawing
     if tracked_files(parent, [out.name]) and not replace_tracked:
         raise ValueError(
             f"--out {out} is tracked by git; write elsewhere (e.g. --out runs/redraw) or pass --replace-tracked "
@@ -345,7 +346,8 @@ def prepare_output_dir(
 
     Nothing is created: a missing directory is made by the first write (so a command rejected later leaves no empty
     directory behind). ``ValueError`` (one line, naming ``flag`` and the fix) when ``directory`` or one of its
-    parents is a file, when the directory (or, if missing, its nearest existing parent) cannot be written, or when it
+    parents is a file, when the directory (or, if missing, its nearest existing parent) cannot be written, when one of
+    ``names`` there is a directory or read-only (its replacement would fail after the computation), or when it
     holds files tracked by git among ``names`` (all files if None) and ``replace_tracked`` is False: a committed
     figure is only ever replaced on purpose (``make reproduce`` does). With ``force`` given (a command with a
     ``--force`` flag), an existing untracked file among ``names`` is a finished run: refused unless ``force``
@@ -361,6 +363,12 @@ def prepare_output_dir(
         raise ValueError(f"{flag} {directory}: {existing} is a file, not a directory; pass a directory path")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"{flag} {directory}: {existing} is not writable; pass a directory you can write")
+    for name in names or ():  # found now, not by the write after the computation (which would fail half-way)
+        target = directory / name
+        if target.is_dir() or (target.exists() and not os.access(target, os.W_OK)):
+            what = "a directory" if target.is_dir() else "read-only"
+            raise ValueError(f"{flag} {directory}: {target} is {what}, so it cannot be replaced; remove it or pass "
+                             f"another {flag}")  # fmt: skip
     tracked = tracked_files(directory, names)
     if tracked and not replace_tracked:
         raise ValueError(

@@ -104,7 +104,7 @@ def run_chains(cfg: ChainsConfig, command: str = "") -> dict[str, Any]:
         raise UserError(f"chains: --chains must be ≥ 2 (replication needs two chains), got {cfg.chains}")
     if cfg.workers < 1:
         raise UserError(f"chains: --workers must be ≥ 1, got {cfg.workers}")
-    run_dir = str(check_run_dir(cfg.run_dir or f"runs/{cfg.preset}"))
+    run_dir = str(check_run_dir(cfg.run_dir or f"runs/{cfg.preset}", writable=True))
     figures = cfg.figures or str(Path(run_dir) / "figures")
     prepare_output_dir(figures, ["llm_chains.json", "llm_chains.png"], cfg.replace_tracked, flag="--figures")
     summaries, artefacts, heldout = [], [], []

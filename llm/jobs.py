@@ -29,7 +29,7 @@ from llm.data.offline import load_offline
 from llm.model.evaluation import Decoding, evaluate_policy
 from llm.model.models import load_policy
 from llm.model.rewards import load_reward, reward_of_dataset
-from llm.run import MAIN, RunPaths, quiet_transformers
+from llm.run import MAIN, RunPaths, in_worker, interrupt_workers, quiet_transformers, worker_init
 from llm.stages.train import CoPGConfig, train
 
 __all__ = [
@@ -227,8 +227,9 @@ def run_jobs(ctx: JobContext, jobs: list[TrainJob], workers: int, progress: bool
     else:
         shared.cache_clear()  # the workers load their own copies
         ctx_spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx_spawn) as ex:
-            futures = {ex.submit(run_job, ctx, job): i for i, job in enumerate(jobs)}
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx_spawn, initializer=worker_init)
+        with pool as ex, interrupt_workers(ex):
+            futures = {ex.submit(in_worker, run_job, ctx, job): i for i, job in enumerate(jobs)}
             for f in as_completed(futures):
                 done(futures[f], f.result())
     bar.close()

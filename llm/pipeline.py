@@ -242,7 +242,7 @@ class Plan:
 def plan(cfg: PipelineConfig) -> Plan:
     """Check the pipeline's options (one-line errors, nothing written) and resolve every default from the preset."""
     _check(cfg)
-    run_dir = str(check_run_dir(cfg.run_dir or f"runs/{cfg.preset}"))
+    run_dir = str(check_run_dir(cfg.run_dir or f"runs/{cfg.preset}", writable=True))
     preset = get_preset(cfg.preset)
     methods = tuple(cfg.methods or preset.sweeps)
     offpolicy = tuple(preset.offpolicy if cfg.offpolicy is None else cfg.offpolicy)

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,8 +30,8 @@ from typing import Annotated, Any, ClassVar
 
 import tyro
 
-from bandit.cli import one_line_parse
-from bandit.records import atomic_write_json, to_jsonable
+from bandit.cli import one_line_parse, sigterm_as_interrupt
+from bandit.records import atomic_write_json, prepare_output_dir, to_jsonable
 from llm.presets import preset_help, resolve
 
 __all__ = [
@@ -237,14 +238,18 @@ def save_config(paths: RunPaths, stage: str, config: Any) -> None:
     atomic_write_json(paths.config / f"{stage}.json", config)
 
 
-def check_run_dir(run_dir: str | os.PathLike, flag: str = "--run-dir") -> Path:
-    """``run_dir`` as a Path, or a one-line :class:`UserError` if it (or one of its parents) is a file."""
+def check_run_dir(run_dir: str | os.PathLike, flag: str = "--run-dir", writable: bool = False) -> Path:
+    """``run_dir`` as a Path, or a one-line :class:`UserError` if it (or one of its parents) is a file; with
+    ``writable``, also a one-line error naming ``flag`` when it (or, if missing, its nearest existing parent) cannot be
+    written (:func:`bandit.records.prepare_output_dir`): checked before any work, not found out at the first write."""
     path = Path(run_dir)
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
         raise UserError(f"{flag} {run_dir}: {existing} is a file, not a directory; pass a run directory (runs/<name>)")
+    if writable:
+        prepare_output_dir(path, (), flag=flag)
     return path
 
 
@@ -256,11 +261,13 @@ def parse_cli(config_cls: type, argv: list[str] | None, description: str | None,
 
 
 def cli_errors(fn: Any) -> Any:
-    """Decorator for stage ``main`` functions: user errors become one line on stderr and exit code 2."""
+    """Decorator for stage ``main`` functions: user errors become one line on stderr and exit code 2; an interrupt
+    (Ctrl-C, or SIGTERM as from ``kill`` or ``timeout``) one line and exit code 130."""
 
     def wrapper(*args: Any, **kwargs: Any) -> int:
         try:
-            return int(fn(*args, **kwargs) or 0)
+            with sigterm_as_interrupt():  # SIGTERM as Ctrl-C: temporary files removed, worker pools shut down
+                return int(fn(*args, **kwargs) or 0)
         except (ValueError, OSError) as e:  # UserError is a ValueError; OSError: a file missing, unreadable or
             # malformed where a library reads it (transformers' invalid config.json), or an output not writable
             print(f"error: {e}", file=sys.stderr)
@@ -272,6 +279,46 @@ def cli_errors(fn: Any) -> Any:
     wrapper.__name__ = getattr(fn, "__name__", "main")
     wrapper.__doc__ = fn.__doc__
     return wrapper
+
+
+def _leave_quietly(signum: int, frame: Any) -> None:
+    raise SystemExit(130)  # unwinds the job (its temporary files are removed); see in_worker
+
+
+def worker_init(init: Callable[..., Any] | None = None, *args: Any) -> None:
+    """``ProcessPoolExecutor`` initializer of every worker pool: Ctrl-C reaches the workers too (one process group),
+    and each leaves without a traceback (the parent prints the one line); SIGTERM, by which a pool ends its workers,
+    is reset to its default (a forked worker inherits cli_errors' handler); then ``init(*args)`` if given."""
+    signal.signal(signal.SIGINT, _leave_quietly)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if init is not None:
+        init(*args)
+
+
+def in_worker(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a pool worker (submit ``in_worker, fn, ...``): after an interrupt the worker ends at once
+    instead of taking the next job, so the interrupted parent does not wait for the rest of the queue."""
+    try:
+        return fn(*args)
+    except SystemExit:
+        os._exit(130)
+
+
+@contextlib.contextmanager
+def interrupt_workers(pool: Any) -> Iterator[None]:
+    """Inside ``with ProcessPoolExecutor(..., initializer=worker_init) as pool, interrupt_workers(pool):`` an interrupt
+    of the parent alone (``kill``, SIGTERM) also stops the running jobs and drops the queued ones; without it, leaving
+    the pool would wait for every queued job to finish."""
+    import multiprocessing
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGINT)  # each worker leaves at once (worker_init, in_worker)
+        raise
 
 
 @contextlib.contextmanager
@@ -323,9 +370,19 @@ class Stage:
         paths = RunPaths(check_run_dir(config.run_dir))
         print(f"[{self.name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False), flush=True)
         target = self.output(paths, config)
+        # a file where the stage writes a directory, or a directory where its output file goes: one line now (not an
+        # OSError after the work, nor a directory taken for a cached output)
+        for parent in target.relative_to(paths.root).parents:
+            if (paths.root / parent).is_file():
+                raise UserError(f"--run-dir {paths.root}: {paths.root / parent} is a file, not a directory; remove it")
+        if target.suffix and target.is_dir():
+            raise UserError(
+                f"--run-dir {paths.root}: {target} is a directory, not the {self.name} stage's output file; remove it"
+            )
         if target.exists() and not config.force:
             print(f"[{self.name}] {target} exists (cached); --force redoes it")
             return target
+        check_run_dir(config.run_dir, writable=True)  # the stage will write: a read-only run dir fails now
         if self.requires is not None:
             paths.require(*self.requires(paths))
         quiet_transformers()

@@ -8,6 +8,7 @@ or directory appeared (a command must validate everything before it computes or 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,7 @@ def _check_one_line(capsys, prog: str, needle: str) -> None:
     assert len(err) == 1, err
     assert err[0].startswith(f"{prog}: error: "), err[0]
     assert needle in err[0], (needle, err[0])
-    assert "Traceback" not in err[0]
+    assert "Traceback" not in err[0] and not re.search(r"Error parsing [A-Z]\w*:", err[0])  # tyro's wrapper
 
 
 @pytest.mark.parametrize(("args", "needle"), BANDIT_CASES, ids=[" ".join(a) for a, _ in BANDIT_CASES])
@@ -245,6 +246,7 @@ def llm_run(tmp_path_factory):
     finished = rd / "train" / "finished"
     assert train_main([*common, "--max-steps", "2", "--eval-prompts", "0", "--output-dir", str(finished)]) == 0
     assert (finished / "run.json").exists()
+    (rd / "train" / "interrupted" / "checkpoint-2").mkdir(parents=True)  # a run stopped after its first checkpoint
     return rd
 
 
@@ -458,6 +460,11 @@ LLM_CASES = [
     ],
     ("train", ["--run-dir", "RUN", "--output-dir", "NEW", "--resume"], "--resume"),
     ("tokenizer", ["--run-dir", "RUN", "--force", "--vocab-size", str(10**12)], "--vocab-size"),  # was a crash
+    ("corpus", ["--run-dir", "NEW", "--jsonl", "RUN"], "--jsonl"),  # a directory: said "does not exist"
+    ("corpus", ["--run-dir", "NEW", "--jsonl", "RUN"], "is a directory"),
+    # a fresh start over an interrupted run used to keep its checkpoints: a later --resume continued the old weights
+    ("train", ["--run-dir", "RUN", "--output-dir", "INTERRUPTED"], "holds an interrupted run"),
+    ("train", ["--run-dir", "RUN", "--output-dir", "INTERRUPTED"], "--resume"),
 ]
 
 
@@ -469,7 +476,8 @@ def test_llm_bad_input(stage, args, needle, llm_run, tmp_path, capsys, monkeypat
     monkeypatch.chdir(tmp_path)
     (tmp_path / "FILE").write_text("not a directory")
     subs = {"RUN": str(llm_run), "FILE": str(tmp_path / "FILE"), "NEW": str(tmp_path / "new"),
-            "FINISHED": str(llm_run / "train" / "finished")}  # fmt: skip
+            "FINISHED": str(llm_run / "train" / "finished"),
+            "INTERRUPTED": str(llm_run / "train" / "interrupted")}  # fmt: skip
     argv = [subs.get(a, a.replace("FILE", str(tmp_path / "FILE"))) for a in args]
     before_run, before_tmp = _snapshot(llm_run), _snapshot(tmp_path)
     capsys.readouterr()
@@ -477,6 +485,7 @@ def test_llm_bad_input(stage, args, needle, llm_run, tmp_path, capsys, monkeypat
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1, err
     assert err[0].startswith("error: ") and needle in err[0], (needle, err[0])
+    assert not re.search(r"Error parsing [A-Z]\w*:", err[0])  # a config's own check: its message, not tyro's wrapper
     assert _snapshot(llm_run) == before_run
     assert _snapshot(tmp_path) == before_tmp
 
@@ -625,3 +634,251 @@ def test_eval_second_run_needs_force(llm_run, tmp_path, capsys, monkeypatch):
     assert _contents(tmp_path) == first and _snapshot(llm_run) == run_before
     assert eval_main([*args, "--force"]) == 0
     assert _contents(tmp_path)["e.json"][0] != first["e.json"][0]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Outputs that cannot be written: refused before any work, in one line naming the option (not an OSError after it)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _deny_writes_under(root: Path, monkeypatch) -> None:
+    """``os.access`` says every path under ``root`` is read-only (as a read-only mount or ``chattr +i`` would; the
+    tests may run as root, for whom permission bits do not stop a write)."""
+    import os
+
+    real = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if mode & os.W_OK and str(path).startswith(str(root)):
+            return False
+        return real(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+
+
+@pytest.mark.slow  # uses the module's tiny run directory
+@pytest.mark.parametrize(
+    ("stage", "args", "flag"),
+    [
+        ("corpus", ["--run-dir", "NEW", "--jsonl", str(FIXTURE)], "--run-dir"),  # was an OSError after collecting
+        ("tokenizer", ["--run-dir", "NEW"], "--run-dir"),
+        ("train", ["--run-dir", "RUN", "--output-dir", "NEW", "--max-steps", "2"], "--output-dir"),  # after loading
+        ("eval", ["--run-dir", "RUN", "--out", "NEW/e.json"], "--out"),  # was an OSError after generating
+        ("pipeline", ["--run-dir", "NEW"], "--run-dir"),  # named --figures, an option not given
+        ("chains", ["--run-dir", "NEW"], "--run-dir"),
+        ("bridge", ["--fast", "--out", "NEW"], "--out"),
+    ],
+)
+def test_llm_unwritable_output_names_its_option(stage, args, flag, llm_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _deny_writes_under(tmp_path, monkeypatch)
+    subs = {"RUN": str(llm_run), "NEW": str(tmp_path / "new"), "NEW/e.json": str(tmp_path / "new" / "e.json")}
+    argv = ["--preset", "tiny", *[subs.get(a, a) for a in args], "--no-progress"]
+    if stage == "bridge":
+        argv = argv[2:]
+    before = _snapshot(tmp_path)
+    capsys.readouterr()
+    assert _llm_main(stage)(argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith(f"error: {flag} ") and "not writable" in err[0], err
+    assert _snapshot(tmp_path) == before
+
+
+def test_bandit_plot_unwritable_out_names_it(tmp_path, capsys, monkeypatch):
+    """`python -m bandit plot X --out <read-only dir>/x.png`: one line naming --out before drawing (was an OSError
+    naming a temporary file)."""
+    figure = _figure(tmp_path)
+    (tmp_path / "ro").mkdir()
+    _deny_writes_under(tmp_path / "ro", monkeypatch)
+    before = _snapshot(tmp_path)
+    assert bandit_main(["plot", str(figure), "--out", str(tmp_path / "ro" / "x.png")]) == 2
+    _check_one_line(capsys, "python -m bandit", "--out")
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("blocker", ["directory", "read-only"])
+def test_output_name_that_cannot_be_replaced_is_refused_up_front(blocker, tmp_path, capsys, monkeypatch):
+    """An output name taken by a directory or a read-only file: refused before the computation (it used to fail at
+    the write after it: the pipeline had then already rewritten summary.json and the first figures)."""
+    from bandit.records import prepare_output_dir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    if blocker == "directory":
+        (out / "loss_family.png").mkdir()
+    else:
+        (out / "loss_family.png").write_bytes(b"png")
+        _deny_writes_under(out / "loss_family.png", monkeypatch)
+    before = _contents(tmp_path)
+    args = ["loss-family", "--exact-points", "3", "--apo-samples", "1", "--out", str(out), "--no-progress", "--force"]
+    assert bandit_main(args) == 2
+    _check_one_line(capsys, "python -m bandit", blocker)
+    assert _contents(tmp_path) == before
+    with pytest.raises(ValueError, match=f"--figures {out}: .*loss_family.png is (a )?{blocker}"):
+        prepare_output_dir(out, ["loss_family.json", "loss_family.png"], flag="--figures")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Interrupts: SIGTERM as Ctrl-C (one line, exit 130), and a pool's workers stop with the parent
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_sigterm_is_one_line_and_exit_130(capsys):
+    """`kill` / `timeout` (SIGTERM) used to end a command with no message (and the multiprocessing resource tracker's
+    warning); now as Ctrl-C: one line, exit 130, temporary files removed by the unwinding; the handler is restored."""
+    import os
+    import signal
+    import time
+
+    from llm.run import cli_errors
+
+    before = signal.getsignal(signal.SIGTERM)
+
+    @cli_errors
+    def stage() -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        return 0
+
+    assert stage() == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("interrupted;"), err
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_interrupted_pool_stops_its_workers(capfd):
+    """An interrupt of the parent alone (kill <pid>) used to wait for every queued job (the pipeline ran 14 more
+    training runs before exiting); a worker's Ctrl-C printed its traceback. Now the running jobs stop, the queued ones
+    are dropped, and the workers print nothing."""
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from llm.run import in_worker, interrupt_workers, worker_init
+
+    t0 = time.time()
+    ctx = multiprocessing.get_context("fork")
+    with pytest.raises(KeyboardInterrupt):
+        with ProcessPoolExecutor(2, mp_context=ctx, initializer=worker_init) as pool, interrupt_workers(pool):
+            futures = [pool.submit(in_worker, time.sleep, 30) for _ in range(4)]
+            time.sleep(1)  # both workers are running a job
+            raise KeyboardInterrupt
+    assert time.time() - t0 < 15
+    assert not any(f.done() and not f.cancelled() and f.exception() is None for f in futures)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.slow  # uses the module's tiny run directory; trains 2 steps
+def test_train_force_starts_clean(llm_run, tmp_path, capsys):
+    """`train --force` over an earlier run: its checkpoints, final policy, samples and run.json go before training, so
+    an interrupted restart is not taken for a finished run and a later --resume cannot continue the old weights."""
+    out = tmp_path / "run"
+    for d in ("checkpoint-99", "final", "samples"):
+        (out / d).mkdir(parents=True)
+        (out / d / "old").write_text("old run")
+    (out / "run.json").write_text("{}")
+    args = ["--preset", "tiny", "--run-dir", str(llm_run), "--max-steps", "2", "--eval-prompts", "0"]
+    args += ["--save-steps", "1", "--save-total-limit", "5", "--output-dir", str(out), "--no-progress"]
+    assert _llm_main("train")(args) == 2  # without --force: refused, nothing changed
+    assert "finished run" in capsys.readouterr().err and (out / "checkpoint-99" / "old").exists()
+    assert _llm_main("train")([*args, "--force"]) == 0
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    assert not any((out / d / "old").exists() for d in ("final", "samples"))
+    assert json.loads((out / "run.json").read_text())["train_log"]
+
+
+@pytest.mark.slow  # uses the module's tiny run directory
+@pytest.mark.parametrize(
+    ("stage", "args"),
+    [
+        ("eval", ["--out", "REPO/e.json", "--force"]),
+        ("train", ["--output-dir", "REPO", "--force", "--max-steps", "2"]),
+    ],
+)
+def test_llm_never_replaces_a_tracked_file(stage, args, llm_run, tmp_path, capsys):
+    """`eval --out X --force` used to overwrite X when git tracks it (e.g. --out figures/llm_curves.json, a committed
+    figure); `train --force` into a directory whose run.json is tracked likewise. Neither command has
+    --replace-tracked: refused, one line, nothing changed."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    for name in ("e.json", "run.json"):
+        (repo / name).write_text("{}")
+    subprocess.run(["git", "add", "e.json", "run.json"], cwd=repo, check=True)
+    argv = ["--preset", "tiny", "--run-dir", str(llm_run), *[a.replace("REPO", str(repo)) for a in args]]
+    before = _contents(tmp_path)
+    capsys.readouterr()
+    assert _llm_main(stage)([*argv, "--no-progress"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: ") and "tracked by git" in err[0], err
+    assert _contents(tmp_path) == before
+
+
+def test_pool_workers_leave_quietly(capfd):
+    """A Ctrl-C in the corpus stage's docstring pool printed each worker's traceback (twice: a forked worker also
+    inherited cli_errors' SIGTERM handler, by which the pool then ended it). With worker_init: no traceback."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    from llm.run import worker_init
+
+    with multiprocessing.get_context("fork").Pool(2, initializer=worker_init) as pool:
+        result = pool.map_async(time.sleep, [30, 30])
+        time.sleep(1)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGINT)
+        time.sleep(1)
+        assert not result.ready()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
+def test_bandit_interrupt_is_one_line(how, tmp_path, capsys, monkeypatch):
+    """Ctrl-C in `python -m bandit <experiment>` printed a 40-line traceback, SIGTERM nothing: now one line, exit 130,
+    and no output file (the figure is written whole or not at all)."""
+    import os
+    import signal
+    import time
+
+    import bandit.__main__ as cli
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), getattr(signal, how))
+        time.sleep(5)
+
+    monkeypatch.setattr(cli, "run_experiment", interrupted)
+    out = tmp_path / "out"
+    assert bandit_main(["loss-family", "--out", str(out), "--no-progress"]) == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("python -m bandit: interrupted"), err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("stage", "blocker", "needle"),
+    [
+        ("sample", "offline", "is a file"),  # was an OSError after sampling
+        ("corpus", "corpus", "is a file"),  # was an OSError after collecting
+        ("sample", "offline/train.jsonl/", "is a directory"),  # was taken for a cached dataset
+        ("sft", "sft/model/config.json/", "is a directory"),
+    ],
+)
+def test_stage_output_path_blocked(stage, blocker, needle, tmp_path, capsys):
+    """A file where a stage writes a directory of the run, or a directory where its output file goes: one line naming
+    it, before any work, nothing changed."""
+    run = tmp_path / "run"
+    if blocker.endswith("/"):
+        (run / blocker).mkdir(parents=True)
+    else:
+        run.mkdir()
+        (run / blocker).write_text("not a directory")
+    before = _snapshot(tmp_path)
+    capsys.readouterr()
+    assert _llm_main(stage)(["--preset", "tiny", "--run-dir", str(run), "--no-progress"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: --run-dir ") and needle in err[0], err
+    assert _snapshot(tmp_path) == before

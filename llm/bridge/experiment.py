@@ -61,7 +61,16 @@ from llm.bridge.world import (
 )
 from llm.data.offline import write_offline
 from llm.model.evaluation import seed_ci
-from llm.run import UserError, cli_errors, parse_cli, quiet_transformers, torch_threads
+from llm.run import (
+    UserError,
+    cli_errors,
+    in_worker,
+    interrupt_workers,
+    parse_cli,
+    quiet_transformers,
+    torch_threads,
+    worker_init,
+)
 
 __all__ = ["BridgeConfig", "BridgeMethod", "BRIDGE_METHODS", "PANELS", "run_bridge", "report", "main"]
 
@@ -343,8 +352,12 @@ def _run_jobs(world: World, tree: PrefixTree, datasets: dict, jobs: list, bar: A
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-            for fut in as_completed([pool.submit(_exact_job, job) for job in jobs]):
+        init = (torch.set_num_threads, 1)
+        with (
+            ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker_init, initargs=init) as pool,
+            interrupt_workers(pool),
+        ):
+            for fut in as_completed([pool.submit(in_worker, _exact_job, job) for job in jobs]):
                 key, res = fut.result()
                 out[key] = res
                 bar.set_postfix(done=key)

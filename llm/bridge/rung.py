@@ -50,7 +50,17 @@ from llm.bridge.sampled import (
     random_baseline,
 )
 from llm.bridge.task import TaskConfig
-from llm.run import UserError, check_numbers, cli_errors, parse_cli, quiet_transformers, torch_threads
+from llm.run import (
+    UserError,
+    check_numbers,
+    cli_errors,
+    in_worker,
+    interrupt_workers,
+    parse_cli,
+    quiet_transformers,
+    torch_threads,
+    worker_init,
+)
 
 __all__ = ["RungConfig", "FAST", "run_rung", "main"]
 
@@ -312,10 +322,12 @@ def _run_jobs(cfg: RungConfig, jobs: list[dict], bar: Any) -> dict[str, dict]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=torch.set_num_threads, initargs=(cfg.threads,)
-    ) as pool:
-        for fut in as_completed([pool.submit(_job, j) for j in todo]):
+    init = (torch.set_num_threads, cfg.threads)
+    with (
+        ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker_init, initargs=init) as pool,
+        interrupt_workers(pool),
+    ):
+        for fut in as_completed([pool.submit(in_worker, _job, j) for j in todo]):
             keep(*fut.result())
     return done
 

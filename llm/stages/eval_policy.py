@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import tyro
 from transformers import AutoModelForCausalLM
 
-from bandit.records import atomic_write_json, refuse_finished
+from bandit.records import atomic_write_json, refuse_finished, tracked_files
 from llm.data.corpus import load_eval_prompts
 from llm.data.offline import load_offline
 from llm.model.evaluation import Decoding, evaluate_policy
@@ -108,6 +108,12 @@ class EvalConfig:
             raise UserError(f"eval: --out {self.out} is not a .json path; pass a JSON file path such as eval/x.json")
         check_numbers(self, {"seed": "count0"}, prefix="eval: ")
         refuse_finished([output_path(self)], self.force)  # before anything is loaded: a finished evaluation stays
+        out = output_path(self)
+        check_run_dir(out.parent, "--out" if self.out else "--run-dir", writable=True)
+        if tracked_files(out.parent, [out.name]):  # even with --force: a committed file is not an evaluation's output
+            raise UserError(
+                f"eval: --out {out} is tracked by git; write the evaluation elsewhere (e.g. runs/eval.json)"
+            )
 
 
 def output_path(cfg: EvalConfig) -> Path:

@@ -164,7 +164,10 @@ def docstring_pairs(
     if workers > 1 and len(files) > 64:
         import multiprocessing as mp
 
-        with mp.get_context("fork" if sys.platform == "linux" else "spawn").Pool(workers) as pool:
+        from llm.run import worker_init  # Ctrl-C: the workers leave without a traceback each
+
+        ctx = mp.get_context("fork" if sys.platform == "linux" else "spawn")
+        with ctx.Pool(workers, initializer=worker_init) as pool:
             for pairs in pool.imap(_file_docstring_pairs, files, chunksize=32):
                 yield from pairs
     else:

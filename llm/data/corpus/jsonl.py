@@ -18,7 +18,8 @@ def load_jsonl_pairs(
     """
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"load_jsonl_pairs: {path} does not exist; pass a JSONL file with document/summary lines")
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise UserError(f"load_jsonl_pairs: {path} {what}; pass a JSONL file with document/summary lines")
     out = []
     for where, obj in read_jsonl(path):
         for field in (document_field, summary_field):

@@ -111,6 +111,9 @@ class CorpusConfig(StageConfig):
             raise UserError(
                 "CorpusConfig: --jsonl and --hub-id conflict (each replaces the built-in sources); pass one"
             )
+        if self.jsonl and not Path(self.jsonl).is_file():
+            what = "is a directory" if Path(self.jsonl).is_dir() else "does not exist"
+            raise UserError(f"CorpusConfig: --jsonl {self.jsonl} {what}; pass a JSONL file of document/summary lines")
         if not self.jsonl and not self.hub_id and "man" in self.sources and Path(self.man_dir).is_file():
             raise UserError(f"CorpusConfig: --man-dir {self.man_dir} is a file; pass the man page root directory")
 

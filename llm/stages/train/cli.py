@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from bandit.records import prepare_output_dir
 from llm.methods import METHODS
 from llm.run import cli_errors, parse_cli, quiet_transformers
 from llm.stages.train.config import CoPGConfig
@@ -93,13 +94,23 @@ def _check_applicable(argv: list[str], loss_type: str) -> None:
 
 
 def _refuse_finished(cfg: CoPGConfig) -> None:
-    """A finished run (its run.json) in output_dir is never retrained silently: --force, --resume or another dir."""
+    """A finished run (its run.json) in output_dir is never retrained silently: --force, --resume or another dir.
+    Nor is an interrupted one (checkpoint-* and no run.json): a fresh start would keep its checkpoints beside the new
+    run's, and a later --resume could continue the old run's weights."""
     done = os.path.join(cfg.output_dir, "run.json")
     if os.path.exists(done) and not cfg.resume and not cfg.force:
         raise ValueError(
             f"train: {cfg.output_dir} already holds a finished run ({done}); nothing was changed. Pass --force to "
             "retrain it, --resume to continue it, or another --output-dir"
         )
+    if not cfg.resume and not cfg.force and os.path.isdir(cfg.output_dir):
+        from transformers.trainer_utils import get_last_checkpoint
+
+        if (last := get_last_checkpoint(cfg.output_dir)) is not None:
+            raise ValueError(
+                f"train: {cfg.output_dir} holds an interrupted run ({last}); nothing was changed. Pass --resume to "
+                "continue it, --force to start over, or another --output-dir"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         quiet_transformers()  # no per-load progress bars (an error is then the only line on stderr)
         cfg = parse_config(argv)
         _refuse_finished(cfg)
+        # before any model is loaded: a directory that cannot be written, or run files tracked by git, fail now
+        names = ["run.json", "metrics.jsonl", "eval.jsonl"]
+        if tracked := prepare_output_dir(cfg.output_dir, names, replace_tracked=True, flag="--output-dir"):
+            raise ValueError(
+                f"train: --output-dir {cfg.output_dir} holds files tracked by git ({', '.join(tracked)}); "
+                "pass another --output-dir (the default is under the run directory)"
+            )
         print("[train] config: " + json.dumps({k: v for k, v in cfg.to_dict().items() if k in _SHOWN}, default=str))
         summary = train(cfg)
         last = summary["eval"][-1] if summary["eval"] else {}

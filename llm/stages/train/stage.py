@@ -150,8 +150,11 @@ def train(
         for log in ("eval.jsonl", "metrics.jsonl"):  # lines logged after the checkpoint will be logged again
             _truncate_after(out / log, step)
     else:
-        for stale in ("eval.jsonl", "metrics.jsonl"):
+        for stale in ("eval.jsonl", "metrics.jsonl", "run.json"):  # run.json: an interrupted restart is not finished
             (out / stale).unlink(missing_ok=True)
+        for old in [*out.glob("checkpoint-*"), out / "final", out / "samples"]:  # an earlier run's: never mixed with
+            if old.is_dir():  # this one's (a later --resume must not continue the old weights)
+                shutil.rmtree(old)
         if cfg.eval_at_start and cfg.eval_strategy != "no":
             trainer.evaluate()  # step 0: the SFT policy π_ref, the reference point of every curve
     trainer.train(resume_from_checkpoint=resume or None)  # the Trainer also evaluates the final policy
