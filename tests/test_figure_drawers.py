@@ -670,7 +670,13 @@ def test_rung_frontier_draws_each_chains_point_joined_to_its_mean():
         if m != "pi_ref"
         for q in p
     )
-    assert f"the chains' own points differ by at most {gap:.3f} in reward" in title
+    assert f"the trained methods' chain points differ by at most {gap:.3f} in reward" in title
+    ref = pts["pi_ref"][0]["chain_means"]["reward"]
+    assert f"(π_ref's two points: {max(ref) - min(ref):.3f} in reward)" in title
+    betas = sorted({q["beta"] for m, p in pts.items() if m != "pi_ref" for q in p})
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert all(f"β = {b:g}" in legend for b in betas)  # one marker per β, named in the legend (no crowded labels)
+    assert not [t for t in ax.texts if t.get_text().startswith("β=")]
     assert all(c.get_alpha() is not None and c.get_alpha() <= 0.5 for c in ax.collections)  # light intervals
     assert not _text_checks(fig), _text_checks(fig)
     plt.close(fig)
@@ -817,3 +823,24 @@ def test_offpolicy_sweep_floor_note_in_the_legend_methods_side_by_side_and_a_rea
         xs = [float(line.get_xdata()[i]) for line in means]
         assert len(set(xs)) == len(xs) and max(abs(x - alpha) for x in xs) < 0.5 * min(np.diff(rec["alphas"]))
     assert fig._suptitle is not None and fig._suptitle.get_fontsize() >= 10
+
+
+def test_bridge_converged_says_a_tick_counts_a_coinciding_limit_and_names_whose_it_is():
+    """The JSON's nearest_is_own counts a limit that coincides with the method's own (llm.bridge.limits.nearest_limit's
+    tie): the footnote states that tolerance, and names the coinciding limit each such network is nearest."""
+    import inspect
+
+    from llm.bridge.limits import nearest_limit
+    from llm.bridge.plots import COINCIDE_TIE
+
+    assert inspect.signature(nearest_limit).parameters["tie"].default == COINCIDE_TIE
+    rec, fig = _draw("bridge_converged")
+    text = _texts(fig)
+    assert f"< {COINCIDE_TIE:g} nats" in text
+    s, styles = rec["data"]["summary"], rec["data"]["methods"]
+    for m, v in s.items():
+        per = v.get("per_task_seed", {})
+        if v["nearest_is_own"] and any(r["nearest_limit"] != m for r in per.values()):
+            assert f"{styles[m]['label']} → " in text, m
+    assert not _text_checks(fig), _text_checks(fig)
+    plt.close(fig)

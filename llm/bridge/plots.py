@@ -82,6 +82,10 @@ def _task_seeds(summary: dict) -> list[str]:
     return list(next(iter(summary.values())).get("per_task_seed", {}))
 
 
+COINCIDE_TIE = 1e-3
+"""Two limits coincide when the mean KL between them is below this (llm.bridge.limits.nearest_limit's ``tie``)."""
+
+
 def _nearest_of(rec: dict, styles: dict, rel: float = 1e-6) -> str:
     """Whose limit one task's network is nearest (the JSON's ``nearest_limit``), naming limits at the same KL from it
     (limits that coincide, e.g. CoPG's and PG, b = batch mean's) together."""
@@ -107,13 +111,20 @@ def _tick(summary: dict, label: str) -> str:
 def _nearest_note(summary: dict, styles: dict) -> str:
     """Footnote: for every method whose network is not nearest its own limit in some task, whose limit it is
     nearest in each task (read per task from the JSON)."""
-    lines = []
+    lines, shared = [], []
     for m, s in summary.items():
         per = s.get("per_task_seed", {})
-        if s["nearest_is_own"] is None or all(r["nearest_is_own"] for r in per.values()):
+        if s["nearest_is_own"] is not None and all(r["nearest_is_own"] for r in per.values()):
+            others = sorted({r["nearest_limit"] for r in per.values() if r["nearest_limit"] != m})
+            if others:  # counted as own: the nearest limit coincides with the method's own
+                shared.append(f"{styles[m]['label']} → {_names([styles[b]['label'] + chr(39) + 's' for b in others])}")
+            continue
+        if s["nearest_is_own"] is None:
             continue
         where = "; ".join(f"{_nearest_of(r, styles)} in task {t}" for t, r in per.items())
         lines.append(f"{styles[m]['label']}'s network is nearest {where}")
+    if shared:
+        lines.append("✓ by a coinciding limit (network → the limit nearest it): " + "; ".join(shared))
     return "\n".join(lines)
 
 
@@ -223,8 +234,9 @@ def _draw_converged(data: dict) -> Any:
     _converged_distance(bx, data)
     note = _nearest_note(data["summary"], data["methods"])
     fig.text(0.01, 0.0, "✓ / ✗ under a bar: whether the network's nearest limit, of all the methods' limits by "
-             "KL(limit ‖ network), is its own method's; how far it is from it: right panel" + (f"\n{note}" if note
-             else ""), fontsize=8, va="top", ha="left")  # fmt: skip
+             "KL(limit ‖ network), is its own method's or one that coincides with it (mean KL between the two limits "
+             f"< {COINCIDE_TIE:g} nats); how far it is from it: right panel" + (f"\n{note}" if note else ""),
+             fontsize=8, va="top", ha="left")  # fmt: skip
     fig.tight_layout()
     return fig
 

@@ -28,6 +28,8 @@ __all__ = ["FIGURE_NAMES", "make_figures", "draw_record"]
 
 FIGURE_NAMES = ("offpolicy", "frontier", "curves")
 """The figures a run writes, as ``rung_<name>.{png,json}``."""
+_BETA_MARKERS = ("o", "s", "D", "P", "h")
+"""rung_frontier: the marker of each β, smallest first (the legend names them)."""
 PLATEAU_TOLERANCE = 0.005
 """A mean J_β that changes by at most this over the last quarter of training is called levelled off in the title."""
 MU_LABELS = {"ref": "μ = π_ref", "T1.5": "π_ref at T = 1.5", "refmix": "½ π_ref + ½ noisy refs"}
@@ -159,51 +161,6 @@ _CHAIN_MARKERS = ("^", "v", "<", ">", "D", "P", "X", "s")
 """Marker of each chain's own point on the frontier, by chain index."""
 
 
-def _place_labels(ax: Any, labels: list[tuple[float, float, str, str]], avoid: list[tuple[float, float]],
-                  fontsize: float = 8) -> None:  # fmt: skip
-    """Write each (x, y, text, colour) beside its point at the first of 16 offsets whose box (measured) stays inside
-    the axes and overlaps no earlier label and no point of ``avoid`` (data coordinates), joined to the point by a
-    thin line; where none is free, the offset with the fewest overlaps. Call once the limits and layout are final."""
-    fig = ax.figure
-    fig.canvas.draw()
-    renderer, scale = fig.canvas.get_renderer(), fig.dpi / 72  # points → pixels
-    frame = ax.get_window_extent(renderer)
-    taken = [(mx - 4 * scale, my - 4 * scale, mx + 4 * scale, my + 4 * scale)
-             for mx, my in (ax.transData.transform(p) for p in avoid)]  # fmt: skip
-    for x, y, text, color in labels:
-        probe = ax.text(0, 0, text, fontsize=fontsize)
-        ext = probe.get_window_extent(renderer)
-        probe.remove()
-        w, h = ext.width / scale + 3, ext.height / scale + 3  # points, with the white ground's margin
-        px, py = ax.transData.transform((x, y))
-        near = [(5, 5), (5, -5 - h), (-5 - w, 5), (-5 - w, -5 - h), (-w / 2, 7), (-w / 2, -7 - h), (7, -h / 2),
-                (-7 - w, -h / 2)]  # fmt: skip
-        best, fewest, chosen = near[0], None, None
-        for dx, dy in (*near, *((2.6 * a, 2.6 * b) for a, b in near)):
-            box = (px + dx * scale, py + dy * scale, px + (dx + w) * scale, py + (dy + h) * scale)
-            inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1
-            hits = sum(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in taken)
-            cost = hits + (0 if inside else 100)
-            if fewest is None or cost < fewest:
-                best, fewest, chosen = (dx, dy), cost, box
-            if cost == 0:
-                break
-        taken.append(chosen)
-        ax.annotate(text, (x, y), xytext=(best[0] + 1.5, best[1] + 1.5), textcoords="offset points",
-                    fontsize=fontsize, color=color, ha="left", va="bottom",
-                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85),
-                    arrowprops=dict(arrowstyle="-", lw=0.6, color=color, shrinkA=0, shrinkB=3))  # fmt: skip
-
-
-def _along(xs: list[float], ys: list[float], n: int = 12) -> list[tuple[float, float]]:
-    """The points (xs, ys) and ``n`` more on each segment between them: a label placed clear of these is clear of
-    the line too."""
-    out = list(zip(xs, ys))
-    for (x0, y0), (x1, y1) in zip(out[:-1], out[1:]):
-        out += [(x0 + (x1 - x0) * t / n, y0 + (y1 - y0) * t / n) for t in range(1, n)]
-    return out
-
-
 def _chain_agreement(pts: dict[str, list[dict]], methods: dict) -> str:
     """In words, from each chain's own points: for which methods KL falls as β rises in every chain, and the widest
     gap between two chains at one method's point, in reward and in KL (π_ref's point aside)."""
@@ -221,7 +178,13 @@ def _chain_agreement(pts: dict[str, list[dict]], methods: dict) -> str:
         (falls if ok else not_falls).append(methods.get(m, {"label": m})["label"])
     out = f"in every chain KL falls as β rises for: {', '.join(falls) or 'no method'}"
     out += f"; not for: {', '.join(not_falls)}" if not_falls else ""
-    return out + f"\nthe chains' own points differ by at most {gap_r:.3f} in reward and {gap_k:.2f} nats in KL"
+    ref = pts.get("pi_ref", [])
+    ref_gap = max((max(q["chain_means"]["reward"]) - min(q["chain_means"]["reward"]) for q in ref), default=None)
+    ref_txt = f" (π_ref's two points: {ref_gap:.3f} in reward)" if ref_gap is not None else ""
+    return out + (
+        f"\nthe trained methods' chain points differ by at most {gap_r:.3f} in reward and {gap_k:.2f} nats in KL"
+        + ref_txt
+    )
 
 
 def _draw_frontier(data: dict) -> Any:
@@ -233,7 +196,8 @@ def _draw_frontier(data: dict) -> Any:
     fig, ax = plt.subplots(figsize=(10, 6.2))
     frontier = data["frontier"]
     per_chain = all("chain_means" in p for pts in frontier.values() for p in pts)
-    labels, clipped, avoid, n_chains = [], False, [], 0
+    clipped, n_chains = False, 0
+    betas = sorted({p["beta"] for m, q in frontier.items() if m != "pi_ref" for p in q})
     for m, pts in frontier.items():
         ref = m == "pi_ref"
         st = data["methods"].get(m, {"color": "0.3", "label": "π_ref"})
@@ -246,20 +210,21 @@ def _draw_frontier(data: dict) -> Any:
         ax.errorbar(xs, ys, yerr=[[y - lo for y, (lo, _) in zip(ys, ry)], [hi - y for y, (_, hi) in zip(ys, ry)]],
                     xerr=[[x - lo for x, (lo, _) in zip(xs, kx)], [hi - x for x, (_, hi) in zip(xs, kx)]],
                     fmt="none", ecolor=color, alpha=0.4, elinewidth=1.2, capsize=3, zorder=1)  # fmt: skip
-        ax.plot(xs, ys, color=color, marker="s" if ref else "o", ms=7, lw=1.6, zorder=4, label=st["label"])
-        avoid += _along(xs, ys)
+        if ref:
+            ax.plot(xs, ys, color=color, marker="X", ms=8, lw=0, zorder=4, label=st["label"])
+        else:
+            ax.plot(xs, ys, color=color, lw=1.6, zorder=4, label=st["label"])
+            for p, x, y in zip(pts, xs, ys):  # one filled marker shape per β (text labels crowded each other)
+                ax.plot(x, y, _BETA_MARKERS[betas.index(p["beta"]) % len(_BETA_MARKERS)], color=color, ms=8,
+                        mec="k", mew=0.6, zorder=6)  # fmt: skip
         if per_chain:
             for p, x, y in zip(pts, xs, ys):
                 cm = p["chain_means"]
                 n_chains = max(n_chains, len(cm["kl"]))
                 for c, (kc, rc) in enumerate(zip(cm["kl"], cm["reward"])):
                     ax.plot([x, kc], [y, rc], color=color, lw=0.7, alpha=0.8, zorder=3)
-                    avoid += _along([x, kc], [y, rc], 4)
                     ax.plot(kc, rc, _CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white", mec=color, mew=1.0, ms=5,
                             zorder=5)  # fmt: skip
-                    avoid.append((kc, rc))
-        if not ref:
-            labels += [(x, y, f"β={p['beta']:g}", color) for p, x, y in zip(pts, xs, ys)]
     ax.set_xlim(left=-0.04)  # π_ref sits at KL = 0
     ax.set_xlabel("exact KL(π‖π_ref) of held-out samples (nats)")
     ax.set_ylabel("held-out mean task reward\n(coverage − length cost − repeats; task-reward units)")
@@ -289,13 +254,15 @@ def _draw_frontier(data: dict) -> Any:
         Line2D([], [], color="0.5", alpha=0.5, lw=1.2, label="95 % t-interval (light),\nchains as a random effect"
                + ("\n(KL clipped at 0)" if clipped else ""))
     )  # fmt: skip
+    for i, b in enumerate(betas):
+        handles.append(Line2D([], [], color="0.55", marker=_BETA_MARKERS[i % len(_BETA_MARKERS)], mec="k", mew=0.6,
+                              ms=8, lw=0, label=f"β = {b:g}"))  # fmt: skip
     for c in range(n_chains):
         handles.append(Line2D([], [], color="0.3", marker=_CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white", ms=5,
                               lw=0.7, label=f"chain {c}'s own point,\njoined to the mean" if c == 0 else
                               f"chain {c}'s own point"))  # fmt: skip
     ax.legend(handles=handles, fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    _place_labels(ax, labels, avoid)
     return fig
 
 
