@@ -277,8 +277,8 @@ def _final_spread(data: dict, top: str) -> str:
         if m != top and c["range"]["jbeta"]["max"][-1] >= lo
     ]
     names = reach[0] if len(reach) == 1 else "; ".join(reach[:-1]) + " and " + reach[-1] if reach else ""
-    rest = f"the final runs of {names} reach into it" if reach else "above every other method's final runs"
-    return f"{label}'s final runs span {lo:.3f}–{hi:.3f}: {rest}"
+    rest = f"the final runs of {names} overlap that span" if reach else "above every other method's final runs"
+    return f"{label}'s final runs span {lo:.3f}–{hi:.3f}; {rest}"
 
 
 def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
