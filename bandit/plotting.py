@@ -248,12 +248,15 @@ def _at_zero(rec: dict) -> list[str]:
 
 
 def _zero_strip(ax: plt.Axes, rec: dict, names: list[str], fontsize: float = 7) -> None:
-    """One row per method whose exact regret is 0 at every x, so none hides under another's line or the legend."""
+    """One row per method whose exact regret is 0 at every x, so none hides under another's line or the legend; a
+    method the record did not also train by sampling (``sampled_methods``) says so."""
     x = np.array(rec["exact_alphas"] if "exact_alphas" in rec else rec["exact_betas"])
     for i, name in enumerate(names):
         row = len(names) - 1 - i
         ax.plot(x, np.full_like(x, row, dtype=float), color=_color(name), lw=3, solid_capstyle="butt")
-        ax.text(0.01, row + 0.22, rec["methods"][name]["label"], transform=ax.get_yaxis_transform(), fontsize=fontsize,
+        exact_only = "sampled_methods" in rec and name not in rec["sampled_methods"]
+        label = rec["methods"][name]["label"] + (" (exact only: not sampled)" if exact_only else "")
+        ax.text(0.01, row + 0.22, label, transform=ax.get_yaxis_transform(), fontsize=fontsize,
                 color=_color(name), va="bottom")  # fmt: skip
     ax.set_ylim(-0.6, len(names) - 0.1)
     ax.set_yticks([])

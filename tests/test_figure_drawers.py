@@ -844,3 +844,17 @@ def test_bridge_converged_says_a_tick_counts_a_coinciding_limit_and_names_whose_
             assert f"{styles[m]['label']} → " in text, m
     assert not _text_checks(fig), _text_checks(fig)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["offpolicy_sweep", "beta_sweep"])
+def test_zero_strip_says_which_methods_were_not_sampled(name):
+    """The strip names methods at exact regret 0; those the record never trained by sampling say so (a reader
+    otherwise looks for their sampled marks)."""
+    rec, fig = _draw(name)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    flagged = [t.split(" (exact only")[0] for t in texts if "(exact only: not sampled)" in t]
+    labels = {v["label"]: m for m, v in rec["methods"].items()}
+    assert flagged and all(labels[f] not in rec["sampled_methods"] for f in flagged)
+    unflagged = [t for t in texts if t in labels]  # strip labels without the note: sampled methods only
+    assert all(labels[t] in rec["sampled_methods"] for t in unflagged)
+    plt.close(fig)
