@@ -21,6 +21,7 @@ excludes 0 exactly when the marker is filled.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +67,20 @@ def _family(data: dict) -> str:
 
 
 def _diff_panel(
-    ax: Any, xs: list, diffs: list[dict], labels: list[str], colors: list, title: str, xlabel: str, family: str = ""
+    ax: Any,
+    xs: list,
+    diffs: list[dict],
+    labels: list[str],
+    colors: list,
+    title: str,
+    xlabel: str,
+    family: str = "",
+    swatch: Any = "0.3",
 ) -> None:
     """Paired differences: the unadjusted 95 % interval thin and grey, the Holm-level interval thick in colour
     (:func:`bandit.style.holm_interval`: it excludes 0 exactly when the marker is filled, p_holm ≤ 0.05); ``family``
-    (:func:`_family`) is said in its legend entry."""
+    (:func:`_family`) is said in its legend entry, whose swatch is drawn in ``swatch`` (the bars' colour when they
+    share one)."""
     for k, (d, lab, col) in enumerate(zip(diffs, labels, colors)):
         if d is None:
             continue
@@ -84,7 +94,7 @@ def _diff_panel(
         ax.plot(
             [],
             [],
-            color="0.3",
+            color=swatch,
             lw=4,
             alpha=0.6,
             label=f"thick: Holm-level interval\n(excludes 0 ⇔ filled marker{family})",
@@ -99,6 +109,49 @@ def _diff_panel(
 def _count(n: int, word: str) -> str:
     """``n`` and ``word``, plural unless n is 1: "1 seed", "3 seeds"."""
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _over(cis: list[dict]) -> str:
+    """What intervals ``cis`` are taken over, from their own counts: "3 seeds × 128 report prompts" (a range when the
+    counts differ between them)."""
+
+    def span(key: str) -> str:
+        vals = sorted({c[key] for c in cis if c and key in c})
+        return "?" if not vals else f"{vals[0]}" if len(vals) == 1 else f"{vals[0]}–{vals[-1]}"
+
+    seeds = span("seeds")
+    return f"{seeds} seed{'' if seeds == '1' else 's'} × {span('prompts')} report prompts"
+
+
+def _holm_p(p: float) -> str:
+    return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
+
+
+def _diff_text(label: str, d: dict, where: str) -> str:
+    """One paired difference in words: "CoPG − PG +0.13 at μ = … (95 % CI +0.06 to +0.19, Holm p 0.004)"."""
+    return (
+        f"{label} {d['mean']:+.2f} at {where} (95 % CI {d['low']:+.2f} to {d['high']:+.2f}, "
+        f"Holm p {_holm_p(d['p_holm'])})"
+    )
+
+
+def _holm_finding(cands: list[tuple[str, dict, str]], what: str, shown: int = 3) -> str:
+    """The suptitle's finding over the paired differences ``cands`` (label, difference, where): those that survive
+    Holm (significant), or that none does and the largest |difference|."""
+    cands = [c for c in cands if c[1] is not None and "p_holm" in c[1]]
+    if not cands:
+        return f"no {what} difference has a Holm-adjusted p"
+    hits = sorted((c for c in cands if c[1].get("significant")), key=lambda c: c[1]["p_holm"])
+    if not hits:
+        big = max(cands, key=lambda c: abs(c[1]["mean"]))
+        return f"no {what} difference survives Holm (α = 0.05); largest: {_diff_text(*big)}"
+    more = f" and {len(hits) - shown} more" if len(hits) > shown else ""
+    rest = len(cands) - len(hits)
+    return (
+        "; ".join(_diff_text(*c) for c in hits[:shown])
+        + f"{more} survive{'s' if len(hits) == 1 else ''} Holm (α = 0.05)"
+        + (f"; the other {rest} do{'es' if rest == 1 else ''} not" if rest else "")
+    )
 
 
 def _shade(color: Any, t: float) -> tuple[float, float, float]:
@@ -245,7 +298,11 @@ def draw_jbeta(data: dict) -> Any:
     a1.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
     a1.set_xlabel("β (training and objective)")
     a1.set_ylabel("J_β = E[R] − β·KL(π‖π_ref)")
-    a1.set_title("The KL-regularised objective each method is trained at", fontsize=10)
+    a1.set_title(
+        "The KL-regularised objective each method is trained at\n"
+        f"(mean, 95 % interval over {_over([c for r in rows for c in r['J'].values()])})",
+        fontsize=10,
+    )
     a1.legend(fontsize=8)
     others = [m for m in methods if m != "copg"]
     for k, m in enumerate(others):
@@ -257,7 +314,7 @@ def draw_jbeta(data: dict) -> Any:
             diffs,
             [f"CoPG − {style(m).label}"] + [None] * (len(xs) - 1),
             [style(m).color] * len(xs),
-            "CoPG minus each method (paired; filled: significant after Holm,\nhollow: not)",
+            "CoPG minus each method, paired (filled: significant after Holm)",
             "β",
             _family(data),
         )
@@ -265,6 +322,11 @@ def draw_jbeta(data: dict) -> Any:
     a2.set_ylabel("ΔJ_β (standardised reward units)")
     if others:  # one method alone (e.g. a single-method run): no difference to label
         a2.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: no bar under it
+        cands = [
+            (f"CoPG − {style(m).label}", r["copg_minus"].get(m), f"β = {r['beta']:g}") for r in rows for m in others
+        ]
+        finding = _holm_finding(cands, "CoPG − baseline")
+        fig.suptitle(f"J_β of each method trained at β: {finding}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -393,11 +455,17 @@ def draw_offpolicy(data: dict) -> Any:
         cis = [r[m] for r in rows]
         a1.errorbar([x + (k - 0.5) * 0.1 for x in xs], [c["mean"] for c in cis], yerr=_errs(cis), color=st.color,
                     marker="o", ls="none", capsize=3, label=st.label)  # fmt: skip
+    a1.axhline(data["sft"]["reward"]["mean"], color="grey", ls="--", lw=1, label="π_ref (J_β = its reward)")
+    names = [textwrap.fill(n, 18) for n in names]  # "π_ref + the human summary" ran past the axes
     a1.set_xticks(xs, names)
     a1.set_xlabel("μ, the policy that sampled the offline data (categories, not a scale)")
     a1.set_ylabel(f"J_β (β = {off['beta']:g}; standardised reward units)")
-    a1.set_title("Off-policy data: CoPG vs naive PG (b = 0) per behaviour policy μ", fontsize=10)
-    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    a1.set_title(
+        "Off-policy data: CoPG vs naive PG (b = 0) per behaviour policy μ\n"
+        f"(mean, 95 % interval over {_over([r[m] for r in rows for m in ('copg', 'pg')])})",
+        fontsize=10,
+    )
+    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3)
     _diff_panel(
         a2,
         xs,
@@ -407,10 +475,15 @@ def draw_offpolicy(data: dict) -> Any:
         "CoPG minus PG (paired; filled: significant after Holm, hollow: not)",
         "μ",
         _family(data),
+        swatch=style("copg").color,
     )
     a2.set_xticks(xs, names)
     a2.set_ylabel("ΔJ_β (standardised reward units)")
     a2.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: no bar under it
+    finding = _holm_finding(
+        [("CoPG − PG", r["copg_minus_pg"], f"μ = {mu_label(r['dataset'])}") for r in rows], "CoPG − PG"
+    )
+    fig.suptitle(f"Off-policy J_β (β = {off['beta']:g}): {finding}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -858,3 +858,48 @@ def test_zero_strip_says_which_methods_were_not_sampled(name):
     unflagged = [t for t in texts if t in labels]  # strip labels without the note: sampled methods only
     assert all(labels[t] in rec["sampled_methods"] for t in unflagged)
     plt.close(fig)
+
+
+def _left_title_states_its_intervals(fig, cis: list[dict]) -> None:
+    (seeds,), (prompts,) = {c["seeds"] for c in cis}, {c["prompts"] for c in cis}
+    assert f"mean, 95 % interval over {seeds} seeds × {prompts} report prompts" in fig.axes[0].get_title()
+
+
+def test_llm_offpolicy_suptitle_states_which_difference_survives_holm_and_the_left_panel_its_intervals():
+    rec, fig = _draw("llm_offpolicy")
+    rows, data = rec["data"]["offpolicy"]["rows"], rec["data"]
+    _left_title_states_its_intervals(fig, [r[m] for r in rows for m in ("copg", "pg")])
+    sup = fig._suptitle.get_text()
+    hits = [r["copg_minus_pg"] for r in rows if r["copg_minus_pg"]["significant"]]
+    for d in hits or [max((r["copg_minus_pg"] for r in rows), key=lambda d: abs(d["mean"]))]:
+        assert f"{d['mean']:+.2f}" in sup and f"{d['low']:+.2f} to {d['high']:+.2f}" in sup
+        assert f"Holm p {d['p_holm']:.3f}" in sup or f"Holm p {d['p_holm']:.2f}" in sup
+    assert ("survives Holm" in sup) == (len(hits) == 1) and ("no CoPG − PG" in sup) == (not hits)
+    # π_ref's J_β (its reward, KL 0) as a dashed line named in the legend
+    ref = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "--"]
+    assert [ln.get_ydata()[0] for ln in ref] == pytest.approx([data["sft"]["reward"]["mean"]])
+    assert any("π_ref" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    # the Holm swatch in the right legend is drawn like the bars (CoPG's colour), no longer grey
+    from matplotlib.colors import to_rgb
+
+    from bandit.style import style
+
+    leg = fig.axes[1].get_legend()
+    swatch = [h for h, t in zip(leg.legend_handles, leg.get_texts()) if "Holm-level" in t.get_text()]
+    assert [to_rgb(h.get_color()) for h in swatch] == [to_rgb(style("copg").color)]
+    assert not _text_checks(fig), _text_checks(fig)
+
+
+def test_llm_jbeta_suptitle_states_the_holm_finding_and_the_left_panel_its_intervals():
+    rec, fig = _draw("llm_jbeta")
+    rows = rec["data"]["jbeta"]
+    _left_title_states_its_intervals(fig, [c for r in rows for c in r["J"].values()])
+    sup = fig._suptitle.get_text()
+    diffs = [(m, r["beta"], d) for r in rows for m, d in r["copg_minus"].items()]
+    hits = [x for x in diffs if x[2]["significant"]]
+    for _m, beta, d in hits[:3] or [max(diffs, key=lambda x: abs(x[2]["mean"]))]:
+        assert f"{d['mean']:+.2f} at β = {beta:g}" in sup and f"{d['low']:+.2f} to {d['high']:+.2f}" in sup
+        assert f"Holm p {d['p_holm']:.3f}" in sup or f"Holm p {d['p_holm']:.2f}" in sup
+    assert ("no CoPG − baseline difference survives Holm" in sup) == (not hits)
+    assert "\n" not in fig.axes[1].get_title()  # the old one wrapped onto a line reading only "hollow: not)"
+    assert not _text_checks(fig), _text_checks(fig)
