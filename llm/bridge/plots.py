@@ -97,6 +97,14 @@ def _nearest_of(rec: dict, styles: dict, rel: float = 1e-6) -> str:
     return f"{styles[best]['label']}'s limit{tie}"
 
 
+def _limit_handle(n: int) -> Any:
+    """The legend entry of the exact limit's black tick (mean of ``n`` tasks)."""
+    from matplotlib.lines import Line2D
+
+    label = f"exact limit: the loss's minimiser over a\nfree probability table (mean of {n} tasks)"
+    return Line2D([], [], marker="_", ms=14, mew=2.5, color="k", ls="none", label=label)
+
+
 def _tick(summary: dict, label: str) -> str:
     """Tick label: the method, and in how many of the random tasks its network is nearest its own limit (of all
     the methods' limits); the distance to that limit is the right panel's."""
@@ -161,16 +169,7 @@ def _converged_regret(ax: Any, data: dict) -> None:
             )
             for j, t in enumerate(seeds)
         ),  # fmt: skip
-        Line2D(
-            [],
-            [],
-            marker="_",
-            ms=14,
-            mew=2.5,
-            ls="none",
-            color="k",
-            label=f"exact limit: the loss's minimiser over a\nfree probability table (mean of {n} tasks)",
-        ),
+        _limit_handle(n),
         Line2D([], [], color="0.6", lw=0.8, ls=":", label="floor: ≤ 1e-5 (0 up to rounding)"),
     ]
     checks = data.get("checks", {})
@@ -329,16 +328,7 @@ def _draw_regret_vs_step(data: dict) -> Any:
             ls="none",
             label=f"same network trained to convergence (mean of {n} tasks)",
         ),  # fmt: skip
-        Line2D(
-            [],
-            [],
-            marker="_",
-            ms=14,
-            mew=2.5,
-            color="k",
-            ls="none",
-            label=f"exact limit: the loss's minimiser over a\nfree probability table (mean of {n} tasks)",
-        ),
+        _limit_handle(n),
         Line2D(
             [],
             [],
