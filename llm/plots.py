@@ -97,7 +97,8 @@ def _diff_panel(
             color=swatch,
             lw=4,
             alpha=0.6,
-            label=f"thick: Holm-level interval\n(excludes 0 ⇔ filled marker{family})",
+            label=f"thick: Holm-level interval{'' if swatch != '0.3' else ', in the baseline’s colour'}\n"
+            f"(excludes 0 ⇔ filled marker{family})",
         )
         ax.errorbar([], [], yerr=[], fmt="none", ecolor="0.45", elinewidth=1, capsize=5,
                     label="thin grey, capped: unadjusted 95 % CI")  # fmt: skip
@@ -258,8 +259,9 @@ def draw_frontier(data: dict) -> Any:
     axes[0][0].set_ylabel("reward (standardised units)")
     fig.suptitle(
         f"Reward vs KL(π‖π_ref) per β: mean over {_count(len(data['points'][0]['seeds']), 'seed')} × "
-        f"{data['report_prompts']} report prompts, 95 % intervals "
-        "(KL's clipped at 0); up and to the left is better\nin each panel every β has its own shade and marker",
+        f"{data['report_prompts']} report prompts, 95 % intervals"
+        + (" (KL's clipped at 0)" if any(p["kl"].get("clipped_at_0") for p in data["points"]) else "")
+        + "; up and to the left is better\nin each panel every β has its own shade and marker",
         fontsize=10,
     )
     fig.tight_layout()
@@ -325,7 +327,7 @@ def draw_jbeta(data: dict) -> Any:
         cands = [
             (f"CoPG − {style(m).label}", r["copg_minus"].get(m), f"β = {r['beta']:g}") for r in rows for m in others
         ]
-        finding = _holm_finding(cands, "CoPG − baseline")
+        finding = _holm_finding(cands, " or ".join(f"CoPG − {style(m).label}" for m in others))
         fig.suptitle(f"J_β of each method trained at β: {finding}", fontsize=10)
     fig.tight_layout()
     return fig

@@ -900,6 +900,13 @@ def test_llm_jbeta_suptitle_states_the_holm_finding_and_the_left_panel_its_inter
     for _m, beta, d in hits[:3] or [max(diffs, key=lambda x: abs(x[2]["mean"]))]:
         assert f"{d['mean']:+.2f} at β = {beta:g}" in sup and f"{d['low']:+.2f} to {d['high']:+.2f}" in sup
         assert f"Holm p {d['p_holm']:.3f}" in sup or f"Holm p {d['p_holm']:.2f}" in sup
-    assert ("no CoPG − baseline difference survives Holm" in sup) == (not hits)
+    assert ("no CoPG − DPO or CoPG − IPO difference survives Holm" in sup) == (not hits)
     assert "\n" not in fig.axes[1].get_title()  # the old one wrapped onto a line reading only "hollow: not)"
     assert not _text_checks(fig), _text_checks(fig)
+
+
+def test_llm_frontier_says_kl_is_clipped_only_where_an_interval_was():
+    rec, fig = _draw("llm_frontier")
+    clipped = any(p["kl"].get("clipped_at_0") for p in rec["data"]["points"])
+    assert ("clipped at 0" in fig._suptitle.get_text()) == clipped
+    plt.close(fig)
