@@ -910,3 +910,14 @@ def test_llm_frontier_says_kl_is_clipped_only_where_an_interval_was():
     clipped = any(p["kl"].get("clipped_at_0") for p in rec["data"]["points"])
     assert ("clipped at 0" in fig._suptitle.get_text()) == clipped
     plt.close(fig)
+
+
+def test_beta_sweep_ties_each_dodged_kl_dot_to_its_own_beta():
+    rec, fig = _draw("beta_sweep")
+    ax2 = fig.axes[-1]
+    ties = [line for line in ax2.lines if len(line.get_xdata()) == 2 and line.get_ydata()[0] == line.get_ydata()[1]]
+    sampled = [m for m in rec["methods"].values() if "kl_to_ref_mean" in m]
+    assert len(ties) == sum(len(m["kl_to_ref_mean"]) for m in sampled)
+    betas = set(rec["betas"])
+    assert all(any(np.isclose(x, b) for b in betas) for t in ties for x in t.get_xdata()[:1])  # starts at its β
+    plt.close(fig)
