@@ -112,8 +112,7 @@ def _tick(summary: dict, label: str) -> str:
         return f"{textwrap.fill(label, 12)}\nno finite\nlimit"
     per = summary.get("per_task_seed") or {"all": {"nearest_is_own": summary["nearest_is_own"]}}
     k, n = sum(bool(r["nearest_is_own"]) for r in per.values()), len(per)
-    mark = "✓" if k == n else ("✗" if k == 0 else "~")
-    return f"{textwrap.fill(label, 12)}\n{mark} own limit\nnearest in\n{k} of {n} tasks"
+    return f"{textwrap.fill(label, 12)}\nnearest limit:\nits own in\n{k} of {n} tasks"
 
 
 def _nearest_note(summary: dict, styles: dict) -> str:
@@ -132,7 +131,7 @@ def _nearest_note(summary: dict, styles: dict) -> str:
         where = "; ".join(f"{_nearest_of(r, styles)} in task {t}" for t, r in per.items())
         lines.append(f"{styles[m]['label']}'s network is nearest {where}")
     if shared:
-        lines.append("✓ by a coinciding limit (network → the limit nearest it): " + "; ".join(shared))
+        lines.append("its own by a coinciding limit (network → the limit nearest it): " + "; ".join(shared))
     return "\n".join(lines)
 
 
@@ -208,7 +207,7 @@ def _converged_distance(bx: Any, data: dict) -> None:
     handles = [
         Patch(facecolor="0.75", hatch="//", label="on S, the completions the data sampled"),
         Patch(facecolor="0.45", label="on all completions"),
-        Line2D([], [], color="k", ls="--", lw=0.8, label=f"{bar:g} nats: the run's threshold for {checked}"),
+        Line2D([], [], color="k", ls="--", lw=0.8, label=f"{bar:g} nats: the most the run's checks allow {checked}"),
         *(
             Line2D([], [], marker=TASK_MARKERS[j % len(TASK_MARKERS)], ls="none", color="k", ms=4, label=f"task {t}")
             for j, t in enumerate(seeds)
@@ -232,10 +231,10 @@ def _draw_converged(data: dict) -> Any:
     _converged_regret(ax, data)
     _converged_distance(bx, data)
     note = _nearest_note(data["summary"], data["methods"])
-    fig.text(0.01, 0.0, "✓ / ✗ under a bar: whether the network's nearest limit, of all the methods' limits by "
+    fig.text(0.01, 0.0, "under a bar: in how many tasks the network's nearest limit, of all the methods' limits by "
              "KL(limit ‖ network), is its own method's or one that coincides with it (mean KL between the two limits "
-             f"< {COINCIDE_TIE:g} nats); how far it is from it: right panel" + (f"\n{note}" if note else ""),
-             fontsize=8, va="top", ha="left")  # fmt: skip
+             f"< {COINCIDE_TIE:g} nats); nearest is not close: how far it is, is the right panel"
+             + (f"\n{note}" if note else ""), fontsize=8, va="top", ha="left")  # fmt: skip
     fig.tight_layout()
     return fig
 
