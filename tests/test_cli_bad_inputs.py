@@ -851,8 +851,13 @@ def test_bandit_interrupt_is_one_line(how, tmp_path, capsys, monkeypatch):
         time.sleep(5)
 
     monkeypatch.setattr(cli, "run_experiment", interrupted)
+    # a pytest-xdist worker ignores SIGINT; the command runs with Python's default handler (KeyboardInterrupt)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     out = tmp_path / "out"
-    assert bandit_main(["loss-family", "--out", str(out), "--no-progress"]) == 130
+    try:
+        assert bandit_main(["loss-family", "--out", str(out), "--no-progress"]) == 130
+    finally:
+        signal.signal(signal.SIGINT, before)
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("python -m bandit: interrupted"), err
     assert not out.exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bandit.progress import progress as progress_bar
+from llm.run import worker_init
 
 DOCSTRING_PACKAGES = (
     "numpy",
@@ -164,10 +165,8 @@ def docstring_pairs(
     if workers > 1 and len(files) > 64:
         import multiprocessing as mp
 
-        from llm.run import worker_init  # Ctrl-C: the workers leave without a traceback each
-
         ctx = mp.get_context("fork" if sys.platform == "linux" else "spawn")
-        with ctx.Pool(workers, initializer=worker_init) as pool:
+        with ctx.Pool(workers, initializer=worker_init) as pool:  # Ctrl-C: each worker leaves without a traceback
             for pairs in pool.imap(_file_docstring_pairs, files, chunksize=32):
                 yield from pairs
     else:
