@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["MethodStyle", "STYLES", "style", "label_points", "holm_interval"]
+__all__ = ["BETA_MARKERS", "MethodStyle", "STYLES", "style", "label_points", "holm_interval"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,9 @@ class MethodStyle:
     label: str
     """Legend label."""
 
+
+BETA_MARKERS = ("o", "s", "D", "^", "v", "P", "X", "p")
+"""The marker of each β of one method in a figure, smallest β first (the LLM and rung frontiers)."""
 
 STYLES: dict[str, MethodStyle] = {
     # shared by both labs

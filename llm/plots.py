@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bandit.records import provenance, write_figure
-from bandit.style import holm_interval, label_points, style
+from bandit.style import BETA_MARKERS, holm_interval, label_points, style
 from llm.run import MAIN
 
 __all__ = ["FIGURE_NAMES", "figure_names", "make_figures", "draw_record", "mu_label"]  # + FIGURES (a dict)
@@ -163,17 +163,13 @@ def _shade(color: Any, t: float) -> tuple[float, float, float]:
     return tuple(a + abs(t) * (b - a) for a, b in zip(c, end))
 
 
-_BETA_MARKERS = ("o", "s", "D", "^", "v", "P", "X", "p")
-"""Marker of each β in a method's panel, smallest β first: close points' whiskers are told apart by shade and shape."""
-
-
 def _beta_points(ax: Any, pts: list[dict], color: Any, ms: float = 5) -> None:
     """Each β of one method as a mean with 95 % intervals on both axes, in its own shade of ``color`` and marker
     (``pts`` sorted by β; each dict may carry its index in the full list as ``_k``/``_n``)."""
     for i, p in enumerate(pts):
         k, n = p.get("_k", i), p.get("_n", len(pts))
         ax.errorbar([p["kl"]["mean"]], [p["reward"]["mean"]], xerr=_err(p["kl"]), yerr=_err(p["reward"]),
-                    color=_shade(color, 0.6 * (k / max(n - 1, 1) - 0.5)), marker=_BETA_MARKERS[k % len(_BETA_MARKERS)],
+                    color=_shade(color, 0.6 * (k / max(n - 1, 1) - 0.5)), marker=BETA_MARKERS[k % len(BETA_MARKERS)],
                     ms=ms, capsize=3, lw=1.2, zorder=4)  # fmt: skip
 
 

@@ -22,14 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from bandit.records import provenance, write_figure
-from bandit.style import style
+from bandit.style import BETA_MARKERS, style
 
 __all__ = ["FIGURE_NAMES", "make_figures", "draw_record"]
 
 FIGURE_NAMES = ("offpolicy", "frontier", "curves")
 """The figures a run writes, as ``rung_<name>.{png,json}``."""
-_BETA_MARKERS = ("o", "s", "D", "P", "h")
-"""rung_frontier: the marker of each β, smallest first (the legend names them)."""
 PLATEAU_TOLERANCE = 0.005
 """A mean J_β that changes by at most this over the last quarter of training is called levelled off in the title."""
 MU_LABELS = {"ref": "μ = π_ref", "T1.5": "π_ref at T = 1.5", "refmix": "½ π_ref + ½ noisy refs"}
@@ -215,7 +213,7 @@ def _draw_frontier(data: dict) -> Any:
         else:
             ax.plot(xs, ys, color=color, lw=1.6, zorder=4, label=st["label"])
             for p, x, y in zip(pts, xs, ys):  # one filled marker shape per β (text labels crowded each other)
-                ax.plot(x, y, _BETA_MARKERS[betas.index(p["beta"]) % len(_BETA_MARKERS)], color=color, ms=8,
+                ax.plot(x, y, BETA_MARKERS[betas.index(p["beta"]) % len(BETA_MARKERS)], color=color, ms=8,
                         mec="k", mew=0.6, zorder=6)  # fmt: skip
         if per_chain:
             for p, x, y in zip(pts, xs, ys):
@@ -255,7 +253,7 @@ def _draw_frontier(data: dict) -> Any:
                + ("\n(KL clipped at 0)" if clipped else ""))
     )  # fmt: skip
     for i, b in enumerate(betas):
-        handles.append(Line2D([], [], color="0.55", marker=_BETA_MARKERS[i % len(_BETA_MARKERS)], mec="k", mew=0.6,
+        handles.append(Line2D([], [], color="0.55", marker=BETA_MARKERS[i % len(BETA_MARKERS)], mec="k", mew=0.6,
                               ms=8, lw=0, label=f"β = {b:g}"))  # fmt: skip
     for c in range(n_chains):
         handles.append(Line2D([], [], color="0.3", marker=_CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white", ms=5,
