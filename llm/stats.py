@@ -5,6 +5,7 @@ SFT) and the offline data sampled from it. Training seeds vary inside a chain; e
 chains. Verdicts must hold across chains, so the interval of a mean difference has to contain the chain variance:
 
 * :func:`mean_ci` / :func:`seed_ci` — Student-t interval of a plain mean (one factor).
+* :func:`paired_ci` — :func:`mean_ci` of paired differences (one pair per chain, say), with the differences, df and t.
 * :func:`crossed_ci` — seeds × prompts, both random and crossed (one chain).
 * :func:`chain_ci` — chains × seeds-within-chain × prompts (seeds nested in chains, prompts crossed with both): the
   interval to report when several chains exist; with one chain it is :func:`crossed_ci`.
@@ -29,6 +30,7 @@ __all__ = [
     "holm",
     "mean_ci",
     "min_detectable_effect",
+    "paired_ci",
     "positive_ci",
     "replicated",
     "seed_ci",
@@ -62,6 +64,24 @@ def mean_ci(values: list[float], level: float = 0.95) -> dict[str, float | int |
     half = float(t.ppf(0.5 + level / 2, n - 1)) * sem
     low, high = mean - half, mean + half
     return {"mean": mean, "sem": sem, "low": low, "high": high, "n": n, "significant": bool(low > 0 or high < 0)}
+
+
+def paired_ci(after: list[float], before: list[float], level: float = 0.95) -> dict[str, Any]:
+    """Mean of the paired differences ``after[i] − before[i]`` with :func:`mean_ci`'s Student-t interval.
+
+    One pair per unit that both sides share (a chain: its π_ref, data and prompts), so what the units have in common
+    cancels. Returns :func:`mean_ci`'s dict plus ``values`` (the differences), ``df`` = n − 1 and ``t``, the quantile
+    the interval used (12.71 for two pairs at 95 %; ``inf`` with one pair, whose interval is infinite).
+    """
+    if len(after) != len(before):
+        raise ValueError(f"paired_ci: after has {len(after)} values but before has {len(before)}; pass one per pair")
+    diffs = [a - b for a, b in zip(after, before)]
+    ci = mean_ci(diffs, level)
+    n = len(diffs)
+    from scipy.stats import t  # heavy: imported only when an interval is asked for
+
+    quantile = float(t.ppf(0.5 + level / 2, n - 1)) if n >= 2 else math.inf
+    return {**ci, "values": diffs, "df": n - 1, "t": quantile}
 
 
 def seed_ci(values: list[float]) -> dict[str, Any]:

@@ -416,7 +416,7 @@ def _rung_point(beta, mean, sem, df, kl_mean, kl_sem, kl_df):
     return {"beta": beta, "reward": ci(mean, sem, df), "kl": ci(kl_mean, kl_sem, kl_df)}
 
 
-def test_rung_frontier_draws_the_json_intervals_clips_kl_at_0_and_states_its_point_from_the_data():
+def test_rung_frontier_without_chain_points_draws_the_json_intervals_light_and_clips_kl_at_0():
     from llm.bridge.rung_plots import draw_record
 
     small_beta = _rung_point(0.03, 0.28, 0.01, 255.0, 1.0, 0.03, 255.0)
@@ -425,10 +425,9 @@ def test_rung_frontier_draws_the_json_intervals_clips_kl_at_0_and_states_its_poi
                                         "frontier": {"dpo": [small_beta, large_beta]}}}  # fmt: skip
     fig = draw_record(rec)
     ax = fig.axes[0]
-    title = ax.get_title()
-    legend = "\n".join(t.get_text() for t in ax.get_legend().get_texts())
+    legend = "\n".join(t.get_text() for t in fig.legends[0].get_texts())
     assert "KL clipped at 0" in legend and "95 % t-interval" in legend
-    assert "mean reward from β = 0.3 to 0.03: DPO +0.020 (inside the 95 % intervals)" in title
+    assert "this older JSON has no per-chain points" in fig._suptitle.get_text()  # no paired change: no claim
     segs = [seg for c in ax.collections for seg in c.get_segments()]
     xs = np.concatenate([seg[:, 0] for seg in segs])
     assert xs.min() >= 0  # the KL bar below 0 is clipped
@@ -436,11 +435,7 @@ def test_rung_frontier_draws_the_json_intervals_clips_kl_at_0_and_states_its_poi
     stored = [small_beta["reward"]["low"], small_beta["reward"]["high"], large_beta["reward"]["low"]]
     stored.append(large_beta["reward"]["high"])
     assert all(np.isclose(ys, v).any() for v in stored)  # the stored intervals, not recomputed ones
-    plt.close(fig)
-    rec["data"]["frontier"]["dpo"] = [large_beta, small_beta]  # reward falls as β falls: no monotone claim
-    fig = draw_record(rec)
-    assert "DPO -0.020" in fig.axes[0].get_title()
-    plt.close(fig)
+    assert all(c.get_alpha() is not None and c.get_alpha() <= 0.5 for c in ax.collections)  # drawn light
 
 
 def test_llm_curves_title_claims_no_plateau_when_the_intervals_are_wide():
@@ -647,7 +642,7 @@ def test_rung_offpolicy_from_an_older_json_says_what_it_lacks():
     assert not labels[0].overlaps(labels[1])  # the old long x-label of panel 1 ran into panel 2
 
 
-def test_rung_frontier_draws_each_chains_point_joined_to_its_mean():
+def test_rung_frontier_draws_each_chains_point_joined_to_its_mean_and_states_the_intervals_it_leaves_out():
     from llm.bridge.rung_plots import draw_record
 
     rec = _with_chain_fields("frontier")
@@ -662,27 +657,15 @@ def test_rung_frontier_draws_each_chains_point_joined_to_its_mean():
     assert np.allclose(sorted(hollow), sorted(want))
     spokes = [line for line in ax.lines if len(line.get_xdata()) == 2 and line.get_linewidth() < 1]
     assert len(spokes) == len(want)
-    title = ax.get_title()
-    assert "in every chain KL falls as β rises for: CoPG, IPO, DPO\n" in title  # points are stored β ascending
-    gap = max(
-        max(q["chain_means"]["reward"]) - min(q["chain_means"]["reward"])
-        for m, p in pts.items()
-        if m != "pi_ref"
-        for q in p
-    )
-    assert f"the trained methods' chain points differ by at most {gap:.3f} in reward" in title
-    ref = pts["pi_ref"][0]["chain_means"]["reward"]
-    assert f"(π_ref's two points: {max(ref) - min(ref):.3f} in reward)" in title
     betas = sorted({q["beta"] for m, p in pts.items() if m != "pi_ref" for q in p})
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert all(f"β = {b:g}" in legend for b in betas)  # one marker per β, named in the legend (no crowded labels)
     assert not [t for t in ax.texts if t.get_text().startswith("β=")]
-    assert all(c.get_alpha() is not None and c.get_alpha() <= 0.5 for c in ax.collections)  # light intervals
+    # the old drawer's thicket: (a) now draws no 95 % bars (df ≈ 1, wider than the frontier) and says how wide they are
+    assert not ax.collections
+    half = [(q[k]["high"] - q[k]["low"]) / 2 for m, p in pts.items() if m != "pi_ref" for q in p for k in ("reward",)]
+    assert f"are ±{min(half):.3f} to ±{max(half):.3f} in reward" in _texts(fig)
     assert not _text_checks(fig), _text_checks(fig)
-    plt.close(fig)
-    pts["dpo"][-1]["chain_means"]["kl"][1] = 5.0  # chain 1's DPO: KL rises at the largest β
-    title = draw_record(rec).axes[0].get_title()
-    assert "for: CoPG, IPO; not for: DPO" in title
 
 
 def test_rung_frontier_from_an_older_json_says_what_it_lacks_and_labels_do_not_overlap():
@@ -693,7 +676,8 @@ def test_rung_frontier_from_an_older_json_says_what_it_lacks_and_labels_do_not_o
         for p in points:
             p.pop("chain_means", None)
     fig = draw_record(rec)
-    assert "this older JSON has no per-chain points" in fig.axes[0].get_title()
+    assert "this older JSON has no per-chain points" in fig._suptitle.get_text()
+    assert "no change over β paired within chains" in _texts(fig)
     assert not _text_checks(fig), _text_checks(fig)
 
 
@@ -702,21 +686,85 @@ def test_paper_fig1_text_is_readable():
     assert not _text_checks(fig), _text_checks(fig)
 
 
-def test_rung_frontier_title_states_each_methods_reward_change_over_beta_and_whether_intervals_resolve_it():
-    from llm.bridge.rung_plots import draw_record
+def _chain_point(beta: float, reward: list[float], kl: list[float]) -> dict:
+    """A frontier point whose chains' own means are ``reward`` and ``kl`` (its pooled intervals made up)."""
+    p = _rung_point(beta, float(np.mean(reward)), 0.01, 1.0, float(np.mean(kl)), 0.01, 1.0)
+    return {**p, "chain_means": {"reward": list(reward), "kl": list(kl)}}
 
-    up = [_rung_point(0.03, 0.28, 0.01, 5.0, 1.0, 0.03, 5.0), _rung_point(0.3, 0.26, 0.01, 5.0, 0.2, 0.02, 5.0)]
-    flat = [_rung_point(0.03, 0.25, 0.01, 5.0, 1.0, 0.03, 5.0), _rung_point(0.3, 0.27, 0.01, 5.0, 0.2, 0.02, 5.0)]
+
+def test_rung_frontier_title_says_per_method_whether_the_paired_change_over_beta_is_resolved():
+    """The title and the (b) ticks follow mean_ci of each chain's change from the largest β to the smallest:
+    CoPG's two chains agree (0.050, 0.051: resolved), DPO's disagree in sign (not resolved, no 'every chain')."""
+    from llm.bridge.rung_plots import draw_record
+    from llm.stats import mean_ci
+
+    copg = [_chain_point(0.3, [0.25, 0.26], [0.2, 0.25]), _chain_point(0.03, [0.30, 0.311], [1.0, 1.1])]  # β unsorted
+    dpo = [_chain_point(0.03, [0.27, 0.25], [0.9, 1.0]), _chain_point(0.3, [0.26, 0.26], [0.2, 0.2])]
     methods = {"copg": {"color": "tab:blue", "label": "CoPG"}, "dpo": {"color": "tab:brown", "label": "DPO"}}
-    rec = {"kind": "frontier", "data": {"methods": methods, "beta": 0.1, "frontier": {"copg": up, "dpo": flat}}}
+    rec = {"kind": "frontier", "data": {"methods": methods, "beta": 0.1, "frontier": {"copg": copg, "dpo": dpo}}}
     fig = draw_record(rec)
-    title = fig.axes[0].get_title()
-    assert "CoPG +0.020; DPO -0.020 (inside the 95 % intervals)" in title
-    up[0]["reward"]["low"] = 0.27  # CoPG's smallest-β interval now lies wholly above its largest-β one
-    up[-1]["reward"]["high"] = 0.265
-    title = draw_record(rec).axes[0].get_title()
-    assert "(beyond the 95 % intervals for CoPG)" in title
-    plt.close(fig)
+    title = fig._suptitle.get_text()
+    r_copg, r_dpo = mean_ci([0.30 - 0.25, 0.311 - 0.26]), mean_ci([0.27 - 0.26, 0.25 - 0.26])
+    assert r_copg["significant"] and not r_dpo["significant"]
+    assert title.startswith("Lowering β from 0.3 to 0.03: ") and title.count("\n") == 1
+    assert f"held-out reward rises for CoPG ({r_copg['mean']:+.3f}; resolved)" in title
+    assert f"held-out reward {r_dpo['mean']:+.3f} for DPO, not resolved (interval covers 0)" in title
+    assert "every chain" not in title  # DPO's chains disagree in sign
+    kl = [mean_ci([1.0 - 0.2, 1.1 - 0.25]), mean_ci([0.9 - 0.2, 1.0 - 0.2])]
+    assert all(c["significant"] for c in kl)
+    assert f"KL(π‖π_ref) rises for CoPG and DPO ({kl[1]['mean']:+.2f} to {kl[0]['mean']:+.2f} nats; resolved)" in title
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["CoPG\nresolved", "DPO\nnot resolved"]
+    assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == ["CoPG\nresolved", "DPO\nresolved"]
+
+
+def test_rung_frontier_paired_panels_are_mean_ci_of_each_chains_change_from_the_largest_to_the_smallest_beta():
+    """(b) reward and (c) KL: each chain's own change (hollow) and, per method, a bar whose mean and ends are
+    llm.stats.mean_ci of those changes (Student-t over chains, df = chains − 1, t stated); ticks: resolved or not."""
+    from scipy import stats
+
+    from llm.stats import mean_ci
+
+    rec, fig = _draw("rung_frontier")
+    d = rec["data"]
+    pts = {m: sorted(p, key=lambda q: q["beta"]) for m, p in d["frontier"].items() if m != "pi_ref"}
+    assert len(fig.axes) == 3  # the old drawer had the frontier alone
+    for ax, key in zip(fig.axes[1:], ("reward", "kl")):
+        diffs = {
+            m: [a - b for a, b in zip(p[0]["chain_means"][key], p[-1]["chain_means"][key])] for m, p in pts.items()
+        }
+        cis = {m: mean_ci(v) for m, v in diffs.items()}
+        hollow = sorted(y for line in ax.lines if line.get_markerfacecolor() == "white" for y in line.get_ydata())
+        assert hollow == pytest.approx(sorted(v for vs in diffs.values() for v in vs))
+        bars = sorted((seg[:, 1].min(), seg[:, 1].max()) for c in ax.collections for seg in c.get_segments())
+        assert np.allclose(bars, sorted((c["low"], c["high"]) for c in cis.values()))
+        means = [line.get_ydata()[0] for line in ax.lines if line.get_marker() == "o"
+                 and line.get_markerfacecolor() != "white"]  # fmt: skip
+        assert sorted(means) == pytest.approx(sorted(c["mean"] for c in cis.values()))
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        verdicts = ["resolved" if c["significant"] else "not resolved" for c in cis.values()]
+        assert ticks == [f"{d['methods'][m]['label']}\n{v}" for m, v in zip(cis, verdicts)]
+    n = len(next(iter(pts.values()))[0]["chain_means"]["reward"])
+    assert f"(df = {n - 1}, t = {stats.t.ppf(0.975, n - 1):.2f})" in _texts(fig)  # t = 12.71 for 2 chains
+
+
+def test_rung_frontier_fits_the_reader_canvas_with_text_of_at_least_9_pt_and_a_two_line_title():
+    import io
+
+    from matplotlib.image import imread
+    from matplotlib.text import Text
+
+    rec, fig = _draw("rung_frontier")
+    assert not _text_checks(fig), _text_checks(fig)
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert not [(t.get_text()[:30], t.get_fontsize()) for t in texts if t.get_fontsize() < 9]
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=rec.get("dpi", 130), bbox_inches="tight", format="png")  # as bandit.records.save_png
+    width_px = imread(io.BytesIO(buf.getvalue())).shape[1]
+    assert fig.get_figwidth() <= 11.5 and width_px <= 1500, width_px
+    assert fig._suptitle.get_text().count("\n") <= 1  # the old title ran to four lines
+    renderer = fig.canvas.get_renderer()
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
 
 
 def test_rung_curves_draws_each_methods_final_spread_beside_the_curves_and_says_whose_runs_reach_the_top():

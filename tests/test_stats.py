@@ -14,6 +14,7 @@ from llm.stats import (
     holm,
     mean_ci,
     min_detectable_effect,
+    paired_ci,
     positive_ci,
     replicated,
     t_pvalue,
@@ -141,3 +142,17 @@ def test_replicated_needs_every_chain_in_the_same_direction():
     assert replicated([up, up], [0.01, 0.2]) == 0  # significant before Holm, not after
     with pytest.raises(ValueError, match="one adjusted p per chain"):
         replicated([up], [0.1, 0.2])
+
+
+def test_paired_ci_is_mean_ci_of_the_differences():
+    """after − before = (0.2, 0.3): mean 0.25, sem = |0.3 − 0.2|/2 = 0.05, t_{0.975, 1} = 12.706 → ±0.635."""
+    ci = paired_ci([0.3, 0.5], [0.1, 0.2])
+    assert ci["values"] == pytest.approx([0.2, 0.3]) and ci["df"] == 1 and ci["t"] == pytest.approx(12.7062, abs=1e-4)
+    assert ci["mean"] == pytest.approx(0.25) and ci["high"] - ci["mean"] == pytest.approx(12.7062 * 0.05, abs=1e-5)
+    assert {k: ci[k] for k in ("mean", "low", "high", "significant")} == pytest.approx(
+        {k: mean_ci([0.2, 0.3])[k] for k in ("mean", "low", "high", "significant")}
+    )
+    one = paired_ci([1.0], [0.5])
+    assert one["t"] == math.inf and not one["significant"]
+    with pytest.raises(ValueError, match="one per pair"):
+        paired_ci([1.0, 2.0], [1.0])

@@ -5,9 +5,11 @@
   and each chain's mean, per μ ordered by its distance from π_ref (E_μ[−ln π_ref] − E_{π_ref}[−ln π_ref]); the π*
   line sits at J_β(π*) − J_β(π_ref), so a point's estimated regret is its distance below it. Right: CoPG − each
   baseline (``data.verdicts``, Holm-adjusted; ★ where a verdict replicates within every chain);
-* ``rung_frontier``: held-out reward vs exact KL(π‖π_ref) of CoPG, IPO and DPO over β (μ = π_ref): the mean points,
-  each chain's own point (``chain_means``) joined to its mean, and the JSON's 95 % intervals drawn light (chains as
-  a random effect; KL bars clipped at 0);
+* ``rung_frontier``: (a) held-out reward vs exact KL(π‖π_ref) of CoPG, IPO and DPO over β (μ = π_ref): the mean
+  points and each chain's own point (``chain_means``) joined to its mean; the JSON's 95 % intervals (df ≈ 1) are
+  stated in a note, not drawn (a JSON without chain points draws them, light). (b), (c) the change in reward and in
+  KL from the largest β to the smallest, paired within each chain, with its Student-t interval over chains
+  (:func:`llm.stats.paired_ci`) and whether it excludes 0;
 * ``rung_curves``: J_β, reward and KL on the selection prompts vs step (μ = π_ref): the mean over chains and seeds,
   and right of the last step each method's lowest-to-highest run at that step (``range`` in the JSON; a JSON without
   it draws means only).
@@ -23,6 +25,7 @@ from typing import Any
 
 from bandit.records import provenance, write_figure
 from bandit.style import BETA_MARKERS, style
+from llm.stats import paired_ci
 
 __all__ = ["FIGURE_NAMES", "make_figures", "draw_record"]
 
@@ -156,64 +159,131 @@ def _draw_differences(ax: Any, data: dict, methods: list[str]) -> None:
 
 
 _CHAIN_MARKERS = ("^", "v", "<", ">", "D", "P", "X", "s")
-"""Marker of each chain's own point on the frontier, by chain index."""
+"""Marker of each chain's own point (panel a) and own change (panels b, c), by chain index."""
+CHANGES = (("reward", "held-out reward", "", 3), ("kl", "KL(π‖π_ref)", " nats", 2))
+"""The quantities whose change over β the frontier figure pairs within chains: (key, words, unit, decimals)."""
 
 
-def _chain_agreement(pts: dict[str, list[dict]], methods: dict) -> str:
-    """In words, from each chain's own points: for which methods KL falls as β rises in every chain, and the widest
-    gap between two chains at one method's point, in reward and in KL (π_ref's point aside)."""
-    falls, not_falls, gap_r, gap_k = [], [], 0.0, 0.0
-    for m, p in pts.items():
-        if m == "pi_ref":
-            continue
-        per = [q["chain_means"] for q in p]
-        gap_r = max([gap_r, *(max(c["reward"]) - min(c["reward"]) for c in per)])
-        gap_k = max([gap_k, *(max(c["kl"]) - min(c["kl"]) for c in per)])
-        if len(p) < 2:
-            continue
-        chains = range(len(per[0]["kl"]))
-        ok = all(all(a["kl"][c] >= b["kl"][c] for a, b in zip(per, per[1:])) for c in chains)  # β ascending
-        (falls if ok else not_falls).append(methods.get(m, {"label": m})["label"])
-    out = f"in every chain KL falls as β rises for: {', '.join(falls) or 'no method'}"
-    out += f"; not for: {', '.join(not_falls)}" if not_falls else ""
-    ref = pts.get("pi_ref", [])
-    ref_gap = max((max(q["chain_means"]["reward"]) - min(q["chain_means"]["reward"]) for q in ref), default=None)
-    ref_txt = f" (π_ref's two points: {ref_gap:.3f} in reward)" if ref_gap is not None else ""
-    return out + (
-        f"\nthe trained methods' chain points differ by at most {gap_r:.3f} in reward and {gap_k:.2f} nats in KL"
-        + ref_txt
-    )
+def _names(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _beta_changes(points: list[dict]) -> dict[str, dict]:
+    """Per quantity (``reward``, ``kl``): smallest-β minus largest-β value, paired within each chain
+    (``chain_means``: the same chain's π_ref, offline data and held-out prompts at both ends), with the Student-t
+    interval over chains of :func:`llm.stats.paired_ci`."""
+    lo, hi = min(points, key=lambda p: p["beta"]), max(points, key=lambda p: p["beta"])
+    return {k: paired_ci(lo["chain_means"][k], hi["chain_means"][k]) for k, *_ in CHANGES}
+
+
+def _verdict(ci: dict) -> str:
+    """``resolved`` where the 95 % interval excludes 0, ``not resolved`` where it covers it."""
+    if ci["n"] < 2:
+        return "one chain: no interval"
+    return "resolved" if ci["significant"] else "not resolved"
+
+
+def _change_words(what: str, unit: str, digits: int, changes: dict[str, dict]) -> str:
+    """In words, from the paired intervals (label → interval): for which methods ``what`` rises or falls (interval
+    excludes 0) and for which the change is not resolved (it covers 0), with the chains' signs where they agree."""
+
+    def span(ms: list[str]) -> str:
+        v = sorted(changes[m]["mean"] for m in ms)
+        return f"{v[0]:+.{digits}f}" + (f" to {v[-1]:+.{digits}f}" if len(v) > 1 else "") + unit
+
+    def who(ms: list[str]) -> str:
+        return f"all {len(ms)} methods" if len(ms) == len(changes) > 2 else _names(ms)
+
+    up = [m for m, c in changes.items() if c["significant"] and c["mean"] > 0]
+    down = [m for m, c in changes.items() if c["significant"] and c["mean"] < 0]
+    rest = [m for m in changes if m not in up and m not in down]
+    parts = [f"{what} {verb} for {who(ms)} ({span(ms)}; resolved)" for ms, verb in ((up, "rises"), (down, "falls"))
+             if ms]  # fmt: skip
+    if rest:
+        values = [v for m in rest for v in changes[m]["values"]]
+        signs = ", higher in every chain but" if all(v > 0 for v in values) else ","
+        signs = ", lower in every chain but" if all(v < 0 for v in values) else signs
+        covers = "each interval covers 0" if len(rest) > 1 else "interval covers 0"
+        covers = "one chain: no interval" if any(changes[m]["n"] < 2 for m in rest) else covers
+        parts.append(f"{what} {span(rest)} for {who(rest)}{signs} not resolved ({covers})")
+    return "; ".join(parts)
+
+
+def _draw_changes(ax: Any, changes: dict[str, dict], methods: dict, key: str) -> None:
+    """One column per method: each chain's own change (hollow, its chain's marker) and their mean with its 95 %
+    Student-t interval over chains; the tick says whether the interval resolves the change."""
+    ticks = []
+    for i, (m, ch) in enumerate(changes.items()):
+        c, color = ch[key], methods[m]["color"]
+        for k, v in enumerate(c["values"]):
+            ax.plot(i - 0.32 + 0.12 * k, v, _CHAIN_MARKERS[k % len(_CHAIN_MARKERS)], mfc="white", mec=color,
+                    mew=1.2, ms=7, ls="none", zorder=5)  # fmt: skip
+        if c["n"] >= 2:
+            ax.errorbar(i, c["mean"], yerr=[[c["mean"] - c["low"]], [c["high"] - c["mean"]]], fmt="o", color=color,
+                        ms=7, capsize=5, lw=1.6, zorder=4)  # fmt: skip
+        else:
+            ax.plot(i, c["mean"], "o", color=color, ms=7, zorder=4)
+        ticks.append(f"{methods[m]['label']}\n{_verdict(c)}")
+    ax.axhline(0.0, color="k", lw=0.8, zorder=1)
+    ax.set_xticks(range(len(ticks)), ticks, fontsize=9.5)
+    ax.set_xlim(-0.6, len(ticks) - 0.4)
+    ax.tick_params(axis="y", labelsize=9.5)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _frontier_intervals(ax: Any, pts: list[dict], color: str) -> bool:
+    """The JSON's 95 % intervals drawn light (older JSON without chain points); KL clipped at 0. True if clipped."""
+    xs, ys = [p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts]
+    kx = [(p["kl"]["low"], p["kl"]["high"]) for p in pts]
+    clipped = any(lo < 0 for lo, _ in kx)
+    kx = [(max(lo, 0.0), hi) for lo, hi in kx]  # KL ≥ 0: an interval below 0 is clipped at 0 (said in the legend)
+    ax.errorbar(xs, ys, yerr=[[y - p["reward"]["low"] for y, p in zip(ys, pts)],
+                              [p["reward"]["high"] - y for y, p in zip(ys, pts)]],
+                xerr=[[x - lo for x, (lo, _) in zip(xs, kx)], [hi - x for x, (_, hi) in zip(xs, kx)]],
+                fmt="none", ecolor=color, alpha=0.4, elinewidth=1.2, capsize=3, zorder=1)  # fmt: skip
+    return clipped
+
+
+def _half_widths(frontier: dict, key: str) -> tuple[float, float]:
+    """Smallest and largest half-width of the JSON's 95 % intervals of ``key`` over the trained methods' points."""
+    h = [(p[key]["high"] - p[key]["low"]) / 2 for m, q in frontier.items() if m != "pi_ref" for p in q]
+    return min(h), max(h)
 
 
 def _draw_frontier(data: dict) -> Any:
-    """Held-out reward vs exact KL over β: each method's mean points joined in β order; each chain's own point
-    (``chain_means``) as a small hollow marker joined to its mean; the JSON's 95 % intervals drawn light."""
+    """(a) Held-out reward vs exact KL over β: each method's mean points joined in β order, each chain's own point
+    (``chain_means``) hollow and joined to its mean, π_ref; (b), (c) the change in reward and in KL from the largest
+    β to the smallest, paired within each chain, with its Student-t interval over chains (``llm.stats.paired_ci``).
+    An older JSON without chain points draws (a) with its 95 % intervals, light, and says it has no (b), (c)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(10, 6.2))
+    fig = plt.figure(figsize=(11.4, 7.1))
+    grid = fig.add_gridspec(2, 2, width_ratios=(1.55, 1), left=0.08, right=0.98, top=0.87, bottom=0.28,
+                            wspace=0.22, hspace=0.62)  # fmt: skip
+    ax = fig.add_subplot(grid[:, 0])
     frontier = data["frontier"]
+    trained = {m: sorted(p, key=lambda q: q["beta"]) for m, p in frontier.items() if m != "pi_ref"}
     per_chain = all("chain_means" in p for pts in frontier.values() for p in pts)
-    clipped, n_chains = False, 0
-    betas = sorted({p["beta"] for m, q in frontier.items() if m != "pi_ref" for p in q})
+    betas = sorted({p["beta"] for q in trained.values() for p in q})
+    n_chains, clipped = 0, False
+    handles = []
     for m, pts in frontier.items():
         ref = m == "pi_ref"
         st = data["methods"].get(m, {"color": "0.3", "label": "π_ref"})
         color = "0.3" if ref else st["color"]
+        pts = pts if ref else trained[m]
         xs, ys = [p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts]
-        ry = [(p["reward"]["low"], p["reward"]["high"]) for p in pts]  # the JSON's intervals, as stored
-        kx = [(p["kl"]["low"], p["kl"]["high"]) for p in pts]
-        clipped |= any(lo < 0 for lo, _ in kx)
-        kx = [(max(lo, 0.0), hi) for lo, hi in kx]  # KL ≥ 0: an interval below 0 is clipped at 0 (said in the title)
-        ax.errorbar(xs, ys, yerr=[[y - lo for y, (lo, _) in zip(ys, ry)], [hi - y for y, (_, hi) in zip(ys, ry)]],
-                    xerr=[[x - lo for x, (lo, _) in zip(xs, kx)], [hi - x for x, (_, hi) in zip(xs, kx)]],
-                    fmt="none", ecolor=color, alpha=0.4, elinewidth=1.2, capsize=3, zorder=1)  # fmt: skip
+        if not per_chain:
+            clipped |= _frontier_intervals(ax, pts, color)
         if ref:
-            ax.plot(xs, ys, color=color, marker="X", ms=8, lw=0, zorder=4, label=st["label"])
+            ax.plot(xs, ys, color=color, marker="X", ms=9, lw=0, zorder=6)
+            handles.append(Line2D([], [], color=color, marker="X", ms=9, lw=0, label="π_ref (KL = 0)"))
         else:
-            ax.plot(xs, ys, color=color, lw=1.6, zorder=4, label=st["label"])
-            for p, x, y in zip(pts, xs, ys):  # one filled marker shape per β (text labels crowded each other)
-                ax.plot(x, y, BETA_MARKERS[betas.index(p["beta"]) % len(BETA_MARKERS)], color=color, ms=8,
+            ax.plot(xs, ys, color=color, lw=1.8, zorder=4)
+            handles.append(Line2D([], [], color=color, lw=1.8, label=st["label"]))
+            for p, x, y in zip(pts, xs, ys):  # one filled marker shape per β
+                ax.plot(x, y, BETA_MARKERS[betas.index(p["beta"]) % len(BETA_MARKERS)], color=color, ms=9,
                         mec="k", mew=0.6, zorder=6)  # fmt: skip
         if per_chain:
             for p, x, y in zip(pts, xs, ys):
@@ -221,46 +291,57 @@ def _draw_frontier(data: dict) -> Any:
                 n_chains = max(n_chains, len(cm["kl"]))
                 for c, (kc, rc) in enumerate(zip(cm["kl"], cm["reward"])):
                     ax.plot([x, kc], [y, rc], color=color, lw=0.7, alpha=0.8, zorder=3)
-                    ax.plot(kc, rc, _CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white", mec=color, mew=1.0, ms=5,
+                    ax.plot(kc, rc, _CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white", mec=color, mew=1.0, ms=6,
                             zorder=5)  # fmt: skip
     ax.set_xlim(left=-0.04)  # π_ref sits at KL = 0
     ax.set_xlabel("exact KL(π‖π_ref) of held-out samples (nats)")
-    ax.set_ylabel("held-out mean task reward\n(coverage − length cost − repeats; task-reward units)")
-    pts = {m: p for m, p in frontier.items() if m != "pi_ref"}
-
-    rises = {data["methods"][m]["label"]: p[0]["reward"]["mean"] - p[-1]["reward"]["mean"] for m, p in pts.items()}
-    resolved = [  # the smallest β's reward interval lies wholly above the largest β's (points sorted β ascending)
-        data["methods"][m]["label"] for m, p in pts.items() if p[0]["reward"]["low"] > p[-1]["reward"]["high"]
-    ]
-    betas = sorted({p["beta"] for q in pts.values() for p in q})
-    reward_txt = (
-        f"mean reward from β = {betas[-1]:g} to {betas[0]:g}: "
-        + "; ".join(f"{k} {v:+.3f}" for k, v in rises.items())
-        + (f" (beyond the 95 % intervals for {', '.join(resolved)})" if resolved else " (inside the 95 % intervals)")
-    )
-    chains_txt = f"seed 0 of each of {n_chains} chains" if n_chains else "seed 0 of each chain"
-    lines = [
-        f"Held-out reward vs KL(π‖π_ref) over β (μ = π_ref; {chains_txt})",
-        reward_txt,
-        _chain_agreement(frontier, data["methods"])
-        if per_chain
-        else "this older JSON has no per-chain points: means and intervals only",
-    ]
-    ax.set_title("\n".join(lines), fontsize=9)
-    handles, _ = ax.get_legend_handles_labels()
-    handles.append(
-        Line2D([], [], color="0.5", alpha=0.5, lw=1.2, label="95 % t-interval (light),\nchains as a random effect"
-               + ("\n(KL clipped at 0)" if clipped else ""))
-    )  # fmt: skip
+    ax.set_ylabel("held-out mean task reward\n(coverage − length cost − repeats)")
+    ax.set_title("(a) reward–KL frontier over β (μ = π_ref)", fontsize=10.5, loc="left")
+    ax.tick_params(labelsize=9.5)
+    ax.grid(alpha=0.3)
     for i, b in enumerate(betas):
         handles.append(Line2D([], [], color="0.55", marker=BETA_MARKERS[i % len(BETA_MARKERS)], mec="k", mew=0.6,
-                              ms=8, lw=0, label=f"β = {b:g}"))  # fmt: skip
+                              ms=9, lw=0, label=f"β = {b:g}"))  # fmt: skip
     for c in range(n_chains):
-        handles.append(Line2D([], [], color="0.3", marker=_CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white", ms=5,
-                              lw=0.7, label=f"chain {c}'s own point,\njoined to the mean" if c == 0 else
-                              f"chain {c}'s own point"))  # fmt: skip
-    ax.legend(handles=handles, fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
+        handles.append(Line2D([], [], color="0.3", marker=_CHAIN_MARKERS[c % len(_CHAIN_MARKERS)], mfc="white",
+                              ms=6, lw=0.7, label=f"chain {c}'s own value"))  # fmt: skip
+    lo_b, hi_b = betas[0], betas[-1]
+    axes = [fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])]
+    if per_chain and len(betas) > 1:
+        changes = {m: _beta_changes(p) for m, p in trained.items()}
+        first = changes[next(iter(changes))]["reward"]
+        for a, panel, (key, what, *_) in zip(axes, "bc", CHANGES):
+            _draw_changes(a, changes, data["methods"], key)
+            a.set_ylabel("Δ reward" if key == "reward" else "Δ KL (nats)", fontsize=10)
+            a.set_title(f"({panel}) Δ {what}, β = {lo_b:g} − β = {hi_b:g}", fontsize=10, loc="left")
+        handles.append(Line2D([], [], color="0.3", marker="o", ms=7, lw=1.6, label="b, c: mean ± 95 % interval"))
+        labelled = {data["methods"][m]["label"]: c for m, c in changes.items()}
+        words = {k: _change_words(w, u, d, {lab: c[k] for lab, c in labelled.items()}) for k, w, u, d in CHANGES}
+        title = f"Lowering β from {hi_b:g} to {lo_b:g}: {words['reward']}\n{words['kl']}"
+        lo_r, hi_r = _half_widths(frontier, "reward")
+        lo_k, hi_k = _half_widths(frontier, "kl")
+        interval = (f"the mean with its 95 % Student-t interval over the {first['n']} chains (df = {first['df']}, "
+                    f"t = {first['t']:.2f}); resolved = the interval excludes 0" if first["n"] >= 2
+                    else "the one chain's change: no interval, no verdict")  # fmt: skip
+        note = ("(b), (c): hollow = each chain's own change (same chain, same held-out prompts at both β: the "
+                f"prompts' spread cancels);\nbar = {interval}.\n(a) draws no "
+                f"interval bars: its points' 95 % intervals (chains as a random effect) are ±{lo_r:.3f} to "
+                f"±{hi_r:.3f} in reward and ±{lo_k:.2f} to ±{hi_k:.2f} nats in KL;\nthe hollow points, each chain's "
+                "own, show the chains' spread.")  # fmt: skip
+    else:
+        for a in axes:
+            a.set_axis_off()
+        axes[0].text(0, 0.5, "this older JSON has no per-chain points:\nno change over β paired within chains",
+                     transform=axes[0].transAxes, fontsize=10, va="center")  # fmt: skip
+        handles.append(Line2D([], [], color="0.5", alpha=0.5, lw=1.2, label="95 % t-interval (light), chains as a "
+                              "random effect" + (" (KL clipped at 0)" if clipped else "")))  # fmt: skip
+        title = "Held-out reward vs KL(π‖π_ref) over β (μ = π_ref)\nthis older JSON has no per-chain points"
+        note = ""
+    fig.suptitle(title, fontsize=10.5)
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.115), ncol=5, fontsize=9.5,
+               frameon=False, columnspacing=1.6)  # fmt: skip
+    if note:
+        fig.text(0.08, 0.005, note, ha="left", va="bottom", fontsize=9.5)
     return fig
 
 
