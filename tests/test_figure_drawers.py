@@ -696,10 +696,10 @@ def test_rung_frontier_title_says_per_method_whether_the_paired_change_over_beta
     """The title and the (b) ticks follow mean_ci of each chain's change from the largest β to the smallest:
     CoPG's two chains agree (0.050, 0.051: resolved), DPO's disagree in sign (not resolved, no 'every chain')."""
     from llm.bridge.rung_plots import draw_record
-    from llm.stats import mean_ci
+    from llm.stats import holm, mean_ci, t_pvalue
 
-    copg = [_chain_point(0.3, [0.25, 0.26], [0.2, 0.25]), _chain_point(0.03, [0.30, 0.311], [1.0, 1.1])]  # β unsorted
-    dpo = [_chain_point(0.03, [0.27, 0.25], [0.9, 1.0]), _chain_point(0.3, [0.26, 0.26], [0.2, 0.2])]
+    copg = [_chain_point(0.3, [0.25, 0.26], [0.2, 0.2]), _chain_point(0.03, [0.30, 0.311], [1.0, 1.01])]  # β unsorted
+    dpo = [_chain_point(0.03, [0.27, 0.25], [0.9, 0.905]), _chain_point(0.3, [0.26, 0.26], [0.2, 0.2])]
     methods = {"copg": {"color": "tab:blue", "label": "CoPG"}, "dpo": {"color": "tab:brown", "label": "DPO"}}
     rec = {"kind": "frontier", "data": {"methods": methods, "beta": 0.1, "frontier": {"copg": copg, "dpo": dpo}}}
     fig = draw_record(rec)
@@ -708,26 +708,31 @@ def test_rung_frontier_title_says_per_method_whether_the_paired_change_over_beta
     assert r_copg["significant"] and not r_dpo["significant"]
     assert title.startswith("Lowering β from 0.3 to 0.03: ") and title.count("\n") == 1
     assert f"held-out reward rises for CoPG ({r_copg['mean']:+.3f}; resolved)" in title
-    assert f"held-out reward {r_dpo['mean']:+.3f} for DPO, not resolved (interval covers 0)" in title
+    assert f"held-out reward {r_dpo['mean']:+.3f} for DPO, not resolved (does not survive Holm)" in title
     assert "every chain" not in title  # DPO's chains disagree in sign
-    kl = [mean_ci([1.0 - 0.2, 1.1 - 0.25]), mean_ci([0.9 - 0.2, 1.0 - 0.2])]
+    kl = [mean_ci([1.0 - 0.2, 1.01 - 0.2]), mean_ci([0.9 - 0.2, 0.905 - 0.2])]
     assert all(c["significant"] for c in kl)
+    adjusted = holm([t_pvalue({**c, "df": 1}) for c in (r_copg, r_dpo, *kl)])  # the family: all 4 changes drawn
+    assert [p <= 0.05 for p in adjusted] == [True, False, True, True]
     assert f"KL(π‖π_ref) rises for CoPG and DPO ({kl[1]['mean']:+.2f} to {kl[0]['mean']:+.2f} nats; resolved)" in title
-    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["CoPG\nresolved", "DPO\nnot resolved"]
-    assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == ["CoPG\nresolved", "DPO\nresolved"]
+    ticks = [t.get_text().split("\nadj. p = ") for ax in fig.axes[1:] for t in ax.get_xticklabels()]
+    assert [v for v, _ in ticks] == ["CoPG\nresolved", "DPO\nnot resolved", "CoPG\nresolved", "DPO\nresolved"]
+    assert [float(p) for _, p in ticks] == pytest.approx([round(p, 2) for p in adjusted])
 
 
 def test_rung_frontier_paired_panels_are_mean_ci_of_each_chains_change_from_the_largest_to_the_smallest_beta():
     """(b) reward and (c) KL: each chain's own change (hollow) and, per method, a bar whose mean and ends are
-    llm.stats.mean_ci of those changes (Student-t over chains, df = chains − 1, t stated); ticks: resolved or not."""
+    llm.stats.mean_ci of those changes (Student-t over chains, df = chains − 1, t stated); ticks: resolved or not
+    after Holm over all the changes drawn, with the Holm-adjusted p."""
     from scipy import stats
 
-    from llm.stats import mean_ci
+    from llm.stats import holm, mean_ci, t_pvalue
 
     rec, fig = _draw("rung_frontier")
     d = rec["data"]
     pts = {m: sorted(p, key=lambda q: q["beta"]) for m, p in d["frontier"].items() if m != "pi_ref"}
     assert len(fig.axes) == 3  # the old drawer had the frontier alone
+    family = {}
     for ax, key in zip(fig.axes[1:], ("reward", "kl")):
         diffs = {
             m: [a - b for a, b in zip(p[0]["chain_means"][key], p[-1]["chain_means"][key])] for m, p in pts.items()
@@ -740,9 +745,14 @@ def test_rung_frontier_paired_panels_are_mean_ci_of_each_chains_change_from_the_
         means = [line.get_ydata()[0] for line in ax.lines if line.get_marker() == "o"
                  and line.get_markerfacecolor() != "white"]  # fmt: skip
         assert sorted(means) == pytest.approx(sorted(c["mean"] for c in cis.values()))
-        ticks = [t.get_text() for t in ax.get_xticklabels()]
-        verdicts = ["resolved" if c["significant"] else "not resolved" for c in cis.values()]
-        assert ticks == [f"{d['methods'][m]['label']}\n{v}" for m, v in zip(cis, verdicts)]
+        family[key] = cis
+    # one Holm family: every change drawn in (b) and (c); resolved = interval excludes 0 and adjusted p <= 0.05
+    flat = [(key, m, c) for key, cis in family.items() for m, c in cis.items()]
+    adjusted = holm([t_pvalue({**c, "df": c["n"] - 1}) for *_, c in flat])
+    for ax, key in zip(fig.axes[1:], ("reward", "kl")):
+        want = [f"{d['methods'][m]['label']}\n{'resolved' if c['significant'] and p <= 0.05 else 'not resolved'}"
+                f"\nadj. p = {p:.2f}" for (k, m, c), p in zip(flat, adjusted) if k == key]  # fmt: skip
+        assert [t.get_text() for t in ax.get_xticklabels()] == want
     n = len(next(iter(pts.values()))[0]["chain_means"]["reward"])
     assert f"(df = {n - 1}, t = {stats.t.ppf(0.975, n - 1):.2f})" in _texts(fig)  # t = 12.71 for 2 chains
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from bandit.records import provenance, write_figure
 from bandit.style import BETA_MARKERS, style
-from llm.stats import paired_ci
+from llm.stats import holm, paired_ci, t_pvalue
 
 __all__ = ["FIGURE_NAMES", "make_figures", "draw_record"]
 
@@ -176,11 +176,25 @@ def _beta_changes(points: list[dict]) -> dict[str, dict]:
     return {k: paired_ci(lo["chain_means"][k], hi["chain_means"][k]) for k, *_ in CHANGES}
 
 
+def _holm_changes(changes: dict[str, dict[str, dict]]) -> int:
+    """Holm-adjust every change of ``changes`` (method → quantity → :func:`llm.stats.paired_ci`) as one family, in
+    place: each interval gains ``p`` (two-sided t-test of 0), ``p_holm`` and ``resolved`` (its 95 % interval
+    excludes 0 and its Holm-adjusted p ≤ 0.05). Returns the family's size."""
+    family = [c for ch in changes.values() for c in ch.values() if c["n"] >= 2]
+    adjusted = holm([t_pvalue(c) for c in family]) if family else []
+    for c, p_holm in zip(family, adjusted):
+        c.update(p=t_pvalue(c), p_holm=p_holm, resolved=bool(c["significant"] and p_holm <= 0.05))
+    for c in (c for ch in changes.values() for c in ch.values() if c["n"] < 2):
+        c.update(p=1.0, p_holm=1.0, resolved=False)
+    return len(family)
+
+
 def _verdict(ci: dict) -> str:
-    """``resolved`` where the 95 % interval excludes 0, ``not resolved`` where it covers it."""
+    """``resolved`` where the change survives Holm (see :func:`_holm_changes`), else ``not resolved``; with its
+    Holm-adjusted p."""
     if ci["n"] < 2:
         return "one chain: no interval"
-    return "resolved" if ci["significant"] else "not resolved"
+    return f"{'resolved' if ci['resolved'] else 'not resolved'}\nadj. p = {ci['p_holm']:.2f}"
 
 
 def _change_words(what: str, unit: str, digits: int, changes: dict[str, dict]) -> str:
@@ -194,8 +208,8 @@ def _change_words(what: str, unit: str, digits: int, changes: dict[str, dict]) -
     def who(ms: list[str]) -> str:
         return f"all {len(ms)} methods" if len(ms) == len(changes) > 2 else _names(ms)
 
-    up = [m for m, c in changes.items() if c["significant"] and c["mean"] > 0]
-    down = [m for m, c in changes.items() if c["significant"] and c["mean"] < 0]
+    up = [m for m, c in changes.items() if c["resolved"] and c["mean"] > 0]
+    down = [m for m, c in changes.items() if c["resolved"] and c["mean"] < 0]
     rest = [m for m in changes if m not in up and m not in down]
     parts = [f"{what} {verb} for {who(ms)} ({span(ms)}; resolved)" for ms, verb in ((up, "rises"), (down, "falls"))
              if ms]  # fmt: skip
@@ -203,7 +217,7 @@ def _change_words(what: str, unit: str, digits: int, changes: dict[str, dict]) -
         values = [v for m in rest for v in changes[m]["values"]]
         signs = ", higher in every chain but" if all(v > 0 for v in values) else ","
         signs = ", lower in every chain but" if all(v < 0 for v in values) else signs
-        covers = "each interval covers 0" if len(rest) > 1 else "interval covers 0"
+        covers = "none survives Holm" if len(rest) > 1 else "does not survive Holm"
         covers = "one chain: no interval" if any(changes[m]["n"] < 2 for m in rest) else covers
         parts.append(f"{what} {span(rest)} for {who(rest)}{signs} not resolved ({covers})")
     return "; ".join(parts)
@@ -309,6 +323,7 @@ def _draw_frontier(data: dict) -> Any:
     axes = [fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])]
     if per_chain and len(betas) > 1:
         changes = {m: _beta_changes(p) for m, p in trained.items()}
+        family = _holm_changes(changes)
         first = changes[next(iter(changes))]["reward"]
         for a, panel, (key, what, *_) in zip(axes, "bc", CHANGES):
             _draw_changes(a, changes, data["methods"], key)
@@ -321,7 +336,8 @@ def _draw_frontier(data: dict) -> Any:
         lo_r, hi_r = _half_widths(frontier, "reward")
         lo_k, hi_k = _half_widths(frontier, "kl")
         interval = (f"the mean with its 95 % Student-t interval over the {first['n']} chains (df = {first['df']}, "
-                    f"t = {first['t']:.2f}); resolved = the interval excludes 0" if first["n"] >= 2
+                    f"t = {first['t']:.2f});\nresolved = the interval excludes 0 and adj. p (Holm-adjusted) ≤ 0.05 "
+                    f"(Holm over the {family} changes in (b), (c))" if first["n"] >= 2
                     else "the one chain's change: no interval, no verdict")  # fmt: skip
         note = ("(b), (c): hollow = each chain's own change (same chain, same held-out prompts at both β: the "
                 f"prompts' spread cancels);\nbar = {interval}.\n(a) draws no "
