@@ -15,7 +15,9 @@ Figures (``<dir>/<name>.png`` + ``.json``; ``python -m bandit plot <json>`` redr
 
 A filled marker is a difference that survives the Holm correction (``significant``); a hollow one does not. Each
 difference shows its unadjusted 95 % interval (thin, grey) and its Holm-level interval (thick, in colour), which
-excludes 0 exactly when the marker is filled.
+excludes 0 exactly when the marker is filled. In ``llm_jbeta`` and ``llm_offpolicy`` the difference panel's y-range
+is set by the unadjusted intervals, so that every comparison stays readable: a Holm-level interval that runs past it
+ends at the frame in an arrowhead, with its end value written beside it.
 """
 
 from __future__ import annotations
@@ -122,37 +124,6 @@ def _over(cis: list[dict]) -> str:
 
     seeds = span("seeds")
     return f"{seeds} seed{'' if seeds == '1' else 's'} × {span('prompts')} report prompts"
-
-
-def _holm_p(p: float) -> str:
-    return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
-
-
-def _diff_text(label: str, d: dict, where: str) -> str:
-    """One paired difference in words: "CoPG − PG +0.13 at μ = … (95 % CI +0.06 to +0.19, Holm p 0.004)"."""
-    return (
-        f"{label} {d['mean']:+.2f} at {where} (95 % CI {d['low']:+.2f} to {d['high']:+.2f}, "
-        f"Holm p {_holm_p(d['p_holm'])})"
-    )
-
-
-def _holm_finding(cands: list[tuple[str, dict, str]], what: str, shown: int = 3) -> str:
-    """The suptitle's finding over the paired differences ``cands`` (label, difference, where): those that survive
-    Holm (significant), or that none does and the largest |difference|."""
-    cands = [c for c in cands if c[1] is not None and "p_holm" in c[1]]
-    if not cands:
-        return f"no {what} difference has a Holm-adjusted p"
-    hits = sorted((c for c in cands if c[1].get("significant")), key=lambda c: c[1]["p_holm"])
-    if not hits:
-        big = max(cands, key=lambda c: abs(c[1]["mean"]))
-        return f"no {what} difference survives Holm (α = 0.05); largest: {_diff_text(*big)}"
-    more = f" and {len(hits) - shown} more" if len(hits) > shown else ""
-    rest = len(cands) - len(hits)
-    return (
-        "; ".join(_diff_text(*c) for c in hits[:shown])
-        + f"{more} survive{'s' if len(hits) == 1 else ''} Holm (α = 0.05)"
-        + (f"; the other {rest} do{'es' if rest == 1 else ''} not" if rest else "")
-    )
 
 
 def _shade(color: Any, t: float) -> tuple[float, float, float]:
@@ -273,9 +244,9 @@ def draw_frontier(data: dict) -> Any:
 
 
 def draw_jbeta(data: dict) -> Any:
-    """(b) J_β of each method trained at β (left) and CoPG − each method, paired (right)."""
+    """(b) J_β of each method trained at β (left) and CoPG − each method, paired (right; :func:`_zoom_on_cis`)."""
     plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 4.4))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.2, 6.0))
     rows = data["jbeta"]
     xs = list(range(len(rows)))
     methods = data["methods"]
@@ -297,34 +268,34 @@ def draw_jbeta(data: dict) -> Any:
     a1.set_xlabel("β (training and objective)")
     a1.set_ylabel("J_β = E[R] − β·KL(π‖π_ref)")
     a1.set_title(
-        "The KL-regularised objective each method is trained at\n"
+        "J_β, the objective each method is trained at\n"
         f"(mean, 95 % interval over {_over([c for r in rows for c in r['J'].values()])})",
         fontsize=10,
     )
-    a1.legend(fontsize=8)
+    _legend_below(a1, a1.get_legend_handles_labels(), ncol=2)  # below: off the data
     others = [m for m in methods if m != "copg"]
+    alpha = _alpha(data)
+    diffs, bars, sides = [], [], []
     for k, m in enumerate(others):
-        diffs = [r["copg_minus"].get(m) for r in rows]
-        xk = [x + (k - (len(others) - 1) / 2) * 0.1 for x in xs]
-        _diff_panel(
-            a2,
-            xk,
-            diffs,
-            [f"CoPG − {style(m).label}"] + [None] * (len(xs) - 1),
-            [style(m).color] * len(xs),
-            "CoPG minus each method, paired (filled: significant after Holm)",
-            "β",
-            _family(data),
-        )
+        ds = [r["copg_minus"].get(m) for r in rows]
+        off = (k - (len(others) - 1) / 2) * 0.24  # dodged apart, so each end value fits on its bar's outer side
+        drawn = _diff_marks(a2, [x + off for x in xs], ds, f"CoPG − {style(m).label}", style(m).color, alpha)
+        diffs, bars, sides = diffs + ds, bars + drawn, sides + [-1 if off < 0 else 1] * len(drawn)
+    clipped = _zoom_on_cis(a2, diffs, bars, sides)
     a2.set_xticks(xs, [f"{r['beta']:g}" for r in rows])
+    a2.set_xlim(-0.6, len(xs) - 0.4)
+    a2.set_xlabel("β")
     a2.set_ylabel("ΔJ_β (standardised reward units)")
+    a2.set_title("CoPG minus each method, paired", fontsize=10)
+    title = "J_β of each method trained at β"
     if others:  # one method alone (e.g. a single-method run): no difference to label
-        a2.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: no bar under it
+        _diff_legend(a2, _family(data).removeprefix(";\n"), clipped, "0.3", "in the method’s colour")
         cands = [
             (f"CoPG − {style(m).label}", r["copg_minus"].get(m), f"β = {r['beta']:g}") for r in rows for m in others
         ]
-        finding = _holm_finding(cands, " or ".join(f"CoPG − {style(m).label}" for m in others))
-        fig.suptitle(f"J_β of each method trained at β: {finding}", fontsize=10)
+        head, detail = _holm_lines(cands, " or ".join(f"CoPG − {style(m).label}" for m in others), alpha)
+        title = f"{title}: {head}" + (f"\n{detail}" if detail else "")
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -441,11 +412,12 @@ def draw_curves(data: dict) -> Any:
 
 
 def draw_offpolicy(data: dict) -> Any:
-    """J_β of CoPG and naive PG per behaviour policy μ (left) and their paired difference (right)."""
+    """J_β of CoPG and naive PG per behaviour policy μ (left) and their paired difference (right;
+    :func:`_zoom_on_cis`)."""
     plt = _plt()
     off = data["offpolicy"]
     rows = off["rows"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 4.6), gridspec_kw={"width_ratios": [1, 1]})
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.2, 6.0))
     xs = list(range(len(rows)))
     names = [mu_label(r["dataset"]) for r in rows]
     for k, m in enumerate(("copg", "pg")):
@@ -454,36 +426,162 @@ def draw_offpolicy(data: dict) -> Any:
         a1.errorbar([x + (k - 0.5) * 0.1 for x in xs], [c["mean"] for c in cis], yerr=_errs(cis), color=st.color,
                     marker="o", ls="none", capsize=3, label=st.label)  # fmt: skip
     a1.axhline(data["sft"]["reward"]["mean"], color="grey", ls="--", lw=1, label="π_ref (J_β = its reward)")
-    names = [textwrap.fill(n, 18) for n in names]  # "π_ref + the human summary" ran past the axes
+    names = [textwrap.fill(n, 16) for n in names]  # "π_ref + the human summary" ran past the axes
     a1.set_xticks(xs, names)
-    a1.set_xlabel("μ, the policy that sampled the offline data (categories, not a scale)")
+    a1.set_xlabel("μ, the policy that sampled the offline data")
     a1.set_ylabel(f"J_β (β = {off['beta']:g}; standardised reward units)")
     a1.set_title(
-        "Off-policy data: CoPG vs naive PG (b = 0) per behaviour policy μ\n"
+        "CoPG and naive PG (b = 0) per behaviour policy μ\n"
         f"(mean, 95 % interval over {_over([r[m] for r in rows for m in ('copg', 'pg')])})",
         fontsize=10,
     )
-    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3)
-    _diff_panel(
-        a2,
-        xs,
-        [r["copg_minus_pg"] for r in rows],
-        ["CoPG − PG"] + [None] * (len(xs) - 1),
-        [style("copg").color] * len(xs),
-        "CoPG minus PG (paired; filled: significant after Holm, hollow: not)",
-        "μ",
-        _family(data),
-        swatch=style("copg").color,
-    )
+    _legend_below(a1, a1.get_legend_handles_labels(), ncol=2)
+    alpha = _alpha(data)
+    diffs = [r["copg_minus_pg"] for r in rows]
+    bars = _diff_marks(a2, xs, diffs, "CoPG − PG", style("copg").color, alpha)
+    clipped = _zoom_on_cis(a2, diffs, bars, [1] * len(bars))
     a2.set_xticks(xs, names)
+    a2.set_xlim(-0.5, len(xs) - 0.3)  # room on the right of the last bar for its end value
+    a2.set_xlabel("μ")
     a2.set_ylabel("ΔJ_β (standardised reward units)")
-    a2.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: no bar under it
-    finding = _holm_finding(
-        [("CoPG − PG", r["copg_minus_pg"], f"μ = {mu_label(r['dataset'])}") for r in rows], "CoPG − PG"
-    )
-    fig.suptitle(f"Off-policy J_β (β = {off['beta']:g}): {finding}", fontsize=10)
+    a2.set_title("CoPG minus PG, paired", fontsize=10)
+    _diff_legend(a2, _family(data).removeprefix(";\n"), clipped, style("copg").color, "in CoPG’s colour")
+    head, detail = _holm_lines([("CoPG − PG", d, f"μ = {mu_label(r['dataset'])}") for r, d in zip(rows, diffs)],
+                               "CoPG − PG", alpha)  # fmt: skip
+    fig.suptitle(f"Off-policy J_β (β = {off['beta']:g}): {head}" + (f"\n{detail}" if detail else ""), fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# llm_jbeta's and llm_offpolicy's difference panels: the y-range is set by the unadjusted 95 % intervals, so one wide
+# Holm-level bar no longer squeezes every other comparison to a few pixels; a Holm bar that runs past the frame ends
+# there in an arrowhead with its end value written beside it.
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _alpha(data: dict) -> float:
+    """The Holm family's α from the summary (0.05 in a summary that does not store it)."""
+    return data.get("holm", {}).get("alpha", 0.05)
+
+
+def _pv(p: float) -> str:
+    """A p-value with its relation: "= 0.22", "= 0.019", "< 0.001"."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.1 else f"= {p:.2f}"
+
+
+def _diff_words(d: dict, label: str = "", where: str = "", unadjusted: bool = False) -> str:
+    """One paired difference in words: "CoPG − DPO +0.31 at β = 1 (95 % CI +0.12 to +0.50; unadjusted p = 0.019,
+    Holm-adjusted p = 0.22)"; without label and where, from the number on; the unadjusted p only if asked for."""
+    what = f"{label} {d['mean']:+.2f} at {where}" if label else f"{d['mean']:+.2f}"
+    raw = f"unadjusted p {_pv(d['p'])}, " if unadjusted and d.get("p") is not None else ""
+    return f"{what} (95 % CI {d['low']:+.2f} to {d['high']:+.2f}; {raw}Holm-adjusted p {_pv(d['p_holm'])})"
+
+
+def _holm_lines(cands: list[tuple[str, dict, str]], what: str, alpha: float) -> tuple[str, str]:
+    """The suptitle's finding over the paired differences ``cands`` (label, difference, where) in two short lines:
+    which survive Holm at ``alpha`` (all, some, one or none, from their ``significant``) and the numbers of the one
+    that survives, of the smallest Holm-adjusted p when several do, or of the largest |difference| when none does."""
+    cands = [c for c in cands if c[1] is not None and c[1].get("p_holm") is not None]
+    if not cands:
+        return f"no {what} difference has a Holm-adjusted p", ""
+    hits = sorted((c for c in cands if c[1].get("significant")), key=lambda c: c[1]["p_holm"])
+    n, rest, holm = len(cands), len(cands) - len(hits), f"Holm (α = {alpha:g})"
+    if not hits:
+        big = max(cands, key=lambda c: abs(c[1]["mean"]))
+        return (
+            f"no {what} difference survives {holm}",
+            f"largest: {_diff_words(big[1], big[0], big[2], unadjusted=True)}",
+        )
+    if len(hits) == 1:
+        rest_do = f"; the other {_count(rest, 'difference')} do{'es' if rest == 1 else ''} not" if rest else ""
+        label, d, where = hits[0]
+        return f"{label} survives {holm} {'only ' if rest else ''}at {where}", _diff_words(d) + rest_do
+    head = f"{'all' if not rest else f'{len(hits)} of'} {n} {what} differences survive {holm}"
+    return head, f"smallest Holm-adjusted p: {_diff_words(hits[0][1], hits[0][0], hits[0][2])}"
+
+
+def _diff_marks(ax: Any, xs: list, diffs: list, label: str, color: Any, alpha: float) -> list:
+    """One comparison's paired differences at ``xs``: the unadjusted 95 % interval thin and grey, the Holm-level
+    interval (:func:`bandit.style.holm_interval`; it excludes 0 exactly when the marker is filled) thick in ``color``,
+    and the mean filled when significant after Holm, hollow when not. Returns the Holm bars as (x, (low, high),
+    colour) for :func:`_zoom_on_cis`."""
+    bars = []
+    for x, d in zip(xs, diffs):
+        if d is None:
+            continue
+        ax.errorbar([x], [d["mean"]], yerr=_err(d), fmt="none", ecolor="0.45", elinewidth=1, capsize=5, zorder=3)
+        holm = holm_interval(d, alpha)
+        if holm is not None:
+            ax.plot([x] * 2, holm, color=color, lw=5, alpha=0.6, solid_capstyle="butt", zorder=2)
+            bars.append((x, holm, color))
+        face = color if d["significant"] else "white"
+        ax.plot([x], [d["mean"]], "o", color=color, mfc=face, ms=7, zorder=4, label=label)
+        label = None  # one legend entry per comparison
+    return bars
+
+
+def _zoom_on_cis(ax: Any, diffs: list, bars: list, sides: list[int], margin: float = 0.2) -> int:
+    """Sets the y-range to the unadjusted 95 % intervals of ``diffs`` (which hold their means) and 0, plus
+    ``margin`` of that span each side; each end of a Holm bar (``bars`` from :func:`_diff_marks`) past the frame gets
+    an arrowhead at the frame and its value written beside it, on the bar's right (side 1) or left (−1). Returns
+    how many ends were clipped."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.transforms import ScaledTranslation
+
+    ds = [d for d in diffs if d is not None]
+    lo, hi = min([0.0] + [d["low"] for d in ds]), max([0.0] + [d["high"] for d in ds])
+    pad = margin * ((hi - lo) or 1.0)
+    lo, hi = lo - pad, hi + pad
+    ax.set_ylim(lo, hi)
+    ax.axhline(0, color="grey", lw=1)
+    clipped, ms = 0, 9
+    for (x, (b_lo, b_hi), col), side in zip(bars, sides):
+        dark = tuple(0.7 * c for c in to_rgb(col))  # the bar's colour, dark enough for 9-pt text
+        for end, edge, up in ((b_hi, hi, True), (b_lo, lo, False)):
+            if not (end > edge if up else end < edge):
+                continue
+            clipped += 1
+            tip = ScaledTranslation(0, (-1 if up else 1) * ms / 2 / 72, ax.figure.dpi_scale_trans)  # tip on the frame
+            ax.plot([x], [edge], "^" if up else "v", ms=ms, color=col, clip_on=False, zorder=5,
+                    transform=ax.transData + tip)  # fmt: skip
+            ax.annotate(f"{end:+.2f}".replace("-", "−"), (x, edge), xytext=(6 * side, -2 if up else 2),
+                        textcoords="offset points", ha="left" if side > 0 else "right", va="top" if up else "bottom",
+                        fontsize=9, color=dark)  # fmt: skip
+    return clipped
+
+
+def _diff_legend(ax: Any, family: str, clipped: int, swatch: Any, colour: str) -> None:
+    """The difference panel's legend below it: each comparison's marker, what thick and thin bars are (``family``
+    from :func:`_family`; ``colour`` says whose colour the thick bars take), and the arrowhead when ``clipped``."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], color=swatch, lw=5, alpha=0.6),
+        ax.errorbar([], [], yerr=[], fmt="none", ecolor="0.45", elinewidth=1, capsize=5),  # a handle, drawn nowhere
+    ]
+    labels += [
+        f"thick: Holm-level interval, {colour};\nit excludes 0 ⇔ the marker is filled\n"
+        f"(filled: significant after Holm, hollow: not)" + (f"\n{family}" if family else ""),
+        "thin grey, capped: unadjusted 95 % CI",
+    ]
+    if clipped:
+        handles.append(Line2D([], [], color=swatch, marker="^", ls="none", ms=9))
+        labels.append("▲ / ▼: a Holm-level interval runs past the frame;\nits end value is written beside it")
+    _legend_below(ax, (handles, labels))
+
+
+def _legend_below(ax: Any, handles_labels: tuple[list, list], ncol: int = 1) -> None:
+    """A 9-pt legend centred under ``ax``'s x label (measured, in points, so it stays there when the layout
+    scales the axes)."""
+    from matplotlib.transforms import ScaledTranslation
+
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    drop = (ax.get_window_extent(renderer).y0 - ax.xaxis.get_tightbbox(renderer).y0) / fig.dpi + 4 / 72  # inches
+    ax.legend(*handles_labels, fontsize=9, loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 0),
+              bbox_transform=ax.transAxes + ScaledTranslation(0, -drop, fig.dpi_scale_trans))  # fmt: skip
 
 
 def mu_label(dataset: str) -> str:

@@ -862,6 +862,113 @@ def test_llm_difference_panels_keep_their_legends_outside_the_data(name):
         assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent())
 
 
+def _holm_adjusted(p: float) -> str:
+    return (
+        "Holm-adjusted p < 0.001"
+        if p < 0.001
+        else f"Holm-adjusted p = {p:.3f}"
+        if p < 0.1
+        else f"Holm-adjusted p = {p:.2f}"
+    )
+
+
+def _panel_diffs(rec) -> list[dict]:
+    """The paired differences of llm_offpolicy's or llm_jbeta's difference panel (fig.axes[1])."""
+    data = rec["data"]
+    if rec["name"] == "llm_offpolicy":
+        return [r["copg_minus_pg"] for r in data["offpolicy"]["rows"]]
+    return [d for r in data["jbeta"] for d in r["copg_minus"].values() if d]
+
+
+@pytest.mark.parametrize("name", ["llm_offpolicy", "llm_jbeta"])
+def test_llm_difference_panels_zoom_on_the_unadjusted_intervals_and_clip_the_widest_holm_bar_with_its_end_value(name):
+    """The widest Holm-level bar (llm_offpolicy's μ = π_ref at T = 1.3, llm_jbeta's CoPG − DPO at β = 1) used to set
+    the y-range and squeeze every other comparison to a few pixels: the range now holds the unadjusted 95 % intervals
+    (and 0) with a margin, and a Holm bar past the frame ends there in an arrowhead with its end value beside it."""
+    from bandit.style import holm_interval
+
+    rec, fig = _draw(name)
+    ax, diffs = fig.axes[1], _panel_diffs(rec)
+    lo, hi = ax.get_ylim()
+    span = max(0, *(d["high"] for d in diffs)) - min(0, *(d["low"] for d in diffs))
+    assert all(lo < d["low"] and d["high"] < hi for d in diffs) and lo < 0 < hi
+    assert hi - lo <= 1.5 * span  # set by the unadjusted intervals, not by a Holm bar
+    holm = [holm_interval(d, rec["data"]["holm"]["alpha"]) for d in diffs]
+    widest = max(holm, key=lambda b: b[1] - b[0])
+    assert not (lo <= widest[0] and widest[1] <= hi)
+    ends = [e for b in holm for e in b if not lo <= e <= hi]
+    texts = [t.get_text() for t in ax.texts]
+    assert sorted(texts) == sorted(f"{e:+.2f}".replace("-", "−") for e in ends)  # each clipped end, and only those
+    heads = [ln for ln in ax.lines if ln.get_marker() in ("^", "v")]
+    assert len(heads) == len(ends)
+    hollow = [ln for ln in ax.lines if ln.get_marker() == "o" and ln.get_markerfacecolor() in ("white", (1, 1, 1, 1))]
+    assert len(hollow) == sum(not d["significant"] for d in diffs)  # filled: significant after Holm; hollow: not
+    # each end value lies beside its bar: on no Holm bar, interval or marker
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    xs = [ax.transData.transform((ln.get_xdata()[0], 0))[0] for ln in ax.lines if len(ln.get_xdata())]
+    for t in ax.texts:
+        box = t.get_window_extent(renderer)
+        assert not [x for x in xs if box.x0 - 3 <= x <= box.x1 + 3], t.get_text()
+
+
+@pytest.mark.parametrize("name", ["llm_offpolicy", "llm_jbeta"])
+def test_llm_difference_figures_fit_the_screen_with_9_pt_text_and_a_two_line_title(name):
+    """Readers saw the 14-inch canvases scaled down, the legends at ≈ 7 pt: the saved canvas (dpi 130) is at most
+    1500 px wide, every text ≥ 9 pt, the legends below the axes, the suptitle two lines at most."""
+    from matplotlib.text import Text
+
+    rec, fig = _draw(name)
+    assert fig.get_size_inches()[0] <= 11.5
+    assert not _text_checks(fig), _text_checks(fig)
+    renderer = fig.canvas.get_renderer()
+    assert fig.get_tightbbox(renderer).width * 130 <= 1500  # bbox_inches="tight" at dpi 130
+    shown = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    ticks = [t for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    assert ticks and all(any(t is s for s in shown) for t in ticks)  # tick labels are checked too
+    assert not [(t.get_text()[:30], t.get_fontsize()) for t in shown if t.get_fontsize() < 9]
+    for ax in fig.axes:
+        assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 9
+        assert ax.get_legend().get_window_extent(renderer).y1 < ax.get_window_extent(renderer).y0  # below the axes
+    assert fig._suptitle.get_text().count("\n") <= 1
+
+
+def _variant(name: str, significant: list[bool], alpha: float = 0.05) -> dict:
+    """``name``'s committed record with its panel's differences marked significant or not (p_holm to match)."""
+    import copy
+
+    rec = copy.deepcopy(json.loads((ROOT / "figures" / f"{name}.json").read_text()))
+    rec["data"]["holm"]["alpha"] = alpha
+    for d, s in zip(_panel_diffs(rec), significant, strict=True):
+        d["significant"], d["p_holm"] = s, min(d["p"], alpha / 2) if s else max(d["p_holm"], alpha * 2)
+    return rec
+
+
+@pytest.mark.parametrize("name", ["llm_offpolicy", "llm_jbeta"])
+def test_llm_difference_titles_say_holm_adjusted_and_stay_true_for_other_data(name):
+    """The old "Holm p 0.22" was read as unadjusted: the title says "Holm-adjusted p" (and, when none survives,
+    the unadjusted p beside it); its verdict, computed from the data, is true whether none, one or all survive."""
+    rec, fig = _draw(name)
+    sup = fig._suptitle.get_text()
+    assert "Holm-adjusted p = " in sup and "Holm p " not in sup
+    diffs = _panel_diffs(rec)
+    if not any(d["significant"] for d in diffs):
+        big = max(diffs, key=lambda d: abs(d["mean"]))
+        p = big["p"]
+        assert (f"unadjusted p = {p:.3f}" if p < 0.1 else f"unadjusted p = {p:.2f}") in sup
+    draw = importlib.import_module(rec["drawer"]).draw_record
+    what = "CoPG − PG" if name == "llm_offpolicy" else "CoPG − DPO or CoPG − IPO"
+    n = len(diffs)
+    none = draw(_variant(name, [False] * n))._suptitle.get_text()
+    assert f"no {what} difference survives Holm (α = 0.05)" in none and "only" not in none
+    every = draw(_variant(name, [True] * n, alpha=0.1))._suptitle.get_text()
+    assert f"all {n} {what} differences survive Holm (α = 0.1)" in every and "no " not in every
+    one = draw(_variant(name, [k == n - 1 for k in range(n)]))._suptitle.get_text()
+    assert "survives Holm (α = 0.05) only at" in one and f"the other {n - 1} differences do not" in one
+    for text in (none, every, one):
+        assert text.count("\n") == 1 and "Holm-adjusted p " in text
+
+
 def test_llm_curves_legend_is_readable():
     rec, fig = _draw("llm_curves")
     assert not _text_checks(fig), _text_checks(fig)
@@ -931,8 +1038,8 @@ def test_llm_offpolicy_suptitle_states_which_difference_survives_holm_and_the_le
     hits = [r["copg_minus_pg"] for r in rows if r["copg_minus_pg"]["significant"]]
     for d in hits or [max((r["copg_minus_pg"] for r in rows), key=lambda d: abs(d["mean"]))]:
         assert f"{d['mean']:+.2f}" in sup and f"{d['low']:+.2f} to {d['high']:+.2f}" in sup
-        assert f"Holm p {d['p_holm']:.3f}" in sup or f"Holm p {d['p_holm']:.2f}" in sup
-    assert ("survives Holm" in sup) == (len(hits) == 1) and ("no CoPG − PG" in sup) == (not hits)
+        assert _holm_adjusted(d["p_holm"]) in sup
+    assert ("CoPG − PG survives Holm" in sup) == (len(hits) == 1) and ("no CoPG − PG" in sup) == (not hits)
     # π_ref's J_β (its reward, KL 0) as a dashed line named in the legend
     ref = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "--"]
     assert [ln.get_ydata()[0] for ln in ref] == pytest.approx([data["sft"]["reward"]["mean"]])
@@ -943,7 +1050,7 @@ def test_llm_offpolicy_suptitle_states_which_difference_survives_holm_and_the_le
     from bandit.style import style
 
     leg = fig.axes[1].get_legend()
-    swatch = [h for h, t in zip(leg.legend_handles, leg.get_texts()) if "Holm-level" in t.get_text()]
+    swatch = [h for h, t in zip(leg.legend_handles, leg.get_texts()) if "thick: Holm-level" in t.get_text()]
     assert [to_rgb(h.get_color()) for h in swatch] == [to_rgb(style("copg").color)]
     assert not _text_checks(fig), _text_checks(fig)
 
@@ -957,7 +1064,7 @@ def test_llm_jbeta_suptitle_states_the_holm_finding_and_the_left_panel_its_inter
     hits = [x for x in diffs if x[2]["significant"]]
     for _m, beta, d in hits[:3] or [max(diffs, key=lambda x: abs(x[2]["mean"]))]:
         assert f"{d['mean']:+.2f} at β = {beta:g}" in sup and f"{d['low']:+.2f} to {d['high']:+.2f}" in sup
-        assert f"Holm p {d['p_holm']:.3f}" in sup or f"Holm p {d['p_holm']:.2f}" in sup
+        assert _holm_adjusted(d["p_holm"]) in sup
     assert ("no CoPG − DPO or CoPG − IPO difference survives Holm" in sup) == (not hits)
     assert "\n" not in fig.axes[1].get_title()  # the old one wrapped onto a line reading only "hollow: not)"
     assert not _text_checks(fig), _text_checks(fig)
