@@ -134,14 +134,31 @@ def _shade(color: Any, t: float) -> tuple[float, float, float]:
     return tuple(a + abs(t) * (b - a) for a, b in zip(c, end))
 
 
-def _beta_points(ax: Any, pts: list[dict], color: Any, ms: float = 5) -> None:
-    """Each β of one method as a mean with 95 % intervals on both axes, in its own shade of ``color`` and marker
-    (``pts`` sorted by β; each dict may carry its index in the full list as ``_k``/``_n``)."""
-    for i, p in enumerate(pts):
-        k, n = p.get("_k", i), p.get("_n", len(pts))
-        ax.errorbar([p["kl"]["mean"]], [p["reward"]["mean"]], xerr=_err(p["kl"]), yerr=_err(p["reward"]),
-                    color=_shade(color, 0.6 * (k / max(n - 1, 1) - 0.5)), marker=BETA_MARKERS[k % len(BETA_MARKERS)],
-                    ms=ms, capsize=3, lw=1.2, zorder=4)  # fmt: skip
+BETA_DASHES = ("-", (0, (5, 2)), (0, (1.2, 1.4)), (0, (6, 2, 1.5, 2)), (0, (3, 1.5)), (0, (8, 2, 1.5, 2, 1.5, 2)))
+"""The whisker dash of each β in ``llm_frontier`` (smallest β first; with its marker and shade): where two crosses
+lie on each other, the dash says which whisker is whose."""
+
+
+def _beta_look(color: Any, k: int, n: int) -> dict:
+    """The k-th of n β's (smallest first) drawn in ``color``: its shade (darker = smaller β), marker and whisker
+    dash."""
+    return {
+        "color": _shade(color, 0.55 * k / max(n - 1, 1) - 0.4),
+        "marker": BETA_MARKERS[k % len(BETA_MARKERS)],
+        "dash": BETA_DASHES[k % len(BETA_DASHES)],
+    }
+
+
+def _beta_points(ax: Any, pts: list[dict], color: Any, betas: list[float], ms: float = 6) -> None:
+    """Each β of one method as a mean with 95 % intervals on both axes in its own look (:func:`_beta_look`, by its
+    place in ``betas``, every method's β's sorted, so a β looks the same in every panel)."""
+    for p in pts:
+        look = _beta_look(color, betas.index(p["beta"]), len(betas))
+        cont = ax.errorbar([p["kl"]["mean"]], [p["reward"]["mean"]], xerr=_err(p["kl"]), yerr=_err(p["reward"]),
+                           color=look["color"], marker=look["marker"], ms=ms, mec="white", mew=0.6, capsize=3.5,
+                           lw=1.4, zorder=4)  # fmt: skip
+        for bars in cont[2]:
+            bars.set_linestyle(look["dash"])
 
 
 def _whiskers(pts: list[dict], sft: dict) -> list[tuple[tuple[float, float], tuple[float, float]]]:
@@ -153,7 +170,9 @@ def _whiskers(pts: list[dict], sft: dict) -> list[tuple[tuple[float, float], tup
     return out
 
 
-def _zoom_close_points(ax: Any, pts: list[dict], sft: dict, color: Any, near_pt: float = 20) -> Any:
+def _zoom_close_points(
+    ax: Any, pts: list[dict], sft: dict, color: Any, betas: list[float], near_pt: float = 20
+) -> Any:
     """Where two of ``pts`` (sorted by β) lie within ``near_pt`` points of each other on the page (their whiskers
     tangle), an enlarged copy of them, labelled, in an inset at the first corner of ``ax`` (lower right, upper
     right, upper left, lower left) that covers no mean and no whisker; returns the inset, or None when no two points
@@ -167,7 +186,7 @@ def _zoom_close_points(ax: Any, pts: list[dict], sft: dict, color: Any, near_pt:
                                                for j in range(len(pts)))]  # fmt: skip
     if not close:
         return None
-    cl = [{**pts[i], "_k": i, "_n": len(pts)} for i in close]
+    cl = [pts[i] for i in close]
     segs = [ax.transData.transform(np.array(seg)) for seg in _whiskers(pts, sft)]
     frame, size = ax.get_window_extent(), 0.36  # the corners leave room for the inset's own tick labels
     for fx, fy in ((0.61, 0.13), (0.61, 0.58), (0.13, 0.58), (0.13, 0.13)):
@@ -179,67 +198,158 @@ def _zoom_close_points(ax: Any, pts: list[dict], sft: dict, color: Any, near_pt:
     else:
         return None
     ins = ax.inset_axes([fx, fy, size, size])
-    _beta_points(ins, cl, color, ms=6)
+    _beta_points(ins, cl, color, betas, ms=7)
     ins.errorbar([0], [sft["mean"]], yerr=_err(sft), fmt="*", color="k", ms=11, zorder=4)
     lo_x, hi_x = min(p["kl"]["low"] for p in cl), max(p["kl"]["high"] for p in cl)
     lo_y, hi_y = min(p["reward"]["low"] for p in cl), max(p["reward"]["high"] for p in cl)
     pad_x, pad_y = 0.2 * (hi_x - lo_x) or 0.05, 0.12 * (hi_y - lo_y) or 0.05
     ins.set_xlim(lo_x - pad_x, hi_x + pad_x)
     ins.set_ylim(lo_y - pad_y, hi_y + pad_y)
-    ins.tick_params(labelsize=8)
+    ins.tick_params(labelsize=9)
     ins.locator_params(nbins=3)
-    ins.set_title("enlarged", fontsize=8, pad=2)
+    ins.set_title("enlarged", fontsize=9, pad=2)
     ax.indicate_inset_zoom(ins, edgecolor="0.5")
-    label_points(ins, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in cl],
+    label_points(ins, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in cl], fontsize=9,
                  avoid=_whiskers(cl, sft), color=color, weight="bold", zorder=5)  # fmt: skip
     return ins
 
 
-def draw_frontier(data: dict) -> Any:
-    """(a) reward vs exact KL(π‖π_ref), one panel per method (the others' means behind it, each in its colour and
-    dash): every β in its own shade and marker, 95 % intervals on both axes (KL's clipped at 0), each seed's mean KL
-    as a dot, π_ref at KL = 0; the β labels inside the axes, clear of every whisker; the legend below each panel."""
-    plt = _plt()
+def _betas_text(hits: list[float], common: list[float]) -> str:
+    return "every β" if hits == common else "β = " + ", ".join(f"{b:g}" for b in hits)
+
+
+def _frontier_finding(data: dict, by_method: dict[str, list[dict]]) -> str:
+    """The title's finding: the first method (CoPG where present) against each other one at equal β, in KL and in
+    reward, by the points' unpaired 95 % intervals (the summary stores no paired KL or reward difference): "lower" or
+    "higher" only where the two intervals are disjoint, "not resolved" where they overlap. Two lines."""
     methods = list(data["methods"])
-    fig, axes = plt.subplots(
-        1, len(methods), figsize=(4.4 * len(methods), 5.4), sharex=True, sharey=True, squeeze=False
-    )
+    ref = "copg" if "copg" in methods else methods[0]
+    others = [m for m in methods if m != ref]
+    at = {m: {p["beta"]: p for p in by_method[m]} for m in methods}
+    name = style(ref).label
+    lines = []
+    for key, word in (("kl", "KL"), ("reward", "reward")):
+        parts, n_pairs, n_open = [], 0, 0
+        for o in others:
+            common = sorted(set(at[ref]) & set(at[o]))
+            a, b = [at[ref][x][key] for x in common], [at[o][x][key] for x in common]
+            sides = [(p["high"] < q["low"]) - (p["low"] > q["high"]) for p, q in zip(a, b)]  # +1: ref's lower
+            n_pairs += len(common)
+            n_open += sides.count(0)
+            for sign, rel in ((1, "lower"), (-1, "higher")):
+                hits = [x for x, sd in zip(common, sides) if sd == sign]
+                if hits:
+                    parts.append(f"{rel} than {style(o).label}'s at {_betas_text(hits, common)}")
+        if not parts:
+            vs = " and ".join(f"{style(o).label}'s" for o in others)
+            lines.append(f"{name}'s {word} vs {vs}: not resolved at any β (every pair of intervals overlaps)")
+        else:
+            rest = f"; {n_open} of {n_pairs} pairs overlap: not resolved" if n_open else ""
+            lines.append(f"{name}'s {word} is " + " and ".join(parts) + f" (95 % intervals disjoint){rest}")
+    return lines[0] + "\n" + lines[1] + " — each comparison at equal β, of unpaired intervals"
+
+
+def draw_frontier(data: dict) -> Any:
+    """(a) reward vs exact KL(π‖π_ref) in a 2 × 2 grid: one panel per method (the others' mean β paths behind it,
+    each in its colour and one dash), every β with its own shade, marker and whisker dash, 95 % intervals on both axes
+    (KL's clipped at 0), each seed's mean KL as a dot, π_ref at KL = 0, the β labels inside the axes clear of every
+    whisker; one shared legend in the fourth cell; the title compares the first method (CoPG) with each other one at
+    equal β (:func:`_frontier_finding`)."""
+    plt = _plt()
+    from matplotlib.lines import Line2D
+
+    methods = list(data["methods"])
+    cols = 2
+    rows = (len(methods) + 1 + cols - 1) // cols  # + the legend's cell
+    fig, axes = plt.subplots(rows, cols, figsize=(11.2, 4.1 * rows + 0.5), squeeze=False)
+    cells = [ax for row in axes for ax in row]
+    panels, lax = cells[: len(methods)], cells[len(methods)]
+    for ax in cells[len(methods) + 1 :]:
+        ax.remove()
+    for ax in panels[1:]:
+        ax.sharex(panels[0])
+        ax.sharey(panels[0])
     by_method = {m: sorted((p for p in data["points"] if p["method"] == m), key=lambda p: p["beta"]) for m in methods}
+    betas = sorted({p["beta"] for p in data["points"]})
+    path_dash = {m: ("--", ":", "-.")[i % 3] for i, m in enumerate(methods)}
     s = data["sft"]["reward"]
-    for ax, m in zip(axes[0], methods):
+    for i, (ax, m) in enumerate(zip(panels, methods)):
         st = style(m)
-        for j, other in enumerate(o for o in methods if o != m):  # the other methods' β paths, for comparison
+        for other in (o for o in methods if o != m):  # the other methods' β paths, for comparison
             ax.plot([p["kl"]["mean"] for p in by_method[other]], [p["reward"]["mean"] for p in by_method[other]],
-                    color=style(other).color, alpha=0.45, lw=1.2, ls=("--", ":", "-.")[j % 3], zorder=1,
-                    label=f"{style(other).label}: its means (β path)")  # fmt: skip
+                    color=style(other).color, alpha=0.6, lw=1.4, ls=path_dash[other], zorder=1)  # fmt: skip
         pts = by_method[m]
-        ax.plot([p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts], color=st.color, lw=1.2,
-                zorder=3, label=f"{st.label}: line joins β in order")  # fmt: skip
-        _beta_points(ax, pts, st.color)
+        ax.plot([p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts], color=st.color, lw=1.2, zorder=3)
+        _beta_points(ax, pts, st.color, betas)
         seed_kl = [(k, p["reward"]["mean"]) for p in pts for k in p["kl"].get("seed_means", [])]
         if seed_kl:  # each seed's mean KL: the KL interval's lower bound is clipped at 0, the seeds are not
-            ax.scatter(*zip(*seed_kl), s=10, color=st.color, alpha=0.5, lw=0, zorder=2, label="one seed's KL")
-        ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=11, zorder=4, label="π_ref (SFT)")
-        ax.set_title(st.label, fontsize=10, color=st.color)
-        ax.set_xlabel("KL(π‖π_ref), exact, nats")
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
-    axes[0][0].set_ylabel("reward (standardised units)")
-    fig.suptitle(
-        f"Reward vs KL(π‖π_ref) per β: mean over {_count(len(data['points'][0]['seeds']), 'seed')} × "
-        f"{data['report_prompts']} report prompts, 95 % intervals"
-        + (" (KL's clipped at 0)" if any(p["kl"].get("clipped_at_0") for p in data["points"]) else "")
-        + "; up and to the left is better\nin each panel every β has its own shade and marker",
-        fontsize=10,
-    )
+            ax.scatter(*zip(*seed_kl), s=12, color=st.color, alpha=0.55, lw=0, zorder=2)
+        ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=12, zorder=4)
+        ax.set_title(st.label, fontsize=12, color=st.color, fontweight="bold")
+        ax.set_xlabel("KL(π‖π_ref), exact, nats", fontsize=10)
+        if i % cols == 0:
+            ax.set_ylabel("reward (standardised units)", fontsize=10)
+        ax.tick_params(labelsize=10)
+
+    # ---- the one legend, in the spare cell: what every panel draws, then each β's look
+    lax.axis("off")
+    grey = "0.35"
+    clipped = any(p["kl"].get("clipped_at_0") for p in data["points"])
+    marks = [
+        Line2D(
+            [], [], color=grey, lw=1.2, marker="o", ms=5, label="solid line: the panel's method, its means in β order"
+        ),  # fmt: skip
+        *(
+            Line2D(
+                [],
+                [],
+                color=style(o).color,
+                alpha=0.6,
+                lw=1.4,
+                ls=path_dash[o],
+                label=f"{style(o).label}'s means (β path), in the other panels",
+            )
+            for o in methods
+        ),  # fmt: skip
+        Line2D(
+            [],
+            [],
+            ls="none",
+            marker="o",
+            ms=4,
+            color=grey,
+            alpha=0.55,
+            mew=0,
+            label="one seed's mean KL (at the β's mean reward)",
+        ),  # fmt: skip
+        Line2D([], [], ls="none", marker="*", ms=12, color="k", label="π_ref (SFT) at KL = 0, 95 % interval"),
+    ]
+    first = lax.legend(handles=marks, loc="upper left", bbox_to_anchor=(0.0, 1.0), fontsize=10, title_fontsize=10,
+                       alignment="left", frameon=False,
+                       title=f"Means over {_over([p['reward'] for p in data['points']])};\n"
+                             "crosses: 95 % intervals of KL and of reward"
+                             + (" (KL's clipped at 0)" if clipped else "")
+                             + ";\nup and to the left is better (more reward, less KL)")  # fmt: skip
+    lax.add_artist(first)
+    keys = []
+    for k, b in enumerate(betas):
+        look = _beta_look(grey, k, len(betas))
+        keys.append(Line2D([], [], color=look["color"], marker=look["marker"], ls=look["dash"], lw=1.4, ms=6,
+                           mec="white", mew=0.6, label=f"β = {b:g}"))  # fmt: skip
+    lax.legend(handles=keys, loc="lower left", bbox_to_anchor=(0, 0), fontsize=10, title_fontsize=10, frameon=False,
+               ncol=min(len(betas), 4), alignment="left", handlelength=3.2,
+               title="each β: its own marker, whisker dash\nand shade (darker = smaller β), in every panel",
+               )  # fmt: skip
+    fig.suptitle(_frontier_finding(data, by_method), fontsize=10.5)
     fig.tight_layout()
-    for ax, m in zip(axes[0], methods):  # after the layout: positions are final
+    for ax, m in zip(panels, methods):  # after the layout: positions are final
         whiskers = _whiskers(by_method[m], s)
-        ins = _zoom_close_points(ax, by_method[m], s, style(m).color)
+        ins = _zoom_close_points(ax, by_method[m], s, style(m).color, betas)
         if ins is not None:  # the labels keep off the inset too, its tick labels included
             box = ins.get_tightbbox(fig.canvas.get_renderer())
             whiskers.append(tuple(map(tuple, ax.transData.inverted().transform([[box.x0, box.y0], [box.x1, box.y1]]))))
         label_points(ax, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in by_method[m]],
-                     avoid=whiskers, color=style(m).color, weight="bold", zorder=5)  # fmt: skip
+                     fontsize=9.5, avoid=whiskers, color=style(m).color, weight="bold", zorder=5)  # fmt: skip
     return fig
 
 

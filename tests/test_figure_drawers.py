@@ -812,13 +812,22 @@ def _pixel_boxes_of_whiskers(ax):
     return boxes
 
 
+def _all_texts(fig) -> str:
+    """Every visible text of a figure (legends added with ``add_artist`` included), as one string."""
+    from matplotlib.text import Text
+
+    return "\n".join(t.get_text() for t in fig.findobj(Text) if t.get_visible())
+
+
 def test_llm_frontier_beta_labels_stay_inside_the_axes_and_off_every_whisker_and_the_other_methods_are_named():
+    from matplotlib.legend import Legend
     from matplotlib.text import Text
 
     rec, fig = _draw("llm_frontier")
     assert not _text_checks(fig), _text_checks(fig)
     renderer = fig.canvas.get_renderer()
     methods = rec["data"]["methods"]
+    legend = [t.get_text() for leg in fig.findobj(Legend) for t in leg.get_texts()]
     for ax, m in zip(fig.axes, methods):
         frame = ax.get_window_extent()
         labels = [t for t in ax.texts if t.get_text().startswith("β=")]
@@ -828,10 +837,8 @@ def test_llm_frontier_beta_labels_stay_inside_the_axes_and_off_every_whisker_and
             assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1, t.get_text()
             for w in _pixel_boxes_of_whiskers(ax):
                 assert not (b.x0 < w[2] and w[0] < b.x1 and b.y0 < w[3] and w[1] < b.y1), t.get_text()
-        legend = [t.get_text() for t in ax.get_legend().get_texts()]
         for other in (o for o in methods if o != m):  # each grey path used to say only "the other methods"
-            assert any(text.startswith(style(other).label + ":") for text in legend), (m, other)
-        assert not ax.get_legend().get_window_extent(renderer).overlaps(frame)  # below the panel, off the data
+            assert any(text.startswith(style(other).label + "'s means") for text in legend), (m, other)
         markers = {
             line.get_marker() for line in ax.lines if line.get_marker() not in ("None", "*", "", "_", "|")
         }  # not caps
@@ -843,6 +850,98 @@ def test_llm_frontier_beta_labels_stay_inside_the_axes_and_off_every_whisker_and
         enlarged = {t.get_text() for child in ax.child_axes for t in child.texts}
         assert enlarged == close  # IPO's β = 1 and 0.3, whose whiskers lie on each other, are shown enlarged
     assert any(ax.child_axes for ax in fig.axes)
+
+
+def test_llm_frontier_has_one_shared_legend_off_the_data_fits_1500_px_and_no_text_under_9_pt():
+    """Readers saw the old 13-inch canvas downscaled, so its three 8-pt legends (one under each panel) read ≈ 7 pt."""
+    import io
+
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
+    from PIL import Image
+
+    rec, fig = _draw("llm_frontier")
+    assert not _text_checks(fig), _text_checks(fig)
+    panels = fig.axes[: len(rec["data"]["methods"])]
+    legends = fig.findobj(Legend)
+    owners = {id(leg.axes) for leg in legends}
+    assert len(owners) == 1 and not any(id(ax) in owners for ax in panels)  # one legend cell, no legend per panel
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    small = [(t.get_text()[:20], t.get_fontsize()) for t in texts if t.get_fontsize() < 9]
+    assert not small, small  # tick labels, the inset's and the legend's included
+    renderer = fig.canvas.get_renderer()
+    for leg in legends:  # the legend cell keeps off every panel
+        assert not any(leg.get_window_extent(renderer).overlaps(ax.get_window_extent()) for ax in panels)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=130, bbox_inches="tight", format="png")  # as bandit.records.save_png does
+    width, _ = Image.open(io.BytesIO(buf.getvalue())).size
+    assert width <= 1500, width  # shown at 100 % in a ~1560 px wide view
+
+
+def test_llm_frontier_each_beta_has_its_own_whisker_dash_and_colour_in_every_panel():
+    """DPO's β = 0.1 and β = 0.03 crosses lie on each other: in the old figure both whiskers were solid, in two
+    nearby browns, and one could not tell which was whose."""
+    from matplotlib.container import ErrorbarContainer
+
+    rec, fig = _draw("llm_frontier")
+    methods = rec["data"]["methods"]
+    betas = sorted({p["beta"] for p in rec["data"]["points"]})
+    looks_by_beta = {}
+    for ax, m in zip(fig.axes, methods):
+        looks = []
+        for cont in ax.containers:
+            if not isinstance(cont, ErrorbarContainer) or cont.lines[0].get_marker() == "*":  # π_ref's star
+                continue
+            (dash,) = {tuple(map(str, ls)) for bars in cont.lines[2] for ls in bars.get_linestyle()}
+            x = cont.lines[0].get_xdata()[0]
+            beta = next(p["beta"] for p in rec["data"]["points"] if p["method"] == m and p["kl"]["mean"] == x)
+            looks.append((dash, cont.lines[0].get_color()))
+            looks_by_beta.setdefault(beta, set()).add(dash)
+        assert len(looks) == sum(p["method"] == m for p in rec["data"]["points"])
+        assert len({d for d, _ in looks}) == len(looks), (m, looks)  # each β's whiskers their own dash
+        assert len({tuple(np.round(c, 3)) for _, c in looks}) == len(looks), (m, looks)  # and their own shade
+    assert all(len(d) == 1 for d in looks_by_beta.values()) and len(looks_by_beta) == len(betas)  # same in each panel
+    keys = _all_texts(fig)
+    assert all(f"β = {b:g}" in keys for b in betas)  # the β key in the legend
+
+
+def _frontier_sides(data: dict, key: str, other: str) -> dict[float, int]:
+    """+1 where CoPG's 95 % interval of ``key`` lies wholly below ``other``'s at that β, −1 wholly above, 0 overlap."""
+    at = {m: {p["beta"]: p[key] for p in data["points"] if p["method"] == m} for m in ("copg", other)}
+    return {b: (c["high"] < at[other][b]["low"]) - (c["low"] > at[other][b]["high"])
+            for b, c in at["copg"].items() if b in at[other]}  # fmt: skip
+
+
+def test_llm_frontier_title_compares_copg_with_each_method_at_equal_beta_from_the_json():
+    import copy
+
+    from llm.plots import draw_frontier
+
+    rec, fig = _draw("llm_frontier")
+    title = fig._suptitle.get_text()
+    assert len(title.split("\n")) <= 2 and "unpaired" in title  # the JSON holds no paired KL or reward difference
+    data = rec["data"]
+    for key, word in (("kl", "KL"), ("reward", "reward")):
+        line = next(s for s in title.split("\n") if s.startswith(f"CoPG's {word} "))
+        claims = {o: _frontier_sides(data, key, o) for o in data["methods"] if o != "copg"}
+        resolved = {(o, b, s) for o, sides in claims.items() for b, s in sides.items() if s}
+        if not resolved:
+            assert "not resolved at any β" in line
+        for o, b, s in resolved:  # e.g. CoPG's KL lower than DPO's at β = 0.3 and 1 (disjoint intervals)
+            rel = "lower" if s > 0 else "higher"
+            same = [x for x, t in claims[o].items() if t == s]
+            said = "every β" if len(same) == len(claims[o]) else "β = " + ", ".join(f"{x:g}" for x in sorted(same))
+            assert f"{rel} than {style(o).label}'s at {said}" in line, (line, o, b)
+    plt.close(fig)
+
+    moved = copy.deepcopy(data)  # CoPG's rewards far above everyone's, its KL inside everyone's: the wording flips
+    for p in moved["points"]:
+        if p["method"] == "copg":
+            p["reward"] = {**p["reward"], "mean": 5.0, "low": 4.9, "high": 5.1}
+            p["kl"] = {**p["kl"], "mean": 1.0, "low": 0.0, "high": 9.0}
+    title = draw_frontier(moved)._suptitle.get_text()
+    assert "CoPG's reward is higher than DPO's at every β and higher than IPO's at every β" in title, title
+    assert "CoPG's KL vs DPO's and IPO's: not resolved at any β" in title, title
 
 
 @pytest.mark.parametrize("name", ["llm_offpolicy", "llm_jbeta", "llm_best_beta"])
@@ -1073,7 +1172,7 @@ def test_llm_jbeta_suptitle_states_the_holm_finding_and_the_left_panel_its_inter
 def test_llm_frontier_says_kl_is_clipped_only_where_an_interval_was():
     rec, fig = _draw("llm_frontier")
     clipped = any(p["kl"].get("clipped_at_0") for p in rec["data"]["points"])
-    assert ("clipped at 0" in fig._suptitle.get_text()) == clipped
+    assert ("clipped at 0" in _all_texts(fig)) == clipped
     plt.close(fig)
 
 
