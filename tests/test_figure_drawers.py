@@ -191,17 +191,25 @@ def test_support_title_is_words():
     assert "Dashed outline" in title and "stat." not in _texts(fig)
 
 
-def test_bridge_converged_ticks_and_titles_say_the_same_thing_about_the_0_01_bar():
-    """A ✓ (nearest its own limit) never reads as "within 0.01": the right title sorts the methods by their KL to
-    their own limit in every task, read from the JSON, and the legends sit outside the axes."""
+def test_bridge_converged_title_says_which_networks_are_within_the_0_01_bar_and_nearest_their_own_limit():
+    """The title's two findings are read from the JSON: the networks within the run's KL bar of their own limit in
+    every task, and how many networks are nearest their own loss's limit (naming those that are not); the legend
+    lies outside every axes."""
     rec, fig = _draw("bridge_converged")
-    s = rec["data"]["summary"]
-    title = fig.axes[1].get_title()
-    above = [v["label"] for v in s.values() if v["kl_to_own_limit"] is not None and v["kl_to_own_limit"] > 0.01]
-    assert above and all(label in title.split("> 0.01 nats in every task:")[1] for label in above)
-    ticks = "\n".join(t.get_text() for t in fig.axes[0].get_xticklabels())
-    assert "KL to own" not in ticks and "nearest: own" not in ticks
-    _assert_legends_outside(fig)
+    s, styles = rec["data"]["summary"], rec["data"]["methods"]
+    title = fig._suptitle.get_text()
+    within = [styles[m]["label"] for m, v in s.items() if v["kl_to_own_limit"] is not None
+              and max(r["kl_to_own_limit"] for r in v["per_task_seed"].values()) <= 0.01]  # fmt: skip
+    assert f"within 0.01 nats of it in every task: {'; '.join(within)}" in title
+    finite = [m for m, v in s.items() if v["nearest_is_own"] is not None]
+    missed = [m for m in finite if not all(r["nearest_is_own"] for r in s[m]["per_task_seed"].values())]
+    assert missed == ["pg_is"]
+    assert f"{len(finite) - len(missed)} of {len(finite)} networks (not PG + IS)" in title
+    assert title.count("\n") == 1
+    fig.canvas.draw()
+    legend = fig.legends[0].get_window_extent()
+    assert not any(legend.overlaps(ax.get_window_extent()) for ax in fig.axes)
+    plt.close(fig)
 
 
 def _assert_legends_outside(fig):
@@ -514,31 +522,60 @@ def test_bridge_converged_draws_each_task_as_a_dot_and_no_t_bound():
     for m, v in s.items():
         for x in v["network_regret"]["values"]:
             assert any(np.isclose(y, x) for y in ys), m
-    legend = "\n".join(t.get_text() for t in ax.get_legend().get_texts())
+    legend = "\n".join(t.get_text() for t in fig.legends[0].get_texts())
     for seed in rec["seeds"]:
-        assert f"network, task {seed}" in legend
+        assert f"the network on task {seed}" in legend
     assert f"mean of {len(rec['seeds'])} random tasks" in legend
 
 
-def test_bridge_converged_says_per_task_whose_limit_a_network_is_nearest():
-    """PG + IS's network is nearest a different limit in each task: the tick says in how many tasks a network is
-    nearest its own limit, and the note names the nearest limit task by task, from the per-task records."""
+def test_bridge_converged_matrix_is_the_mean_kl_from_every_limit_to_every_network():
+    """(b): cell [network i, limit j] is the mean over tasks of the JSON's kl_to_limits (written in the cell); the
+    own limit is outlined on the diagonal, the star sits in the JSON's nearest_limit column, DPO's column is grey."""
+    from matplotlib.patches import Rectangle
+
+    from llm.bridge.plots import _converged_order
+
     rec, fig = _draw("bridge_converged")
-    s, styles = rec["data"]["summary"], rec["data"]["methods"]
-    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    s, bx = rec["data"]["summary"], fig.axes[1]
+    order = _converged_order(s)
+    assert order[:3] == ["copg", "pg_batch", "online"]  # the coinciding limits side by side
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in bx.texts
+             if t.get_text()[:1].isdigit()}  # fmt: skip
+    for i, m in enumerate(order):
+        per = list(s[m]["per_task_seed"].values())
+        for j, b in enumerate(order):
+            vals = [r["kl_to_limits"][b] for r in per]
+            if b == "dpo":
+                assert (i, j) not in cells and all(v is None for v in vals)
+            else:
+                assert cells[(i, j)] == f"{sum(vals) / len(vals):.2g}", (m, b)
+    outlined = sorted(round(p.get_x() + p.get_width() / 2) for p in bx.patches
+                      if isinstance(p, Rectangle) and not p.get_fill())  # fmt: skip
+    assert outlined == [i for i, m in enumerate(order) if s[m]["kl_to_own_limit"] is not None]
+    stars = sorted((round(line.get_ydata()[0]), round(line.get_xdata()[0] - 0.36)) for line in bx.lines
+                   if line.get_marker() == "*")  # fmt: skip
+    assert stars == sorted((i, order.index(s[m]["nearest_limit"])) for i, m in enumerate(order))
+    assert "no finite limit" in [t.get_text() for t in bx.texts]
     note = "\n".join(t.get_text() for t in fig.texts)
-    for tick, (m, v) in zip(ticks, s.items()):
-        per = v["per_task_seed"]
-        if v["nearest_is_own"] is None:
-            assert "no finite" in tick
-            continue
-        k = sum(bool(r["nearest_is_own"]) for r in per.values())
-        assert f"{k} of {len(per)} tasks" in tick, m
-        if k < len(per):
-            for seed, r in per.items():
-                assert f"{styles[r['nearest_limit']]['label']}'s limit" in note and f"in task {seed}" in note, m
-    assert any(not r["nearest_is_own"] for r in s["pg_is"]["per_task_seed"].values())
-    assert "✗ nearest\nPG, b = 0's" not in "\n".join(ticks)
+    assert "PG + IS's network is nearest CoPG's in task 0; PG, b = 0's in task 1." in note
+    plt.close(fig)
+
+
+def test_bridge_converged_fits_1500_px_with_text_of_at_least_9_pt():
+    import io
+
+    from matplotlib.image import imread
+    from matplotlib.text import Text
+
+    rec, fig = _draw("bridge_converged")
+    assert not _text_checks(fig), _text_checks(fig)
+    small = [(t.get_text()[:30], t.get_fontsize()) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and t.get_fontsize() < 9]  # fmt: skip
+    assert not small, small
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=130, bbox_inches="tight", format="png")
+    assert fig.get_figwidth() <= 11.5 and imread(io.BytesIO(buf.getvalue())).shape[1] <= 1500
+    plt.close(fig)
 
 
 def test_bridge_converged_lists_method_names_with_semicolons():
@@ -547,7 +584,7 @@ def test_bridge_converged_lists_method_names_with_semicolons():
     s, styles = rec["data"]["summary"], rec["data"]["methods"]
     within = [styles[m]["label"] for m, v in s.items() if v["kl_to_own_limit"] is not None
               and max(r["kl_to_own_limit"] for r in v["per_task_seed"].values()) <= 0.01]  # fmt: skip
-    assert len(within) >= 2 and "; ".join(within) in fig.axes[1].get_title()
+    assert len(within) >= 2 and "; ".join(within) in fig._suptitle.get_text()
     assert ", PG, b" not in _texts(fig)
 
 
@@ -1089,23 +1126,24 @@ def test_offpolicy_sweep_floor_note_in_the_legend_methods_side_by_side_and_a_rea
     assert fig._suptitle is not None and fig._suptitle.get_fontsize() >= 10
 
 
-def test_bridge_converged_says_a_tick_counts_a_coinciding_limit_and_names_whose_it_is():
+def test_bridge_converged_brackets_the_limits_that_coincide_and_states_the_tolerance():
     """The JSON's nearest_is_own counts a limit that coincides with the method's own (llm.bridge.limits.nearest_limit's
-    tie): the footnote states that tolerance, and names the coinciding limit each such network is nearest."""
+    tie): the footnote states that tolerance, and a bracket over the matrix spans exactly each group of such limits."""
     import inspect
 
     from llm.bridge.limits import nearest_limit
-    from llm.bridge.plots import COINCIDE_TIE
+    from llm.bridge.plots import COINCIDE_TIE, _coinciding, _converged_order
 
     assert inspect.signature(nearest_limit).parameters["tie"].default == COINCIDE_TIE
     rec, fig = _draw("bridge_converged")
-    text = _texts(fig)
-    assert f"< {COINCIDE_TIE:g} nats" in text
-    s, styles = rec["data"]["summary"], rec["data"]["methods"]
-    for m, v in s.items():
-        per = v.get("per_task_seed", {})
-        if v["nearest_is_own"] and any(r["nearest_limit"] != m for r in per.values()):
-            assert f"{styles[m]['label']} → " in text, m
+    assert f"KL between them < {COINCIDE_TIE:g} nats" in _texts(fig)
+    s = rec["data"]["summary"]
+    groups = _coinciding(s)
+    assert [sorted(g) for g in groups] == [["copg", "online", "pg_batch"]]
+    order = _converged_order(s)
+    brackets = [line.get_xdata() for line in fig.axes[1].lines if len(line.get_xdata()) == 4]
+    want = [(min(order.index(m) for m in g) - 0.4, max(order.index(m) for m in g) + 0.4) for g in groups]
+    assert np.allclose([(min(x), max(x)) for x in brackets], want)
     assert not _text_checks(fig), _text_checks(fig)
     plt.close(fig)
 

@@ -1,8 +1,9 @@
 """Figures of the exact bridge: ``bridge_<name>.png`` + ``.json`` (data, config, task seeds, exact command).
 
 * ``bridge_converged`` (panel a, the headline): per method, the network's held-in regret (bar: mean; one dot per
-  random task) next to its tabular limit's, and KL(limit ‖ network) on the sampled set S and in full; whose limit
-  each task's network is nearest is read per task (``data.summary[method].per_task_seed``);
+  random task) next to its tabular limit's, and a matrix of KL(limit ‖ network) from every method's limit to every
+  network (mean over tasks, ``data.summary[method].per_task_seed[task].kl_to_limits``): own limit outlined, nearest
+  starred, coinciding limits bracketed;
 * ``bridge_regret_vs_step`` (panel b): left, the practical trainer's exact regret vs step on its own range (mean and
   each task); right, its last step against the same network trained to convergence and the exact limit (log axis);
 * ``bridge_coverage`` (panel c): CoPG's network as the pairs per prompt grow, with network ÷ limit per task;
@@ -86,17 +87,6 @@ COINCIDE_TIE = 1e-3
 """Two limits coincide when the mean KL between them is below this (llm.bridge.limits.nearest_limit's ``tie``)."""
 
 
-def _nearest_of(rec: dict, styles: dict, rel: float = 1e-6) -> str:
-    """Whose limit one task's network is nearest (the JSON's ``nearest_limit``), naming limits at the same KL from it
-    (limits that coincide, e.g. CoPG's and PG, b = batch mean's) together."""
-    row = {b: v for b, v in rec["kl_to_limits"].items() if v is not None and v == v}
-    best = rec["nearest_limit"]
-    same = [b for b, v in row.items() if b != best and best in row and abs(v - row[best]) <= rel * abs(row[best])]
-    owners = _names([f"{styles[b]['label']}'s" for b in same])
-    tie = f" (as near: {owners})" if same else ""
-    return f"{styles[best]['label']}'s limit{tie}"
-
-
 def _limit_handle(n: int) -> Any:
     """The legend entry of the exact limit's black tick (mean of ``n`` tasks)."""
     from matplotlib.lines import Line2D
@@ -105,57 +95,81 @@ def _limit_handle(n: int) -> Any:
     return Line2D([], [], marker="_", ms=14, mew=2.5, color="k", ls="none", label=label)
 
 
-def _tick(summary: dict, label: str) -> str:
-    """Tick label: the method, and in how many of the random tasks its network is nearest its own limit (of all
-    the methods' limits); the distance to that limit is the right panel's."""
-    if summary["nearest_is_own"] is None:
-        return f"{textwrap.fill(label, 12)}\nno finite\nlimit"
-    per = summary.get("per_task_seed") or {"all": {"nearest_is_own": summary["nearest_is_own"]}}
-    k, n = sum(bool(r["nearest_is_own"]) for r in per.values()), len(per)
-    return f"{textwrap.fill(label, 12)}\nnearest limit:\nits own in\n{k} of {n} tasks"
+def _coinciding(summary: dict) -> list[list[str]]:
+    """Groups of methods whose limits coincide, read from the JSON: a network counted nearest its own limit
+    (``nearest_is_own``) while the nearest limit is another method's (``nearest_limit``) means those two limits are
+    one up to :data:`COINCIDE_TIE` (``llm.bridge.limits.nearest_limit``). Groups of two or more, in summary order."""
+    parent = {m: m for m in summary}
+
+    def root(m: str) -> str:
+        while parent[m] != m:
+            m = parent[m]
+        return m
+
+    for m, v in summary.items():
+        for r in (v.get("per_task_seed") or {}).values():
+            b = r.get("nearest_limit")
+            if r.get("nearest_is_own") and b in parent and b != m:
+                parent[root(b)] = root(m)
+    groups: dict[str, list[str]] = {}
+    for m in summary:
+        groups.setdefault(root(m), []).append(m)
+    return [g for g in groups.values() if len(g) > 1]
 
 
-def _nearest_note(summary: dict, styles: dict) -> str:
-    """Footnote: for every method whose network is not nearest its own limit in some task, whose limit it is
-    nearest in each task (read per task from the JSON)."""
-    lines, shared = [], []
-    for m, s in summary.items():
-        per = s.get("per_task_seed", {})
-        if s["nearest_is_own"] is not None and all(r["nearest_is_own"] for r in per.values()):
-            others = sorted({r["nearest_limit"] for r in per.values() if r["nearest_limit"] != m})
-            if others:  # counted as own: the nearest limit coincides with the method's own
-                shared.append(f"{styles[m]['label']} → {_names([styles[b]['label'] + chr(39) + 's' for b in others])}")
-            continue
-        if s["nearest_is_own"] is None:
-            continue
-        where = "; ".join(f"{_nearest_of(r, styles)} in task {t}" for t, r in per.items())
-        lines.append(f"{styles[m]['label']}'s network is nearest {where}")
-    if shared:
-        lines.append("its own by a coinciding limit (network → the limit nearest it): " + "; ".join(shared))
-    return "\n".join(lines)
+def _converged_order(summary: dict) -> list[str]:
+    """The methods in summary order, with each group of coinciding limits moved together (at its first member)."""
+    order, groups = [], _coinciding(summary)
+    for m in summary:
+        if m not in order:
+            order += next((g for g in groups if m in g), [m])
+    return order
 
 
-def _converged_regret(ax: Any, data: dict) -> None:
+def _kl_matrix(summary: dict, order: list[str]) -> Any:
+    """[network i, limit j] = mean over tasks of KL(limit of method j ‖ network of method i) (``kl_to_limits``);
+    NaN where a method has no finite limit or the JSON has no per-task table."""
+    import numpy as np
+
+    out = np.full((len(order), len(order)), np.nan)
+    for i, m in enumerate(order):
+        per = list((summary[m].get("per_task_seed") or {}).values())
+        for j, b in enumerate(order):
+            vals = [r.get("kl_to_limits", {}).get(b) for r in per]
+            if vals and all(v is not None and v == v for v in vals):
+                out[i, j] = sum(vals) / len(vals)
+    return out
+
+
+def _converged_regret(ax: Any, data: dict, order: list[str]) -> list:
+    """(a) Each network's held-in regret, one marker per task on a light bar (their mean), with its limit's regret
+    as a black tick; log axis down to :data:`FLOOR`. Returns the legend handles."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     s, styles = data["summary"], data["methods"]
-    names, seeds = list(s), _task_seeds(data["summary"])
-    for i, m in enumerate(names):
+    seeds = _task_seeds(s)
+    for i, m in enumerate(order):
         r = s[m]["network_regret"]
-        ax.bar(i, _f(r["mean"]), color=styles[m]["color"], alpha=0.8, width=0.6)
+        ax.bar(i, _f(r["mean"]), color=styles[m]["color"], alpha=0.55, width=0.7)
         for j, v in enumerate(r["values"]):
-            ax.plot(i - 0.12 + 0.24 * j / max(len(r["values"]) - 1, 1), _f(v), ls="none", color="k", ms=5,
+            ax.plot(i - 0.15 + 0.3 * j / max(len(r["values"]) - 1, 1), _f(v), ls="none", color="k", ms=6,
                     marker=TASK_MARKERS[j % len(TASK_MARKERS)], zorder=3)  # fmt: skip
-        ax.plot(i, _f(s[m]["tabular_regret"]), marker="_", ms=24, mew=2.5, color="k", zorder=4, ls="none")
+        if s[m]["tabular_regret"] is None:
+            ax.text(i, 3 * FLOOR, "no finite\nlimit", ha="center", va="bottom", fontsize=9, rotation=90)
+        else:
+            ax.plot(i, _f(s[m]["tabular_regret"]), marker="_", ms=26, mew=2.5, color="k", zorder=4, ls="none")
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, None)
-    ax.set_xticks(range(len(names)), [_tick(s[m], styles[m]["label"]) for m in names], fontsize=8)
-    ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)\non the training prompts (reward units)", fontsize=9)
-    _floor(ax, "floor: ≤ 1e-5 (0 up to rounding)")
-    n = len(seeds) or max(len(s[m]["network_regret"]["values"]) for m in names)
-    handles = [
-        Patch(color="0.6", label=f"bar: converged network, mean of {n} random tasks"),
+    ax.set_xticks(range(len(order)), [textwrap.fill(styles[m]["label"], 10) for m in order], fontsize=9,
+                  rotation=90)  # fmt: skip
+    ax.tick_params(axis="y", labelsize=9)
+    ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)\non the training prompts (reward units)", fontsize=10)
+    ax.set_title("(a) regret of each converged network", fontsize=10.5, loc="left")
+    _floor(ax, "floor")
+    n = len(seeds) or max(len(s[m]["network_regret"]["values"]) for m in order)
+    return [
+        Patch(color="0.7", label=f"bar: the network, mean of {n} random tasks"),
         *(
             Line2D(
                 [],
@@ -163,79 +177,160 @@ def _converged_regret(ax: Any, data: dict) -> None:
                 marker=TASK_MARKERS[j % len(TASK_MARKERS)],
                 ls="none",
                 color="k",
-                ms=5,
-                label=f"network, task {t}",
+                ms=6,
+                label=f"the network on task {t}",
             )
             for j, t in enumerate(seeds)
         ),  # fmt: skip
         _limit_handle(n),
-        Line2D([], [], color="0.6", lw=0.8, ls=":", label="floor: ≤ 1e-5 (0 up to rounding)"),
+        Line2D(
+            [],
+            [],
+            color="0.6",
+            lw=0.8,
+            ls=":",
+            label=f"floor: ≤ {FLOOR:.0e} drawn here (0 up to rounding)".replace("e-0", "e-"),
+        ),
     ]
-    checks = data.get("checks", {})
-    ratios = [f"{c['ratio']:.2g} × {styles[k.rsplit('x_', 1)[-1]]['label']}'s"
-              for k, c in checks.items() if k.startswith("copg_le_") and "ratio" in c]  # fmt: skip
-    point = f"CoPG's regret = {_names(ratios)} (means of {n} tasks)" if ratios else "each network against its limit"
-    _legend_above(ax, handles, f"Converged networks vs their exact limits\n{point}")
 
 
-def _converged_distance(bx: Any, data: dict) -> None:
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+def _converged_matrix(ax: Any, data: dict, order: list[str]) -> Any:
+    """(b) log10 KL(limit ‖ network) for every network (row) and every method's limit (column), mean over tasks, each
+    cell written; the network's own limit outlined, its nearest limit (the JSON's ``nearest_limit``) starred, a
+    bracket over limits that coincide, a grey column for a loss without a finite limit. Returns the image."""
+    import numpy as np
+    from matplotlib.patches import Rectangle
 
     s, styles = data["summary"], data["methods"]
-    names, seeds = list(s), _task_seeds(data["summary"])
-    checks = data.get("checks", {})  # the run's acceptance bar on KL(limit ‖ network), from its check's name
+    kl = _kl_matrix(s, order)
+    logkl = np.log10(np.clip(kl, 1e-4, None))
+    img = ax.imshow(np.ma.masked_invalid(logkl), cmap="viridis_r", vmin=-3, vmax=2, aspect="auto")
+    n = len(order)
+    for i, m in enumerate(order):
+        for j in range(n):
+            v = kl[i, j]
+            if v != v:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color="0.85", zorder=1))
+                continue
+            dark = logkl[i, j] < 0.5  # the light end of viridis_r: dark text
+            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=9, color="k" if dark else "w")
+        if s[m]["kl_to_own_limit"] is not None:
+            ax.add_patch(Rectangle((i - 0.46, i - 0.46), 0.92, 0.92, fill=False, ec="k", lw=2.2, zorder=3))
+        near = s[m].get("nearest_limit")
+        if near in order:
+            ax.plot(order.index(near) + 0.36, i - 0.3, "*", ms=9, color="red", mec="k", mew=0.5, zorder=4)
+    for j in range(n):
+        if np.isnan(kl[:, j]).all():
+            ax.text(j, (n - 1) / 2, "no finite limit", rotation=90, ha="center", va="center", fontsize=9)
+    labels = [textwrap.fill(styles[m]["label"], 10) for m in order]
+    ax.set_xticks(range(n), labels, fontsize=9, rotation=90)
+    ax.set_yticks(range(n), [styles[m]["label"] for m in order], fontsize=9)
+    ax.set_xlabel("the limit of method …", fontsize=10)
+    ax.set_ylabel("the network of method …", fontsize=10)
+    for g in _coinciding(s):
+        cols = sorted(order.index(m) for m in g)
+        lo, hi = cols[0] - 0.4, cols[-1] + 0.4
+        ax.plot([lo, lo, hi, hi], [-0.75, -0.9, -0.9, -0.75], color="k", lw=1, clip_on=False,
+                transform=ax.transData)  # fmt: skip
+        ax.text((lo + hi) / 2, -1.0, "one limit: these coincide", ha="center", va="bottom", fontsize=9,
+                clip_on=False)  # fmt: skip
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_title("(b) KL(limit ‖ network), nats, mean of the tasks", fontsize=10.5, loc="left", pad=30)
+    return img
+
+
+def _converged_title(data: dict) -> str:
+    """Two lines from the JSON: CoPG's regret as a fraction of each baseline's (the run's ``copg_le_*`` checks);
+    which networks are nearest their own loss's limit and which lie within the KL bar of it in every task."""
+    s, styles, checks = data["summary"], data["methods"], data.get("checks", {})
+    n = len(_task_seeds(s)) or 1
+    ratios = [f"{c['ratio']:.2g} × {styles[k.rsplit('x_', 1)[-1]]['label']}'s"
+              for k, c in checks.items() if k.startswith("copg_le_") and "ratio" in c]  # fmt: skip
+    head = f"Converged networks on {n} random task{'s' if n > 1 else ''}: " + (
+        f"CoPG's regret = {' and '.join(ratios)}" if ratios else "each network against its loss's exact limit"
+    )
     key = next((k for k in checks if k.startswith("kl_to_own_limit_le_")), "kl_to_own_limit_le_0.01")
-    width, bar = 0.38, float(key.removeprefix("kl_to_own_limit_le_"))
-    for i, m in enumerate(names):
-        c = styles[m]["color"]
-        for side, k, style in ((-1, "kl_to_own_limit_support", dict(alpha=0.45, hatch="//")),
-                               (1, "kl_to_own_limit", dict(alpha=0.9))):  # fmt: skip
-            bx.bar(i + side * width / 2, _f(s[m][k]), width, color=c, **style)
-            vals = [r[k] for r in s[m].get("per_task_seed", {}).values() if r[k] is not None]
-            for j, v in enumerate(vals):
-                bx.plot(i + side * width / 2 + 0.08 * (j - (len(vals) - 1) / 2), _f(v), ls="none", color="k", ms=4,
-                        marker=TASK_MARKERS[j % len(TASK_MARKERS)], zorder=3)  # fmt: skip
-        if s[m]["kl_to_own_limit"] is None:
-            bx.text(i, 2 * FLOOR, "no finite limit", ha="center", va="bottom", fontsize=8, rotation=90)
-    bx.axhline(bar, color="k", ls="--", lw=0.8)
-    bx.set_yscale("log")
-    bx.set_ylim(FLOOR / 2, None)
-    bx.set_xticks(range(len(names)), [textwrap.fill(styles[m]["label"], 12) for m in names], fontsize=8)
-    bx.set_ylabel("KL(own limit ‖ network) (nats)", fontsize=9)
-    checked = _names([styles[m]["label"] for m in checks.get(key, {})])
-    handles = [
-        Patch(facecolor="0.75", hatch="//", label="on S, the completions the data sampled"),
-        Patch(facecolor="0.45", label="on all completions"),
-        Line2D([], [], color="k", ls="--", lw=0.8, label=f"{bar:g} nats: the most the run's checks allow {checked}"),
-        *(
-            Line2D([], [], marker=TASK_MARKERS[j % len(TASK_MARKERS)], ls="none", color="k", ms=4, label=f"task {t}")
-            for j, t in enumerate(seeds)
-        ),  # fmt: skip
-    ]
-    kls = {m: [r["kl_to_own_limit"] for r in s[m].get("per_task_seed", {}).values()] or [s[m]["kl_to_own_limit"]]
-           for m in names if s[m]["kl_to_own_limit"] is not None}  # fmt: skip
-    groups = {
-        f"≤ {bar:g} nats in every task": [m for m, v in kls.items() if max(v) <= bar],
-        f"> {bar:g} nats in every task": [m for m, v in kls.items() if min(v) > bar],
-        "on both sides": [m for m, v in kls.items() if min(v) <= bar < max(v)],
-    }
-    lines = [f"{head}: {_names([styles[m]['label'] for m in ms])}" for head, ms in groups.items() if ms]
-    _legend_above(bx, handles, "How far each network is from its own limit (bars: means)\n" + "\n".join(lines))
+    bar = float(key.removeprefix("kl_to_own_limit_le_"))
+    finite = [m for m, v in s.items() if v["nearest_is_own"] is not None]
+    own = [m for m in finite if _in_every_task(s[m], "nearest_is_own")]
+    within = [m for m in finite if s[m]["kl_to_own_limit"] is not None and max(
+        (r["kl_to_own_limit"] for r in (s[m].get("per_task_seed") or {}).values()),
+        default=s[m]["kl_to_own_limit"]) <= bar]  # fmt: skip
+    missed = [styles[m]["label"] for m in finite if m not in own]
+    nearest = (
+        "every network with a finite limit is nearest its own loss's"
+        if not missed
+        else f"nearest its own loss's limit: {len(own)} of {len(finite)} networks (not {_names(missed)})"
+    )
+    close = f"within {bar:g} nats of it in every task: {_names([styles[m]['label'] for m in within])}"
+    return f"{head}\n{nearest}; {close}"
+
+
+def _in_every_task(summary_row: dict, key: str) -> bool:
+    """True when ``key`` is true in every task of a summary row (or in the row itself without per-task records)."""
+    per = summary_row.get("per_task_seed") or {}
+    return all(bool(r[key]) for r in per.values()) if per else bool(summary_row[key])
+
+
+def _split_tasks_note(data: dict) -> str:
+    """One line per network whose nearest limit differs between tasks (read per task), naming it in each task."""
+    s, styles = data["summary"], data["methods"]
+    out = []
+    for m, v in s.items():
+        per = v.get("per_task_seed") or {}
+        if v["nearest_is_own"] is None or len({r["nearest_limit"] for r in per.values()}) < 2:
+            continue
+        where = "; ".join(f"{styles[r['nearest_limit']]['label']}'s in task {t}" for t, r in per.items())
+        out.append(f"{styles[m]['label']}'s network is nearest {where}.")
+    return "\n".join(out)
 
 
 def _draw_converged(data: dict) -> Any:
+    """(a) regret of each converged network and its limit per task; (b) the KL from every method's limit to every
+    network: is each network nearest its own loss's limit, and how near (see :func:`_converged_matrix`)."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6.2), width_ratios=(1.1, 1))
-    _converged_regret(ax, data)
-    _converged_distance(bx, data)
-    note = _nearest_note(data["summary"], data["methods"])
-    fig.text(0.01, 0.0, "under a bar: in how many tasks the network's nearest limit, of all the methods' limits by "
-             "KL(limit ‖ network), is its own method's or one that coincides with it (mean KL between the two limits "
-             f"< {COINCIDE_TIE:g} nats); nearest is not close: how far it is, is the right panel"
-             + (f"\n{note}" if note else ""), fontsize=8, va="top", ha="left")  # fmt: skip
-    fig.tight_layout()
+    order = _converged_order(data["summary"])
+    fig = plt.figure(figsize=(11.2, 7.8))
+    grid = fig.add_gridspec(1, 2, width_ratios=(1, 1.25), left=0.09, right=0.9, top=0.8, bottom=0.4, wspace=0.5)
+    ax, bx = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
+    handles = _converged_regret(ax, data, order)
+    img = _converged_matrix(bx, data, order)
+    cax = fig.add_axes((0.915, 0.4, 0.015, 0.4))
+    bar = fig.colorbar(img, cax=cax, ticks=[-3, -2, -1, 0, 1, 2])
+    bar.ax.set_yticklabels(["≤ 0.001", "0.01", "0.1", "1", "10", "100"], fontsize=9)
+    handles += [
+        Line2D(
+            [],
+            [],
+            marker="s",
+            ms=11,
+            mfc="none",
+            mec="k",
+            mew=2.2,
+            ls="none",
+            label="(b) outlined: the network's own loss's limit",
+        ),  # fmt: skip
+        Line2D(
+            [],
+            [],
+            marker="*",
+            ms=11,
+            color="red",
+            mec="k",
+            mew=0.5,
+            ls="none",
+            label="(b) ★: the limit nearest the network (mean KL)",
+        ),  # fmt: skip
+    ]
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.06, 0.2), ncol=2, fontsize=9, frameon=False)
+    split = _split_tasks_note(data)
+    fig.text(0.07, 0.01, f"(b) limits that coincide: KL between them < {COINCIDE_TIE:g} nats, counted as one "
+             "(a network nearest any of them is nearest its own)." + (f"\n{split}" if split else ""),
+             fontsize=9, va="bottom", ha="left")  # fmt: skip
+    fig.suptitle(_converged_title(data), fontsize=10.5)
     return fig
 
 
