@@ -6,6 +6,7 @@ is invariant, bad configs fail with a clear message."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
@@ -224,6 +225,44 @@ def test_resume_reproduces_the_final_weights(tmp_path, setup):
     assert again["trainer"] is None and again["output_dir"] == str(tmp_path / "cut")
     after = {p: p.read_bytes() for p in (tmp_path / "cut").rglob("*") if p.is_file()}
     assert after == before and not (tmp_path / "cut" / "checkpoint-5").exists()
+
+
+def test_resume_with_other_settings_is_refused_and_names_them(tmp_path, setup):
+    """A run started at β = 0.1 and interrupted is continued only with the settings it started with: --resume with
+    another β (or learning rate) names each differing setting with both values, and no file changes; the same
+    settings continue it; a finished run resumed with another β is refused too (not "nothing to resume")."""
+    from transformers import TrainerCallback
+
+    from llm.stages.train.stage import ARGS_FILE
+
+    tok, ref, rows = setup
+
+    class StopAtStep2(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 2:
+                control.should_training_stop = True
+
+    def run(callbacks=None, resume=False, **over):
+        kw = {**dict(loss_type="copg_pair", max_steps=4, per_device_train_batch_size=2, save_strategy="steps",
+                     save_steps=2, eval_strategy="no", eval_prompts=0, beta=0.1), **over}  # fmt: skip
+        cfg = config(tmp_path, output_dir=str(tmp_path / "run"), resume=resume, **kw)
+        models = dict(model=copy.deepcopy(ref), ref_model=copy.deepcopy(ref), tokenizer=tok)
+        return train(cfg, **models, train_rows=rows, reward_fn=length_reward, gold_fn=gold_reward,
+                     callbacks=callbacks)  # fmt: skip
+
+    run(callbacks=[StopAtStep2()])
+    started = json.loads((tmp_path / "run" / ARGS_FILE).read_text())
+    assert started["beta"] == 0.1 and started["loss_type"] == "copg_pair"
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    with pytest.raises(ValueError) as err:
+        run(resume=True, beta=0.3, learning_rate=0.05)
+    msg = str(err.value)
+    assert "beta = 0.1" in msg and "beta = 0.3" in msg and "learning_rate" in msg and "--force" in msg
+    assert "\n" not in msg
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before
+    assert run(resume=True)["trainer"].state.global_step == 4  # the same settings continue it
+    with pytest.raises(ValueError, match="beta = 0.3"):
+        run(resume=True, beta=0.3)  # finished: still refused, not "nothing to resume"
 
 
 def test_resume_logs_each_step_once(tmp_path, setup):

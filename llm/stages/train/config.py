@@ -11,6 +11,7 @@ Two uses, one class:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import field
 from pathlib import Path
@@ -58,6 +59,26 @@ _JSON_OR_PATH = Annotated[dict[str, Any] | str | None, tyro.conf.arg(constructor
 # ----------------------------------------------------------------------------------------------------------------
 # Config
 # ----------------------------------------------------------------------------------------------------------------
+
+
+RESUME_KEYS = (
+    "preset", "run_dir", "loss_type", "beta", "pair_ties", "pg_baseline", "is_clip", "online_k", "online_offline_k",
+    "online_temperature", "max_prompt_tokens", "max_new_tokens", "max_train_prompts", "trainable_blocks",
+    "disable_dropout", "precision", "seed", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "learning_rate", "max_steps", "warmup_steps", "lr_scheduler_type", "weight_decay", "eval_prompts",
+    "eval_curve_prompts", "eval_temperature", "eval_seed", "eval_samples_per_prompt", "eval_steps",
+)  # fmt: skip
+"""The settings that decide what a run trains and how it is evaluated (resolved from the preset): a ``--resume``
+must give the same values as the run's start (recorded in ``<output_dir>/train_args.json``), or the continued run
+would be neither the old run nor a new one."""
+
+
+def resume_args(cfg: Any) -> dict:
+    """``cfg``'s :data:`RESUME_KEYS` as JSON values (``run_dir`` as an absolute path, so ``./runs/x`` = ``runs/x``)."""
+    out = {k: getattr(cfg, k, None) for k in RESUME_KEYS}
+    if out["run_dir"] is not None:
+        out["run_dir"] = str(Path(out["run_dir"]).resolve())
+    return json.loads(json.dumps(out, default=str))
 
 
 @dataclasses.dataclass

@@ -25,7 +25,7 @@ from llm.methods import HUMAN_SOURCE, get_method
 from llm.model.models import load_policy
 from llm.model.rewards import load_reward, reward_of_dataset
 from llm.run import RunPaths
-from llm.stages.train.config import CoPGConfig
+from llm.stages.train.config import CoPGConfig, resume_args
 from llm.stages.train.dataset import OfflineDataset
 from llm.stages.train.trainer import CoPGTrainer, JsonlLogger
 
@@ -54,6 +54,34 @@ def _finished_run(out: Path, max_steps: int) -> dict | None:
     summary = json.loads(path.read_text(encoding="utf-8"))
     steps = max((h.get("step", 0) for h in summary.get("train_log", [])), default=0)
     return summary if steps >= max_steps else None
+
+
+ARGS_FILE = "train_args.json"
+"""Written when a run starts: its :func:`llm.stages.train.config.resume_args`, which a ``--resume`` must repeat."""
+
+
+def _check_resume_args(cfg: CoPGConfig, out: Path) -> None:
+    """A ``--resume`` continues the run only with the settings it started with (``<out>/train_args.json``); any that
+    differ are named in one error. A run started before the file existed is continued with a warning."""
+    path = out / ARGS_FILE
+    if not path.exists():
+        started = out.is_dir() and ((out / "run.json").exists() or get_last_checkpoint(str(out)) is not None)
+        if started:  # else there is nothing to continue, which the caller says
+            print(f"[train] warning: {out} records no start settings ({ARGS_FILE}): not checked", file=sys.stderr)
+        return
+    try:
+        started = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"train: cannot read {path} ({e}); pass --force to start the run over") from None
+    now = resume_args(cfg)
+    diff = [k for k in now if k in started and started[k] != now[k]]
+    if diff:
+        was = ", ".join(f"{k} = {started[k]!r}" for k in diff)
+        asked = ", ".join(f"{k} = {now[k]!r}" for k in diff)
+        raise ValueError(
+            f"train: --resume into {out}, but it was started with {was} and this command gives {asked}; nothing "
+            "was changed. Give the same values to continue it, --force to start over, or another --output-dir"
+        )
 
 
 def _checkpoint_step(checkpoint: Path) -> int:
@@ -103,6 +131,8 @@ def train(
     """
     t0 = time.time()
     out = Path(cfg.output_dir)
+    if cfg.resume and not cfg.resume_from_checkpoint:
+        _check_resume_args(cfg, out)  # first: a finished run given other settings is not "nothing to resume"
     if cfg.resume and not cfg.resume_from_checkpoint and (done := _finished_run(out, cfg.max_steps)) is not None:
         print(f"[train] {out} already finished {cfg.max_steps} steps: nothing to resume, no file changed")
         return {**done, "trainer": None}
@@ -155,6 +185,9 @@ def train(
         for old in [*out.glob("checkpoint-*"), out / "final", out / "samples"]:  # an earlier run's: never mixed with
             if old.is_dir():  # this one's (a later --resume must not continue the old weights)
                 shutil.rmtree(old)
+        if trainer.is_world_process_zero():
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(out / ARGS_FILE, resume_args(cfg))  # what a later --resume must repeat
         if cfg.eval_at_start and cfg.eval_strategy != "no":
             trainer.evaluate()  # step 0: the SFT policy π_ref, the reference point of every curve
     trainer.train(resume_from_checkpoint=resume or None)  # the Trainer also evaluates the final policy
