@@ -192,23 +192,32 @@ def test_support_title_is_words():
 
 
 def test_bridge_converged_title_says_which_networks_are_within_the_0_01_bar_and_nearest_their_own_limit():
-    """The title's two findings are read from the JSON: the networks within the run's KL bar of their own limit in
-    every task, and how many networks are nearest their own loss's limit (naming those that are not); the legend
-    lies outside every axes."""
+    """The title's findings are read from the JSON, one per line: CoPG's regret as a percentage of each baseline's
+    (the run's checks), how many networks are nearest their own loss's limit (naming those that are not), and those
+    within the run's KL bar of their own limit in every task; the legends lie outside every axes."""
+    from llm.bridge.plots import _plain
+
     rec, fig = _draw("bridge_converged")
-    s, styles = rec["data"]["summary"], rec["data"]["methods"]
+    s, styles, checks = rec["data"]["summary"], rec["data"]["methods"], rec["data"]["checks"]
     title = fig._suptitle.get_text()
-    within = [styles[m]["label"] for m, v in s.items() if v["kl_to_own_limit"] is not None
+    ipo, pg = checks["copg_le_0.1x_ipo"]["ratio"], checks["copg_le_0.1x_pg"]["ratio"]
+    assert f"CoPG's regret is {100 * ipo:.2g} % of IPO's and {100 * pg:.2g} % of PG's (b = 0)" in title
+    within = [_plain(styles[m]["label"]) for m, v in s.items() if v["kl_to_own_limit"] is not None
               and max(r["kl_to_own_limit"] for r in v["per_task_seed"].values()) <= 0.01]  # fmt: skip
-    assert f"within 0.01 nats of it in every task: {'; '.join(within)}" in title
+    assert len(within) == 3
+    listed = f"{', '.join(within[:-1])} and {within[-1]}"
+    assert f"{len(within)} are within 0.01 nats of it in every task: {listed}" in title
     finite = [m for m, v in s.items() if v["nearest_is_own"] is not None]
     missed = [m for m in finite if not all(r["nearest_is_own"] for r in s[m]["per_task_seed"].values())]
     assert missed == ["pg_is"]
-    assert f"{len(finite) - len(missed)} of {len(finite)} networks (not PG + IS)" in title
-    assert title.count("\n") == 1
+    assert (
+        f"{len(finite) - len(missed)} of {len(finite)} networks are nearest their own loss's limit (not PG + IS)"
+        in title
+    )
+    assert title.count("\n") == 2
     fig.canvas.draw()
-    legend = fig.legends[0].get_window_extent()
-    assert not any(legend.overlaps(ax.get_window_extent()) for ax in fig.axes)
+    for leg in fig.legends:
+        assert not any(leg.get_window_extent().overlaps(ax.get_window_extent()) for ax in fig.axes)
     plt.close(fig)
 
 
@@ -530,10 +539,12 @@ def test_bridge_converged_draws_each_task_as_a_dot_and_no_t_bound():
 
 def test_bridge_converged_matrix_is_the_mean_kl_from_every_limit_to_every_network():
     """(b): cell [network i, limit j] is the mean over tasks of the JSON's kl_to_limits (written in the cell); the
-    own limit is outlined on the diagonal, the star sits in the JSON's nearest_limit column, DPO's column is grey."""
+    own limit sits in a black box on the diagonal, the JSON's nearest_limit in a red box, which is the row's smallest
+    entry up to the tie of coinciding limits; DPO's column is grey; the note names a network's nearest limit per
+    task where it changes between tasks."""
     from matplotlib.patches import Rectangle
 
-    from llm.bridge.plots import _converged_order
+    from llm.bridge.plots import COINCIDE_TIE, NEAR_COLOR, _converged_order
 
     rec, fig = _draw("bridge_converged")
     s, bx = rec["data"]["summary"], fig.axes[1]
@@ -541,6 +552,7 @@ def test_bridge_converged_matrix_is_the_mean_kl_from_every_limit_to_every_networ
     assert order[:3] == ["copg", "pg_batch", "online"]  # the coinciding limits side by side
     cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in bx.texts
              if t.get_text()[:1].isdigit()}  # fmt: skip
+    means = np.full((len(order), len(order)), np.nan)
     for i, m in enumerate(order):
         per = list(s[m]["per_task_seed"].values())
         for j, b in enumerate(order):
@@ -548,16 +560,20 @@ def test_bridge_converged_matrix_is_the_mean_kl_from_every_limit_to_every_networ
             if b == "dpo":
                 assert (i, j) not in cells and all(v is None for v in vals)
             else:
-                assert cells[(i, j)] == f"{sum(vals) / len(vals):.2g}", (m, b)
-    outlined = sorted(round(p.get_x() + p.get_width() / 2) for p in bx.patches
-                      if isinstance(p, Rectangle) and not p.get_fill())  # fmt: skip
-    assert outlined == [i for i, m in enumerate(order) if s[m]["kl_to_own_limit"] is not None]
-    stars = sorted((round(line.get_ydata()[0]), round(line.get_xdata()[0] - 0.36)) for line in bx.lines
-                   if line.get_marker() == "*")  # fmt: skip
-    assert stars == sorted((i, order.index(s[m]["nearest_limit"])) for i, m in enumerate(order))
+                means[i, j] = sum(vals) / len(vals)
+                assert cells[(i, j)] == f"{means[i, j]:.2g}", (m, b)
+    boxes = [p for p in bx.patches if isinstance(p, Rectangle) and not p.get_fill()]
+    black = sorted((round(p.get_y() + p.get_height() / 2), round(p.get_x() + p.get_width() / 2)) for p in boxes
+                   if p.get_edgecolor()[:3] == (0, 0, 0))  # fmt: skip
+    assert black == [(i, i) for i, m in enumerate(order) if s[m]["kl_to_own_limit"] is not None]
+    red = sorted((round(p.get_y() + p.get_height() / 2), round(p.get_x() + p.get_width() / 2)) for p in boxes
+                 if matplotlib.colors.same_color(p.get_edgecolor(), NEAR_COLOR))  # fmt: skip
+    assert red == [(i, order.index(s[m]["nearest_limit"])) for i, m in enumerate(order)]
+    for i, j in red:  # the red box is on the row's smallest mean KL (coinciding limits tie within COINCIDE_TIE)
+        assert means[i, j] <= np.nanmin(means[i]) + COINCIDE_TIE
     assert "no finite limit" in [t.get_text() for t in bx.texts]
     note = "\n".join(t.get_text() for t in fig.texts)
-    assert "PG + IS's network is nearest CoPG's in task 0; PG, b = 0's in task 1." in note
+    assert "PG + IS's network is nearest CoPG's limit in task 0 and PG's (b = 0) in task 1." in note
     plt.close(fig)
 
 
@@ -578,14 +594,32 @@ def test_bridge_converged_fits_1500_px_with_text_of_at_least_9_pt():
     plt.close(fig)
 
 
-def test_bridge_converged_lists_method_names_with_semicolons():
-    """Labels such as 'PG, b = 0' contain commas, so lists of them are joined with ';'."""
+def test_bridge_converged_writes_method_names_in_running_text_without_their_comma():
+    """Labels such as 'PG, b = 0' contain commas, so running text writes them 'PG (b = 0)' and a list of them joined
+    by commas stays unambiguous; possessives keep the parenthesis after the name."""
+    from llm.bridge.plots import _and, _plain, _possessive
+
+    assert _plain("PG, b = 0") == "PG (b = 0)" and _plain("CoPG") == "CoPG"
+    assert _possessive("PG, b = 0") == "PG's (b = 0)" and _possessive("IPO") == "IPO's"
+    assert _and([]) == "none" and _and(["a"]) == "a" and _and(["a", "b", "c"]) == "a, b and c"
     rec, fig = _draw("bridge_converged")
-    s, styles = rec["data"]["summary"], rec["data"]["methods"]
-    within = [styles[m]["label"] for m, v in s.items() if v["kl_to_own_limit"] is not None
-              and max(r["kl_to_own_limit"] for r in v["per_task_seed"].values()) <= 0.01]  # fmt: skip
-    assert len(within) >= 2 and "; ".join(within) in fig._suptitle.get_text()
+    assert "PG (b = 0) and PG (b = batch mean)" in fig._suptitle.get_text()
     assert ", PG, b" not in _texts(fig)
+
+
+def test_bridge_converged_says_two_tasks_give_no_interval_and_marks_the_kl_bar_on_the_colour_bar():
+    """(a)'s title says each black mark is one task and, with fewer than 3 tasks, that they are too few for an
+    interval; the colour bar of (b) draws the title's KL bar (the run's kl_to_own_limit_le_ check) as a line."""
+    rec, fig = _draw("bridge_converged")
+    n = len(rec["seeds"])
+    assert n == 2
+    assert f"{n} tasks: each black mark is one task; too few for an interval" in fig.axes[0].get_title(loc="left")
+    cax = fig.axes[2]
+    (bar,) = [k.removeprefix("kl_to_own_limit_le_") for k in rec["data"]["checks"] if k.startswith("kl_to_own_")]
+    lines = [line for line in cax.lines if np.allclose(line.get_ydata(), np.log10(float(bar)))]  # the black line
+    assert lines and f"{float(bar):g} = title's\nthreshold" in [t.get_text() for t in cax.get_yticklabels()]
+    assert f"within {float(bar):g} nats" in fig._suptitle.get_text()
+    plt.close(fig)
 
 
 def test_bridge_regret_vs_step_zooms_on_the_trainer_and_draws_every_task():

@@ -143,7 +143,8 @@ def _kl_matrix(summary: dict, order: list[str]) -> Any:
 
 def _converged_regret(ax: Any, data: dict, order: list[str]) -> list:
     """(a) Each network's held-in regret, one marker per task on a light bar (their mean), with its limit's regret
-    as a black tick; log axis down to :data:`FLOOR`. Returns the legend handles."""
+    as a black tick; log axis down to :data:`FLOOR`. With fewer than 3 tasks the title says there is no interval.
+    Returns the legend handles."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -165,39 +166,31 @@ def _converged_regret(ax: Any, data: dict, order: list[str]) -> list:
                   rotation=90)  # fmt: skip
     ax.tick_params(axis="y", labelsize=9)
     ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)\non the training prompts (reward units)", fontsize=10)
-    ax.set_title("(a) regret of each converged network", fontsize=10.5, loc="left")
-    _floor(ax, "floor")
     n = len(seeds) or max(len(s[m]["network_regret"]["values"]) for m in order)
+    few = "; too few for an interval" if n < 3 else ""
+    ax.set_title(f"(a) regret of each converged network\n{n} tasks: each black mark is one task{few}",
+                 fontsize=10, loc="left")  # fmt: skip
+    _floor(ax, "floor")
+    marks = [Line2D([], [], marker=TASK_MARKERS[j % len(TASK_MARKERS)], ls="none", color="k", ms=6,
+                    label=f"the network on task {t}") for j, t in enumerate(seeds)]  # fmt: skip
+    floor = f"floor: ≤ {FLOOR:.0e} drawn here (0 up to rounding)".replace("e-0", "e-")
     return [
         Patch(color="0.7", label=f"bar: the network, mean of {n} random tasks"),
-        *(
-            Line2D(
-                [],
-                [],
-                marker=TASK_MARKERS[j % len(TASK_MARKERS)],
-                ls="none",
-                color="k",
-                ms=6,
-                label=f"the network on task {t}",
-            )
-            for j, t in enumerate(seeds)
-        ),  # fmt: skip
+        *marks,
         _limit_handle(n),
-        Line2D(
-            [],
-            [],
-            color="0.6",
-            lw=0.8,
-            ls=":",
-            label=f"floor: ≤ {FLOOR:.0e} drawn here (0 up to rounding)".replace("e-0", "e-"),
-        ),
+        Line2D([], [], color="0.6", lw=0.8, ls=":", label=floor),
     ]
+
+
+NEAR_COLOR = "red"
+"""Colour of the inner box marking, in each row of (b), the limit nearest the network (JSON `nearest_limit`)."""
 
 
 def _converged_matrix(ax: Any, data: dict, order: list[str]) -> Any:
     """(b) log10 KL(limit ‖ network) for every network (row) and every method's limit (column), mean over tasks, each
-    cell written; the network's own limit outlined, its nearest limit (the JSON's ``nearest_limit``) starred, a
-    bracket over limits that coincide, a grey column for a loss without a finite limit. Returns the image."""
+    cell written; the network's own limit in a black box (the diagonal), its nearest limit (the JSON's
+    ``nearest_limit``, the row's smallest entry up to :data:`COINCIDE_TIE`) in a red box inside the cell, a bracket
+    over limits that coincide, a grey column for a loss without a finite limit. Returns the image."""
     import numpy as np
     from matplotlib.patches import Rectangle
 
@@ -215,10 +208,11 @@ def _converged_matrix(ax: Any, data: dict, order: list[str]) -> Any:
             dark = logkl[i, j] < 0.5  # the light end of viridis_r: dark text
             ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=9, color="k" if dark else "w")
         if s[m]["kl_to_own_limit"] is not None:
-            ax.add_patch(Rectangle((i - 0.46, i - 0.46), 0.92, 0.92, fill=False, ec="k", lw=2.2, zorder=3))
+            ax.add_patch(Rectangle((i - 0.47, i - 0.47), 0.94, 0.94, fill=False, ec="k", lw=2.4, zorder=3))
         near = s[m].get("nearest_limit")
         if near in order:
-            ax.plot(order.index(near) + 0.36, i - 0.3, "*", ms=9, color="red", mec="k", mew=0.5, zorder=4)
+            ax.add_patch(Rectangle((order.index(near) - 0.4, i - 0.34), 0.8, 0.68, fill=False, ec=NEAR_COLOR,
+                                   lw=1.8, zorder=4))  # fmt: skip
     for j in range(n):
         if np.isnan(kl[:, j]).all():
             ax.text(j, (n - 1) / 2, "no finite limit", rotation=90, ha="center", va="center", fontsize=9)
@@ -230,41 +224,67 @@ def _converged_matrix(ax: Any, data: dict, order: list[str]) -> Any:
     for g in _coinciding(s):
         cols = sorted(order.index(m) for m in g)
         lo, hi = cols[0] - 0.4, cols[-1] + 0.4
-        ax.plot([lo, lo, hi, hi], [-0.75, -0.9, -0.9, -0.75], color="k", lw=1, clip_on=False,
+        ax.plot([lo, lo, hi, hi], [-0.6, -0.75, -0.75, -0.6], color="k", lw=1, clip_on=False,
                 transform=ax.transData)  # fmt: skip
-        ax.text((lo + hi) / 2, -1.0, "one limit: these coincide", ha="center", va="bottom", fontsize=9,
-                clip_on=False)  # fmt: skip
+        ax.text((lo + hi) / 2, -0.82, f"{len(g)} limits that coincide:\nKL between them < {COINCIDE_TIE:g} nats",
+                ha="center", va="bottom", fontsize=9, clip_on=False)  # fmt: skip
     ax.set_xlim(-0.5, n - 0.5)
     ax.set_ylim(n - 0.5, -0.5)
-    ax.set_title("(b) KL(limit ‖ network), nats, mean of the tasks", fontsize=10.5, loc="left", pad=30)
+    pad = 40 if _coinciding(s) else 6
+    ax.set_title("(b) KL(limit ‖ network), nats, mean of the tasks", fontsize=10, loc="left", pad=pad)
     return img
 
 
+def _plain(label: str) -> str:
+    """A method label for running text: 'PG, b = 0' → 'PG (b = 0)', so a list joined by commas stays unambiguous."""
+    head, _, rest = label.partition(", ")
+    return f"{head} ({rest})" if rest else label
+
+
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c' ('none' for no items)."""
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items) or "none"
+
+
+def _possessive(label: str) -> str:
+    """'IPO' → "IPO's"; 'PG, b = 0' → "PG's (b = 0)"."""
+    head, _, rest = label.partition(", ")
+    return f"{head}'s ({rest})" if rest else f"{label}'s"
+
+
+def _check_bar(checks: dict) -> float:
+    """The KL bar of the run's ``kl_to_own_limit_le_<bar>`` check (0.01 when the JSON has none)."""
+    key = next((k for k in checks if k.startswith("kl_to_own_limit_le_")), "kl_to_own_limit_le_0.01")
+    return float(key.removeprefix("kl_to_own_limit_le_"))
+
+
 def _converged_title(data: dict) -> str:
-    """Two lines from the JSON: CoPG's regret as a fraction of each baseline's (the run's ``copg_le_*`` checks);
-    which networks are nearest their own loss's limit and which lie within the KL bar of it in every task."""
+    """Three lines from the JSON: CoPG's regret as a percentage of each baseline's (the run's ``copg_le_*`` checks);
+    how many networks are nearest their own loss's limit and which lie within the KL bar of it in every task."""
     s, styles, checks = data["summary"], data["methods"], data.get("checks", {})
     n = len(_task_seeds(s)) or 1
-    ratios = [f"{c['ratio']:.2g} × {styles[k.rsplit('x_', 1)[-1]]['label']}'s"
+    ratios = [f"{100 * c['ratio']:.2g} % of {_possessive(styles[k.rsplit('x_', 1)[-1]]['label'])}"
               for k, c in checks.items() if k.startswith("copg_le_") and "ratio" in c]  # fmt: skip
     head = f"Converged networks on {n} random task{'s' if n > 1 else ''}: " + (
-        f"CoPG's regret = {' and '.join(ratios)}" if ratios else "each network against its loss's exact limit"
+        f"CoPG's regret is {' and '.join(ratios)}" if ratios else "each network against its loss's exact limit"
     )
-    key = next((k for k in checks if k.startswith("kl_to_own_limit_le_")), "kl_to_own_limit_le_0.01")
-    bar = float(key.removeprefix("kl_to_own_limit_le_"))
+    bar = _check_bar(checks)
     finite = [m for m, v in s.items() if v["nearest_is_own"] is not None]
     own = [m for m in finite if _in_every_task(s[m], "nearest_is_own")]
     within = [m for m in finite if s[m]["kl_to_own_limit"] is not None and max(
         (r["kl_to_own_limit"] for r in (s[m].get("per_task_seed") or {}).values()),
         default=s[m]["kl_to_own_limit"]) <= bar]  # fmt: skip
-    missed = [styles[m]["label"] for m in finite if m not in own]
+    missed = _and([_plain(styles[m]["label"]) for m in finite if m not in own])
     nearest = (
-        "every network with a finite limit is nearest its own loss's"
-        if not missed
-        else f"nearest its own loss's limit: {len(own)} of {len(finite)} networks (not {_names(missed)})"
+        f"all {len(finite)} networks with a finite limit are nearest their own loss's limit"
+        if len(own) == len(finite)
+        else f"{len(own)} of {len(finite)} networks are nearest their own loss's limit (not {missed})"
     )
-    close = f"within {bar:g} nats of it in every task: {_names([styles[m]['label'] for m in within])}"
-    return f"{head}\n{nearest}; {close}"
+    every = "every task" if n > 1 else "the task"
+    close = (
+        f"{len(within)} are within {bar:g} nats of it in {every}: {_and([_plain(styles[m]['label']) for m in within])}"
+    )
+    return f"{head}\n{nearest}\n{close}"
 
 
 def _in_every_task(summary_row: dict, key: str) -> bool:
@@ -281,55 +301,49 @@ def _split_tasks_note(data: dict) -> str:
         per = v.get("per_task_seed") or {}
         if v["nearest_is_own"] is None or len({r["nearest_limit"] for r in per.values()}) < 2:
             continue
-        where = "; ".join(f"{styles[r['nearest_limit']]['label']}'s in task {t}" for t, r in per.items())
-        out.append(f"{styles[m]['label']}'s network is nearest {where}.")
+        where = [f"{_possessive(styles[r['nearest_limit']]['label'])} in task {t}" for t, r in per.items()]
+        where[0] = where[0].replace("'s", "'s limit", 1)
+        out.append(f"{styles[m]['label']}'s network is nearest {_and(where)}.")
     return "\n".join(out)
 
 
 def _draw_converged(data: dict) -> Any:
     """(a) regret of each converged network and its limit per task; (b) the KL from every method's limit to every
-    network: is each network nearest its own loss's limit, and how near (see :func:`_converged_matrix`)."""
+    network: is each network nearest its own loss's limit, and how near (see :func:`_converged_matrix`). Each panel
+    has its key below it; the colour bar marks the title's KL bar with a black line."""
+    import math
+
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     order = _converged_order(data["summary"])
-    fig = plt.figure(figsize=(11.2, 7.8))
-    grid = fig.add_gridspec(1, 2, width_ratios=(1, 1.25), left=0.09, right=0.9, top=0.8, bottom=0.4, wspace=0.5)
+    fig = plt.figure(figsize=(11.2, 7.2))
+    grid = fig.add_gridspec(1, 2, width_ratios=(1, 1.3), left=0.09, right=0.895, top=0.775, bottom=0.34, wspace=0.45)
     ax, bx = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
     handles = _converged_regret(ax, data, order)
     img = _converged_matrix(bx, data, order)
-    cax = fig.add_axes((0.915, 0.4, 0.015, 0.4))
-    bar = fig.colorbar(img, cax=cax, ticks=[-3, -2, -1, 0, 1, 2])
-    bar.ax.set_yticklabels(["≤ 0.001", "0.01", "0.1", "1", "10", "100"], fontsize=9)
-    handles += [
-        Line2D(
-            [],
-            [],
-            marker="s",
-            ms=11,
-            mfc="none",
-            mec="k",
-            mew=2.2,
-            ls="none",
-            label="(b) outlined: the network's own loss's limit",
-        ),  # fmt: skip
-        Line2D(
-            [],
-            [],
-            marker="*",
-            ms=11,
-            color="red",
-            mec="k",
-            mew=0.5,
-            ls="none",
-            label="(b) ★: the limit nearest the network (mean KL)",
-        ),  # fmt: skip
-    ]
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.06, 0.2), ncol=2, fontsize=9, frameon=False)
+    box = bx.get_position()
+    cax = fig.add_axes((0.91, box.y0, 0.015, box.height))
+    check = _check_bar(data.get("checks", {}))
+    y = math.log10(check)  # the title's KL bar, drawn on the colour bar as a black line with its own tick
+    ticks = {t: "≤ 0.001" if t == -3 else f"{10.0**t:g}" for t in range(-3, 3) if abs(t - y) > 0.3}
+    bar = fig.colorbar(img, cax=cax, ticks=sorted({**ticks, y: ""}))
+    cax.axhline(y, color="k", lw=2.5)
+    bar.ax.set_yticklabels([ticks.get(t, f"{check:g} = title's\nthreshold") for t in sorted({**ticks, y: ""})],
+                           fontsize=9)  # fmt: skip
+    ax_box = ax.get_position()
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(ax_box.x0 - 0.07, 0.155), fontsize=9,
+               frameon=False)  # fmt: skip
+    key = [
+        Line2D([], [], marker="s", ms=12, mfc="none", mec="k", mew=2.4, ls="none",
+               label="black box: the network's own loss's limit"),
+        Line2D([], [], marker="s", ms=9, mfc="none", mec=NEAR_COLOR, mew=1.8, ls="none",
+               label="red box: the limit nearest the network (smallest mean KL in its row)"),
+    ]  # fmt: skip
+    fig.legend(handles=key, loc="upper left", bbox_to_anchor=(box.x0 - 0.13, 0.155), fontsize=9, frameon=False)
     split = _split_tasks_note(data)
-    fig.text(0.07, 0.01, f"(b) limits that coincide: KL between them < {COINCIDE_TIE:g} nats, counted as one "
-             "(a network nearest any of them is nearest its own)." + (f"\n{split}" if split else ""),
-             fontsize=9, va="bottom", ha="left")  # fmt: skip
+    if split:
+        fig.text(box.x0 - 0.12, 0.04, split, fontsize=9, va="bottom", ha="left")
     fig.suptitle(_converged_title(data), fontsize=10.5)
     return fig
 
