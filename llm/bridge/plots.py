@@ -4,10 +4,11 @@
   random task) next to its tabular limit's, and a matrix of KL(limit ‖ network) from every method's limit to every
   network (mean over tasks, ``data.summary[method].per_task_seed[task].kl_to_limits``): own limit outlined, nearest
   starred, coinciding limits bracketed;
-* ``bridge_regret_vs_step`` (panel b): left, the practical trainer's exact regret vs step on its own range (mean and
-  each task); right, its last step against the same network trained to convergence and the exact limit (log axis);
+* ``bridge_regret_vs_step`` (panel b): top, the practical trainer's exact regret vs step on its own range (mean and
+  each task); below, its last step against the same network trained to convergence and the exact limit (log axis);
 * ``bridge_coverage`` (panel c): CoPG's network as the pairs per prompt grow, with network ÷ limit per task;
-* ``bridge_heldout`` (panel d): held-in vs held-out regret of the converged networks.
+* ``bridge_heldout`` (panel d): held-in vs held-out regret of the converged networks (markers), against π_ref's;
+  task by task only where the JSON stores π_ref's regret per task (``data.pi_ref_regret.per_task``).
 
 Regret axes are logarithmic down to a floor (:data:`FLOOR`): a value below it (a limit that is exactly π*, regret
 0 up to rounding) is drawn on the floor and labelled. Colours and labels come from ``bandit.style``.
@@ -71,7 +72,7 @@ def _pts(points: float) -> float:
 
 def _legend_above(ax: Any, handles: list, title: str, ncol: int = 2) -> None:
     """A legend in the free band between the axes and its title (outside the data), the title above it."""
-    leg = ax.legend(handles=handles, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=ncol,
+    leg = ax.legend(handles=handles, fontsize=9, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=ncol,
                     handlelength=2.2, borderaxespad=0, frameon=False)  # fmt: skip
     fig = ax.figure
     fig.canvas.draw()
@@ -376,7 +377,7 @@ def _draw_regret_vs_step(data: dict) -> Any:
     from matplotlib.lines import Line2D
 
     styles, curves, limits = data["methods"], data["curves"], data["limits"]
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5.6), width_ratios=(1.35, 1))
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(10.5, 11.5), height_ratios=(1.1, 1))  # stacked: ≤ 11.5 in wide
     n = min(len(runs) for runs in curves.values())
     looks = dict(zip(curves, zip(("o", "s", "^", "v", "D"), ("-", "--", ":", "-."))))
     last = {}
@@ -411,7 +412,7 @@ def _draw_regret_vs_step(data: dict) -> Any:
             bx.plot(i, _f(net), marker="D", ms=8, mfc="white", mew=2, color=c, ls="none", zorder=5)
             bx.annotate("", xy=(i - 0.03, _f(net)), xytext=(i - 0.17, last[m]), zorder=3,
                         arrowprops=dict(arrowstyle="->", color=c, lw=1))  # fmt: skip
-            bx.text(i - 0.1, last[m] * 1.6, f"{last[m] / net:.3g}×", fontsize=8, ha="center", va="bottom")
+            bx.text(i - 0.1, last[m] * 1.6, f"{last[m] / net:.3g}×", fontsize=9, ha="center", va="bottom")
         if tab is not None:
             bx.plot(i + 0.2, _f(tab), marker="_", ms=18, mew=2.5, color="k", ls="none", zorder=6)
         vals += [*ends, _f(net), _f(tab)]
@@ -421,7 +422,7 @@ def _draw_regret_vs_step(data: dict) -> Any:
     if min(finite) <= FLOOR:  # the floor only where a value sits on it
         _floor(bx)
     bx.set_xlim(-0.6, len(names) - 0.4)
-    bx.set_xticks(range(len(names)), [textwrap.fill(styles[m]["label"], 12) for m in names], fontsize=8)
+    bx.set_xticks(range(len(names)), [textwrap.fill(styles[m]["label"], 24) for m in names], fontsize=10)
     bx.set_ylabel("regret (reward units, log scale)", fontsize=9)
     right = [
         Line2D([], [], marker="o", ms=8, color="0.3", ls="none", label="last step, mean (small: each task)"),
@@ -480,11 +481,23 @@ def _coverage_point(points: dict) -> str:
     return "\n".join(said)
 
 
+def _outward(v: float, hi: bool = True, digits: int = 2) -> str:
+    """``v`` to ``digits`` significant digits, rounded away from the inside of a range (up for its top, down for its
+    bottom), so "between a and b" holds for every value: 0.00604 as a top reads 0.0061, not 0.006."""
+    import math
+
+    if not v or v != v:
+        return f"{v:g}"
+    scale = 10 ** (math.floor(math.log10(abs(v))) - digits + 1)
+    r = (math.ceil if hi else math.floor)(round(v / scale, 9)) * scale
+    return f"{r:.{max(digits - 1 - math.floor(math.log10(abs(v))), 0)}f}"
+
+
 def _draw_coverage(data: dict) -> Any:
     import matplotlib.pyplot as plt
 
     c, points = data["methods"]["copg"]["color"], data["points"]
-    fig, axes = plt.subplots(2, 2, figsize=(12.5, 10))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 10.4))
 
     def ratio(p: dict) -> float:
         return p["network_regret"] / p["tabular_regret"] if p["tabular_regret"] else float("nan")
@@ -513,7 +526,7 @@ def _draw_coverage(data: dict) -> Any:
             if val is ratio:  # the ratios in numbers: task 0 above its points, task 1 below, and so on
                 for x, v in zip(xs, seqs[-1]):
                     ax.annotate(f"{v:.2g}", (x, v), xytext=(7, 3 if j % 2 == 0 else -3), textcoords="offset points",
-                                ha="left", va="bottom" if j % 2 == 0 else "top", fontsize=8,
+                                ha="left", va="bottom" if j % 2 == 0 else "top", fontsize=9,
                                 bbox=dict(fc="white", ec="none", pad=0.5, alpha=0.85))  # fmt: skip
             if ref:
                 seqs.append([ref(p) for p in pts])
@@ -534,7 +547,9 @@ def _draw_coverage(data: dict) -> Any:
             ax.set_ylim(min(finite + [1]) / 1.6, max(finite + [1]) * 1.6)
             title += "\n" + _coverage_point(points)
         elif ref is None and finite:  # a distance with no reference: its range, so wiggles do not read as a trend
-            title += f"\nbetween {min(finite):.1g} and {max(finite):.1g} nats at every n and task"
+            title += (
+                f"\nbetween {_outward(min(finite), hi=False)} and {_outward(max(finite))} nats at every n and task"
+            )
         elif move:
             title += f"\nevery curve {move} with every doubling of n"
         else:
@@ -542,7 +557,7 @@ def _draw_coverage(data: dict) -> Any:
         if min(finite) <= FLOOR:  # the floor only where a value sits on it
             _floor(ax, "floor: ≤ 1e-5")
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.suptitle(
         f"CoPG's converged network as more pairs per prompt are sampled ({len(points)} random tasks; "
         "S = the completions the pairs sampled)",
@@ -552,53 +567,138 @@ def _draw_coverage(data: dict) -> Any:
     return fig
 
 
-def _heldout_point(summary: dict, ref: float, styles: dict) -> str:
-    """Whether every method's held-out regret is at or above π_ref's, read from the data."""
+def _ref_per_task(data: dict) -> dict[str, dict] | None:
+    """π_ref's regret per task (``{seed: {"train", "heldout"}}``, seeds as strings) when the JSON stores it (written
+    since ``_figure_data`` keeps it), else None (an older JSON holds only the mean over tasks)."""
+    per = data["pi_ref_regret"].get("per_task")
+    return {str(t): v for t, v in per.items()} if per else None
+
+
+def _heldout_by_task(summary: dict) -> dict[str, dict[str, float]] | None:
+    """Each method's held-out regret per task, ``{method: {seed: value}}`` (seeds as strings), from
+    ``per_task_seed``; None when a method has no per-task record."""
+    out = {}
+    for m, v in summary.items():
+        per = v.get("per_task_seed") or {}
+        if not per or any("heldout_regret" not in r for r in per.values()):
+            return None
+        out[m] = {str(t): r["heldout_regret"] for t, r in per.items()}
+    return out
+
+
+def _heldout_point(data: dict) -> str:
+    """The held-out figure's finding, read from the data. The means over tasks are compared with π_ref's mean; a
+    per-task claim is made only when the JSON has π_ref's regret per task, and then task by task (each method's
+    held-out regret on a task against π_ref's on the same task)."""
+    summary, styles, ref = data["summary"], data["methods"], data["pi_ref_regret"]["heldout"]
     means = {m: s["heldout_regret"]["mean"] for m, s in summary.items()}
-    seeds = [v for s in summary.values() for v in s["heldout_regret"].get("values", [])]
     above = [m for m, v in means.items() if v >= ref]
+    n = max(len(s["heldout_regret"].get("values", [])) for s in summary.values())
     if len(above) == len(means):
-        each = " (every random task too)" if seeds and min(seeds) >= ref else ""
-        return (f"every method's held-out regret is ≥ π_ref's ({ref:.3f}){each}: "
+        head = (f"every method's mean held-out regret over the {n} tasks is ≥ π_ref's mean ({ref:.3f}):\non average, "
                 "training left the unseen prompts no better than the untrained policy")  # fmt: skip
-    below = ", ".join(styles[m]["label"] for m in means if m not in above)
-    return f"{len(above)} of {len(means)} methods end at or above π_ref's held-out regret ({ref:.3f}); below: {below}"
+    else:
+        below = _names([styles[m]["label"] for m in means if m not in above])
+        head = (f"{len(above)} of {len(means)} methods' mean held-out regret is ≥ π_ref's mean ({ref:.3f}); "
+                f"below it: {below}")  # fmt: skip
+    per_ref, per_net = _ref_per_task(data), _heldout_by_task(summary)
+    if per_ref is None or per_net is None or any(set(v) - set(per_ref) for v in per_net.values()):
+        return f"{head}\n(π_ref's regret per task is not in this JSON, so the tasks are not compared one by one)"
+    refs = "; ".join(f"task {t}: {v['heldout']:.3f}" for t, v in per_ref.items())
+    lower = [(m, t) for m, per in per_net.items() for t, v in per.items() if v < per_ref[t]["heldout"]]
+    if not lower:
+        return f"{head}\nin every task too, each method's held-out regret is ≥ π_ref's on that task ({refs})"
+    pairs = sum(len(per) for per in per_net.values())
+    named = _wrap_items([f"{styles[m]['label']} (task {t})" for m, t in lower], 118)
+    return (f"{head}\ntask by task (π_ref {refs}), {len(lower)} of {pairs} method-task pairs are below π_ref's on "
+            f"the same task:\n{named}")  # fmt: skip
+
+
+def _wrap_items(items: list[str], width: int) -> str:
+    """``items`` joined by '; ' into lines of at most ``width`` characters, broken only between items (a label such
+    as 'PG, b = 0' is never split)."""
+    lines = [""]
+    for item in items:
+        sep = "; " if lines[-1] else ""
+        if lines[-1] and len(lines[-1]) + len(sep) + len(item) > width:
+            lines.append(item)
+        else:
+            lines[-1] += sep + item
+    return "\n".join(lines)
+
+
+def _ref_line_labels(ax: Any, ref: dict) -> None:
+    """Name the two π_ref lines at the axes' right edge, outside the data: the upper line's label above it, the
+    lower one's below it, so the two never overlap however close the lines are."""
+    from matplotlib.transforms import blended_transform_factory
+
+    at = blended_transform_factory(ax.transAxes, ax.transData)
+    (lo_key, lo), (hi_key, hi) = sorted(((k, ref[k]) for k in ("train", "heldout")), key=lambda kv: kv[1])
+    words = {"train": "training prompts", "heldout": "held-out prompts"}
+    ax.text(1.01, hi, f"π_ref, {words[hi_key]}:\n{hi:.3f}", transform=at, fontsize=9, va="bottom", ha="left")
+    ax.text(1.01, lo, f"π_ref, {words[lo_key]}:\n{lo:.3f}", transform=at, fontsize=9, va="top", ha="left")
+
+
+def _task_handle(j: int, label: str) -> Any:
+    """The legend entry of task ``j``'s black marker in the held-out figure."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], marker=TASK_MARKERS[j % len(TASK_MARKERS)], ms=5, color="k", ls="none", label=label)
 
 
 def _draw_heldout(data: dict) -> Any:
+    """Held-in vs held-out regret of each converged network: a hollow diamond (training prompts) and a filled one
+    (held-out prompts) at the mean over tasks, each task a black marker beside it, and π_ref's regret on both prompt
+    sets as two lines named at the right edge. Markers, not bars: a bar on a log axis has no meaningful length."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    s, styles = data["summary"], data["methods"]
+    s, styles, ref = data["summary"], data["methods"], data["pi_ref_regret"]
     names = list(s)
-    fig, ax = plt.subplots(figsize=(11, 4.6))
-    width = 0.38
+    seeds = _task_seeds(s)
+    n = max(len(s[m]["heldout_regret"].get("values", [])) for m in names)
+    fig, ax = plt.subplots(figsize=(10.2, 6.4))
+    side = 0.17  # training prompts left of the method's tick, held-out right of it
+    values = []
     for i, m in enumerate(names):
         c = styles[m]["color"]
-        ax.bar(i - width / 2, _f(s[m]["network_regret"]["mean"]), width, color=c, alpha=0.5, hatch="//",
-               label="training prompts" if i == 0 else None)  # fmt: skip
-        h = s[m]["heldout_regret"]
-        ax.bar(i + width / 2, _f(h["mean"]), width, color=c, alpha=0.95,
-               label="held-out prompts" if i == 0 else None)  # fmt: skip
-        for side, vals in ((-1, s[m]["network_regret"].get("values", [])), (1, h.get("values", []))):
-            ax.scatter([i + side * width / 2] * len(vals), [_f(v) for v in vals], color="k", s=10, zorder=3,
-                       label="one random task" if i == 0 and side == 1 else None)  # fmt: skip
-    ref = data["pi_ref_regret"]
-    ax.axhline(ref["heldout"], color="k", ls="--", lw=1.2, label=f"π_ref, held-out ({ref['heldout']:.3f})")
-    ax.axhline(ref["train"], color="0.55", ls=":", lw=2.2, label=f"π_ref, training prompts ({ref['train']:.3f}; "
-               "grey dots, close to the dashed line)")  # fmt: skip
+        train, held = s[m]["network_regret"], s[m]["heldout_regret"]
+        ax.plot(i - side, _f(train["mean"]), marker="D", ms=9, mfc="white", mew=2, color=c, ls="none", zorder=4)
+        ax.plot(i + side, _f(held["mean"]), marker="D", ms=9, color=c, ls="none", zorder=4)
+        for x, r in ((i - side, train), (i + side, held)):
+            vals = r.get("values", [])
+            values += [r["mean"], *vals]
+            for j, v in enumerate(vals):  # one black marker per task, just right of the mean
+                ax.scatter([x + 0.09], [_f(v)], color="k", s=16, marker=TASK_MARKERS[j % len(TASK_MARKERS)],
+                           zorder=5)  # fmt: skip
+    ax.axhline(ref["heldout"], color="k", ls="--", lw=1.2, zorder=1)
+    ax.axhline(ref["train"], color="0.45", ls=":", lw=2, zorder=1)
+    _ref_line_labels(ax, ref)
+    finite = [_f(v) for v in [*values, ref["train"], ref["heldout"]] if _f(v) == _f(v)]
     ax.set_yscale("log")
-    ax.set_ylim(FLOOR / 2, None)
-    if min(_f(s[m]["network_regret"]["mean"]) for m in names) <= 10 * FLOOR:  # the floor only where data come near
-        _floor(ax)
-    ax.set_xticks(range(len(names)), [styles[m]["label"] for m in names], rotation=25, ha="right", fontsize=8)
-    ax.set_ylabel("regret β·KL(π‖π*)")
-    n = max(len(s[m]["heldout_regret"].get("values", [])) for m in names)
-    ax.set_title(
-        f"Converged networks on prompts they never saw (bar: mean over {n} random tasks; dots: each task)\n"
-        + _heldout_point(s, ref["heldout"], styles),
-        fontsize=9,
+    ax.set_ylim(min(finite) / 3, max(finite) * 3)
+    if min(finite) <= FLOOR:  # the floor only where a value sits on it
+        _floor(ax, "floor: ≤ 1e-5")
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_xticks(range(len(names)), [textwrap.fill(styles[m]["label"], 14) for m in names], fontsize=9)
+    ax.tick_params(axis="y", labelsize=9)
+    ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)\n(reward units, log scale)", fontsize=10)
+    mean = f"mean of {n} task{'s' if n > 1 else ''}"
+    hollow = dict(marker="D", ms=9, mfc="white", mew=2, color="0.3", ls="none")
+    handles = [
+        Line2D([], [], **hollow, label=f"training prompts: {mean} (left)"),
+        Line2D([], [], marker="D", ms=9, color="0.3", ls="none", label=f"held-out prompts: {mean} (right)"),
+        *(_task_handle(j, f"one network, random task {t}") for j, t in enumerate(seeds[:n] or range(n))),
+        Line2D([], [], color="k", ls="--", lw=1.2, label=f"π_ref, held-out prompts ({mean})"),
+        Line2D([], [], color="0.45", ls=":", lw=2, label=f"π_ref, training prompts ({mean})"),
+    ]
+    if min(finite) <= FLOOR:
+        handles.append(Line2D([], [], color="0.6", lw=0.8, ls=":", label="floor: values ≤ 1e-5 drawn here"))
+    point = "\n".join(textwrap.fill(line, 118) for line in _heldout_point(data).split("\n"))
+    _legend_above(
+        ax, handles, f"Converged networks on prompts they never saw, against the untrained π_ref\n{point}", 3
     )
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.title.set_fontsize(10)
     fig.tight_layout()
     return fig
 
@@ -619,6 +719,7 @@ def _figure_data(results: dict) -> dict[str, dict]:
     if summary:
         out["converged"] = {"summary": summary, "methods": methods, "checks": results["checks"]}
         ref = {k: sum(t["pi_ref_regret"][k] for t in tasks) / len(tasks) for k in ("train", "heldout")}
+        ref["per_task"] = {str(t["task_seed"]): dict(t["pi_ref_regret"]) for t in tasks}  # per-task comparisons
         out["heldout"] = {"summary": summary, "methods": methods, "pi_ref_regret": ref}
     if "trainer" in cfg["panels"]:
         curves = {m: [t["trainer"][m] for t in tasks] for m in cfg["trainer_methods"]}
