@@ -118,10 +118,25 @@ def _versus(methods: dict, ref: str, idx: int = -1) -> str:
     return out + (f"; within one std of {label}: {', '.join(level)}" if level else "")
 
 
+def _together_until(methods: dict, ref: str, tol: float = 0.05) -> dict[str, int]:
+    """For each method but ``ref``, the number of leading epochs (index + 1) in which its mean regret stays within
+    ``tol`` (relative) of ``ref``'s: there the two curves overlap on a log axis."""
+    r = np.maximum(np.array(methods[ref]["regret_mean"], dtype=float), 1e-300)
+    out = {}
+    for n, m in methods.items():
+        if n != ref:
+            apart = np.abs(np.array(m["regret_mean"], dtype=float) / r - 1) > tol
+            out[n] = int(np.argmax(apart)) if apart.any() else len(r)
+    return out
+
+
 def _draw_paper_fig1(rec: dict) -> plt.Figure:
-    """Regret vs epoch (log; the full range, with CoPG's noise-free continuation), each method's regret relative to
-    CoPG's (where curves that run together on the first panel come apart), and the final policies with each method's
-    exact stationary policy as a black tick on its bar. The title states the order at the last epoch, from the data."""
+    """A 2 × 2 grid, 11 in wide: (a) regret vs epoch (log; each method its own marker, staggered, so curves that
+    run together stay told apart; the panel title says until which epoch each is within 5 % of CoPG; CoPG's
+    noise-free continuation dotted), (b) each method's regret relative to CoPG's (where those curves come apart),
+    (c) the final policies (mean ± std over seeds) with each method's exact stationary policy as a black tick on its
+    bar, (d) one shared legend, whose entries give each method's largest std as a % of its mean (the ± std bands
+    are as thin as that). The title states the order at the last epoch, from the data."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -129,56 +144,63 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     epochs = np.array(rec["epochs"])
     names = list(methods)
     ref = "copg" if "copg" in methods else names[0]  # the subject: drawn in front, the reference of panel 2
-    fig, (ax, ax_rel, ax2) = plt.subplots(1, 3, figsize=(17, 5.9), gridspec_kw={"width_ratios": [1.25, 1, 0.95]})
+    fig = plt.figure(figsize=(11, 10.2), layout="constrained")
+    gs = fig.add_gridspec(2, 2, width_ratios=[1.1, 1])
+    ax, ax_rel, ax2 = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, 0])
+    cell = fig.add_subplot(gs[1, 1])
+    cell.axis("off")
     mark = max(1, len(epochs) // 10)
+    shapes = {n: "o" if n == ref else _MARKERS[k % len(_MARKERS)] for k, n in enumerate(names)}
+    every = {n: (k * max(1, mark // len(names)), mark) for k, n in enumerate(names)}  # staggered marks
+    summ = rec.get("summary", {})
+    cont, cross, thr = (summ.get(k) for k in ("copg_exact_adam_continuation", "copg_epoch_below_threshold_exact_adam",
+                                              "threshold"))  # fmt: skip
+    lows = [v for m in methods.values() for v in np.subtract(m["regret_mean"], m["regret_std"]) if v > 0]
+    bottom = min([*lows, *([thr] if thr else [])], default=_FLOOR) / 3  # the view: the data's lowest value / 3
+    clipped = False
     for name, m in methods.items():
         c, front = _color(name), name == ref
         mean, std = np.array(m["regret_mean"]), np.array(m["regret_std"])
-        # the subject in front with markers, at the others' width: it hides no curve running close to it
-        ax.plot(epochs, _floor(mean), color=c, lw=1.5, zorder=5 if front else 3, marker="o" if front else None,
-                ms=4, markevery=mark)  # fmt: skip
-        ax.fill_between(epochs, _floor(mean - std), _floor(mean + std), color=c, alpha=0.2, lw=0)
-        if m["stationary_regret"] > _FLOOR:  # a stationary regret of 0 would hide on the floor line: named instead
+        clipped |= bool((mean <= bottom).any())
+        # the subject in front, at the others' width: it hides no curve running close to it
+        ax.plot(epochs, np.maximum(mean, bottom), color=c, lw=1.5, zorder=5 if front else 3, marker=shapes[name],
+                ms=5, markevery=every[name])  # fmt: skip
+        ax.fill_between(epochs, np.maximum(mean - std, bottom), np.maximum(mean + std, bottom), color=c, alpha=0.3,
+                        lw=0)  # fmt: skip
+        if m["stationary_regret"] > bottom:  # a stationary regret below the view is named in the legend instead
             ax.axhline(m["stationary_regret"], color=c, ls="--", lw=1)
-    summ = rec.get("summary", {})
-    cont, cross = summ.get("copg_exact_adam_continuation"), summ.get("copg_epoch_below_threshold_exact_adam")
     if cont:
-        ax.plot(np.arange(1, len(cont) + 1), _floor(cont), color=_color("copg"), ls=":", lw=1.5)
+        ax.plot(np.arange(1, len(cont) + 1), np.maximum(cont, bottom / 2), color=_color("copg"), ls=":", lw=1.5)
         if cross:
             ax.axvline(cross, color=_color("copg"), ls=":", lw=0.8)
-            # low and left of the line: clear of the dotted curve
-            ax.annotate(
-                f"epoch {cross}: < {summ['threshold']:g}",
-                (cross, 0.25),
-                xycoords=("data", "axes fraction"),
-                xytext=(-3, 0),
-                textcoords="offset points",
-                fontsize=8,
-                color=_color("copg"),
-                rotation=90,
-                va="center",
-                ha="right",
-            )
-        below = np.flatnonzero(np.array(cont) <= _FLOOR)  # stop the x-axis soon after the continuation hits the floor
+            ax.annotate(f"epoch {cross}: < {thr:g}", (cross, 0.5), xycoords=("data", "axes fraction"),
+                        xytext=(-3, 0), textcoords="offset points", fontsize=9, color=_color("copg"), rotation=90,
+                        va="center", ha="right")  # fmt: skip
+        below = np.flatnonzero(np.array(cont) <= bottom)  # stop the x-axis soon after the continuation leaves the view
         end = max(len(epochs), int(below[0]) + 1 if below.size else len(cont))
-        ax.set_xlim(0, 1.08 * end)
+        ax.set_xlim(0, 1.05 * end)
     ax.set_yscale("log")
-    _floor_note(ax, fontsize=8)
+    ax.set_ylim(bottom, 1.2)
     xlabel = f"epoch ({rec['steps_per_epoch']} Adam steps of batch {cfg['batch_size']})"
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)")
-    ax.set_title(f"regret vs epoch (mean ± std over {len(rec['seeds'])} seeds; log scale)", fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)", fontsize=9)
+    together = _together_until(methods, ref)
+    close = sorted((n for n in together if together[n] >= 5), key=together.get)
+    words = ", ".join(f"{methods[n]['label']} {together[n]}" for n in close)
+    ax.set_title(f"(a) regret vs epoch (mean ± std over {len(rec['seeds'])} seeds; log scale)"
+                 + (f"\nwithin 5 % of {methods[ref]['label']} until epoch: {words}" if close else ""), fontsize=9,
+                 loc="left")  # fmt: skip
 
     # panel 2: each method's regret over the reference's, per epoch: curves that coincide on a log axis separate
     r = np.maximum(np.array(methods[ref]["regret_mean"], dtype=float), 1e-300)  # a regret of exactly 0: no inf
     for name, m in methods.items():
         c, front = _color(name), name == ref
         ratio = np.array(m["regret_mean"]) / r
-        ax_rel.plot(epochs, ratio, color=c, lw=1.5, zorder=5 if front else 3, marker="o" if front else None, ms=4,
-                    markevery=mark)  # fmt: skip
+        ax_rel.plot(epochs, ratio, color=c, lw=1.5, zorder=5 if front else 3, marker=shapes[name], ms=5,
+                    markevery=every[name])  # fmt: skip
         per_seed = np.array(m.get("regret_per_seed", []), dtype=float)  # [S, E]
         if not front and per_seed.ndim == 2 and per_seed.shape[0] > 1:
-            ax_rel.fill_between(epochs, per_seed.min(0) / r, per_seed.max(0) / r, color=c, alpha=0.2, lw=0)
+            ax_rel.fill_between(epochs, per_seed.min(0) / r, per_seed.max(0) / r, color=c, alpha=0.25, lw=0)
     ax_rel.set_yscale("log")
     lo, hi = ax_rel.get_ylim()  # plain numbers on the log axis: 0.5, 1, 2, 5, …
     ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if lo <= t <= hi]
@@ -186,12 +208,12 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     ax_rel.minorticks_off()
     ax_rel.axhline(1.0, color="0.6", lw=0.6, zorder=1)
     ax_rel.set_xlim(0, epochs[-1] if len(epochs) else 1)
-    ax_rel.set_xlabel(xlabel)
-    ax_rel.set_ylabel(f"regret ÷ {methods[ref]['label']}'s mean regret at the same epoch")
-    ax_rel.set_title(f"relative to {methods[ref]['label']} (> 1: behind it, < 1: ahead; log scale)\nshaded: lowest "
-                     "to highest seed", fontsize=9)  # fmt: skip
+    ax_rel.set_xlabel(xlabel, fontsize=9)
+    ax_rel.set_ylabel(f"regret ÷ {methods[ref]['label']}'s mean regret", fontsize=9)
+    ax_rel.set_title(f"(b) relative to {methods[ref]['label']} (> 1: behind, < 1: ahead; log)\nshaded: lowest to "
+                     "highest seed", fontsize=9, loc="left")  # fmt: skip
 
-    # panel 3: final policies; each method's exact stationary policy is a short black tick on its own bar
+    # panel 3: final policies (mean ± std over seeds); each method's exact stationary policy a black tick on its bar
     arms = len(rec["problem"]["rewards"])
     width = 0.8 / (len(names) + 1)
     x = np.arange(arms)
@@ -200,45 +222,56 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         m = methods[name]
         xs = x + (i + 1) * width
         ax2.bar(xs, m["final_policy_mean"], width, color=_color(name), alpha=0.8)
-        ax2.hlines(m["stationary_policy"], xs - 0.42 * width, xs + 0.42 * width, color="k", lw=2.2, zorder=4)
+        if "final_policy_std" in m:
+            ax2.errorbar(xs, m["final_policy_mean"], yerr=m["final_policy_std"], fmt="none", ecolor="0.15",
+                         elinewidth=1, capsize=2.5, zorder=5)  # fmt: skip
+        ax2.hlines(m["stationary_policy"], xs - 0.42 * width, xs + 0.42 * width, color="k", lw=2.2, zorder=4,
+                   gid="stationary_tick")  # fmt: skip
     ax2.set_xticks(x + 0.4 - width / 2, [f"arm {a}\nR = {r:g}" for a, r in enumerate(rec["problem"]["rewards"])])
     last = int(epochs[-1]) if len(epochs) else 0
-    ax2.set_ylabel(f"π(arm) after {last} epochs (mean over seeds)")
-    ax2.set_title(f"final policy after {last} epochs\nblack tick: the method's exact stationary policy", fontsize=9)
+    has_std = all("final_policy_std" in m for m in methods.values())
+    ax2.set_ylabel(f"π(arm) after {last} epochs", fontsize=9)
+    ax2.set_title(f"(c) final policy after {last} epochs, "
+                  + (f"mean ± std over {len(rec['seeds'])} seeds" if has_std else "mean over seeds")
+                  + "\nblack tick: the method's exact stationary policy", fontsize=9, loc="left")  # fmt: skip
+    for a in (ax, ax_rel, ax2):
+        a.tick_params(labelsize=9)
 
-    handles = [Line2D([], [], color=_color(n), lw=1.5, marker="o" if n == ref else None, ms=4,
-                      label=methods[n]["label"]) for n in names]  # fmt: skip
-    handles.append(Patch(color="k", alpha=0.7, label="π* (bars)"))
-    at_floor = [methods[n]["label"] for n in names if methods[n]["stationary_regret"] <= _FLOOR]
-    handles.append(
-        Line2D(
-            [],
-            [],
-            color="0.3",
-            ls="--",
-            lw=1,
-            label=f"exact stationary regret (dashed; none drawn for {', '.join(at_floor)}: it is 0)"
-            if at_floor
-            else "exact stationary regret (dashed)",
-        )
-    )
+    def _spread(m) -> str:
+        mean, std = np.array(m["regret_mean"], dtype=float), np.array(m["regret_std"], dtype=float)
+        ok = mean > 0
+        return f" (std ≤ {100 * (std[ok] / mean[ok]).max():.2g} % of mean)" if ok.any() else ""
+
+    handles = [Line2D([], [], color=_color(n), lw=1.5, marker=shapes[n], ms=5, label=methods[n]["label"]
+                      + _spread(methods[n])) for n in names]  # fmt: skip
+    handles.append(Patch(color="k", alpha=0.7, label="π* (bars in c)"))
+    at_floor = [methods[n]["label"] for n in names if methods[n]["stationary_regret"] <= bottom]
+    label = "exact stationary regret (dashed)"
+    if at_floor:
+        label += f";\nnone drawn for {', '.join(at_floor)}: it is 0"
+    handles.append(Line2D([], [], color="0.3", ls="--", lw=1, label=label))
     if cont:
         handles.append(Line2D([], [], color=_color("copg"), ls=":", lw=1.5, label="CoPG, noise-free Adam continued"))
-    handles.append(Line2D([], [], color="k", lw=2.2, label="exact stationary policy (tick on each bar)"))
-    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    handles.append(Line2D([], [], color="k", lw=2.2, label="exact stationary policy (tick on each bar in c)"))
+    if has_std:
+        handles.append(Line2D([], [], color="0.15", lw=1, marker="_", ms=6, label="± std over seeds (whiskers in c)"))
+    if clipped:
+        handles.append(Line2D([], [], color="0.5", lw=0, label=f"in (a), a regret below {bottom:.2g} is drawn at it"))
+    fig.legend(handles=handles, loc="center", bbox_to_anchor=(0.5, 0.5), bbox_transform=cell.transAxes, fontsize=9,
+               frameon=False, title="shaded in (a): ± std over seeds, as wide as\neach method's std (given as a % of "
+               "its mean)", title_fontsize=9, alignment="left")  # fmt: skip
 
-    head = (f"Paper Fig. 1 bandit: R = {tuple(cfg['rewards'])}, β = {cfg['beta']:g}, {cfg['num_pairs']} pairs, "
-            f"{len(rec['seeds'])} seeds. After {last} epochs: {_versus(methods, ref)}")  # fmt: skip
     _, order = _ranking(methods)
-    lines = [head, f"mean regret at epoch {last}, lowest first (≈: within one std of the difference): {order}"]
-    thr, m0 = summ.get("threshold"), methods[ref]
+    lines = [f"Paper Fig. 1 bandit: R = {tuple(cfg['rewards'])}, β = {cfg['beta']:g}, {cfg['num_pairs']} pairs, "
+             f"{len(rec['seeds'])} seeds. After {last} epochs:", _versus(methods, ref),
+             f"mean regret at epoch {last}, lowest first (≈: within one std of the difference):", order]  # fmt: skip
+    m0 = methods[ref]
     if thr is not None and ref == "copg":
         final = m0["regret_mean"][-1]
         state = f"not converged ({final:.3g} > {thr:g})" if final > thr else f"converged ({final:.3g} ≤ {thr:g})"
         more = f"; noise-free Adam continued gets below {thr:g} at epoch {cross}" if cross else ""
         lines.append(f"CoPG at epoch {last}: {state}{more}")
     fig.suptitle("\n".join(lines), fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -516,104 +549,214 @@ def _coinciding(paths: dict[str, np.ndarray], labels: dict[str, str], tol: float
     return out
 
 
+def _coinciding_pairs(paths: dict[str, np.ndarray], tol: float = 0.01) -> dict[str, tuple[str, float]]:
+    """For each flow that runs along an earlier-drawn flow (within ``tol`` on average, :func:`_path_gap`): that
+    flow's name and the gap; the same test as :func:`_coinciding`."""
+    out, names = {}, list(paths)
+    for i, n in enumerate(names[1:], start=1):
+        gaps = {m: _path_gap(paths[n], paths[m]) for m in names[:i]}
+        m = min(gaps, key=gaps.get)
+        if gaps[m] < tol:
+            out[n] = (m, gaps[m])
+    return out
+
+
+def _simplex_title(rec: dict, order: list[str]) -> str:
+    """Which flows stop at π* and where the others stop (their stationary regret), from the JSON."""
+    o = simplex_xy(rec["optimal_policy"])
+    at, off, none = [], [], []
+    for n in order:
+        m = rec["methods"][n]
+        if m["stationary_policy"] is None:
+            none.append(m["label"])
+        elif np.hypot(*(simplex_xy(m["stationary_policy"]) - o)) < 1e-3:
+            at.append(m["label"])
+        else:
+            off.append(f"{m['label']} (regret {m['stationary_regret']:.3f})")
+    lines = [f"{len(at)} of {len(order)} flows stop at π*: {', '.join(at)}" if at else "no flow stops at π*"]
+    if off:
+        lines.append(f"stop elsewhere: {', '.join(off)}")
+    if none:
+        lines.append(f"no finite stationary point: {', '.join(none)}")
+    return "\n".join(lines)
+
+
 def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
-    """Flows on the simplex: ``front`` (the subject, CoPG) thick and underneath, every other flow dashed on top with
-    its own marker (staggered, so flows that run together stay visible); the figure says in words which flows
-    coincide; stationary points that coincide are drawn as nested rings."""
-    fig, ax = plt.subplots(figsize=(7.5, 7.2))
+    """Flows on the simplex: ``front`` (the subject, CoPG) thick, pale and underneath, every other flow dashed on top
+    with its own marker (staggered); a flow that another runs along (not ``front``) is drawn as a wider solid line
+    under the other's dashes, so both show; the figure says in words which flows coincide. Stationary points off
+    π* are rings in the method's colour; those at π* share one black ring, the title names them. The legend sits
+    right of the triangle."""
+    fig, ax = plt.subplots(figsize=(11, 7.6), layout="constrained")
     tri = simplex_xy(np.eye(3))
     ax.fill(tri[:, 0], tri[:, 1], facecolor="none", edgecolor="k", lw=1)
     rewards = rec["config"].get("rewards")
     for a, (cx, cy) in enumerate(tri):
-        text = f"arm {a}" + (f" (R={rewards[a]:g})" if rewards else "")
-        ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(-20, -14) if cy == 0 else (8, -6))
+        text = f"arm {a}" + (f" (R = {rewards[a]:g})" if rewards else "")
+        ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(0, -8) if cy == 0 else (0, 6), fontsize=10,
+                    ha="center", va="top" if cy == 0 else "bottom")  # fmt: skip
     o = simplex_xy(rec["optimal_policy"])
     order = [front, *(n for n in rec["methods"] if n != front)] if front in rec["methods"] else list(rec["methods"])
     paths = {n: simplex_xy(rec["methods"][n]["flow"]) for n in order}
-    at_star = []  # methods whose stationary point is π* (their rings are nested around the star)
+    labels = {n: rec["methods"][n]["label"] for n in order}
+    pairs = _coinciding_pairs(paths)
+    under = {m: n for n, (m, _) in pairs.items() if m != front}  # a flow another runs along -> that other
+    at_star = []
     for k, name in enumerate(order):
         m, c, xy = rec["methods"][name], _color(name), paths[name]
         found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
         note = f"regret {m['stationary_regret']:.3f}" if found else "no finite stationary point"
         if name == front:
-            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=8, alpha=0.4, zorder=3, solid_capstyle="round",
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=9, alpha=0.4, zorder=3, solid_capstyle="round",
                     label=f"{m['label']} ({note}; wide, pale)")  # fmt: skip
+        elif name in under:
+            label = f"{m['label']} ({note}; solid, under\n{labels[under[name]]}'s dashes: same flow)"
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=5, alpha=0.75, zorder=3.5, solid_capstyle="round", label=label)
         else:
-            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.4, ls=(0, (4, 2)), zorder=4 + k / 100, label=f"{m['label']} "
-                    f"({note})", marker=_MARKERS[k % len(_MARKERS)], ms=4.5, markevery=(0.025 * k, 0.2))  # fmt: skip
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.5, ls=(0, (4, 2)), zorder=4 + k / 100, label=f"{m['label']} "
+                    f"({note})", marker=_MARKERS[k % len(_MARKERS)], ms=5, markevery=(0.025 * k, 0.2))  # fmt: skip
         for traj in m.get("sampled", []):
             st = simplex_xy(traj)
             shape = "o" if name == front else _MARKERS[k % len(_MARKERS)]  # the method's marker: dots are tied to it
-            ax.plot(st[:, 0], st[:, 1], shape, color=c, mfc="none", ms=4, mew=0.8, alpha=0.8, zorder=2)
+            ax.plot(st[:, 0], st[:, 1], shape, color=c, mfc="none", ms=4.5, mew=0.9, alpha=0.8, zorder=2)
         if found:
             sxy = simplex_xy(m["stationary_policy"])
-            near = bool(np.hypot(*(sxy - o)) < 1e-3)
-            ms = 9 + 5 * len(at_star) if near else 9
-            at_star += [m["label"]] if near else []
-            ax.plot(*sxy, marker="o", mfc="none", color=c, ms=ms, mew=2.0 if name == front else 1.5, zorder=6)
+            if np.hypot(*(sxy - o)) < 1e-3:
+                at_star.append(m["label"])
+            else:
+                ax.plot(*sxy, marker="o", mfc="none", color=c, ms=12, mew=1.8, zorder=6)
     r = simplex_xy(rec["ref_policy"])
-    ax.plot(*r, "ks", ms=7, label="π_ref (start)", zorder=7)
-    ax.plot(*o, "k*", ms=9, label="π*", zorder=7)
+    ax.plot(*r, "ks", ms=8, label="π_ref (start)", zorder=7)
+    ax.plot(*o, "k*", ms=10, label="π*", zorder=7)
+    if at_star:
+        label = f"black ring: the stationary point is π*\n({len(at_star)} methods, named in the title)"
+        ax.plot(*o, marker="o", mfc="none", color="k", ms=16, mew=1.8, zorder=6, ls="none", label=label)
+    if len(at_star) < sum(m["stationary_policy"] is not None for m in rec["methods"].values()):
+        ax.plot([], [], marker="o", mfc="none", color="0.4", ms=12, mew=1.8, ls="none",
+                label="ring in a method's colour: its\nstationary point (off π*)")  # fmt: skip
     ax.set_aspect("equal")
+    ax.set_xlim(-0.04, 1.04)
+    ax.set_ylim(-0.08, np.sqrt(3) / 2 + 0.06)
     ax.axis("off")
     subject = rec["methods"].get(front, {}).get("label", front)
     head = (
-        f"{subject}: wide pale line, underneath; others: dashed, on top\nsmall hollow marks: sampled epochs, in the "
+        f"{subject}: wide pale line, underneath;\nothers dashed, on top; small hollow\n"
+        "marks: sampled epochs, in the method's marker"
     )
-    ax.legend(
-        fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), title=head + "method's marker", title_fontsize=7
-    )
-    words = _coinciding(paths, {n: rec["methods"][n]["label"] for n in order})
-    if len(at_star) > 1:
-        words.append(f"Stop exactly at π* (nested rings around the star): {', '.join(at_star)}")
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), title=head, title_fontsize=9,
+              alignment="left")  # fmt: skip
+    words = _coinciding(paths, labels)
     if words:
-        ax.text(0.0, -0.04, "\n".join(textwrap.fill(w + ".", 110) for w in words), transform=ax.transAxes,
-                fontsize=7, va="top")  # fmt: skip
+        ax.text(0.0, -0.02, "\n".join(textwrap.fill(w + ".", 90) for w in words), transform=ax.transAxes,
+                fontsize=9, va="top")  # fmt: skip
     cfg = rec["config"]
     sampled = any(m.get("sampled") for m in rec["methods"].values())
     mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
-    ax.set_title(
-        f"Exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
-        + (f", sampled Adam epochs (lr {cfg['lr']:g}; small marks)" if sampled else "")
-        + f",\nstationary points (circles); β={cfg['beta']:g}, μ1=({mu1}), μ2=({mu2})",
-        fontsize=8,
+    setup = (
+        f"exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
+        + (f", sampled Adam epochs (lr {cfg['lr']:g}; marks)" if sampled else "")
+        + f"; β = {cfg['beta']:g}, μ1 = ({mu1}), μ2 = ({mu2})"
     )
-    fig.tight_layout()
+    fig.suptitle(_simplex_title(rec, order) + "\n" + setup, fontsize=10)
     return fig
 
 
-def _draw_loss_family(rec: dict) -> plt.Figure:
-    """Exact regret vs α per variant, in two legend groups outside the axes: the variants with a curve, and the
-    variants whose regret is exactly 0 at every α (one entry each; they share the thick floor line, drawn underneath
-    so that curves reaching the floor stay visible). Labels come from :mod:`bandit.style` (readable names)."""
-    from matplotlib.lines import Line2D
+_ZERO_TOL = 1e-12
+"""A regret at most this is 0 to machine precision: the loss-family figure names such variants in its zero rows."""
 
-    fig, ax = plt.subplots(figsize=(11, 5.2))
+
+def _log_floor(values) -> float:
+    """The floor of a log regret axis, computed from the data: the power of ten strictly below the smallest regret
+    above :data:`_ZERO_TOL` (so every non-zero value is drawn where it is); 1e-5 when no value is above it."""
+    v = np.asarray(values, dtype=float)
+    v = v[v > _ZERO_TOL]
+    if not v.size:
+        return _FLOOR
+    e = np.floor(np.log10(v.min()))
+    return float(10.0 ** (e - 1 if 10.0**e >= v.min() else e))
+
+
+def _apo_by_n(rec: dict) -> dict[int, str]:
+    """Offline A*-PO variants by their sample count N (``apo_n<N>`` methods for N in ``apo_samples``)."""
+    return {n: f"apo_n{n}" for n in rec.get("apo_samples", []) if f"apo_n{n}" in rec["methods"]}
+
+
+def _loss_family_title(rec: dict) -> str:
+    """The finding, computed from the JSON: how many variants reach π* at every α, whether offline A*-PO's regret
+    falls with N at every α where it is not 0 (with its values at the last α), and the range of those never at 0."""
+    methods, xa = rec["methods"], rec["exact_alphas"]
+    reg = {n: np.asarray(m["exact_regret"], dtype=float) for n, m in methods.items()}
+    zero = [n for n in methods if reg[n].max() <= _ZERO_TOL]
+    lines = [f"{len(zero)} of {len(methods)} variants reach π* at every α (regret exactly 0: the rows below)"]
+    apo = _apo_by_n(rec)
+    if len(apo) >= 2:
+        ns = sorted(apo)
+        curves = np.array([reg[apo[n]] for n in ns])  # [N, α]
+        pos = curves.max(axis=0) > _ZERO_TOL
+        falls = bool(pos.any() and (np.diff(curves[:, pos], axis=0) < 0).all())
+        at = " → ".join(f"N = {n}: {reg[apo[n]][-1]:.1e}" for n in ns)
+        how = "falls as N grows at every α where it is not 0" if falls else "does not fall with N at every α"
+        lines.append(f"offline A*-PO's regret {how} (at α = {xa[-1]:g}: {at})")
+    never = [n for n in methods if reg[n].min() > _ZERO_TOL and n not in apo.values()]
+    if never:
+        words = ", ".join(f"{methods[n]['label']} {reg[n].min():.3f}–{reg[n].max():.3f}" for n in never)
+        lines.append(f"never at π* (regret > 0 at every α): {words}")
+    return "\n".join(lines)
+
+
+def _draw_loss_family(rec: dict) -> plt.Figure:
+    """Exact regret vs α per variant on a log axis whose floor lies below the smallest non-zero regret in the JSON
+    (:func:`_log_floor`: every non-zero value is drawn where it is, an exact 0 on the floor line); below it, one row
+    per variant whose regret is 0 at every α, a mark at each α, named on the row. The title states the finding
+    (:func:`_loss_family_title`). Labels come from :mod:`bandit.style` (readable names)."""
+    methods = rec["methods"]
     xa = np.array(rec["exact_alphas"])
-    zero = [style(name).label for name, m in rec["methods"].items() if max(m["exact_regret"]) <= _FLOOR]
-    for name, m in rec["methods"].items():
-        if max(m["exact_regret"]) > _FLOOR:
-            ax.plot(xa, _floor(m["exact_regret"]), color=_color(name), lw=1.6, zorder=3, label=style(name).label)
-    curves = ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="regret > 0 somewhere",
-                       title_fontsize=7, alignment="left")  # fmt: skip
-    if zero:
-        ax.axhline(_FLOOR, color=_color("copg"), lw=2.6, alpha=0.6, zorder=1)
-        handles = [Line2D([], [], color=_color("copg"), lw=2.6, alpha=0.6, label=label) for label in zero]
-        ax.add_artist(curves)
-        ax.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0), title="regret exactly 0 "
-                  "at every α\n(all on the thick floor line)", title_fontsize=7, alignment="left")  # fmt: skip
+    reg = {n: np.asarray(m["exact_regret"], dtype=float) for n, m in methods.items()}
+    zero = [n for n in methods if reg[n].max() <= _ZERO_TOL]
+    floor = _log_floor(np.concatenate(list(reg.values())))
+    fig = plt.figure(figsize=(11, 6.2 + 0.2 * len(zero)), layout="constrained")
+    gs = fig.add_gridspec(2 if zero else 1, 1, height_ratios=[4.6, 0.3 + 0.2 * len(zero)] if zero else None)
+    ax = fig.add_subplot(gs[0])
+    for name in methods:
+        if name not in zero:
+            ax.plot(xa, np.maximum(reg[name], floor), color=_color(name), lw=1.8, marker=".", ms=5, zorder=3,
+                    label=style(name).label)  # fmt: skip
+    smallest = min((v[v > _ZERO_TOL].min() for v in reg.values() if (v > _ZERO_TOL).any()), default=None)
+    above = f"\n(the smallest non-zero regret,\n{smallest:.2g}, lies above it)" if smallest is not None else ""
+    ax.axhline(floor, color="0.55", lw=0.8, zorder=1, label=f"floor {floor:g}: an exact 0 is drawn here{above}")
     ax.set_yscale("log")
-    for x, text in ((0.0, "μ = π*"), (0.5, "μ = π_ref")):
+    ax.set_ylim(floor / 3, 1.0)
+    ax.set_xlim(xa.min() - 0.03, xa.max() + 0.03)
+    for x in (0.0, 0.5):
         ax.axvline(x, color="0.6", ls=":", lw=1, zorder=0)
-        ax.annotate(text, (x, 0.5), xycoords=("data", "axes fraction"), xytext=(3, 0), textcoords="offset points",
-                    fontsize=7, color="0.35", rotation=90)  # fmt: skip
-    _floor_note(ax, x=0.2)
-    ax.set_xlabel("α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)")
-    ax.set_ylabel("exact fixed-point regret β·KL(π̂‖π*)")
+    top = ax.secondary_xaxis("top")  # the two named behaviours, above the frame: no text on the data
+    top.set_xticks([0.0, 0.5], ["μ = π*", "μ = π_ref"])
+    top.tick_params(labelsize=9)
+    ax.tick_params(labelsize=9)
+    ax.set_ylabel("exact fixed-point regret β·KL(π̂‖π*)", fontsize=9)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="regret > 0 at some α",
+              title_fontsize=9, alignment="left")  # fmt: skip
     lengths = ", ".join(f"arm {a}: {n:g}" for a, n in enumerate(rec["lengths"]))
-    ax.set_title(f"One loss under many names: where each variant lands.\nToken-mean IPO divides each answer's "
-                 f"log-ratio by its length in tokens ({lengths})", fontsize=8)  # fmt: skip
-    fig.tight_layout()
+    note = f"Token-mean IPO divides each answer's log-ratio by its length in tokens ({lengths})."
+    ax.text(1.02, 0.0, textwrap.fill(note, 32), transform=ax.transAxes, fontsize=9, va="bottom", color="0.25")
+    xlabel = "α  (μ1 = μ2 = μ_α ∝ π_ref·exp((1−2α)R/β): 0 = π*, ½ = π_ref, 1 = far off-policy)"
+    if zero:
+        strip = fig.add_subplot(gs[1], sharex=ax)
+        for row, name in enumerate(reversed(zero)):
+            at0 = reg[name] <= _ZERO_TOL
+            strip.plot(xa[at0], np.full(at0.sum(), row), "o", color=_color(name), ms=5, label=style(name).label)
+        strip.set_yticks(range(len(zero)), [style(n).label for n in reversed(zero)], fontsize=9)
+        strip.set_ylim(-0.6, len(zero) - 0.4)
+        strip.tick_params(labelsize=9)
+        strip.set_title("regret exactly 0 at every α (a dot at each α of the JSON where it is 0)", fontsize=9,
+                        loc="left")  # fmt: skip
+        for side in ("top", "right"):
+            strip.spines[side].set_visible(False)
+        ax.tick_params(labelbottom=False)
+        strip.set_xlabel(xlabel, fontsize=9)
+    else:
+        ax.set_xlabel(xlabel, fontsize=9)
+    fig.suptitle(_loss_family_title(rec), fontsize=10)
     return fig
 
 

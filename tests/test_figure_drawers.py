@@ -63,7 +63,9 @@ def test_simplex_copg_is_thick_underneath_and_the_methods_at_pi_star_are_named()
     copg = flows.pop("CoPG")
     assert len(flows) == len(rec["methods"]) - 1
     assert all(copg.get_linewidth() > line.get_linewidth() for line in flows.values())
-    assert all(copg.get_zorder() < line.get_zorder() and line.get_linestyle() != "-" for line in flows.values())
+    assert all(copg.get_zorder() < line.get_zorder() for line in flows.values())
+    # dashed on top, except a flow another runs along: solid and wider, under the other's dashes
+    assert all(line.get_linestyle() != "-" or "under" in line.get_label() for line in flows.values())
     at_star = [
         m["label"]
         for m in rec["methods"].values()
@@ -130,7 +132,7 @@ def test_data_size_band_is_not_clipped_and_the_fit_range_is_stated():
 
 def test_loss_family_labels_are_words_and_every_zero_variant_is_named():
     rec, fig = _draw("loss_family")
-    text = _texts(fig)
+    text = " ".join(" ".join([_texts(fig), *(t.get_text() for ax in fig.axes for t in ax.get_yticklabels())]).split())
     assert "repo rebel" not in text and "rpo_sq" not in text
     assert (
         "REBEL, written as (2/β)·CoPG" in text
@@ -138,8 +140,9 @@ def test_loss_family_labels_are_words_and_every_zero_variant_is_named():
         and "NeMo" not in text
         and "divides each answer's log-ratio by its length" in text
     )
-    zero = [n for n, m in rec["methods"].items() if max(m["exact_regret"]) <= 1e-5]
-    assert len(zero) >= 2 and all(style(n).label in text for n in zero)
+    zero = [n for n, m in rec["methods"].items() if max(m["exact_regret"]) == 0]
+    ticks = "\n".join(t.get_text() for ax in fig.axes for t in ax.get_yticklabels())
+    assert len(zero) >= 2 and all(style(n).label in ticks for n in zero)
 
 
 def test_paper_fig1_copg_visible_and_unconverged_bars_said():
@@ -314,11 +317,18 @@ def test_simplex_says_which_flows_run_together():
     assert len(markers) >= 6  # each dashed flow has its own marker
 
 
-def test_loss_family_names_each_zero_variant_in_its_own_legend_entry():
+def test_loss_family_names_each_zero_variant_on_its_own_row_with_a_mark_at_every_alpha():
+    """The variants at exactly 0 were one floor line with seven legend entries, which could not be told apart: each
+    now has its own row, named on the row, with a mark at every α of the JSON."""
     rec, fig = _draw("loss_family")
-    zero = [style(n).label for n, m in rec["methods"].items() if max(m["exact_regret"]) <= 1e-5]
-    entries = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert entries == zero
+    zero = [style(n).label for n, m in rec["methods"].items() if max(m["exact_regret"]) == 0]
+    strip = fig.axes[1]
+    assert [t.get_text() for t in strip.get_yticklabels()][::-1] == zero
+    rows = {line.get_label(): line for line in strip.lines}
+    assert sorted(rows) == sorted(zero)
+    for line in rows.values():
+        assert np.allclose(line.get_xdata(), rec["exact_alphas"]) and len(set(line.get_ydata())) == 1
+    assert len({line.get_ydata()[0] for line in rows.values()}) == len(zero)  # one row each
 
 
 def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_two_lines():
@@ -341,7 +351,7 @@ def test_paper_fig1_draws_no_stationary_line_on_the_floor_and_ticks_the_stationa
     assert all(label in legend.split("none drawn")[1] for label in at_zero)
     assert not [p for p in ax2.patches if not p.get_fill()]  # no outline
     bars = [p for p in ax2.patches if p.get_fill()]
-    ticks = [seg for c in ax2.collections for seg in c.get_segments()]
+    ticks = [seg for c in ax2.collections if c.get_gid() == "stationary_tick" for seg in c.get_segments()]
     assert len(ticks) == len(rec["methods"]) * len(rec["problem"]["rewards"])
     stationary = sorted(v for m in rec["methods"].values() for v in m["stationary_policy"])
     assert sorted(seg[0, 1] for seg in ticks) == pytest.approx(stationary)
@@ -1377,3 +1387,156 @@ def test_bridge_coverage_states_a_range_that_holds_every_value():
         "0.0060",
         "0.0021",
     )
+
+
+def _readable_at_1500_px(fig) -> None:
+    """The reader's target: no text under 9 pt (tick labels included), no two texts overlapping, a canvas at most
+    11.5 in wide that saves (dpi 130, tight, as bandit.records.save_png) at most 1500 px wide."""
+    import io
+
+    from matplotlib.text import Text
+    from PIL import Image
+
+    assert not _text_checks(fig), _text_checks(fig)
+    hidden = set()  # tick labels outside the view are not drawn (as in _text_checks)
+    for ax in fig.axes:
+        for axis, (lo, hi) in ((ax.xaxis, sorted(ax.get_xlim())), (ax.yaxis, sorted(ax.get_ylim()))):
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - 1e-9 * abs(hi - lo) <= tick.get_loc() <= hi + 1e-9 * abs(hi - lo):
+                    hidden |= {id(tick.label1), id(tick.label2)}
+    small = [(t.get_text()[:30], t.get_fontsize()) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and id(t) not in hidden and t.get_fontsize() < 9]  # fmt: skip
+    assert not small, small
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=130, bbox_inches="tight", format="png")
+    width, _ = Image.open(io.BytesIO(buf.getvalue())).size
+    assert fig.get_figwidth() <= 11.5 and width <= 1500, (fig.get_figwidth(), width)
+
+
+def _legends_off_the_data(fig, data_axes) -> None:
+    from matplotlib.legend import Legend
+
+    renderer = fig.canvas.get_renderer()
+    for leg in fig.findobj(Legend):
+        box = leg.get_window_extent(renderer)
+        assert not any(box.overlaps(ax.get_window_extent(renderer)) for ax in data_axes), leg.get_title().get_text()
+
+
+@pytest.mark.parametrize("name", ["simplex", "loss_family", "paper_fig1"])
+def test_simplex_loss_family_paper_fig1_fit_1500_px_with_text_of_at_least_9_pt(name):
+    """Readers saw 7-pt legends and footnotes (simplex, loss_family) and a 16.9-in canvas (paper_fig1)."""
+    _, fig = _draw(name)
+    _readable_at_1500_px(fig)
+
+
+def test_simplex_legend_sits_right_of_the_triangle_and_pg_is_shows_under_rloo():
+    """The legend box sat over the triangle's left edge, and PG + IS's flow was hidden under on-policy RLOO's (the
+    same flow): PG + IS is now a wider solid line under RLOO's dashes, and its legend entry says so."""
+    rec, fig = _draw("simplex")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    tri = ax.transData.transform(np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]]))
+    leg = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+    assert leg.x0 > tri[:, 0].max()  # wholly right of the triangle
+    flows = {str(line.get_label()).split(" (")[0]: line for line in ax.lines if len(line.get_xdata()) > 2
+             and line.get_linestyle() != "None"}  # fmt: skip
+    pg_is, rloo = flows[rec["methods"]["pg_is"]["label"]], flows[rec["methods"]["onpolicy"]["label"]]
+    assert pg_is.get_linewidth() >= 2 * rloo.get_linewidth() and pg_is.get_zorder() < rloo.get_zorder()
+    assert pg_is.get_linestyle() == "-" and rloo.get_linestyle() != "-"
+    assert "under\non-policy RLOO's dashes: same flow" in pg_is.get_label()
+
+
+def test_simplex_draws_one_ring_at_pi_star_and_the_title_names_who_stops_there():
+    """Six nested rings crowded π*: one black ring now stands for every method whose stationary point is π*, and
+    the title names them (computed: it changes when a method stops elsewhere)."""
+    import copy
+
+    from bandit.plotting import draw_simplex
+
+    rec, fig = _draw("simplex")
+    ax = fig.axes[0]
+    rings = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata()) == 1
+             and line.get_markerfacecolor() == "none"]  # fmt: skip
+    off = [m for m in rec["methods"].values() if m["stationary_regret"] > 1e-9]
+    assert len(rings) == len(off) + 1
+    title = fig._suptitle.get_text()
+    assert title.startswith("5 of 8 flows stop at π*: CoPG, DPO, PG, b = batch mean, PG + IS, on-policy RLOO\n")
+    assert "stop elsewhere: IPO (regret 0.153), PG, b = 0 (regret 0.638), PG, b = E_π[R] (regret 0.015)" in title
+    moved = copy.deepcopy(rec)
+    moved["methods"]["dpo"]["stationary_policy"] = moved["methods"]["ipo"]["stationary_policy"]
+    moved["methods"]["dpo"]["stationary_regret"] = moved["methods"]["ipo"]["stationary_regret"]
+    title = draw_simplex(moved)._suptitle.get_text()
+    assert title.startswith("4 of 8 flows stop at π*: CoPG, PG, b = batch mean") and "DPO (regret 0.153)" in title
+
+
+def test_loss_family_floor_lies_below_the_smallest_non_zero_regret_and_every_value_is_drawn_where_it_is():
+    """A*-PO N = 16's regret (5e-7 to 4e-5) was drawn on a 1e-5 floor for α ≤ 0.3, hiding its dependence on N."""
+    from bandit.plotting import _log_floor
+
+    rec, fig = _draw("loss_family")
+    ax = fig.axes[0]
+    values = np.array([v for m in rec["methods"].values() for v in m["exact_regret"]])
+    smallest = values[values > 0].min()
+    floor = _log_floor(values)
+    assert floor < smallest and ax.get_ylim()[0] < floor
+    assert _log_floor([0.0, 1e-3]) == 1e-4 and _log_floor([0.0, 2.5e-3]) == 1e-3 and _log_floor([0.0]) == 1e-5
+    curves = {line.get_label(): line for line in ax.lines if len(line.get_xdata()) == len(rec["exact_alphas"])}
+    for n, m in rec["methods"].items():
+        v = np.array(m["exact_regret"])
+        if v.max() > 0:
+            y = curves[style(n).label].get_ydata()
+            assert np.allclose(y[v > 0], v[v > 0]) and np.allclose(y[v == 0], floor), n
+    _legends_off_the_data(fig, fig.axes[:2])
+
+
+def test_loss_family_title_states_the_computed_finding():
+    """The title ("where each variant lands") made no claim: it now says how many variants reach π*, whether offline
+    A*-PO's regret falls with N, and the range of the variants never at π*; each part flips with the data."""
+    import copy
+
+    from bandit.plotting import _loss_family_title
+
+    rec, fig = _draw("loss_family")
+    title = fig._suptitle.get_text()
+    assert title == _loss_family_title(rec)
+    assert title.startswith("7 of 13 variants reach π* at every α")
+    assert ("offline A*-PO's regret falls as N grows at every α where it is not 0 (at α = 1: N = 1: 2.5e-02 → "
+            "N = 4: 9.4e-04 → N = 16: 3.9e-05)") in title  # fmt: skip
+    assert "never at π* (regret > 0 at every α): IPO 0.150–0.152" in title
+    swapped = copy.deepcopy(rec)
+    m = swapped["methods"]
+    m["apo_n1"]["exact_regret"], m["apo_n16"]["exact_regret"] = (
+        m["apo_n16"]["exact_regret"],
+        m["apo_n1"]["exact_regret"],
+    )
+    m["rebel"]["exact_regret"] = [0.0] * (len(rec["exact_alphas"]) - 1) + [0.01]
+    other = _loss_family_title(swapped)
+    assert other.startswith("6 of 13") and "does not fall with N at every α" in other
+
+
+def test_paper_fig1_grid_tells_close_curves_apart_and_bars_carry_the_seed_std():
+    """The old 16.9-in row: CoPG, DPO and PG, b = E_π[R] overlapped before epoch ≈ 60 in (a), the ± std bands were
+    invisible and the final policies had no error bars. Each method now has its own marker in (a), (a)'s title says
+    until which epoch each stays within 5 % of CoPG (computed), the legend gives each method's std as a % of its
+    mean, and (c) has a ± std whisker on every bar."""
+    from matplotlib.container import ErrorbarContainer
+
+    from bandit.plotting import _together_until
+
+    rec, fig = _draw("paper_fig1")
+    ax, ax2 = fig.axes[0], fig.axes[2]
+    curves = [line for line in ax.lines if len(line.get_xdata()) == len(rec["epochs"])]
+    assert len({line.get_marker() for line in curves}) == len(rec["methods"])
+    until = _together_until(rec["methods"], "copg")
+    assert until["dpo"] == 57 and until["pg_value"] == 17
+    assert "within 5 % of CoPG until epoch: IPO 9, PG, b = E_π[R] 17, on-policy RLOO 26, DPO 57" in ax.get_title(
+        "left"
+    )
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "DPO (std ≤ 26 % of mean)" in legend
+    bars = [c for c in ax2.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == len(rec["methods"])
+    for c, m in zip(bars, rec["methods"].values()):
+        (seg,) = [s for s in c.lines[2][0].get_segments()][:1]
+        assert seg[1, 1] - seg[0, 1] == pytest.approx(2 * m["final_policy_std"][0])
+    _legends_off_the_data(fig, fig.axes[:3])
