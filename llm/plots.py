@@ -134,31 +134,24 @@ def _shade(color: Any, t: float) -> tuple[float, float, float]:
     return tuple(a + abs(t) * (b - a) for a, b in zip(c, end))
 
 
-BETA_DASHES = ("-", (0, (5, 2)), (0, (1.2, 1.4)), (0, (6, 2, 1.5, 2)), (0, (3, 1.5)), (0, (8, 2, 1.5, 2, 1.5, 2)))
-"""The whisker dash of each β in ``llm_frontier`` (smallest β first; with its marker and shade): where two crosses
-lie on each other, the dash says which whisker is whose."""
+PATH_DASHES = ((0, (5, 2)), (0, (1.2, 1.6)), (0, (6, 2, 1.5, 2)), (0, (3, 1.5)), (0, (8, 2, 1.5, 2, 1.5, 2)))
+"""The dash of each method's β path in ``llm_frontier`` (its means joined in β order), the same in every panel:
+paths are the only dashed lines there, every interval's whisker is solid (one line style, one meaning)."""
 
 
 def _beta_look(color: Any, k: int, n: int) -> dict:
-    """The k-th of n β's (smallest first) drawn in ``color``: its shade (darker = smaller β), marker and whisker
-    dash."""
-    return {
-        "color": _shade(color, 0.55 * k / max(n - 1, 1) - 0.4),
-        "marker": BETA_MARKERS[k % len(BETA_MARKERS)],
-        "dash": BETA_DASHES[k % len(BETA_DASHES)],
-    }
+    """The k-th of n β's (smallest first) drawn in ``color``: its shade (darker = smaller β) and marker."""
+    return {"color": _shade(color, 0.55 * k / max(n - 1, 1) - 0.4), "marker": BETA_MARKERS[k % len(BETA_MARKERS)]}
 
 
 def _beta_points(ax: Any, pts: list[dict], color: Any, betas: list[float], ms: float = 6) -> None:
-    """Each β of one method as a mean with 95 % intervals on both axes in its own look (:func:`_beta_look`, by its
-    place in ``betas``, every method's β's sorted, so a β looks the same in every panel)."""
+    """Each β of one method as a mean with solid 95 % whiskers on both axes in its own look (:func:`_beta_look`, by
+    its place in ``betas``, every method's β's sorted, so a β looks the same in every panel)."""
     for p in pts:
         look = _beta_look(color, betas.index(p["beta"]), len(betas))
-        cont = ax.errorbar([p["kl"]["mean"]], [p["reward"]["mean"]], xerr=_err(p["kl"]), yerr=_err(p["reward"]),
-                           color=look["color"], marker=look["marker"], ms=ms, mec="white", mew=0.6, capsize=3.5,
-                           lw=1.4, zorder=4)  # fmt: skip
-        for bars in cont[2]:
-            bars.set_linestyle(look["dash"])
+        ax.errorbar([p["kl"]["mean"]], [p["reward"]["mean"]], xerr=_err(p["kl"]), yerr=_err(p["reward"]),
+                    color=look["color"], marker=look["marker"], ls="none", ms=ms, mec="white", mew=0.6, capsize=3.5,
+                    lw=1.4, zorder=4)  # fmt: skip
 
 
 def _whiskers(pts: list[dict], sft: dict) -> list[tuple[tuple[float, float], tuple[float, float]]]:
@@ -167,6 +160,17 @@ def _whiskers(pts: list[dict], sft: dict) -> list[tuple[tuple[float, float], tup
     for p in pts:
         kl, r = p["kl"]["mean"], p["reward"]["mean"]
         out += [((p["kl"]["low"], r), (p["kl"]["high"], r)), ((kl, p["reward"]["low"]), (kl, p["reward"]["high"]))]
+    return out
+
+
+def _pieces(xs: list[float], ys: list[float], n: int = 16) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """A polyline as short data-space segments (``n`` per leg), so that :func:`bandit.style.label_points`, which
+    keeps labels off each segment's bounding box, keeps them off a slanted line and not off the whole box it spans."""
+    out = []
+    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
+        t = [i / n for i in range(n + 1)]
+        pts = [(x0 + a * (x1 - x0), y0 + a * (y1 - y0)) for a in t]
+        out += list(zip(pts, pts[1:]))
     return out
 
 
@@ -205,25 +209,68 @@ def _zoom_close_points(
     pad_x, pad_y = 0.2 * (hi_x - lo_x) or 0.05, 0.12 * (hi_y - lo_y) or 0.05
     ins.set_xlim(lo_x - pad_x, hi_x + pad_x)
     ins.set_ylim(lo_y - pad_y, hi_y + pad_y)
-    ins.tick_params(labelsize=9)
+    ins.tick_params(labelsize=10)
     ins.locator_params(nbins=3)
-    ins.set_title("enlarged", fontsize=9, pad=2)
+    for axis, (lo, hi) in ((ins.xaxis, ins.get_xlim()), (ins.yaxis, ins.get_ylim())):  # only the ticks in view
+        axis.set_ticks([t for t in axis.get_ticklocs() if lo <= t <= hi])
+    ins.set_title("enlarged", fontsize=10, pad=2)
     ax.indicate_inset_zoom(ins, edgecolor="0.5")
-    label_points(ins, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in cl], fontsize=9,
+    label_points(ins, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in cl], fontsize=10,
                  avoid=_whiskers(cl, sft), color=color, weight="bold", zorder=5)  # fmt: skip
     return ins
+
+
+def _padded(ax: Any, segs: list, pt: float = 4) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """Data-space segments of ``ax`` widened by ``pt`` points each way: each becomes the diagonal of its bounding
+    box grown by that margin, which is what :func:`bandit.style.label_points` keeps its labels off (its own margin
+    is 2 pt; its text boxes are estimates, and a bold label runs a little wider)."""
+    bb = ax.get_window_extent()
+    (x_lo, x_hi), (y_lo, y_hi) = ax.get_xlim(), ax.get_ylim()
+    px = pt * ax.figure.dpi / 72
+    dx, dy = px * (x_hi - x_lo) / bb.width, px * (y_hi - y_lo) / bb.height
+    return [((min(a[0], b[0]) - dx, min(a[1], b[1]) - dy), (max(a[0], b[0]) + dx, max(a[1], b[1]) + dy))
+            for a, b in segs]  # fmt: skip
+
+
+def _indicator_segments(ax: Any) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """The grey zoom frame of the inset on ``ax`` (:func:`_zoom_close_points`) and its drawn connector lines, as
+    short data-space segments (:func:`_pieces`) for the β labels to keep off. Call it after a draw: the connectors
+    are placed then."""
+    from matplotlib.inset import InsetIndicator
+
+    ind = next(c for c in ax.get_children() if isinstance(c, InsetIndicator))  # one inset per panel at most
+    r = ind.rectangle
+    x0, y0, x1, y1 = r.get_x(), r.get_y(), r.get_x() + r.get_width(), r.get_y() + r.get_height()
+    out = _pieces([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0])
+    inv = ax.transData.inverted()
+    for c in ind.connectors:
+        if c.get_visible():
+            xy = inv.transform(c.get_path().vertices)
+            out += _pieces(list(xy[:, 0]), list(xy[:, 1]))
+    return out
 
 
 def _betas_text(hits: list[float], common: list[float]) -> str:
     return "every β" if hits == common else "β = " + ", ".join(f"{b:g}" for b in hits)
 
 
+def _side(a: dict, b: dict) -> int:
+    """+1 where interval ``a`` lies wholly below ``b``, −1 wholly above, 0 where they overlap (not resolved)."""
+    return (a["high"] < b["low"]) - (a["low"] > b["high"])
+
+
+def _frontier_ref(methods: list[str]) -> str:
+    """The method the others are compared with in ``llm_frontier``: CoPG where present, else the first."""
+    return "copg" if "copg" in methods else methods[0]
+
+
 def _frontier_finding(data: dict, by_method: dict[str, list[dict]]) -> str:
     """The title's finding: the first method (CoPG where present) against each other one at equal β, in KL and in
     reward, by the points' unpaired 95 % intervals (the summary stores no paired KL or reward difference): "lower" or
-    "higher" only where the two intervals are disjoint, "not resolved" where they overlap. Two lines."""
+    "higher" only where the two intervals are disjoint (:func:`_side`), "not resolved" where they overlap. Two
+    lines."""
     methods = list(data["methods"])
-    ref = "copg" if "copg" in methods else methods[0]
+    ref = _frontier_ref(methods)
     others = [m for m in methods if m != ref]
     at = {m: {p["beta"]: p for p in by_method[m]} for m in methods}
     name = style(ref).label
@@ -232,8 +279,7 @@ def _frontier_finding(data: dict, by_method: dict[str, list[dict]]) -> str:
         parts, n_pairs, n_open = [], 0, 0
         for o in others:
             common = sorted(set(at[ref]) & set(at[o]))
-            a, b = [at[ref][x][key] for x in common], [at[o][x][key] for x in common]
-            sides = [(p["high"] < q["low"]) - (p["low"] > q["high"]) for p, q in zip(a, b)]  # +1: ref's lower
+            sides = [_side(at[ref][x][key], at[o][x][key]) for x in common]  # +1: ref's lower
             n_pairs += len(common)
             n_open += sides.count(0)
             for sign, rel in ((1, "lower"), (-1, "higher")):
@@ -246,44 +292,75 @@ def _frontier_finding(data: dict, by_method: dict[str, list[dict]]) -> str:
         else:
             rest = f"; {n_open} of {n_pairs} pairs overlap: not resolved" if n_open else ""
             lines.append(f"{name}'s {word} is " + " and ".join(parts) + f" (95 % intervals disjoint){rest}")
-    return lines[0] + "\n" + lines[1] + " — each comparison at equal β, of unpaired intervals"
+    return lines[0] + "\n" + lines[1] + " — at equal β, unpaired intervals (side by side in the last panel)"
+
+
+def _compare_panel(ax: Any, key: str, data: dict, by_method: dict[str, list[dict]], betas: list[float]) -> None:
+    """``llm_frontier``'s comparison panel for ``key`` ("kl" or "reward"): per β, every method's stored 95 %
+    interval side by side in its colour, the reference method's (:func:`_frontier_ref`) also as a band across the
+    β's group; another method's mean is filled where its interval is disjoint from the reference's (the title's
+    "lower"/"higher"), hollow where they overlap. For KL each seed's mean KL is a dot beside its interval (the
+    interval is clipped at 0, the seeds are not)."""
+    methods = list(data["methods"])
+    ref, n = _frontier_ref(methods), len(methods)
+    at = {m: {p["beta"]: p for p in by_method[m]} for m in methods}
+    for j, b in enumerate(betas):
+        r = at[ref].get(b)
+        if r is not None:
+            ax.fill_between([j - 0.42, j + 0.42], r[key]["low"], r[key]["high"], color=style(ref).color, alpha=0.14,
+                            lw=0, zorder=1)  # fmt: skip
+        for i, m in enumerate(methods):
+            if b not in at[m]:
+                continue
+            c, col, x = at[m][b][key], style(m).color, j + (i - (n - 1) / 2) * 0.25
+            filled = m == ref or (r is not None and _side(r[key], c) != 0)
+            ax.errorbar([x], [c["mean"]], yerr=_err(c), fmt="o", color=col, mfc=col if filled else "white", ms=6,
+                        mew=1.3, capsize=3, lw=1.4, zorder=3)  # fmt: skip
+            seeds = c.get("seed_means", []) if key == "kl" else []
+            if seeds:
+                ax.scatter([x + 0.09] * len(seeds), seeds, s=11, color=col, alpha=0.6, lw=0, zorder=2)
+    ax.set_xlim(-0.55, len(betas) - 0.45)
+    ax.set_xticks(range(len(betas)), [f"β = {b:g}" for b in betas])
+    ax.tick_params(labelsize=10)
 
 
 def draw_frontier(data: dict) -> Any:
-    """(a) reward vs exact KL(π‖π_ref) in a 2 × 2 grid: one panel per method (the others' mean β paths behind it,
-    each in its colour and one dash), every β with its own shade, marker and whisker dash, 95 % intervals on both axes
-    (KL's clipped at 0), each seed's mean KL as a dot, π_ref at KL = 0, the β labels inside the axes clear of every
-    whisker; one shared legend in the fourth cell; the title compares the first method (CoPG) with each other one at
-    equal β (:func:`_frontier_finding`)."""
+    """(a) reward vs exact KL(π‖π_ref) in a grid: one panel per method (every method's mean β path in its colour
+    and dash, its own dark, the others light), every β with its own shade and marker and solid 95 % whiskers on both
+    axes (KL's clipped at 0), π_ref at KL = 0, the β labels inside the axes clear of every whisker and path; a last
+    panel sets each β's intervals of every method side by side, KL above and reward below (:func:`_compare_panel`),
+    so that each comparison of the title (:func:`_frontier_finding`) is seen in one place; one shared legend below."""
     plt = _plt()
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     methods = list(data["methods"])
+    ref = _frontier_ref(methods)
     cols = 2
-    rows = (len(methods) + 1 + cols - 1) // cols  # + the legend's cell
-    fig, axes = plt.subplots(rows, cols, figsize=(11.2, 4.1 * rows + 0.5), squeeze=False)
-    cells = [ax for row in axes for ax in row]
-    panels, lax = cells[: len(methods)], cells[len(methods)]
-    for ax in cells[len(methods) + 1 :]:
-        ax.remove()
+    rows = (len(methods) + 1 + cols - 1) // cols  # + the comparison panel
+    fig = plt.figure(figsize=(11.2, 4.1 * rows + 2.6))
+    gs = fig.add_gridspec(rows + 1, cols, height_ratios=[4.1] * rows + [2.0])
+    cells = [gs[i // cols, i % cols] for i in range(len(methods) + 1)]
+    panels = [fig.add_subplot(c) for c in cells[: len(methods)]]
     for ax in panels[1:]:
         ax.sharex(panels[0])
         ax.sharey(panels[0])
+    sub = cells[len(methods)].subgridspec(2, 1, hspace=0.08)
+    ckl = fig.add_subplot(sub[0])
+    crw = fig.add_subplot(sub[1], sharex=ckl)
+    lax = fig.add_subplot(gs[rows, :])
     by_method = {m: sorted((p for p in data["points"] if p["method"] == m), key=lambda p: p["beta"]) for m in methods}
     betas = sorted({p["beta"] for p in data["points"]})
-    path_dash = {m: ("--", ":", "-.")[i % 3] for i, m in enumerate(methods)}
+    dash = {m: PATH_DASHES[i % len(PATH_DASHES)] for i, m in enumerate(methods)}
+    path = {m: ([p["kl"]["mean"] for p in by_method[m]], [p["reward"]["mean"] for p in by_method[m]]) for m in methods}
     s = data["sft"]["reward"]
     for i, (ax, m) in enumerate(zip(panels, methods)):
         st = style(m)
-        for other in (o for o in methods if o != m):  # the other methods' β paths, for comparison
-            ax.plot([p["kl"]["mean"] for p in by_method[other]], [p["reward"]["mean"] for p in by_method[other]],
-                    color=style(other).color, alpha=0.6, lw=1.4, ls=path_dash[other], zorder=1)  # fmt: skip
-        pts = by_method[m]
-        ax.plot([p["kl"]["mean"] for p in pts], [p["reward"]["mean"] for p in pts], color=st.color, lw=1.2, zorder=3)
-        _beta_points(ax, pts, st.color, betas)
-        seed_kl = [(k, p["reward"]["mean"]) for p in pts for k in p["kl"].get("seed_means", [])]
-        if seed_kl:  # each seed's mean KL: the KL interval's lower bound is clipped at 0, the seeds are not
-            ax.scatter(*zip(*seed_kl), s=12, color=st.color, alpha=0.55, lw=0, zorder=2)
+        for o in methods:  # every method's β path in its dash: the panel's own dark, the others light behind
+            own = o == m
+            ax.plot(*path[o], color=style(o).color, alpha=1.0 if own else 0.5, lw=1.5 if own else 1.2, ls=dash[o],
+                    zorder=3 if own else 1)  # fmt: skip
+        _beta_points(ax, by_method[m], st.color, betas)
         ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=12, zorder=4)
         ax.set_title(st.label, fontsize=12, color=st.color, fontweight="bold")
         ax.set_xlabel("KL(π‖π_ref), exact, nats", fontsize=10)
@@ -291,25 +368,60 @@ def draw_frontier(data: dict) -> Any:
             ax.set_ylabel("reward (standardised units)", fontsize=10)
         ax.tick_params(labelsize=10)
 
-    # ---- the one legend, in the spare cell: what every panel draws, then each β's look
+    # ---- the comparison panel: each β's intervals of every method side by side, KL above, reward below
+    _compare_panel(ckl, "kl", data, by_method, betas)
+    _compare_panel(crw, "reward", data, by_method, betas)
+    ckl.tick_params(labelbottom=False)
+    ckl.set_ylabel("KL, nats", fontsize=10)
+    crw.set_ylabel("reward", fontsize=10)
+    order = ", ".join(style(m).label for m in methods)
+    ckl.set_title(f"per β, side by side (left to right: {order}):\n95 % intervals (band: {style(ref).label}'s)",
+                  fontsize=10)  # fmt: skip
+
+    # ---- the shared legend, below every panel: the method panels, each β's look, the comparison panel
     lax.axis("off")
     grey = "0.35"
     clipped = any(p["kl"].get("clipped_at_0") for p in data["points"])
     marks = [
-        Line2D(
-            [], [], color=grey, lw=1.2, marker="o", ms=5, label="solid line: the panel's method, its means in β order"
-        ),  # fmt: skip
         *(
             Line2D(
-                [],
-                [],
-                color=style(o).color,
-                alpha=0.6,
-                lw=1.4,
-                ls=path_dash[o],
-                label=f"{style(o).label}'s means (β path), in the other panels",
+                [], [], color=style(o).color, lw=1.5, ls=dash[o], label=f"{style(o).label}'s means, joined in β order"
             )
             for o in methods
+        ),  # fmt: skip
+        Line2D([], [], ls="none", marker="*", ms=12, color="k", label="π_ref (SFT) at KL = 0, 95 % interval"),
+    ]
+    first = lax.legend(handles=marks, loc="upper left", bbox_to_anchor=(0.0, 1.0), fontsize=10, title_fontsize=10,
+                       alignment="left", frameon=False, handlelength=3.2,
+                       title=f"Means over {_over([p['reward'] for p in data['points']])};\n"
+                             "crosses: 95 % intervals of KL and reward" + (" (KL's clipped at 0)" if clipped else "")
+                             + ";\nup and to the left is better (more reward, less KL);\n"
+                             "dashed: a method's path (dark in its own panel)")  # fmt: skip
+    lax.add_artist(first)
+    keys = []
+    for k, b in enumerate(betas):
+        look = _beta_look(grey, k, len(betas))
+        keys.append(Line2D([], [], color=look["color"], marker=look["marker"], lw=1.4, ms=7, mec="white", mew=0.6,
+                           label=f"β = {b:g}"))  # fmt: skip
+    second = lax.legend(handles=keys, loc="upper left", bbox_to_anchor=(0.37, 1.0), fontsize=10, title_fontsize=10,
+                        frameon=False, ncol=2, alignment="left",
+                        title="each β: its own marker and shade\n(darker = smaller β), the same in\n"
+                              "every panel; its whiskers solid")  # fmt: skip
+    lax.add_artist(second)
+    name = style(ref).label
+    comp = [
+        Patch(color=style(ref).color, alpha=0.14, label=f"band: {name}'s 95 % interval at that β"),
+        Line2D([], [], ls="none", marker="o", ms=6, color=grey, label=f"filled: disjoint from {name}'s (resolved)"),
+        Line2D(
+            [],
+            [],
+            ls="none",
+            marker="o",
+            ms=6,
+            color=grey,
+            mfc="white",
+            mew=1.3,
+            label=f"hollow: overlaps {name}'s (not resolved)",
         ),  # fmt: skip
         Line2D(
             [],
@@ -318,38 +430,26 @@ def draw_frontier(data: dict) -> Any:
             marker="o",
             ms=4,
             color=grey,
-            alpha=0.55,
+            alpha=0.6,
             mew=0,
-            label="one seed's mean KL (at the β's mean reward)",
+            label="dot beside a KL interval: one seed's mean KL",
         ),  # fmt: skip
-        Line2D([], [], ls="none", marker="*", ms=12, color="k", label="π_ref (SFT) at KL = 0, 95 % interval"),
     ]
-    first = lax.legend(handles=marks, loc="upper left", bbox_to_anchor=(0.0, 1.0), fontsize=10, title_fontsize=10,
-                       alignment="left", frameon=False,
-                       title=f"Means over {_over([p['reward'] for p in data['points']])};\n"
-                             "crosses: 95 % intervals of KL and of reward"
-                             + (" (KL's clipped at 0)" if clipped else "")
-                             + ";\nup and to the left is better (more reward, less KL)")  # fmt: skip
-    lax.add_artist(first)
-    keys = []
-    for k, b in enumerate(betas):
-        look = _beta_look(grey, k, len(betas))
-        keys.append(Line2D([], [], color=look["color"], marker=look["marker"], ls=look["dash"], lw=1.4, ms=6,
-                           mec="white", mew=0.6, label=f"β = {b:g}"))  # fmt: skip
-    lax.legend(handles=keys, loc="lower left", bbox_to_anchor=(0, 0), fontsize=10, title_fontsize=10, frameon=False,
-               ncol=min(len(betas), 4), alignment="left", handlelength=3.2,
-               title="each β: its own marker, whisker dash\nand shade (darker = smaller β), in every panel",
-               )  # fmt: skip
+    lax.legend(handles=comp, loc="upper left", bbox_to_anchor=(0.64, 1.0), fontsize=10, title_fontsize=10,
+               frameon=False, alignment="left", title="last panel, per β (methods in their colours):")  # fmt: skip
     fig.suptitle(_frontier_finding(data, by_method), fontsize=10.5)
     fig.tight_layout()
-    for ax, m in zip(panels, methods):  # after the layout: positions are final
-        whiskers = _whiskers(by_method[m], s)
-        ins = _zoom_close_points(ax, by_method[m], s, style(m).color, betas)
-        if ins is not None:  # the labels keep off the inset too, its tick labels included
+    _raise_legend_row(lax, [*panels, crw])
+    insets = [_zoom_close_points(ax, by_method[m], s, style(m).color, betas) for ax, m in zip(panels, methods)]
+    fig.canvas.draw()  # after the layout (positions final) and the insets (their connectors placed)
+    for ax, m, ins in zip(panels, methods, insets):
+        avoid = _whiskers(by_method[m], s) + _padded(ax, [seg for o in methods for seg in _pieces(*path[o])])
+        if ins is not None:  # the labels keep off the inset too, its tick labels included, its frame and connectors
             box = ins.get_tightbbox(fig.canvas.get_renderer())
-            whiskers.append(tuple(map(tuple, ax.transData.inverted().transform([[box.x0, box.y0], [box.x1, box.y1]]))))
+            avoid.append(tuple(map(tuple, ax.transData.inverted().transform([[box.x0, box.y0], [box.x1, box.y1]]))))
+            avoid += _padded(ax, _indicator_segments(ax))
         label_points(ax, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in by_method[m]],
-                     fontsize=9.5, avoid=whiskers, color=style(m).color, weight="bold", zorder=5)  # fmt: skip
+                     fontsize=10, avoid=avoid, color=style(m).color, weight="bold", zorder=5)  # fmt: skip
     return fig
 
 
@@ -416,28 +516,62 @@ def _p_text(d: dict) -> str:
     return f"{verdict} (Holm-adjusted p = {d['p_holm']:.2f})" if "p_holm" in d else verdict
 
 
+def _edge_betas(data: dict) -> dict[str, str]:
+    """Each method whose best β is the smallest or the largest β it was trained at (from the summary's points, or
+    its curves), as "smallest"/"largest": the best β may lie beyond the range tried."""
+    tried: dict[str, set] = {}
+    for p in data.get("points") or data.get("curves") or []:
+        tried.setdefault(p["method"], set()).add(p["beta"])
+    out = {}
+    for m, b in data["best"].items():
+        bs = sorted(tried.get(m, ()))
+        if len(bs) > 1 and b["beta"] in (bs[0], bs[-1]):
+            out[m] = "smallest" if b["beta"] == bs[0] else "largest"
+    return out
+
+
+def _edge_text(data: dict) -> str:
+    """:func:`_edge_betas` in words: "CoPG and IPO picked β = 0.03, the smallest β tried: the best may lie below";
+    empty when every best β lies inside its range."""
+    groups: dict[tuple[str, float], list[str]] = {}
+    for m, edge in _edge_betas(data).items():
+        groups.setdefault((edge, data["best"][m]["beta"]), []).append(style(m).label)
+    parts = []
+    for (edge, b), names in groups.items():
+        who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        where = "below" if edge == "smallest" else "above"
+        parts.append(f"{who} picked β = {b:g}, the {edge} β tried: the best may lie {where}")
+    return "; ".join(parts)
+
+
 def draw_best_beta(data: dict) -> Any:
-    """Each method at its best β (chosen on the selection split; the paper's Fig. 6 comparison). Left: its reward on
-    the report split with 95 % intervals (π_ref's as a band); middle: CoPG minus each, paired, with the Holm-adjusted
-    p; right: the selection-split curves that chose β (optimistic by construction), offset per method."""
+    """Each method at its best β (chosen on the selection split; the paper's Fig. 6 comparison). Top left: its
+    reward on the report split with 95 % intervals (π_ref's as a band), a best β at the edge of the range tried
+    flagged (:func:`_edge_betas`); top right: CoPG minus each, paired, with the Holm-adjusted p; below: the
+    selection-split curves that chose β (optimistic by construction), offset per method."""
     plt = _plt()
-    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1.1, 1.25, 1.4]})
+    fig = plt.figure(figsize=(11.2, 9.6))
+    gs = fig.add_gridspec(2, 2, height_ratios=[1.15, 1.0], width_ratios=[1.0, 1.1])
+    a0, a1, a2 = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, :])
     methods, others = list(data["best"]), list(data["paired_best"])
+    edges = _edge_betas(data)
     s = data["sft"]["reward"]
     a0.axhspan(s["low"], s["high"], color="0.85", label="π_ref (95 % interval)")
     a0.axhline(s["mean"], color="k", lw=1)
     for k, m in enumerate(methods):
         b, st = data["best"][m], style(m)
         a0.errorbar([k], [b["reward"]["mean"]], yerr=_err(b["reward"]), fmt="o", color=st.color, capsize=4, ms=7)
-        a0.annotate(f"KL {b['kl']['mean']:.2f} nats", (k, b["reward"]["high"]), fontsize=8, ha="center",
+        a0.annotate(f"KL {b['kl']['mean']:.2f} nats", (k, b["reward"]["high"]), fontsize=9, ha="center",
                     xytext=(0, 3), textcoords="offset points")  # fmt: skip
-    a0.set_xticks(range(len(methods)), [f"{style(m).label}\nβ = {data['best'][m]['beta']:g}" for m in methods])
+    ticks = [f"{style(m).label}\nβ = {data['best'][m]['beta']:g}" + (f"\n({edges[m]} tried)" if m in edges else "")
+             for m in methods]  # fmt: skip
+    a0.set_xticks(range(len(methods)), ticks)
     a0.set_xlim(-0.6, len(methods) - 0.4)
     a0.margins(y=0.12)
-    a0.set_ylabel("reward on the report split (standardised units)")
-    a0.set_title(f"final reward at its best β ({data['report_prompts']} report prompts;\nKL = KL(π‖π_ref) in nats)",
-                 fontsize=9)  # fmt: skip
-    a0.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below: off the band
+    a0.tick_params(labelsize=10)
+    a0.set_ylabel("reward on the report split\n(standardised units)", fontsize=10)
+    a0.set_title(f"final reward at its best β, mean and 95 % interval\n({data['report_prompts']} report prompts; "
+                 "KL = KL(π‖π_ref) in nats)", fontsize=10)  # fmt: skip
     pairs = [data["paired_best"][m] for m in others]
     _diff_panel(a1, list(range(len(others))), pairs, [None] * len(others), [style(m).color for m in others],
                 "CoPG minus each, paired\n(filled: significant after Holm, hollow: not)", "",
@@ -445,30 +579,35 @@ def draw_best_beta(data: dict) -> Any:
     for k, d in enumerate(pairs):
         if "p_holm" in d:
             top = max(d["high"], (holm_interval(d) or (0, d["high"]))[1])
-            a1.annotate(f"Holm-adjusted\np = {d['p_holm']:.2f}", (k, top), fontsize=8, ha="center",
+            a1.annotate(f"Holm-adjusted\np = {d['p_holm']:.2f}", (k, top), fontsize=9, ha="center",
                         xytext=(0, 3), textcoords="offset points")  # fmt: skip
-    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     a1.set_xticks(range(len(others)), [f"CoPG − {style(m).label}" for m in others])
     a1.set_xlim(-0.6, len(others) - 0.4)
     a1.margins(y=0.2)
-    a1.set_ylabel("reward difference (standardised units)")
+    a1.tick_params(labelsize=10)
+    a1.set_ylabel("reward difference (standardised units)", fontsize=10)
     for k, (m, b) in enumerate(data["best"].items()):
         st, off = style(m), 2.0 * (k - (len(methods) - 1) / 2)  # a small step offset per method
         a2.errorbar([c["step"] + off for c in b["curve"]], [c["mean"] for c in b["curve"]], yerr=_errs(b["curve"]),
-                    marker="o", ms=3, color=st.color, capsize=2, lw=1.3, elinewidth=0.8,
+                    marker="o", ms=4, color=st.color, capsize=2.5, lw=1.3, elinewidth=1.0,
                     label=f"{st.label} (β = {b['beta']:g})")  # fmt: skip
-    a2.set_xlabel("step")
-    a2.set_ylabel("reward, selection split (standardised)")
-    a2.set_title("the curves that chose β (mean, 95 % interval;\nselection split: optimistic by construction)",
-                 fontsize=9)  # fmt: skip
-    a2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(methods))
-    verdicts = "; ".join(f"CoPG − {style(m).label} {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], "
-                         f"{_p_text(d)}" for m, d in zip(others, pairs))  # fmt: skip
+    a2.set_xlabel("step (points offset by 2 steps per method)", fontsize=10)
+    a2.set_ylabel("reward, selection split\n(standardised)", fontsize=10)
+    a2.tick_params(labelsize=10)
+    a2.set_title("the curves that chose β (mean, 95 % interval; selection split: optimistic by construction)",
+                 fontsize=10)  # fmt: skip
+    verdicts = "\n".join(f"CoPG − {style(m).label}: {d['mean']:+.3f}, unadjusted 95 % CI {d['low']:+.3f} to "
+                         f"{d['high']:+.3f}; {_p_text(d)}" for m, d in zip(others, pairs))  # fmt: skip
+    edge = _edge_text(data)
     fig.suptitle(
         "Each method at the β that did best on the selection split, reported on the separate report split "
-        f"(the paper's Fig. 6 comparison)\n{verdicts}",
-        fontsize=10,
+        f"(the paper's Fig. 6 comparison)\n{verdicts}" + (f"\n{edge}" if edge else ""),
+        fontsize=10.5,
     )
+    fig.tight_layout()
+    _legend_below(a0, a0.get_legend_handles_labels())  # below: off the band
+    _legend_below(a1, a1.get_legend_handles_labels())
+    _legend_below(a2, a2.get_legend_handles_labels(), ncol=len(methods))
     fig.tight_layout()
     return fig
 
@@ -483,42 +622,95 @@ def _plateau_text(curves: list[dict], moving: int) -> str:
             f"{min(halves):.2f}–{max(halves):.2f}")  # fmt: skip
 
 
+CURVE_COLOURS = ("#000000", "#0072B2", "#D55E00", "#CC79A7", "#009E73", "#E69F00")
+"""Each β's colour in ``llm_curves`` (smallest β first; Okabe–Ito hues, far apart, with a marker each): the old
+viridis shades of β = 0.03 and 0.1 were hard to tell apart."""
+
+
+def _curve_look(k: int) -> dict:
+    """The k-th β's (smallest first) colour and marker in ``llm_curves``."""
+    return {"color": CURVE_COLOURS[k % len(CURVE_COLOURS)], "marker": BETA_MARKERS[k % len(BETA_MARKERS)]}
+
+
 def draw_curves(data: dict) -> Any:
-    """Reward vs step of every (method, β), mean over seeds with 95 % intervals: one panel per method, a small step
-    offset per β, the legend below each panel; the paired change over the last interval in each legend entry."""
+    """Reward vs step of every (method, β), mean over seeds with 95 % intervals, in a 2 × 2 grid: one panel per
+    method, each β in its own colour and marker (:func:`_curve_look`) and dodged in step far enough that no two
+    whiskers touch; a last panel with each curve's paired change over the last interval; one β key below."""
     plt = _plt()
-    methods = data["methods"]
-    fig, axes = plt.subplots(1, len(methods), figsize=(5.8 * len(methods), 5.2), sharey=True, squeeze=False)
-    cmap = plt.get_cmap("viridis")
+    from matplotlib.lines import Line2D
+
+    methods = list(data["methods"])
+    betas = sorted({c["beta"] for c in data["curves"]})
+    cols = 2
+    rows = (len(methods) + 1 + cols - 1) // cols  # + the last-change panel
+    fig = plt.figure(figsize=(11.2, 3.9 * rows + 1.6))
+    gs = fig.add_gridspec(rows + 1, cols, height_ratios=[3.9] * rows + [0.7])
+    panels = [fig.add_subplot(gs[i // cols, i % cols]) for i in range(len(methods))]
+    for ax in panels[1:]:
+        ax.sharex(panels[0])
+        ax.sharey(panels[0])
+    last_ax = fig.add_subplot(gs[len(methods) // cols, len(methods) % cols])
+    lax = fig.add_subplot(gs[rows, :])
+    steps = sorted({p["step"] for c in data["curves"] for p in c["curve"]})
+    gap = min((b - a for a, b in zip(steps, steps[1:])), default=1.0)
+    width = 0.14 * gap  # the step offset between neighbouring β's: their whiskers stay apart
     moving, spans = 0, set()
-    for ax, m in zip(axes[0], methods):
+    for i, (ax, m) in enumerate(zip(panels, methods)):
         cs = sorted((c for c in data["curves"] if c["method"] == m), key=lambda c: c["beta"])
-        for k, c in enumerate(cs):
-            col = cmap(0.85 * k / max(len(cs) - 1, 1))  # viridis without its pale yellow end
-            xs = [p["step"] + 2.5 * (k - (len(cs) - 1) / 2) for p in c["curve"]]  # a small offset per β
-            last = c.get("last_change")
-            moving += bool(last and (last["low"] > 0 or last["high"] < 0))
-            if last and "from_step" in last:
+        for c in cs:
+            k, look = betas.index(c["beta"]), _curve_look(betas.index(c["beta"]))
+            xs = [p["step"] + width * (k - (len(betas) - 1) / 2) for p in c["curve"]]
+            ax.errorbar(xs, [p["mean"] for p in c["curve"]], yerr=_errs(c["curve"]), marker=look["marker"], ms=4.5,
+                        color=look["color"], capsize=2.5, lw=1.3, elinewidth=1.0, zorder=3)  # fmt: skip
+        ax.set_title(style(m).label, fontsize=11, fontweight="bold")
+        ax.set_xlabel(f"step (each β offset by {width:g} steps)", fontsize=10)
+        if i % cols == 0:
+            ax.set_ylabel("reward (selection split,\nstandardised)", fontsize=10)
+        ax.tick_params(labelsize=10)
+
+    # ---- the last panel: each curve's paired change over the last interval, per method and β
+    for j, m in enumerate(methods):
+        for c in (c for c in data["curves"] if c["method"] == m and c.get("last_change")):
+            last, k = c["last_change"], betas.index(c["beta"])
+            look = _curve_look(k)
+            moving += bool(last["low"] > 0 or last["high"] < 0)
+            if "from_step" in last:
                 spans.add(f"steps {last['from_step']}→{last['to_step']}")
-            label = f"β = {c['beta']:g}" + (
-                f": {last['mean']:+.2f} [{last['low']:+.2f}, {last['high']:+.2f}]" if last else ""
-            )
-            ax.errorbar(xs, [p["mean"] for p in c["curve"]], yerr=_errs(c["curve"]), marker="o", ms=3, color=col,
-                        capsize=2, lw=1.3, elinewidth=0.7, alpha=0.9, label=label)  # fmt: skip
-        ax.set_title(style(m).label, fontsize=10, color=style(m).color)
-        ax.set_xlabel("step (points offset slightly per β)")
-        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, title="last change, 95 % "
-                  "interval" if any(c.get("last_change") for c in cs) else None, title_fontsize=9)  # fmt: skip
-    axes[0][0].set_ylabel("reward (selection split, standardised)")
-    n, span = len(data["curves"]), " / ".join(sorted(spans)) or "the last interval"
+            last_ax.errorbar([j + 0.16 * (k - (len(betas) - 1) / 2)], [last["mean"]], yerr=_err(last),
+                             marker=look["marker"], ms=5, color=look["color"], capsize=3, lw=1.2)  # fmt: skip
+    last_ax.axhline(0, color="grey", lw=1)
+    last_ax.set_xticks(range(len(methods)), [style(m).label for m in methods])
+    last_ax.set_xlim(-0.6, len(methods) - 0.4)
+    last_ax.tick_params(labelsize=10)
+    span = " / ".join(sorted(spans)) or "the last interval"
+    last_ax.set_ylabel("reward change", fontsize=10)
+    last_ax.set_title(f"last change: paired reward change over {span},\nmean and 95 % interval", fontsize=10)
+
+    lax.axis("off")
+    keys = [Line2D([], [], lw=1.3, ms=6, **_curve_look(k), label=f"β = {b:g}") for k, b in enumerate(betas)]
+    lax.legend(handles=keys, loc="upper center", ncol=len(betas), fontsize=10, title_fontsize=10, frameon=False,
+               title="each β: its own colour and marker, the same in every panel; mean over seeds, "
+                     "95 % interval over seeds × prompts")  # fmt: skip
+    n = len(data["curves"])
     fig.suptitle(
         "Training curves on the selection split: mean over seeds, 95 % intervals over seeds × prompts\n"
         f"last change = paired reward change over {span} (95 % interval): it excludes 0 for {moving} of {n} curves"
         + _plateau_text(data["curves"], moving),
-        fontsize=10,
+        fontsize=10.5,
     )
     fig.tight_layout()
+    _raise_legend_row(lax, [*panels, last_ax])
     return fig
+
+
+def _raise_legend_row(lax: Any, above: list) -> None:
+    """Moves the legend row ``lax`` (an axis turned off, its legends anchored at its top) up to just under the
+    lowest x label of the axes ``above``: tight_layout leaves a row gap there as tall as the panels' titles."""
+    fig = lax.figure
+    renderer = fig.canvas.get_renderer()
+    top = min(ax.get_tightbbox(renderer).y0 for ax in above) / fig.bbox.height - 0.01
+    box = lax.get_position()
+    lax.set_position([box.x0, box.y0, box.width, top - box.y0])
 
 
 def draw_offpolicy(data: dict) -> Any:

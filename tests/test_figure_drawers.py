@@ -961,31 +961,128 @@ def test_llm_frontier_has_one_shared_legend_off_the_data_fits_1500_px_and_no_tex
     assert width <= 1500, width  # shown at 100 % in a ~1560 px wide view
 
 
-def test_llm_frontier_each_beta_has_its_own_whisker_dash_and_colour_in_every_panel():
-    """DPO's β = 0.1 and β = 0.03 crosses lie on each other: in the old figure both whiskers were solid, in two
-    nearby browns, and one could not tell which was whose."""
+def test_llm_frontier_whiskers_are_solid_and_only_the_beta_paths_are_dashed_each_beta_its_marker_and_shade():
+    """The old figure gave each β a whisker dash and each method's path a dash from the same set, so dashed meant
+    both "CoPG's path" and "β = 0.1 whisker": now a whisker is always solid (its β told by marker, shade and label)
+    and a dash only ever means a method's path, the same dash in every panel."""
     from matplotlib.container import ErrorbarContainer
 
     rec, fig = _draw("llm_frontier")
     methods = rec["data"]["methods"]
     betas = sorted({p["beta"] for p in rec["data"]["points"]})
-    looks_by_beta = {}
+    marker_of, path_dash = {}, {}
     for ax, m in zip(fig.axes, methods):
         looks = []
         for cont in ax.containers:
             if not isinstance(cont, ErrorbarContainer) or cont.lines[0].get_marker() == "*":  # π_ref's star
                 continue
-            (dash,) = {tuple(map(str, ls)) for bars in cont.lines[2] for ls in bars.get_linestyle()}
+            dashes = {tuple(map(str, ls)) for bars in cont.lines[2] for ls in bars.get_linestyle()}
+            assert dashes == {("0.0", "None")}, (m, dashes)  # solid
             x = cont.lines[0].get_xdata()[0]
             beta = next(p["beta"] for p in rec["data"]["points"] if p["method"] == m and p["kl"]["mean"] == x)
-            looks.append((dash, cont.lines[0].get_color()))
-            looks_by_beta.setdefault(beta, set()).add(dash)
+            looks.append((cont.lines[0].get_marker(), tuple(np.round(cont.lines[0].get_color(), 3))))
+            marker_of.setdefault(beta, set()).add(cont.lines[0].get_marker())
         assert len(looks) == sum(p["method"] == m for p in rec["data"]["points"])
-        assert len({d for d, _ in looks}) == len(looks), (m, looks)  # each β's whiskers their own dash
-        assert len({tuple(np.round(c, 3)) for _, c in looks}) == len(looks), (m, looks)  # and their own shade
-    assert all(len(d) == 1 for d in looks_by_beta.values()) and len(looks_by_beta) == len(betas)  # same in each panel
+        assert len({mk for mk, _ in looks}) == len({c for _, c in looks}) == len(looks), (m, looks)
+        paths = [line for line in ax.lines if len(line.get_xdata()) > 1]
+        assert len(paths) == len(methods)  # every method's β path, in every panel
+        for line in paths:
+            assert line.get_linestyle() not in ("-", "solid", "None"), line.get_linestyle()  # never solid
+            owner = next(o for o in methods if np.allclose(sorted(line.get_xdata()), sorted(
+                p["kl"]["mean"] for p in rec["data"]["points"] if p["method"] == o)))  # fmt: skip
+            path_dash.setdefault(owner, set()).add(str(line._unscaled_dash_pattern))  # (offset, on-off sequence)
+    assert all(len(v) == 1 for v in marker_of.values()) and len(marker_of) == len(betas)  # a β looks alike everywhere
+    assert all(len(v) == 1 for v in path_dash.values())  # each method one dash in every panel
+    assert len({next(iter(v)) for v in path_dash.values()}) == len(methods)  # and its own
     keys = _all_texts(fig)
     assert all(f"β = {b:g}" in keys for b in betas)  # the β key in the legend
+
+
+def _frontier_compare_axes(fig, n_methods: int):
+    """llm_frontier's comparison panel: its KL and reward axes (the two after the method panels)."""
+    return fig.axes[n_methods], fig.axes[n_methods + 1]
+
+
+def test_llm_frontier_comparison_panel_sets_each_betas_json_intervals_side_by_side_filled_where_disjoint():
+    """The title's comparisons (CoPG's KL vs DPO's and IPO's at each β) used to sit in different panels: the last
+    panel now draws, per β, every method's stored 95 % interval of KL (above) and reward (below) side by side, CoPG's
+    also as a band, another method's mean filled exactly where its interval is disjoint from CoPG's."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import to_hex
+    from matplotlib.container import ErrorbarContainer
+
+    rec, fig = _draw("llm_frontier")
+    data = rec["data"]
+    methods = list(data["methods"])
+    betas = sorted({p["beta"] for p in data["points"]})
+    colour = {to_hex(style(m).color): m for m in methods}
+    for ax, key in zip(_frontier_compare_axes(fig, len(methods)), ("kl", "reward")):
+        sides = {o: _frontier_sides(data, key, o) for o in methods if o != "copg"}
+        drawn = {}
+        for cont in ax.containers:
+            if not isinstance(cont, ErrorbarContainer):
+                continue
+            x, y = cont.lines[0].get_xdata()[0], cont.lines[0].get_ydata()[0]
+            (seg,) = cont.lines[2][0].get_segments()
+            m, j = colour[to_hex(cont.lines[0].get_color())], int(round(x))
+            assert abs(x - j) < 0.45  # inside its β's group
+            filled = cont.lines[0].get_markerfacecolor() != "white"
+            drawn[(m, betas[j])] = (x, y, sorted(seg[:, 1]), filled)
+        want = {(p["method"], p["beta"]): p[key] for p in data["points"]}
+        assert set(drawn) == set(want)
+        for (m, b), (_x, y, (lo, hi), filled) in drawn.items():
+            c = want[(m, b)]
+            assert np.allclose([y, lo, hi], [c["mean"], c["low"], c["high"]])  # the JSON's interval, as stored
+            assert filled == (m == "copg" or sides[m][b] != 0), (key, m, b)  # filled ⇔ disjoint from CoPG's
+        for b in betas:  # left to right in the methods' order
+            xs = [drawn[(m, b)][0] for m in methods if (m, b) in drawn]
+            assert xs == sorted(xs)
+        bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        copg = sorted((p["beta"], p[key]) for p in data["points"] if p["method"] == "copg")
+        assert len(bands) == len(copg)
+        for band, (_, c) in zip(bands, copg):
+            ys = band.get_paths()[0].vertices[:, 1]
+            assert np.isclose(ys.min(), c["low"]) and np.isclose(ys.max(), c["high"])
+    title = fig._suptitle.get_text()
+    assert "side by side in the last panel" in title
+
+
+def test_llm_frontier_labels_keep_off_every_path_and_the_inset_frame_and_no_seed_dot_lies_on_a_whisker():
+    """The old IPO panel wrote "β=0.03" on CoPG's path and "β=0.1" on DPO's, and each seed's grey dot sat on its
+    KL whisker."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.inset import InsetIndicator
+    from matplotlib.text import Text
+
+    rec, fig = _draw("llm_frontier")
+    methods = rec["data"]["methods"]
+    fig.canvas.draw()  # places the annotations at their offsets
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes[: len(methods)]:
+        pix = [ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+               for line in ax.lines if len(line.get_xdata()) > 1]  # the β paths, in pixels  # fmt: skip
+        for ind in (c for c in ax.get_children() if isinstance(c, InsetIndicator)):  # its frame, drawn connectors
+            pix.append(ind.rectangle.get_window_extent(renderer).corners()[[0, 1, 3, 2, 0]])
+            pix += [c.get_path().vertices for c in ind.connectors if c.get_visible()]
+        t_ = np.linspace(0, 1, 400)  # 400 points along each line
+        samples = np.concatenate([np.column_stack([np.interp(t_ * (len(p) - 1), range(len(p)), p[:, k])
+                                                   for k in (0, 1)]) for p in pix])  # fmt: skip
+        for t in ax.texts:
+            if not t.get_text().startswith("β="):
+                continue
+            b = Text.get_window_extent(t, renderer).expanded(1, 1).padded(3)  # with its white ground
+            inside = (samples[:, 0] > b.x0) & (samples[:, 0] < b.x1) & (samples[:, 1] > b.y0) & (samples[:, 1] < b.y1)
+            assert not inside.any(), (ax.get_title(), t.get_text())
+        assert not [c for c in ax.collections if isinstance(c, PathCollection)]  # no seed dots on the crosses
+        for child in ax.child_axes:
+            assert min(t.get_fontsize() for t in child.get_xticklabels() + child.get_yticklabels()) >= 10
+    ckl, _ = _frontier_compare_axes(fig, len(methods))
+    dots = np.concatenate([c.get_offsets() for c in ckl.collections if isinstance(c, PathCollection)])
+    n_seeds = sum(len(p["kl"].get("seed_means", [])) for p in rec["data"]["points"])
+    assert len(dots) == n_seeds  # each seed's mean KL, beside its interval
+    for x, y in ckl.transData.transform(dots):
+        for w in _pixel_boxes_of_whiskers(ckl):
+            assert not (w[0] - 3 < x < w[2] + 3 and w[1] < y < w[3])
 
 
 def _frontier_sides(data: dict, key: str, other: str) -> dict[float, int]:
@@ -1151,11 +1248,114 @@ def test_llm_difference_titles_say_holm_adjusted_and_stay_true_for_other_data(na
         assert text.count("\n") == 1 and "Holm-adjusted p " in text
 
 
-def test_llm_curves_legend_is_readable():
+def _saved_width_px(fig) -> int:
+    import io
+
+    from matplotlib.image import imread
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=130, bbox_inches="tight", format="png")  # as bandit.records.save_png does
+    return imread(io.BytesIO(buf.getvalue())).shape[1]
+
+
+def _small_texts(fig) -> list:
+    from matplotlib.text import Text
+
+    return [(t.get_text()[:30], t.get_fontsize()) for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and t.get_fontsize() < 9]  # fmt: skip
+
+
+def test_llm_curves_fits_1500_px_with_9_pt_text_and_one_beta_key_below_the_panels():
+    """The old 16.9-inch row of three panels (2191 px) was shown scaled down, its legends at ≈ 7 pt."""
+    from matplotlib.legend import Legend
+
     rec, fig = _draw("llm_curves")
     assert not _text_checks(fig), _text_checks(fig)
-    for ax in fig.axes:
-        assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 9
+    assert fig.get_figwidth() <= 11.5 and _saved_width_px(fig) <= 1500
+    assert not _small_texts(fig), _small_texts(fig)
+    (legend,) = fig.findobj(Legend)  # one β key, in the row below the panels
+    renderer = fig.canvas.get_renderer()
+    data_axes = [ax for ax in fig.axes if ax.axison]
+    assert len(data_axes) == len(rec["data"]["methods"]) + 1  # + the last-change panel
+    assert not any(legend.get_window_extent(renderer).overlaps(ax.get_window_extent()) for ax in data_axes)
+    betas = sorted({c["beta"] for c in rec["data"]["curves"]})
+    assert [t.get_text() for t in legend.get_texts()] == [f"β = {b:g}" for b in betas]
+
+
+def test_llm_curves_whiskers_stand_apart_and_the_beta_colours_are_far_apart():
+    """Each panel's 16 error bars lay on each other (offset 2.5 steps), and β = 0.03 and 0.1 had near viridis
+    shades: now no two whiskers of a panel come within 6 px, and any two β colours differ by ≥ 0.5 in RGB."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.container import ErrorbarContainer
+
+    rec, fig = _draw("llm_curves")
+    fig.canvas.draw()
+    methods = rec["data"]["methods"]
+    for ax in fig.axes[: len(methods)]:
+        xs = sorted(float(ax.transData.transform(seg[:1])[0, 0]) for cont in ax.containers
+                    if isinstance(cont, ErrorbarContainer) for seg in cont.lines[2][0].get_segments())  # fmt: skip
+        m = next(m for m in methods if style(m).label == ax.get_title())
+        assert len(xs) == sum(len(c["curve"]) for c in rec["data"]["curves"] if c["method"] == m)
+        assert min(np.diff(xs)) >= 6, ax.get_title()
+    colours = {tuple(to_rgb(cont.lines[0].get_color())) for ax in fig.axes[: len(methods)] for cont in ax.containers
+               if isinstance(cont, ErrorbarContainer)}  # fmt: skip
+    betas = {c["beta"] for c in rec["data"]["curves"]}
+    assert len(colours) == len(betas)
+    assert min(np.linalg.norm(np.subtract(a, b)) for a in colours for b in colours if a != b) >= 0.5
+
+
+def test_llm_curves_last_change_panel_draws_each_curves_json_interval():
+    from matplotlib.container import ErrorbarContainer
+
+    rec, fig = _draw("llm_curves")
+    last_ax = fig.axes[len(rec["data"]["methods"])]
+    got = sorted((round(c.lines[0].get_ydata()[0], 9), *np.round(sorted(c.lines[2][0].get_segments()[0][:, 1]), 9))
+                 for c in last_ax.containers if isinstance(c, ErrorbarContainer))  # fmt: skip
+    lasts = [c["last_change"] for c in rec["data"]["curves"] if c.get("last_change")]
+    want = sorted(tuple(round(d[k], 9) for k in ("mean", "low", "high")) for d in lasts)
+    assert got == want
+
+
+def test_llm_best_beta_fits_1500_px_with_9_pt_text_and_says_its_bracket_is_the_unadjusted_interval():
+    rec, fig = _draw("llm_best_beta")
+    assert not _text_checks(fig), _text_checks(fig)
+    assert fig.get_figwidth() <= 11.5 and _saved_width_px(fig) <= 1500
+    assert not _small_texts(fig), _small_texts(fig)
+    title = fig._suptitle.get_text()
+    for m, d in rec["data"]["paired_best"].items():
+        assert (
+            f"CoPG − {style(m).label}: {d['mean']:+.3f}, unadjusted 95 % CI {d['low']:+.3f} to {d['high']:+.3f}"
+            in title
+        )
+
+
+def test_llm_best_beta_flags_a_best_beta_at_the_edge_of_the_range_tried_computed_from_the_json():
+    """CoPG's and IPO's best β is 0.03, the smallest β they were trained at: the best may lie below the range."""
+    import copy
+
+    from llm.plots import draw_best_beta
+
+    rec, fig = _draw("llm_best_beta")
+    data = rec["data"]
+    tried = {m: sorted({p["beta"] for p in data["points"] if p["method"] == m}) for m in data["best"]}
+    low = [style(m).label for m, b in data["best"].items() if b["beta"] == tried[m][0]]
+    title = fig._suptitle.get_text()
+    if low:
+        b = data["best"][next(m for m in data["best"] if style(m).label == low[0])]["beta"]
+        who = low[0] if len(low) == 1 else ", ".join(low[:-1]) + " and " + low[-1]
+        assert f"{who} picked β = {b:g}, the smallest β tried: the best may lie below" in title, title
+    ticks = "\n".join(t.get_text() for t in fig.axes[0].get_xticklabels())
+    assert ticks.count("(smallest tried)") == len(low)
+    plt.close(fig)
+
+    moved = copy.deepcopy(data)  # every best β inside its range, then DPO's at its largest: the wording follows
+    for m in moved["best"]:
+        moved["best"][m]["beta"] = tried[m][1]
+    title = draw_best_beta(moved)._suptitle.get_text()
+    assert "tried" not in title, title
+    moved["best"]["dpo"]["beta"] = tried["dpo"][-1]
+    title = draw_best_beta(moved)._suptitle.get_text()
+    assert f"DPO picked β = {tried['dpo'][-1]:g}, the largest β tried: the best may lie above" in title, title
 
 
 def test_offpolicy_sweep_floor_note_in_the_legend_methods_side_by_side_and_a_readable_title():
