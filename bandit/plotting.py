@@ -74,11 +74,13 @@ def _floor_note(ax: plt.Axes, x: float = 0.01, fontsize: float = 7, in_legend: b
 
 def _clipped_errorbar(ax: plt.Axes, x, mean, std, color: str, label: str) -> bool:
     """Dots at the mean with ± std whiskers on a log axis; a lower whisker that would reach ≤ the floor (mean − std ≤
-    _FLOOR, which a log axis cannot show) stops at the floor and ends in a ▼. Returns whether any was clipped."""
-    mean, std = _floor(mean), np.asarray(std, dtype=float)
+    _FLOOR, which a log axis cannot show) stops at the floor and ends in a ▼. A mean on the floor itself has no lower
+    whisker to clip: it gets no ▼, which would sit on its dot and hide it. Returns whether any was clipped."""
+    raw, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    mean = _floor(raw)
     low = np.maximum(mean - std, _FLOOR)
     ax.errorbar(x, mean, yerr=[mean - low, std], fmt="o", color=color, ms=4, capsize=2, label=label)
-    clipped = (np.asarray(mean) - std) <= _FLOOR
+    clipped = (raw - std <= _FLOOR) & (raw > _FLOOR)
     if clipped.any():
         ax.plot(np.asarray(x, dtype=float)[clipped], low[clipped], "v", color=color, ms=5)
     return bool(clipped.any())
@@ -293,7 +295,7 @@ def _zero_strip(ax: plt.Axes, rec: dict, names: list[str], fontsize: float = 7) 
                 color=_color(name), va="bottom")  # fmt: skip
     ax.set_ylim(-0.6, len(names) - 0.1)
     ax.set_yticks([])
-    ax.set_ylabel("exact regret\n= 0 (π*)", fontsize=8)
+    ax.set_ylabel("exact regret\n= 0 (π*)", fontsize=fontsize)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 
@@ -357,7 +359,7 @@ _CLIP_NOTE = "; ▼: lower whisker (mean − std ≤ 1e-5) clipped at the floor"
 
 def _draw_offpolicy(rec: dict) -> plt.Figure:
     fig = plt.figure(figsize=(11, 6.4))
-    ax, strip = _regret_axes(fig, fig.add_gridspec(1, 1)[0], rec, fontsize=8)
+    ax, strip = _regret_axes(fig, fig.add_gridspec(1, 1)[0], rec, fontsize=9)
     alphas = rec["alphas"]
     step = 0.4 * min(np.diff(alphas), default=1.0) / max(sum("regret_mean" in m for m in rec["methods"].values()), 1)
     clipped = _draw_regret_lines(ax, rec, np.array(rec["exact_alphas"]), alphas, dodge=step, floor_in_legend=True)
@@ -388,18 +390,46 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
             f"{', '.join(behind)}: exact regret 0 (strip below);\nsampled runs above it after {cfg['epochs']} epochs"
         )
         handles.append(plt.Line2D([], [], ls="none", label=note))
-    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(handles=handles, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.subplots_adjust(left=0.09, right=0.66, bottom=0.1, top=0.86)
     return fig
 
 
+def _beta_findings(rec: dict) -> tuple[str, str]:
+    """The β sweep's findings from its sampled runs: which method ends with the lowest mean regret at each sampled β,
+    and which dots sit above their own exact curve (mean − std above twice the exact regret, interpolated in log β,
+    and above the floor): those runs have not reached their stationary point in the epoch budget."""
+    betas = np.asarray(rec["betas"], dtype=float)
+    sampled = {n: m for n, m in rec["methods"].items() if "regret_mean" in m}
+    if not sampled:
+        return "", ""
+    lowest: dict[str, list[str]] = {}
+    for i, b in enumerate(betas):
+        name = min(sampled, key=lambda n: sampled[n]["regret_mean"][i])
+        v = sampled[name]["regret_mean"][i]
+        shown = f"≤ {_FLOOR:g}" if v <= _FLOOR else f"{v:.2g}"  # a mean on the floor: at most the floor
+        lowest.setdefault(sampled[name]["label"], []).append(f"{b:g} ({shown})")
+    low = "lowest sampled regret: " + "; ".join(f"{k} at β = {', '.join(v)}" for k, v in lowest.items())
+    above = []
+    for m in sampled.values():
+        exact = np.interp(np.log(betas), np.log(rec["exact_betas"]), m["exact_regret"])
+        lo = np.asarray(m["regret_mean"]) - np.asarray(m["regret_std"])
+        at = [f"{b:g}" for b, e, v in zip(betas, exact, lo) if v > max(2 * e, _FLOOR)]
+        if at:
+            above.append(f"{m['label']} at β = {', '.join(at)}")
+    cfg = rec["config"]
+    if not above:
+        return low, f"every sampled dot is at or below twice its exact line after {cfg['epochs']} epochs"
+    return low, f"dots above 2× their own exact line (not converged in {cfg['epochs']} epochs): {'; '.join(above)}"
+
+
 def _draw_beta(rec: dict) -> plt.Figure:
-    fig = plt.figure(figsize=(12.5, 5.2))
-    outer = fig.add_gridspec(1, 2, wspace=0.25)
-    ax, strip = _regret_axes(fig, outer[0], rec)
+    fig = plt.figure(figsize=(11, 7.4))
+    outer = fig.add_gridspec(1, 2, wspace=0.28, left=0.08, right=0.98, top=0.84, bottom=0.33)
+    ax, strip = _regret_axes(fig, outer[0], rec, fontsize=9)
     ax2 = fig.add_subplot(outer[1])
     xb = np.array(rec["exact_betas"])
-    clipped = _draw_regret_lines(ax, rec, xb, rec["betas"])
+    clipped = _draw_regret_lines(ax, rec, xb, rec["betas"], floor_in_legend=True)
     zero = _at_zero(rec)
     sampled = [n for n, m in rec["methods"].items() if "kl_to_ref_mean" in m]
     for name, m in rec["methods"].items():
@@ -415,9 +445,15 @@ def _draw_beta(rec: dict) -> plt.Figure:
                 betas, m["kl_to_ref_mean"]
             ):  # a thin tie back to the dot's own β (its exact line is there)
                 ax2.plot([b, b * dodge], [y, y], color=c, lw=0.8, zorder=3)
-    on_target = ", ".join(rec["methods"][n]["label"] for n in zero)
+    lines: list[str] = []  # the methods on π*'s curve, a line break only between two labels (never in "PG + IS")
+    for label in (rec["methods"][n]["label"] for n in zero):
+        if lines and len(lines[-1]) + len(label) < 34:
+            lines[-1] += f", {label}"
+        else:
+            lines.append(label)
+    on_target = ",\n".join(lines)
     ax2.plot(xb, rec["optimal_kl_to_ref"], color="k", ls=":", lw=2,
-             label="π* (target)" + (f" =\n{textwrap.fill(on_target, 45)}" if on_target else ""))  # fmt: skip
+             label="π* (target)" + (f" =\n{on_target}" if on_target else ""))  # fmt: skip
     for a in (ax, ax2, strip):
         if a is not None:
             a.set_xscale("log")
@@ -426,29 +462,27 @@ def _draw_beta(rec: dict) -> plt.Figure:
     ax.set_ylabel("final regret J(π*) − J(π)")
     ax2.set_ylabel("KL(π‖π_ref) at the end point (nats)")
     ax2.set_yscale("log")
-    kls = [v for m in rec["methods"].values() for v in m.get("exact_kl_to_ref", []) if v > 0]
-    if kls:
-        ax2.set_ylim(bottom=min(kls) / 60)  # room below the curves for the legend
-    top = max(max(m["exact_regret"]) for m in rec["methods"].values())
-    ax.set_ylim(top=top * 300)  # room above the curves for the legend, so it covers no curve or dot
+    ax.set_title("final regret (log; methods at exact regret 0 in the strip)", fontsize=10)
+    ax2.set_title("KL to π_ref; dots set side by side, a thin tie to each one's β", fontsize=10)
     handles, _ = ax.get_legend_handles_labels()
     if clipped:
         handles.append(plt.Line2D([], [], ls="none", marker="v", color="0.3", label=_CLIP_NOTE.removeprefix("; ▼: ")))
-    ax.legend(handles=handles, fontsize=6.5, loc="upper center", ncol=2)
-    ax2.legend(fontsize=6.5, loc="lower left", ncol=2)
+    # both keys below their panels (figure coordinates), off every curve and dot
+    for a, hs, x in ((ax, handles, 0.27), (ax2, None, 0.77)):
+        a.legend(handles=hs, fontsize=9, loc="upper center", ncol=2, bbox_to_anchor=(x, 0.245),
+                 bbox_transform=fig.transFigure)  # fmt: skip
     cfg = rec["config"]
+    low, late = _beta_findings(rec)
     fig.suptitle(
         f"β sweep, paper's bandit (R = {tuple(cfg['rewards'])}): lines = exact stationary points; dots = sampled runs "
-        f"({cfg['epochs']} epochs, mean ± std over {cfg['seeds']} seeds, set side by side; right: a thin tie joins "
-        "each dot to its own β)\nat small β the runs have not converged, so a dot can sit above its own line",
-        fontsize=8.5,
+        f"({cfg['epochs']} epochs, mean ± std over {len(rec['seeds'])} seeds)\n{low}\n{late}",
+        fontsize=10,
     )
-    fig.subplots_adjust(top=0.88)
     return fig
 
 
 def _draw_data_size(rec: dict) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    fig, ax = plt.subplots(figsize=(8.0, 6.6))
     n = np.array(rec["sizes"], dtype=float)
     mean = np.array(rec["regret_mean"])
     per_seed = np.array(rec["regret_per_seed"])  # [M, S]
@@ -478,10 +512,11 @@ def _draw_data_size(rec: dict) -> plt.Figure:
         ax.set_ylim(bottom=min(_FLOOR, positive.min()) / 2)
     ax.set_xlabel("number of pairs n")
     ax.set_ylabel("regret J(π*) − J(π̂) = β·KL(π̂‖π*)")
-    fall = f": regret falls as n^{rec['slope']:.2f}" if rec.get("slope") is not None else ""
+    fall = f": regret falls as $n^{{{rec['slope']:.2f}}}$" if rec.get("slope") is not None else ""
     ax.set_title(f"CoPG finite-sample error{fall} (reward noise σ = {rec['reward_noise']:g}, paper μ1, μ2;\n"
-                 "π̂: the policy that minimises CoPG's loss on n sampled pairs)", fontsize=9)  # fmt: skip
-    ax.legend(fontsize=7)
+                 "π̂: the policy that minimises CoPG's loss on n sampled pairs)", fontsize=10)  # fmt: skip
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.11))  # below the axes, off the band
+    fig.subplots_adjust(left=0.12, right=0.97, top=0.9, bottom=0.36)
     return fig
 
 
@@ -502,7 +537,7 @@ def _support_point(rec: dict, tol: float = 0.05) -> str:
 def _draw_support(rec: dict) -> plt.Figure:
     names = list(rec["methods"])
     arms = len(rec["problem"]["rewards"])
-    fig, ax = plt.subplots(figsize=(11, 4.6))
+    fig, ax = plt.subplots(figsize=(11, 5.6))
     width = 0.8 / (len(names) + 1)
     x = np.arange(arms)
     ax.bar(x, rec["problem"]["optimal_policy"], width, color="k", alpha=0.7, label="π*")
@@ -519,13 +554,18 @@ def _draw_support(rec: dict) -> plt.Figure:
         x + 0.4 - width / 2,
         [f"arm {a}, R={r:g}" + (" (no data)" if a in miss else "") for a, r in enumerate(rec["problem"]["rewards"])],
     )
-    ax.set_ylabel("final π (bars: mean ± std over seeds)")
+    ax.set_ylabel(f"final π (bars: mean ± std\nover {len(rec['seeds'])} seeds)")
     arms_txt = ("arm " if len(miss) == 1 else "arms ") + ", ".join(str(a) for a in miss[:-1]) + (
         " and " if len(miss) > 1 else "") + str(miss[-1]) if miss else "no arm"  # fmt: skip
-    ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}.{_support_point(rec)}\n"
+    ax.set_title(f"Partial support: the data distributions μ1, μ2 put no mass on {arms_txt}. Bars: each method's "
+                 f"final π, mean ± std over {len(rec['seeds'])} seeds.{_support_point(rec)}\n"
                  "Dashed outline on each bar: the method's exact stationary policy (where its expected gradient is 0)",
-                 fontsize=9)  # fmt: skip
-    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+                 fontsize=10)  # fmt: skip
+    handles, labels = ax.get_legend_handles_labels()
+    last = [i for i, label in enumerate(labels) if label.startswith("exact stationary")]  # after the methods
+    order = [i for i in range(len(labels)) if i not in last] + last
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=9, ncol=3, loc="upper center",
+              bbox_to_anchor=(0.5, -0.12))  # fmt: skip
     return fig
 
 

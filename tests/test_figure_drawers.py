@@ -331,14 +331,6 @@ def test_loss_family_names_each_zero_variant_on_its_own_row_with_a_mark_at_every
     assert len({line.get_ydata()[0] for line in rows.values()}) == len(zero)  # one row each
 
 
-def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_two_lines():
-    rec, fig = _draw("beta_sweep")
-    right = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
-    sampled = [m["label"] for m in rec["methods"].values() if "kl_to_ref_mean" in m]
-    assert sampled and all(f"{label} (sampled)" in right for label in sampled)
-    assert fig._suptitle.get_text().count("\n") == 1
-
-
 def test_paper_fig1_draws_no_stationary_line_on_the_floor_and_ticks_the_stationary_policy_on_each_bar():
     """The stationary policy is a short tick on the method's own bar, not a dashed outline that crossed the
     neighbouring bars."""
@@ -1740,3 +1732,79 @@ def test_paper_fig1_grid_tells_close_curves_apart_and_bars_carry_the_seed_std():
         (seg,) = [s for s in c.lines[2][0].get_segments()][:1]
         assert seg[1, 1] - seg[0, 1] == pytest.approx(2 * m["final_policy_std"][0])
     _legends_off_the_data(fig, fig.axes[:3])
+
+
+def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_states_its_findings_in_three_lines():
+    from bandit.plotting import _beta_findings
+
+    rec, fig = _draw("beta_sweep")
+    right = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    sampled = [m["label"] for m in rec["methods"].values() if "kl_to_ref_mean" in m]
+    assert sampled and all(f"{label} (sampled)" in right for label in sampled)
+    title = fig._suptitle.get_text()
+    assert title.count("\n") == 2 and all(line in title for line in _beta_findings(rec))
+    # the committed run: PG, b = E_π[R] lowest at β = 0.1, CoPG on the floor at 0.5 and 2; both dots at 0.1 above
+    assert "PG, b = E_π[R] at β = 0.1 (0.00072); CoPG at β = 0.5 (≤ 1e-05), 2 (≤ 1e-05)" in title
+    assert "CoPG at β = 0.1; PG, b = E_π[R] at β = 0.1" in title
+    a = {"label": "A", "exact_regret": [0.1, 0.1], "regret_mean": [0.1, 0.5], "regret_std": [0, 0]}
+    b = {"label": "B", "exact_regret": [0.0, 0.0], "regret_mean": [0.2, 0.0], "regret_std": [0, 0]}
+    toy = {"betas": [1.0, 2.0], "exact_betas": [1.0, 2.0], "config": {"epochs": 7}, "methods": {"a": a, "b": b}}
+    assert _beta_findings(toy) == (
+        "lowest sampled regret: A at β = 1 (0.1); B at β = 2 (≤ 1e-05)",
+        "dots above 2× their own exact line (not converged in 7 epochs): A at β = 2; B at β = 1",
+    )
+    toy["methods"]["a"]["regret_mean"] = [0.1, 0.1]
+    toy["methods"]["b"]["regret_mean"] = [0.0, 0.0]
+    assert _beta_findings(toy)[1] == "every sampled dot is at or below twice its exact line after 7 epochs"
+
+
+@pytest.mark.parametrize("name", ("beta_sweep", "data_size", "support", "offpolicy_sweep"))
+def test_bandit_sweeps_fit_1500_px_with_text_of_at_least_9_pt_and_legends_off_the_data(name):
+    _, fig = _draw(name)
+    _readable_at_1500_px(fig)
+    _assert_legends_outside(fig)
+
+
+def test_beta_sweep_no_floor_dot_is_covered_and_the_regret_axis_is_not_stretched_for_a_legend():
+    """CoPG's means at β = 0.5 and 2 are on the floor: the ▼ of a clipped whisker drawn there sat on the dot and hid
+    half of it. No other mark may lie within the two marks' radii of a dot on the floor, and the axis ends within a
+    factor 10 of the highest regret drawn (it ran up to 10² to make room for the legend)."""
+    rec, fig = _draw("beta_sweep")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    marks = [line for line in ax.lines if line.get_marker() not in (None, "None", "_") and len(line.get_xdata())]
+    # (caps "_" excluded: a whisker's cap in the dot's own colour; a mean on the floor has a zero-length whisker)
+    dots = [line for line in marks if line.get_marker() == "o"]
+    floor = [(line, xy) for line in dots for xy in line.get_xydata() if xy[1] <= 1e-5 * (1 + 1e-9)]
+    assert len(floor) == sum(v <= 1e-5 for m in rec["methods"].values() for v in m.get("regret_mean", []))
+    assert floor  # the committed run: CoPG at β = 0.5 and 2
+    px = fig.dpi / 72
+    for line, xy in floor:
+        at = ax.transData.transform(xy)
+        for other in marks:
+            if other is line:
+                continue
+            reach = (line.get_markersize() + other.get_markersize()) / 2 * px
+            d = np.hypot(*(ax.transData.transform(other.get_xydata()) - at).T)
+            assert d.min() > reach, (line.get_label(), xy, other.get_marker())
+    top = max(max(m["exact_regret"]) for m in rec["methods"].values())
+    assert ax.get_ylim()[1] < 10 * top
+
+
+def test_support_legend_lists_the_methods_before_the_outline_key_and_states_the_seeds():
+    rec, fig = _draw("support")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    methods = [
+        next(i for i, t in enumerate(labels) if t.startswith(f"{m['label']}:")) for m in rec["methods"].values()
+    ]
+    assert labels[0] == "π*" and methods == sorted(methods) and methods == list(range(1, len(methods) + 1))
+    assert labels[-1] == "exact stationary policy (dashed outline)"
+    assert f"mean ± std over {len(rec['seeds'])} seeds" in ax.get_title()
+    assert len(rec["seeds"]) == 5 and f"over {len(rec['seeds'])} seeds" in ax.get_ylabel()
+
+
+def test_data_size_title_writes_the_fitted_power_as_a_superscript():
+    rec, fig = _draw("data_size")
+    title = fig.axes[0].get_title()
+    assert f"$n^{{{rec['slope']:.2f}}}$" in title and "n^-" not in title and "n^" + "0" not in title
