@@ -166,9 +166,12 @@ def chain_ci(values: list[list[list[float]]], level: float = 0.95) -> dict[str, 
 
         x_csp = μ + a_c + b_s(c) + g_p + (ag)_cp + e_csp
 
-    whose grand mean has Var(m) = σ²_a/C + σ²_b/(CS) + σ²_g/P + σ²_ag/(CP) + σ²_e/(CSP), estimated without bias by
-    (MS_chain + MS_prompt − MS_chain×prompt)/(CSP) (expected mean squares of the balanced design), with
-    Satterthwaite's degrees of freedom. One chain reduces to :func:`crossed_ci`.
+    whose grand mean has Var(m) = σ²_a/C + σ²_b/(CS) + σ²_g/P + σ²_ag/(CP) + σ²_e/(CSP) = E[MS_chain]/(CSP) + σ²_g/P
+    (expected mean squares of the balanced design), estimated by MS_chain/(CSP) + max(MS_prompt − MS_chain×prompt,
+    0)/(CSP): the prompt component is clipped at 0 (as :func:`crossed_ci` clips its components), so the interval is
+    never narrower than the chain term alone — without the clip, MS_prompt < MS_chain×prompt by chance made intervals
+    far narrower than the spread of the chain means, with Satterthwaite df near 0. Satterthwaite's degrees of freedom
+    of the terms used. One chain reduces to :func:`crossed_ci`.
 
     Coverage (simulated in ``tests/test_stats.py``): ≈ 95 % from three chains on; with **two** chains and a dominant
     chain variance it is ≈ 89 % (MS_chain has one degree of freedom and is often small by chance), so with two chains
@@ -196,10 +199,13 @@ def chain_ci(values: list[list[list[float]]], level: float = 0.95) -> dict[str, 
     ms_g = C * S * ((g - m) ** 2).sum() / (P - 1) if P > 1 else 0.0
     ms_ag = S * ((ag - a[:, None] - g[None, :] + m) ** 2).sum() / ((C - 1) * (P - 1)) if P > 1 else 0.0
     n = C * S * P
-    var_m = (ms_a + ms_g - ms_ag) / n
-    terms = [(ms_a / n, C - 1), (ms_g / n, P - 1), (-ms_ag / n, (C - 1) * (P - 1))]
-    if var_m <= 0:  # sampling noise made the estimate non-positive: fall back to the chain term alone
-        var_m, terms = ms_a / n, [(ms_a / n, C - 1)]
+    # E[MS_chain]/(CSP) is Var(m) less the prompt term σ²_g/P, whose estimate (MS_prompt − MS_chain×prompt)/(CSP) is
+    # clipped at 0 (as crossed_ci clips its components): the interval is never narrower than the chain term alone
+    var_g = max(ms_g - ms_ag, 0.0) / n
+    var_m = ms_a / n + var_g
+    terms = [(ms_a / n, C - 1)]
+    if var_g > 0:
+        terms += [(ms_g / n, P - 1), (-ms_ag / n, (C - 1) * (P - 1))]
     df = _satterthwaite(terms)
     return {
         **_t_interval(float(m), math.sqrt(var_m), df, level),

@@ -738,8 +738,8 @@ def test_rung_frontier_draws_each_chains_point_joined_to_its_mean_and_states_the
     assert not [t for t in ax.texts if t.get_text().startswith("β=")]
     # the old drawer's thicket: (a) now draws no 95 % bars (df ≈ 1, wider than the frontier) and says how wide they are
     assert not ax.collections
-    half = [(q[k]["high"] - q[k]["low"]) / 2 for m, p in pts.items() if m != "pi_ref" for q in p for k in ("reward",)]
-    assert f"are ±{min(half):.3f} to ±{max(half):.3f} in reward" in _texts(fig)
+    half = [(q["reward"]["high"] - q["reward"]["low"]) / 2 for p in pts.values() for q in p]  # π_ref's too: drawn
+    assert any(m == "pi_ref" for m in pts) and f"are ±{min(half):.2g} to ±{max(half):.2g} in reward" in _texts(fig)
     assert not _text_checks(fig), _text_checks(fig)
 
 
@@ -813,21 +813,37 @@ def test_rung_frontier_paired_panels_are_mean_ci_of_each_chains_change_from_the_
             m: [a - b for a, b in zip(p[0]["chain_means"][key], p[-1]["chain_means"][key])] for m, p in pts.items()
         }
         cis = {m: mean_ci(v) for m, v in diffs.items()}
-        hollow = sorted(y for line in ax.lines if line.get_markerfacecolor() == "white" for y in line.get_ydata())
+        hollow = sorted(y for line in ax.lines if line.get_markerfacecolor() == "white" and line.get_marker() != "o"
+                        for y in line.get_ydata())  # fmt: skip
         assert hollow == pytest.approx(sorted(v for vs in diffs.values() for v in vs))
-        bars = sorted((seg[:, 1].min(), seg[:, 1].max()) for c in ax.collections for seg in c.get_segments())
-        assert np.allclose(bars, sorted((c["low"], c["high"]) for c in cis.values()))
-        means = [line.get_ydata()[0] for line in ax.lines if line.get_marker() == "o"
-                 and line.get_markerfacecolor() != "white"]  # fmt: skip
+        spans = {lw: sorted((seg[:, 1].min(), seg[:, 1].max()) for c in ax.collections if c.get_linewidth()[0] == lw
+                            for seg in c.get_segments()) for lw in (1.0, 6.0)}  # fmt: skip
+        assert np.allclose(spans[1.0], sorted((c["low"], c["high"]) for c in cis.values()))  # thin: unadjusted 95 %
+        means = [line.get_ydata()[0] for line in ax.lines if line.get_marker() == "o"]
         assert sorted(means) == pytest.approx(sorted(c["mean"] for c in cis.values()))
         family[key] = cis
     # one Holm family: every change drawn in (b) and (c); resolved = interval excludes 0 and adjusted p <= 0.05
     flat = [(key, m, c) for key, cis in family.items() for m, c in cis.items()]
     adjusted = holm([t_pvalue({**c, "df": c["n"] - 1}) for *_, c in flat])
+    from bandit.style import holm_interval
+
     for ax, key in zip(fig.axes[1:], ("reward", "kl")):
         want = [f"{d['methods'][m]['label']}\n{'resolved' if c['significant'] and p <= 0.05 else 'not resolved'}"
                 f"\nadj. p = {p:.2f}" for (k, m, c), p in zip(flat, adjusted) if k == key]  # fmt: skip
         assert [t.get_text() for t in ax.get_xticklabels()] == want
+        # thick: the Holm-level interval (excludes 0 exactly when resolved); the mean marker filled exactly then
+        thick = sorted((seg[:, 1].min(), seg[:, 1].max()) for c in ax.collections if c.get_linewidth()[0] == 6.0
+                       for seg in c.get_segments())  # fmt: skip
+        levels = [holm_interval({**c, "df": c["n"] - 1, "p": t_pvalue({**c, "df": c["n"] - 1}), "p_holm": p})
+                  for (k, m, c), p in zip(flat, adjusted) if k == key]  # fmt: skip
+        assert np.allclose(thick, sorted(levels))
+        filled = [line.get_markerfacecolor() != "white" for line in ax.lines if line.get_marker() == "o"]
+        assert filled == [p <= 0.05 for (k, m, c), p in zip(flat, adjusted) if k == key]
+    frontier_json = d.get("frontier_changes", {}).get("methods")
+    if frontier_json:  # the JSON backs the panels: its changes are what is drawn
+        for key, cis in family.items():
+            for m, c in cis.items():
+                assert frontier_json[m][key]["mean"] == pytest.approx(c["mean"])
     n = len(next(iter(pts.values()))[0]["chain_means"]["reward"])
     assert f"(df = {n - 1}, t = {stats.t.ppf(0.975, n - 1):.2f})" in _texts(fig)  # t = 12.71 for 2 chains
 
@@ -1808,3 +1824,35 @@ def test_data_size_title_writes_the_fitted_power_as_a_superscript():
     rec, fig = _draw("data_size")
     title = fig.axes[0].get_title()
     assert f"$n^{{{rec['slope']:.2f}}}$" in title and "n^-" not in title and "n^" + "0" not in title
+
+
+@pytest.mark.parametrize("name", ["rung_offpolicy", "rung_frontier", "rung_curves"])
+def test_rung_figures_fit_1500_px_with_text_of_at_least_9_pt(name):
+    import io
+
+    from matplotlib.image import imread
+    from matplotlib.text import Text
+
+    rec, fig = _draw(name)
+    assert not _text_checks(fig), _text_checks(fig)
+    small = [(t.get_text()[:30], t.get_fontsize()) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and t.get_fontsize() < 9]  # fmt: skip
+    assert not small, small
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=130, bbox_inches="tight", format="png")
+    assert fig.get_figwidth() <= 11.5 and imread(io.BytesIO(buf.getvalue())).shape[1] <= 1500
+    plt.close(fig)
+
+
+def test_rung_curves_title_gives_the_largest_excursion_inside_the_last_quarter():
+    """'varies by at most X' is the highest minus the lowest point of a mean curve inside the last quarter (a net
+    change from its first to its last step can hide a larger move in between)."""
+    rec, fig = _draw("rung_curves")
+    curves = rec["data"]["curves"]
+    moves = {m: max(v for t, v in zip(c["steps"], c["jbeta"]) if t >= c["last_quarter_from_step"])
+             - min(v for t, v in zip(c["steps"], c["jbeta"]) if t >= c["last_quarter_from_step"])
+             for m, c in curves.items()}  # fmt: skip
+    worst = max(moves, key=moves.get)
+    title = fig._suptitle.get_text()
+    assert f"varies by at most {moves[worst]:.4f} ({rec['data']['methods'][worst]['label']}" in title
+    plt.close(fig)

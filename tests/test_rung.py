@@ -198,6 +198,16 @@ def test_fast_mode_end_to_end_resume_and_errors(tmp_path, capsys):
     )
     for name in ("offpolicy", "frontier", "curves"):
         assert (out / "figures" / f"rung_{name}.png").exists()
+    # the frontier's paired β changes are in the summary and the figure's JSON (one Holm family)
+    changes = s["frontier_changes"]
+    assert changes["family"] == sum(c["n"] >= 2 for q in changes["methods"].values() for c in q.values())
+    for m, q in changes["methods"].items():
+        pts = sorted(s["frontier"][m], key=lambda p: p["beta"])
+        for k, c in q.items():
+            diffs = [a - b for a, b in zip(pts[0]["chain_means"][k], pts[-1]["chain_means"][k])]
+            assert c["values"] == pytest.approx(diffs) and c["p"] <= c["p_holm"] <= 1
+    front = json.loads((out / "figures" / "rung_frontier.json").read_text())
+    assert front["data"]["frontier_changes"] == changes
     fig = json.loads((out / "figures" / "rung_offpolicy.json").read_text())
     verdicts = fig["data"]["verdicts"]
     assert len(verdicts) == 3 * (len(res["config"]["methods"]) - 1)

@@ -156,3 +156,32 @@ def test_paired_ci_is_mean_ci_of_the_differences():
     assert one["t"] == math.inf and not one["significant"]
     with pytest.raises(ValueError, match="one per pair"):
         paired_ci([1.0, 2.0], [1.0])
+
+
+def test_chain_ci_is_never_narrower_than_the_chain_means_alone():
+    """Two chains whose chain×prompt interaction outweighs the prompt effects (MS_prompt < MS_chain×prompt) and whose
+    chain means differ just enough that MS_chain + MS_prompt − MS_chain×prompt is small but positive: the unclipped
+    estimate gave an interval far narrower than the chain means' spread, with Satterthwaite df near 0 (the rung's DPO
+    at the ½/½ mix: df 2e-5). With the prompt component clipped at 0 the interval contains the chain means' spread
+    (sem ≥ their standard error) with df = chains − 1."""
+    import numpy as np
+
+    from llm.stats import chain_ci, standard_error
+
+    rng = np.random.default_rng(0)
+    P = 64
+    inter = rng.normal(0, 1.0, size=P)  # chain×prompt interaction, opposite in the two chains
+    base = np.stack([[inter], [-inter]]) + rng.normal(0, 0.05, size=(2, 1, P))
+    g = base.mean(axis=(0, 1))
+    ms_g = 2 * ((g - base.mean()) ** 2).sum() / (P - 1)
+    ag = base.mean(axis=1)
+    resid = ag - ag.mean(axis=1, keepdims=True) - g[None, :] + base.mean()
+    ms_ag = (resid**2).sum() / (P - 1)
+    assert ms_g < ms_ag
+    h = np.sqrt(1.02 * (ms_ag - ms_g) / (2 * P))  # chain means ±h: MS_chain = 1.02 (MS_chain×prompt − MS_prompt)
+    x = base - base.mean(axis=(1, 2), keepdims=True) + np.array([h, -h])[:, None, None]
+    ci = chain_ci(x.tolist())
+    means = x.mean(axis=(1, 2)).tolist()
+    assert ci["sem"] >= standard_error(means) * (1 - 1e-9)
+    assert ci["df"] == pytest.approx(1.0)
+    assert ci["low"] < min(means) and ci["high"] > max(means)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bandit.records import provenance, write_figure
-from bandit.style import BETA_MARKERS, style
-from llm.stats import holm, paired_ci, t_pvalue
+from bandit.style import BETA_MARKERS, holm_interval, style
+from llm.bridge.rung_stats import frontier_changes
 
 __all__ = ["FIGURE_NAMES", "make_figures", "draw_record"]
 
@@ -45,9 +45,9 @@ def _mu_axis(ax: Any, data: dict) -> list[str]:
     mus = sorted(data["distance"], key=data["distance"].get)
     ax.set_xlim(-0.5, len(mus) - 0.5)
     ax.set_xticks(range(len(mus)), [f"{MU_LABELS.get(mu, mu)}\n{data['distance'][mu]:.2f} nats" for mu in mus],
-                  fontsize=8)  # fmt: skip
+                  fontsize=9)  # fmt: skip
     ax.set_xlabel("behaviour policy μ of the offline data; tick: its distance from π_ref,\n"
-                  "E_μ[−ln π_ref] − E_π_ref[−ln π_ref] (nats)", fontsize=9)  # fmt: skip
+                  "E_μ[−ln π_ref] − E_π_ref[−ln π_ref] (nats)", fontsize=10)  # fmt: skip
     return mus
 
 
@@ -69,7 +69,7 @@ def _draw_offpolicy(data: dict, runs: str | None = None) -> Any:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(16, 6.4), gridspec_kw={"width_ratios": [1.15, 1]})
+    fig, (ax, ax_d) = plt.subplots(2, 1, figsize=(11, 11))
     methods = list(dict.fromkeys(r["method"] for r in data["table"]))
     paired = all("heldout_vs_ref" in r for r in data["table"])
     field = "heldout_vs_ref" if paired else "heldout_jbeta"
@@ -91,17 +91,17 @@ def _draw_offpolicy(data: dict, runs: str | None = None) -> Any:
         ax.axhline(gap, color="k", ls=":", lw=1.2, zorder=1)
         ax.set_ylabel("held-out J_β − π_ref's held-out J_β\n(task-reward units; paired on the same prompts)")
         ax.set_title("each method minus π_ref (> 0: better than π_ref); bar: 95 % interval, chains as a random "
-                     "effect\nestimated regret of a point = its distance below the π* line", fontsize=9)  # fmt: skip
+                     "effect\nestimated regret of a point = its distance below the π* line", fontsize=10)  # fmt: skip
     else:
         ax.axhline(data["pi_ref_jbeta"], color="0.3", ls="--", lw=1, zorder=1)
         ax.axhline(data["pi_star_jbeta"], color="k", ls=":", lw=1.2, zorder=1)
         ax.set_ylabel("held-out J_β = E[R] − β·KL (task-reward units)")
         ax.set_title("absolute held-out J_β: this older JSON has no J_β paired with π_ref's\nbar: 95 % "
                      "interval including the prompts' spread; estimated regret = distance below the π* line",
-                     fontsize=9)  # fmt: skip
+                     fontsize=10)  # fmt: skip
     _draw_differences(ax_d, data, methods)
     handles = [Line2D([], [], color=data["methods"][m]["color"], marker="o", ms=5, lw=1.2,
-                      label=data["methods"][m]["label"] + (" (samples itself:\nμ unused, same runs in each column)"
+                      label=data["methods"][m]["label"] + ("\n(samples itself: μ unused,\nsame runs in each column)"
                                                            if m == "online" else "")) for m in methods]  # fmt: skip
     handles.append(Line2D([], [], color="0.3", ls="--", lw=1, label="π_ref" + (" (= 0, left)" if paired else "")))
     handles.append(Line2D([], [], color="k", ls=":", lw=1.2, label="π* (J_β by importance sampling)"))
@@ -112,8 +112,10 @@ def _draw_offpolicy(data: dict, runs: str | None = None) -> Any:
     if stars:
         handles.append(Line2D([], [], color="0.3", marker="*", ms=9, ls="none", label="separates after Holm\n"
                               "in every chain, same sign"))  # fmt: skip
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(0.855, 0.5), fontsize=8.5, frameon=False,
-               title="colour: method\n(right panel: the baseline)", title_fontsize=8.5)  # fmt: skip
+    handles.append(Line2D([], [], color="0.3", marker="o", mfc="white", ms=6, ls="none",
+                          label="lower panel: hollow = not separate\nafter Holm (filled = separate)"))  # fmt: skip
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(0.77, 0.5), fontsize=9.5, frameon=False,
+               title="colour: method\n(lower panel: the baseline)", title_fontsize=9.5)  # fmt: skip
     up, down, cells = _separate(data["table"], field)
     sig = sum(bool(v["holm_significant"]) for v in data["verdicts"])
     rep = [v.get("replicated") for v in data["verdicts"]]
@@ -132,7 +134,7 @@ def _draw_offpolicy(data: dict, runs: str | None = None) -> Any:
         tail = f"{sum(bool(r) for r in rep)} separate within each of the {chains} chains, same sign (★)"
     fig.suptitle(f"{head}\nCoPG − each baseline ({len(data['verdicts'])} comparisons, Holm-corrected): {sig} "
                  f"separate when pooled over the chains; {tail}", fontsize=10)  # fmt: skip
-    fig.tight_layout(rect=(0, 0, 0.85, 1))
+    fig.tight_layout(rect=(0, 0, 0.77, 1))
     return fig
 
 
@@ -145,8 +147,10 @@ def _draw_differences(ax: Any, data: dict, methods: list[str]) -> None:
         st = data["methods"][b]
         for v in (v for v in data["verdicts"] if v["baseline"] == b):
             x = mus.index(v["mu"]) + 0.12 * (k - (len(base) - 1) / 2)
-            ax.errorbar(x, v["mean"], yerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], color=st["color"],
-                        marker="o", ms=5, capsize=3, lw=1.2)  # fmt: skip
+            ax.errorbar(x, v["mean"], yerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], ecolor=st["color"],
+                        fmt="none", capsize=3, lw=1.2, zorder=3)  # fmt: skip
+            ax.plot(x, v["mean"], "o", ms=6, mec=st["color"], mew=1.4, zorder=4,
+                    mfc=st["color"] if v.get("holm_significant") else "white")  # fmt: skip
             if v.get("chain_means"):
                 _chain_dots(ax, x, v["chain_means"], st["color"])
             if v.get("replicated"):
@@ -154,8 +158,9 @@ def _draw_differences(ax: Any, data: dict, methods: list[str]) -> None:
                             color=st["color"], fontsize=11)  # fmt: skip
     ax.axhline(0.0, color="k", lw=0.8)
     ax.set_ylabel("CoPG − baseline, held-out J_β\n(task-reward units; same prompts and samples)")
-    ax.set_title("CoPG minus each baseline (> 0: CoPG better), colour = the baseline\n"
-                 "bar: 95 % before Holm, chains as a random effect", fontsize=9)  # fmt: skip
+    ax.set_title("CoPG minus each baseline (> 0: CoPG better), colour = the baseline; chains as a random effect\n"
+                 "bar: 95 % interval before Holm; marker filled only where the difference separates after Holm",
+                 fontsize=10)  # fmt: skip
 
 
 _CHAIN_MARKERS = ("^", "v", "<", ">", "D", "P", "X", "s")
@@ -166,27 +171,6 @@ CHANGES = (("reward", "held-out reward", "", 3), ("kl", "KL(π‖π_ref)", " nat
 
 def _names(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-
-
-def _beta_changes(points: list[dict]) -> dict[str, dict]:
-    """Per quantity (``reward``, ``kl``): smallest-β minus largest-β value, paired within each chain
-    (``chain_means``: the same chain's π_ref, offline data and held-out prompts at both ends), with the Student-t
-    interval over chains of :func:`llm.stats.paired_ci`."""
-    lo, hi = min(points, key=lambda p: p["beta"]), max(points, key=lambda p: p["beta"])
-    return {k: paired_ci(lo["chain_means"][k], hi["chain_means"][k]) for k, *_ in CHANGES}
-
-
-def _holm_changes(changes: dict[str, dict[str, dict]]) -> int:
-    """Holm-adjust every change of ``changes`` (method → quantity → :func:`llm.stats.paired_ci`) as one family, in
-    place: each interval gains ``p`` (two-sided t-test of 0), ``p_holm`` and ``resolved`` (its 95 % interval
-    excludes 0 and its Holm-adjusted p ≤ 0.05). Returns the family's size."""
-    family = [c for ch in changes.values() for c in ch.values() if c["n"] >= 2]
-    adjusted = holm([t_pvalue(c) for c in family]) if family else []
-    for c, p_holm in zip(family, adjusted):
-        c.update(p=t_pvalue(c), p_holm=p_holm, resolved=bool(c["significant"] and p_holm <= 0.05))
-    for c in (c for ch in changes.values() for c in ch.values() if c["n"] < 2):
-        c.update(p=1.0, p_holm=1.0, resolved=False)
-    return len(family)
 
 
 def _verdict(ci: dict) -> str:
@@ -224,8 +208,10 @@ def _change_words(what: str, unit: str, digits: int, changes: dict[str, dict]) -
 
 
 def _draw_changes(ax: Any, changes: dict[str, dict], methods: dict, key: str) -> None:
-    """One column per method: each chain's own change (hollow, its chain's marker) and their mean with its 95 %
-    Student-t interval over chains; the tick says whether the interval resolves the change."""
+    """One column per method: each chain's own change (hollow, its chain's marker); the mean (filled where the
+    change is resolved after Holm, hollow where not) with its Holm-level interval thick in the method's colour
+    (:func:`bandit.style.holm_interval`: it excludes 0 exactly when the marker is filled) and its unadjusted 95 %
+    interval thin, grey and capped; the tick says whether the change is resolved, with its Holm-adjusted p."""
     ticks = []
     for i, (m, ch) in enumerate(changes.items()):
         c, color = ch[key], methods[m]["color"]
@@ -233,10 +219,11 @@ def _draw_changes(ax: Any, changes: dict[str, dict], methods: dict, key: str) ->
             ax.plot(i - 0.32 + 0.12 * k, v, _CHAIN_MARKERS[k % len(_CHAIN_MARKERS)], mfc="white", mec=color,
                     mew=1.2, ms=7, ls="none", zorder=5)  # fmt: skip
         if c["n"] >= 2:
-            ax.errorbar(i, c["mean"], yerr=[[c["mean"] - c["low"]], [c["high"] - c["mean"]]], fmt="o", color=color,
-                        ms=7, capsize=5, lw=1.6, zorder=4)  # fmt: skip
-        else:
-            ax.plot(i, c["mean"], "o", color=color, ms=7, zorder=4)
+            lo_h, hi_h = holm_interval(c) or (c["low"], c["high"])
+            ax.vlines(i, lo_h, hi_h, color=color, lw=6, alpha=0.55, zorder=2)
+            ax.errorbar(i, c["mean"], yerr=[[c["mean"] - c["low"]], [c["high"] - c["mean"]]], fmt="none",
+                        ecolor="0.35", capsize=5, lw=1.0, zorder=3)  # fmt: skip
+        ax.plot(i, c["mean"], "o", ms=8, mec=color, mew=1.6, mfc=color if c.get("resolved") else "white", zorder=4)
         ticks.append(f"{methods[m]['label']}\n{_verdict(c)}")
     ax.axhline(0.0, color="k", lw=0.8, zorder=1)
     ax.set_xticks(range(len(ticks)), ticks, fontsize=9.5)
@@ -259,9 +246,20 @@ def _frontier_intervals(ax: Any, pts: list[dict], color: str) -> bool:
 
 
 def _half_widths(frontier: dict, key: str) -> tuple[float, float]:
-    """Smallest and largest half-width of the JSON's 95 % intervals of ``key`` over the trained methods' points."""
-    h = [(p[key]["high"] - p[key]["low"]) / 2 for m, q in frontier.items() if m != "pi_ref" for p in q]
+    """Smallest and largest half-width of the JSON's 95 % intervals of ``key`` over the points drawn in (a) (π_ref's
+    reward included; its KL is 0 exactly, no interval)."""
+    h = [(p[key]["high"] - p[key]["low"]) / 2 for m, q in frontier.items() for p in q
+         if not (m == "pi_ref" and key == "kl")]  # fmt: skip
     return min(h), max(h)
+
+
+def _method_gap(trained: dict[str, list[dict]]) -> float:
+    """The largest reward gap between the trained methods' means at one β (what panel (a) might suggest)."""
+    by_beta: dict[float, list[float]] = {}
+    for pts in trained.values():
+        for p in pts:
+            by_beta.setdefault(p["beta"], []).append(p["reward"]["mean"])
+    return max((max(v) - min(v) for v in by_beta.values() if len(v) > 1), default=0.0)
 
 
 def _draw_frontier(data: dict) -> Any:
@@ -272,9 +270,9 @@ def _draw_frontier(data: dict) -> Any:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    fig = plt.figure(figsize=(11.4, 7.1))
-    grid = fig.add_gridspec(2, 2, width_ratios=(1.55, 1), left=0.08, right=0.98, top=0.87, bottom=0.28,
-                            wspace=0.22, hspace=0.62)  # fmt: skip
+    fig = plt.figure(figsize=(11.4, 7.8))
+    grid = fig.add_gridspec(2, 2, width_ratios=(1.55, 1), left=0.08, right=0.98, top=0.84, bottom=0.31,
+                            wspace=0.24, hspace=0.62)  # fmt: skip
     ax = fig.add_subplot(grid[:, 0])
     frontier = data["frontier"]
     trained = {m: sorted(p, key=lambda q: q["beta"]) for m, p in frontier.items() if m != "pi_ref"}
@@ -322,28 +320,37 @@ def _draw_frontier(data: dict) -> Any:
     lo_b, hi_b = betas[0], betas[-1]
     axes = [fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])]
     if per_chain and len(betas) > 1:
-        changes = {m: _beta_changes(p) for m, p in trained.items()}
-        family = _holm_changes(changes)
+        found = data.get("frontier_changes") or frontier_changes(frontier)  # an older JSON: computed the same way
+        changes, family = found["methods"], found["family"]
         first = changes[next(iter(changes))]["reward"]
         for a, panel, (key, what, *_) in zip(axes, "bc", CHANGES):
             _draw_changes(a, changes, data["methods"], key)
             a.set_ylabel("Δ reward" if key == "reward" else "Δ KL (nats)", fontsize=10)
             a.set_title(f"({panel}) Δ {what}, β = {lo_b:g} − β = {hi_b:g}", fontsize=10, loc="left")
-        handles.append(Line2D([], [], color="0.3", marker="o", ms=7, lw=1.6, label="b, c: mean ± 95 % interval"))
+        handles += [
+            Line2D([], [], color="0.3", marker="o", ms=8, lw=0, label="b, c: mean (filled: resolved after Holm)"),
+            Line2D([], [], color="0.3", lw=6, alpha=0.55, label="b, c: Holm-level interval"),
+            Line2D([], [], color="0.35", lw=1.0, marker="_", ms=10, label="b, c: unadjusted 95 % interval"),
+        ]
         labelled = {data["methods"][m]["label"]: c for m, c in changes.items()}
         words = {k: _change_words(w, u, d, {lab: c[k] for lab, c in labelled.items()}) for k, w, u, d in CHANGES}
         title = f"Lowering β from {hi_b:g} to {lo_b:g}: {words['reward']}\n{words['kl']}"
         lo_r, hi_r = _half_widths(frontier, "reward")
         lo_k, hi_k = _half_widths(frontier, "kl")
-        interval = (f"the mean with its 95 % Student-t interval over the {first['n']} chains (df = {first['df']}, "
-                    f"t = {first['t']:.2f});\nresolved = the interval excludes 0 and adj. p (Holm-adjusted) ≤ 0.05 "
-                    f"(Holm over the {family} changes in (b), (c))" if first["n"] >= 2
-                    else "the one chain's change: no interval, no verdict")  # fmt: skip
-        note = ("(b), (c): hollow = each chain's own change (same chain, same held-out prompts at both β: the "
-                f"prompts' spread cancels);\nbar = {interval}.\n(a) draws no "
-                f"interval bars: its points' 95 % intervals (chains as a random effect) are ±{lo_r:.3f} to "
-                f"±{hi_r:.3f} in reward and ±{lo_k:.2f} to ±{hi_k:.2f} nats in KL;\nthe hollow points, each chain's "
-                "own, show the chains' spread.")  # fmt: skip
+        interval = (f"\nintervals: Student-t over the {first['n']} chains (df = {first['df']}, t = {first['t']:.2f}); "
+                    f"resolved = adj. p (Holm-adjusted over the {family} changes in (b), (c)) ≤ 0.05,\ni.e. the thick "
+                    "Holm-level interval excludes 0 (the thin unadjusted one may exclude 0 without it)"
+                    if first["n"] >= 2 else " the one chain's change: no interval, no verdict")  # fmt: skip
+        gap = _method_gap(trained)
+        note = ("(b), (c): triangles = each chain's own change (same chain, same held-out prompts at both β: the "
+                f"prompts' spread cancels);{interval}.\n(a) draws no interval bars: its points' 95 % intervals "
+                f"(chains as a random effect) are ±{lo_r:.2g} to ±{hi_r:.2g} in reward\nand ±{lo_k:.2g} to "
+                f"±{hi_k:.2g} nats in KL; the triangles, each chain's own, show the chains' spread.")  # fmt: skip
+        inside = f"≤ {gap:.2g}, inside every interval (≥ ±{lo_r:.2g}): not compared"
+        a_title = "(a) reward–KL frontier over β (μ = π_ref)\nmethods' reward gaps at one β " + (
+            inside if gap < lo_r else f"reach {gap:.2g}; intervals ±{lo_r:.2g} to ±{hi_r:.2g}"
+        )
+        ax.set_title(a_title, fontsize=10, loc="left")
     else:
         for a in axes:
             a.set_axis_off()
@@ -382,7 +389,9 @@ def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
+    fig, grid = plt.subplots(2, 2, figsize=(11.2, 8.6))
+    axes, legend_cell = [grid[0, 0], grid[0, 1], grid[1, 0]], grid[1, 1]
+    legend_cell.set_axis_off()
     curves = data["curves"]
     banded = all("range" in c for c in curves.values()) and next(iter(curves.values()))["runs"] > 1
     last_step = max(c["steps"][-1] for c in curves.values())
@@ -400,7 +409,7 @@ def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
     for ax, t, u in zip(axes, ("J_β = E[R] − β·KL", "mean reward", "exact KL(π‖π_ref)"), units):
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(f"{t} ({u})")
-        ax.set_title(f"{t}, selection prompts (μ = π_ref)", fontsize=9)
+        ax.set_title(f"{t}, selection prompts (μ = π_ref)", fontsize=10)
         ax.grid(alpha=0.3)
         if banded:
             ax.axvspan(last_step + dx * 0.6, last_step + dx * (len(curves) + 2.2), color="0.93", zorder=0)
@@ -409,9 +418,17 @@ def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
     handles, labels = axes[0].get_legend_handles_labels()
     if banded:
         handles.append(Line2D([], [], color="0.3", lw=2.2))
-        labels.append(f"grey strip: each method's lowest to highest run at step {last_step} (tick: mean)")
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    changes = {data["methods"][m]["label"]: c["last_quarter_change"] for m, c in curves.items()}
+        labels.append(f"grey strip: each method's lowest to\nhighest run at step {last_step} (tick: mean)")
+    legend_cell.legend(handles, labels, loc="center", fontsize=10, frameon=False)
+
+    def excursion(c: dict) -> float:
+        """How far the mean J_β moves inside the last quarter (highest minus lowest point), else its net change."""
+        if "last_quarter_from_step" not in c:
+            return c["last_quarter_change"]
+        window = [v for t, v in zip(c["steps"], c["jbeta"]) if t >= c["last_quarter_from_step"]]
+        return max(window) - min(window)
+
+    changes = {data["methods"][m]["label"]: excursion(c) for m, c in curves.items()}
     worst = max(changes, key=lambda k: abs(changes[k]))
     top = max(curves, key=lambda m: curves[m]["jbeta"][-1])
     last = curves[top]["jbeta"][-1]
@@ -427,13 +444,13 @@ def _draw_curves(data: dict, runs: str = "all chains and seeds") -> Any:
     verdict = "levelled off" if moved <= PLATEAU_TOLERANCE else "still moving"
     lines = [
         f"Training curves at β = {data['beta']:g}: {spread}",
-        f"last quarter of training{span}: mean J_β moves at most {moved:.4f} ({worst}); {verdict} at the "
-        f"±{PLATEAU_TOLERANCE:g} level",
+        f"last quarter of training{span}: mean J_β varies by at most {moved:.4f} ({worst}, highest minus lowest "
+        f"point); {verdict} at the {PLATEAU_TOLERANCE:g} level",
         f"highest final mean J_β: {data['methods'][top]['label']} {last:.3f}"
         + (f"; {_final_spread(data, top)}" if banded else ""),
     ]
-    fig.suptitle("\n".join(lines), fontsize=9.5)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.suptitle("\n".join(lines), fontsize=10)
+    fig.tight_layout()
     return fig
 
 
@@ -460,7 +477,7 @@ def _figure_data(results: dict) -> dict[str, dict]:
         "curves": {**common, "curves": s["curves"]},
     }
     if s["frontier"]:
-        out["frontier"] = {**common, "frontier": s["frontier"]}
+        out["frontier"] = {**common, "frontier": s["frontier"], "frontier_changes": s.get("frontier_changes", {})}
     return out
 
 

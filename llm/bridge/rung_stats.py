@@ -15,9 +15,9 @@ from typing import Any
 
 from llm.bridge.rung_runs import run_key
 from llm.bridge.sampled import MU_NAMES
-from llm.stats import chain_ci, crossed_ci, holm, min_detectable_effect, replicated, t_pvalue
+from llm.stats import chain_ci, crossed_ci, holm, min_detectable_effect, paired_ci, replicated, t_pvalue
 
-__all__ = ["summarise", "table_of"]
+__all__ = ["frontier_changes", "summarise", "table_of"]
 
 FRONTIER_METHODS = ("copg", "ipo", "dpo")
 
@@ -231,6 +231,33 @@ def _frontier(chains: list[dict], cfg: Any) -> dict[str, list[dict]]:
     return out
 
 
+FRONTIER_CHANGES = ("reward", "kl")
+"""The quantities whose change over β :func:`frontier_changes` pairs within chains."""
+
+
+def frontier_changes(frontier: dict[str, list[dict]]) -> dict[str, Any]:
+    """Per trained method of ``frontier`` (:func:`_frontier`'s dict) and per quantity (reward, KL): the value at the
+    smallest β minus the value at the largest, paired within each chain (``chain_means``: the same chain's π_ref,
+    offline data and held-out prompts at both β, so what the chain shares cancels), with the Student-t interval over
+    chains of :func:`llm.stats.paired_ci` (df = chains − 1). All the changes are one Holm family: each gains ``p``,
+    ``p_holm`` and ``resolved`` (its 95 % interval excludes 0 and p_holm ≤ 0.05; with one chain there is no interval
+    and nothing is resolved). Returns ``{"from_beta", "to_beta", "family", "methods": {method: {quantity: ci}}}``."""
+    trained = {m: pts for m, pts in frontier.items() if m != "pi_ref" and len(pts) > 1}
+    if not trained:
+        return {}
+    betas = sorted({p["beta"] for pts in trained.values() for p in pts})
+    out: dict[str, dict] = {}
+    for m, pts in trained.items():
+        lo, hi = min(pts, key=lambda p: p["beta"]), max(pts, key=lambda p: p["beta"])
+        out[m] = {k: paired_ci(lo["chain_means"][k], hi["chain_means"][k]) for k in FRONTIER_CHANGES}
+    family = [c for ch in out.values() for c in ch.values() if c["n"] >= 2]
+    for c, p_holm in zip(family, holm([t_pvalue(c) for c in family]) if family else []):
+        c.update(p=t_pvalue(c), p_holm=p_holm, resolved=bool(c["significant"] and p_holm <= 0.05))
+    for c in (c for ch in out.values() for c in ch.values() if c["n"] < 2):  # one chain: no interval (JSON: null)
+        c.update(p=1.0, p_holm=1.0, resolved=False, low=None, high=None, t=None)
+    return {"from_beta": betas[-1], "to_beta": betas[0], "family": len(family), "methods": out}
+
+
 def summarise(cfg: Any, chains: list[dict]) -> dict[str, Any]:
     """Everything the report, the figures and the docs quote."""
     ess = [e for c in chains for s in ("train", "heldout") for e in c["vstar"][s]["ess"]]
@@ -252,5 +279,6 @@ def summarise(cfg: Any, chains: list[dict]) -> dict[str, Any]:
         "table": _rows(chains, cfg),
         "verdicts": _verdicts(chains, cfg),
         "curves": _curves(chains, cfg),
-        "frontier": _frontier(chains, cfg) if cfg.frontier_betas else {},
+        "frontier": (frontier := _frontier(chains, cfg) if cfg.frontier_betas else {}),
+        "frontier_changes": frontier_changes(frontier) if frontier else {},
     }
