@@ -582,19 +582,8 @@ def test_bridge_converged_matrix_is_the_mean_kl_from_every_limit_to_every_networ
 
 
 def test_bridge_converged_fits_1500_px_with_text_of_at_least_9_pt():
-    import io
-
-    from matplotlib.image import imread
-    from matplotlib.text import Text
-
-    rec, fig = _draw("bridge_converged")
-    assert not _text_checks(fig), _text_checks(fig)
-    small = [(t.get_text()[:30], t.get_fontsize()) for t in fig.findobj(Text)
-             if t.get_visible() and t.get_text().strip() and t.get_fontsize() < 9]  # fmt: skip
-    assert not small, small
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=130, bbox_inches="tight", format="png")
-    assert fig.get_figwidth() <= 11.5 and imread(io.BytesIO(buf.getvalue())).shape[1] <= 1500
+    _, fig = _draw("bridge_converged")
+    _readable_at_1500_px(fig)
     plt.close(fig)
 
 
@@ -1828,19 +1817,8 @@ def test_data_size_title_writes_the_fitted_power_as_a_superscript():
 
 @pytest.mark.parametrize("name", ["rung_offpolicy", "rung_frontier", "rung_curves"])
 def test_rung_figures_fit_1500_px_with_text_of_at_least_9_pt(name):
-    import io
-
-    from matplotlib.image import imread
-    from matplotlib.text import Text
-
-    rec, fig = _draw(name)
-    assert not _text_checks(fig), _text_checks(fig)
-    small = [(t.get_text()[:30], t.get_fontsize()) for t in fig.findobj(Text)
-             if t.get_visible() and t.get_text().strip() and t.get_fontsize() < 9]  # fmt: skip
-    assert not small, small
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=130, bbox_inches="tight", format="png")
-    assert fig.get_figwidth() <= 11.5 and imread(io.BytesIO(buf.getvalue())).shape[1] <= 1500
+    _, fig = _draw(name)
+    _readable_at_1500_px(fig)
     plt.close(fig)
 
 
