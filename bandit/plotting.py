@@ -409,7 +409,7 @@ def _beta_findings(rec: dict) -> tuple[str, str]:
         v = sampled[name]["regret_mean"][i]
         shown = f"≤ {_FLOOR:g}" if v <= _FLOOR else f"{v:.2g}"  # a mean on the floor: at most the floor
         lowest.setdefault(sampled[name]["label"], []).append(f"{b:g} ({shown})")
-    low = "lowest sampled regret: " + "; ".join(f"{k} at β = {', '.join(v)}" for k, v in lowest.items())
+    low = "lowest sampled regret at each β: " + "; ".join(f"{k} at β = {', '.join(v)}" for k, v in lowest.items())
     above = []
     for m in sampled.values():
         exact = np.interp(np.log(betas), np.log(rec["exact_betas"]), m["exact_regret"])

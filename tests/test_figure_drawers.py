@@ -1486,11 +1486,11 @@ def test_bridge_heldout_claims_a_task_by_task_result_only_with_pi_refs_regret_pe
     rec, fig = _draw("bridge_heldout")
     title = fig.axes[0].get_title()
     assert "every random task" not in title and "in every task" not in title
-    assert "not in this JSON, so the tasks are not compared one by one" in title
+    assert "recorded as a mean over tasks only: tasks not compared one by one" in title
     s = rec["data"]["summary"]
     high = draw_record(_heldout_with_ref_per_task({"0": 0.15, "1": 0.16})).axes[0].get_title()
     assert "in every task too, each method's held-out regret is ≥ π_ref's on that task" in high
-    assert "task 0: 0.150; task 1: 0.160" in high and "not in this JSON" not in high
+    assert "task 0: 0.150; task 1: 0.160" in high and "recorded as a mean" not in high
     assert s["copg"]["per_task_seed"]["0"]["heldout_regret"] < 0.21 < s["copg"]["per_task_seed"]["1"]["heldout_regret"]
     low = draw_record(_heldout_with_ref_per_task({"0": 0.21, "1": 0.16})).axes[0].get_title().replace("\n", " ")
     lower = [(m, t) for m, v in s.items() for t, r in v["per_task_seed"].items()
@@ -1755,7 +1755,7 @@ def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_states_its_findin
     b = {"label": "B", "exact_regret": [0.0, 0.0], "regret_mean": [0.2, 0.0], "regret_std": [0, 0]}
     toy = {"betas": [1.0, 2.0], "exact_betas": [1.0, 2.0], "config": {"epochs": 7}, "methods": {"a": a, "b": b}}
     assert _beta_findings(toy) == (
-        "lowest sampled regret: A at β = 1 (0.1); B at β = 2 (≤ 1e-05)",
+        "lowest sampled regret at each β: A at β = 1 (0.1); B at β = 2 (≤ 1e-05)",
         "dots above 2× their own exact line (not converged in 7 epochs): A at β = 2; B at β = 1",
     )
     toy["methods"]["a"]["regret_mean"] = [0.1, 0.1]

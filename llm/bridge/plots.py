@@ -603,7 +603,7 @@ def _heldout_point(data: dict) -> str:
                 f"below it: {below}")  # fmt: skip
     per_ref, per_net = _ref_per_task(data), _heldout_by_task(summary)
     if per_ref is None or per_net is None or any(set(v) - set(per_ref) for v in per_net.values()):
-        return f"{head}\n(π_ref's regret per task is not in this JSON, so the tasks are not compared one by one)"
+        return f"{head}\n(π_ref's regret was recorded as a mean over tasks only: tasks not compared one by one)"
     refs = "; ".join(f"task {t}: {v['heldout']:.3f}" for t, v in per_ref.items())
     lower = [(m, t) for m, per in per_net.items() for t, v in per.items() if v < per_ref[t]["heldout"]]
     if not lower:
