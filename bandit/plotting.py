@@ -8,6 +8,7 @@ unsaved (the notebooks display it inline). Colours and labels come from :mod:`ba
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import matplotlib.pyplot as plt
@@ -242,7 +243,7 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     def _spread(m) -> str:
         mean, std = np.array(m["regret_mean"], dtype=float), np.array(m["regret_std"], dtype=float)
         ok = mean > 0
-        return f" (std ≤ {100 * (std[ok] / mean[ok]).max():.2g} % of mean)" if ok.any() else ""
+        return f" (std ≤ {_up_2sig(100 * (std[ok] / mean[ok]).max())} % of mean)" if ok.any() else ""
 
     handles = [Line2D([], [], color=_color(n), lw=1.5, marker=shapes[n], ms=5, label=methods[n]["label"]
                       + _spread(methods[n])) for n in names]  # fmt: skip
@@ -353,6 +354,15 @@ def _draw_regret_lines(
 
 _SHAPES = ("o", "s", "^", "D", "v", "P", "X", "*")
 """Marker shape of each method's sampled points, in the record's method order."""
+
+
+def _up_2sig(v: float) -> str:
+    """``v`` rounded *up* to 2 significant digits, for a bound written "≤": 26.41 → "27", 2.23 → "2.3"."""
+    if not v > 0:
+        return f"{v:.2g}"
+    e = math.floor(math.log10(v)) - 1
+    return f"{round(math.ceil(v / 10**e - 1e-9) * 10**e, 12):g}"
+
 
 _CLIP_NOTE = "; ▼: lower whisker (mean − std ≤ 1e-5) clipped at the floor"
 
