@@ -65,11 +65,6 @@ def _names(labels: list[str]) -> str:
     return "; ".join(labels) or "none"
 
 
-def _pts(points: float) -> float:
-    """Font size in points, never below 8."""
-    return max(points, 8)
-
-
 def _legend_above(ax: Any, handles: list, title: str, ncol: int = 2) -> None:
     """A legend in the free band between the axes and its title (outside the data), the title above it."""
     leg = ax.legend(handles=handles, fontsize=9, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=ncol,

@@ -1,18 +1,20 @@
 """Figures of the middle rung: ``rung_<name>.png`` + ``.json`` (data, config, the exact command).
 
-* ``rung_offpolicy``: left, each method's held-out J_β minus π_ref's, paired on prompts (``heldout_vs_ref``; an
+* ``rung_offpolicy``: upper panel, each method's held-out J_β minus π_ref's, paired on prompts (``heldout_vs_ref``; an
   older JSON without it draws the absolute held-out J_β and says so), its 95 % interval over chains × seeds × prompts
   and each chain's mean, per μ ordered by its distance from π_ref (E_μ[−ln π_ref] − E_{π_ref}[−ln π_ref]); the π*
-  line sits at J_β(π*) − J_β(π_ref), so a point's estimated regret is its distance below it. Right: CoPG − each
-  baseline (``data.verdicts``, Holm-adjusted; ★ where a verdict replicates within every chain);
+  line sits at J_β(π*) − J_β(π_ref), so a point's estimated regret is its distance below it. Lower panel: CoPG −
+  each baseline (``data.verdicts``, Holm-adjusted: marker filled only where it separates; ★ where a verdict
+  replicates within every chain);
 * ``rung_frontier``: (a) held-out reward vs exact KL(π‖π_ref) of CoPG, IPO and DPO over β (μ = π_ref): the mean
   points and each chain's own point (``chain_means``) joined to its mean; the JSON's 95 % intervals (df ≈ 1) are
   stated in a note, not drawn (a JSON without chain points draws them, light). (b), (c) the change in reward and in
-  KL from the largest β to the smallest, paired within each chain, with its Student-t interval over chains
-  (:func:`llm.stats.paired_ci`) and whether it excludes 0;
-* ``rung_curves``: J_β, reward and KL on the selection prompts vs step (μ = π_ref): the mean over chains and seeds,
-  and right of the last step each method's lowest-to-highest run at that step (``range`` in the JSON; a JSON without
-  it draws means only).
+  KL from the largest β to the smallest, paired within each chain (``data.frontier_changes``,
+  :func:`llm.bridge.rung_stats.frontier_changes`): Student-t over chains, Holm over the changes drawn, the Holm-level
+  interval thick and the unadjusted one thin, "resolved" only where the adjusted p ≤ 0.05;
+* ``rung_curves`` (2 × 2): J_β, reward and KL on the selection prompts vs step (μ = π_ref): the mean over chains
+  and seeds, and right of the last step each method's lowest-to-highest run at that step (``range`` in the JSON; a
+  JSON without it draws means only).
 
 Colours and labels come from ``bandit.style``. Redraw: ``python -m bandit plot figures/rung_offpolicy.json``.
 """
