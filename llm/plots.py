@@ -126,41 +126,30 @@ def _over(cis: list[dict]) -> str:
     return f"{seeds} seed{'' if seeds == '1' else 's'} × {span('prompts')} report prompts"
 
 
-def _shade(color: Any, t: float) -> tuple[float, float, float]:
-    """``color`` mixed toward black (t < 0) or white (t > 0) by |t|: the β of one method told apart."""
-    from matplotlib.colors import to_rgb
-
-    c, end = to_rgb(color), (1.0, 1.0, 1.0) if t > 0 else (0.0, 0.0, 0.0)
-    return tuple(a + abs(t) * (b - a) for a, b in zip(c, end))
-
-
 PATH_DASHES = ((0, (5, 2)), (0, (1.2, 1.6)), (0, (6, 2, 1.5, 2)), (0, (3, 1.5)), (0, (8, 2, 1.5, 2, 1.5, 2)))
 """The dash of each method's β path in ``llm_frontier`` (its means joined in β order), the same in every panel:
-paths are the only dashed lines there, every interval's whisker is solid (one line style, one meaning)."""
+paths are the only dashed lines there."""
 
 
-def _beta_look(color: Any, k: int, n: int) -> dict:
-    """The k-th of n β's (smallest first) drawn in ``color``: its shade (darker = smaller β) and marker."""
-    return {"color": _shade(color, 0.55 * k / max(n - 1, 1) - 0.4), "marker": BETA_MARKERS[k % len(BETA_MARKERS)]}
+def _beta_marker(k: int) -> str:
+    """The marker of the k-th β (smallest first) in ``llm_frontier``'s method panels, the same in every panel."""
+    return BETA_MARKERS[k % len(BETA_MARKERS)]
 
 
-def _beta_points(ax: Any, pts: list[dict], color: Any, betas: list[float], ms: float = 6) -> None:
-    """Each β of one method as a mean with solid 95 % whiskers on both axes in its own look (:func:`_beta_look`, by
-    its place in ``betas``, every method's β's sorted, so a β looks the same in every panel)."""
+def _beta_means(ax: Any, pts: list[dict], color: Any, betas: list[float], ms: float = 7) -> None:
+    """Each β of one method as its mean (KL, reward) alone, in the method's colour with its β's marker (by its place
+    in ``betas``, every method's β's sorted). No whiskers: every interval is drawn once, in the comparison panels
+    (:func:`_compare_panel`), where the title's comparisons are made."""
     for p in pts:
-        look = _beta_look(color, betas.index(p["beta"]), len(betas))
-        ax.errorbar([p["kl"]["mean"]], [p["reward"]["mean"]], xerr=_err(p["kl"]), yerr=_err(p["reward"]),
-                    color=look["color"], marker=look["marker"], ls="none", ms=ms, mec="white", mew=0.6, capsize=3.5,
-                    lw=1.4, zorder=4)  # fmt: skip
+        ax.plot([p["kl"]["mean"]], [p["reward"]["mean"]], ls="none", marker=_beta_marker(betas.index(p["beta"])),
+                color=color, ms=ms, mec="white", mew=0.8, zorder=4)  # fmt: skip
 
 
-def _whiskers(pts: list[dict], sft: dict) -> list[tuple[tuple[float, float], tuple[float, float]]]:
-    """π_ref's reward interval and each point's intervals on both axes, as data-space segments."""
+def _marks(pts: list[dict], sft: dict) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """π_ref's reward interval at KL = 0 and each point's mean (a segment of length 0), as data-space segments: what
+    the β labels and the inset keep off."""
     out = [((0, sft["low"]), (0, sft["high"]))]
-    for p in pts:
-        kl, r = p["kl"]["mean"], p["reward"]["mean"]
-        out += [((p["kl"]["low"], r), (p["kl"]["high"], r)), ((kl, p["reward"]["low"]), (kl, p["reward"]["high"]))]
-    return out
+    return out + [((p["kl"]["mean"], p["reward"]["mean"]),) * 2 for p in pts]
 
 
 def _pieces(xs: list[float], ys: list[float], n: int = 16) -> list[tuple[tuple[float, float], tuple[float, float]]]:
@@ -177,10 +166,11 @@ def _pieces(xs: list[float], ys: list[float], n: int = 16) -> list[tuple[tuple[f
 def _zoom_close_points(
     ax: Any, pts: list[dict], sft: dict, color: Any, betas: list[float], near_pt: float = 20
 ) -> Any:
-    """Where two of ``pts`` (sorted by β) lie within ``near_pt`` points of each other on the page (their whiskers
-    tangle), an enlarged copy of them, labelled, in an inset at the first corner of ``ax`` (lower right, upper
-    right, upper left, lower left) that covers no mean and no whisker; returns the inset, or None when no two points
-    are that close or no corner is free. Call it once the layout is final."""
+    """Where two of ``pts`` (sorted by β) lie within ``near_pt`` points of each other on the page (their markers
+    and labels crowd), an enlarged copy of them, labelled, in an inset at the first corner of ``ax`` (lower right,
+    upper right, upper left, lower left) that covers no mean, no β path (drawn before) and not π_ref's interval,
+    else the first that covers no mean and not π_ref's interval; returns the inset, or None when no two points are
+    that close or no corner is free. Call it once the layout is final."""
     import numpy as np
 
     scale = ax.figure.dpi / 72
@@ -191,24 +181,31 @@ def _zoom_close_points(
     if not close:
         return None
     cl = [pts[i] for i in close]
-    segs = [ax.transData.transform(np.array(seg)) for seg in _whiskers(pts, sft)]
+    lines = [np.column_stack([line.get_xdata(), line.get_ydata()]) for line in ax.lines if len(line.get_xdata()) > 1]
+    marks = [ax.transData.transform(np.array(seg)) for seg in _marks(pts, sft)]
+    paths = [ax.transData.transform(np.array(seg)) for line in lines for seg in _pieces(*line.T)]
     frame, size = ax.get_window_extent(), 0.36  # the corners leave room for the inset's own tick labels
-    for fx, fy in ((0.61, 0.13), (0.61, 0.58), (0.13, 0.58), (0.13, 0.13)):
+    corners = ((0.61, 0.13), (0.61, 0.58), (0.13, 0.58), (0.13, 0.13))
+
+    def free(fx: float, fy: float, keep_off: list) -> bool:
         x0, y0 = frame.x0 + fx * frame.width, frame.y0 + fy * frame.height
         x1, y1 = x0 + size * frame.width, y0 + size * frame.height
-        if not any(s[:, 0].min() < x1 and x0 < s[:, 0].max() and s[:, 1].min() < y1 and y0 < s[:, 1].max()
-                   for s in segs) and not any(x0 < px < x1 and y0 < py < y1 for px, py in xy):  # fmt: skip
-            break
-    else:
+        return not any(s[:, 0].min() < x1 and x0 < s[:, 0].max() and s[:, 1].min() < y1 and y0 < s[:, 1].max()
+                       for s in keep_off)  # fmt: skip
+
+    # a corner clear of the paths too where there is one, else one clear of the means and π_ref's interval
+    spot = next((c for keep_off in (marks + paths, marks) for c in corners if free(*c, keep_off)), None)
+    if spot is None:
         return None
+    fx, fy = spot
     ins = ax.inset_axes([fx, fy, size, size])
-    _beta_points(ins, cl, color, betas, ms=7)
-    ins.errorbar([0], [sft["mean"]], yerr=_err(sft), fmt="*", color="k", ms=11, zorder=4)
-    lo_x, hi_x = min(p["kl"]["low"] for p in cl), max(p["kl"]["high"] for p in cl)
-    lo_y, hi_y = min(p["reward"]["low"] for p in cl), max(p["reward"]["high"] for p in cl)
-    pad_x, pad_y = 0.2 * (hi_x - lo_x) or 0.05, 0.12 * (hi_y - lo_y) or 0.05
-    ins.set_xlim(lo_x - pad_x, hi_x + pad_x)
-    ins.set_ylim(lo_y - pad_y, hi_y + pad_y)
+    _beta_means(ins, cl, color, betas, ms=8)
+    ins.errorbar([0], [sft["mean"]], yerr=_err(sft), fmt="*", color="k", ms=11, zorder=4)  # clipped where out of view
+    (x_lo, x_hi), (y_lo, y_hi) = ax.get_xlim(), ax.get_ylim()
+    for setter, vals, span in ((ins.set_xlim, [p["kl"]["mean"] for p in cl], x_hi - x_lo),
+                               (ins.set_ylim, [p["reward"]["mean"] for p in cl], y_hi - y_lo)):  # fmt: skip
+        mid, half = (min(vals) + max(vals)) / 2, max(0.9 * (max(vals) - min(vals)), 0.06 * span)
+        setter(mid - half, mid + half)  # ≈ 3× enlarged or more, room for the labels
     ins.tick_params(labelsize=10)
     ins.locator_params(nbins=3)
     for axis, (lo, hi) in ((ins.xaxis, ins.get_xlim()), (ins.yaxis, ins.get_ylim())):  # only the ticks in view
@@ -216,7 +213,7 @@ def _zoom_close_points(
     ins.set_title("enlarged", fontsize=10, pad=2)
     ax.indicate_inset_zoom(ins, edgecolor="0.5")
     label_points(ins, [(p["kl"]["mean"], p["reward"]["mean"], f"β={p['beta']:g}") for p in cl], fontsize=10,
-                 avoid=_whiskers(cl, sft), color=color, weight="bold", zorder=5)  # fmt: skip
+                 avoid=_marks(cl, sft), color=color, weight="bold", zorder=5)  # fmt: skip
     return ins
 
 
@@ -292,7 +289,7 @@ def _frontier_finding(data: dict, by_method: dict[str, list[dict]]) -> str:
         else:
             rest = f"; {n_open} of {n_pairs} pairs overlap: not resolved" if n_open else ""
             lines.append(f"{name}'s {word} is " + " and ".join(parts) + f" (95 % intervals disjoint){rest}")
-    return lines[0] + "\n" + lines[1] + " — at equal β, unpaired intervals (side by side in the last panel)"
+    return lines[0] + "\n" + lines[1] + " — bottom panels: unpaired intervals at equal β"
 
 
 def _compare_panel(ax: Any, key: str, data: dict, by_method: dict[str, list[dict]], betas: list[float]) -> None:
@@ -325,30 +322,31 @@ def _compare_panel(ax: Any, key: str, data: dict, by_method: dict[str, list[dict
 
 
 def draw_frontier(data: dict) -> Any:
-    """(a) reward vs exact KL(π‖π_ref) in a grid: one panel per method (every method's mean β path in its colour
-    and dash, its own dark, the others light), every β with its own shade and marker and solid 95 % whiskers on both
-    axes (KL's clipped at 0), π_ref at KL = 0, the β labels inside the axes clear of every whisker and path; a last
-    panel sets each β's intervals of every method side by side, KL above and reward below (:func:`_compare_panel`),
-    so that each comparison of the title (:func:`_frontier_finding`) is seen in one place; one shared legend below."""
+    """Reward vs exact KL(π‖π_ref): one panel per method in a row (every method's β path of means in its colour and
+    dash, its own dark, the others light; the method's β means, each with its β's marker and label, clear of every
+    path; π_ref at KL = 0), then every β's stored 95 % intervals of every method side by side, KL left and reward
+    right (:func:`_compare_panel`): each comparison of the title (:func:`_frontier_finding`) is seen there, and an
+    interval is drawn once, nowhere else; one shared legend below."""
+    import math
+
     plt = _plt()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     methods = list(data["methods"])
     ref = _frontier_ref(methods)
-    cols = 2
-    rows = (len(methods) + 1 + cols - 1) // cols  # + the comparison panel
-    fig = plt.figure(figsize=(11.2, 4.1 * rows + 2.6))
-    gs = fig.add_gridspec(rows + 1, cols, height_ratios=[4.1] * rows + [2.0])
-    cells = [gs[i // cols, i % cols] for i in range(len(methods) + 1)]
-    panels = [fig.add_subplot(c) for c in cells[: len(methods)]]
+    cols = min(len(methods), 3)
+    rows = math.ceil(len(methods) / cols)
+    fig = plt.figure(figsize=(11.2, 3.7 * rows + 3.4 + 1.5 + 0.5))
+    gs = fig.add_gridspec(rows + 2, 6, height_ratios=[3.7] * rows + [3.4, 1.5])  # 6: three or two to a row
+    w = 6 // cols
+    panels = [fig.add_subplot(gs[i // cols, (i % cols) * w : (i % cols + 1) * w]) for i in range(len(methods))]
     for ax in panels[1:]:
         ax.sharex(panels[0])
         ax.sharey(panels[0])
-    sub = cells[len(methods)].subgridspec(2, 1, hspace=0.08)
-    ckl = fig.add_subplot(sub[0])
-    crw = fig.add_subplot(sub[1], sharex=ckl)
-    lax = fig.add_subplot(gs[rows, :])
+    ckl = fig.add_subplot(gs[rows, :3])
+    crw = fig.add_subplot(gs[rows, 3:], sharex=ckl)
+    lax = fig.add_subplot(gs[rows + 1, :])
     by_method = {m: sorted((p for p in data["points"] if p["method"] == m), key=lambda p: p["beta"]) for m in methods}
     betas = sorted({p["beta"] for p in data["points"]})
     dash = {m: PATH_DASHES[i % len(PATH_DASHES)] for i, m in enumerate(methods)}
@@ -358,57 +356,60 @@ def draw_frontier(data: dict) -> Any:
         st = style(m)
         for o in methods:  # every method's β path in its dash: the panel's own dark, the others light behind
             own = o == m
-            ax.plot(*path[o], color=style(o).color, alpha=1.0 if own else 0.5, lw=1.5 if own else 1.2, ls=dash[o],
+            ax.plot(*path[o], color=style(o).color, alpha=1.0 if own else 0.45, lw=1.6 if own else 1.2, ls=dash[o],
                     zorder=3 if own else 1)  # fmt: skip
-        _beta_points(ax, by_method[m], st.color, betas)
+        _beta_means(ax, by_method[m], st.color, betas)
         ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=12, zorder=4)
-        ax.set_title(st.label, fontsize=12, color=st.color, fontweight="bold")
+        ax.set_title(f"{st.label}: mean per β", fontsize=12, color=st.color, fontweight="bold")
         ax.set_xlabel("KL(π‖π_ref), exact, nats", fontsize=10)
         if i % cols == 0:
             ax.set_ylabel("reward (standardised units)", fontsize=10)
+        else:
+            ax.tick_params(labelleft=False)
         ax.tick_params(labelsize=10)
+    x_hi = max(p["kl"]["mean"] for p in data["points"])
+    panels[0].set_xlim(-0.06 * x_hi, 1.2 * x_hi)  # room for a label right of the last mean
 
-    # ---- the comparison panel: each β's intervals of every method side by side, KL above, reward below
+    # ---- the comparison panels: each β's intervals of every method side by side, KL left, reward right
+    clipped = any(p["kl"].get("clipped_at_0") for p in data["points"])
     _compare_panel(ckl, "kl", data, by_method, betas)
     _compare_panel(crw, "reward", data, by_method, betas)
-    ckl.tick_params(labelbottom=False)
-    ckl.set_ylabel("KL, nats", fontsize=10)
-    crw.set_ylabel("reward", fontsize=10)
-    order = ", ".join(style(m).label for m in methods)
-    ckl.set_title(f"per β, side by side (left to right: {order}):\n95 % intervals (band: {style(ref).label}'s)",
-                  fontsize=10)  # fmt: skip
+    ckl.set_ylabel("KL(π‖π_ref), exact, nats", fontsize=10)
+    crw.set_ylabel("reward (standardised units)", fontsize=10)
+    ckl.set_title("KL: 95 % intervals per β" + (" (clipped at 0)" if clipped else ""), fontsize=11)
+    crw.set_title("reward: 95 % intervals per β", fontsize=11)
 
-    # ---- the shared legend, below every panel: the method panels, each β's look, the comparison panel
+    # ---- the shared legend, below every panel: the method panels, each β's marker, the comparison panels
     lax.axis("off")
     grey = "0.35"
-    clipped = any(p["kl"].get("clipped_at_0") for p in data["points"])
     marks = [
         *(
-            Line2D(
-                [], [], color=style(o).color, lw=1.5, ls=dash[o], label=f"{style(o).label}'s means, joined in β order"
-            )
+            Line2D([], [], color=style(o).color, lw=1.6, ls=dash[o], label=f"{style(o).label}'s means, in β order")
             for o in methods
         ),  # fmt: skip
         Line2D([], [], ls="none", marker="*", ms=12, color="k", label="π_ref (SFT) at KL = 0, 95 % interval"),
     ]
     first = lax.legend(handles=marks, loc="upper left", bbox_to_anchor=(0.0, 1.0), fontsize=10, title_fontsize=10,
                        alignment="left", frameon=False, handlelength=3.2,
-                       title=f"Means over {_over([p['reward'] for p in data['points']])};\n"
-                             "crosses: 95 % intervals of KL and reward" + (" (KL's clipped at 0)" if clipped else "")
-                             + ";\nup and to the left is better (more reward, less KL);\n"
-                             "dashed: a method's path (dark in its own panel)")  # fmt: skip
+                       title=f"top: means over {_over([p['reward'] for p in data['points']])};\n"
+                             "up and to the left is better (more reward, less KL)")  # fmt: skip
     lax.add_artist(first)
-    keys = []
-    for k, b in enumerate(betas):
-        look = _beta_look(grey, k, len(betas))
-        keys.append(Line2D([], [], color=look["color"], marker=look["marker"], lw=1.4, ms=7, mec="white", mew=0.6,
-                           label=f"β = {b:g}"))  # fmt: skip
-    second = lax.legend(handles=keys, loc="upper left", bbox_to_anchor=(0.37, 1.0), fontsize=10, title_fontsize=10,
-                        frameon=False, ncol=2, alignment="left",
-                        title="each β: its own marker and shade\n(darker = smaller β), the same in\n"
-                              "every panel; its whiskers solid")  # fmt: skip
-    lax.add_artist(second)
+    keys = [Line2D([], [], ls="none", color=grey, marker=_beta_marker(k), ms=7, mec="white", mew=0.8,
+                   label=f"β = {b:g}") for k, b in enumerate(betas)]  # fmt: skip
+    second = lax.legend(
+        handles=keys,
+        loc="upper left",
+        bbox_to_anchor=(0.37, 1.0),
+        fontsize=10,
+        title_fontsize=10,
+        frameon=False,
+        ncol=2,
+        alignment="left",
+        title="top: each β's marker,\nthe same in every panel",
+    )
+    lax.add_artist(second)  # fmt: skip
     name = style(ref).label
+    order = ", ".join(style(m).label for m in methods)
     comp = [
         Patch(color=style(ref).color, alpha=0.14, label=f"band: {name}'s 95 % interval at that β"),
         Line2D([], [], ls="none", marker="o", ms=6, color=grey, label=f"filled: disjoint from {name}'s (resolved)"),
@@ -432,18 +433,18 @@ def draw_frontier(data: dict) -> Any:
             color=grey,
             alpha=0.6,
             mew=0,
-            label="dot beside a KL interval: one seed's mean KL",
+            label="dot beside a KL interval: one seed's mean",
         ),  # fmt: skip
     ]
-    lax.legend(handles=comp, loc="upper left", bbox_to_anchor=(0.64, 1.0), fontsize=10, title_fontsize=10,
-               frameon=False, alignment="left", title="last panel, per β (methods in their colours):")  # fmt: skip
+    lax.legend(handles=comp, loc="upper left", bbox_to_anchor=(0.6, 1.0), fontsize=10, title_fontsize=10,
+               frameon=False, alignment="left", title=f"bottom, per β, left to right:\n{order}")  # fmt: skip
     fig.suptitle(_frontier_finding(data, by_method), fontsize=10.5)
     fig.tight_layout()
-    _raise_legend_row(lax, [*panels, crw])
+    _raise_legend_row(lax, [ckl, crw])
     insets = [_zoom_close_points(ax, by_method[m], s, style(m).color, betas) for ax, m in zip(panels, methods)]
     fig.canvas.draw()  # after the layout (positions final) and the insets (their connectors placed)
     for ax, m, ins in zip(panels, methods, insets):
-        avoid = _whiskers(by_method[m], s) + _padded(ax, [seg for o in methods for seg in _pieces(*path[o])])
+        avoid = _marks(by_method[m], s) + _padded(ax, [seg for o in methods for seg in _pieces(*path[o])])
         if ins is not None:  # the labels keep off the inset too, its tick labels included, its frame and connectors
             box = ins.get_tightbbox(fig.canvas.get_renderer())
             avoid.append(tuple(map(tuple, ax.transData.inverted().transform([[box.x0, box.y0], [box.x1, box.y1]]))))

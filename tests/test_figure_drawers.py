@@ -958,10 +958,12 @@ def test_llm_frontier_has_one_shared_legend_off_the_data_fits_1500_px_and_no_tex
     assert width <= 1500, width  # shown at 100 % in a ~1560 px wide view
 
 
-def test_llm_frontier_whiskers_are_solid_and_only_the_beta_paths_are_dashed_each_beta_its_marker_and_shade():
-    """The old figure gave each β a whisker dash and each method's path a dash from the same set, so dashed meant
-    both "CoPG's path" and "β = 0.1 whisker": now a whisker is always solid (its β told by marker, shade and label)
-    and a dash only ever means a method's path, the same dash in every panel."""
+def test_llm_frontier_method_panels_draw_means_only_each_beta_one_marker_everywhere_and_only_paths_dashed():
+    """A reader found the method panels overloaded: each β told by a shade, a marker and its solid whiskers, DPO's
+    β = 0.03 / 0.1 / 0.3 crosses lying on each other. The method panels now draw each β's mean alone (its marker the
+    same in every panel, its label beside it) and no interval but π_ref's; every interval is drawn once, in the
+    comparison panels below. A dash only ever means a method's path, the same dash in every panel."""
+    from matplotlib.colors import to_hex
     from matplotlib.container import ErrorbarContainer
 
     rec, fig = _draw("llm_frontier")
@@ -969,18 +971,16 @@ def test_llm_frontier_whiskers_are_solid_and_only_the_beta_paths_are_dashed_each
     betas = sorted({p["beta"] for p in rec["data"]["points"]})
     marker_of, path_dash = {}, {}
     for ax, m in zip(fig.axes, methods):
-        looks = []
-        for cont in ax.containers:
-            if not isinstance(cont, ErrorbarContainer) or cont.lines[0].get_marker() == "*":  # π_ref's star
-                continue
-            dashes = {tuple(map(str, ls)) for bars in cont.lines[2] for ls in bars.get_linestyle()}
-            assert dashes == {("0.0", "None")}, (m, dashes)  # solid
-            x = cont.lines[0].get_xdata()[0]
-            beta = next(p["beta"] for p in rec["data"]["points"] if p["method"] == m and p["kl"]["mean"] == x)
-            looks.append((cont.lines[0].get_marker(), tuple(np.round(cont.lines[0].get_color(), 3))))
-            marker_of.setdefault(beta, set()).add(cont.lines[0].get_marker())
-        assert len(looks) == sum(p["method"] == m for p in rec["data"]["points"])
-        assert len({mk for mk, _ in looks}) == len({c for _, c in looks}) == len(looks), (m, looks)
+        bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+        assert [c.lines[0].get_marker() for c in bars] == ["*"]  # π_ref's interval alone (the old panels: 4 crosses)
+        pts = {(p["kl"]["mean"], p["reward"]["mean"]): p["beta"] for p in rec["data"]["points"] if p["method"] == m}
+        means = [line for line in ax.lines if len(line.get_xdata()) == 1 and line.get_marker() != "*"]
+        assert len(means) == len(pts)
+        for line in means:  # each at its JSON mean, in the method's colour (one colour: no shades per β)
+            beta = pts[(line.get_xdata()[0], line.get_ydata()[0])]
+            assert to_hex(line.get_color()) == to_hex(style(m).color)
+            marker_of.setdefault(beta, set()).add(line.get_marker())
+        assert len({line.get_marker() for line in means}) == len(means)  # each β its own marker
         paths = [line for line in ax.lines if len(line.get_xdata()) > 1]
         assert len(paths) == len(methods)  # every method's β path, in every panel
         for line in paths:
@@ -993,6 +993,22 @@ def test_llm_frontier_whiskers_are_solid_and_only_the_beta_paths_are_dashed_each
     assert len({next(iter(v)) for v in path_dash.values()}) == len(methods)  # and its own
     keys = _all_texts(fig)
     assert all(f"β = {b:g}" in keys for b in betas)  # the β key in the legend
+    plt.close(fig)
+
+
+def test_llm_frontier_comparison_panels_take_a_full_row_below_the_method_panels():
+    """The per-β comparison (where the title's evidence is) was a small quarter of the figure: KL and reward now sit
+    side by side in a row of their own, below every method panel, together as wide as the figure's panels."""
+    rec, fig = _draw("llm_frontier")
+    n = len(rec["data"]["methods"])
+    panels = [ax.get_position() for ax in fig.axes[:n]]
+    ckl, crw = (ax.get_position() for ax in _frontier_compare_axes(fig, n))
+    assert max(ckl.y1, crw.y1) < min(p.y0 for p in panels)  # below every method panel
+    assert ckl.x1 < crw.x0 and abs(ckl.y0 - crw.y0) < 1e-9  # side by side
+    span = max(p.x1 for p in panels) - min(p.x0 for p in panels)
+    assert crw.x1 - ckl.x0 > 0.9 * span
+    assert ckl.width > 0.4 * span and crw.width > 0.4 * span  # each near half the width (the old: a quarter, halved)
+    plt.close(fig)
 
 
 def _frontier_compare_axes(fig, n_methods: int):
@@ -1041,7 +1057,7 @@ def test_llm_frontier_comparison_panel_sets_each_betas_json_intervals_side_by_si
             ys = band.get_paths()[0].vertices[:, 1]
             assert np.isclose(ys.min(), c["low"]) and np.isclose(ys.max(), c["high"])
     title = fig._suptitle.get_text()
-    assert "side by side in the last panel" in title
+    assert "bottom panels: unpaired intervals at equal β" in title
 
 
 def test_llm_frontier_labels_keep_off_every_path_and_the_inset_frame_and_no_seed_dot_lies_on_a_whisker():
