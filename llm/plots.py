@@ -356,7 +356,7 @@ def draw_frontier(data: dict) -> Any:
         st = style(m)
         for o in methods:  # every method's β path in its dash: the panel's own dark, the others light behind
             own = o == m
-            ax.plot(*path[o], color=style(o).color, alpha=1.0 if own else 0.45, lw=1.6 if own else 1.2, ls=dash[o],
+            ax.plot(*path[o], color=style(o).color, alpha=1.0 if own else 0.6, lw=1.6 if own else 1.2, ls=dash[o],
                     zorder=3 if own else 1)  # fmt: skip
         _beta_means(ax, by_method[m], st.color, betas)
         ax.errorbar([0], [s["mean"]], yerr=_err(s), fmt="*", color="k", ms=12, zorder=4)
@@ -384,7 +384,14 @@ def draw_frontier(data: dict) -> Any:
     grey = "0.35"
     marks = [
         *(
-            Line2D([], [], color=style(o).color, lw=1.6, ls=dash[o], label=f"{style(o).label}'s means, in β order")
+            Line2D(
+                [],
+                [],
+                color=style(o).color,
+                lw=1.6,
+                ls=dash[o],
+                label=f"{style(o).label}'s means, in β order (faint elsewhere)",
+            )
             for o in methods
         ),  # fmt: skip
         Line2D([], [], ls="none", marker="*", ms=12, color="k", label="π_ref (SFT) at KL = 0, 95 % interval"),
@@ -437,7 +444,8 @@ def draw_frontier(data: dict) -> Any:
         ),  # fmt: skip
     ]
     lax.legend(handles=comp, loc="upper left", bbox_to_anchor=(0.6, 1.0), fontsize=10, title_fontsize=10,
-               frameon=False, alignment="left", title=f"bottom, per β, left to right:\n{order}")  # fmt: skip
+               frameon=False, alignment="left", title="bottom: 95 % intervals over seeds × prompts;\n"
+                                           f"per β, left to right: {order}")  # fmt: skip
     fig.suptitle(_frontier_finding(data, by_method), fontsize=10.5)
     fig.tight_layout()
     _raise_legend_row(lax, [ckl, crw])
