@@ -102,25 +102,6 @@ def _ranking(methods: dict, idx: int = -1) -> tuple[list[str], str]:
     return order, "".join(words)
 
 
-def _versus(methods: dict, ref: str, idx: int = -1) -> str:
-    """In words, which methods end ahead of ``ref`` (a lower mean regret by more than one std of the difference,
-    √(s₁² + s₂²) over seeds) and which within one std of it."""
-    r = methods[ref]
-    ahead, level = [], []
-    for n, m in methods.items():
-        if n == ref:
-            continue
-        gap = r["regret_mean"][idx] - m["regret_mean"][idx]
-        sd = float(np.hypot(m["regret_std"][idx], r["regret_std"][idx]))
-        (ahead if gap > sd else level if abs(gap) <= sd else []).append(m["label"])
-    label = r["label"]
-    if ahead:
-        out = f"{', '.join(ahead)} {'is' if len(ahead) == 1 else 'are'} ahead of {label} (lower regret by > 1 std)"
-    else:
-        out = f"no method is ahead of {label} by more than one std"
-    return out + (f"; within one std of {label}: {', '.join(level)}" if level else "")
-
-
 def _together_until(methods: dict, ref: str, tol: float = 0.05) -> dict[str, int]:
     """For each method but ``ref``, the number of leading epochs (index + 1) in which its mean regret stays within
     ``tol`` (relative) of ``ref``'s: there the two curves overlap on a log axis."""
@@ -134,23 +115,26 @@ def _together_until(methods: dict, ref: str, tol: float = 0.05) -> dict[str, int
 
 
 def _draw_paper_fig1(rec: dict) -> plt.Figure:
-    """A 2 × 2 grid, 11 in wide: (a) regret vs epoch (log; each method its own marker, staggered, so curves that
-    run together stay told apart; the panel title says until which epoch each is within 5 % of CoPG; CoPG's
-    noise-free continuation dotted), (b) each method's regret relative to CoPG's (where those curves come apart),
-    (c) the final policies (mean ± std over seeds) with each method's exact stationary policy as a black tick on its
-    bar, (d) one shared legend, whose entries give each method's largest std as a % of its mean (the ± std bands
-    are as thin as that). The title states the order at the last epoch, from the data."""
+    """A 3-row grid, 11 in wide: (a) regret vs epoch (log; each method its own marker, staggered, so curves that
+    run together stay told apart; the panel title says until which epoch each is within 5 % of CoPG and how thin the
+    ± std bands are; CoPG's noise-free continuation dotted), (b) each method's regret relative to CoPG's (where those
+    curves come apart), (c) the final policies (mean ± std over seeds) with each method's exact stationary policy as a
+    black tick on its bar, (d) a zoom on the epochs where (a)'s curves run within 5 % of CoPG's, on a linear % scale
+    where they, and their ± std bands, separate; one shared legend and the notes (the rule for "≈", CoPG's
+    convergence) below. The two-line title states the order at the last epoch, from the data."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     cfg, methods = rec["config"], rec["methods"]
     epochs = np.array(rec["epochs"])
     names = list(methods)
-    ref = "copg" if "copg" in methods else names[0]  # the subject: drawn in front, the reference of panel 2
-    fig = plt.figure(figsize=(11, 10.2), layout="constrained")
-    gs = fig.add_gridspec(2, 2, width_ratios=[1.1, 1])
+    ref = "copg" if "copg" in methods else names[0]  # the subject: drawn in front, the reference of (b) and (d)
+    ref_label = methods[ref]["label"]
+    fig = plt.figure(figsize=(11, 12.2), layout="constrained")
+    gs = fig.add_gridspec(3, 2, width_ratios=[1.1, 1], height_ratios=[1, 0.82, 0.36])
     ax, ax_rel, ax2 = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, 0])
-    cell = fig.add_subplot(gs[1, 1])
+    ax_zoom = fig.add_subplot(gs[1, 1])
+    cell = fig.add_subplot(gs[2, :])
     cell.axis("off")
     mark = max(1, len(epochs) // 10)
     shapes = {n: "o" if n == ref else _MARKERS[k % len(_MARKERS)] for k, n in enumerate(names)}
@@ -187,12 +171,18 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     xlabel = f"epoch ({rec['steps_per_epoch']} Adam steps of batch {cfg['batch_size']})"
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)", fontsize=9)
-    together = _together_until(methods, ref)
+    tol = 0.05
+    together = _together_until(methods, ref, tol)
     close = sorted((n for n in together if together[n] >= 5), key=together.get)
+    # (d)'s window: the epochs in which the close curves run within 5 % of the reference's, and a little after
+    zoom_end = _zoom_end(max((together[n] for n in close), default=max(5, len(epochs) // 5)), len(epochs))
     words = ", ".join(f"{methods[n]['label']} {together[n]}" for n in close)
-    ax.set_title(f"(a) regret vs epoch (mean ± std over {len(rec['seeds'])} seeds; log scale)"
-                 + (f"\nwithin 5 % of {methods[ref]['label']} until epoch: {words}" if close else ""), fontsize=9,
-                 loc="left")  # fmt: skip
+    title = [f"(a) regret vs epoch (mean over {len(rec['seeds'])} seeds; log scale)"]
+    if close:
+        title[0] += f"; (d) zooms on epochs 0–{zoom_end}"
+        title.append(f"within {100 * tol:g} % of {ref_label} until epoch: {words}")
+    title.append(_band_words(methods))
+    ax.set_title("\n".join(title), fontsize=9, loc="left")
 
     # panel 2: each method's regret over the reference's, per epoch: curves that coincide on a log axis separate
     r = np.maximum(np.array(methods[ref]["regret_mean"], dtype=float), 1e-300)  # a regret of exactly 0: no inf
@@ -212,9 +202,13 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     ax_rel.axhline(1.0, color="0.6", lw=0.6, zorder=1)
     ax_rel.set_xlim(0, epochs[-1] if len(epochs) else 1)
     ax_rel.set_xlabel(xlabel, fontsize=9)
-    ax_rel.set_ylabel(f"regret ÷ {methods[ref]['label']}'s mean regret", fontsize=9)
-    ax_rel.set_title(f"(b) relative to {methods[ref]['label']} (> 1: behind, < 1: ahead; log)\nshaded: lowest to "
+    ax_rel.set_ylabel(f"regret ÷ {ref_label}'s mean regret", fontsize=9)
+    ax_rel.set_title(f"(b) relative to {ref_label} (> 1: behind, < 1: ahead; log)\nshaded: lowest to "
                      "highest seed", fontsize=9, loc="left")  # fmt: skip
+
+    # panel 4: (a)'s first epochs as % above the reference's mean regret, linear: the close curves separate there
+    _zoom_panel(ax_zoom, rec, ref, zoom_end, tol, shapes)
+    ax_zoom.set_xlabel(xlabel, fontsize=9)
 
     # panel 3: final policies (mean ± std over seeds); each method's exact stationary policy a black tick on its bar
     arms = len(rec["problem"]["rewards"])
@@ -237,7 +231,7 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     ax2.set_title(f"(c) final policy after {last} epochs, "
                   + (f"mean ± std over {len(rec['seeds'])} seeds" if has_std else "mean over seeds")
                   + "\nblack tick: the method's exact stationary policy", fontsize=9, loc="left")  # fmt: skip
-    for a in (ax, ax_rel, ax2):
+    for a in (ax, ax_rel, ax2, ax_zoom):
         a.tick_params(labelsize=9)
 
     def _spread(m) -> str:
@@ -249,7 +243,7 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
                       + _spread(methods[n])) for n in names]  # fmt: skip
     handles.append(Patch(color="k", alpha=0.7, label="π* (bars in c)"))
     at_floor = [methods[n]["label"] for n in names if methods[n]["stationary_regret"] <= bottom]
-    label = "exact stationary regret (dashed)"
+    label = "exact stationary regret (dashed in a)"
     if at_floor:
         label += f";\nnone drawn for {', '.join(at_floor)}: it is 0"
     handles.append(Line2D([], [], color="0.3", ls="--", lw=1, label=label))
@@ -260,22 +254,76 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         handles.append(Line2D([], [], color="0.15", lw=1, marker="_", ms=6, label="± std over seeds (whiskers in c)"))
     if clipped:
         handles.append(Line2D([], [], color="0.5", lw=0, label=f"in (a), a regret below {bottom:.2g} is drawn at it"))
-    fig.legend(handles=handles, loc="center", bbox_to_anchor=(0.5, 0.5), bbox_transform=cell.transAxes, fontsize=9,
-               frameon=False, title="shaded in (a): ± std over seeds, as wide as\neach method's std (given as a % of "
-               "its mean)", title_fontsize=9, alignment="left")  # fmt: skip
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.0), bbox_transform=cell.transAxes,
+               fontsize=9, frameon=False, ncols=3, alignment="left",
+               title="shaded in (a) and (d): ± std over seeds; each method's largest std is given as a % of its mean",
+               title_fontsize=9)  # fmt: skip
 
     _, order = _ranking(methods)
-    lines = [f"Paper Fig. 1 bandit: R = {tuple(cfg['rewards'])}, β = {cfg['beta']:g}, {cfg['num_pairs']} pairs, "
-             f"{len(rec['seeds'])} seeds. After {last} epochs:", _versus(methods, ref),
-             f"mean regret at epoch {last}, lowest first (≈: within one std of the difference):", order]  # fmt: skip
+    notes = ["≈ in the title: the two means differ by at most one std of their difference (√(s₁² + s₂²) over "
+             "seeds); <: by more."]  # fmt: skip
     m0 = methods[ref]
     if thr is not None and ref == "copg":
         final = m0["regret_mean"][-1]
         state = f"not converged ({final:.3g} > {thr:g})" if final > thr else f"converged ({final:.3g} ≤ {thr:g})"
-        more = f"; noise-free Adam continued gets below {thr:g} at epoch {cross}" if cross else ""
-        lines.append(f"CoPG at epoch {last}: {state}{more}")
-    fig.suptitle("\n".join(lines), fontsize=10)
+        more = f"; noise-free Adam continued (dotted in a) gets below {thr:g} at epoch {cross}" if cross else ""
+        notes.append(f"CoPG at epoch {last}: {state}{more}.")
+    cell.text(0.0, 0.0, "\n".join(notes), transform=cell.transAxes, fontsize=9, va="bottom", ha="left")
+    fig.suptitle(f"Paper Fig. 1 bandit (R = {tuple(cfg['rewards'])}, β = {cfg['beta']:g}, {len(rec['seeds'])} seeds):"
+                 f" mean regret at epoch {last}, lowest first\n{order}", fontsize=10)  # fmt: skip
     return fig
+
+
+def _zoom_end(until: int, n_epochs: int) -> int:
+    """The last epoch of (d)'s window: ``until`` and a little after, rounded up to a multiple of 5 (at most the
+    run's last epoch)."""
+    return int(min(n_epochs, 5 * math.ceil(1.05 * until / 5)))
+
+
+def _band_words(methods: dict, thin: float = 0.05) -> str:
+    """How wide (a)'s ± std bands are, in words: the methods whose std stays ≤ ``thin`` of their mean (a band on the
+    log axis narrower than the line) and those whose band shows."""
+    rel = {}
+    for n, m in methods.items():
+        mean, std = np.array(m["regret_mean"], dtype=float), np.array(m["regret_std"], dtype=float)
+        ok = mean > 0
+        rel[n] = float((std[ok] / mean[ok]).max()) if ok.any() else 0.0
+    wide = [methods[n]["label"] for n in methods if rel[n] > thin]
+    narrow = [n for n in methods if rel[n] <= thin]
+    if not narrow:
+        return "shaded: ± std over seeds"
+    bound = f"≤ {_up_2sig(100 * max(rel[n] for n in narrow))} % of the mean"
+    if not wide:
+        return f"shaded ± std: {bound} for every method, thinner than the line (see d)"
+    shows = f"only {wide[0]}'s band shows" if len(wide) == 1 else f"only the bands of {', '.join(wide)} show"
+    return f"shaded ± std: {shows}; the others' {bound} (see d)"
+
+
+def _zoom_panel(ax: plt.Axes, rec: dict, ref: str, end: int, tol: float, shapes: dict) -> None:
+    """(d): each method's mean regret over epochs 1..``end`` as % above the reference's mean (0: level with it), its
+    ± std over seeds shaded (the same std as in (a), over the reference's mean), on a linear axis of ±2·``tol``; the
+    band within ``tol`` of the reference grey (where (a)'s title counts each method's epochs)."""
+    methods = rec["methods"]
+    epochs = np.array(rec["epochs"])
+    keep = epochs <= end
+    r = np.maximum(np.array(methods[ref]["regret_mean"], dtype=float), 1e-300)[keep]
+    step = max(1, int(keep.sum()) // 8)
+    for k, (name, m) in enumerate(methods.items()):
+        c, front = _color(name), name == ref
+        mean, std = np.array(m["regret_mean"], dtype=float)[keep], np.array(m["regret_std"], dtype=float)[keep]
+        ax.plot(epochs[keep], 100 * (mean / r - 1), color=c, lw=1.5, zorder=5 if front else 3, marker=shapes[name],
+                ms=5, markevery=(k * max(1, step // len(methods)), step), gid="zoom_curve")  # fmt: skip
+        ax.fill_between(epochs[keep], 100 * ((mean - std) / r - 1), 100 * ((mean + std) / r - 1), color=c,
+                        alpha=0.3, lw=0)  # fmt: skip
+    ax.axhspan(-100 * tol, 100 * tol, color="0.9", zorder=0, lw=0)
+    ax.axhline(0, color="0.6", lw=0.6, zorder=1)
+    ax.set_xlim(0, end)
+    ax.set_ylim(-200 * tol, 200 * tol)
+    label = methods[ref]["label"]
+    ax.set_ylabel(f"% above {label}'s mean regret", fontsize=9)
+    ax.set_title(f"(d) zoom on epochs 0–{end} of (a): regret as % above {label}'s (linear)\ngrey: within "
+                 f"{100 * tol:g} % of {label}; shaded: ± std over seeds (as in a)", fontsize=9,
+                 loc="left")  # fmt: skip
 
 
 def _at_zero(rec: dict) -> list[str]:

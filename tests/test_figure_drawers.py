@@ -159,8 +159,10 @@ def test_paper_fig1_copg_visible_and_unconverged_bars_said():
     assert "not converged" in _texts(fig)
 
 
-def test_paper_fig1_title_states_the_order_at_the_last_epoch_from_the_json():
-    from bandit.plotting import _ranking, _versus
+def test_paper_fig1_title_states_the_order_at_the_last_epoch_from_the_json_in_two_lines():
+    """The old five-line title also carried the rule for "≈", a who-is-ahead sentence and CoPG's convergence: the
+    title is now the ranking alone (two lines), and the rule and the convergence note sit under the legend."""
+    from bandit.plotting import _ranking
 
     rec, fig = _draw("paper_fig1")
     title = fig._suptitle.get_text()
@@ -168,14 +170,75 @@ def test_paper_fig1_title_states_the_order_at_the_last_epoch_from_the_json():
     finals = [rec["methods"][n]["regret_mean"][-1] for n in order]
     assert finals == sorted(finals) and words in title
     assert f"{rec['methods'][order[0]]['label']} {finals[0]:.3g}" in title
+    assert len(title.splitlines()) <= 2 and "within one std" not in title and "converged" not in title
     # the committed run: on-policy RLOO ends ahead of CoPG, DPO within one std of it
-    assert "on-policy RLOO is ahead of CoPG" in title and "within one std of CoPG: DPO" in title
+    assert "on-policy RLOO 0.0065 < CoPG 0.0131 ≈ DPO 0.0169 <" in title
+    notes = "\n".join(t.get_text() for t in fig.axes[-1].texts)
+    assert "≈ in the title: the two means differ by at most one std of their difference" in notes
+    assert "CoPG at epoch 100: not converged (0.0131 > 0.001)" in notes and "at epoch 145" in notes
     toy = {"a": {"label": "A", "regret_mean": [0.5, 0.10], "regret_std": [0, 0.01]},
            "b": {"label": "B", "regret_mean": [0.5, 0.105], "regret_std": [0, 0.01]},
            "c": {"label": "C", "regret_mean": [0.5, 0.3], "regret_std": [0, 0.01]}}  # fmt: skip
     assert _ranking(toy)[1] == "A 0.1 ≈ B 0.105 < C 0.3"
-    assert _versus(toy, "a") == "no method is ahead of A by more than one std; within one std of A: B"
-    assert _versus(toy, "c") == "A, B are ahead of C (lower regret by > 1 std)"
+
+
+def test_paper_fig1_zoom_panel_separates_the_curves_that_coincide_in_a():
+    """Before epoch ≈ 40, CoPG, DPO, PG, b = E_π[R] and on-policy RLOO lay on top of each other in (a): (d) now
+    zooms on the epochs in which they run within 5 % of CoPG (0 to past the last of them leaving), as % above
+    CoPG's mean on a linear axis, where the gaps between them are many times wider than in (a)."""
+    from bandit.plotting import _together_until
+
+    rec, fig = _draw("paper_fig1")
+    ax, zoom = fig.axes[0], fig.axes[3]
+    methods, epochs = rec["methods"], np.array(rec["epochs"])
+    until = _together_until(methods, "copg")
+    close = [n for n in until if until[n] >= 5]
+    assert sorted(close) == ["dpo", "ipo", "onpolicy", "pg_value"]
+    lo, hi = zoom.get_xlim()
+    assert lo <= 1 and max(until[n] for n in close) <= hi < epochs[-1]
+    assert zoom.get_yscale() == "linear" and zoom.get_ylim() == pytest.approx((-10, 10))
+    copg = np.array(methods["copg"]["regret_mean"])
+    curves = [line for line in zoom.lines if line.get_gid() == "zoom_curve"]
+    assert len(curves) == len(methods)
+    for line, m in zip(curves, methods.values()):
+        n = len(line.get_xdata())
+        assert np.allclose(line.get_ydata(), 100 * (np.array(m["regret_mean"][:n]) / copg[:n] - 1))
+    assert "(d) zooms on epochs 0–60" in ax.get_title("left") and "(d) zoom on epochs 0–60 of (a)" in zoom.get_title(
+        "left"
+    )
+
+    fig.canvas.draw()
+
+    def gap(a, value, e):  # the smallest gap between CoPG, DPO, PG, b = E_π[R] and RLOO at epoch e, in axes heights
+        ys = [a.transData.transform((e, value(n, e)))[1] for n in ("copg", "dpo", "pg_value", "onpolicy")]
+        return np.diff(sorted(ys)).min() / a.get_window_extent().height
+
+    def in_a(n, e):
+        return methods[n]["regret_mean"][e - 1]
+
+    def in_zoom(n, e):
+        return 100 * (methods[n]["regret_mean"][e - 1] / copg[e - 1] - 1)
+
+    for e in (20, 30):
+        assert gap(zoom, in_zoom, e) > max(10 * gap(ax, in_a, e), 0.02), e
+
+
+def test_paper_fig1_a_says_where_its_std_bands_are_too_thin_to_see():
+    """The ± std bands were invisible in (a) for every method but DPO; the legend alone gave each std as a % of
+    the mean. (a)'s title now says which bands show and bounds the others (computed), pointing to (d)."""
+    from bandit.plotting import _band_words
+
+    rec, fig = _draw("paper_fig1")
+    assert "shaded ± std: only DPO's band shows; the others' ≤ 2.6 % of the mean (see d)" in fig.axes[0].get_title(
+        "left"
+    )
+    one = {"label": "A", "regret_mean": [1.0, 0.5], "regret_std": [0.01, 0.01]}
+    wide = {"label": "B", "regret_mean": [1.0, 0.5], "regret_std": [0.2, 0.1]}
+    assert _band_words({"a": one}) == "shaded ± std: ≤ 2 % of the mean for every method, thinner than the line (see d)"
+    assert _band_words({"a": one, "b": wide, "c": {**wide, "label": "C"}}).startswith(
+        "shaded ± std: only the bands of B, C show; the others' ≤ 2 % of the mean"
+    )
+    assert _band_words({"b": wide}) == "shaded: ± std over seeds"
 
 
 def test_paper_fig1_relative_panel_is_each_regret_over_copgs():
@@ -1759,7 +1822,7 @@ def test_paper_fig1_grid_tells_close_curves_apart_and_bars_carry_the_seed_std():
     for c, m in zip(bars, rec["methods"].values()):
         (seg,) = [s for s in c.lines[2][0].get_segments()][:1]
         assert seg[1, 1] - seg[0, 1] == pytest.approx(2 * m["final_policy_std"][0])
-    _legends_off_the_data(fig, fig.axes[:3])
+    _legends_off_the_data(fig, fig.axes[:4])  # (a)–(d)
 
 
 def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_states_its_findings_in_three_lines():
