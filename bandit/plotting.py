@@ -453,38 +453,83 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     return fig
 
 
-def _beta_findings(rec: dict) -> tuple[str, str]:
-    """The β sweep's findings from its sampled runs: which method ends with the lowest mean regret at each sampled β,
-    and which dots sit above their own exact curve (mean − std above twice the exact regret, interpolated in log β,
-    and above the floor): those runs have not reached their stationary point in the epoch budget."""
+def _beta_plain(label: str) -> str:
+    """A label for running text: "PG, b = 0" → "PG (b = 0)", so a list of labels joined by commas stays
+    unambiguous."""
+    head, sep, tail = label.partition(", ")
+    return f"{head} ({tail})" if sep else label
+
+
+def _beta_and(items: list[str]) -> str:
+    """Items in words: "a", "a and b", "a, b and c"."""
+    return " and ".join(items) if len(items) < 3 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+_BETA_KL_TOL = 0.05
+"""Relative gap under which a method's exact KL line lies on π*'s in the β sweep's log KL panel."""
+
+
+def _beta_on_pi_star(rec: dict, name: str, tol: float = _BETA_KL_TOL) -> float | None:
+    """The largest β up to which (from the smallest exact β on) method ``name``'s exact KL(π‖π_ref) stays within
+    ``tol`` (relative) of π*'s: there its line lies on π*'s on the log KL axis. ``None`` where it starts apart."""
+    kl = np.asarray(rec["methods"][name]["exact_kl_to_ref"], dtype=float)
+    target = np.asarray(rec["optimal_kl_to_ref"], dtype=float)
+    on = np.abs(kl / np.maximum(target, 1e-300) - 1) <= tol
+    if not on[0]:
+        return None
+    n = int(np.argmin(on)) if not on.all() else len(on)
+    return float(rec["exact_betas"][n - 1])
+
+
+def _beta_findings(rec: dict) -> tuple[str, str, str]:
+    """The β sweep's findings, one title line each: (1) the methods whose exact stationary regret is 0 at every β
+    (they reach π*), (2) the worst exact regret of each other method, largest first, and the β where it peaks
+    (flagged at an end of the β range, beyond which it may rise further), (3) the sampled check: the dots whose
+    mean − std lies above twice their own exact regret (interpolated in log β) and above the floor, which have not
+    reached their stationary point in the epoch budget."""
+    xb = np.asarray(rec["exact_betas"], dtype=float)
+    span = f"β from {xb.min():g} to {xb.max():g}"
+    methods = rec["methods"]
+    zero = _at_zero(rec)
+    if zero:
+        names = _beta_and([_beta_plain(methods[n]["label"]) for n in zero])
+        verb = "reaches" if len(zero) == 1 else "reach"
+        reach = f"Exact stationary points: {names} {verb} π* (regret 0) at every {span};"
+    else:
+        reach = f"Exact stationary points: no method reaches π* (regret 0) at every {span};"
+    worst = sorted(
+        ((max(m["exact_regret"]), float(xb[int(np.argmax(m["exact_regret"]))]), m["label"])
+         for n, m in methods.items() if n not in zero),
+        reverse=True,
+    )  # fmt: skip
+    edge = {float(xb.min()): " (range's edge)", float(xb.max()): " (range's edge)"}  # it may rise beyond the range
+    parts = [f"{v:#.2g} for {_beta_plain(label)} at β = {b:.2g}{edge.get(b, '')}" for v, b, label in worst]
+    lead = "the others do not: worst" if zero else "worst"
+    miss = f"{lead} exact regret {', '.join(parts)}" if parts else ""
     betas = np.asarray(rec["betas"], dtype=float)
-    sampled = {n: m for n, m in rec["methods"].items() if "regret_mean" in m}
-    if not sampled:
-        return "", ""
-    lowest: dict[str, list[str]] = {}
-    for i, b in enumerate(betas):
-        name = min(sampled, key=lambda n: sampled[n]["regret_mean"][i])
-        v = sampled[name]["regret_mean"][i]
-        shown = f"≤ {_FLOOR:g}" if v <= _FLOOR else f"{v:.2g}"  # a mean on the floor: at most the floor
-        lowest.setdefault(sampled[name]["label"], []).append(f"{b:g} ({shown})")
-    low = "lowest sampled regret at each β: " + "; ".join(f"{k} at β = {', '.join(v)}" for k, v in lowest.items())
-    above = []
-    for m in sampled.values():
-        exact = np.interp(np.log(betas), np.log(rec["exact_betas"]), m["exact_regret"])
-        lo = np.asarray(m["regret_mean"]) - np.asarray(m["regret_std"])
-        at = [f"{b:g}" for b, e, v in zip(betas, exact, lo) if v > max(2 * e, _FLOOR)]
-        if at:
-            above.append(f"{m['label']} at β = {', '.join(at)}")
+    sampled = {n: m for n, m in methods.items() if "regret_mean" in m}
     cfg = rec["config"]
+    if not sampled:
+        return reach, miss, ""
+    above: dict[tuple[str, ...], list[str]] = {}  # the βs of a method's high dots → the methods with exactly those
+    for m in sampled.values():
+        exact = np.interp(np.log(betas), np.log(xb), m["exact_regret"])
+        lo = np.asarray(m["regret_mean"]) - np.asarray(m["regret_std"])
+        at = tuple(f"{b:g}" for b, e, v in zip(betas, exact, lo) if v > max(2 * e, _FLOOR))
+        if at:
+            above.setdefault(at, []).append(_beta_plain(m["label"]))
+    seeds = f"{len(rec['seeds'])} seeds" if "seeds" in rec else f"{cfg['seeds']} seeds"
+    head = f"Sampled runs (dots, {cfg['epochs']} epochs, {seeds})"
     if not above:
-        return low, f"every sampled dot is at or below twice its exact line after {cfg['epochs']} epochs"
-    return low, f"dots above 2× their own exact line (not converged in {cfg['epochs']} epochs): {'; '.join(above)}"
+        return reach, miss, f"{head}: every dot is at or below twice its exact regret"
+    high = "; ".join(f"{_beta_and(names)} at β = {', '.join(at)}" for at, names in above.items())
+    return reach, miss, f"{head} sit at or below twice their exact regret, except {high} (not yet converged)"
 
 
 def _draw_beta(rec: dict) -> plt.Figure:
-    fig = plt.figure(figsize=(11, 7.4))
-    outer = fig.add_gridspec(1, 2, wspace=0.28, left=0.08, right=0.98, top=0.84, bottom=0.33)
-    ax, strip = _regret_axes(fig, outer[0], rec, fontsize=9)
+    fig = plt.figure(figsize=(11, 7.6))
+    outer = fig.add_gridspec(1, 2, wspace=0.28, left=0.08, right=0.98, top=0.82, bottom=0.33)
+    ax, strip = _regret_axes(fig, outer[0], rec, fontsize=10)
     ax2 = fig.add_subplot(outer[1])
     xb = np.array(rec["exact_betas"])
     clipped = _draw_regret_lines(ax, rec, xb, rec["betas"], floor_in_legend=True)
@@ -492,17 +537,19 @@ def _draw_beta(rec: dict) -> plt.Figure:
     sampled = [n for n, m in rec["methods"].items() if "kl_to_ref_mean" in m]
     for name, m in rec["methods"].items():
         c = _color(name)
-        if name not in zero:
-            ax2.plot(xb, m["exact_kl_to_ref"], color=c, label=m["label"])
+        if name not in zero:  # thin, above π*'s wide band: a method on π*'s curve still shows its own line
+            on = _beta_on_pi_star(rec, name)
+            note = f" (on π*'s band\nfor β ≤ {on:.2g}: KL within {_BETA_KL_TOL * 100:g} %)" if on is not None else ""
+            ax2.plot(xb, m["exact_kl_to_ref"], color=c, lw=1.5, zorder=3, label=m["label"] + note)
         if "kl_to_ref_mean" in m:  # sideways apart on the log axis: no method's dot hides another's
             dodge = 10 ** _dodge(sampled.index(name), len(sampled), 0.035)
             betas = np.array(rec["betas"])
             ax2.errorbar(betas * dodge, m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o",
-                         color=c, ms=4, zorder=4, label=f"{m['label']} (sampled)")  # fmt: skip
+                         color=c, ms=4, zorder=5, label=f"{m['label']} (sampled)")  # fmt: skip
             for b, y in zip(
                 betas, m["kl_to_ref_mean"]
             ):  # a thin tie back to the dot's own β (its exact line is there)
-                ax2.plot([b, b * dodge], [y, y], color=c, lw=0.8, zorder=3)
+                ax2.plot([b, b * dodge], [y, y], color=c, lw=0.8, zorder=4)
     lines: list[str] = []  # the methods on π*'s curve, a line break only between two labels (never in "PG + IS")
     for label in (rec["methods"][n]["label"] for n in zero):
         if lines and len(lines[-1]) + len(label) < 34:
@@ -510,8 +557,8 @@ def _draw_beta(rec: dict) -> plt.Figure:
         else:
             lines.append(label)
     on_target = ",\n".join(lines)
-    ax2.plot(xb, rec["optimal_kl_to_ref"], color="k", ls=":", lw=2,
-             label="π* (target)" + (f" =\n{on_target}" if on_target else ""))  # fmt: skip
+    ax2.plot(xb, rec["optimal_kl_to_ref"], color="0.72", lw=7, solid_capstyle="butt", zorder=1,
+             label="π* (target, wide grey band)" + (f" =\n{on_target}" if on_target else ""))  # fmt: skip
     for a in (ax, ax2, strip):
         if a is not None:
             a.set_xscale("log")
@@ -520,8 +567,12 @@ def _draw_beta(rec: dict) -> plt.Figure:
     ax.set_ylabel("final regret J(π*) − J(π)")
     ax2.set_ylabel("KL(π‖π_ref) at the end point (nats)")
     ax2.set_yscale("log")
-    ax.set_title("final regret (log; methods at exact regret 0 in the strip)", fontsize=10)
-    ax2.set_title("KL to π_ref; dots set side by side, a thin tie to each one's β", fontsize=10)
+    cfg = rec["config"]
+    strip_note = " (regret 0: strip below)" if strip is not None else ""
+    ax.set_title(f"lines: exact stationary point{strip_note}\ndots: sampled, mean ± std, {len(rec['seeds'])} seeds, "
+                 f"{cfg['epochs']} epochs", fontsize=10)  # fmt: skip
+    ax2.set_title("lines: exact stationary point; grey band: π*\ndots: sampled (as left), set apart, tied to their β",
+                  fontsize=10)  # fmt: skip
     handles, _ = ax.get_legend_handles_labels()
     if clipped:
         handles.append(plt.Line2D([], [], ls="none", marker="v", color="0.3", label=_CLIP_NOTE.removeprefix("; ▼: ")))
@@ -529,13 +580,7 @@ def _draw_beta(rec: dict) -> plt.Figure:
     for a, hs, x in ((ax, handles, 0.27), (ax2, None, 0.77)):
         a.legend(handles=hs, fontsize=9, loc="upper center", ncol=2, bbox_to_anchor=(x, 0.245),
                  bbox_transform=fig.transFigure)  # fmt: skip
-    cfg = rec["config"]
-    low, late = _beta_findings(rec)
-    fig.suptitle(
-        f"β sweep, paper's bandit (R = {tuple(cfg['rewards'])}): lines = exact stationary points; dots = sampled runs "
-        f"({cfg['epochs']} epochs, mean ± std over {len(rec['seeds'])} seeds)\n{low}\n{late}",
-        fontsize=10,
-    )
+    fig.suptitle("\n".join(line for line in _beta_findings(rec) if line), fontsize=10)
     return fig
 
 

@@ -1825,7 +1825,11 @@ def test_paper_fig1_grid_tells_close_curves_apart_and_bars_carry_the_seed_std():
     _legends_off_the_data(fig, fig.axes[:4])  # (a)–(d)
 
 
-def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_states_its_findings_in_three_lines():
+def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_states_its_findings_not_its_encoding():
+    """The title is the finding, computed from the record: who reaches π* (exact regret 0) at every β, each other
+    method's worst exact regret and the β where it peaks (the old title opened with "lines = exact stationary
+    points; dots = ..." and named no exact regret), and which sampled dots sit above twice their exact line. The
+    encoding (lines, dots, seeds, epochs) is in the panel titles."""
     from bandit.plotting import _beta_findings
 
     rec, fig = _draw("beta_sweep")
@@ -1833,20 +1837,82 @@ def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_states_its_findin
     sampled = [m["label"] for m in rec["methods"].values() if "kl_to_ref_mean" in m]
     assert sampled and all(f"{label} (sampled)" in right for label in sampled)
     title = fig._suptitle.get_text()
-    assert title.count("\n") == 2 and all(line in title for line in _beta_findings(rec))
-    # the committed run: PG, b = E_π[R] lowest at β = 0.1, CoPG on the floor at 0.5 and 2; both dots at 0.1 above
-    assert "PG, b = E_π[R] at β = 0.1 (0.00072); CoPG at β = 0.5 (≤ 1e-05), 2 (≤ 1e-05)" in title
-    assert "CoPG at β = 0.1; PG, b = E_π[R] at β = 0.1" in title
-    a = {"label": "A", "exact_regret": [0.1, 0.1], "regret_mean": [0.1, 0.5], "regret_std": [0, 0]}
-    b = {"label": "B", "exact_regret": [0.0, 0.0], "regret_mean": [0.2, 0.0], "regret_std": [0, 0]}
-    toy = {"betas": [1.0, 2.0], "exact_betas": [1.0, 2.0], "config": {"epochs": 7}, "methods": {"a": a, "b": b}}
-    assert _beta_findings(toy) == (
-        "lowest sampled regret at each β: A at β = 1 (0.1); B at β = 2 (≤ 1e-05)",
-        "dots above 2× their own exact line (not converged in 7 epochs): A at β = 2; B at β = 1",
+    assert title.count("\n") == 2 and title == "\n".join(_beta_findings(rec))
+    assert "lines =" not in title and "dots =" not in title
+    xb = rec["exact_betas"]
+    zero = [m for m in rec["methods"].values() if max(m["exact_regret"]) <= 1e-5]
+    assert zero and all(m["label"].replace(", ", " (", 1) in title for m in zero)
+    for m in rec["methods"].values():
+        if m in zero:
+            continue
+        i = int(np.argmax(m["exact_regret"]))
+        plain = m["label"].replace(", b", " (b") + (")" if ", b" in m["label"] else "")
+        edge = " (range's edge)" if i in (0, len(xb) - 1) else ""
+        assert f"{m['exact_regret'][i]:#.2g} for {plain} at β = {xb[i]:.2g}{edge}" in title
+    # the committed run: IPO peaks at 0.17 (β ≈ 0.34), PG (b = 0) at 1.0 (β = 0.05), PG (b = E_π[R]) 0.015 (β = 0.5)
+    assert (
+        "1.0 for PG (b = 0) at β = 0.05 (range's edge), 0.17 for IPO at β = 0.34, 0.015 for PG (b = E_π[R]) at β = 0.5"
+        in title
     )
-    toy["methods"]["a"]["regret_mean"] = [0.1, 0.1]
-    toy["methods"]["b"]["regret_mean"] = [0.0, 0.0]
-    assert _beta_findings(toy)[1] == "every sampled dot is at or below twice its exact line after 7 epochs"
+    assert "except CoPG and PG (b = E_π[R]) at β = 0.1" in title
+    panels = fig.axes[0].get_title() + fig.axes[-1].get_title()
+    assert f"{len(rec['seeds'])} seeds, {rec['config']['epochs']} epochs" in panels and "lines: exact" in panels
+
+
+def test_beta_findings_wording_follows_the_data():
+    """Toy records: a method at exact regret 0 everywhere is said to reach π*; the others' worst exact regret is
+    given largest first with its β; dots above twice their exact line are grouped by the βs they share; with no
+    such dot, and with no method at 0, the wording says so."""
+    from bandit.plotting import _beta_findings
+
+    a = {"label": "A", "exact_regret": [0.1, 0.3], "regret_mean": [0.1, 0.7], "regret_std": [0, 0]}
+    b = {"label": "B, b = 0", "exact_regret": [0.0, 0.0], "regret_mean": [0.0, 0.2], "regret_std": [0, 0]}
+    c = {"label": "C", "exact_regret": [0.02, 0.01]}
+    toy = {"betas": [1.0, 2.0], "exact_betas": [1.0, 2.0], "config": {"epochs": 7}, "seeds": [0, 1],
+           "methods": {"a": a, "b": b, "c": c}}  # fmt: skip
+    reach, miss, dots = _beta_findings(toy)
+    assert reach == "Exact stationary points: B (b = 0) reaches π* (regret 0) at every β from 1 to 2;"
+    edge = " (range's edge)"
+    assert miss == f"the others do not: worst exact regret 0.30 for A at β = 2{edge}, 0.020 for C at β = 1{edge}"
+    assert dots.endswith("except A and B (b = 0) at β = 2 (not yet converged)")
+    a["regret_mean"], b["regret_mean"] = [0.1, 0.3], [0.0, 0.0]
+    assert (
+        _beta_findings(toy)[2]
+        == "Sampled runs (dots, 7 epochs, 2 seeds): every dot is at or below twice its exact regret"
+    )
+    b["exact_regret"] = [0.0, 0.5]
+    reach, miss, _ = _beta_findings(toy)
+    assert reach.startswith("Exact stationary points: no method reaches π*") and miss.startswith(
+        "worst exact regret 0.50"
+    )
+
+
+def test_beta_sweep_kl_lines_on_pi_star_stay_visible_and_say_where_they_coincide():
+    """A reader found PG (b = E_π[R])'s exact KL line hidden under π*'s at small β. π* is a wide band drawn beneath
+    every method's thinner line, and a method whose exact KL lies within 5 % of π*'s from the smallest β says up to
+    which β in its legend entry (computed from the record: PG, b = E_π[R] up to β ≈ 0.11)."""
+    rec, fig = _draw("beta_sweep")
+    ax2 = fig.axes[-1]
+    curves = [ln for ln in ax2.lines if len(ln.get_xdata()) == len(rec["exact_betas"])]  # not dots, not ties
+    (star,) = [ln for ln in curves if np.allclose(ln.get_ydata(), rec["optimal_kl_to_ref"])]
+    methods = [ln for ln in curves if ln is not star]
+    assert methods and all(ln.get_zorder() > star.get_zorder() for ln in methods)
+    assert all(star.get_linewidth() >= 3 * ln.get_linewidth() for ln in methods)
+    labels = [t.get_text() for t in ax2.get_legend().get_texts()]
+    target = np.array(rec["optimal_kl_to_ref"])
+    noted = 0
+    for m in rec["methods"].values():
+        if max(m["exact_regret"]) <= 1e-5:
+            continue
+        on = np.abs(np.array(m["exact_kl_to_ref"]) / target - 1) <= 0.05
+        (label,) = [t for t in labels if t.startswith(m["label"]) and "(sampled)" not in t]
+        if on[0]:
+            last = rec["exact_betas"][(int(np.argmin(on)) if not on.all() else len(on)) - 1]
+            assert f"on π*'s band\nfor β ≤ {last:.2g}" in label
+            noted += 1
+        else:
+            assert label == m["label"]
+    assert noted == 1  # the committed run: PG, b = E_π[R] only
 
 
 @pytest.mark.parametrize("name", ("beta_sweep", "data_size", "support", "offpolicy_sweep"))
