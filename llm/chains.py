@@ -30,7 +30,7 @@ import tyro
 
 from bandit.records import prepare_output_dir, provenance, write_figure
 from bandit.style import holm_interval
-from llm.pipeline import PipelineConfig, report, run_pipeline
+from llm.pipeline import PipelineConfig, plan, report, run_pipeline
 from llm.plots import mu_label
 from llm.presets import preset_help
 from llm.run import UserError, check_run_dir, cli_errors, parse_cli
@@ -107,10 +107,8 @@ def run_chains(cfg: ChainsConfig, command: str = "") -> dict[str, Any]:
     run_dir = str(check_run_dir(cfg.run_dir or f"runs/{cfg.preset}", writable=True))
     figures = cfg.figures or str(Path(run_dir) / "figures")
     prepare_output_dir(figures, ["llm_chains.json", "llm_chains.png"], cfg.replace_tracked, flag="--figures")
-    summaries, artefacts, heldout = [], [], []
-    for c in range(cfg.chains):
-        print(f"[chains] ══ chain {c} of {cfg.chains} (part-1 seed {c}) in {_chain_dir(run_dir, c)}", flush=True)
-        pcfg = PipelineConfig(
+    pcfgs = [
+        PipelineConfig(
             preset=cfg.preset,
             run_dir=_chain_dir(run_dir, c),
             figures=figures if c == 0 else None,
@@ -119,6 +117,13 @@ def run_chains(cfg: ChainsConfig, command: str = "") -> dict[str, Any]:
             chain_seed=c,
             progress=cfg.progress,
         )
+        for c in range(cfg.chains)
+    ]
+    for pcfg in pcfgs:  # every chain's options checked before any work: a bad one is the only line printed
+        plan(pcfg)
+    summaries, artefacts, heldout = [], [], []
+    for c, pcfg in enumerate(pcfgs):
+        print(f"[chains] ══ chain {c} of {cfg.chains} (part-1 seed {c}) in {_chain_dir(run_dir, c)}", flush=True)
         out = run_pipeline(pcfg, command=f"{command} (chain {c})" if command else "")
         print(report(out["summary"]), flush=True)
         summaries.append(comparisons(out["summary"]))

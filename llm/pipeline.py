@@ -343,7 +343,8 @@ def run_part1(p: Plan, times: dict[str, float]) -> None:
 
 def run_pipeline(cfg: PipelineConfig, command: str = "") -> dict[str, Any]:
     """Run every stage; returns ``{"times": {stage: s}, "summary": the comparison, "config": ...}``."""
-    p = plan(cfg)
+    p = plan(cfg)  # every input checked here: a bad one is the only line printed
+    print("[pipeline] config: " + json.dumps(dataclasses.asdict(cfg)), flush=True)
     torch.set_num_threads(p.threads)
     times: dict[str, float] = {}
     t_all = time.time()
@@ -475,7 +476,6 @@ def main(argv: list[str] | None = None) -> int:
     def _run() -> int:
         args = sys.argv[1:] if argv is None else list(argv)
         cfg = parse_cli(PipelineConfig, args, __doc__, "python -m llm pipeline")
-        print("[pipeline] config: " + json.dumps(dataclasses.asdict(cfg)), flush=True)
         out = run_pipeline(cfg, command="python -m llm pipeline " + shlex.join(args))
         print("\n[pipeline] stage times (this machine):")
         for stage, secs in out["times"].items():

@@ -482,10 +482,12 @@ def test_llm_bad_input(stage, args, needle, llm_run, tmp_path, capsys, monkeypat
     before_run, before_tmp = _snapshot(llm_run), _snapshot(tmp_path)
     capsys.readouterr()
     assert _llm_main(stage)([*argv, "--no-progress"]) == 2
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    out = capsys.readouterr()
+    err = [line for line in out.err.splitlines() if line.strip()]
     assert len(err) == 1, err
     assert err[0].startswith("error: ") and needle in err[0], (needle, err[0])
     assert not re.search(r"Error parsing [A-Z]\w*:", err[0])  # a config's own check: its message, not tyro's wrapper
+    assert not out.out.strip(), out.out  # the error is the only line: no config or progress printed before it
     assert _snapshot(llm_run) == before_run
     assert _snapshot(tmp_path) == before_tmp
 

@@ -14,9 +14,9 @@ import sys
 
 from bandit.records import prepare_output_dir
 from llm.methods import METHODS
-from llm.run import cli_errors, parse_cli, quiet_transformers
+from llm.run import RunPaths, cli_errors, parse_cli, quiet_transformers
 from llm.stages.train.config import CoPGConfig
-from llm.stages.train.stage import train
+from llm.stages.train.stage import check_resume, train
 
 __all__ = ["parse_config", "main"]
 
@@ -129,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"train: --output-dir {cfg.output_dir} holds files tracked by git ({', '.join(tracked)}); "
                 "pass another --output-dir (the default is under the run directory)"
             )
+        paths = RunPaths(cfg.run_dir)  # part 1's outputs, before any model is loaded: a missing one is the only line
+        paths.require(paths.offline_dataset, "sample")
+        paths.require(paths.sft_model, "sft")
+        check_resume(cfg)  # other settings than the run's own, or nothing to resume from: refused now
         print("[train] config: " + json.dumps({k: v for k, v in cfg.to_dict().items() if k in _SHOWN}, default=str))
         summary = train(cfg)
         last = summary["eval"][-1] if summary["eval"] else {}

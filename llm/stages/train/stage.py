@@ -111,6 +111,22 @@ def _read_eval_records(path: Path) -> list[dict]:
     return [by_step[s] for s in sorted(by_step)]
 
 
+def check_resume(cfg: CoPGConfig) -> dict | None:
+    """For a ``--resume`` (``cfg.resume`` without an explicit checkpoint): refuses settings other than the run's own
+    (:func:`_check_resume_args`, first: a finished run given other settings is not "nothing to resume") and a
+    directory with no checkpoint to continue; returns the finished run's summary where it already ran its steps
+    (nothing to resume), else None. Cheap, and loads no model: the command line calls it before it prints anything."""
+    out = Path(cfg.output_dir)
+    if not cfg.resume or cfg.resume_from_checkpoint:
+        return None
+    _check_resume_args(cfg, out)
+    if (done := _finished_run(out, cfg.max_steps)) is not None:
+        return done
+    if last_complete_checkpoint(out) is None:
+        raise ValueError(f"train: --resume but {out} has no checkpoint-* directory; run without --resume first")
+    return None
+
+
 def train(
     cfg: CoPGConfig,
     *,
@@ -131,13 +147,9 @@ def train(
     """
     t0 = time.time()
     out = Path(cfg.output_dir)
-    if cfg.resume and not cfg.resume_from_checkpoint:
-        _check_resume_args(cfg, out)  # first: a finished run given other settings is not "nothing to resume"
-    if cfg.resume and not cfg.resume_from_checkpoint and (done := _finished_run(out, cfg.max_steps)) is not None:
+    if (done := check_resume(cfg)) is not None:
         print(f"[train] {out} already finished {cfg.max_steps} steps: nothing to resume, no file changed")
         return {**done, "trainer": None}
-    if cfg.resume and not cfg.resume_from_checkpoint and last_complete_checkpoint(out) is None:
-        raise ValueError(f"train: --resume but {out} has no checkpoint-* directory; run without --resume first")
     if train_rows is None:  # the data first: a malformed dataset fails before any model is loaded
         train_rows = load_offline(RunPaths(cfg.run_dir).require(RunPaths(cfg.run_dir).offline_dataset, "sample"))
     if model is None or tokenizer is None:
