@@ -14,6 +14,7 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bandit.stats import holm, paired_seeds
 from bandit.style import style
 
 __all__ = ["draw_record", "draw_simplex", "simplex_xy"]
@@ -87,19 +88,26 @@ def _clipped_errorbar(ax: plt.Axes, x, mean, std, color: str, label: str) -> boo
     return bool(clipped.any())
 
 
-def _ranking(methods: dict, idx: int = -1) -> tuple[list[str], str]:
-    """The methods by mean regret at epoch index ``idx``, lowest first, and that order in words: neighbours joined
-    by "<" where their means differ by more than one std of the difference (√(s₁² + s₂²) over seeds), else "≈"."""
+def _ranking(methods: dict, idx: int = -1, alpha: float = 0.05) -> tuple[list[str], str, list[dict]]:
+    """The methods by mean regret at epoch index ``idx``, lowest first; that order in words, neighbours joined by
+    "<" where their paired difference over seeds (``regret_per_seed``, seed s of every method on the same data;
+    :func:`bandit.stats.paired_seeds`) is significant after Holm over the neighbour pairs (adjusted p ≤ ``alpha``),
+    else "≈" (not significant); and each neighbour comparison (``a``, ``b``, its difference b − a and ``p_holm``)."""
     order = sorted(methods, key=lambda n: methods[n]["regret_mean"][idx])
-    words = []
-    for i, n in enumerate(order):
-        m = methods[n]
-        if i:
-            p = methods[order[i - 1]]
-            sd = float(np.hypot(m["regret_std"][idx], p["regret_std"][idx]))
-            words.append(" ≈ " if m["regret_mean"][idx] - p["regret_mean"][idx] <= sd else " < ")
-        words.append(f"{m['label']} {m['regret_mean'][idx]:.3g}")
-    return order, "".join(words)
+    pairs = []
+    for a, b in zip(order, order[1:]):
+        per_a, per_b = methods[a].get("regret_per_seed"), methods[b].get("regret_per_seed")
+        if not per_a or not per_b:
+            raise ValueError(f"_ranking: {a!r} and {b!r} need regret_per_seed [seeds][epochs] to be compared")
+        d = paired_seeds([s[idx] for s in per_b], [s[idx] for s in per_a])
+        pairs.append({"a": a, "b": b, **d})
+    for pair, p in zip(pairs, holm([q["p"] for q in pairs])):
+        pair["p_holm"] = p
+    words = [f"{methods[order[0]]['label']} {methods[order[0]]['regret_mean'][idx]:.3g}"]
+    for pair in pairs:
+        m = methods[pair["b"]]
+        words.append((" < " if pair["p_holm"] <= alpha else " ≈ ") + f"{m['label']} {m['regret_mean'][idx]:.3g}")
+    return order, "".join(words), pairs
 
 
 def _together_until(methods: dict, ref: str, tol: float = 0.05) -> dict[str, int]:
@@ -130,8 +138,8 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
     names = list(methods)
     ref = "copg" if "copg" in methods else names[0]  # the subject: drawn in front, the reference of (b) and (d)
     ref_label = methods[ref]["label"]
-    fig = plt.figure(figsize=(11, 12.2), layout="constrained")
-    gs = fig.add_gridspec(3, 2, width_ratios=[1.1, 1], height_ratios=[1, 0.82, 0.36])
+    fig = plt.figure(figsize=(11, 12.8), layout="constrained")
+    gs = fig.add_gridspec(3, 2, width_ratios=[1.1, 1], height_ratios=[1, 0.82, 0.46])
     ax, ax_rel, ax2 = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, 0])
     ax_zoom = fig.add_subplot(gs[1, 1])
     cell = fig.add_subplot(gs[2, :])
@@ -160,9 +168,9 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         ax.plot(np.arange(1, len(cont) + 1), np.maximum(cont, bottom / 2), color=_color("copg"), ls=":", lw=1.5)
         if cross:
             ax.axvline(cross, color=_color("copg"), ls=":", lw=0.8)
-            ax.annotate(f"epoch {cross}: < {thr:g}", (cross, 0.5), xycoords=("data", "axes fraction"),
-                        xytext=(-3, 0), textcoords="offset points", fontsize=9, color=_color("copg"), rotation=90,
-                        va="center", ha="right")  # fmt: skip
+            # level, just under the threshold and left of the crossing: no curve and no dashed line runs there
+            ax.annotate(f"epoch {cross}: < {thr:g}", (cross, thr), xytext=(-4, -5), textcoords="offset points",
+                        fontsize=9, color=_color("copg"), va="top", ha="right", gid="crossing_note")  # fmt: skip
         below = np.flatnonzero(np.array(cont) <= bottom)  # stop the x-axis soon after the continuation leaves the view
         end = max(len(epochs), int(below[0]) + 1 if below.size else len(cont))
         ax.set_xlim(0, 1.05 * end)
@@ -251,7 +259,17 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
         handles.append(Line2D([], [], color=_color("copg"), ls=":", lw=1.5, label="CoPG, noise-free Adam continued"))
     handles.append(Line2D([], [], color="k", lw=2.2, label="exact stationary policy (tick on each bar in c)"))
     if has_std:
-        handles.append(Line2D([], [], color="0.15", lw=1, marker="_", ms=6, label="± std over seeds (whiskers in c)"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="0.15",
+                lw=1,
+                marker="_",
+                ms=6,
+                label="± std over seeds (whiskers in c;\nunder the tick where it is thinner)",
+            )
+        )
     if clipped:
         handles.append(Line2D([], [], color="0.5", lw=0, label=f"in (a), a regret below {bottom:.2g} is drawn at it"))
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.0), bbox_transform=cell.transAxes,
@@ -259,18 +277,30 @@ def _draw_paper_fig1(rec: dict) -> plt.Figure:
                title="shaded in (a) and (d): ± std over seeds; each method's largest std is given as a % of its mean",
                title_fontsize=9)  # fmt: skip
 
-    _, order = _ranking(methods)
-    notes = ["≈ in the title: the two means differ by at most one std of their difference (√(s₁² + s₂²) over "
-             "seeds); <: by more."]  # fmt: skip
+    _, order, pairs = _ranking(methods)
+    n_seeds = len(rec["seeds"])
+    # every "≈" with its interval; where there is none, the closest "<" (the largest adjusted p)
+    level = [q for q in pairs if q["p_holm"] > 0.05]
+    shown = level or sorted(pairs, key=lambda q: q["p_holm"])[-1:]
+    diffs = "; ".join(
+        f"{methods[q['b']]['label']} − {methods[q['a']]['label']} {q['mean']:+.2g} (95 % CI "
+        f"[{q['low']:+.2g}, {q['high']:+.2g}], Holm-adjusted p = {q['p_holm']:.2g})"
+        for q in shown
+    )
+    notes = [f"In the title, <: the paired difference over the {n_seeds} seeds (same data per seed) is significant "
+             f"after Holm over the {len(pairs)} neighbour pairs (adjusted p ≤ 0.05); ≈: not significant"
+             + (f" ({diffs})." if level else f". The closest pair: {diffs}.")]  # fmt: skip
     m0 = methods[ref]
     if thr is not None and ref == "copg":
         final = m0["regret_mean"][-1]
         state = f"not converged ({final:.3g} > {thr:g})" if final > thr else f"converged ({final:.3g} ≤ {thr:g})"
         more = f"; noise-free Adam continued (dotted in a) gets below {thr:g} at epoch {cross}" if cross else ""
         notes.append(f"CoPG at epoch {last}: {state}{more}.")
+    notes = [line for note in notes for line in textwrap.wrap(note, 150)]
     cell.text(0.0, 0.0, "\n".join(notes), transform=cell.transAxes, fontsize=9, va="bottom", ha="left")
-    fig.suptitle(f"Paper Fig. 1 bandit (R = {tuple(cfg['rewards'])}, β = {cfg['beta']:g}, {len(rec['seeds'])} seeds):"
-                 f" mean regret at epoch {last}, lowest first\n{order}", fontsize=10)  # fmt: skip
+    fig.suptitle(f"Paper Fig. 1 bandit (R = {tuple(cfg['rewards'])}, β = {cfg['beta']:g}, {cfg['optimizer']} lr "
+                 f"{cfg['lr']:g}, {len(rec['seeds'])} seeds): mean regret at epoch {last}, lowest first\n{order}",
+                 fontsize=10)  # fmt: skip
     return fig
 
 
@@ -488,7 +518,7 @@ def _beta_findings(rec: dict) -> tuple[str, str, str]:
     mean − std lies above twice their own exact regret (interpolated in log β) and above the floor, which have not
     reached their stationary point in the epoch budget."""
     xb = np.asarray(rec["exact_betas"], dtype=float)
-    span = f"β from {xb.min():g} to {xb.max():g}"
+    span = f"one of the {len(xb)} β of the exact grid, {xb.min():g} to {xb.max():g}"
     methods = rec["methods"]
     zero = _at_zero(rec)
     if zero:
@@ -505,7 +535,7 @@ def _beta_findings(rec: dict) -> tuple[str, str, str]:
     edge = {float(xb.min()): " (range's edge)", float(xb.max()): " (range's edge)"}  # it may rise beyond the range
     parts = [f"{v:#.2g} for {_beta_plain(label)} at β = {b:.2g}{edge.get(b, '')}" for v, b, label in worst]
     lead = "the others do not: worst" if zero else "worst"
-    miss = f"{lead} exact regret {', '.join(parts)}" if parts else ""
+    miss = f"{lead} exact regret on the grid {', '.join(parts)}" if parts else ""
     betas = np.asarray(rec["betas"], dtype=float)
     sampled = {n: m for n, m in methods.items() if "regret_mean" in m}
     cfg = rec["config"]
@@ -534,22 +564,16 @@ def _draw_beta(rec: dict) -> plt.Figure:
     xb = np.array(rec["exact_betas"])
     clipped = _draw_regret_lines(ax, rec, xb, rec["betas"], floor_in_legend=True)
     zero = _at_zero(rec)
-    sampled = [n for n, m in rec["methods"].items() if "kl_to_ref_mean" in m]
     for name, m in rec["methods"].items():
         c = _color(name)
         if name not in zero:  # thin, above π*'s wide band: a method on π*'s curve still shows its own line
             on = _beta_on_pi_star(rec, name)
             note = f" (on π*'s band\nfor β ≤ {on:.2g}: KL within {_BETA_KL_TOL * 100:g} %)" if on is not None else ""
             ax2.plot(xb, m["exact_kl_to_ref"], color=c, lw=1.5, zorder=3, label=m["label"] + note)
-        if "kl_to_ref_mean" in m:  # sideways apart on the log axis: no method's dot hides another's
-            dodge = 10 ** _dodge(sampled.index(name), len(sampled), 0.035)
-            betas = np.array(rec["betas"])
-            ax2.errorbar(betas * dodge, m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o",
-                         color=c, ms=4, zorder=5, label=f"{m['label']} (sampled)")  # fmt: skip
-            for b, y in zip(
-                betas, m["kl_to_ref_mean"]
-            ):  # a thin tie back to the dot's own β (its exact line is there)
-                ax2.plot([b, b * dodge], [y, y], color=c, lw=0.8, zorder=4)
+        if "kl_to_ref_mean" in m:  # at its own β, over its exact line (a dot set sideways lands off a falling line);
+            # rings: two methods' dots at one β and a close KL both show
+            ax2.errorbar(rec["betas"], m["kl_to_ref_mean"], yerr=m["kl_to_ref_std"], fmt="o", color=c, ms=8,
+                         mfc="none", mew=1.6, zorder=5, label=f"{m['label']} (sampled)")  # fmt: skip
     lines: list[str] = []  # the methods on π*'s curve, a line break only between two labels (never in "PG + IS")
     for label in (rec["methods"][n]["label"] for n in zero):
         if lines and len(lines[-1]) + len(label) < 34:
@@ -569,10 +593,10 @@ def _draw_beta(rec: dict) -> plt.Figure:
     ax2.set_yscale("log")
     cfg = rec["config"]
     strip_note = " (regret 0: strip below)" if strip is not None else ""
-    ax.set_title(f"lines: exact stationary point{strip_note}\ndots: sampled, mean ± std, {len(rec['seeds'])} seeds, "
-                 f"{cfg['epochs']} epochs", fontsize=10)  # fmt: skip
-    ax2.set_title("lines: exact stationary point; grey band: π*\ndots: sampled (as left), set apart, tied to their β",
-                  fontsize=10)  # fmt: skip
+    ax.set_title(f"lines: exact stationary point{strip_note}\ndots: sampled, mean ± std over {len(rec['seeds'])} "
+                 f"seeds, {cfg['epochs']} epochs of {cfg['optimizer']} lr {cfg['lr']:g}", fontsize=10)  # fmt: skip
+    ax2.set_title("lines: exact stationary point; grey band: π*\n"
+                  "rings: sampled (as left); no bar: std inside the ring", fontsize=10)  # fmt: skip
     handles, _ = ax.get_legend_handles_labels()
     if clipped:
         handles.append(plt.Line2D([], [], ls="none", marker="v", color="0.3", label=_CLIP_NOTE.removeprefix("; ▼: ")))

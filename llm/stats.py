@@ -11,7 +11,8 @@ chains. Verdicts must hold across chains, so the interval of a mean difference h
   interval to report when several chains exist; with one chain it is :func:`crossed_ci`.
 * :func:`t_pvalue` — the two-sided p-value of "mean = 0" from any of those intervals (same t and df).
 * :func:`replicated` — a per-chain verdict that holds only when every chain separates the same way (two chains).
-* :func:`holm` — Holm's step-down adjustment over every comparison reported together (family-wise error 5 %).
+* :func:`holm` — Holm's step-down adjustment over every comparison reported together (family-wise error 5 %);
+  :mod:`bandit.stats`'s, re-exported.
 * :func:`min_detectable_effect` — the smallest true difference an interval of this width detects with the given
   power (what to report when nothing separates).
 * :func:`positive_ci` — an interval for a positive quantity (a KL) that stays positive: Student-t on the log scale.
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
+from bandit.stats import holm  # one implementation, low down: the bandit lab's figures use it too
 
 __all__ = [
     "chain_ci",
@@ -245,25 +248,6 @@ def t_pvalue(ci: dict[str, Any]) -> float:
     if sem == 0.0:
         return 1.0 if mean == 0.0 else 0.0
     return float(2.0 * t.sf(abs(mean) / sem, df))
-
-
-def holm(pvalues: list[float] | dict[str, float]) -> list[float] | dict[str, float]:
-    """Holm's step-down adjusted p-values (family-wise error control over every comparison in the family).
-
-    Sort the m p-values ascending, multiply the i-th (from 0) by (m − i), take the running maximum, cap at 1. A
-    comparison is significant at level α when its adjusted p is ≤ α. A dict keeps its keys.
-    """
-    keys = list(pvalues) if isinstance(pvalues, dict) else None
-    p = [float(pvalues[k]) for k in keys] if keys is not None else [float(v) for v in pvalues]
-    for v in p:
-        if not 0.0 <= v <= 1.0:
-            raise ValueError(f"holm: p-values must lie in [0, 1], got {v}")
-    order = sorted(range(len(p)), key=lambda i: p[i])
-    adjusted, running = [0.0] * len(p), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[i]))
-        adjusted[i] = running
-    return dict(zip(keys, adjusted)) if keys is not None else adjusted
 
 
 def min_detectable_effect(sem: float, df: float, alpha: float = 0.05, power: float = 0.8) -> float:

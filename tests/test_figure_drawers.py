@@ -166,20 +166,74 @@ def test_paper_fig1_title_states_the_order_at_the_last_epoch_from_the_json_in_tw
 
     rec, fig = _draw("paper_fig1")
     title = fig._suptitle.get_text()
-    order, words = _ranking(rec["methods"])
+    order, words, _ = _ranking(rec["methods"])
     finals = [rec["methods"][n]["regret_mean"][-1] for n in order]
     assert finals == sorted(finals) and words in title
     assert f"{rec['methods'][order[0]]['label']} {finals[0]:.3g}" in title
     assert len(title.splitlines()) <= 2 and "within one std" not in title and "converged" not in title
-    # the committed run: on-policy RLOO ends ahead of CoPG, DPO within one std of it
-    assert "on-policy RLOO 0.0065 < CoPG 0.0131 ≈ DPO 0.0169 <" in title
-    notes = "\n".join(t.get_text() for t in fig.axes[-1].texts)
-    assert "≈ in the title: the two means differ by at most one std of their difference" in notes
+    # the committed run: DPO's regret is above CoPG's in 9 of 10 seeds; the old "≈" (within one per-seed std of the
+    # difference, not a test on the means) called them level: the paired t over seeds with Holm separates them
+    assert "on-policy RLOO 0.0065 < CoPG 0.0131 < DPO 0.0169 <" in title
+    assert f"lr {rec['config']['lr']:g}" in title  # the settings that set how far 100 epochs get
+    notes = "\n".join(t.get_text() for t in fig.axes[-1].texts).replace("\n", " ")
+    assert "the paired difference over the 10 seeds (same data per seed) is significant after Holm over the 5" in notes
+    assert "The closest pair: DPO − CoPG +0.0037 (95 % CI [+0.00053, +0.0069], Holm-adjusted p = 0.027)" in notes
     assert "CoPG at epoch 100: not converged (0.0131 > 0.001)" in notes and "at epoch 145" in notes
-    toy = {"a": {"label": "A", "regret_mean": [0.5, 0.10], "regret_std": [0, 0.01]},
-           "b": {"label": "B", "regret_mean": [0.5, 0.105], "regret_std": [0, 0.01]},
-           "c": {"label": "C", "regret_mean": [0.5, 0.3], "regret_std": [0, 0.01]}}  # fmt: skip
-    assert _ranking(toy)[1] == "A 0.1 ≈ B 0.105 < C 0.3"
+    plt.close(fig)
+
+
+def test_paper_fig1_crossing_note_is_crossed_by_no_line():
+    """A reader found the old vertical "epoch 145: < 0.001" crossed by PG, b = E_π[R]'s dashed stationary line: the
+    note now lies level under the threshold, left of the crossing, where no curve or dashed line runs."""
+    from matplotlib.text import Text
+
+    rec, fig = _draw("paper_fig1")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    (note,) = [t for t in ax.texts if t.get_gid() == "crossing_note"]
+    box = Text.get_window_extent(note, fig.canvas.get_renderer())
+    assert note.get_rotation() == 0
+    for line in ax.lines:
+        x, y = line.get_xdata(), line.get_ydata()
+        if len(x) == 2 and line.get_transform() is not ax.transData:  # axhline / axvline: one coordinate in axes
+            pix = line.get_transform().transform(np.column_stack([x, y]))
+            xs, ys = np.linspace(pix[0, 0], pix[1, 0], 400), np.linspace(pix[0, 1], pix[1, 1], 400)
+        else:
+            pix = ax.transData.transform(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
+            xs, ys = pix[:, 0], pix[:, 1]
+        inside = (xs > box.x0) & (xs < box.x1) & (ys > box.y0) & (ys < box.y1)
+        assert not inside.any(), line.get_label()
+    plt.close(fig)
+
+
+def test_paper_fig1_ranking_is_a_paired_test_over_seeds_with_holm():
+    """Neighbours in the ranking are "<" exactly where their paired difference over seeds survives Holm over the
+    neighbour pairs; a spread of per-seed values larger than the gap (the old "one std" rule's "≈") can still be
+    "<" when every seed agrees, and a gap larger than one std can be "≈" when the seeds disagree in sign."""
+    from scipy.stats import ttest_rel
+
+    from bandit.plotting import _ranking
+    from llm.stats import holm
+
+    def method(label, finals):
+        return {"label": label, "regret_mean": [0.5, float(np.mean(finals))], "regret_std": [0, float(np.std(finals))],
+                "regret_per_seed": [[0.5, f] for f in finals]}  # fmt: skip
+
+    base = np.array([0.10, 0.20, 0.30, 0.40, 0.50])
+    toy = {"a": method("A", base), "b": method("B", base + [0.010, 0.011, 0.009, 0.010, 0.012]),
+           "c": method("C", base + [0.3, -0.2, 0.4, -0.1, 0.35])}  # fmt: skip
+    order, words, pairs = _ranking(toy)
+    assert order == ["a", "b", "c"]
+    # B − A: 0.0104 on average, far inside one std of the difference (≈ 0.16): the old rule said "≈"
+    assert np.hypot(toy["a"]["regret_std"][-1], toy["b"]["regret_std"][-1]) > 0.0104
+    p_ba = ttest_rel(base + [0.010, 0.011, 0.009, 0.010, 0.012], base).pvalue
+    assert pairs[0]["p"] == pytest.approx(p_ba) and pairs[0]["mean"] == pytest.approx(0.0104)
+    assert [q["p_holm"] for q in pairs] == pytest.approx(holm([pairs[0]["p"], pairs[1]["p"]]))
+    assert pairs[0]["p_holm"] <= 0.05 < pairs[1]["p_holm"]
+    assert words == "A 0.3 < B 0.31 ≈ C 0.45"  # C − B: +0.14 on average, but the seeds disagree in sign
+    with pytest.raises(ValueError, match="regret_per_seed"):
+        _ranking({"a": {"label": "A", "regret_mean": [0.1], "regret_std": [0.0]},
+                  "b": {"label": "B", "regret_mean": [0.2], "regret_std": [0.0]}})  # fmt: skip
 
 
 def test_paper_fig1_zoom_panel_separates_the_curves_that_coincide_in_a():
@@ -1536,14 +1590,22 @@ def test_llm_frontier_says_kl_is_clipped_only_where_an_interval_was():
     plt.close(fig)
 
 
-def test_beta_sweep_ties_each_dodged_kl_dot_to_its_own_beta():
+def test_beta_sweep_kl_rings_sit_at_their_own_beta_on_the_json_values():
+    """A reader saw the old dots, set sideways on the log β axis and tied back, land off their falling lines: CoPG's
+    exact-π* KL at β = 0.5 read 13 % below π*'s band. Each sampled KL is now a ring at its own β (two close ones
+    both show), at the JSON's mean, and no tie is drawn."""
+    from matplotlib.container import ErrorbarContainer
+
     rec, fig = _draw("beta_sweep")
     ax2 = fig.axes[-1]
-    ties = [line for line in ax2.lines if len(line.get_xdata()) == 2 and line.get_ydata()[0] == line.get_ydata()[1]]
-    sampled = [m for m in rec["methods"].values() if "kl_to_ref_mean" in m]
-    assert len(ties) == sum(len(m["kl_to_ref_mean"]) for m in sampled)
-    betas = set(rec["betas"])
-    assert all(any(np.isclose(x, b) for b in betas) for t in ties for x in t.get_xdata()[:1])  # starts at its β
+    sampled = {n: m for n, m in rec["methods"].items() if "kl_to_ref_mean" in m}
+    bars = [c for c in ax2.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == len(sampled)
+    for cont, m in zip(bars, sampled.values()):
+        line = cont.lines[0]
+        assert np.allclose(line.get_xdata(), rec["betas"]) and np.allclose(line.get_ydata(), m["kl_to_ref_mean"])
+        assert line.get_markerfacecolor() == "none"  # a ring
+    assert not [line for line in ax2.lines if len(line.get_xdata()) == 2]  # no ties
     plt.close(fig)
 
 
@@ -1857,6 +1919,7 @@ def test_beta_sweep_every_dot_has_a_legend_entry_and_the_title_states_its_findin
     assert "except CoPG and PG (b = E_π[R]) at β = 0.1" in title
     panels = fig.axes[0].get_title() + fig.axes[-1].get_title()
     assert f"{len(rec['seeds'])} seeds, {rec['config']['epochs']} epochs" in panels and "lines: exact" in panels
+    assert f"lr {rec['config']['lr']:g}" in panels  # the settings (a reader compared 20 epochs here with paper_fig1's)
 
 
 def test_beta_findings_wording_follows_the_data():
@@ -1871,9 +1934,15 @@ def test_beta_findings_wording_follows_the_data():
     toy = {"betas": [1.0, 2.0], "exact_betas": [1.0, 2.0], "config": {"epochs": 7}, "seeds": [0, 1],
            "methods": {"a": a, "b": b, "c": c}}  # fmt: skip
     reach, miss, dots = _beta_findings(toy)
-    assert reach == "Exact stationary points: B (b = 0) reaches π* (regret 0) at every β from 1 to 2;"
+    # a grid of exact β: "every β" is every grid point, and a worst value is a grid value (a reader asked)
+    assert (
+        reach == "Exact stationary points: B (b = 0) reaches π* (regret 0) at every one of the 2 β of the exact grid, "
+        "1 to 2;"
+    )
     edge = " (range's edge)"
-    assert miss == f"the others do not: worst exact regret 0.30 for A at β = 2{edge}, 0.020 for C at β = 1{edge}"
+    assert miss == (
+        f"the others do not: worst exact regret on the grid 0.30 for A at β = 2{edge}, 0.020 for C at β = 1{edge}"
+    )
     assert dots.endswith("except A and B (b = 0) at β = 2 (not yet converged)")
     a["regret_mean"], b["regret_mean"] = [0.1, 0.3], [0.0, 0.0]
     assert (
@@ -1883,7 +1952,7 @@ def test_beta_findings_wording_follows_the_data():
     b["exact_regret"] = [0.0, 0.5]
     reach, miss, _ = _beta_findings(toy)
     assert reach.startswith("Exact stationary points: no method reaches π*") and miss.startswith(
-        "worst exact regret 0.50"
+        "worst exact regret on the grid 0.50"
     )
 
 

@@ -185,3 +185,27 @@ def test_chain_ci_is_never_narrower_than_the_chain_means_alone():
     assert ci["sem"] >= standard_error(means) * (1 - 1e-9)
     assert ci["df"] == pytest.approx(1.0)
     assert ci["low"] < min(means) and ci["high"] > max(means)
+
+
+def test_bandit_paired_seeds_is_the_paired_t_over_seeds_and_holm_is_one_implementation():
+    """bandit.stats.paired_seeds: the mean of b − a by seed, its Student-t interval on n − 1 df and the two-sided p
+    (hand values: differences 0.5, 0.2, 0.9, 0.1 → mean 0.425, sd 0.3594, t = 2.365 on 3 df); the interval and the
+    p agree (p < 0.05 exactly when it excludes 0); llm.stats.holm is bandit.stats.holm (one implementation)."""
+    import bandit.stats
+    import llm.stats
+    from bandit.stats import paired_seeds
+
+    a, b = [1.0, 2.0, 3.0, 4.5], [1.5, 2.2, 3.9, 4.6]
+    r = paired_seeds(b, a)
+    sd = float(np.std([0.5, 0.2, 0.9, 0.1], ddof=1))
+    half = 3.182446 * sd / 2  # t_{0.975, 3}·sd/√4
+    assert r["mean"] == pytest.approx(0.425) and r["n"] == 4
+    assert (r["low"], r["high"]) == pytest.approx((0.425 - half, 0.425 + half), rel=1e-5)
+    assert r["p"] == pytest.approx(0.09894, abs=1e-4) and r["low"] < 0 < r["high"]
+    wide = paired_seeds([x + 0.4 for x in a], [x + v for x, v in zip(a, (0.0, 0.01, -0.01, 0.0))])
+    assert wide["p"] < 0.05 and wide["low"] > 0  # every seed agrees: significant however wide the per-seed spread
+    assert paired_seeds([1.0, 2.0], [0.0, 1.0]) == {"mean": 1.0, "low": 1.0, "high": 1.0, "p": 0.0, "n": 2}
+    assert paired_seeds([1.0, 2.0], [1.0, 2.0])["p"] == 1.0
+    with pytest.raises(ValueError, match="equal-length"):
+        paired_seeds([1.0, 2.0], [1.0])
+    assert llm.stats.holm is bandit.stats.holm
