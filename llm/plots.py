@@ -419,7 +419,15 @@ def draw_frontier(data: dict) -> Any:
     order = ", ".join(style(m).label for m in methods)
     comp = [
         Patch(color=style(ref).color, alpha=0.14, label=f"band: {name}'s 95 % interval at that β"),
-        Line2D([], [], ls="none", marker="o", ms=6, color=grey, label=f"filled: disjoint from {name}'s (resolved)"),
+        Line2D(
+            [],
+            [],
+            ls="none",
+            marker="o",
+            ms=6,
+            color=grey,
+            label=f"filled: {name}'s own, or disjoint from it (resolved)",
+        ),  # fmt: skip
         Line2D(
             [],
             [],
