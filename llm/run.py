@@ -368,7 +368,6 @@ class Stage:
         if not isinstance(config, self.config_cls):
             raise TypeError(f"{self.name}.run: expected a {self.config_cls.__name__}, got {type(config).__name__}")
         paths = RunPaths(check_run_dir(config.run_dir))
-        print(f"[{self.name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False), flush=True)
         target = self.output(paths, config)
         # a file where the stage writes a directory, or a directory where its output file goes: one line now (not an
         # OSError after the work, nor a directory taken for a cached output)
@@ -379,12 +378,15 @@ class Stage:
             raise UserError(
                 f"--run-dir {paths.root}: {target} is a directory, not the {self.name} stage's output file; remove it"
             )
+        shown = f"[{self.name}] config: " + json.dumps(config, default=to_jsonable, ensure_ascii=False)
         if target.exists() and not config.force:
+            print(shown, flush=True)
             print(f"[{self.name}] {target} exists (cached); --force redoes it")
             return target
         check_run_dir(config.run_dir, writable=True)  # the stage will write: a read-only run dir fails now
         if self.requires is not None:
             paths.require(*self.requires(paths))
+        print(shown, flush=True)  # after every check: a bad input or a missing earlier stage is the only line
         quiet_transformers()
         with torch_threads(getattr(config, "threads", 0)):
             result = self.work(config)

@@ -462,6 +462,13 @@ LLM_CASES = [
     ("tokenizer", ["--run-dir", "RUN", "--force", "--vocab-size", str(10**12)], "--vocab-size"),  # was a crash
     ("corpus", ["--run-dir", "NEW", "--jsonl", "RUN"], "--jsonl"),  # a directory: said "does not exist"
     ("corpus", ["--run-dir", "NEW", "--jsonl", "RUN"], "is a directory"),
+    # an earlier stage not run yet: its one line, and no config printed before it (sample printed its config first)
+    ("tokenizer", ["--run-dir", "NEW"], "llm corpus"),
+    ("sft", ["--run-dir", "NEW"], "llm corpus"),
+    ("reward", ["--run-dir", "NEW"], "llm sft"),
+    ("sample", ["--run-dir", "NEW"], "llm sft"),
+    ("train", ["--run-dir", "NEW"], "llm sample"),
+    ("eval", ["--run-dir", "NEW"], "llm corpus"),
     # a fresh start over an interrupted run used to keep its checkpoints: a later --resume continued the old weights
     ("train", ["--run-dir", "RUN", "--output-dir", "INTERRUPTED"], "holds an interrupted run"),
     ("train", ["--run-dir", "RUN", "--output-dir", "INTERRUPTED"], "--resume"),

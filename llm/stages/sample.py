@@ -341,6 +341,7 @@ STAGE = Stage(
     output=lambda paths, config: paths.offline_named(config.dataset),
     work=build_offline_dataset,
     report=_report,
+    requires=lambda paths: (paths.sft_model, "sft"),  # the behaviour policies are the SFT model's
 )
 """The stage ``sample``: ``run(config)`` and ``main(argv)`` call it."""
 
