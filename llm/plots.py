@@ -321,7 +321,7 @@ def _compare_panel(ax: Any, key: str, data: dict, by_method: dict[str, list[dict
     ax.tick_params(labelsize=10)
 
 
-def draw_frontier(data: dict) -> Any:
+def draw_frontier(data: dict, chain: int | None = None) -> Any:
     """Reward vs exact KL(π‖π_ref): one panel per method in a row (every method's β path of means in its colour and
     dash, its own dark, the others light; the method's β means, each with its β's marker and label, clear of every
     path; π_ref at KL = 0), then every β's stored 95 % intervals of every method side by side, KL left and reward
@@ -454,7 +454,7 @@ def draw_frontier(data: dict) -> Any:
     lax.legend(handles=comp, loc="upper left", bbox_to_anchor=(0.6, 1.0), fontsize=10, title_fontsize=10,
                frameon=False, alignment="left", title="bottom: 95 % intervals over seeds × prompts;\n"
                                            f"per β, left to right: {order}")  # fmt: skip
-    fig.suptitle(_frontier_finding(data, by_method), fontsize=10.5)
+    fig.suptitle(_chain_line(chain) + _frontier_finding(data, by_method), fontsize=10.5)
     fig.tight_layout()
     _raise_legend_row(lax, [ckl, crw])
     insets = [_zoom_close_points(ax, by_method[m], s, style(m).color, betas) for ax, m in zip(panels, methods)]
@@ -470,7 +470,7 @@ def draw_frontier(data: dict) -> Any:
     return fig
 
 
-def draw_jbeta(data: dict) -> Any:
+def draw_jbeta(data: dict, chain: int | None = None) -> Any:
     """(b) J_β of each method trained at β (left) and CoPG − each method, paired (right; :func:`_zoom_on_cis`)."""
     plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.2, 6.0))
@@ -522,7 +522,7 @@ def draw_jbeta(data: dict) -> Any:
         ]
         head, detail = _holm_lines(cands, " or ".join(f"CoPG − {style(m).label}" for m in others), alpha)
         title = f"{title}: {head}" + (f"\n{detail}" if detail else "")
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(_chain_line(chain) + title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -561,7 +561,7 @@ def _edge_text(data: dict) -> str:
     return "; ".join(parts)
 
 
-def draw_best_beta(data: dict) -> Any:
+def draw_best_beta(data: dict, chain: int | None = None) -> Any:
     """Each method at its best β (chosen on the selection split; the paper's Fig. 6 comparison). Top left: its
     reward on the report split with 95 % intervals (π_ref's as a band), a best β at the edge of the range tried
     flagged (:func:`_edge_betas`); top right: CoPG minus each, paired, with the Holm-adjusted p; below: the
@@ -617,7 +617,8 @@ def draw_best_beta(data: dict) -> Any:
                          f"{d['high']:+.3f}; {_p_text(d)}" for m, d in zip(others, pairs))  # fmt: skip
     edge = _edge_text(data)
     fig.suptitle(
-        "Each method at the β that did best on the selection split, reported on the separate report split "
+        _chain_line(chain)
+        + "Each method at the β that did best on the selection split, reported on the separate report split "
         f"(the paper's Fig. 6 comparison)\n{verdicts}" + (f"\n{edge}" if edge else ""),
         fontsize=10.5,
     )
@@ -649,7 +650,7 @@ def _curve_look(k: int) -> dict:
     return {"color": CURVE_COLOURS[k % len(CURVE_COLOURS)], "marker": BETA_MARKERS[k % len(BETA_MARKERS)]}
 
 
-def draw_curves(data: dict) -> Any:
+def draw_curves(data: dict, chain: int | None = None) -> Any:
     """Reward vs step of every (method, β), mean over seeds with 95 % intervals, in a 2 × 2 grid: one panel per
     method, each β in its own colour and marker (:func:`_curve_look`) and dodged in step far enough that no two
     whiskers touch; a last panel with each curve's paired change over the last interval; one β key below."""
@@ -710,7 +711,8 @@ def draw_curves(data: dict) -> Any:
                      "95 % interval over seeds × prompts")  # fmt: skip
     n = len(data["curves"])
     fig.suptitle(
-        "Training curves on the selection split: mean over seeds, 95 % intervals over seeds × prompts\n"
+        _chain_line(chain)
+        + "Training curves on the selection split: mean over seeds, 95 % intervals over seeds × prompts\n"
         f"last change = paired reward change over {span} (95 % interval): it excludes 0 for {moving} of {n} curves"
         + _plateau_text(data["curves"], moving),
         fontsize=10.5,
@@ -730,7 +732,7 @@ def _raise_legend_row(lax: Any, above: list) -> None:
     lax.set_position([box.x0, box.y0, box.width, top - box.y0])
 
 
-def draw_offpolicy(data: dict) -> Any:
+def draw_offpolicy(data: dict, chain: int | None = None) -> Any:
     """J_β of CoPG and naive PG per behaviour policy μ (left) and their paired difference (right;
     :func:`_zoom_on_cis`)."""
     plt = _plt()
@@ -767,7 +769,8 @@ def draw_offpolicy(data: dict) -> Any:
     _diff_legend(a2, _family(data).removeprefix(";\n"), clipped, style("copg").color, "in CoPG’s colour")
     head, detail = _holm_lines([("CoPG − PG", d, f"μ = {mu_label(r['dataset'])}") for r, d in zip(rows, diffs)],
                                "CoPG − PG", alpha)  # fmt: skip
-    fig.suptitle(f"Off-policy J_β (β = {off['beta']:g}): {head}" + (f"\n{detail}" if detail else ""), fontsize=11)
+    title = f"Off-policy J_β (β = {off['beta']:g}): {head}" + (f"\n{detail}" if detail else "")
+    fig.suptitle(_chain_line(chain) + title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -923,9 +926,27 @@ FIGURES = {
 }
 
 
+def _chain_line(chain: int | None) -> str:
+    """The first title line of a figure made from one π_ref + data chain (``chain``: its seed; None: not recorded,
+    no line): its intervals vary seeds and prompts inside that chain, not the chain, so a verdict there is that
+    chain's; whether it replicates is ``llm_chains``'s question."""
+    if chain is None:
+        return ""
+    return (
+        f"Chain {chain} only (one draw of π_ref and its data): intervals over its seeds × prompts; "
+        "across chains: llm_chains\n"
+    )
+
+
+def record_chain(record: dict) -> int | None:
+    """The π_ref + data chain an LLM figure record was made in (its pipeline config's ``chain_seed``), or None."""
+    chain = (record.get("config") or {}).get("pipeline", {}).get("chain_seed")
+    return chain if isinstance(chain, int) and not isinstance(chain, bool) else None
+
+
 def draw_record(record: dict) -> Any:
     """The figure of an LLM figure record (``<name>.json``), unsaved; ``bandit.records.redraw`` saves it."""
-    return FIGURES[record["kind"]](record["data"])
+    return FIGURES[record["kind"]](record["data"], chain=record_chain(record))
 
 
 def make_figures(summary: dict, out_dir: str | os.PathLike, command: str, config: dict | None = None) -> list[str]:

@@ -1228,7 +1228,7 @@ def test_llm_frontier_title_compares_copg_with_each_method_at_equal_beta_from_th
     from llm.plots import draw_frontier
 
     rec, fig = _draw("llm_frontier")
-    title = fig._suptitle.get_text()
+    title = _finding(fig._suptitle.get_text())
     assert len(title.split("\n")) <= 2 and "unpaired" in title  # the JSON holds no paired KL or reward difference
     data = rec["data"]
     for key, word in (("kl", "KL"), ("reward", "reward")):
@@ -1339,7 +1339,12 @@ def test_llm_difference_figures_fit_the_screen_with_9_pt_text_and_a_two_line_tit
     for ax in fig.axes:
         assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 9
         assert ax.get_legend().get_window_extent(renderer).y1 < ax.get_window_extent(renderer).y0  # below the axes
-    assert fig._suptitle.get_text().count("\n") <= 1
+    assert _finding(fig._suptitle.get_text()).count("\n") <= 1  # below the line naming the chain
+
+
+def _finding(title: str) -> str:
+    """An LLM figure's title without its first line naming the π_ref + data chain (``llm.plots._chain_line``)."""
+    return title.split("\n", 1)[1] if title.startswith("Chain ") else title
 
 
 def _variant(name: str, significant: list[bool], alpha: float = 0.05) -> dict:
@@ -1358,7 +1363,7 @@ def test_llm_difference_titles_say_holm_adjusted_and_stay_true_for_other_data(na
     """The old "Holm p 0.22" was read as unadjusted: the title says "Holm-adjusted p" (and, when none survives,
     the unadjusted p beside it); its verdict, computed from the data, is true whether none, one or all survive."""
     rec, fig = _draw(name)
-    sup = fig._suptitle.get_text()
+    sup = _finding(fig._suptitle.get_text())
     assert "Holm-adjusted p = " in sup and "Holm p " not in sup
     diffs = _panel_diffs(rec)
     if not any(d["significant"] for d in diffs):
@@ -1368,11 +1373,11 @@ def test_llm_difference_titles_say_holm_adjusted_and_stay_true_for_other_data(na
     draw = importlib.import_module(rec["drawer"]).draw_record
     what = "CoPG − PG" if name == "llm_offpolicy" else "CoPG − DPO or CoPG − IPO"
     n = len(diffs)
-    none = draw(_variant(name, [False] * n))._suptitle.get_text()
+    none = _finding(draw(_variant(name, [False] * n))._suptitle.get_text())
     assert f"no {what} difference survives Holm (α = 0.05)" in none and "only" not in none
-    every = draw(_variant(name, [True] * n, alpha=0.1))._suptitle.get_text()
+    every = _finding(draw(_variant(name, [True] * n, alpha=0.1))._suptitle.get_text())
     assert f"all {n} {what} differences survive Holm (α = 0.1)" in every and "no " not in every
-    one = draw(_variant(name, [k == n - 1 for k in range(n)]))._suptitle.get_text()
+    one = _finding(draw(_variant(name, [k == n - 1 for k in range(n)]))._suptitle.get_text())
     assert "survives Holm (α = 0.05) only at" in one and f"the other {n - 1} differences do not" in one
     for text in (none, every, one):
         assert text.count("\n") == 1 and "Holm-adjusted p " in text
@@ -2055,3 +2060,28 @@ def test_rung_curves_title_gives_the_largest_excursion_inside_the_last_quarter()
     title = fig._suptitle.get_text()
     assert f"varies by at most {moves[worst]:.4f} ({rec['data']['methods'][worst]['label']}" in title
     plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["llm_frontier", "llm_jbeta", "llm_best_beta", "llm_curves", "llm_offpolicy"])
+def test_llm_chain_figures_name_their_chain_first(name):
+    """A reader took llm_offpolicy's "CoPG − PG survives Holm only at T = 1" for a general finding: it is chain 0's,
+    and chain 1 does not repeat it (llm_chains). Every figure made in one π_ref + data chain now opens its title with
+    that chain (from the record's pipeline config), what its intervals vary and where replication is judged; a record
+    without a recorded chain gets no such line."""
+    import copy
+
+    from llm.plots import draw_record, record_chain
+
+    rec, fig = _draw(name)
+    chain = rec["config"]["pipeline"]["chain_seed"]
+    first = fig._suptitle.get_text().split("\n")[0]
+    assert record_chain(rec) == chain and first.startswith(f"Chain {chain} only (one draw of π_ref and its data)")
+    assert "intervals over its seeds × prompts" in first and "llm_chains" in first
+    assert _saved_width_px(fig) <= 1500
+    plt.close(fig)
+    other = copy.deepcopy(rec)
+    other["config"]["pipeline"]["chain_seed"] = 1
+    assert draw_record(other)._suptitle.get_text().startswith("Chain 1 only")
+    del other["config"]["pipeline"]["chain_seed"]
+    assert not draw_record(other)._suptitle.get_text().startswith("Chain ")
+    plt.close("all")
