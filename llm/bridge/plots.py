@@ -152,14 +152,13 @@ def _converged_regret(ax: Any, data: dict, order: list[str]) -> list:
         for j, v in enumerate(r["values"]):
             ax.plot(i - 0.15 + 0.3 * j / max(len(r["values"]) - 1, 1), _f(v), ls="none", color="k", ms=6,
                     marker=TASK_MARKERS[j % len(TASK_MARKERS)], zorder=3)  # fmt: skip
-        if s[m]["tabular_regret"] is None:
-            ax.text(i, 3 * FLOOR, "no finite\nlimit", ha="center", va="bottom", fontsize=9, rotation=90)
-        else:
+        if s[m]["tabular_regret"] is not None:  # a loss without a finite limit says so in its tick label
             ax.plot(i, _f(s[m]["tabular_regret"]), marker="_", ms=26, mew=2.5, color="k", zorder=4, ls="none")
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, None)
-    ax.set_xticks(range(len(order)), [textwrap.fill(styles[m]["label"], 10) for m in order], fontsize=9,
-                  rotation=90)  # fmt: skip
+    ticks = [textwrap.fill(styles[m]["label"], 10) + ("\n(no finite\nlimit)" if s[m]["tabular_regret"] is None else "")
+             for m in order]  # fmt: skip
+    ax.set_xticks(range(len(order)), ticks, fontsize=9, rotation=90)
     ax.tick_params(axis="y", labelsize=9)
     ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)\non the training prompts (reward units)", fontsize=10)
     n = len(seeds) or max(len(s[m]["network_regret"]["values"]) for m in order)
@@ -271,15 +270,17 @@ def _converged_title(data: dict) -> str:
         (r["kl_to_own_limit"] for r in (s[m].get("per_task_seed") or {}).values()),
         default=s[m]["kl_to_own_limit"]) <= bar]  # fmt: skip
     missed = _and([_plain(styles[m]["label"]) for m in finite if m not in own])
+    none = [_plain(styles[m]["label"]) for m in s if m not in finite]
+    which = f"networks with a finite limit ({_and(none)} has none)" if none else "networks"
+    tie = " or one that coincides with it (bracketed in b)" if _coinciding(s) else ""
     nearest = (
-        f"all {len(finite)} networks with a finite limit are nearest their own loss's limit"
+        f"all {len(finite)} {which} are nearest their own loss's limit{tie}"
         if len(own) == len(finite)
-        else f"{len(own)} of {len(finite)} networks are nearest their own loss's limit (not {missed})"
+        else f"{len(own)} of {len(finite)} {which} are nearest their own loss's limit{tie}; not {missed}"
     )
     every = "every task" if n > 1 else "the task"
-    close = (
-        f"{len(within)} are within {bar:g} nats of it in {every}: {_and([_plain(styles[m]['label']) for m in within])}"
-    )
+    names = _and([_plain(styles[m]["label"]) for m in within])
+    close = f"{len(within)} are within {bar:g} nats of their own limit in {every}: {names}"
     return f"{head}\n{nearest}\n{close}"
 
 
@@ -334,7 +335,8 @@ def _draw_converged(data: dict) -> Any:
         Line2D([], [], marker="s", ms=12, mfc="none", mec="k", mew=2.4, ls="none",
                label="black box: the network's own loss's limit"),
         Line2D([], [], marker="s", ms=9, mfc="none", mec=NEAR_COLOR, mew=1.8, ls="none",
-               label="red box: the limit nearest the network (smallest mean KL in its row)"),
+               label="red box: the limit nearest the network (smallest mean KL in its row);\n"
+                     "on a bracketed limit it counts as the network's own"),
     ]  # fmt: skip
     fig.legend(handles=key, loc="upper left", bbox_to_anchor=(box.x0 - 0.13, 0.155), fontsize=9, frameon=False)
     split = _split_tasks_note(data)
