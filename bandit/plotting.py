@@ -446,7 +446,7 @@ _CLIP_NOTE = "; ▼: lower whisker (mean − std ≤ 1e-5) clipped at the floor"
 
 
 def _draw_offpolicy(rec: dict) -> plt.Figure:
-    fig = plt.figure(figsize=(11, 6.4))
+    fig = plt.figure(figsize=(11, 7.0))
     ax, strip = _regret_axes(fig, fig.add_gridspec(1, 1)[0], rec, fontsize=9)
     alphas = rec["alphas"]
     step = 0.4 * min(np.diff(alphas), default=1.0) / max(sum("regret_mean" in m for m in rec["methods"].values()), 1)
@@ -457,13 +457,12 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     seeds = any("regret_per_seed" in m for m in rec["methods"].values())
     spread = f"small marks: each of {cfg['seeds']} seeds, large open marks: their mean" if seeds else (
         f"mean ± std over {cfg['seeds']} seeds")  # fmt: skip
-    fig.suptitle(
-        f"Off-policy sweep on R = {tuple(cfg['rewards'])}, uniform π_ref, β = {cfg['beta']:g}: lines = exact "
-        f"stationary regret,\nmarks = sampled after {cfg['epochs']} epochs (Adam lr {cfg['lr']:g}; a fixed budget, "
-        f"not always converged{_CLIP_NOTE if clipped else ''});\n{spread}; "
-        "the marks of the methods are set side by side about each α",
-        fontsize=10,
-    )
+    reach, miss = _exact_findings(rec, np.asarray(rec["exact_alphas"], dtype=float), "α", "{:.2g}")
+    fig.suptitle("\n".join(part for line in (reach, miss) for part in textwrap.wrap(line, 125)), fontsize=10)
+    ax.set_title(f"R = {tuple(cfg['rewards'])}, uniform π_ref, β = {cfg['beta']:g}; lines: exact stationary regret; "
+                 f"marks: sampled after {cfg['epochs']} epochs\n(Adam lr {cfg['lr']:g}; a fixed budget, not always "
+                 f"converged{_CLIP_NOTE if clipped else ''}); {spread}, set side by side about each α",
+                 fontsize=9)  # fmt: skip
     handles, _ = ax.get_legend_handles_labels()
     if seeds:
         handles.append(
@@ -479,7 +478,7 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
         )
         handles.append(plt.Line2D([], [], ls="none", label=note))
     ax.legend(handles=handles, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.subplots_adjust(left=0.09, right=0.66, bottom=0.1, top=0.86)
+    fig.subplots_adjust(left=0.09, right=0.66, bottom=0.09, top=0.8)
     return fig
 
 
@@ -511,15 +510,12 @@ def _beta_on_pi_star(rec: dict, name: str, tol: float = _BETA_KL_TOL) -> float |
     return float(rec["exact_betas"][n - 1])
 
 
-def _beta_findings(rec: dict) -> tuple[str, str, str]:
-    """The β sweep's findings, one title line each: (1) the methods whose exact stationary regret is 0 at every β
-    (they reach π*), (2) the worst exact regret of each other method, largest first, and the β where it peaks
-    (flagged at an end of the β range, beyond which it may rise further), (3) the sampled check: the dots whose
-    mean − std lies above twice their own exact regret (interpolated in log β) and above the floor, which have not
-    reached their stationary point in the epoch budget."""
-    xb = np.asarray(rec["exact_betas"], dtype=float)
-    span = f"one of the {len(xb)} β of the exact grid, {xb.min():g} to {xb.max():g}"
+def _exact_findings(rec: dict, xs: np.ndarray, name: str, fmt: str) -> tuple[str, str]:
+    """Two title lines of a sweep over ``name`` (β, α) from its exact grid ``xs``: the methods whose exact stationary
+    regret is 0 at every grid point (they reach π*), and each other method's worst exact regret on the grid, largest
+    first, with the grid point where it peaks (flagged at an end of the range, beyond which it may rise further)."""
     methods = rec["methods"]
+    span = f"one of the {len(xs)} {name} of the exact grid, {xs.min():g} to {xs.max():g}"
     zero = _at_zero(rec)
     if zero:
         names = _beta_and([_beta_plain(methods[n]["label"]) for n in zero])
@@ -528,14 +524,27 @@ def _beta_findings(rec: dict) -> tuple[str, str, str]:
     else:
         reach = f"Exact stationary points: no method reaches π* (regret 0) at every {span};"
     worst = sorted(
-        ((max(m["exact_regret"]), float(xb[int(np.argmax(m["exact_regret"]))]), m["label"])
+        ((max(m["exact_regret"]), float(xs[int(np.argmax(m["exact_regret"]))]), m["label"])
          for n, m in methods.items() if n not in zero),
         reverse=True,
     )  # fmt: skip
-    edge = {float(xb.min()): " (range's edge)", float(xb.max()): " (range's edge)"}  # it may rise beyond the range
-    parts = [f"{v:#.2g} for {_beta_plain(label)} at β = {b:.2g}{edge.get(b, '')}" for v, b, label in worst]
+    edge = {float(xs.min()): " (range's edge)", float(xs.max()): " (range's edge)"}  # it may rise beyond the range
+    parts = [
+        f"{v:#.2g} for {_beta_plain(label)} at {name} = {fmt.format(x)}{edge.get(x, '')}" for v, x, label in worst
+    ]
     lead = "the others do not: worst" if zero else "worst"
-    miss = f"{lead} exact regret on the grid {', '.join(parts)}" if parts else ""
+    return reach, (f"{lead} exact regret on the grid {', '.join(parts)}" if parts else "")
+
+
+def _beta_findings(rec: dict) -> tuple[str, str, str]:
+    """The β sweep's findings, one title line each: (1) the methods whose exact stationary regret is 0 at every β
+    (they reach π*), (2) the worst exact regret of each other method, largest first, and the β where it peaks
+    (flagged at an end of the β range, beyond which it may rise further), (3) the sampled check: the dots whose
+    mean − std lies above twice their own exact regret (interpolated in log β) and above the floor, which have not
+    reached their stationary point in the epoch budget."""
+    xb = np.asarray(rec["exact_betas"], dtype=float)
+    methods = rec["methods"]
+    reach, miss = _exact_findings(rec, xb, "β", "{:.2g}")
     betas = np.asarray(rec["betas"], dtype=float)
     sampled = {n: m for n, m in methods.items() if "regret_mean" in m}
     cfg = rec["config"]
@@ -821,11 +830,17 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
     setup = (
         f"exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
-        + (f", sampled Adam epochs (lr {cfg['lr']:g}; marks)" if sampled else "")
+        + (f", sampled Adam epochs (lr {cfg['lr']:g}; marks; {_count_seeds(rec)})" if sampled else "")
         + f"; β = {cfg['beta']:g}, μ1 = ({mu1}), μ2 = ({mu2})"
     )
     fig.suptitle(_simplex_title(rec, order) + "\n" + setup, fontsize=10)
     return fig
+
+
+def _count_seeds(rec: dict) -> str:
+    """'one seed' or 'N seeds': how many sampled runs a record's marks come from (its ``seeds``, else the config's)."""
+    n = len(rec["seeds"]) if "seeds" in rec else int(rec["config"].get("seeds", 1))
+    return "one seed" if n == 1 else f"{n} seeds"
 
 
 _ZERO_TOL = 1e-12

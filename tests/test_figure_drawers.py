@@ -331,8 +331,8 @@ def test_bridge_converged_title_says_which_networks_are_within_the_0_01_bar_and_
     missed = [m for m in finite if not all(r["nearest_is_own"] for r in s[m]["per_task_seed"].values())]
     assert missed == ["pg_is"]
     assert (
-        f"{len(finite) - len(missed)} of {len(finite)} networks with a finite limit (DPO has none) are nearest their own "
-        "loss's limit or one that coincides with it (bracketed in b); not PG + IS" in title
+        f"{len(finite) - len(missed)} of {len(finite)} networks with a finite limit (DPO has none) are nearest their "
+        "own loss's limit or one that coincides with it (bracketed in b); not PG + IS" in title
     )  # a reader counted the boxes: 2 of 6 red boxes on the black one; a red box on a coinciding limit counts as own
     assert title.count("\n") == 2
     assert "on a bracketed limit it counts as the network's own" in _all_texts(fig)
@@ -2089,3 +2089,23 @@ def test_llm_chain_figures_name_their_chain_first(name):
     del other["config"]["pipeline"]["chain_seed"]
     assert not draw_record(other)._suptitle.get_text().startswith("Chain ")
     plt.close("all")
+
+
+def test_offpolicy_sweep_title_states_its_exact_findings_and_simplex_its_seed_count():
+    """A reader found offpolicy_sweep's title an encoding legend with no claim (and simplex's marks from one run not
+    said): the title now states who reaches π* at every α of the exact grid and each other method's worst exact regret
+    with its α, computed from the record; the encoding moved to the panel title; simplex names its seed count."""
+    rec, fig = _draw("offpolicy_sweep")
+    title = fig._suptitle.get_text().replace("\n", " ")
+    xs = rec["exact_alphas"]
+    assert f"reach π* (regret 0) at every one of the {len(xs)} α of the exact grid" in title
+    for m in rec["methods"].values():
+        if max(m["exact_regret"]) > 1e-5:
+            assert f"{max(m['exact_regret']):#.2g} for {m['label'].replace(', b', ' (b')}" in title
+    assert "lines: exact stationary regret" in fig.axes[0].get_title() and "lines =" not in title
+    assert _saved_width_px(fig) <= 1500
+    plt.close(fig)
+    rec, fig = _draw("simplex")
+    n = len(rec["seeds"])
+    assert ("one seed" if n == 1 else f"{n} seeds") in fig._suptitle.get_text()
+    plt.close(fig)
