@@ -720,7 +720,14 @@ def _coinciding(paths: dict[str, np.ndarray], labels: dict[str, str], tol: float
         gaps = {m: _path_gap(paths[n], paths[m]) for m in names[:i]}
         m = min(gaps, key=gaps.get)
         if gaps[m] < tol:
-            how = "exactly" if gaps[m] < 1e-9 else f"within {gaps[m]:.3f} on average (triangle side 1)"
+            how = (
+                "exactly"
+                if gaps[m] < 1e-9
+                else (
+                    f"within {gaps[m]:.3f} on average (distance to its nearest "
+                    "point, averaged along the flow; triangle side 1)"
+                )
+            )
             out.append(f"{labels[n]}'s flow runs along {labels[m]}'s, {how}")
     return out
 
@@ -819,7 +826,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
         f"{subject}: wide pale line, underneath;\nothers dashed, on top; small hollow\n"
         "marks: sampled epochs, in the method's marker"
     )
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), title=head, title_fontsize=9,
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), title=head, title_fontsize=9, handlelength=3.2,
               alignment="left")  # fmt: skip
     words = _coinciding(paths, labels)
     if words:
@@ -830,7 +837,12 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
     setup = (
         f"exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
-        + (f", sampled Adam epochs (lr {cfg['lr']:g}; marks; {_count_seeds(rec)})" if sampled else "")
+        + (
+            f",\nsampled Adam epochs (lr {cfg['lr']:g}; marks; {_count_seeds(rec)}; a fixed budget, not always at the "
+            "end point)"
+            if sampled
+            else ""
+        )
         + f"; β = {cfg['beta']:g}, μ1 = ({mu1}), μ2 = ({mu2})"
     )
     fig.suptitle(_simplex_title(rec, order) + "\n" + setup, fontsize=10)

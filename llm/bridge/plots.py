@@ -163,7 +163,7 @@ def _converged_regret(ax: Any, data: dict, order: list[str]) -> list:
     ax.set_ylabel("regret J(π*) − J(π) = β·KL(π‖π*)\non the training prompts (reward units)", fontsize=10)
     n = len(seeds) or max(len(s[m]["network_regret"]["values"]) for m in order)
     few = "; too few for an interval" if n < 3 else ""
-    ax.set_title(f"(a) regret of each converged network\n{n} tasks: each black mark is one task{few}",
+    ax.set_title(f"(a) regret of each trained network\n{n} tasks: each black mark is one task{few}",
                  fontsize=10, loc="left")  # fmt: skip
     _floor(ax, "floor")
     marks = [Line2D([], [], marker=TASK_MARKERS[j % len(TASK_MARKERS)], ls="none", color="k", ms=6,
@@ -260,7 +260,7 @@ def _converged_title(data: dict) -> str:
     n = len(_task_seeds(s)) or 1
     ratios = [f"{100 * c['ratio']:.2g} % of {_possessive(styles[k.rsplit('x_', 1)[-1]]['label'])}"
               for k, c in checks.items() if k.startswith("copg_le_") and "ratio" in c]  # fmt: skip
-    head = f"Converged networks on {n} random task{'s' if n > 1 else ''}: " + (
+    head = f"Networks trained to a fixed budget on {n} random task{'s' if n > 1 else ''}: " + (
         f"CoPG's regret is {' and '.join(ratios)}" if ratios else "each network against its loss's exact limit"
     )
     bar = _check_bar(checks)
@@ -305,7 +305,7 @@ def _split_tasks_note(data: dict) -> str:
 
 
 def _draw_converged(data: dict) -> Any:
-    """(a) regret of each converged network and its limit per task; (b) the KL from every method's limit to every
+    """(a) regret of each trained network and its limit per task; (b) the KL from every method's limit to every
     network: is each network nearest its own loss's limit, and how near (see :func:`_converged_matrix`). Each panel
     has its key below it; the colour bar marks the title's KL bar with a black line."""
     import math
