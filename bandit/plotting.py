@@ -821,6 +821,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     ax.set_xlim(-0.04, 1.04)
     ax.set_ylim(-0.08, np.sqrt(3) / 2 + 0.06)
     ax.axis("off")
+    _simplex_zoom(fig, ax, o, [*paths.values()], tri)
     subject = rec["methods"].get(front, {}).get("label", front)
     head = (
         f"{subject}: wide pale line, underneath;\nothers dashed, on top; small hollow\n"
@@ -847,6 +848,45 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     )
     fig.suptitle(_simplex_title(rec, order) + "\n" + setup, fontsize=10)
     return fig
+
+
+def _simplex_zoom(
+    fig: plt.Figure, ax: plt.Axes, star: np.ndarray, paths: list, tri: np.ndarray, radius: float = 0.2
+) -> plt.Axes:
+    """An enlarged copy of the simplex around π* (``star``), where the flows that reach it or stop near it crowd: the
+    box holds π* and every flow's end point within ``radius`` of it, padded; drawn under the legend (right of the
+    triangle) with every line of ``ax`` copied in it, and the box outlined in grey on the triangle. Returns it."""
+    ends = [p[-1] for p in paths if np.hypot(*(p[-1] - star)) < radius]
+    pts = np.array([star, *ends])
+    pad = 0.03
+    (x0, y0), (x1, y1) = pts.min(axis=0) - pad, pts.max(axis=0) + pad
+    w, h = x1 - x0, y1 - y0
+    if w < 0.2:  # at least a fifth of the side, centred: the flows' last stretch shows too
+        x0, x1 = (x0 + x1) / 2 - 0.1, (x0 + x1) / 2 + 0.1
+    if h < 0.12:
+        y0, y1 = (y0 + y1) / 2 - 0.06, (y0 + y1) / 2 + 0.06
+    y0, y1 = max(y0, -0.01), max(y0, -0.01) + (y1 - y0)  # nothing lies below the arm-0–arm-1 edge (y = 0)
+    width = 0.235  # figure fraction; the height keeps the box's shape (equal scales)
+    height = width * fig.get_figwidth() * (y1 - y0) / (x1 - x0) / fig.get_figheight()
+    ins = fig.add_axes((0.745, 0.1, width, height))
+    ins.plot(*np.r_[tri, tri[:1]].T, color="k", lw=1)
+    for line in ax.lines:
+        if len(line.get_xdata()) == 0:
+            continue
+        ins.plot(line.get_xdata(), line.get_ydata(), color=line.get_color(), lw=line.get_linewidth(),
+                 ls=line.get_linestyle(), marker=line.get_marker(), ms=line.get_markersize(),
+                 mfc=line.get_markerfacecolor(), mec=line.get_markeredgecolor(), mew=line.get_markeredgewidth(),
+                 alpha=line.get_alpha(), zorder=line.get_zorder(), markevery=line.get_markevery(),
+                 solid_capstyle=line.get_solid_capstyle())  # fmt: skip
+    ins.set_xlim(x0, x1)
+    ins.set_ylim(y0, y1)
+    ins.set_xticks([])
+    ins.set_yticks([])
+    ins.set_title("enlarged: the grey box around π*", fontsize=9)
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="0.5", lw=1, zorder=8, gid="zoom_box"))
+    return ins
 
 
 def _count_seeds(rec: dict) -> str:

@@ -2112,6 +2112,16 @@ def test_offpolicy_sweep_title_states_its_exact_findings_and_simplex_its_seed_co
     legend = fig.axes[0].get_legend()
     assert legend.handlelength >= 3  # a dashed flow's key shows its dashes (a reader saw them solid at 2)
     assert "averaged along the flow" in _all_texts(fig)  # the "within 0.004 on average" says what it averages
+    # readers found the corner at π* a tangle: an enlarged copy of the box around π* (every line copied into it)
+    main, ins = fig.axes[0], fig.axes[1]
+    (box,) = [p for p in main.patches if p.get_gid() == "zoom_box"]
+    assert ins.get_xlim() == pytest.approx((box.get_x(), box.get_x() + box.get_width()))
+    star = [line for line in main.lines if line.get_marker() == "*"][0]
+    assert box.contains_point(main.transData.transform((star.get_xdata()[0], star.get_ydata()[0])))
+    assert len([line for line in ins.lines if len(line.get_xdata())]) >= len(rec["methods"])
+    fig.canvas.draw()
+    legend = main.get_legend().get_window_extent()
+    assert not legend.overlaps(ins.get_window_extent())
     plt.close(fig)
     rec, fig = _draw("bridge_converged")  # "converged" was contradicted by networks far from their limits
     assert fig._suptitle.get_text().startswith("Networks trained to a fixed budget on")
