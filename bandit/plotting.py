@@ -745,20 +745,21 @@ def _coinciding_pairs(paths: dict[str, np.ndarray], tol: float = 0.01) -> dict[s
 
 
 def _simplex_title(rec: dict, order: list[str]) -> str:
-    """Which flows stop at π* and where the others stop (their stationary regret), from the JSON."""
+    """Which flows stop at π* and where the others stop (their stationary regret), from the JSON; labels in running
+    text ("PG (b = 0)"), so a list joined by commas counts right."""
     o = simplex_xy(rec["optimal_policy"])
     at, off, none = [], [], []
     for n in order:
         m = rec["methods"][n]
         if m["stationary_policy"] is None:
-            none.append(m["label"])
+            none.append(_beta_plain(m["label"]))
         elif np.hypot(*(simplex_xy(m["stationary_policy"]) - o)) < 1e-3:
-            at.append(m["label"])
+            at.append(_beta_plain(m["label"]))
         else:
-            off.append(f"{m['label']} (regret {m['stationary_regret']:.3f})")
-    lines = [f"{len(at)} of {len(order)} flows stop at π*: {', '.join(at)}" if at else "no flow stops at π*"]
+            off.append(f"{_beta_plain(m['label'])}, regret {m['stationary_regret']:.3f}")
+    lines = [f"{len(at)} of {len(order)} flows stop at π*: {_beta_and(at)}" if at else "no flow stops at π*"]
     if off:
-        lines.append(f"stop elsewhere: {', '.join(off)}")
+        lines.append(f"stop elsewhere: {'; '.join(off)}")
     if none:
         lines.append(f"no finite stationary point: {', '.join(none)}")
     return "\n".join(lines)
@@ -796,8 +797,10 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
             label = f"{m['label']} ({note}; solid, under\n{labels[under[name]]}'s dashes: same flow)"
             ax.plot(xy[:, 0], xy[:, 1], color=c, lw=5, alpha=0.75, zorder=3.5, solid_capstyle="round", label=label)
         else:
-            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.5, ls=(0, (4, 2)), zorder=4 + k / 100, label=f"{m['label']} "
-                    f"({note})", marker=_MARKERS[k % len(_MARKERS)], ms=5, markevery=(0.025 * k, 0.2))  # fmt: skip
+            off_star = found and np.hypot(*(simplex_xy(m["stationary_policy"]) - o)) >= 1e-3  # in front: its own path
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.5 + 0.5 * off_star, ls=(0, (4, 2)),
+                    zorder=4 + off_star + k / 100, label=f"{m['label']} ({note})", marker=_MARKERS[k % len(_MARKERS)],
+                    ms=5, markevery=(0.025 * k, 0.2))  # fmt: skip
         for traj in m.get("sampled", []):
             st = simplex_xy(traj)
             shape = "o" if name == front else _MARKERS[k % len(_MARKERS)]  # the method's marker: dots are tied to it
@@ -844,7 +847,8 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
             if sampled
             else ""
         )
-        + f"; β = {cfg['beta']:g}, μ1 = ({mu1}), μ2 = ({mu2})"
+        + f";\nβ = {cfg['beta']:g}; offline pairs drawn from μ1 = ({mu1}), μ2 = ({mu2})\n"
+        "regret = J(π*) − J(π), J(π) = E_π[R] − β·KL(π‖π_ref); π* ∝ π_ref·exp(R/β) maximises J (not the best arm)"
     )
     fig.suptitle(_simplex_title(rec, order) + "\n" + setup, fontsize=10)
     return fig

@@ -1811,13 +1811,15 @@ def test_simplex_draws_one_ring_at_pi_star_and_the_title_names_who_stops_there()
     off = [m for m in rec["methods"].values() if m["stationary_regret"] > 1e-9]
     assert len(rings) == len(off) + 1
     title = fig._suptitle.get_text()
-    assert title.startswith("5 of 8 flows stop at π*: CoPG, DPO, PG, b = batch mean, PG + IS, on-policy RLOO\n")
-    assert "stop elsewhere: IPO (regret 0.153), PG, b = 0 (regret 0.638), PG, b = E_π[R] (regret 0.015)" in title
+    # labels in running text: a reader counted six names for "5" in "PG, b = batch mean, PG + IS, ..."
+    assert title.startswith("5 of 8 flows stop at π*: CoPG, DPO, PG (b = batch mean), PG + IS and on-policy RLOO\n")
+    assert "stop elsewhere: IPO, regret 0.153; PG (b = 0), regret 0.638; PG (b = E_π[R]), regret 0.015" in title
+    assert "regret = J(π*) − J(π), J(π) = E_π[R] − β·KL(π‖π_ref)" in title and "offline pairs drawn from μ1" in title
     moved = copy.deepcopy(rec)
     moved["methods"]["dpo"]["stationary_policy"] = moved["methods"]["ipo"]["stationary_policy"]
     moved["methods"]["dpo"]["stationary_regret"] = moved["methods"]["ipo"]["stationary_regret"]
     title = draw_simplex(moved)._suptitle.get_text()
-    assert title.startswith("4 of 8 flows stop at π*: CoPG, PG, b = batch mean") and "DPO (regret 0.153)" in title
+    assert title.startswith("4 of 8 flows stop at π*: CoPG, PG (b = batch mean)") and "DPO, regret 0.153" in title
 
 
 def test_loss_family_floor_lies_below_the_smallest_non_zero_regret_and_every_value_is_drawn_where_it_is():
