@@ -802,9 +802,11 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
                     zorder=4 + off_star + k / 100, label=f"{m['label']} ({note})", marker=_MARKERS[k % len(_MARKERS)],
                     ms=5, markevery=(0.025 * k, 0.2))  # fmt: skip
         for traj in m.get("sampled", []):
-            st = simplex_xy(traj)
+            st = _spaced(simplex_xy(traj))  # epochs piled at an end point would bury its ring: one mark per spot
             shape = "o" if name == front else _MARKERS[k % len(_MARKERS)]  # the method's marker: dots are tied to it
             ax.plot(st[:, 0], st[:, 1], shape, color=c, mfc="none", ms=4.5, mew=0.9, alpha=0.8, zorder=2)
+            if name == front or name in under:  # its flow is a plain line: its marks need their own key
+                ax.plot([], [], shape, color=c, mfc="none", ms=4.5, mew=0.9, label=f"{m['label']}: sampled epochs")
         if found:
             sxy = simplex_xy(m["stationary_policy"])
             if np.hypot(*(sxy - o)) < 1e-3:
@@ -870,9 +872,9 @@ def _simplex_zoom(
     if h < 0.12:
         y0, y1 = (y0 + y1) / 2 - 0.06, (y0 + y1) / 2 + 0.06
     y0, y1 = max(y0, -0.01), max(y0, -0.01) + (y1 - y0)  # nothing lies below the arm-0–arm-1 edge (y = 0)
-    width = 0.235  # figure fraction; the height keeps the box's shape (equal scales)
+    width = 0.225  # figure fraction; the height keeps the box's shape (equal scales)
     height = width * fig.get_figwidth() * (y1 - y0) / (x1 - x0) / fig.get_figheight()
-    ins = fig.add_axes((0.745, 0.1, width, height))
+    ins = fig.add_axes((0.755, 0.04, width, height))
     ins.plot(*np.r_[tri, tri[:1]].T, color="k", lw=1)
     for line in ax.lines:
         if len(line.get_xdata()) == 0:
@@ -886,11 +888,32 @@ def _simplex_zoom(
     ins.set_ylim(y0, y1)
     ins.set_xticks([])
     ins.set_yticks([])
-    ins.set_title("enlarged: the grey box around π*", fontsize=9)
+    ins.set_title(f"enlarged {ins_scale(fig, ax, x1 - x0, width):.1f}×: the grey box around π*", fontsize=9)
+    for spine in ins.spines.values():
+        spine.set_edgecolor("0.5")
     from matplotlib.patches import Rectangle
 
     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="0.5", lw=1, zorder=8, gid="zoom_box"))
     return ins
+
+
+def ins_scale(fig: plt.Figure, ax: plt.Axes, box_width: float, ins_width: float) -> float:
+    """How many times larger a box ``box_width`` wide (data units of ``ax``) is drawn in an inset ``ins_width`` wide
+    (figure fraction) than on ``ax`` (its x scale, after the equal-aspect layout)."""
+    fig.canvas.draw()
+    x0, x1 = ax.get_xlim()
+    on_ax = box_width / (x1 - x0) * ax.get_window_extent().width
+    return ins_width * fig.bbox.width / on_ax
+
+
+def _spaced(xy: np.ndarray, gap: float = 0.015) -> np.ndarray:
+    """The points of a sampled trajectory (simplex units) each at least ``gap`` from the last one kept: the epochs
+    that pile up where a run has settled are drawn once."""
+    keep = [xy[0]]
+    for p in xy[1:]:
+        if np.hypot(*(p - keep[-1])) >= gap:
+            keep.append(p)
+    return np.array(keep)
 
 
 def _count_seeds(rec: dict) -> str:
