@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import signal
 import sys
@@ -90,8 +91,24 @@ def one_line_parse(parse: Callable[[], T], help_hint: str, argv: list[str] | Non
         if exc.code in (0, None):
             sys.stderr.write(buf.getvalue())
             raise
+        # rich wraps the message at the terminal's width, cutting a long path mid-word: parse again, as wide as
+        # the message needs, for the text to condense (parsing has no side effects)
+        wide = io.StringIO()
+        saved = os.environ.get("COLUMNS")
+        os.environ["COLUMNS"] = "100000"
+        try:
+            with contextlib.redirect_stderr(wide):
+                parse()
+        except SystemExit:
+            pass
+        finally:
+            if saved is None:
+                os.environ.pop("COLUMNS", None)
+            else:
+                os.environ["COLUMNS"] = saved
+        text = wide.getvalue() or buf.getvalue()
         # a config's own check (__post_init__) comes as tyro's "Error parsing <Class>: <message>": keep the message
-        message = re.sub(r"^Error parsing [\w.]+: ", "", condense_tyro_error(buf.getvalue()))
+        message = re.sub(r"^Error parsing [\w.]+: ", "", condense_tyro_error(text))
         raise UsageError(f"{message} (see {help_hint})") from None
 
 

@@ -896,3 +896,30 @@ def test_stage_output_path_blocked(stage, blocker, needle, tmp_path, capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error: --run-dir ") and needle in err[0], err
     assert _snapshot(tmp_path) == before
+
+
+def test_a_long_message_is_not_cut_mid_word_by_the_terminal_width(monkeypatch):
+    """rich wraps a config's error at the terminal's width, and the one-line condensing joined the pieces with a space:
+    a long path came out as ".../test_eval_s econd_run_needs_for0/e.json" (a CI failure once pytest's temporary
+    directories grew a digit). The message is taken from a parse as wide as it needs."""
+    import dataclasses
+    import os
+
+    import tyro
+
+    from bandit.cli import UsageError, one_line_parse
+
+    path = "/tmp/" + "a_very_long_directory_name_" * 8 + "e.json"
+
+    @dataclasses.dataclass
+    class Config:
+        out: str = path
+
+        def __post_init__(self):
+            raise ValueError(f"{self.out} exists (a finished run); pass --force")
+
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(UsageError) as err:
+        one_line_parse(lambda: tyro.cli(Config, args=[]), "x --help", [])
+    assert f"{path} exists (a finished run); pass --force (see x --help)" == str(err.value)
+    assert os.environ["COLUMNS"] == "80"  # restored
