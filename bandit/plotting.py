@@ -888,22 +888,13 @@ def _simplex_zoom(
     ins.set_ylim(y0, y1)
     ins.set_xticks([])
     ins.set_yticks([])
-    ins.set_title(f"enlarged {ins_scale(fig, ax, x1 - x0, width):.1f}×: the grey box around π*", fontsize=9)
+    ins.set_title("enlarged: the grey box around π*", fontsize=9)
     for spine in ins.spines.values():
         spine.set_edgecolor("0.5")
     from matplotlib.patches import Rectangle
 
     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="0.5", lw=1, zorder=8, gid="zoom_box"))
     return ins
-
-
-def ins_scale(fig: plt.Figure, ax: plt.Axes, box_width: float, ins_width: float) -> float:
-    """How many times larger a box ``box_width`` wide (data units of ``ax``) is drawn in an inset ``ins_width`` wide
-    (figure fraction) than on ``ax`` (its x scale, after the equal-aspect layout)."""
-    fig.canvas.draw()
-    x0, x1 = ax.get_xlim()
-    on_ax = box_width / (x1 - x0) * ax.get_window_extent().width
-    return ins_width * fig.bbox.width / on_ax
 
 
 def _spaced(xy: np.ndarray, gap: float = 0.015) -> np.ndarray:
