@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bandit.stats import holm, paired_seeds
-from bandit.style import style
+from bandit.style import join_and, plain_label, style
 
 __all__ = ["draw_record", "draw_simplex", "simplex_xy"]
 
@@ -482,18 +482,6 @@ def _draw_offpolicy(rec: dict) -> plt.Figure:
     return fig
 
 
-def _beta_plain(label: str) -> str:
-    """A label for running text: "PG, b = 0" → "PG (b = 0)", so a list of labels joined by commas stays
-    unambiguous."""
-    head, sep, tail = label.partition(", ")
-    return f"{head} ({tail})" if sep else label
-
-
-def _beta_and(items: list[str]) -> str:
-    """Items in words: "a", "a and b", "a, b and c"."""
-    return " and ".join(items) if len(items) < 3 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 _BETA_KL_TOL = 0.05
 """Relative gap under which a method's exact KL line lies on π*'s in the β sweep's log KL panel."""
 
@@ -518,7 +506,7 @@ def _exact_findings(rec: dict, xs: np.ndarray, name: str, fmt: str) -> tuple[str
     span = f"one of the {len(xs)} {name} of the exact grid, {xs.min():g} to {xs.max():g}"
     zero = _at_zero(rec)
     if zero:
-        names = _beta_and([_beta_plain(methods[n]["label"]) for n in zero])
+        names = join_and([plain_label(methods[n]["label"]) for n in zero])
         verb = "reaches" if len(zero) == 1 else "reach"
         reach = f"Exact stationary points: {names} {verb} π* (regret 0) at every {span};"
     else:
@@ -530,7 +518,7 @@ def _exact_findings(rec: dict, xs: np.ndarray, name: str, fmt: str) -> tuple[str
     )  # fmt: skip
     edge = {float(xs.min()): " (range's edge)", float(xs.max()): " (range's edge)"}  # it may rise beyond the range
     parts = [
-        f"{v:#.2g} for {_beta_plain(label)} at {name} = {fmt.format(x)}{edge.get(x, '')}" for v, x, label in worst
+        f"{v:#.2g} for {plain_label(label)} at {name} = {fmt.format(x)}{edge.get(x, '')}" for v, x, label in worst
     ]
     lead = "the others do not: worst" if zero else "worst"
     return reach, (f"{lead} exact regret on the grid {', '.join(parts)}" if parts else "")
@@ -556,12 +544,12 @@ def _beta_findings(rec: dict) -> tuple[str, str, str]:
         lo = np.asarray(m["regret_mean"]) - np.asarray(m["regret_std"])
         at = tuple(f"{b:g}" for b, e, v in zip(betas, exact, lo) if v > max(2 * e, _FLOOR))
         if at:
-            above.setdefault(at, []).append(_beta_plain(m["label"]))
+            above.setdefault(at, []).append(plain_label(m["label"]))
     seeds = f"{len(rec['seeds'])} seeds" if "seeds" in rec else f"{cfg['seeds']} seeds"
     head = f"Sampled runs (dots, {cfg['epochs']} epochs, {seeds})"
     if not above:
         return reach, miss, f"{head}: every dot is at or below twice its exact regret"
-    high = "; ".join(f"{_beta_and(names)} at β = {', '.join(at)}" for at, names in above.items())
+    high = "; ".join(f"{join_and(names)} at β = {', '.join(at)}" for at, names in above.items())
     return reach, miss, f"{head} sit at or below twice their exact regret, except {high} (not yet converged)"
 
 
@@ -752,12 +740,12 @@ def _simplex_title(rec: dict, order: list[str]) -> str:
     for n in order:
         m = rec["methods"][n]
         if m["stationary_policy"] is None:
-            none.append(_beta_plain(m["label"]))
+            none.append(plain_label(m["label"]))
         elif np.hypot(*(simplex_xy(m["stationary_policy"]) - o)) < 1e-3:
-            at.append(_beta_plain(m["label"]))
+            at.append(plain_label(m["label"]))
         else:
-            off.append(f"{_beta_plain(m['label'])}, regret {m['stationary_regret']:.3f}")
-    lines = [f"{len(at)} of {len(order)} flows stop at π*: {_beta_and(at)}" if at else "no flow stops at π*"]
+            off.append(f"{plain_label(m['label'])}, regret {m['stationary_regret']:.3f}")
+    lines = [f"{len(at)} of {len(order)} flows stop at π*: {join_and(at)}" if at else "no flow stops at π*"]
     if off:
         lines.append(f"stop elsewhere: {'; '.join(off)}")
     if none:

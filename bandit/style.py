@@ -9,7 +9,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["BETA_MARKERS", "MethodStyle", "STYLES", "style", "label_points", "holm_interval"]
+__all__ = [
+    "BETA_MARKERS",
+    "MethodStyle",
+    "STYLES",
+    "style",
+    "label_points",
+    "holm_interval",
+    "plain_label",
+    "join_and",
+]
 
 
 @dataclass(frozen=True)
@@ -129,3 +138,15 @@ def holm_interval(d: dict, alpha: float = 0.05) -> tuple[float, float] | None:
     level = alpha * p / max(d["p_holm"], p)
     w = sem * stats.t.ppf(1 - level / 2, df)
     return (mean - w, mean + w)
+
+
+def plain_label(label: str) -> str:
+    """A method label for running text: "PG, b = 0" → "PG (b = 0)", so a list of labels joined by commas counts
+    right."""
+    head, sep, tail = label.partition(", ")
+    return f"{head} ({tail})" if sep else label
+
+
+def join_and(items: list[str]) -> str:
+    """Items in words: "a", "a and b", "a, b and c" ("" for none)."""
+    return " and ".join(items) if len(items) < 3 else f"{', '.join(items[:-1])} and {items[-1]}"

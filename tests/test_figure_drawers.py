@@ -315,7 +315,7 @@ def test_bridge_converged_title_says_which_networks_are_within_the_0_01_bar_and_
     """The title's findings are read from the JSON, one per line: CoPG's regret as a percentage of each baseline's
     (the run's checks), how many networks are nearest their own loss's limit (naming those that are not), and those
     within the run's KL bar of their own limit in every task; the legends lie outside every axes."""
-    from llm.bridge.plots import _plain
+    from bandit.style import plain_label as _plain
 
     rec, fig = _draw("bridge_converged")
     s, styles, checks = rec["data"]["summary"], rec["data"]["methods"], rec["data"]["checks"]
@@ -711,7 +711,8 @@ def test_bridge_converged_fits_1500_px_with_text_of_at_least_9_pt():
 def test_bridge_converged_writes_method_names_in_running_text_without_their_comma():
     """Labels such as 'PG, b = 0' contain commas, so running text writes them 'PG (b = 0)' and a list of them joined
     by commas stays unambiguous; possessives keep the parenthesis after the name."""
-    from llm.bridge.plots import _and, _plain, _possessive
+    from bandit.style import plain_label as _plain
+    from llm.bridge.plots import _and, _possessive
 
     assert _plain("PG, b = 0") == "PG (b = 0)" and _plain("CoPG") == "CoPG"
     assert _possessive("PG, b = 0") == "PG's (b = 0)" and _possessive("IPO") == "IPO's"

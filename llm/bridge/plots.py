@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bandit.records import provenance, write_figure
+from bandit.style import join_and, plain_label
 
 __all__ = ["FIGURE_NAMES", "FLOOR", "check_text", "make_figures", "draw_record"]
 
@@ -230,15 +231,9 @@ def _converged_matrix(ax: Any, data: dict, order: list[str]) -> Any:
     return img
 
 
-def _plain(label: str) -> str:
-    """A method label for running text: 'PG, b = 0' → 'PG (b = 0)', so a list joined by commas stays unambiguous."""
-    head, _, rest = label.partition(", ")
-    return f"{head} ({rest})" if rest else label
-
-
 def _and(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c' ('none' for no items)."""
-    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items) or "none"
+    """'a', 'a and b', 'a, b and c' ('none' for no items; :func:`bandit.style.join_and`)."""
+    return join_and(items) or "none"
 
 
 def _possessive(label: str) -> str:
@@ -269,8 +264,8 @@ def _converged_title(data: dict) -> str:
     within = [m for m in finite if s[m]["kl_to_own_limit"] is not None and max(
         (r["kl_to_own_limit"] for r in (s[m].get("per_task_seed") or {}).values()),
         default=s[m]["kl_to_own_limit"]) <= bar]  # fmt: skip
-    missed = _and([_plain(styles[m]["label"]) for m in finite if m not in own])
-    none = [_plain(styles[m]["label"]) for m in s if m not in finite]
+    missed = _and([plain_label(styles[m]["label"]) for m in finite if m not in own])
+    none = [plain_label(styles[m]["label"]) for m in s if m not in finite]
     which = f"networks with a finite limit ({_and(none)} has none)" if none else "networks"
     tie = " or one that coincides with it (bracketed in b)" if _coinciding(s) else ""
     nearest = (
@@ -279,7 +274,7 @@ def _converged_title(data: dict) -> str:
         else f"{len(own)} of {len(finite)} {which} are nearest their own loss's limit{tie}; not {missed}"
     )
     every = "every task" if n > 1 else "the task"
-    names = _and([_plain(styles[m]["label"]) for m in within])
+    names = _and([plain_label(styles[m]["label"]) for m in within])
     close = f"{len(within)} are within {bar:g} nats of their own limit in {every}: {names}"
     return f"{head}\n{nearest}\n{close}"
 
