@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bandit.plotting import draw_simplex, simplex_xy
+from bandit.plotting import draw_simplex_overlay, simplex_xy
 from bandit.style import style
 
 __all__ = ["SideBySide", "function_body", "regression_scatter", "side_by_side", "simplex_picture", "theorem1_figure"]
@@ -94,7 +94,7 @@ def simplex_picture(record: dict, front: str = "copg") -> plt.Figure:
     if front not in record["methods"]:
         raise ValueError(f"simplex_picture: front={front!r} is not a method of the record; use one of "
                          f"{list(record['methods'])}")  # fmt: skip
-    fig = draw_simplex(record, front=front)
+    fig = draw_simplex_overlay(record, front=front)
     ax = fig.axes[0]
     for key, (marker, label) in _DATA_MARKERS.items():
         xy = simplex_xy(np.asarray(record["config"][key], dtype=float))

@@ -17,7 +17,7 @@ import numpy as np
 from bandit.stats import holm, paired_seeds
 from bandit.style import join_and, plain_label, style
 
-__all__ = ["draw_record", "draw_simplex", "simplex_xy"]
+__all__ = ["draw_record", "draw_simplex", "draw_simplex_overlay", "simplex_xy"]
 
 _LONG_DASH = "– –"
 _MARKERS = ("v", "^", "s", "D", "P", "X", "<", ">")
@@ -693,43 +693,36 @@ def _draw_support(rec: dict) -> plt.Figure:
     return fig
 
 
-def _path_gap(f: np.ndarray, g: np.ndarray) -> float:
-    """How far path ``f`` runs from path ``g`` (simplex units, triangle side 1): the distance from each point of f to
-    the nearest point of g, averaged along f's length (the many points f spends at its end point do not count)."""
-    d = np.hypot(*(f[:, None, :] - g[None, :, :]).transpose(2, 0, 1)).min(axis=1)  # [len(f)]
-    seg = np.r_[0.0, np.hypot(*np.diff(f, axis=0).T)]
-    return float((d * seg).sum() / seg.sum()) if seg.sum() > 0 else float(d.max())
-
-
-def _coinciding(paths: dict[str, np.ndarray], labels: dict[str, str], tol: float = 0.01) -> list[str]:
-    """Plain words for the flows that run along an earlier-drawn flow (within ``tol`` on average)."""
-    out, names = [], list(paths)
-    for i, n in enumerate(names[1:], start=1):
-        gaps = {m: _path_gap(paths[n], paths[m]) for m in names[:i]}
-        m = min(gaps, key=gaps.get)
-        if gaps[m] < tol:
-            how = (
-                "exactly"
-                if gaps[m] < 1e-9
-                else (
-                    f"within {gaps[m]:.3f} on average (distance to its nearest "
-                    "point, averaged along the flow; triangle side 1)"
-                )
-            )
-            out.append(f"{labels[n]}'s flow runs along {labels[m]}'s, {how}")
-    return out
+def _flow_gap(f: np.ndarray, g: np.ndarray) -> float:
+    """How far apart two flows run (simplex units, triangle side 1): the largest distance from a point of either to
+    the nearest point of the other (their Hausdorff distance), so "within d" holds for every point of both."""
+    d = np.hypot(*(f[:, None, :] - g[None, :, :]).transpose(2, 0, 1))  # [len(f), len(g)]
+    return float(max(d.min(axis=1).max(), d.min(axis=0).max()))
 
 
 def _coinciding_pairs(paths: dict[str, np.ndarray], tol: float = 0.01) -> dict[str, tuple[str, float]]:
-    """For each flow that runs along an earlier-drawn flow (within ``tol`` on average, :func:`_path_gap`): that
-    flow's name and the gap; the same test as :func:`_coinciding`."""
+    """For each flow that runs along an earlier flow of ``paths`` (every point of both within ``tol`` of the other,
+    :func:`_flow_gap`): that earlier flow's name and the gap."""
     out, names = {}, list(paths)
     for i, n in enumerate(names[1:], start=1):
-        gaps = {m: _path_gap(paths[n], paths[m]) for m in names[:i]}
+        gaps = {m: _flow_gap(paths[n], paths[m]) for m in names[:i]}
         m = min(gaps, key=gaps.get)
         if gaps[m] < tol:
             out[n] = (m, gaps[m])
     return out
+
+
+def _same_flow_words(gap: float) -> str:
+    """How two coinciding flows agree, in words: exactly, or within ``gap`` at every point (triangle side 1)."""
+    return "exactly" if gap < 1e-9 else f"every point within {gap:.3f} of it (triangle side 1)"
+
+
+def _coinciding(paths: dict[str, np.ndarray], labels: dict[str, str], tol: float = 0.01) -> list[str]:
+    """Plain words for the flows that run along an earlier flow (:func:`_coinciding_pairs`)."""
+    return [
+        f"{labels[n]}'s flow runs along {labels[m]}'s, {_same_flow_words(gap)}"
+        for n, (m, gap) in _coinciding_pairs(paths, tol).items()
+    ]
 
 
 def _simplex_title(rec: dict, order: list[str]) -> str:
@@ -753,20 +746,140 @@ def _simplex_title(rec: dict, order: list[str]) -> str:
     return "\n".join(lines)
 
 
-def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
-    """Flows on the simplex: ``front`` (the subject, CoPG) thick, pale and underneath, every other flow dashed on top
-    with its own marker (staggered); a flow that another runs along (not ``front``) is drawn as a wider solid line
-    under the other's dashes, so both show; the figure says in words which flows coincide. Stationary points off
-    π* are rings in the method's colour; those at π* share one black ring, the title names them. The legend sits
-    right of the triangle."""
-    fig, ax = plt.subplots(figsize=(11, 7.6), layout="constrained")
+def _stops_at_star(rec: dict, name: str) -> bool:
+    """Whether method ``name``'s stationary point (if it has a finite one) is π* (within 1e-3, triangle side 1)."""
+    sp = rec["methods"][name]["stationary_policy"]
+    return sp is not None and np.hypot(*(simplex_xy(sp) - simplex_xy(rec["optimal_policy"]))) < 1e-3
+
+
+def _simplex_setup(rec: dict) -> str:
+    """The simplex figures' setup lines: how the flows and the sampled marks were made, the data, and the objective."""
+    cfg = rec["config"]
+    sampled = any(m.get("sampled") for m in rec["methods"].values())
+    mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
+    return (
+        f"exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
+        + (
+            f",\nsampled Adam epochs (lr {cfg['lr']:g}; marks; {_count_seeds(rec)}; a fixed budget, not always at the "
+            "end point)"
+            if sampled
+            else ""
+        )
+        + f";\nβ = {cfg['beta']:g}; offline pairs drawn from μ1 = ({mu1}), μ2 = ({mu2})\n"
+        "regret = J(π*) − J(π), J(π) = E_π[R] − β·KL(π‖π_ref); π* ∝ π_ref·exp(R/β) maximises J (not the best arm)"
+    )
+
+
+def _draw_triangle(ax: plt.Axes, rec: dict, two_lines: bool = False) -> np.ndarray:
+    """The simplex's outline with each corner named (arm, reward); equal scales, no axes. Returns the corners."""
     tri = simplex_xy(np.eye(3))
     ax.fill(tri[:, 0], tri[:, 1], facecolor="none", edgecolor="k", lw=1)
     rewards = rec["config"].get("rewards")
     for a, (cx, cy) in enumerate(tri):
-        text = f"arm {a}" + (f" (R = {rewards[a]:g})" if rewards else "")
-        ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(0, -8) if cy == 0 else (0, 6), fontsize=10,
-                    ha="center", va="top" if cy == 0 else "bottom")  # fmt: skip
+        sep = "\n" if two_lines and cy == 0 else " "  # the top corner's label has the panel's width
+        text = f"arm {a}" + (f"{sep}(R = {rewards[a]:g})" if rewards else "")
+        ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(0, -5) if cy == 0 else (0, 4), fontsize=9,
+                    ha="center", va="top" if cy == 0 else "bottom", linespacing=1.0)  # fmt: skip
+    ax.set_aspect("equal")
+    ax.set_xticks([])  # not ax.axis("off"): constrained layout then leaves no room for a title of three lines
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return tri
+
+
+def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
+    """Small multiples: one triangle per method, the methods whose stationary point is π* first (``front``, the
+    subject, leading). Each panel draws that method's exact flow from π_ref in its colour with an arrow, its sampled
+    epochs as hollow marks, its stationary point as a ring (black at π*, else in its colour) and every other method's
+    flow in light grey for comparison; its title says where it stops (the stationary regret); a flow that runs along
+    an earlier panel's flow says so, with the largest distance between the two. One legend below the panels."""
+    from matplotlib.lines import Line2D
+
+    names = list(rec["methods"])
+    if front in names:
+        names = [front, *(n for n in names if n != front)]
+    order = [n for n in names if _stops_at_star(rec, n)] + [n for n in names if not _stops_at_star(rec, n)]
+    paths = {n: simplex_xy(rec["methods"][n]["flow"]) for n in order}
+    labels = {n: rec["methods"][n]["label"] for n in order}
+    pairs = _coinciding_pairs(paths)
+    ncol = min(4, len(order))
+    nrow = math.ceil(len(order) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(11.3, 3.0 * nrow + 2.1), layout="constrained", squeeze=False)
+    o, r = simplex_xy(rec["optimal_policy"]), simplex_xy(rec["ref_policy"])
+    for ax, name in zip(axes.flat, order):
+        m, c, xy = rec["methods"][name], _color(name), paths[name]
+        _draw_triangle(ax, rec, two_lines=True)
+        for other in order:
+            if other != name:
+                ax.plot(*paths[other].T, color="0.78", lw=1.0, zorder=1, gid="other_flow")
+        ax.plot(*xy.T, color=c, lw=2.4, zorder=3, solid_capstyle="round", gid="flow")
+        seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(xy, axis=0).T))]
+        if seg[-1] > 0.05:  # an arrowhead 40 % of the way along: the flow's direction
+            j = int(np.searchsorted(seg, 0.4 * seg[-1]))
+            j = min(max(j, 1), len(xy) - 1)
+            ax.annotate("", xy=xy[j], xytext=xy[j - 1], zorder=3,
+                        arrowprops={"arrowstyle": "-|>", "color": c, "lw": 0, "mutation_scale": 16})  # fmt: skip
+        for traj in m.get("sampled", []):
+            st = _spaced(simplex_xy(traj))  # epochs piled at an end point would bury its ring: one mark per spot
+            ax.plot(*st.T, "o", color=c, mfc="none", ms=4.5, mew=1.0, zorder=4, gid="sampled")
+        ax.plot(*r, "ks", ms=7, zorder=6)
+        ax.plot(*o, "k*", ms=10, zorder=6)
+        found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
+        if found:
+            sxy = simplex_xy(m["stationary_policy"])
+            ring = "k" if _stops_at_star(rec, name) else c
+            ax.plot(*sxy, marker="o", mfc="none", color=ring, ms=15, mew=2.0, ls="none", zorder=7, gid="stop")
+            verdict = (
+                "stops at π*"
+                if _stops_at_star(rec, name)
+                else f"stops off π*, regret {m['stationary_regret']:.3f}"
+            )
+        else:
+            verdict = "no finite stationary point"
+        ax.set_title(f"{m['label']}\n{verdict}", fontsize=10, color="k", pad=2)
+        if name in pairs:  # under the triangle's base, between its corners' labels
+            twin, gap = pairs[name]
+            words = f"same flow as\n{labels[twin]}'s" + (", exactly" if gap < 1e-9 else f" (gap {gap:.3f})")
+            ax.text(0.5, -0.04, words, fontsize=9, ha="center", va="top", gid="same_flow")
+        ax.set_xlim(-0.12, 1.12)
+        ax.set_ylim(-0.2, np.sqrt(3) / 2 + 0.1)  # room for the top corner's label inside the panel
+    for ax in axes.flat[len(order):]:
+        ax.axis("off")
+    keys = [
+        Line2D([], [], color="0.35", lw=2.4, label="the panel's method: its exact flow from π_ref (arrow: direction)"),
+        Line2D([], [], color="0.78", lw=1.0, label="light grey: the other methods' flows, for comparison"),
+        Line2D([], [], marker="o", color="0.35", mfc="none", ms=4.5, mew=1.0, ls="none",
+               label="hollow marks: the method's sampled epochs"),  # fmt: skip
+        Line2D([], [], marker="s", color="k", ms=7, ls="none", label="π_ref (start)"),
+        Line2D([], [], marker="*", color="k", ms=10, ls="none", label="π*, the optimum of J"),
+        Line2D([], [], marker="o", mfc="none", color="k", ms=13, mew=2.0, ls="none",
+               label="black ring: the method's stationary point is π*"),  # fmt: skip
+        Line2D([], [], marker="o", mfc="none", color=_color(order[-1]), ms=13, mew=2.0, ls="none",
+               label="ring in the method's colour: its stationary point, off π*"),  # fmt: skip
+    ]
+    if not any(_stops_at_star(rec, n) for n in order):
+        keys.pop(5)
+    if all(_stops_at_star(rec, n) or rec["methods"][n]["stationary_policy"] is None for n in order):
+        keys = [k for k in keys if not k.get_label().startswith("ring in")]
+    gaps = any(gap >= 1e-9 for _, gap in pairs.values())
+    head = "gap between two flows: the largest distance from a point of either to the other (triangle side 1)"
+    fig.legend(handles=keys, loc="outside lower center", ncol=3, fontsize=9, frameon=False, title=head if gaps else None,
+               title_fontsize=9)  # fmt: skip
+    fig.suptitle(_simplex_title(rec, order) + "\n" + _simplex_setup(rec), fontsize=10)
+    fig.get_layout_engine().set(h_pad=0.12)  # constrained layout alone let the panel titles touch the suptitle
+    return fig
+
+
+def draw_simplex_overlay(rec: dict, front: str = "copg") -> plt.Figure:
+    """Every flow on one simplex (the notebooks' picture, :func:`bandit.notebook_plots.simplex_picture`): ``front``
+    (the subject, CoPG) thick, pale and underneath, every other flow dashed on top with its own marker (staggered); a
+    flow that another runs along (not ``front``) is drawn as a wider solid line
+    under the other's dashes, so both show; the figure says in words which flows coincide. Stationary points off
+    π* are rings in the method's colour; those at π* share one black ring, the title names them. The legend sits
+    right of the triangle."""
+    fig, ax = plt.subplots(figsize=(11, 7.6), layout="constrained")
+    tri = _draw_triangle(ax, rec)
     o = simplex_xy(rec["optimal_policy"])
     order = [front, *(n for n in rec["methods"] if n != front)] if front in rec["methods"] else list(rec["methods"])
     paths = {n: simplex_xy(rec["methods"][n]["flow"]) for n in order}
@@ -826,21 +939,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     if words:
         ax.text(0.0, -0.02, "\n".join(textwrap.fill(w + ".", 90) for w in words), transform=ax.transAxes,
                 fontsize=9, va="top")  # fmt: skip
-    cfg = rec["config"]
-    sampled = any(m.get("sampled") for m in rec["methods"].values())
-    mu1, mu2 = (", ".join(f"{p:.3g}" for p in cfg[k]) for k in ("mu1", "mu2"))
-    setup = (
-        f"exact expected-gradient flows from π_ref ({cfg['flow_optimizer']}, step {cfg['flow_lr']:g}; lines)"
-        + (
-            f",\nsampled Adam epochs (lr {cfg['lr']:g}; marks; {_count_seeds(rec)}; a fixed budget, not always at the "
-            "end point)"
-            if sampled
-            else ""
-        )
-        + f";\nβ = {cfg['beta']:g}; offline pairs drawn from μ1 = ({mu1}), μ2 = ({mu2})\n"
-        "regret = J(π*) − J(π), J(π) = E_π[R] − β·KL(π‖π_ref); π* ∝ π_ref·exp(R/β) maximises J (not the best arm)"
-    )
-    fig.suptitle(_simplex_title(rec, order) + "\n" + setup, fontsize=10)
+    fig.suptitle(_simplex_title(rec, order) + "\n" + _simplex_setup(rec), fontsize=10)
     return fig
 
 

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from bandit.plotting import simplex_xy  # noqa: E402
 from bandit.records import DRAWERS  # noqa: E402
 from bandit.style import style  # noqa: E402
 
@@ -52,27 +53,40 @@ def test_every_committed_figure_redraws_from_its_json(path):
     assert fig.axes and any(ax.has_data() for ax in fig.axes), path.stem
 
 
-def test_simplex_copg_is_thick_underneath_and_the_methods_at_pi_star_are_named():
+def _simplex_panels(fig) -> dict:
+    """The simplex figure's panels by the method label on the first line of their title."""
+    return {ax.get_title().split("\n")[0]: ax for ax in fig.axes if ax.get_title()}
+
+
+def test_simplex_draws_one_panel_per_method_those_at_pi_star_first_copg_leading():
+    """Readers could not follow IPO's flow inside the bundle of the others on one triangle (scores 3, 3, 3, 3, 3, 3):
+    each method now has its own triangle, its flow in its colour with the other flows light grey behind it, and a
+    title saying where it stops, computed from the record."""
+    from bandit.plotting import _stops_at_star
+
     rec, fig = _draw("simplex")
-    ax = fig.axes[0]
-    flows = {
-        str(line.get_label()).split(" (")[0]: line
-        for line in ax.lines
-        if len(line.get_xdata()) > 2 and line.get_linestyle() != "None"
-    }
-    copg = flows.pop("CoPG")
-    assert len(flows) == len(rec["methods"]) - 1
-    assert all(copg.get_linewidth() > line.get_linewidth() for line in flows.values())
-    assert all(copg.get_zorder() < line.get_zorder() for line in flows.values())
-    # dashed on top, except a flow another runs along: solid and wider, under the other's dashes
-    assert all(line.get_linestyle() != "-" or "under" in line.get_label() for line in flows.values())
-    at_star = [
-        m["label"]
-        for m in rec["methods"].values()
-        if m["stationary_regret"] is not None and m["stationary_regret"] < 1e-9
-    ]
-    text = _texts(fig)
-    assert "CoPG" in at_star and all(label in text.split("at π*")[-1] for label in at_star)
+    panels = _simplex_panels(fig)
+    labels = [m["label"] for m in rec["methods"].values()]
+    assert sorted(panels) == sorted(labels)
+    at = [n for n in rec["methods"] if _stops_at_star(rec, n)]
+    order = list(panels)
+    assert order[0] == "CoPG" and set(order[: len(at)]) == {rec["methods"][n]["label"] for n in at}
+    for name, m in rec["methods"].items():
+        ax = panels[m["label"]]
+        (flow,) = [line for line in ax.lines if line.get_gid() == "flow"]
+        np.testing.assert_allclose(np.c_[flow.get_xdata(), flow.get_ydata()], simplex_xy(m["flow"]))
+        assert flow.get_color() == style(name).color
+        grey = [line for line in ax.lines if line.get_gid() == "other_flow"]
+        assert len(grey) == len(rec["methods"]) - 1 and all(line.get_zorder() < flow.get_zorder() for line in grey)
+        verdict = ax.get_title().split("\n")[1]
+        if name in at:
+            assert verdict == "stops at π*" and m["stationary_regret"] < 1e-9
+        else:
+            assert verdict == f"stops off π*, regret {m['stationary_regret']:.3f}"
+        marks = [line for line in ax.lines if line.get_gid() == "sampled"]
+        assert len(marks) == len(m["sampled"]) and all(line.get_color() == flow.get_color() for line in marks)
+    assert panels["IPO"].get_title() == "IPO\nstops off π*, regret 0.153"
+    _readable_at_1500_px(fig)
 
 
 def test_bridge_coverage_tells_the_task_seeds_apart():
@@ -429,13 +443,25 @@ def test_bridge_coverage_names_its_references_one_way_and_states_the_point():
     _assert_legends_outside(fig)
 
 
-def test_simplex_says_which_flows_run_together():
-    _, fig = _draw("simplex")
-    text = _texts(fig)
-    assert "on-policy RLOO's flow runs along PG + IS's, exactly" in text  # the same expected gradient
-    assert "PG, b = batch mean's flow runs along CoPG's" in text
-    markers = {line.get_marker() for line in fig.axes[0].lines if line.get_linestyle() not in ("None", "-")}
-    assert len(markers) >= 6  # each dashed flow has its own marker
+def test_simplex_says_which_flows_run_together_with_the_largest_gap_between_them():
+    """The gap a panel states is the largest distance from a point of either flow to the other (readers recomputed the
+    earlier "within 0.004 on average", a length-weighted mean, and got 7e-5): recomputed here from the JSON."""
+    rec, fig = _draw("simplex")
+    panels = _simplex_panels(fig)
+    xy = {n: simplex_xy(m["flow"]) for n, m in rec["methods"].items()}
+    d = np.hypot(*(xy["pg_mean"][:, None, :] - xy["copg"][None, :, :]).transpose(2, 0, 1))
+    gap = max(d.min(axis=0).max(), d.min(axis=1).max())
+    assert 1e-4 < gap < 0.01
+    said = {t.get_text() for t in panels["PG, b = batch mean"].texts if t.get_gid() == "same_flow"}
+    assert said == {f"same flow as\nCoPG's (gap {gap:.3f})"}
+    said = {t.get_text() for t in panels["on-policy RLOO"].texts if t.get_gid() == "same_flow"}
+    assert said == {"same flow as\nPG + IS's, exactly"}  # the same expected gradient
+    assert not [t for t in panels["DPO"].texts if t.get_gid() == "same_flow"]  # DPO leaves CoPG's flow near π_ref
+    (legend,) = fig.legends
+    assert legend.get_title().get_text().startswith("gap between two flows: the largest distance from a point of")
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    assert not any(box.overlaps(ax.get_window_extent()) for ax in fig.axes)  # below every panel
 
 
 def test_loss_family_names_each_zero_variant_on_its_own_row_with_a_mark_at_every_alpha():
@@ -1781,10 +1807,14 @@ def test_simplex_loss_family_paper_fig1_fit_1500_px_with_text_of_at_least_9_pt(n
     _readable_at_1500_px(fig)
 
 
-def test_simplex_legend_sits_right_of_the_triangle_and_pg_is_shows_under_rloo():
-    """The legend box sat over the triangle's left edge, and PG + IS's flow was hidden under on-policy RLOO's (the
-    same flow): PG + IS is now a wider solid line under RLOO's dashes, and its legend entry says so."""
-    rec, fig = _draw("simplex")
+def test_simplex_overlay_legend_sits_right_of_the_triangle_and_pg_is_shows_under_rloo():
+    """The notebooks' one-triangle picture: the legend box sat over the triangle's left edge, and PG + IS's flow was
+    hidden under on-policy RLOO's (the same flow): PG + IS is now a wider solid line under RLOO's dashes, and its
+    legend entry says so."""
+    from bandit.plotting import draw_simplex_overlay
+
+    rec, _ = _draw("simplex")
+    fig = draw_simplex_overlay(rec)
     ax = fig.axes[0]
     fig.canvas.draw()
     tri = ax.transData.transform(np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]]))
@@ -1798,19 +1828,19 @@ def test_simplex_legend_sits_right_of_the_triangle_and_pg_is_shows_under_rloo():
     assert "under\non-policy RLOO's dashes: same flow" in pg_is.get_label()
 
 
-def test_simplex_draws_one_ring_at_pi_star_and_the_title_names_who_stops_there():
-    """Six nested rings crowded π*: one black ring now stands for every method whose stationary point is π*, and
-    the title names them (computed: it changes when a method stops elsewhere)."""
+def test_simplex_draws_one_ring_per_panel_black_at_pi_star_and_the_title_names_who_stops_there():
+    """Each panel rings its method's stationary point: black where it is π*, in the method's colour elsewhere; the
+    title names who stops at π* (computed: it changes when a method stops elsewhere)."""
     import copy
 
     from bandit.plotting import draw_simplex
 
     rec, fig = _draw("simplex")
-    ax = fig.axes[0]
-    rings = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata()) == 1
-             and line.get_markerfacecolor() == "none"]  # fmt: skip
-    off = [m for m in rec["methods"].values() if m["stationary_regret"] > 1e-9]
-    assert len(rings) == len(off) + 1
+    for name, m in rec["methods"].items():
+        ax = _simplex_panels(fig)[m["label"]]
+        (ring,) = [line for line in ax.lines if line.get_gid() == "stop"]
+        np.testing.assert_allclose([ring.get_xdata()[0], ring.get_ydata()[0]], simplex_xy(m["stationary_policy"]))
+        assert ring.get_color() == ("k" if m["stationary_regret"] < 1e-9 else style(name).color)
     title = fig._suptitle.get_text()
     # labels in running text: a reader counted six names for "5" in "PG, b = batch mean, PG + IS, ..."
     assert title.startswith("5 of 8 flows stop at π*: CoPG, DPO, PG (b = batch mean), PG + IS and on-policy RLOO\n")
@@ -1819,8 +1849,13 @@ def test_simplex_draws_one_ring_at_pi_star_and_the_title_names_who_stops_there()
     moved = copy.deepcopy(rec)
     moved["methods"]["dpo"]["stationary_policy"] = moved["methods"]["ipo"]["stationary_policy"]
     moved["methods"]["dpo"]["stationary_regret"] = moved["methods"]["ipo"]["stationary_regret"]
-    title = draw_simplex(moved)._suptitle.get_text()
+    moved_fig = draw_simplex(moved)
+    title = moved_fig._suptitle.get_text()
     assert title.startswith("4 of 8 flows stop at π*: CoPG, PG (b = batch mean)") and "DPO, regret 0.153" in title
+    dpo = _simplex_panels(moved_fig)["DPO"]
+    assert dpo.get_title() == "DPO\nstops off π*, regret 0.153" and "DPO" in list(_simplex_panels(moved_fig))[4:]
+    (ring,) = [line for line in dpo.lines if line.get_gid() == "stop"]
+    assert ring.get_color() == style("dpo").color
 
 
 def test_loss_family_floor_lies_below_the_smallest_non_zero_regret_and_every_value_is_drawn_where_it_is():
@@ -2112,9 +2147,13 @@ def test_offpolicy_sweep_title_states_its_exact_findings_and_simplex_its_seed_co
     n = len(rec["seeds"])
     assert ("one seed" if n == 1 else f"{n} seeds") in fig._suptitle.get_text()
     assert "a fixed budget, not always at the end point" in fig._suptitle.get_text()  # sampled marks may stop short
+    plt.close(fig)
+    from bandit.plotting import draw_simplex_overlay
+
+    fig = draw_simplex_overlay(rec)  # the notebooks' one-triangle picture
     legend = fig.axes[0].get_legend()
     assert legend.handlelength >= 3  # a dashed flow's key shows its dashes (a reader saw them solid at 2)
-    assert "averaged along the flow" in _all_texts(fig)  # the "within 0.004 on average" says what it averages
+    assert "every point within 0.006 of it" in _all_texts(fig)  # the gap between two flows says what it measures
     # readers found the corner at π* a tangle: an enlarged copy of the box around π* (every line copied into it)
     main, ins = fig.axes[0], fig.axes[1]
     (box,) = [p for p in main.patches if p.get_gid() == "zoom_box"]
