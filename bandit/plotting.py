@@ -831,9 +831,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
             ring = "k" if _stops_at_star(rec, name) else c
             ax.plot(*sxy, marker="o", mfc="none", color=ring, ms=15, mew=2.0, ls="none", zorder=7, gid="stop")
             verdict = (
-                "stops at π*"
-                if _stops_at_star(rec, name)
-                else f"stops off π*, regret {m['stationary_regret']:.3f}"
+                "stops at π*" if _stops_at_star(rec, name) else f"stops off π*, regret {m['stationary_regret']:.3f}"
             )
         else:
             verdict = "no finite stationary point"
@@ -844,28 +842,32 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
             ax.text(0.5, -0.04, words, fontsize=9, ha="center", va="top", gid="same_flow")
         ax.set_xlim(-0.12, 1.12)
         ax.set_ylim(-0.2, np.sqrt(3) / 2 + 0.1)  # room for the top corner's label inside the panel
-    for ax in axes.flat[len(order):]:
+    for ax in axes.flat[len(order) :]:
         ax.axis("off")
+    ring = {"marker": "o", "mfc": "none", "ms": 13, "mew": 2.0, "ls": "none"}
     keys = [
-        Line2D([], [], color="0.35", lw=2.4, label="the panel's method: its exact flow from π_ref (arrow: direction)"),
-        Line2D([], [], color="0.78", lw=1.0, label="light grey: the other methods' flows, for comparison"),
-        Line2D([], [], marker="o", color="0.35", mfc="none", ms=4.5, mew=1.0, ls="none",
-               label="hollow marks: the method's sampled epochs"),  # fmt: skip
-        Line2D([], [], marker="s", color="k", ms=7, ls="none", label="π_ref (start)"),
-        Line2D([], [], marker="*", color="k", ms=10, ls="none", label="π*, the optimum of J"),
-        Line2D([], [], marker="o", mfc="none", color="k", ms=13, mew=2.0, ls="none",
-               label="black ring: the method's stationary point is π*"),  # fmt: skip
-        Line2D([], [], marker="o", mfc="none", color=_color(order[-1]), ms=13, mew=2.0, ls="none",
-               label="ring in the method's colour: its stationary point, off π*"),  # fmt: skip
+        ("the panel's method: its exact flow from π_ref (arrow: direction)", {"color": "0.35", "lw": 2.4}),
+        ("light grey: the other methods' flows, for comparison", {"color": "0.78", "lw": 1.0}),
+        ("hollow marks: the method's sampled epochs", {**ring, "color": "0.35", "ms": 4.5, "mew": 1.0}),
+        ("π_ref (start)", {"marker": "s", "color": "k", "ms": 7, "ls": "none"}),
+        ("π*, the optimum of J", {"marker": "*", "color": "k", "ms": 10, "ls": "none"}),
     ]
-    if not any(_stops_at_star(rec, n) for n in order):
-        keys.pop(5)
-    if all(_stops_at_star(rec, n) or rec["methods"][n]["stationary_policy"] is None for n in order):
-        keys = [k for k in keys if not k.get_label().startswith("ring in")]
+    if any(_stops_at_star(rec, n) for n in order):
+        keys.append(("black ring: the method's stationary point is π*", {**ring, "color": "k"}))
+    off = [n for n in order if not _stops_at_star(rec, n) and rec["methods"][n]["stationary_policy"] is not None]
+    if off:
+        keys.append(("ring in the method's colour: its stationary point, off π*", {**ring, "color": _color(off[-1])}))
     gaps = any(gap >= 1e-9 for _, gap in pairs.values())
     head = "gap between two flows: the largest distance from a point of either to the other (triangle side 1)"
-    fig.legend(handles=keys, loc="outside lower center", ncol=3, fontsize=9, frameon=False, title=head if gaps else None,
-               title_fontsize=9)  # fmt: skip
+    fig.legend(
+        handles=[Line2D([], [], label=label, **kw) for label, kw in keys],
+        loc="outside lower center",
+        ncol=3,
+        fontsize=9,
+        frameon=False,
+        title=head if gaps else None,
+        title_fontsize=9,
+    )
     fig.suptitle(_simplex_title(rec, order) + "\n" + _simplex_setup(rec), fontsize=10)
     fig.get_layout_engine().set(h_pad=0.12)  # constrained layout alone let the panel titles touch the suptitle
     return fig
