@@ -17,12 +17,10 @@ from collections.abc import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bandit.plotting import draw_simplex_overlay, simplex_xy
+from bandit.plotting import DATA_MARKERS, draw_simplex_overlay, simplex_xy
 from bandit.style import style
 
 __all__ = ["SideBySide", "function_body", "regression_scatter", "side_by_side", "simplex_picture", "theorem1_figure"]
-
-_DATA_MARKERS = {"mu1": ("^", "μ1 (where y comes from)"), "mu2": ("v", "μ2 (where y′ comes from)")}
 
 
 def function_body(fn: Callable, start: str | None = None) -> str:
@@ -96,7 +94,7 @@ def simplex_picture(record: dict, front: str = "copg") -> plt.Figure:
                          f"{list(record['methods'])}")  # fmt: skip
     fig = draw_simplex_overlay(record, front=front)
     ax = fig.axes[0]
-    for key, (marker, label) in _DATA_MARKERS.items():
+    for key, (marker, label) in DATA_MARKERS.items():
         xy = simplex_xy(np.asarray(record["config"][key], dtype=float))
         ax.plot(*xy, marker=marker, color="0.3", ms=10, ls="none", label=label, zorder=6)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 1.0), markerscale=0.6)

@@ -21,6 +21,8 @@ __all__ = ["draw_record", "draw_simplex", "draw_simplex_overlay", "simplex_xy"]
 
 _LONG_DASH = "– –"
 _MARKERS = ("v", "^", "s", "D", "P", "X", "<", ">")
+DATA_MARKERS = {"mu1": ("^", "μ1 (where y comes from)"), "mu2": ("v", "μ2 (where y′ comes from)")}
+"""How the simplex pictures mark the behaviour policies of the offline pairs (config key -> marker, label)."""
 _FLOOR = 1e-5  # regrets below this are drawn at the floor of log-scale axes
 
 
@@ -740,7 +742,7 @@ def _simplex_title(rec: dict, order: list[str]) -> str:
             off.append(f"{plain_label(m['label'])}, regret {m['stationary_regret']:.3f}")
     lines = [f"{len(at)} of {len(order)} flows stop at π*: {join_and(at)}" if at else "no flow stops at π*"]
     if off:
-        lines.append(f"stop elsewhere: {'; '.join(off)}")
+        lines.append(f"{len(off)} stop elsewhere: {'; '.join(off)}")
     if none:
         lines.append(f"no finite stationary point: {', '.join(none)}")
     return "\n".join(lines)
@@ -765,9 +767,22 @@ def _simplex_setup(rec: dict) -> str:
             if sampled
             else ""
         )
-        + f";\nβ = {cfg['beta']:g}; offline pairs drawn from μ1 = ({mu1}), μ2 = ({mu2})\n"
+        + f";\nβ = {cfg['beta']:g}; offline pairs drawn from μ1 = ({mu1}), μ2 = ({mu2}){_label_words(rec)}\n"
         "regret = J(π*) − J(π), J(π) = E_π[R] − β·KL(π‖π_ref); π* ∝ π_ref·exp(R/β) maximises J (not the best arm)"
     )
+
+
+def _label_words(rec: dict) -> str:
+    """How the pairs of a simplex record were labelled for the preference methods (IPO, DPO), with their β; empty
+    when the record has none of them."""
+    cfg = rec["config"]
+    if not any(style(n).label in ("IPO", "DPO") for n in rec["methods"]):
+        return ""
+    how = {
+        "bradley_terry": "y ≻ y′ with probability σ(R(y) − R(y′)) (Bradley–Terry)",
+        "reward": "the higher reward wins",
+    }.get(cfg.get("preference", "bradley_terry"), str(cfg.get("preference")))
+    return f";\nIPO and DPO (their β = {cfg.get('pref_beta', cfg['beta']):g}) see labels: {how}"
 
 
 def _draw_triangle(ax: plt.Axes, rec: dict, two_lines: bool = False) -> np.ndarray:
@@ -822,34 +837,41 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
                         arrowprops={"arrowstyle": "-|>", "color": c, "lw": 0, "mutation_scale": 16})  # fmt: skip
         for traj in m.get("sampled", []):
             st = _spaced(simplex_xy(traj))  # epochs piled at an end point would bury its ring: one mark per spot
-            ax.plot(*st.T, "o", color=c, mfc="none", ms=4.5, mew=1.0, zorder=4, gid="sampled")
+            ax.plot(*st.T, "o", color=c, mfc="none", ms=4.5, mew=1.0, zorder=8, gid="sampled")  # over the ring
+        for key, (marker, _) in DATA_MARKERS.items():
+            ax.plot(*simplex_xy(rec["config"][key]), marker=marker, color="0.45", ms=7, ls="none", zorder=2, gid=key)
         ax.plot(*r, "ks", ms=7, zorder=6)
         ax.plot(*o, "k*", ms=10, zorder=6)
         found = m["stationary_policy"] is not None  # None: no finite stationary point (see "stationary_error")
         if found:
             sxy = simplex_xy(m["stationary_policy"])
             ring = "k" if _stops_at_star(rec, name) else c
-            ax.plot(*sxy, marker="o", mfc="none", color=ring, ms=15, mew=2.0, ls="none", zorder=7, gid="stop")
+            ax.plot(*sxy, marker="o", mfc="none", color=ring, ms=13, mew=2.0, ls="none", zorder=7, gid="stop")
             verdict = (
                 "stops at π*" if _stops_at_star(rec, name) else f"stops off π*, regret {m['stationary_regret']:.3f}"
             )
         else:
             verdict = "no finite stationary point"
-        ax.set_title(f"{m['label']}\n{verdict}", fontsize=10, color="k", pad=2)
+        ax.set_title(f"{plain_label(m['label'])}\n{verdict}", fontsize=10, color="k", pad=2)
         if name in pairs:  # under the triangle's base, between its corners' labels
             twin, gap = pairs[name]
-            words = f"same flow as\n{labels[twin]}'s" + (", exactly" if gap < 1e-9 else f" (gap {gap:.3f})")
+            words = f"same flow as\n{plain_label(labels[twin])}'s" + (
+                ", exactly" if gap < 1e-9 else f" (gap {gap:.3f})"
+            )
             ax.text(0.5, -0.04, words, fontsize=9, ha="center", va="top", gid="same_flow")
         ax.set_xlim(-0.12, 1.12)
         ax.set_ylim(-0.2, np.sqrt(3) / 2 + 0.1)  # room for the top corner's label inside the panel
+        if seg[-1] < _SHORT_FLOW:
+            _enlarge_flow(ax, xy, c)
     for ax in axes.flat[len(order) :]:
         ax.axis("off")
     ring = {"marker": "o", "mfc": "none", "ms": 13, "mew": 2.0, "ls": "none"}
     keys = [
         ("the panel's method: its exact flow from π_ref (arrow: direction)", {"color": "0.35", "lw": 2.4}),
         ("light grey: the other methods' flows, for comparison", {"color": "0.78", "lw": 1.0}),
-        ("hollow marks: the method's sampled epochs", {**ring, "color": "0.35", "ms": 4.5, "mew": 1.0}),
+        ("hollow marks: the method's sampled epochs (one per spot)", {**ring, "color": "0.35", "ms": 4.5, "mew": 1.0}),
         ("π_ref (start)", {"marker": "s", "color": "k", "ms": 7, "ls": "none"}),
+        *((label, {"marker": mk, "color": "0.45", "ms": 7, "ls": "none"}) for mk, label in DATA_MARKERS.values()),
         ("π*, the optimum of J", {"marker": "*", "color": "k", "ms": 10, "ls": "none"}),
     ]
     if any(_stops_at_star(rec, n) for n in order):
@@ -871,6 +893,41 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     fig.suptitle(_simplex_title(rec, order) + "\n" + _simplex_setup(rec), fontsize=10)
     fig.get_layout_engine().set(h_pad=0.12)  # constrained layout alone let the panel titles touch the suptitle
     return fig
+
+
+_SHORT_FLOW = 0.15
+"""A flow shorter than this (triangle side 1) is also drawn enlarged in its panel: its ring would cover it."""
+
+
+def _enlarge_flow(ax: plt.Axes, xy: np.ndarray, color: str) -> plt.Axes:
+    """An enlarged copy of the square around a short flow ``xy`` (padded), in the empty upper right of its simplex
+    panel ``ax``, with every line of ``ax`` and the flow's arrow copied in it; the square outlined in grey on the
+    triangle. Returns the inset."""
+    from matplotlib.patches import Rectangle
+
+    mid = (xy.min(axis=0) + xy.max(axis=0)) / 2
+    half = max(np.ptp(xy, axis=0).max() / 2 + 0.025, 0.05)
+    x0, y0 = mid - half
+    ins = ax.inset_axes((0.64, 0.4, 0.4, 0.4))
+    for line in ax.lines:
+        ins.plot(line.get_xdata(), line.get_ydata(), color=line.get_color(), lw=line.get_linewidth(),
+                 ls=line.get_linestyle(), marker=line.get_marker(), ms=line.get_markersize(),
+                 mfc=line.get_markerfacecolor(), mec=line.get_markeredgecolor(), mew=line.get_markeredgewidth(),
+                 zorder=line.get_zorder(), gid=line.get_gid(), solid_capstyle=line.get_solid_capstyle())  # fmt: skip
+    seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(xy, axis=0).T))]
+    j = min(max(int(np.searchsorted(seg, 0.3 * seg[-1])), 1), len(xy) - 1)  # the flow's direction, clear of its ring
+    ins.annotate("", xy=xy[j], xytext=xy[j - 1], zorder=3,
+                 arrowprops={"arrowstyle": "-|>", "color": color, "lw": 0, "mutation_scale": 16})  # fmt: skip
+    ins.set_xlim(x0, x0 + 2 * half)
+    ins.set_ylim(y0, y0 + 2 * half)
+    ins.set_aspect("equal")
+    ins.set_xticks([])
+    ins.set_yticks([])
+    for spine in ins.spines.values():
+        spine.set_edgecolor("0.5")
+    ins.set_title(f"enlarged ×{(ax.get_xlim()[1] - ax.get_xlim()[0]) / (2 * half) * 0.4:.0f}", fontsize=9, pad=2)
+    ax.add_patch(Rectangle((x0, y0), 2 * half, 2 * half, fill=False, ec="0.5", lw=0.8, zorder=1, gid="zoom_box"))
+    return ins
 
 
 def draw_simplex_overlay(rec: dict, front: str = "copg") -> plt.Figure:

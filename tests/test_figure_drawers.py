@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from bandit.plotting import simplex_xy  # noqa: E402
 from bandit.records import DRAWERS  # noqa: E402
-from bandit.style import style  # noqa: E402
+from bandit.style import plain_label, style  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = sorted((ROOT / "figures").glob("*.json"))
@@ -66,13 +66,13 @@ def test_simplex_draws_one_panel_per_method_those_at_pi_star_first_copg_leading(
 
     rec, fig = _draw("simplex")
     panels = _simplex_panels(fig)
-    labels = [m["label"] for m in rec["methods"].values()]
-    assert sorted(panels) == sorted(labels)
+    labels = [plain_label(m["label"]) for m in rec["methods"].values()]
+    assert sorted(panels) == sorted(labels)  # in running text, as the title names them
     at = [n for n in rec["methods"] if _stops_at_star(rec, n)]
     order = list(panels)
-    assert order[0] == "CoPG" and set(order[: len(at)]) == {rec["methods"][n]["label"] for n in at}
+    assert order[0] == "CoPG" and set(order[: len(at)]) == {plain_label(rec["methods"][n]["label"]) for n in at}
     for name, m in rec["methods"].items():
-        ax = panels[m["label"]]
+        ax = panels[plain_label(m["label"])]
         (flow,) = [line for line in ax.lines if line.get_gid() == "flow"]
         np.testing.assert_allclose(np.c_[flow.get_xdata(), flow.get_ydata()], simplex_xy(m["flow"]))
         assert flow.get_color() == style(name).color
@@ -85,7 +85,23 @@ def test_simplex_draws_one_panel_per_method_those_at_pi_star_first_copg_leading(
             assert verdict == f"stops off π*, regret {m['stationary_regret']:.3f}"
         marks = [line for line in ax.lines if line.get_gid() == "sampled"]
         assert len(marks) == len(m["sampled"]) and all(line.get_color() == flow.get_color() for line in marks)
-    assert panels["IPO"].get_title() == "IPO\nstops off π*, regret 0.153"
+        for key in ("mu1", "mu2"):  # where the pairs come from: why PG (b = 0) climbs to arm 2
+            (mu,) = [line for line in ax.lines if line.get_gid() == key]
+            np.testing.assert_allclose([mu.get_xdata()[0], mu.get_ydata()[0]], simplex_xy(rec["config"][key]))
+        # a flow shorter than 0.15 (IPO's: 0.11) lies under its ring: it is also drawn enlarged in the panel
+        short = np.hypot(*np.diff(simplex_xy(m["flow"]), axis=0).T).sum() < 0.15
+        assert len(ax.child_axes) == short, name
+        if short:
+            (ins,) = ax.child_axes
+            (copy,) = [line for line in ins.lines if line.get_gid() == "flow"]
+            (x0, x1), (y0, y1) = ins.get_xlim(), ins.get_ylim()
+            assert (x0 < copy.get_xdata()).all() and (copy.get_xdata() < x1).all()
+            assert (y0 < copy.get_ydata()).all() and (copy.get_ydata() < y1).all()
+            assert ins.get_title().startswith("enlarged ×") and (x1 - x0) < 0.25
+    assert panels["IPO"].get_title() == "IPO\nstops off π*, regret 0.153" and panels["IPO"].child_axes
+    # a reader took "DPO stops at π*" as general: the title says how the pairs were labelled, and IPO/DPO's β
+    title = fig._suptitle.get_text()
+    assert "IPO and DPO (their β = 0.5) see labels: y ≻ y′ with probability σ(R(y) − R(y′)) (Bradley–Terry)" in title
     _readable_at_1500_px(fig)
 
 
@@ -452,7 +468,7 @@ def test_simplex_says_which_flows_run_together_with_the_largest_gap_between_them
     d = np.hypot(*(xy["pg_mean"][:, None, :] - xy["copg"][None, :, :]).transpose(2, 0, 1))
     gap = max(d.min(axis=0).max(), d.min(axis=1).max())
     assert 1e-4 < gap < 0.01
-    said = {t.get_text() for t in panels["PG, b = batch mean"].texts if t.get_gid() == "same_flow"}
+    said = {t.get_text() for t in panels["PG (b = batch mean)"].texts if t.get_gid() == "same_flow"}
     assert said == {f"same flow as\nCoPG's (gap {gap:.3f})"}
     said = {t.get_text() for t in panels["on-policy RLOO"].texts if t.get_gid() == "same_flow"}
     assert said == {"same flow as\nPG + IS's, exactly"}  # the same expected gradient
@@ -1837,7 +1853,7 @@ def test_simplex_draws_one_ring_per_panel_black_at_pi_star_and_the_title_names_w
 
     rec, fig = _draw("simplex")
     for name, m in rec["methods"].items():
-        ax = _simplex_panels(fig)[m["label"]]
+        ax = _simplex_panels(fig)[plain_label(m["label"])]
         (ring,) = [line for line in ax.lines if line.get_gid() == "stop"]
         np.testing.assert_allclose([ring.get_xdata()[0], ring.get_ydata()[0]], simplex_xy(m["stationary_policy"]))
         assert ring.get_color() == ("k" if m["stationary_regret"] < 1e-9 else style(name).color)

@@ -133,5 +133,5 @@ def test_simplex_records_a_method_without_stationary_point_instead_of_failing():
     assert good["stationary_regret"] == pytest.approx(0.0, abs=1e-12) and "stationary_error" not in good
     fig = draw_record(rec)
     titles = {ax.get_title() for ax in fig.axes}
-    assert "PG, b = E_π[R]\nno finite stationary point" in titles and "CoPG\nstops at π*" in titles
+    assert "PG (b = E_π[R])\nno finite stationary point" in titles and "CoPG\nstops at π*" in titles
     matplotlib.pyplot.close(fig)
