@@ -695,11 +695,22 @@ def _draw_support(rec: dict) -> plt.Figure:
     return fig
 
 
+def _to_polyline(p: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """The distance from each point of ``p`` [n, 2] to the polyline through the points of ``line`` [m, 2] (to its
+    nearest segment, not only its vertices)."""
+    if len(line) == 1:
+        return np.hypot(*(p - line[0]).T)
+    a, ab = line[:-1], np.diff(line, axis=0)  # [m-1, 2] segment starts and directions
+    length2 = np.maximum((ab**2).sum(axis=1), 1e-300)
+    t = np.clip(((p[:, None, :] - a[None]) * ab[None]).sum(axis=2) / length2, 0.0, 1.0)  # [n, m-1]
+    nearest = a[None] + t[..., None] * ab[None]
+    return np.hypot(*(p[:, None, :] - nearest).transpose(2, 0, 1)).min(axis=1)
+
+
 def _flow_gap(f: np.ndarray, g: np.ndarray) -> float:
     """How far apart two flows run (simplex units, triangle side 1): the largest distance from a point of either to
-    the nearest point of the other (their Hausdorff distance), so "within d" holds for every point of both."""
-    d = np.hypot(*(f[:, None, :] - g[None, :, :]).transpose(2, 0, 1))  # [len(f), len(g)]
-    return float(max(d.min(axis=1).max(), d.min(axis=0).max()))
+    the other's line (their Hausdorff distance), so "within d" holds for every point of both."""
+    return float(max(_to_polyline(f, g).max(), _to_polyline(g, f).max()))
 
 
 def _coinciding_pairs(paths: dict[str, np.ndarray], tol: float = 0.01) -> dict[str, tuple[str, float]]:
@@ -794,7 +805,7 @@ def _draw_triangle(ax: plt.Axes, rec: dict, two_lines: bool = False) -> np.ndarr
         sep = "\n" if two_lines and cy == 0 else " "  # the top corner's label has the panel's width
         text = f"arm {a}" + (f"{sep}(R = {rewards[a]:g})" if rewards else "")
         ax.annotate(text, (cx, cy), textcoords="offset points", xytext=(0, -5) if cy == 0 else (0, 4), fontsize=9,
-                    ha="center", va="top" if cy == 0 else "bottom", linespacing=1.0)  # fmt: skip
+                    ha="center", va="top" if cy == 0 else "bottom", linespacing=1.0, color="0.35")  # fmt: skip
     ax.set_aspect("equal")
     ax.set_xticks([])  # not ax.axis("off"): constrained layout then leaves no room for a title of three lines
     ax.set_yticks([])
@@ -880,7 +891,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     if off:
         keys.append(("ring in the method's colour: its stationary point, off π*", {**ring, "color": _color(off[-1])}))
     gaps = any(gap >= 1e-9 for _, gap in pairs.values())
-    head = "gap between two flows: the largest distance from a point of either to the other (triangle side 1)"
+    head = "gap between two flows: the largest distance from a point of either to the other's line (triangle side 1)"
     fig.legend(
         handles=[Line2D([], [], label=label, **kw) for label, kw in keys],
         loc="outside lower center",
