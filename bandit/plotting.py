@@ -741,13 +741,12 @@ def _coinciding(paths: dict[str, np.ndarray], labels: dict[str, str], tol: float
 def _simplex_title(rec: dict, order: list[str]) -> str:
     """Which flows stop at π* and where the others stop (their stationary regret), from the JSON; labels in running
     text ("PG (b = 0)"), so a list joined by commas counts right."""
-    o = simplex_xy(rec["optimal_policy"])
     at, off, none = [], [], []
     for n in order:
         m = rec["methods"][n]
         if m["stationary_policy"] is None:
             none.append(plain_label(m["label"]))
-        elif np.hypot(*(simplex_xy(m["stationary_policy"]) - o)) < 1e-3:
+        elif _stops_at_star(rec, n):
             at.append(plain_label(m["label"]))
         else:
             off.append(f"{plain_label(m['label'])}, regret {m['stationary_regret']:.3f}")
@@ -840,12 +839,9 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
             if other != name:
                 ax.plot(*paths[other].T, color="0.78", lw=1.0, zorder=1, gid="other_flow")
         ax.plot(*xy.T, color=c, lw=2.4, zorder=3, solid_capstyle="round", gid="flow")
-        seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(xy, axis=0).T))]
-        if seg[-1] > 0.05:  # an arrowhead 40 % of the way along: the flow's direction
-            j = int(np.searchsorted(seg, 0.4 * seg[-1]))
-            j = min(max(j, 1), len(xy) - 1)
-            ax.annotate("", xy=xy[j], xytext=xy[j - 1], zorder=3,
-                        arrowprops={"arrowstyle": "-|>", "color": c, "lw": 0, "mutation_scale": 16})  # fmt: skip
+        length = float(np.hypot(*np.diff(xy, axis=0).T).sum())
+        if length > 0.05:
+            _flow_arrow(ax, xy, c, 0.4)
         for traj in m.get("sampled", []):
             st = _spaced(simplex_xy(traj))  # epochs piled at an end point would bury its ring: one mark per spot
             ax.plot(*st.T, "o", color=c, mfc="none", ms=4.5, mew=1.0, zorder=8, gid="sampled")  # over the ring
@@ -872,7 +868,7 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
             ax.text(0.5, -0.04, words, fontsize=9, ha="center", va="top", gid="same_flow")
         ax.set_xlim(-0.12, 1.12)
         ax.set_ylim(-0.2, np.sqrt(3) / 2 + 0.1)  # room for the top corner's label inside the panel
-        if seg[-1] < _SHORT_FLOW:
+        if length < _SHORT_FLOW:
             _enlarge_flow(ax, xy, c)
     for ax in axes.flat[len(order) :]:
         ax.axis("off")
@@ -906,6 +902,26 @@ def draw_simplex(rec: dict, front: str = "copg") -> plt.Figure:
     return fig
 
 
+def _flow_arrow(ax: plt.Axes, xy: np.ndarray, color: str, at: float) -> None:
+    """An arrowhead on the flow ``xy`` [T, 2] at fraction ``at`` of its length: the flow's direction."""
+    seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(xy, axis=0).T))]
+    j = min(max(int(np.searchsorted(seg, at * seg[-1])), 1), len(xy) - 1)
+    ax.annotate("", xy=xy[j], xytext=xy[j - 1], zorder=3,
+                arrowprops={"arrowstyle": "-|>", "color": color, "lw": 0, "mutation_scale": 16})  # fmt: skip
+
+
+def _copy_lines(src: plt.Axes, dst: plt.Axes) -> None:
+    """Draw every non-empty line of ``src`` again in ``dst`` with the same style (an enlarged inset's content)."""
+    for line in src.lines:
+        if len(line.get_xdata()) == 0:
+            continue
+        dst.plot(line.get_xdata(), line.get_ydata(), color=line.get_color(), lw=line.get_linewidth(),
+                 ls=line.get_linestyle(), marker=line.get_marker(), ms=line.get_markersize(),
+                 mfc=line.get_markerfacecolor(), mec=line.get_markeredgecolor(), mew=line.get_markeredgewidth(),
+                 alpha=line.get_alpha(), zorder=line.get_zorder(), markevery=line.get_markevery(),
+                 gid=line.get_gid(), solid_capstyle=line.get_solid_capstyle())  # fmt: skip
+
+
 _SHORT_FLOW = 0.15
 """A flow shorter than this (triangle side 1) is also drawn enlarged in its panel: its ring would cover it."""
 
@@ -920,15 +936,8 @@ def _enlarge_flow(ax: plt.Axes, xy: np.ndarray, color: str) -> plt.Axes:
     half = max(np.ptp(xy, axis=0).max() / 2 + 0.025, 0.05)
     x0, y0 = mid - half
     ins = ax.inset_axes((0.64, 0.4, 0.4, 0.4))
-    for line in ax.lines:
-        ins.plot(line.get_xdata(), line.get_ydata(), color=line.get_color(), lw=line.get_linewidth(),
-                 ls=line.get_linestyle(), marker=line.get_marker(), ms=line.get_markersize(),
-                 mfc=line.get_markerfacecolor(), mec=line.get_markeredgecolor(), mew=line.get_markeredgewidth(),
-                 zorder=line.get_zorder(), gid=line.get_gid(), solid_capstyle=line.get_solid_capstyle())  # fmt: skip
-    seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(xy, axis=0).T))]
-    j = min(max(int(np.searchsorted(seg, 0.3 * seg[-1])), 1), len(xy) - 1)  # the flow's direction, clear of its ring
-    ins.annotate("", xy=xy[j], xytext=xy[j - 1], zorder=3,
-                 arrowprops={"arrowstyle": "-|>", "color": color, "lw": 0, "mutation_scale": 16})  # fmt: skip
+    _copy_lines(ax, ins)
+    _flow_arrow(ins, xy, color, 0.3)  # nearer the start than in the panel: clear of its ring
     ins.set_xlim(x0, x0 + 2 * half)
     ins.set_ylim(y0, y0 + 2 * half)
     ins.set_aspect("equal")
@@ -968,7 +977,7 @@ def draw_simplex_overlay(rec: dict, front: str = "copg") -> plt.Figure:
             label = f"{m['label']} ({note}; solid, under\n{labels[under[name]]}'s dashes: same flow)"
             ax.plot(xy[:, 0], xy[:, 1], color=c, lw=5, alpha=0.75, zorder=3.5, solid_capstyle="round", label=label)
         else:
-            off_star = found and np.hypot(*(simplex_xy(m["stationary_policy"]) - o)) >= 1e-3  # in front: its own path
+            off_star = found and not _stops_at_star(rec, name)  # in front: its own path
             ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.5 + 0.5 * off_star, ls=(0, (4, 2)),
                     zorder=4 + off_star + k / 100, label=f"{m['label']} ({note})", marker=_MARKERS[k % len(_MARKERS)],
                     ms=5, markevery=(0.025 * k, 0.2))  # fmt: skip
@@ -980,7 +989,7 @@ def draw_simplex_overlay(rec: dict, front: str = "copg") -> plt.Figure:
                 ax.plot([], [], shape, color=c, mfc="none", ms=4.5, mew=0.9, label=f"{m['label']}: sampled epochs")
         if found:
             sxy = simplex_xy(m["stationary_policy"])
-            if np.hypot(*(sxy - o)) < 1e-3:
+            if _stops_at_star(rec, name):
                 at_star.append(m["label"])
             else:
                 ax.plot(*sxy, marker="o", mfc="none", color=c, ms=12, mew=1.8, zorder=6)
@@ -1033,14 +1042,7 @@ def _simplex_zoom(
     height = width * fig.get_figwidth() * (y1 - y0) / (x1 - x0) / fig.get_figheight()
     ins = fig.add_axes((0.755, 0.04, width, height))
     ins.plot(*np.r_[tri, tri[:1]].T, color="k", lw=1)
-    for line in ax.lines:
-        if len(line.get_xdata()) == 0:
-            continue
-        ins.plot(line.get_xdata(), line.get_ydata(), color=line.get_color(), lw=line.get_linewidth(),
-                 ls=line.get_linestyle(), marker=line.get_marker(), ms=line.get_markersize(),
-                 mfc=line.get_markerfacecolor(), mec=line.get_markeredgecolor(), mew=line.get_markeredgewidth(),
-                 alpha=line.get_alpha(), zorder=line.get_zorder(), markevery=line.get_markevery(),
-                 solid_capstyle=line.get_solid_capstyle())  # fmt: skip
+    _copy_lines(ax, ins)
     ins.set_xlim(x0, x1)
     ins.set_ylim(y0, y1)
     ins.set_xticks([])
